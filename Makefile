@@ -1,0 +1,79 @@
+# Event Thingy Store: the only entry points. `make run` serves the shop, `make test` runs every suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+export PYO3_PYTHON := $(abspath $(PY))
+CARGO       ?= cargo
+EXT         := shop/_core.abi3.so
+RUST_SRC    := Cargo.toml core_rs/build.rs $(wildcard core_rs/src/*.rs) $(wildcard proto/*.proto)
+PROTO_PY    := $(patsubst proto/%.proto,shop/_proto/%_pb2.py,$(wildcard proto/*.proto))
+KAFKA       := ops/kafka/kafka.sh
+KAFKA_JARS  := ops/kafka/lib/.complete
+PYTEST_ARGS ?=
+
+.PHONY: help run serve test test-rust test-py lint fmt build kafka-up kafka-down bench profile wheel clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	@# the dependencies and dev tools of pyproject.toml; the package itself is built by maturin below
+	$(PY) -m pip install -q $$($(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+	  print(" ".join(p["dependencies"] + p["optional-dependencies"]["dev"]))')
+	touch $@
+
+shop/_proto/%_pb2.py: proto/%.proto $(VENV)/.installed
+	@mkdir -p shop/_proto
+	@touch shop/_proto/__init__.py
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=shop/_proto --pyi_out=shop/_proto $<
+	@# generated modules import their siblings as top-level modules; make them package-relative
+	sed -i -E 's/^import ([a-z_]+_pb2) as/from . import \1 as/' $@
+
+$(EXT): $(RUST_SRC) $(VENV)/.installed
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
+	@touch $@
+
+build: $(EXT) $(PROTO_PY) ## build the Rust extension and the protobuf modules into the venv
+
+$(KAFKA_JARS): ops/kafka/pom.xml
+	cd ops/kafka && mvn -q dependency:copy-dependencies -DoutputDirectory=lib
+	touch $@
+
+kafka-up: $(KAFKA_JARS) ## start the local Kafka (unless SHOP_KAFKA_BOOTSTRAP is set)
+	@if [ -n "$$SHOP_KAFKA_BOOTSTRAP" ]; then echo "using Kafka at $$SHOP_KAFKA_BOOTSTRAP"; else $(KAFKA) start; fi
+
+kafka-down: ## stop the local Kafka
+	$(KAFKA) stop
+
+run: build kafka-up ## install what is missing, start Kafka, load sample data if empty, serve on :8000
+	SHOP_KAFKA_BOOTSTRAP=$${SHOP_KAFKA_BOOTSTRAP:-127.0.0.1:9092} $(VENV)/bin/shop run
+
+lint: build ## ruff, rustfmt, clippy, mypy
+	$(VENV)/bin/ruff check shop tests bench
+	$(VENV)/bin/ruff format --check shop tests bench
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --all-targets --no-default-features -- -D warnings
+	$(VENV)/bin/mypy shop
+
+fmt: $(VENV)/.installed ## format Python and Rust
+	$(VENV)/bin/ruff format shop tests bench
+	$(VENV)/bin/ruff check --fix shop tests bench
+	$(CARGO) fmt
+
+test-rust: $(VENV)/.installed ## cargo test
+	$(CARGO) test --release --no-default-features
+
+test-py: build $(KAFKA_JARS) ## pytest (starts its own broker on free ports)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint test-rust test-py ## every suite: lint, Rust and Python (unit, property, integration on a real broker)
+
+wheel: $(PROTO_PY) ## a manylinux abi3 wheel in dist/
+	$(VENV)/bin/maturin build --release --out dist
+
+clean: ## remove build output (keeps the venv and Kafka data)
+	$(CARGO) clean
+	rm -rf shop/_proto $(EXT) dist

@@ -1,0 +1,163 @@
+//! Protobuf messages generated from proto/ at build time, and the borrowed field reader the
+//! response encoders use to read stored product bytes without allocating.
+
+#[allow(clippy::all, clippy::pedantic)]
+pub mod pim {
+    include!(concat!(env!("OUT_DIR"), "/shop.pim.rs"));
+}
+
+#[allow(clippy::all, clippy::pedantic)]
+pub mod catalog {
+    include!(concat!(env!("OUT_DIR"), "/shop.catalog.rs"));
+}
+
+/// Why bytes could not be turned into an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<prost::DecodeError> for DecodeError {
+    fn from(err: prost::DecodeError) -> Self {
+        DecodeError(err.to_string())
+    }
+}
+
+/// One field of a protobuf message, borrowed from the encoded bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+}
+
+/// Iterates the top-level fields of an encoded message; stops at the end or at the first
+/// malformed byte (stored bytes were validated by prost when they were decoded).
+pub struct FieldReader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> FieldReader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        FieldReader { rest: bytes }
+    }
+
+    /// True once every byte was read; false after a malformed field stopped the iteration.
+    pub fn at_end(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = self.rest.split_first()?;
+            self.rest = rest;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn skip(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.rest.len() < n {
+            return None;
+        }
+        let (head, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Some(head)
+    }
+}
+
+impl<'a> Iterator for FieldReader<'a> {
+    type Item = (u32, Field<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let key = self.varint()?;
+        let number = u32::try_from(key >> 3).ok()?;
+        let field = match key & 7 {
+            0 => Field::Varint(self.varint()?),
+            1 => Field::Bytes(self.skip(8)?),
+            2 => {
+                let len = usize::try_from(self.varint()?).ok()?;
+                Field::Bytes(self.skip(len)?)
+            }
+            5 => Field::Bytes(self.skip(4)?),
+            _ => return None,
+        };
+        Some((number, field))
+    }
+}
+
+/// Appends `value` as a protobuf varint.
+pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Appends a length-delimited field.
+pub fn put_bytes_field(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
+    put_varint(out, (u64::from(number) << 3) | 2);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// Appends a varint field, omitting it when zero as proto3 does.
+pub fn put_int64_field(out: &mut Vec<u8>, number: u32, value: i64) {
+    if value != 0 {
+        put_varint(out, u64::from(number) << 3);
+        put_varint(out, value as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    #[test]
+    fn field_reader_reads_what_prost_writes() {
+        let product = pim::Product {
+            id: "p1".into(),
+            price: -5,
+            name: "Näme".into(),
+            disabled: true,
+            ..Default::default()
+        };
+        let bytes = product.encode_to_vec();
+        let fields: Vec<_> = FieldReader::new(&bytes).collect();
+        assert_eq!(
+            fields,
+            vec![
+                (1, Field::Bytes(b"p1")),
+                (2, Field::Varint((-5i64) as u64)),
+                (3, Field::Bytes("Näme".as_bytes())),
+                (9, Field::Varint(1)),
+            ]
+        );
+    }
+
+    #[test]
+    fn field_reader_stops_on_truncated_input() {
+        assert_eq!(FieldReader::new(&[0x0a, 0x05, b'a']).count(), 0);
+        assert_eq!(FieldReader::new(&[0x10, 0xff]).count(), 0);
+    }
+
+    #[test]
+    fn put_helpers_round_trip_through_prost() {
+        let mut out = Vec::new();
+        put_bytes_field(&mut out, 1, b"id-1");
+        put_int64_field(&mut out, 2, 1234);
+        put_int64_field(&mut out, 9, 0);
+        let view = catalog::ProductView::decode(out.as_slice()).unwrap();
+        assert_eq!(view.id, "id-1");
+        assert_eq!(view.price, 1234);
+    }
+}

@@ -1,0 +1,1210 @@
+//! An order-statistic B+tree ("counted B-tree"): the sorted index behind the in-memory catalog.
+//!
+//! Pages of a sorted listing are answered by position ("items 40..60 by name"), and prefix
+//! searches by rank ("how many names sort before `foo`"), so besides insert and remove the index
+//! needs select and rank in O(log n). Why it is built the way it is:
+//!
+//! - Items live only in leaves, as sorted `Vec`s allocated once at full capacity: the bulk of the
+//!   memory is the items themselves, and an insert never reallocates (no latency spikes, no
+//!   allocator churn on the hot path).
+//! - A branch stores the number of items under each child, so select (`get`, `iter_from`)
+//!   descends by counts and rank (`count_while`) adds them up on the way down.
+//! - A branch also stores, between each pair of children, a clone of the smallest item of the
+//!   right child. Inserts, removals and `count_while` then pick a child by binary search without
+//!   touching the children themselves. These separators are kept exact: when an item leaves the
+//!   tree no clone of it stays behind, so with `Arc` items removal really releases the item.
+//! - No parent or sibling pointers: the iterator carries its own path from the root.
+//! - A full node first spills into a sibling that has room and splits only when none has. Nodes
+//!   stay well filled for random inserts, and also for keys arriving in sorted order, which a
+//!   plain half split would leave half empty.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::iter::FusedIterator;
+use std::marker::PhantomData;
+use std::mem;
+
+/// A total order over T, as a zero-sized type so comparisons dispatch statically.
+pub trait Order<T> {
+    fn cmp(a: &T, b: &T) -> Ordering;
+}
+
+/// Items per leaf: 64 pointers make a 512-byte buffer, big enough to keep the tree shallow and
+/// the per-leaf bookkeeping small, small enough that shifting items within a leaf stays cheap.
+const LEAF_CAP: usize = 64;
+/// Children per branch. With 64, a million items fit under three levels of branches.
+const BRANCH_CAP: usize = 64;
+
+// Below 4 a non-root node could shrink to a single entry and splits would produce underfull halves.
+const _: () = assert!(LEAF_CAP >= 4 && BRANCH_CAP >= 4);
+
+/// A sorted index of distinct items (distinct under `O`) with positional access.
+///
+/// Cloning copies the whole tree; `O` need not be `Clone`.
+pub struct OrderIndex<T, O> {
+    core: Core<T, O, LEAF_CAP, BRANCH_CAP>,
+}
+
+impl<T: Clone, O: Order<T>> OrderIndex<T, O> {
+    pub fn new() -> Self {
+        OrderIndex { core: Core::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.core.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.core.len == 0
+    }
+
+    /// Inserts item; returns false (and changes nothing) if an item equal under O already exists.
+    pub fn insert(&mut self, item: T) -> bool {
+        self.core.insert(item)
+    }
+
+    /// Removes and returns the item equal to `probe` under O, if any.
+    pub fn remove(&mut self, probe: &T) -> Option<T> {
+        self.core.remove(probe)
+    }
+
+    /// Number of items `x` with `below(x) == true`, where `below` is monotone over the order
+    /// (true for a prefix of the sorted sequence, then false). Used for lower bounds with
+    /// arbitrary probes, e.g. "items whose name < prefix". O(log n).
+    pub fn count_while<F: Fn(&T) -> bool>(&self, below: F) -> usize {
+        self.core.count_while(below)
+    }
+
+    /// The item at 0-based position k in order (select). O(log n).
+    pub fn get(&self, k: usize) -> Option<&T> {
+        self.core.get(k)
+    }
+
+    /// Iterator over items in order starting at position k (empty if k >= len).
+    /// O(log n) to start, O(1) amortised per item.
+    pub fn iter_from(&self, k: usize) -> Iter<'_, T> {
+        self.core.iter_from(k)
+    }
+
+    pub fn iter(&self) -> Iter<'_, T> {
+        self.core.iter_from(0)
+    }
+}
+
+impl<T: Clone, O: Order<T>> Default for OrderIndex<T, O> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Clone, O> Clone for OrderIndex<T, O> {
+    fn clone(&self) -> Self {
+        OrderIndex {
+            core: self.core.clone(),
+        }
+    }
+}
+
+impl<T: Clone + fmt::Debug, O: Order<T>> fmt::Debug for OrderIndex<T, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// In-order iterator; see [`OrderIndex::iter_from`].
+pub struct Iter<'a, T> {
+    /// The branches from the root down to the current leaf: each one's children and the index
+    /// of the child being walked. Stands in for parent pointers, which the nodes don't have.
+    path: Vec<(&'a [Node<T>], usize)>,
+    /// What is left of the current leaf.
+    leaf: std::slice::Iter<'a, T>,
+    /// Items still to yield, for an exact `size_hint` and an early stop at the end.
+    remaining: usize,
+}
+
+impl<'a, T> Iter<'a, T> {
+    /// Moves to the first leaf right of the current one; false if there is none.
+    fn next_leaf(&mut self) -> bool {
+        while let Some(top) = self.path.last_mut() {
+            let (children, i) = *top;
+            if i + 1 < children.len() {
+                top.1 = i + 1;
+                self.descend_leftmost(&children[i + 1]);
+                return true;
+            }
+            self.path.pop();
+        }
+        false
+    }
+
+    /// Makes the leftmost leaf under `node` current, recording the branches passed.
+    fn descend_leftmost(&mut self, mut node: &'a Node<T>) {
+        loop {
+            match node {
+                Node::Leaf(items) => {
+                    self.leaf = items.iter();
+                    return;
+                }
+                Node::Branch(branch) => {
+                    self.path.push((&branch.children, 0));
+                    node = &branch.children[0];
+                }
+            }
+        }
+    }
+}
+
+impl<'a, T> Iterator for Iter<'a, T> {
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        loop {
+            if let Some(item) = self.leaf.next() {
+                self.remaining -= 1;
+                return Some(item);
+            }
+            if self.remaining == 0 || !self.next_leaf() {
+                return None;
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl<T> ExactSizeIterator for Iter<'_, T> {}
+
+impl<T> FusedIterator for Iter<'_, T> {}
+
+impl<T> Clone for Iter<'_, T> {
+    fn clone(&self) -> Self {
+        Iter {
+            path: self.path.clone(),
+            leaf: self.leaf.clone(),
+            remaining: self.remaining,
+        }
+    }
+}
+
+/// A subtree. Children are stored inline in their parent's `children`, so a leaf costs its item
+/// buffer plus one slot (the `Vec` header) in its parent.
+enum Node<T> {
+    Leaf(Vec<T>),
+    Branch(Box<Branch<T>>),
+}
+
+/// An inner node. Its children are all leaves or all branches, all at the same depth.
+struct Branch<T> {
+    /// `keys[i]` is a clone of the smallest item under `children[i + 1]`.
+    keys: Vec<T>,
+    /// `counts[i]` is the number of items under `children[i]`.
+    counts: Vec<usize>,
+    children: Vec<Node<T>>,
+}
+
+/// What an insert into a subtree did.
+enum Insert<T> {
+    Done,
+    /// An item equal under the order is present; the new one was dropped.
+    Duplicate,
+    /// The subtree's root is full and its parent must make room; the item is handed back.
+    Full(T),
+}
+
+impl<T> Node<T> {
+    /// Number of entries: items of a leaf, children of a branch.
+    fn len(&self) -> usize {
+        match self {
+            Node::Leaf(items) => items.len(),
+            Node::Branch(branch) => branch.children.len(),
+        }
+    }
+
+    /// The smallest item below. Only called on non-empty subtrees (every non-root node is).
+    fn first(&self) -> &T {
+        let mut node = self;
+        loop {
+            match node {
+                Node::Leaf(items) => return &items[0],
+                Node::Branch(branch) => node = &branch.children[0],
+            }
+        }
+    }
+}
+
+impl<T: Clone> Clone for Node<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Node::Leaf(items) => Node::Leaf(clone_with_capacity(items)),
+            Node::Branch(branch) => Node::Branch(Box::new(Branch {
+                keys: clone_with_capacity(&branch.keys),
+                counts: clone_with_capacity(&branch.counts),
+                children: clone_with_capacity(&branch.children),
+            })),
+        }
+    }
+}
+
+/// `Vec::clone` trims capacity; nodes must keep theirs so that clones don't reallocate either.
+fn clone_with_capacity<T: Clone>(v: &Vec<T>) -> Vec<T> {
+    let mut copy = Vec::with_capacity(v.capacity());
+    copy.extend_from_slice(v);
+    copy
+}
+
+/// Moves `added` (appended after the current contents) to the front, keeping its order.
+fn prepend<T>(v: &mut Vec<T>, added: impl Iterator<Item = T>) {
+    let before = v.len();
+    v.extend(added);
+    let added = v.len() - before;
+    v.rotate_right(added);
+}
+
+impl<T: Clone> Branch<T> {
+    fn with_capacity(cap: usize) -> Self {
+        Branch {
+            keys: Vec::with_capacity(cap - 1),
+            counts: Vec::with_capacity(cap),
+            children: Vec::with_capacity(cap),
+        }
+    }
+
+    /// The child whose range holds `item`: the number of separators not greater than it.
+    fn route<O: Order<T>>(&self, item: &T) -> usize {
+        self.keys
+            .partition_point(|key| O::cmp(key, item) != Ordering::Greater)
+    }
+
+    /// The child holding position `k` of this subtree, and the position within that child.
+    fn locate(&self, mut k: usize) -> (usize, usize) {
+        for (i, &count) in self.counts.iter().enumerate() {
+            if k < count {
+                return (i, k);
+            }
+            k -= count;
+        }
+        // Past the end (callers check bounds first): an index the leaf will reject.
+        (
+            self.counts.len() - 1,
+            k + self.counts[self.counts.len() - 1],
+        )
+    }
+
+    /// Children `i` and `i + 1` and the separator between them, all mutable at once.
+    fn pair(&mut self, i: usize) -> (&mut Node<T>, &mut Node<T>, &mut T) {
+        let (left, right) = self.children.split_at_mut(i + 1);
+        (&mut left[i], &mut right[0], &mut self.keys[i])
+    }
+
+    /// Moves the first `k` entries of child `i + 1` to the end of child `i` (0 < k < its len).
+    fn shift_left(&mut self, i: usize, k: usize) {
+        let moved = match self.pair(i) {
+            (Node::Leaf(left), Node::Leaf(right), sep) => {
+                left.extend(right.drain(..k));
+                *sep = right[0].clone();
+                k
+            }
+            (Node::Branch(left), Node::Branch(right), sep) => {
+                let moved = right.counts[..k].iter().sum();
+                left.counts.extend(right.counts.drain(..k));
+                left.children.extend(right.children.drain(..k));
+                // The old separator becomes left's key for the first moved child; the key of
+                // the first child staying in `right` becomes the new separator.
+                let mut keys = right.keys.drain(..k);
+                let new_sep = keys.next_back().expect("k > 0");
+                left.keys.push(mem::replace(sep, new_sep));
+                left.keys.extend(keys);
+                moved
+            }
+            _ => unreachable!("siblings have the same height"),
+        };
+        self.counts[i] += moved;
+        self.counts[i + 1] -= moved;
+    }
+
+    /// Moves the last `k` entries of child `i` to the front of child `i + 1` (0 < k < its len).
+    fn shift_right(&mut self, i: usize, k: usize) {
+        let moved = match self.pair(i) {
+            (Node::Leaf(left), Node::Leaf(right), sep) => {
+                let at = left.len() - k;
+                prepend(right, left.drain(at..));
+                *sep = right[0].clone();
+                k
+            }
+            (Node::Branch(left), Node::Branch(right), sep) => {
+                let at = left.children.len() - k;
+                let moved = left.counts[at..].iter().sum();
+                prepend(&mut right.counts, left.counts.drain(at..));
+                prepend(&mut right.children, left.children.drain(at..));
+                // The key of the first moved child becomes the separator; the other moved keys
+                // and the old separator (now for right's old first child) go to `right`.
+                let mut keys = left.keys.drain(at - 1..);
+                let new_sep = keys.next().expect("k > 0");
+                let old_sep = mem::replace(sep, new_sep);
+                prepend(&mut right.keys, keys.chain(Some(old_sep)));
+                moved
+            }
+            _ => unreachable!("siblings have the same height"),
+        };
+        self.counts[i] -= moved;
+        self.counts[i + 1] += moved;
+    }
+
+    /// Appends child `i + 1` to child `i` and drops it (their entries must fit in one node).
+    fn merge(&mut self, i: usize) {
+        let right = self.children.remove(i + 1);
+        let sep = self.keys.remove(i);
+        let moved = self.counts.remove(i + 1);
+        self.counts[i] += moved;
+        match (&mut self.children[i], right) {
+            (Node::Leaf(left), Node::Leaf(mut right)) => left.append(&mut right),
+            (Node::Branch(left), Node::Branch(mut right)) => {
+                left.keys.push(sep);
+                left.keys.append(&mut right.keys);
+                left.counts.append(&mut right.counts);
+                left.children.append(&mut right.children);
+            }
+            _ => unreachable!("siblings have the same height"),
+        }
+    }
+
+    /// Moves the upper half of child `i` into a new child `i + 1` (this branch must have room).
+    fn split(&mut self, i: usize, leaf_cap: usize, branch_cap: usize) {
+        let (right, sep, moved) = match &mut self.children[i] {
+            Node::Leaf(left) => {
+                let mut right = Vec::with_capacity(leaf_cap);
+                right.extend(left.drain(left.len() / 2..));
+                let sep = right[0].clone();
+                let moved = right.len();
+                (Node::Leaf(right), sep, moved)
+            }
+            Node::Branch(left) => {
+                let mid = left.children.len() / 2;
+                let mut right = Branch::with_capacity(branch_cap);
+                right.counts.extend(left.counts.drain(mid..));
+                right.children.extend(left.children.drain(mid..));
+                let mut keys = left.keys.drain(mid - 1..);
+                let sep = keys.next().expect("a full branch has keys");
+                right.keys.extend(keys);
+                let moved = right.counts.iter().sum();
+                (Node::Branch(Box::new(right)), sep, moved)
+            }
+        };
+        self.counts[i] -= moved;
+        self.counts.insert(i + 1, moved);
+        self.keys.insert(i, sep);
+        self.children.insert(i + 1, right);
+    }
+}
+
+/// The tree proper, generic over node capacities so tests can grow deep trees from few items.
+/// Leaves hold `LEAF / 2..=LEAF` items and branches `BRANCH / 2..=BRANCH` children, except the
+/// root (a leaf of any size, or a branch with at least two children).
+struct Core<T, O, const LEAF: usize, const BRANCH: usize> {
+    root: Node<T>,
+    len: usize,
+    /// `fn() -> O` keeps `Core` `Send`, `Sync` and `Clone` whatever the marker type is.
+    order: PhantomData<fn() -> O>,
+}
+
+impl<T: Clone, O, const LEAF: usize, const BRANCH: usize> Clone for Core<T, O, LEAF, BRANCH> {
+    fn clone(&self) -> Self {
+        Core {
+            root: self.root.clone(),
+            len: self.len,
+            order: PhantomData,
+        }
+    }
+}
+
+impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, LEAF, BRANCH> {
+    /// An empty tree; its root leaf allocates on the first insert.
+    fn new() -> Self {
+        Core {
+            root: Node::Leaf(Vec::new()),
+            len: 0,
+            order: PhantomData,
+        }
+    }
+
+    /// Maximum entries of a node of `node`'s kind.
+    fn cap(node: &Node<T>) -> usize {
+        match node {
+            Node::Leaf(_) => LEAF,
+            Node::Branch(_) => BRANCH,
+        }
+    }
+
+    fn insert(&mut self, mut item: T) -> bool {
+        loop {
+            match Self::insert_into(&mut self.root, item) {
+                Insert::Done => {
+                    self.len += 1;
+                    return true;
+                }
+                Insert::Duplicate => return false,
+                Insert::Full(back) => {
+                    self.grow();
+                    item = back;
+                }
+            }
+        }
+    }
+
+    /// Puts a new root above the full one and splits the old root under it.
+    fn grow(&mut self) {
+        let old = mem::replace(&mut self.root, Node::Leaf(Vec::new()));
+        let mut root = Branch::with_capacity(BRANCH);
+        root.counts.push(self.len);
+        root.children.push(old);
+        root.split(0, LEAF, BRANCH);
+        self.root = Node::Branch(Box::new(root));
+    }
+
+    fn insert_into(node: &mut Node<T>, item: T) -> Insert<T> {
+        match node {
+            Node::Leaf(items) => Self::insert_leaf(items, item),
+            Node::Branch(branch) => Self::insert_branch(branch, item),
+        }
+    }
+
+    /// Duplicates are detected before fullness, so a rejected insert never restructures.
+    fn insert_leaf(items: &mut Vec<T>, item: T) -> Insert<T> {
+        match items.binary_search_by(|x| O::cmp(x, &item)) {
+            Ok(_) => Insert::Duplicate,
+            Err(_) if items.len() == LEAF => Insert::Full(item),
+            Err(at) => {
+                // Only the root leaf of a new tree starts without its buffer.
+                if items.capacity() < LEAF {
+                    items.reserve_exact(LEAF - items.len());
+                }
+                items.insert(at, item);
+                Insert::Done
+            }
+        }
+    }
+
+    /// Inserts into the child holding `item`'s range; when that child is full, makes room in it
+    /// and retries (which may now route to a neighbour).
+    fn insert_branch(branch: &mut Branch<T>, mut item: T) -> Insert<T> {
+        loop {
+            let i = branch.route::<O>(&item);
+            match Self::insert_into(&mut branch.children[i], item) {
+                Insert::Done => {
+                    branch.counts[i] += 1;
+                    return Insert::Done;
+                }
+                Insert::Full(back) if Self::make_room(branch, i) => item = back,
+                other => return other,
+            }
+        }
+    }
+
+    /// Frees room in the full child `i`: spills into a sibling with at least two free slots
+    /// (moving half of them, so both nodes keep room and the retried insert, wherever it now
+    /// routes, cannot bounce back and forth), or else splits the child. False if splitting is
+    /// needed but `branch` is full too.
+    fn make_room(branch: &mut Branch<T>, i: usize) -> bool {
+        let cap = Self::cap(&branch.children[i]);
+        let spare = |j: usize| cap - branch.children[j].len();
+        let left_spare = if i > 0 { spare(i - 1) } else { 0 };
+        let right_spare = if i + 1 < branch.children.len() {
+            spare(i + 1)
+        } else {
+            0
+        };
+        if left_spare >= 2 {
+            branch.shift_left(i - 1, left_spare / 2);
+        } else if right_spare >= 2 {
+            branch.shift_right(i, right_spare / 2);
+        } else if branch.children.len() < BRANCH {
+            branch.split(i, LEAF, BRANCH);
+        } else {
+            return false;
+        }
+        true
+    }
+
+    fn remove(&mut self, probe: &T) -> Option<T> {
+        let removed = Self::remove_from(&mut self.root, probe)?;
+        self.len -= 1;
+        self.shrink_root();
+        Some(removed)
+    }
+
+    fn remove_from(node: &mut Node<T>, probe: &T) -> Option<T> {
+        match node {
+            Node::Leaf(items) => {
+                let at = items.binary_search_by(|x| O::cmp(x, probe)).ok()?;
+                Some(items.remove(at))
+            }
+            Node::Branch(branch) => Self::remove_branch(branch, probe),
+        }
+    }
+
+    fn remove_branch(branch: &mut Branch<T>, probe: &T) -> Option<T> {
+        let i = branch.route::<O>(probe);
+        let removed = Self::remove_from(&mut branch.children[i], probe)?;
+        branch.counts[i] -= 1;
+        // The removed item was child i's smallest, and our separator is a clone of it: replace
+        // the clone so that no copy of a removed item stays in the tree.
+        if i > 0 && O::cmp(&branch.keys[i - 1], probe) == Ordering::Equal {
+            branch.keys[i - 1] = branch.children[i].first().clone();
+        }
+        if branch.children[i].len() < Self::cap(&branch.children[i]) / 2 {
+            Self::rebalance(branch, i);
+        }
+        Some(removed)
+    }
+
+    /// Refills the underfull child `i`: borrows half the surplus of a sibling above the
+    /// minimum, or else merges with a sibling (which then fits in one node).
+    fn rebalance(branch: &mut Branch<T>, i: usize) {
+        let min = Self::cap(&branch.children[i]) / 2;
+        let len = |j: usize| branch.children[j].len();
+        let have = len(i);
+        let left = if i > 0 { len(i - 1) } else { 0 };
+        let right = if i + 1 < branch.children.len() {
+            len(i + 1)
+        } else {
+            0
+        };
+        if left > min {
+            branch.shift_right(i - 1, (left - have) / 2);
+        } else if right > min {
+            branch.shift_left(i, (right - have) / 2);
+        } else if i > 0 {
+            branch.merge(i - 1);
+        } else if right > 0 {
+            branch.merge(i);
+        }
+    }
+
+    /// A root branch left with one child is replaced by that child.
+    fn shrink_root(&mut self) {
+        while let Node::Branch(branch) = &mut self.root {
+            if branch.children.len() > 1 {
+                return;
+            }
+            let child = branch.children.pop().expect("a branch has children");
+            self.root = child;
+        }
+    }
+
+    fn count_while<F: Fn(&T) -> bool>(&self, below: F) -> usize {
+        let mut node = &self.root;
+        let mut count = 0;
+        loop {
+            match node {
+                Node::Leaf(items) => return count + items.partition_point(&below),
+                Node::Branch(branch) => {
+                    // Children left of the first separator failing `below` are wholly below.
+                    let i = branch.keys.partition_point(&below);
+                    count += branch.counts[..i].iter().sum::<usize>();
+                    node = &branch.children[i];
+                }
+            }
+        }
+    }
+
+    fn get(&self, mut k: usize) -> Option<&T> {
+        if k >= self.len {
+            return None;
+        }
+        let mut node = &self.root;
+        loop {
+            match node {
+                Node::Leaf(items) => return items.get(k),
+                Node::Branch(branch) => {
+                    let (i, rest) = branch.locate(k);
+                    node = &branch.children[i];
+                    k = rest;
+                }
+            }
+        }
+    }
+
+    fn iter_from(&self, mut k: usize) -> Iter<'_, T> {
+        let mut iter = Iter {
+            path: Vec::new(),
+            leaf: [].iter(),
+            remaining: self.len.saturating_sub(k),
+        };
+        if iter.remaining == 0 {
+            return iter;
+        }
+        let mut node = &self.root;
+        loop {
+            match node {
+                Node::Leaf(items) => {
+                    iter.leaf = items[k..].iter();
+                    return iter;
+                }
+                Node::Branch(branch) => {
+                    let (i, rest) = branch.locate(k);
+                    iter.path.push((&branch.children, i));
+                    node = &branch.children[i];
+                    k = rest;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::fmt::Debug;
+    use std::hint::black_box;
+    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    type Pair = (u32, u32);
+
+    /// Orders pairs by key, then id: every distinct pair is a distinct item.
+    struct ByKeyThenId;
+    impl Order<Pair> for ByKeyThenId {
+        fn cmp(a: &Pair, b: &Pair) -> Ordering {
+            a.cmp(b)
+        }
+    }
+
+    /// Orders pairs by key only: pairs sharing a key are duplicates, and the stored one wins.
+    struct ByKey;
+    impl Order<Pair> for ByKey {
+        fn cmp(a: &Pair, b: &Pair) -> Ordering {
+            a.0.cmp(&b.0)
+        }
+    }
+
+    struct Natural;
+    impl Order<u64> for Natural {
+        fn cmp(a: &u64, b: &u64) -> Ordering {
+            a.cmp(b)
+        }
+    }
+
+    /// Compares through the pointer, like the catalog's `Arc<Product>` orders.
+    struct Pointee;
+    impl<P: std::ops::Deref<Target = u64>> Order<P> for Pointee {
+        fn cmp(a: &P, b: &P) -> Ordering {
+            (**a).cmp(&**b)
+        }
+    }
+
+    /// Smallest legal capacities: deep trees, and every split/spill/borrow/merge path, from a
+    /// few dozen items.
+    type Tiny<O> = Core<Pair, O, 4, 4>;
+    /// Odd capacities, so halves differ in size.
+    type Odd<O> = Core<Pair, O, 5, 7>;
+
+    impl<T: Clone + Debug, O: Order<T>, const LEAF: usize, const BRANCH: usize>
+        Core<T, O, LEAF, BRANCH>
+    {
+        /// Asserts every structural invariant and returns the items in order.
+        fn check(&self) -> Vec<T> {
+            let mut items = Vec::new();
+            let mut leaf_depth = None;
+            let count = self.check_node(&self.root, true, 0, &mut leaf_depth, &mut items);
+            assert_eq!(count, self.len, "len");
+            for pair in items.windows(2) {
+                assert_eq!(O::cmp(&pair[0], &pair[1]), Ordering::Less, "{pair:?}");
+            }
+            items
+        }
+
+        /// Checks the subtree, appends its items to `out`, returns how many there are.
+        fn check_node(
+            &self,
+            node: &Node<T>,
+            is_root: bool,
+            depth: usize,
+            leaf_depth: &mut Option<usize>,
+            out: &mut Vec<T>,
+        ) -> usize {
+            match node {
+                Node::Leaf(items) => {
+                    assert_eq!(*leaf_depth.get_or_insert(depth), depth, "leaf depths");
+                    assert!(items.len() <= LEAF, "leaf overfull");
+                    assert!(is_root || items.len() >= LEAF / 2, "leaf underfull");
+                    let unallocated_root = is_root && items.capacity() == 0;
+                    assert!(
+                        items.capacity() == LEAF || unallocated_root,
+                        "leaf capacity"
+                    );
+                    out.extend_from_slice(items);
+                    items.len()
+                }
+                Node::Branch(branch) => self.check_branch(branch, is_root, depth, leaf_depth, out),
+            }
+        }
+
+        fn check_branch(
+            &self,
+            branch: &Branch<T>,
+            is_root: bool,
+            depth: usize,
+            leaf_depth: &mut Option<usize>,
+            out: &mut Vec<T>,
+        ) -> usize {
+            let n = branch.children.len();
+            assert_eq!(branch.counts.len(), n, "counts per child");
+            assert_eq!(branch.keys.len() + 1, n, "keys per child");
+            assert!(n <= BRANCH, "branch overfull");
+            assert!(
+                n >= if is_root { 2 } else { BRANCH / 2 },
+                "branch underfull"
+            );
+            assert_eq!(branch.children.capacity(), BRANCH, "children capacity");
+            assert_eq!(branch.counts.capacity(), BRANCH, "counts capacity");
+            assert_eq!(branch.keys.capacity(), BRANCH - 1, "keys capacity");
+            let mut total = 0;
+            for (i, child) in branch.children.iter().enumerate() {
+                let start = out.len();
+                let count = self.check_node(child, false, depth + 1, leaf_depth, out);
+                assert_eq!(count, branch.counts[i], "count of child {i}");
+                if i > 0 {
+                    let key = &branch.keys[i - 1];
+                    assert_eq!(O::cmp(key, &out[start]), Ordering::Equal, "separator {i}");
+                }
+                total += count;
+            }
+            total
+        }
+
+        /// Levels of nodes, leaves included.
+        fn depth(&self) -> usize {
+            let mut node = &self.root;
+            let mut depth = 1;
+            while let Node::Branch(branch) = node {
+                node = &branch.children[0];
+                depth += 1;
+            }
+            depth
+        }
+
+        /// Heap bytes held by the nodes (allocator overhead not included).
+        fn heap_bytes(&self) -> usize {
+            fn walk<T>(node: &Node<T>) -> usize {
+                match node {
+                    Node::Leaf(items) => items.capacity() * mem::size_of::<T>(),
+                    Node::Branch(b) => {
+                        mem::size_of::<Branch<T>>()
+                            + b.keys.capacity() * mem::size_of::<T>()
+                            + b.counts.capacity() * mem::size_of::<usize>()
+                            + b.children.capacity() * mem::size_of::<Node<T>>()
+                            + b.children.iter().map(walk).sum::<usize>()
+                    }
+                }
+            }
+            walk(&self.root)
+        }
+
+        /// Number of leaves, and items per leaf slot over all leaves.
+        fn leaf_fill(&self) -> (usize, f64) {
+            fn leaves<T>(node: &Node<T>) -> usize {
+                match node {
+                    Node::Leaf(_) => 1,
+                    Node::Branch(b) => b.children.iter().map(leaves).sum(),
+                }
+            }
+            let n = leaves(&self.root);
+            (n, self.len as f64 / (n * LEAF) as f64)
+        }
+    }
+
+    /// xorshift64*: deterministic randomness without a dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn shuffle<T>(&mut self, v: &mut [T]) {
+            for i in (1..v.len()).rev() {
+                v.swap(i, self.below(i + 1));
+            }
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(Pair),
+        Remove(Pair),
+        Get(usize),
+        CountBelow(u32),
+        IterFrom(usize, usize),
+    }
+
+    fn op(keys: u32, ids: u32, positions: usize) -> impl Strategy<Value = Op> {
+        let pair = move || (0..keys, 0..ids);
+        prop_oneof![
+            5 => pair().prop_map(Op::Insert),
+            3 => pair().prop_map(Op::Remove),
+            1 => (0..positions).prop_map(Op::Get),
+            1 => (0..keys + 1).prop_map(Op::CountBelow),
+            1 => (0..positions, 0..positions).prop_map(|(k, n)| Op::IterFrom(k, n)),
+        ]
+    }
+
+    /// The model: a plain sorted Vec, searched with the same order.
+    fn model_insert<O: Order<Pair>>(model: &mut Vec<Pair>, item: Pair) -> bool {
+        match model.binary_search_by(|x| O::cmp(x, &item)) {
+            Ok(_) => false,
+            Err(at) => {
+                model.insert(at, item);
+                true
+            }
+        }
+    }
+
+    fn model_remove<O: Order<Pair>>(model: &mut Vec<Pair>, probe: &Pair) -> Option<Pair> {
+        let at = model.binary_search_by(|x| O::cmp(x, probe)).ok()?;
+        Some(model.remove(at))
+    }
+
+    /// Applies `ops` to a tree and to the model, comparing every answer and, after every
+    /// operation, the invariants and the full contents.
+    fn run_ops<O: Order<Pair>, const LEAF: usize, const BRANCH: usize>(
+        ops: &[Op],
+    ) -> Result<(), TestCaseError> {
+        let mut tree = Core::<Pair, O, LEAF, BRANCH>::new();
+        let mut model = Vec::new();
+        for op in ops {
+            match *op {
+                Op::Insert(item) => {
+                    let expected = model_insert::<O>(&mut model, item);
+                    prop_assert_eq!(tree.insert(item), expected, "{:?}", op);
+                }
+                Op::Remove(probe) => {
+                    let expected = model_remove::<O>(&mut model, &probe);
+                    prop_assert_eq!(tree.remove(&probe), expected, "{:?}", op);
+                }
+                Op::Get(k) => prop_assert_eq!(tree.get(k), model.get(k), "{:?}", op),
+                Op::CountBelow(key) => {
+                    let expected = model.iter().take_while(|x| x.0 < key).count();
+                    prop_assert_eq!(tree.count_while(|x| x.0 < key), expected, "{:?}", op);
+                }
+                Op::IterFrom(k, n) => {
+                    let iter = tree.iter_from(k);
+                    prop_assert_eq!(iter.len(), model.len().saturating_sub(k));
+                    let got: Vec<_> = iter.take(n).collect();
+                    let expected: Vec<_> = model.iter().skip(k).take(n).collect();
+                    prop_assert_eq!(got, expected, "{:?}", op);
+                }
+            }
+            prop_assert_eq!(tree.check(), model.clone(), "after {:?}", op);
+        }
+        Ok(())
+    }
+
+    /// Inserts `items`, then removes them in the order given by `seed`, checking after each.
+    fn fill_and_drain<const LEAF: usize, const BRANCH: usize>(items: &[Pair], seed: u64) {
+        let mut tree = Core::<Pair, ByKeyThenId, LEAF, BRANCH>::new();
+        let mut model = Vec::new();
+        for &item in items {
+            let expected = model_insert::<ByKeyThenId>(&mut model, item);
+            assert_eq!(tree.insert(item), expected);
+            assert_eq!(tree.check(), model);
+        }
+        let mut order = model.clone();
+        Rng(seed | 1).shuffle(&mut order);
+        for item in &order {
+            assert_eq!(tree.remove(item), Some(*item));
+            model_remove::<ByKeyThenId>(&mut model, item);
+            assert_eq!(tree.check(), model);
+        }
+        assert!(tree.get(0).is_none());
+        assert_eq!(tree.depth(), 1, "the root collapses back to a leaf");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn tiny_nodes_match_model(ops in prop::collection::vec(op(60, 3, 200), 0..600)) {
+            run_ops::<ByKeyThenId, 4, 4>(&ops)?;
+        }
+
+        #[test]
+        fn odd_nodes_match_model(ops in prop::collection::vec(op(60, 3, 200), 0..600)) {
+            run_ops::<ByKeyThenId, 5, 7>(&ops)?;
+        }
+
+        #[test]
+        fn partial_order_rejects_duplicates(ops in prop::collection::vec(op(80, 4, 100), 0..600)) {
+            run_ops::<ByKey, 4, 4>(&ops)?;
+        }
+
+        #[test]
+        fn fill_then_drain_in_any_order(
+            items in prop::collection::vec((0..1000u32, 0..3u32), 0..300),
+            seed in any::<u64>(),
+        ) {
+            fill_and_drain::<4, 4>(&items, seed);
+            fill_and_drain::<5, 7>(&items, seed);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        #[test]
+        fn full_size_nodes_match_model(ops in prop::collection::vec(op(3000, 2, 4000), 0..5000)) {
+            run_ops::<ByKeyThenId, LEAF_CAP, BRANCH_CAP>(&ops)?;
+        }
+    }
+
+    #[test]
+    fn empty_index() {
+        let index = OrderIndex::<Pair, ByKeyThenId>::new();
+        assert_eq!(index.len(), 0);
+        assert!(index.is_empty());
+        assert_eq!(index.get(0), None);
+        assert_eq!(index.iter().next(), None);
+        assert_eq!(index.iter_from(0).len(), 0);
+        assert_eq!(index.iter_from(3).next(), None);
+        assert_eq!(index.count_while(|_| true), 0);
+        assert_eq!(index.clone().remove(&(1, 1)), None);
+        assert_eq!(format!("{index:?}"), "[]");
+        index.core.check();
+    }
+
+    #[test]
+    fn single_item() {
+        let mut index = OrderIndex::<Pair, ByKeyThenId>::default();
+        assert!(index.insert((7, 1)));
+        assert!(!index.insert((7, 1)));
+        assert_eq!(index.len(), 1);
+        assert_eq!(index.get(0), Some(&(7, 1)));
+        assert_eq!(index.get(1), None);
+        assert_eq!(index.iter().collect::<Vec<_>>(), [&(7, 1)]);
+        assert_eq!(index.iter_from(1).next(), None);
+        assert_eq!(index.count_while(|x| x.0 < 7), 0);
+        assert_eq!(index.count_while(|x| x.0 <= 7), 1);
+        assert_eq!(index.remove(&(7, 2)), None);
+        assert_eq!(index.remove(&(7, 1)), Some((7, 1)));
+        assert!(index.is_empty());
+        assert_eq!(index.get(0), None);
+        index.core.check();
+    }
+
+    #[test]
+    fn duplicate_under_order_keeps_the_stored_item() {
+        let mut index = OrderIndex::<Pair, ByKey>::new();
+        assert!(index.insert((5, 1)));
+        assert!(!index.insert((5, 2)));
+        assert_eq!(index.get(0), Some(&(5, 1)));
+        assert_eq!(
+            index.remove(&(5, 9)),
+            Some((5, 1)),
+            "probe matches by key only"
+        );
+        assert!(index.is_empty());
+    }
+
+    /// Default capacities, enough items for four levels; every position and rank is checked,
+    /// then everything is removed again.
+    #[test]
+    fn grows_to_several_levels_and_back() {
+        let mut rng = Rng(42);
+        let mut index = OrderIndex::<u64, Natural>::new();
+        let mut keys: Vec<u64> = (0..300_000).map(|i| i * 2).collect();
+        rng.shuffle(&mut keys);
+        for (i, &key) in keys.iter().enumerate() {
+            assert!(index.insert(key));
+            if i % 10_000 == 0 {
+                index.core.check();
+            }
+        }
+        assert!(index.core.depth() >= 4, "depth {}", index.core.depth());
+        assert_eq!(index.core.check().len(), keys.len());
+        for k in (0..keys.len()).step_by(7) {
+            assert_eq!(index.get(k), Some(&(k as u64 * 2)));
+            assert_eq!(index.count_while(|&x| x < k as u64 * 2), k);
+            assert_eq!(index.count_while(|&x| x <= k as u64 * 2), k + 1);
+        }
+        assert_eq!(index.get(keys.len()), None);
+        assert_eq!(index.iter_from(keys.len()).next(), None);
+        let tail: Vec<u64> = index.iter_from(keys.len() - 3).copied().collect();
+        assert_eq!(tail, [599_994, 599_996, 599_998]);
+        assert!(index.iter().copied().eq((0..300_000).map(|i| i * 2)));
+        rng.shuffle(&mut keys);
+        for (i, key) in keys.iter().enumerate() {
+            assert_eq!(index.remove(key), Some(*key));
+            assert_eq!(index.remove(key), None);
+            if i % 10_000 == 0 {
+                index.core.check();
+            }
+        }
+        assert!(index.is_empty());
+        assert_eq!(index.core.depth(), 1);
+        index.core.check();
+    }
+
+    /// Spilling into siblings keeps leaves full for sorted loads (a half split would give 50%)
+    /// and well above the ~69% of half splits for random ones.
+    #[test]
+    fn leaves_stay_well_filled() {
+        let n = 100_000u64;
+        let sorted: Vec<u64> = (0..n).collect();
+        let reversed: Vec<u64> = (0..n).rev().collect();
+        let mut random = sorted.clone();
+        Rng(7).shuffle(&mut random);
+        for (name, keys, min_fill) in [
+            ("ascending", sorted, 0.95),
+            ("descending", reversed, 0.95),
+            ("random", random, 0.8),
+        ] {
+            let mut index = OrderIndex::<u64, Natural>::new();
+            keys.into_iter().for_each(|k| assert!(index.insert(k)));
+            let (leaves, fill) = index.core.leaf_fill();
+            assert!(
+                fill >= min_fill,
+                "{name}: fill {fill:.3} over {leaves} leaves"
+            );
+            index.core.check();
+        }
+    }
+
+    /// A removed item must not survive as a separator clone: with `Rc` items its count drops
+    /// back to the caller's handle alone.
+    #[test]
+    fn removed_items_leave_no_clones_behind() {
+        let handles: Vec<Rc<u64>> = (0..500).map(Rc::new).collect();
+        let mut order: Vec<usize> = (0..handles.len()).collect();
+        let mut rng = Rng(3);
+        rng.shuffle(&mut order);
+        let mut tree = Core::<Rc<u64>, Pointee, 4, 4>::new();
+        order
+            .iter()
+            .for_each(|&i| assert!(tree.insert(Rc::clone(&handles[i]))));
+        rng.shuffle(&mut order);
+        for &i in &order {
+            let removed = tree.remove(&handles[i]).expect("present");
+            drop(removed);
+            assert_eq!(
+                Rc::strong_count(&handles[i]),
+                1,
+                "item {i} still referenced"
+            );
+            tree.check();
+        }
+        assert!(tree.get(0).is_none());
+    }
+
+    #[test]
+    fn clones_are_independent_and_keep_capacity() {
+        let mut a = Tiny::<ByKeyThenId>::new();
+        (0..200).for_each(|i| assert!(a.insert((i, 0))));
+        let mut b = a.clone();
+        b.check();
+        (0..100).for_each(|i| assert_eq!(b.remove(&(i * 2, 0)), Some((i * 2, 0))));
+        (200..260).for_each(|i| assert!(b.insert((i, 1))));
+        assert_eq!(a.check(), (0..200).map(|i| (i, 0)).collect::<Vec<_>>());
+        assert_eq!(b.check().len(), 160);
+        let c = OrderIndex::<Pair, ByKeyThenId>::new().clone();
+        c.core.check();
+    }
+
+    #[test]
+    fn iterator_is_exact_and_fused() {
+        let mut tree = Odd::<ByKeyThenId>::new();
+        (0..100).for_each(|i| assert!(tree.insert((i, i))));
+        for k in 0..=101 {
+            let mut iter = tree.iter_from(k);
+            let expected = 100usize.saturating_sub(k);
+            assert_eq!(iter.size_hint(), (expected, Some(expected)));
+            let copy = iter.clone();
+            assert_eq!(iter.by_ref().count(), expected);
+            assert_eq!(iter.next(), None);
+            assert_eq!(iter.next(), None);
+            assert_eq!(
+                copy.map(|x| x.0 as usize).collect::<Vec<_>>(),
+                (k..100).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn rank_of_every_item() {
+        let mut tree = Tiny::<ByKeyThenId>::new();
+        let mut rng = Rng(11);
+        let mut model = Vec::new();
+        for _ in 0..400 {
+            let item = ((rng.next() % 1000) as u32, 0);
+            if tree.insert(item) {
+                model.push(item);
+            }
+        }
+        model.sort();
+        for (rank, item) in model.iter().enumerate() {
+            assert_eq!(tree.count_while(|x| x < item), rank);
+            assert_eq!(tree.get(rank), Some(item));
+        }
+        assert_eq!(tree.count_while(|_| true), model.len());
+    }
+
+    /// `cargo test --release -- --ignored --nocapture bench` prints per-operation timings at 10^6.
+    #[test]
+    #[ignore = "benchmark; run in release mode"]
+    fn bench_million() {
+        bench::<u64, Natural>("u64", |k| k, |x| *x);
+        bench::<Arc<u64>, Pointee>("Arc<u64>", Arc::new, |x| **x);
+    }
+
+    fn bench<T: Clone + Debug, O: Order<T>>(
+        name: &str,
+        make: impl Fn(u64) -> T,
+        key: impl Fn(&T) -> u64 + Copy,
+    ) {
+        const N: usize = 1_000_000;
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut items: Vec<T> = (0..N).map(|_| make(rng.next())).collect();
+        let probes: Vec<u64> = (0..N).map(|_| rng.next()).collect();
+        let positions: Vec<usize> = (0..N).map(|_| rng.below(N)).collect();
+        let mut index = OrderIndex::<T, O>::new();
+
+        let insert = time(N, || {
+            items.iter().for_each(|x| assert!(index.insert(x.clone())))
+        });
+        let get = time(N, || {
+            positions.iter().for_each(|&k| _ = black_box(index.get(k)))
+        });
+        let count = time(N, || {
+            let counts = probes.iter().map(|&p| index.count_while(|x| key(x) < p));
+            black_box(counts.sum::<usize>());
+        });
+        let iter = time(N, || _ = black_box(index.iter().map(key).sum::<u64>()));
+        let bytes = index.core.heap_bytes() as f64 / N as f64;
+        let (leaves, fill) = index.core.leaf_fill();
+        rng.shuffle(&mut items);
+        let remove = time(N, || {
+            items
+                .iter()
+                .for_each(|x| assert!(index.remove(x).is_some()))
+        });
+        println!(
+            "{name}: insert {insert:.0} ns, get {get:.0} ns, count_while {count:.0} ns, \
+             iter {iter:.1} ns/item, remove {remove:.0} ns (down to empty); \
+             {bytes:.2} heap bytes/item, {leaves} leaves at {:.1}% fill",
+            fill * 100.0
+        );
+    }
+
+    /// Nanoseconds per operation of `ops` operations run by `f`.
+    fn time(ops: usize, f: impl FnOnce()) -> f64 {
+        let start = Instant::now();
+        f();
+        start.elapsed().as_nanos() as f64 / ops as f64
+    }
+}

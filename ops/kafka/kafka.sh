@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# A local Apache Kafka broker (KRaft, broker+controller in one JVM) from Maven Central jars.
+#
+#   kafka.sh start | stop | status
+#
+# Settings (environment):
+#   KAFKA_DATA_DIR         data folder: config, logs, pid file          (default: <repo>/data/kafka)
+#   KAFKA_PORT             client port on 127.0.0.1                     (default: 9092)
+#   KAFKA_CONTROLLER_PORT  controller port on 127.0.0.1                 (default: KAFKA_PORT + 1)
+#   KAFKA_NODE_ID          node id                                      (default: 1)
+#   KAFKA_QUORUM_VOTERS    controller.quorum.voters for a cluster       (default: this node alone)
+#   KAFKA_CLUSTER_ID       cluster id shared by a cluster's nodes       (default: generated once)
+#   KAFKA_REPLICATION      replication factor of internal topics        (default: 1)
+#   KAFKA_MIN_ISR          min.insync.replicas                          (default: 1)
+#   KAFKA_HEAP             JVM heap                                     (default: 512m)
+#   KAFKA_START_TIMEOUT    seconds to wait for the broker               (default: 90)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+data=${KAFKA_DATA_DIR:-$repo/data/kafka}
+port=${KAFKA_PORT:-9092}
+controller_port=${KAFKA_CONTROLLER_PORT:-$((port + 1))}
+node_id=${KAFKA_NODE_ID:-1}
+voters=${KAFKA_QUORUM_VOTERS:-$node_id@127.0.0.1:$controller_port}
+replication=${KAFKA_REPLICATION:-1}
+min_isr=${KAFKA_MIN_ISR:-1}
+heap=${KAFKA_HEAP:-512m}
+timeout=${KAFKA_START_TIMEOUT:-90}
+pid_file=$data/kafka.pid
+log_file=$data/kafka.log
+
+running() {
+  [[ -f $pid_file ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null
+}
+
+fetch_jars() {
+  if [[ ! -f $here/lib/.complete ]]; then
+    echo "kafka: fetching broker jars from Maven Central" >&2
+    (cd "$here" && mvn -q dependency:copy-dependencies -DoutputDirectory=lib)
+    touch "$here/lib/.complete"
+  fi
+}
+
+render_config() {
+  mkdir -p "$data/logs"
+  sed -e "s|@NODE_ID@|$node_id|" -e "s|@QUORUM_VOTERS@|$voters|" \
+      -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
+      -e "s|@DATA_DIR@|$data|" -e "s|@REPLICATION@|$replication|g" -e "s|@MIN_ISR@|$min_isr|g" \
+      "$here/server.properties.template" > "$data/server.properties"
+}
+
+java_opts=("-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true
+  "-Dlog4j2.configurationFile=$here/log4j2.properties" "-Dkafka.log.file=$log_file" -cp "$here/lib/*")
+
+java_cmd() {
+  java "${java_opts[@]}" "$@"
+}
+
+format_once() {
+  [[ -f $data/logs/meta.properties ]] && return
+  local cluster_id=${KAFKA_CLUSTER_ID:-}
+  if [[ -z $cluster_id ]]; then
+    [[ -f $data/cluster.id ]] || java_cmd kafka.tools.StorageTool random-uuid > "$data/cluster.id"
+    cluster_id=$(cat "$data/cluster.id")
+  fi
+  java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$data/server.properties" > "$data/format.log"
+}
+
+wait_until_started() {
+  local pid=$1 deadline=$((SECONDS + timeout))
+  until grep -q "Kafka Server started" "$log_file" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "kafka: the broker exited; last lines of $log_file:" >&2
+      tail -n 20 "$log_file" >&2 || true
+      return 1
+    fi
+    if ((SECONDS > deadline)); then
+      echo "kafka: not started after ${timeout}s; see $log_file" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.1; done
+}
+
+start() {
+  if running; then
+    echo "kafka: already running (pid $(cat "$pid_file")) on 127.0.0.1:$port"
+    return
+  fi
+  fetch_jars
+  render_config
+  format_once
+  : > "$log_file"
+  nohup java "${java_opts[@]}" kafka.Kafka "$data/server.properties" > "$data/kafka.out" 2>&1 &
+  local pid=$!
+  echo "$pid" > "$pid_file"
+  wait_until_started "$pid"
+  echo "kafka: started (pid $pid) on 127.0.0.1:$port, data in $data"
+}
+
+stop() {
+  if ! running; then
+    echo "kafka: not running"
+    rm -f "$pid_file"
+    return
+  fi
+  local pid
+  pid=$(cat "$pid_file")
+  kill "$pid"
+  for _ in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "kafka: still running after 30s, killing pid $pid" >&2
+    kill -9 "$pid"
+  fi
+  rm -f "$pid_file"
+  echo "kafka: stopped"
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop ;;
+  status) if running; then echo "kafka: running (pid $(cat "$pid_file"))"; else echo "kafka: not running"; exit 1; fi ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""The HTTP API: a thin ASGI app served by Granian."""

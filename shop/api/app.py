@@ -1,0 +1,175 @@
+"""The ASGI app. Hot routes are plain functions over precomputed headers; bodies come from Rust."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from shop.api import http
+from shop.api.http import Receive, Scope, Send
+from shop.api.openapi import spec
+from shop.api.problems import Problem, invalid, not_ready
+from shop.config import Config
+from shop.service import Shop
+
+log = logging.getLogger(__name__)
+
+PRODUCTS = "/api/v1/products"
+PRODUCT_PREFIX = PRODUCTS + "/"
+SORTS = ("id", "price", "name")
+CATALOG_PARAMS = frozenset({"sort", "prefix", "page", "per_page"})
+MAX_PREFIX = 100
+MAX_PAGE = 1_000_000_000
+PAGE_CACHE_SIZE = 4096
+
+
+class App:
+    """The shop's HTTP face. The Shop behind it starts with the ASGI lifespan, or is handed in."""
+
+    def __init__(self, config: Config | None = None, shop: Shop | None = None) -> None:
+        self.config = config or Config.from_env()
+        self.shop = shop
+        self.cors_origins = {o.strip().encode() for o in self.config.cors_origins.split(",") if o.strip()}
+        self._catalog_ready = False
+        # Encoded pages by (query string, protobuf), each valid for the catalog offset it was built at.
+        self._pages: dict[tuple[bytes, bool], tuple[int, bytes]] = {}
+        self._openapi = json.dumps(spec()).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self.shop is None:
+                        self.shop = await asyncio.to_thread(Shop, self.config)
+                        await asyncio.to_thread(self.shop.start)
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.shop is not None:
+                    await asyncio.to_thread(self.shop.stop)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        cors = self._cors_headers(scope)
+        try:
+            if scope["method"] == "OPTIONS" and cors:
+                await http.respond(send, 204, b"", headers=cors + self._preflight_headers())
+                return
+            await self._route(scope, send, cors)
+        except Problem as problem:
+            await http.respond_problem(send, problem, cors)
+        except Exception:
+            log.exception("%s %s failed", scope["method"], scope["path"])
+            await http.respond_problem(send, Problem(500, "the shop failed to answer; see its log"), cors)
+
+    async def _route(self, scope: Scope, send: Send, cors: list[tuple[bytes, bytes]]) -> None:
+        path: str = scope["path"]
+        if path == PRODUCTS:
+            _require_get(scope)
+            body, content_type = self._catalog_page(scope)
+            await http.respond(send, 200, body, content_type, cors)
+        elif path.startswith(PRODUCT_PREFIX):
+            _require_get(scope)
+            body, content_type = self._product(scope, path[len(PRODUCT_PREFIX) :])
+            await http.respond(send, 200, body, content_type, cors)
+        elif path == "/healthz":
+            await self._status(send, self._shop().health())
+        elif path == "/readyz":
+            await self._status(send, self._shop().readiness())
+        elif path == "/openapi.json":
+            _require_get(scope)
+            await http.respond(send, 200, self._openapi, headers=cors)
+        else:
+            raise Problem(404, f"no resource at {path}")
+
+    def _shop(self) -> Shop:
+        if self.shop is None:
+            raise not_ready("the shop")
+        return self.shop
+
+    def _catalog(self) -> Any:
+        shop = self._shop()
+        if not self._catalog_ready:
+            if not shop.catalog.ready():
+                raise not_ready("the catalog")
+            self._catalog_ready = True
+        return shop.catalog.model
+
+    def _catalog_page(self, scope: Scope) -> tuple[bytes, bytes]:
+        model = self._catalog()
+        protobuf = http.wants_protobuf(scope)
+        key = (scope.get("query_string", b""), protobuf)
+        offset = model.offset
+        cached = self._pages.get(key)
+        if cached is not None and cached[0] == offset:
+            body = cached[1]
+        else:
+            sort, prefix, page, per_page = _page_request(scope)
+            body = model.page(sort, prefix, page, per_page, protobuf)
+            if len(self._pages) >= PAGE_CACHE_SIZE:
+                self._pages.clear()
+            self._pages[key] = (offset, body)
+        return body, (http.PROTOBUF if protobuf else http.JSON)
+
+    def _product(self, scope: Scope, product_id: str) -> tuple[bytes, bytes]:
+        protobuf = http.wants_protobuf(scope)
+        body = self._catalog().product(product_id, protobuf)
+        if body is None:
+            raise Problem(404, f"no product with id {product_id!r}")
+        return body, (http.PROTOBUF if protobuf else http.JSON)
+
+    async def _status(self, send: Send, status: Any) -> None:
+        body = json.dumps({"status": "ok" if status.ok else "failing", "checks": status.checks}).encode()
+        await http.respond(send, 200 if status.ok else 503, body)
+
+    def _cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        origin = http.header(scope, b"origin")
+        if origin is None or origin not in self.cors_origins:
+            return []
+        return [
+            (b"access-control-allow-origin", origin),
+            (b"access-control-allow-credentials", b"true"),
+            (b"vary", b"origin"),
+        ]
+
+    @staticmethod
+    def _preflight_headers() -> list[tuple[bytes, bytes]]:
+        return [
+            (b"access-control-allow-methods", b"GET, PUT, POST, DELETE"),
+            (b"access-control-allow-headers", b"content-type, if-match, shop-min-offset, accept"),
+            (b"access-control-max-age", b"600"),
+        ]
+
+
+def _require_get(scope: Scope) -> None:
+    if scope["method"] != "GET":
+        raise Problem(405, f"{scope['method']} is not allowed here", headers=[(b"allow", b"GET")])
+
+
+def _page_request(scope: Scope) -> tuple[str, str, int, int]:
+    params = http.query_params(scope, CATALOG_PARAMS)
+    sort = params.get("sort", "id")
+    if sort not in SORTS:
+        raise invalid("sort", f"must be one of {', '.join(SORTS)}")
+    prefix = params.get("prefix", "")
+    if len(prefix) > MAX_PREFIX:
+        raise invalid("prefix", f"must be at most {MAX_PREFIX} characters")
+    page = http.int_param(params, "page", 1, 1, MAX_PAGE)
+    per_page = http.int_param(params, "per_page", 100, 1, 1000)
+    return sort, prefix, page, per_page
+
+
+app = App()

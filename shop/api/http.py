@@ -1,0 +1,87 @@
+"""Small ASGI helpers: sending a response with precomputed headers, reading query parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from shop.api.problems import Problem, invalid
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON = b"application/json"
+PROTOBUF = b"application/x-protobuf"
+PROBLEM = b"application/problem+json"
+# Sent with every response: the API serves data, never something a browser should sniff or frame.
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+async def respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes = JSON,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    all_headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        *SECURITY_HEADERS,
+    ]
+    if headers:
+        all_headers.extend(headers)
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def respond_problem(send: Send, problem: Problem, headers: list[tuple[bytes, bytes]]) -> None:
+    await respond(send, problem.status, problem.body(), PROBLEM, problem.headers + headers)
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def wants_protobuf(scope: Scope) -> bool:
+    accept = header(scope, b"accept")
+    return accept is not None and PROTOBUF in accept
+
+
+def query_params(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:
+    """The query parameters, each at most once and all of them known; else a 400 naming the culprit."""
+    raw = scope.get("query_string", b"")
+    try:
+        pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=False, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise Problem(400, "the query string is not valid percent-encoded UTF-8") from None
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in allowed:
+            raise invalid(name, f"unknown parameter; known: {', '.join(sorted(allowed))}")
+        if name in params:
+            raise invalid(name, "given more than once")
+        params[name] = value
+    return params
+
+
+def int_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(raw) > 12:
+        raise invalid(name, f"must be a whole number from {low} to {high}")
+    value = int(raw)
+    if not low <= value <= high:
+        raise invalid(name, f"must be a whole number from {low} to {high}")
+    return value

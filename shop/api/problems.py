@@ -1,0 +1,53 @@
+"""RFC 9457 problem details: every 4xx and 5xx the shop answers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+TITLES = {
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+@dataclass
+class Problem(Exception):
+    status: int
+    detail: str
+    invalid_params: list[dict[str, str]] = field(default_factory=list)
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    type: str = "about:blank"
+
+    def body(self) -> bytes:
+        content: dict[str, object] = {
+            "type": self.type,
+            "title": TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.invalid_params:
+            content["invalid_params"] = self.invalid_params
+        return json.dumps(content).encode()
+
+
+def invalid(name: str, reason: str) -> Problem:
+    """A 400 naming the parameter that is wrong and why."""
+    return Problem(400, f"invalid parameter {name}: {reason}", [{"name": name, "reason": reason}])
+
+
+def not_ready(what: str, retry_after: int = 1) -> Problem:
+    return Problem(
+        503,
+        f"{what} is still loading its events; retry shortly",
+        headers=[(b"retry-after", str(retry_after).encode())],
+    )

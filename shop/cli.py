@@ -1,0 +1,108 @@
+"""`shop`: run the shop, import and fake data, manage topics."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from granian import Granian
+from granian.constants import Interfaces
+
+from shop import __version__, logs
+from shop.config import Config, add_arguments, from_args
+from shop.contexts import pim, pim_csv
+from shop.kafka import admin
+from shop.service import all_topics
+
+log = logging.getLogger("shop")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    config = from_args(args)
+    logs.setup(config.log_level)
+    try:
+        args.command(config, args)
+    except pim_csv.CsvError as exc:
+        print(f"error: {exc}; nothing was imported", file=sys.stderr)
+        raise SystemExit(2) from None
+    except admin.TopicMismatch as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shop", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"shop {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(
+        name: str, func: object, help: str, settings: Sequence[str] | None = ()
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        add_arguments(sub, settings)
+        sub.set_defaults(command=func)
+        return sub
+
+    command("run", run, "create topics, import sample data if there is none, and serve the shop", None)
+    command("serve", serve, "serve the shop (every context, its bridges and publishers) over HTTP", None)
+    kafka = ("kafka_bootstrap", "topic_prefix", "replication_factor", "min_insync_replicas", "log_level")
+    sub = command("import-products", import_products, "make pim's products equal a CSV file", kafka)
+    sub.add_argument("path", help="CSV file (- for standard input)")
+    sub = command("fake-products", fake_products, "write deterministic sample products as CSV to stdout")
+    sub.add_argument("--rows", type=int, default=10_000)
+    sub.add_argument("--seed", type=int, default=0)
+    command("topics", topics, "create the shop's topics (idempotent) and check their settings", kafka)
+    return parser
+
+
+def run(config: Config, args: argparse.Namespace) -> None:
+    admin.ensure_topics(config, all_topics())
+    if config.sample_rows > 0 and admin.end_offset(config, config.topic(pim.INTERNAL)) == 0:
+        log.info(
+            "no products yet: importing %d sample products (seed %d)", config.sample_rows, config.sample_seed
+        )
+        sample = io.StringIO()
+        pim_csv.fake_products(config.sample_rows, config.sample_seed, sample)
+        sample.seek(0)
+        summary = pim_csv.import_products(config, sample, progress=sys.stderr.isatty())
+        log.info("sample import: %s", summary)
+    serve(config, args)
+
+
+def serve(config: Config, args: argparse.Namespace) -> None:
+    os.environ.update(config.to_env())  # the worker builds its Config from the environment
+    log.info("serving on http://%s:%d", config.http_host, config.http_port)
+    Granian(
+        "shop.api.app:app",
+        address=config.http_host,
+        port=config.http_port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        log_access=False,
+        log_level=config.log_level.lower(),  # type: ignore[arg-type]
+    ).serve()
+
+
+def import_products(config: Config, args: argparse.Namespace) -> None:
+    if args.path == "-":
+        summary = pim_csv.import_products(config, sys.stdin)
+    else:
+        with open(args.path, newline="", encoding="utf-8") as stream:
+            summary = pim_csv.import_products(config, stream)
+    print(f"import-products: {summary}")
+
+
+def fake_products(config: Config, args: argparse.Namespace) -> None:
+    pim_csv.fake_products(args.rows, args.seed, sys.stdout)
+
+
+def topics(config: Config, args: argparse.Namespace) -> None:
+    admin.ensure_topics(config, all_topics())
+    for topic in all_topics():
+        print(config.topic(topic))

@@ -1,0 +1,80 @@
+"""Settings: every one is an environment variable `SHOP_<NAME>` and a CLI flag `--<name>`, same name."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def _setting(default: Any, help: str) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    kafka_bootstrap: str = _setting("127.0.0.1:9092", "Kafka bootstrap servers (host:port,...)")
+    topic_prefix: str = _setting("", "prefix of every topic name (isolates several shops on one cluster)")
+    replication_factor: int = _setting(1, "replication factor of the topics the shop creates")
+    min_insync_replicas: int = _setting(1, "min.insync.replicas of the topics the shop creates")
+    http_host: str = _setting("127.0.0.1", "address the HTTP server binds")
+    http_port: int = _setting(8000, "port the HTTP server binds")
+    cors_origins: str = _setting("", "comma-separated origins allowed by CORS (none by default)")
+    sample_rows: int = _setting(10_000, "products `shop run` imports when the topics are empty (0: none)")
+    sample_seed: int = _setting(0, "seed of the sample data `shop run` imports")
+    consume_batch: int = _setting(10_000, "most messages a context applies in one batch")
+    ready_timeout: int = _setting(30, "seconds a request waits for its own write to be applied")
+    log_level: str = _setting("INFO", "log level: DEBUG, INFO, WARNING or ERROR")
+
+    def topic(self, name: str) -> str:
+        return self.topic_prefix + name
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Built-in defaults, overridden by `SHOP_*` variables, overridden by non-None `overrides`."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            if env_name(field.name) in environ:
+                values[field.name] = _parse(field, environ[env_name(field.name)])
+        values.update({name: value for name, value in overrides.items() if value is not None})
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces this configuration in a child process."""
+        return {env_name(name): str(value) for name, value in dataclasses.asdict(self).items()}
+
+
+def env_name(name: str) -> str:
+    return "SHOP_" + name.upper()
+
+
+def _parse(field: dataclasses.Field[Any], raw: str) -> Any:
+    if isinstance(field.default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SystemExit(f"{env_name(field.name)}={raw!r}: expected an integer") from None
+    return raw
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str] | None = None) -> None:
+    """A flag per setting; unset flags fall back to the environment, then to the built-in default."""
+    wanted = None if names is None else set(names)
+    for field in dataclasses.fields(Config):
+        if wanted is not None and field.name not in wanted:
+            continue
+        parser.add_argument(
+            "--" + field.name.replace("_", "-"),
+            dest=field.name,
+            type=type(field.default),
+            default=None,
+            help=f"{field.metadata['help']} [env {env_name(field.name)}; default {field.default!r}]",
+        )
+
+
+def from_args(args: argparse.Namespace) -> Config:
+    names = [field.name for field in dataclasses.fields(Config)]
+    return Config.from_env(**{name: getattr(args, name, None) for name in names})

@@ -1,0 +1,1 @@
+"""The bounded contexts: pim, catalog, checkout, fulfilment. They talk only through public topics."""

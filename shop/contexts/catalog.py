@@ -1,0 +1,48 @@
+"""catalog: the product listing. A bridge copies pim_pub into catalog_internal; the Rust projection
+serves pages from it."""
+
+from __future__ import annotations
+
+import threading
+
+from shop import _core
+from shop.config import Config
+from shop.contexts import pim
+from shop.kafka.consumer import ProjectionLoop
+from shop.kafka.producer import Producer
+from shop.kafka.relay import Relay
+
+INTERNAL = "catalog_internal"
+TOPICS = (INTERNAL,)
+
+
+class CatalogContext:
+    def __init__(self, config: Config, producer: Producer, pim_published: threading.Event) -> None:
+        self.model = _core.Catalog()
+        self.projection = ProjectionLoop(config, INTERNAL, self.model, producer)
+        self.bridge = Relay(
+            config,
+            "catalog-bridge",
+            pim.PUBLIC,
+            INTERNAL,
+            _core.catalog_bridge,
+            lambda: self.model.pim_offset + 1,
+            producer,
+            # Resume only after the own topic is loaded: its last pim_offset says where to go on.
+            after=(self.projection.loaded, pim_published),
+        )
+
+    def start(self) -> None:
+        self.projection.start()
+        self.bridge.start()
+
+    def stop(self) -> None:
+        self.bridge.stop()
+        self.projection.stop()
+
+    def ready(self) -> bool:
+        """Loaded, and everything pim had published at start is applied."""
+        bridged = self.bridge.caught_up.is_set() and (
+            not self.bridge.assigned or self.model.offset >= self.bridge.last_produced
+        )
+        return self.projection.loaded.is_set() and bridged

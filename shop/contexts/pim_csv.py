@@ -1,0 +1,207 @@
+"""Products as CSV: deterministic fake data, and the importer that turns a file into pim events."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+import random
+import sys
+import uuid
+from typing import TextIO
+
+from confluent_kafka import Consumer, TopicPartition
+
+from shop._proto import pim_pb2
+from shop.config import Config
+from shop.contexts import pim
+from shop.kafka import admin
+from shop.kafka.consumer import consumer_settings
+from shop.kafka.producer import Producer
+from shop.progress import Progress
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("id", "name", "description", "longtext", "category", "price", "small_image_url", "large_image_url")
+WORDS = """
+lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et
+dolore magna aliqua enim ad minim veniam quis nostrud exercitation ullamco laboris nisi aliquip ex
+ea commodo consequat duis aute irure in reprehenderit voluptate velit esse cillum fugiat nulla
+pariatur excepteur sint occaecat cupidatat non proident sunt culpa qui officia deserunt mollit anim
+id est laborum curabitur pretium tincidunt lacus nulla gravida orci a odio nullam varius turpis et
+commodo pharetra est eros bibendum elit nec luctus magna felis sollicitudin mauris integer
+""".split()
+
+
+class CsvError(ValueError):
+    """A row of the file is malformed; nothing of the file was produced."""
+
+
+def fake_products(rows: int, seed: int, out: TextIO) -> None:
+    """Writes `rows` products; the same seed always gives the same file."""
+    rng = random.Random(seed)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for _ in range(rows):
+        product_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        name = " ".join(rng.choice(WORDS) for _ in range(3)).capitalize()
+        description = _sentence(rng, 12, 24)
+        longtext = " ".join(_sentence(rng, 8, 16) for _ in range(rng.randint(3, 6)))
+        category = f"{rng.choice(WORDS)}/{rng.choice(WORDS)}"
+        price = rng.randint(1, 9999)
+        image = rng.randint(0, 1083)
+        writer.writerow(
+            (
+                product_id,
+                name,
+                description,
+                longtext,
+                category,
+                price,
+                f"https://picsum.photos/id/{image}/100/50",
+                f"https://picsum.photos/id/{image}/400/200",
+            )
+        )
+
+
+def _sentence(rng: random.Random, low: int, high: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high))).capitalize() + "."
+
+
+def parse_products(stream: TextIO) -> list[pim_pb2.Product]:
+    """Every row as a product; raises CsvError naming the first bad line."""
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None:
+        raise CsvError("line 1: the file is empty, expected a header row")
+    if tuple(h.strip() for h in header) != COLUMNS:
+        raise CsvError(f"line 1: expected the header {','.join(COLUMNS)}")
+    products = []
+    seen: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not row:
+            continue
+        product = _parse_row(row, line)
+        if product.id in seen:
+            raise CsvError(f"line {line}: id {product.id} already on line {seen[product.id]}")
+        seen[product.id] = line
+        products.append(product)
+    return products
+
+
+def _parse_row(row: list[str], line: int) -> pim_pb2.Product:
+    if len(row) != len(COLUMNS):
+        raise CsvError(f"line {line}: expected {len(COLUMNS)} columns, found {len(row)}")
+    fields = dict(zip(COLUMNS, row, strict=True))
+    if not fields["id"].strip():
+        raise CsvError(f"line {line}: id is empty")
+    try:
+        price = int(fields["price"])
+    except ValueError:
+        raise CsvError(f"line {line}: price {fields['price']!r} is not a whole number of cents") from None
+    if price < 0:
+        raise CsvError(f"line {line}: price {price} is negative")
+    if not fields["name"].strip():
+        raise CsvError(f"line {line}: name is empty")
+    return pim_pb2.Product(
+        id=fields["id"].strip(),
+        price=price,
+        name=fields["name"],
+        description=fields["description"],
+        longtext=fields["longtext"],
+        category=fields["category"],
+        small_image_url=fields["small_image_url"],
+        large_image_url=fields["large_image_url"],
+    )
+
+
+@dataclasses.dataclass
+class ImportSummary:
+    rows: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    disabled: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rows} rows: {self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
+            f"{self.disabled} disabled"
+        )
+
+
+def current_products(config: Config) -> dict[str, bytes]:
+    """The pim state: each product's last event, as canonical bytes of `pim.Product`."""
+    topic = config.topic(pim.INTERNAL)
+    end = admin.end_offset(config, topic)
+    products: dict[str, bytes] = {}
+    if end == 0:
+        return products
+    consumer = Consumer(consumer_settings(config, "shop-import-products"))
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    try:
+        offset = -1
+        while offset < end - 1:
+            for message in consumer.consume(10_000, timeout=1.0):
+                if message.error():
+                    continue
+                offset = int(message.offset() or 0)
+                event = pim_pb2.InternalMessage.FromString(message.value() or b"")
+                if event.HasField("product"):
+                    products[event.product.id] = event.product.SerializeToString(deterministic=True)
+    finally:
+        consumer.close()
+    return products
+
+
+def plan_import(
+    rows: list[pim_pb2.Product], current: dict[str, bytes]
+) -> tuple[list[pim_pb2.Product], ImportSummary]:
+    """The events that make pim equal the file: new or changed rows, and disables for missing ones."""
+    summary = ImportSummary(rows=len(rows))
+    events = []
+    in_file = set()
+    for product in rows:
+        in_file.add(product.id)
+        before = current.get(product.id)
+        if before == product.SerializeToString(deterministic=True):
+            summary.unchanged += 1
+            continue
+        if before is None or pim_pb2.Product.FromString(before).disabled:
+            summary.new += 1
+        else:
+            summary.changed += 1
+        events.append(product)
+    for product_id, encoded in current.items():
+        product = pim_pb2.Product.FromString(encoded)
+        if product_id not in in_file and not product.disabled:
+            product.disabled = True
+            summary.disabled += 1
+            events.append(product)
+    return events, summary
+
+
+def import_products(config: Config, stream: TextIO, progress: bool = True) -> ImportSummary:
+    """Parses the whole file first (a bad row stops everything), then produces only the changes."""
+    rows = parse_products(stream)
+    admin.ensure_topics(config, pim.TOPICS)
+    events, summary = plan_import(rows, current_products(config))
+    producer = Producer(config, **{"linger.ms": 20, "batch.size": 1_000_000})
+    bar = Progress("import-products", len(events), sys.stderr) if progress else None
+    futures = []
+    for product in events:
+        message = pim_pb2.InternalMessage(product=product).SerializeToString()
+        future = producer.produce(config.topic(pim.INTERNAL), message)
+        if bar is not None:
+            future.add_done_callback(lambda _f: bar.advance())
+        futures.append(future)
+    unacked = producer.close(timeout=120)
+    if bar is not None:
+        bar.close()
+    for future in futures:
+        future.result(timeout=0)  # raises if Kafka refused a write
+    if unacked:
+        raise RuntimeError(f"{unacked} product events were not acknowledged by Kafka")
+    log.info("import-products: %s", summary)
+    return summary

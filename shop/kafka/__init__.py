@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by every context: topic admin, producer, projection loops, relays."""

@@ -1,0 +1,135 @@
+"""The projection loop: one thread per context, consuming its internal topic in batches into Rust."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Protocol
+
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from shop.config import Config
+from shop.kafka.offsets import OffsetWatch
+from shop.kafka.producer import Producer
+
+log = logging.getLogger(__name__)
+
+
+class Projection(Protocol):
+    """What core_rs projections offer to the loop."""
+
+    @property
+    def offset(self) -> int: ...
+
+    def apply(self, batch: list[tuple[int, bytes]]) -> list[tuple[int, str]]: ...
+
+
+def consumer_settings(config: Config, group: str) -> dict[str, object]:
+    return {
+        "bootstrap.servers": config.kafka_bootstrap,
+        "group.id": config.topic(group),
+        "enable.auto.commit": False,
+        "enable.partition.eof": False,
+        "auto.offset.reset": "earliest",
+        "fetch.wait.max.ms": 10,
+        "queued.max.messages.kbytes": 262_144,
+        "fetch.max.bytes": 104_857_600,
+        "max.partition.fetch.bytes": 16_777_216,
+    }
+
+
+class ProjectionLoop:
+    """Applies `topic` to `projection` from its next offset on; `loaded` is set once the offset found
+    at start is applied (at once for an empty topic)."""
+
+    def __init__(
+        self,
+        config: Config,
+        topic: str,
+        projection: Projection,
+        dead_letters: Producer,
+    ) -> None:
+        self.config = config
+        self.topic = config.topic(topic)
+        self.projection = projection
+        self.dead_letters = dead_letters
+        self.watch = OffsetWatch()
+        self.loaded = threading.Event()
+        self.end_at_start = -1
+        self.dead_lettered = 0
+        self.failure: str | None = None
+        self.last_progress = time.monotonic()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"projection-{topic}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and self.failure is None
+
+    def _run(self) -> None:
+        try:
+            self._consume()
+        except Exception as exc:  # the loop dying must show in /healthz, not vanish
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("projection of %s stopped", self.topic)
+
+    def _consume(self) -> None:
+        consumer = Consumer(consumer_settings(self.config, f"shop-projection-{self.topic}"))
+        try:
+            start = self.projection.offset + 1
+            _low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=30)
+            self.end_at_start = high - 1
+            self.watch.advance(self.projection.offset)
+            self._check_loaded()
+            consumer.assign([TopicPartition(self.topic, 0, start)])
+            log.info("loading %s from offset %d to %d", self.topic, start, self.end_at_start)
+            started = time.monotonic()
+            while not self._stopping.is_set():
+                messages = consumer.consume(self.config.consume_batch, timeout=0.1)
+                batch = []
+                for message in messages:
+                    error = message.error()
+                    if error is not None:
+                        if error.code() != KafkaError._PARTITION_EOF:
+                            log.warning("consuming %s: %s", self.topic, error.str())
+                        continue
+                    batch.append((int(message.offset() or 0), message.value() or b""))
+                if batch:
+                    self._apply(batch)
+                    if not self.loaded.is_set() and self._check_loaded():
+                        log.info(
+                            "loaded %s up to offset %d in %.2fs",
+                            self.topic,
+                            self.end_at_start,
+                            time.monotonic() - started,
+                        )
+        finally:
+            consumer.close()
+
+    def _apply(self, batch: list[tuple[int, bytes]]) -> None:
+        for offset, error in self.projection.apply(batch):
+            self._dead_letter(offset, dict(batch)[offset], error)
+        self.last_progress = time.monotonic()
+        self.watch.advance(self.projection.offset)
+
+    def _check_loaded(self) -> bool:
+        if self.projection.offset >= self.end_at_start:
+            self.loaded.set()
+        return self.loaded.is_set()
+
+    def _dead_letter(self, offset: int, value: bytes, error: str) -> None:
+        """Undecodable events are kept, not dropped: copied to `<topic>_dead` for inspection."""
+        self.dead_lettered += 1
+        log.error(
+            "%s offset %d cannot be applied (%s): copied to %s_dead", self.topic, offset, error, self.topic
+        )
+        self.dead_letters.produce(f"{self.topic}_dead", value).result(timeout=30)

@@ -1,0 +1,78 @@
+"""An idempotent, acks=all producer whose writes resolve to the offset Kafka gave them."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Producer as _Producer
+
+from shop.config import Config
+
+
+class ProduceError(RuntimeError):
+    """Kafka did not acknowledge a write."""
+
+
+def producer_settings(config: Config, **extra: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "bootstrap.servers": config.kafka_bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        # A request-path write must not wait for a batch to fill before it is even sent.
+        "linger.ms": 0,
+        "delivery.timeout.ms": 30_000,
+        "compression.type": "none",
+    }
+    settings.update(extra)
+    return settings
+
+
+class Producer:
+    """Thread-safe; a background thread serves delivery reports so callers only wait on futures."""
+
+    def __init__(self, config: Config, **extra: Any) -> None:
+        self._producer = _Producer(producer_settings(config, **extra))
+        self._closed = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="producer-poll", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.05)
+
+    def produce(self, topic: str, value: bytes) -> Future[int]:
+        """Sends `value` to partition 0 of `topic`; the future resolves to its offset once acked."""
+        future: Future[int] = Future()
+
+        def delivered(err: KafkaError | None, message: Any) -> None:
+            if err is not None:
+                future.set_exception(ProduceError(f"{topic}: {err.str()}"))
+            else:
+                future.set_result(int(message.offset()))
+
+        while True:
+            try:
+                self._producer.produce(topic, value, partition=0, on_delivery=delivered)
+                return future
+            except BufferError:
+                # The local queue is full: let deliveries drain, then try again.
+                self._producer.poll(0.01)
+            except KafkaException as exc:
+                raise ProduceError(f"{topic}: {exc}") from exc
+
+    async def produce_async(self, topic: str, value: bytes) -> int:
+        return await asyncio.wrap_future(self.produce(topic, value))
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Waits for every outstanding write; returns how many are still unacknowledged."""
+        return int(self._producer.flush(timeout))
+
+    def close(self, timeout: float = 30.0) -> int:
+        remaining = self.flush(timeout)
+        self._closed.set()
+        self._poller.join()
+        return remaining

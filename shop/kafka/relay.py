@@ -1,0 +1,149 @@
+"""Relays: bridges (another context's public topic → own internal topic) and publishers (own
+internal topic → own public topic). Each output message carries its source offset, so a relay
+resumes exactly after the last message it delivered and a receiver can drop duplicates."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from shop.config import Config
+from shop.kafka.consumer import consumer_settings
+from shop.kafka.producer import Producer
+
+log = logging.getLogger(__name__)
+
+Translate = Callable[[bytes, int], bytes]
+
+
+class Relay:
+    """Copies `source` into `target` through `translate`. Only one instance in the consumer group
+    `shop-relay-<name>` holds the source partition, so several shops never relay twice."""
+
+    def __init__(
+        self,
+        config: Config,
+        name: str,
+        source: str,
+        target: str,
+        translate: Translate,
+        resume_from: Callable[[], int],
+        producer: Producer,
+        after: Sequence[threading.Event] = (),
+    ) -> None:
+        self.config = config
+        self.name = name
+        self.source = config.topic(source)
+        self.target = config.topic(target)
+        self.translate = translate
+        self.resume_from = resume_from
+        self.producer = producer
+        self.after = after
+        # Set once this instance relayed everything present when it was assigned the source, or
+        # learned that another instance holds it.
+        self.caught_up = threading.Event()
+        self.assigned = False
+        self.end_at_assign = -1
+        self.position = -1  # last source offset translated and acknowledged
+        self.last_produced = -1  # target offset of the last acknowledged message
+        self.dead_lettered = 0
+        self.failure: str | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"relay-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and self.failure is None
+
+    def _run(self) -> None:
+        try:
+            for event in self.after:
+                while not event.wait(0.1):
+                    if self._stopping.is_set():
+                        return
+            self._relay()
+        except Exception as exc:
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("relay %s stopped", self.name)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if not partitions:
+            self.assigned = False
+            self.caught_up.set()
+            return
+        start = self.resume_from()
+        _low, high = consumer.get_watermark_offsets(TopicPartition(self.source, 0), timeout=30)
+        self.end_at_assign = high - 1
+        self.position = start - 1
+        self.assigned = True
+        if self.position >= self.end_at_assign:
+            self.caught_up.set()
+        log.info("relay %s: %s from offset %d to %s", self.name, self.source, start, self.target)
+        for partition in partitions:
+            partition.offset = start
+        consumer.assign(partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.assigned = False
+        consumer.unassign()
+
+    def _relay(self) -> None:
+        settings: dict[str, Any] = consumer_settings(self.config, f"shop-relay-{self.name}")
+        settings["partition.assignment.strategy"] = "range"
+        consumer = Consumer(settings)
+        consumer.subscribe([self.source], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while not self._stopping.is_set():
+                messages = consumer.consume(self.config.consume_batch, timeout=0.1)
+                pending: list[tuple[int, Future[int] | None]] = []
+                for message in messages:
+                    error = message.error()
+                    if error is not None:
+                        if error.code() != KafkaError._PARTITION_EOF:
+                            log.warning("relay %s: %s", self.name, error.str())
+                        continue
+                    pending.append(self._forward(int(message.offset() or 0), message.value() or b""))
+                for offset, future in pending:
+                    if future is not None:
+                        self.last_produced = future.result(timeout=60)
+                    self.position = offset
+                if self.assigned and self.position >= self.end_at_assign:
+                    self.caught_up.set()
+        finally:
+            consumer.close()
+
+    def _forward(self, offset: int, value: bytes) -> tuple[int, Future[int] | None]:
+        """Produces the translation; an untranslatable message goes to `<source>_dead` instead."""
+        try:
+            return offset, self.producer.produce(self.target, self.translate(value, offset))
+        except ValueError as exc:
+            self.dead_lettered += 1
+            log.error(
+                "relay %s: %s offset %d is not valid (%s): copied to %s_dead",
+                self.name,
+                self.source,
+                offset,
+                exc,
+                self.source,
+            )
+            self.producer.produce(f"{self.source}_dead", value).result(timeout=60)
+            return offset, None
+
+
+def wait_all(events: Sequence[threading.Event], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    return all(event.wait(max(0.0, deadline - time.monotonic())) for event in events)

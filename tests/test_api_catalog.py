@@ -1,0 +1,131 @@
+"""The catalog API over HTTP: shapes, content negotiation, and a problem+json for every bad input."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shop._proto import catalog_pb2
+from shop.contexts import pim_csv
+from tests.conftest import fresh_config
+from tests.kafka_broker import Broker
+from tests.server import ShopProcess
+
+
+@pytest.fixture(scope="module")
+def shop(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShopProcess]:
+    config = fresh_config(broker)
+    sample = io.StringIO()
+    pim_csv.fake_products(120, 5, sample)
+    sample.seek(0)
+    pim_csv.import_products(config, sample, progress=False)
+    process = ShopProcess(config, Path(tmp_path_factory.mktemp("shop")) / "shop.log").start()
+    yield process
+    process.stop()
+
+
+def test_a_page_echoes_what_it_answers(shop: ShopProcess) -> None:
+    page = shop.get("/api/v1/products?sort=price&page=99&per_page=50").json()
+    assert (page["total"], page["page"], page["pages"], page["per_page"], page["sort"]) == (
+        120,
+        3,
+        3,
+        50,
+        "price",
+    )
+    assert len(page["items"]) == 20
+    assert set(page["items"][0]) == {
+        "id",
+        "name",
+        "price",
+        "description",
+        "longtext",
+        "category",
+        "small_image_url",
+        "large_image_url",
+    }
+
+
+def test_defaults(shop: ShopProcess) -> None:
+    page = shop.get("/api/v1/products").json()
+    assert (page["page"], page["per_page"], page["sort"], page["prefix"]) == (1, 100, "id", "")
+    assert [p["id"] for p in page["items"]] == sorted(p["id"] for p in page["items"])
+
+
+def test_prefix_filters_names(shop: ShopProcess) -> None:
+    everything = shop.get("/api/v1/products?per_page=1000").json()["items"]
+    prefix = everything[0]["name"][:2]
+    page = shop.get("/api/v1/products", params={"prefix": prefix, "sort": "name", "per_page": 1000}).json()
+    assert [p["id"] for p in page["items"]] == [
+        p["id"]
+        for p in sorted(everything, key=lambda p: (p["name"], p["id"]))
+        if p["name"].startswith(prefix)
+    ]
+
+
+def test_protobuf_on_accept(shop: ShopProcess) -> None:
+    response = shop.get("/api/v1/products?per_page=5&sort=name", headers={"accept": "application/x-protobuf"})
+    assert response.headers["content-type"] == "application/x-protobuf"
+    page = catalog_pb2.Page.FromString(response.content)
+    json_page = shop.get("/api/v1/products?per_page=5&sort=name").json()
+    assert [p.id for p in page.items] == [p["id"] for p in json_page["items"]]
+    assert page.total == 120
+    one = shop.get(f"/api/v1/products/{page.items[0].id}", headers={"accept": "application/x-protobuf"})
+    assert catalog_pb2.ProductView.FromString(one.content).name == page.items[0].name
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("sort=colour", "sort"),
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("page=abc", "page"),
+        ("page=1.5", "page"),
+        ("page=99999999999999", "page"),
+        ("per_page=0", "per_page"),
+        ("per_page=1001", "per_page"),
+        ("per_page=", "per_page"),
+        ("prefix=" + "x" * 101, "prefix"),
+        ("size=10", "size"),
+        ("page=1&page=2", "page"),
+    ],
+)
+def test_bad_parameters_get_a_problem_naming_them(shop: ShopProcess, query: str, param: str) -> None:
+    response = shop.get(f"/api/v1/products?{query}")
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 400
+    assert problem["invalid_params"][0]["name"] == param
+    assert param in problem["detail"]
+
+
+def test_malformed_query_string(shop: ShopProcess) -> None:
+    response = shop.get("/api/v1/products?prefix=%ff")
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_unknown_product_and_route(shop: ShopProcess) -> None:
+    for path in ("/api/v1/products/nope", "/api/v1/nothing"):
+        response = shop.get(path)
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_wrong_method(shop: ShopProcess) -> None:
+    response = httpx.post(shop.url + "/api/v1/products", timeout=10)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+
+
+def test_probes_and_spec(shop: ShopProcess) -> None:
+    assert shop.get("/healthz").json()["status"] == "ok"
+    assert shop.get("/readyz").json()["status"] == "ok"
+    spec = shop.get("/openapi.json").json()
+    assert "/api/v1/products" in spec["paths"]
