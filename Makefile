@@ -11,6 +11,7 @@ RUST_SRC    := Cargo.toml core_rs/build.rs $(wildcard core_rs/src/*.rs) $(wildca
 PROTO_PY    := $(patsubst proto/%.proto,shop/_proto/%_pb2.py,$(wildcard proto/*.proto))
 KAFKA       := ops/kafka/kafka.sh
 KAFKA_JARS  := ops/kafka/lib/.complete
+PY_DIRS     := shop tests $(wildcard bench)
 PYTEST_ARGS ?=
 
 .PHONY: help run serve test test-rust test-py lint fmt build kafka-up kafka-down bench profile wheel clean
@@ -52,15 +53,15 @@ run: build kafka-up ## install what is missing, start Kafka, load sample data if
 	SHOP_KAFKA_BOOTSTRAP=$${SHOP_KAFKA_BOOTSTRAP:-127.0.0.1:9092} $(VENV)/bin/shop run
 
 lint: build ## ruff, rustfmt, clippy, mypy
-	$(VENV)/bin/ruff check shop tests bench
-	$(VENV)/bin/ruff format --check shop tests bench
+	$(VENV)/bin/ruff check $(PY_DIRS)
+	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets --no-default-features -- -D warnings
 	$(VENV)/bin/mypy shop
 
 fmt: $(VENV)/.installed ## format Python and Rust
-	$(VENV)/bin/ruff format shop tests bench
-	$(VENV)/bin/ruff check --fix shop tests bench
+	$(VENV)/bin/ruff format $(PY_DIRS)
+	$(VENV)/bin/ruff check --fix $(PY_DIRS)
 	$(CARGO) fmt
 
 test-rust: $(VENV)/.installed ## cargo test

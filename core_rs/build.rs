@@ -1,6 +1,11 @@
 //! Compiles proto/*.proto to Rust with prost, using protox so no system protoc is needed.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/pim.proto", "proto/catalog.proto"];
+    let files = [
+        "proto/pim.proto",
+        "proto/catalog.proto",
+        "proto/fulfilment.proto",
+        "proto/checkout.proto",
+    ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");
     }

@@ -11,6 +11,16 @@ pub mod catalog {
     include!(concat!(env!("OUT_DIR"), "/shop.catalog.rs"));
 }
 
+#[allow(clippy::all, clippy::pedantic)]
+pub mod fulfilment {
+    include!(concat!(env!("OUT_DIR"), "/shop.fulfilment.rs"));
+}
+
+#[allow(clippy::all, clippy::pedantic)]
+pub mod checkout {
+    include!(concat!(env!("OUT_DIR"), "/shop.checkout.rs"));
+}
+
 /// Why bytes could not be turned into an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError(pub String);
