@@ -30,3 +30,58 @@ def catalog_bridge(message: bytes, offset: int) -> bytes:
 
 def published_offset(message: bytes) -> int:
     """The internal offset a public message was published from. Raises ValueError on garbage."""
+
+def fulfilment_publish(message: bytes, offset: int) -> bytes:
+    """fulfilment_internal message → fulfilment_pub message carrying `offset`."""
+
+def checkout_pim_bridge(message: bytes, offset: int) -> bytes:
+    """pim_pub message → checkout_internal ProductChanged carrying `offset`."""
+
+def checkout_fulfilment_bridge(message: bytes, offset: int) -> bytes:
+    """fulfilment_pub message → checkout_internal FulfilmentChanged carrying `offset`."""
+
+def fulfilment_checkout_bridge(message: bytes, offset: int) -> bytes:
+    """checkout_pub message → fulfilment_internal OrderShipped carrying `offset`."""
+
+class Checkout:
+    """The checkout projection: products, stock, carts and orders; decisions are taken in apply."""
+
+    def __init__(self) -> None: ...
+    def apply(self, batch: list[tuple[int, bytes]]) -> list[tuple[int, str]]: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def pim_offset(self) -> int: ...
+    @property
+    def fulfilment_offset(self) -> int: ...
+    def cart(self, cart_id: str, protobuf: bool = False) -> bytes:
+        """JSON {"version", "items", "total_price"} or protobuf shop.checkout.Cart.
+
+        An unknown cart is empty at version 0."""
+    def cart_version(self, cart_id: str) -> int: ...
+    def cart_ordered(self, cart_id: str) -> bool: ...
+    def product_state(self, product_id: str) -> str | None:
+        """ "enabled", "disabled", or None when unknown."""
+    def order(self, order_id: str, cart_id: str, protobuf: bool = False) -> bytes | None:
+        """An accepted order, only to a cart of the shopper who placed it."""
+    def outcome(self, order_id: str) -> tuple[str, list[str]] | None:
+        """accepted | shipped | backordered | ordered | version | empty, or unavailable | stock with
+        the product ids concerned; None if no such order was placed."""
+    def stock(self, product_id: str) -> tuple[int, int, int]:
+        """(on hand, reserved, available)."""
+    def order_created(self, offset: int) -> bytes | None:
+        """The checkout_pub message of the order accepted at `offset`, if one was."""
+
+class Fulfilment:
+    """The fulfilment projection: on-hand stock and shipped orders."""
+
+    def __init__(self) -> None: ...
+    def apply(self, batch: list[tuple[int, bytes]]) -> list[tuple[int, str]]: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def checkout_offset(self) -> int: ...
+    def on_hand(self, product_id: str) -> int: ...
+    def stock(self) -> dict[str, int]: ...
+    def shipped(self, order_id: str) -> bool | None:
+        """None if not shipped; else whether it shipped in full."""

@@ -8,13 +8,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from granian import Granian
 from granian.constants import Interfaces
 
 from shop import __version__, logs
 from shop.config import Config, add_arguments, from_args
-from shop.contexts import pim, pim_csv
+from shop.contexts import fulfilment, pim, pim_csv, stock_csv
 from shop.kafka import admin
 from shop.service import all_topics
 
@@ -57,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("fake-products", fake_products, "write deterministic sample products as CSV to stdout")
     sub.add_argument("--rows", type=int, default=10_000)
     sub.add_argument("--seed", type=int, default=0)
+    sub = command("import-stock", import_stock, "make on-hand stock equal a CSV of targets", kafka)
+    sub.add_argument("path", help="CSV file product_id,quantity (- for standard input)")
+    sub = command("fake-stock", fake_stock, "write deterministic stock levels for a products CSV to stdout")
+    sub.add_argument("products", help="products CSV file")
+    sub.add_argument("--seed", type=int, default=0)
     command("topics", topics, "create the shop's topics (idempotent) and check their settings", kafka)
     return parser
 
@@ -70,8 +76,15 @@ def run(config: Config, args: argparse.Namespace) -> None:
         sample = io.StringIO()
         pim_csv.fake_products(config.sample_rows, config.sample_seed, sample)
         sample.seek(0)
-        summary = pim_csv.import_products(config, sample, progress=sys.stderr.isatty())
-        log.info("sample import: %s", summary)
+        pim_csv.import_products(config, sample, progress=sys.stderr.isatty())
+    if config.sample_rows > 0 and admin.end_offset(config, config.topic(fulfilment.INTERNAL)) == 0:
+        log.info("no stock yet: importing sample stock for the sample products")
+        products, stock = io.StringIO(), io.StringIO()
+        pim_csv.fake_products(config.sample_rows, config.sample_seed, products)
+        products.seek(0)
+        stock_csv.fake_stock(products, config.sample_seed, stock)
+        stock.seek(0)
+        stock_csv.import_stock(config, stock, progress=sys.stderr.isatty())
     serve(config, args)
 
 
@@ -90,12 +103,27 @@ def serve(config: Config, args: argparse.Namespace) -> None:
 
 
 def import_products(config: Config, args: argparse.Namespace) -> None:
-    if args.path == "-":
-        summary = pim_csv.import_products(config, sys.stdin)
-    else:
-        with open(args.path, newline="", encoding="utf-8") as stream:
-            summary = pim_csv.import_products(config, stream)
-    print(f"import-products: {summary}")
+    with _open(args.path) as stream:
+        print(f"import-products: {pim_csv.import_products(config, stream)}")
+
+
+def import_stock(config: Config, args: argparse.Namespace) -> None:
+    with _open(args.path) as stream:
+        print(f"import-stock: {stock_csv.import_stock(config, stream)}")
+
+
+def fake_stock(config: Config, args: argparse.Namespace) -> None:
+    with _open(args.products) as products:
+        stock_csv.fake_stock(products, args.seed, sys.stdout)
+
+
+def _open(path: str) -> TextIO:
+    if path == "-":
+        return sys.stdin
+    try:
+        return open(path, newline="", encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(f"error: cannot read {path}: {exc.strerror}") from None
 
 
 def fake_products(config: Config, args: argparse.Namespace) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 from shop.config import Config
-from shop.contexts import catalog, pim
+from shop.contexts import catalog, checkout, fulfilment, pim
 from shop.kafka import admin
 from shop.kafka.consumer import ProjectionLoop
 from shop.kafka.producer import Producer
@@ -15,14 +14,12 @@ from shop.kafka.relay import Relay
 
 log = logging.getLogger(__name__)
 
-INTERNAL_TOPICS = (pim.INTERNAL, catalog.INTERNAL)
-PUBLIC_TOPICS = (pim.PUBLIC,)
+TOPICS = pim.TOPICS + catalog.TOPICS + checkout.TOPICS + fulfilment.TOPICS
 
 
 def all_topics() -> tuple[str, ...]:
-    """Every topic the shop writes, with a dead-letter topic beside each one it reads."""
-    read = INTERNAL_TOPICS + PUBLIC_TOPICS
-    return read + tuple(f"{topic}_dead" for topic in read)
+    """Every topic of the shop, with a dead-letter topic beside each."""
+    return TOPICS + tuple(f"{topic}_dead" for topic in TOPICS)
 
 
 @dataclass
@@ -35,34 +32,55 @@ class Shop:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.producer = Producer(config)
-        self.pim_publisher = pim.publisher(config, self.producer)
+        self.pim_publisher = pim.pim_publisher(config, self.producer)
         self.catalog = catalog.CatalogContext(config, self.producer, self.pim_publisher.caught_up)
-        self.started_at = time.monotonic()
+        self.fulfilment = fulfilment.FulfilmentContext(config, self.producer, checkout.PUBLIC)
+        self.checkout = checkout.CheckoutContext(
+            config, self.producer, self.pim_publisher.caught_up, self.fulfilment.publisher.caught_up
+        )
 
     @property
     def projections(self) -> dict[str, ProjectionLoop]:
-        return {"catalog": self.catalog.projection}
+        return {
+            "catalog": self.catalog.projection,
+            "checkout": self.checkout.projection,
+            "fulfilment": self.fulfilment.projection,
+        }
 
     @property
     def relays(self) -> dict[str, Relay]:
-        return {"pim-publisher": self.pim_publisher, "catalog-bridge": self.catalog.bridge}
+        return {
+            "pim-publisher": self.pim_publisher,
+            "catalog-bridge": self.catalog.bridge,
+            **self.checkout.relays,
+            **self.fulfilment.relays,
+        }
 
     def start(self) -> None:
         admin.ensure_topics(self.config, all_topics())
         self.pim_publisher.start()
         self.catalog.start()
-        log.info("shop started: projections and relays running")
+        self.fulfilment.start()
+        self.checkout.start()
+        log.info(
+            "shop started: %d projections and %d relays running", len(self.projections), len(self.relays)
+        )
 
     def stop(self) -> None:
         for relay in self.relays.values():
             relay.stop()
-        self.catalog.stop()
+        for projection in self.projections.values():
+            projection.stop()
         remaining = self.producer.close()
         if remaining:
             log.error("%d writes were not acknowledged at shutdown", remaining)
 
     def readiness(self) -> Status:
-        checks: dict[str, bool | str] = {"catalog": self.catalog.ready()}
+        checks: dict[str, bool | str] = {
+            "catalog": self.catalog.ready(),
+            "checkout": self.checkout.ready(),
+            "fulfilment": self.fulfilment.ready(),
+        }
         return Status(all(v is True for v in checks.values()), checks)
 
     def health(self) -> Status:

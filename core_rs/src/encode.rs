@@ -127,7 +127,7 @@ pub fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends a decimal integer.
-fn json_int(out: &mut Vec<u8>, value: i64) {
+pub fn json_int(out: &mut Vec<u8>, value: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 

@@ -1,24 +1,43 @@
 //! Translations done by publishers and bridges: one message in, one message out, each carrying
 //! the offset it came from so that the receiver can resume and deduplicate.
 
+use crate::checkout::Order;
 use crate::codec::{
-    pim, put_bytes_field, put_int64_field, put_varint, DecodeError, Field, FieldReader,
+    checkout, fulfilment, pim, put_bytes_field, put_int64_field, put_varint, DecodeError, Field,
+    FieldReader,
 };
 use prost::Message;
 
-/// pim_internal message at `offset` → pim_pub message. The public message is the internal one
-/// with `internal_offset` (field 99) appended; decoding first rejects garbage.
+/// pim_internal message at `offset` → pim_pub message.
 pub fn pim_publish(internal: &[u8], offset: i64) -> Result<Vec<u8>, DecodeError> {
-    let message = pim::InternalMessage::decode(internal)?;
-    if message.event.is_none() {
+    if pim::InternalMessage::decode(internal)?.event.is_none() {
         return Err(DecodeError("pim_internal message has no event".into()));
     }
+    Ok(with_internal_offset(internal, offset))
+}
+
+/// fulfilment_internal message at `offset` → fulfilment_pub message.
+pub fn fulfilment_publish(internal: &[u8], offset: i64) -> Result<Vec<u8>, DecodeError> {
+    if fulfilment::InternalMessage::decode(internal)?
+        .event
+        .is_none()
+    {
+        return Err(DecodeError(
+            "fulfilment_internal message has no event".into(),
+        ));
+    }
+    Ok(with_internal_offset(internal, offset))
+}
+
+/// A public message is its internal message (the same oneof numbers) with `internal_offset`
+/// (field 99) appended; callers decode first so that garbage is rejected, not published.
+fn with_internal_offset(internal: &[u8], offset: i64) -> Vec<u8> {
     let mut out = Vec::with_capacity(internal.len() + 11);
     out.extend_from_slice(internal);
     // Written even when 0 (proto3 would omit it): the publisher must find it to resume.
     put_varint(&mut out, 99 << 3);
     put_varint(&mut out, offset as u64);
-    Ok(out)
+    out
 }
 
 /// pim_pub message at `offset` → catalog_internal `ProductChanged` carrying the product bytes
@@ -35,6 +54,94 @@ pub fn catalog_bridge(public: &[u8], offset: i64) -> Result<Vec<u8>, DecodeError
     let mut out = Vec::with_capacity(changed.len() + 4);
     put_bytes_field(&mut out, catalog_event_number(), &changed);
     Ok(out)
+}
+
+/// pim_pub message at `offset` → checkout_internal `ProductChanged`.
+pub fn checkout_pim_bridge(public: &[u8], offset: i64) -> Result<Vec<u8>, DecodeError> {
+    let Some(pim::public_message::Event::Product(product)) =
+        pim::PublicMessage::decode(public)?.event
+    else {
+        return Err(DecodeError("pim_pub message has no product".into()));
+    };
+    let changed = checkout::ProductChanged {
+        product_id: product.id,
+        price: product.price,
+        name: product.name,
+        small_image_url: product.small_image_url,
+        disabled: product.disabled,
+        pim_offset: offset,
+    };
+    Ok(checkout::InternalMessage {
+        event: Some(checkout::internal_message::Event::ProductChanged(changed)),
+    }
+    .encode_to_vec())
+}
+
+/// fulfilment_pub message at `offset` → checkout_internal `FulfilmentChanged`.
+pub fn checkout_fulfilment_bridge(public: &[u8], offset: i64) -> Result<Vec<u8>, DecodeError> {
+    use checkout::fulfilment_changed::Change;
+    use fulfilment::public_message::Event;
+    let change = match fulfilment::PublicMessage::decode(public)?.event {
+        Some(Event::StockCorrected(s)) => Change::StockCorrected(s),
+        Some(Event::OrderShipped(o)) => Change::OrderShipped(o),
+        None => return Err(DecodeError("fulfilment_pub message has no event".into())),
+    };
+    let changed = checkout::FulfilmentChanged {
+        change: Some(change),
+        fulfilment_offset: offset,
+    };
+    Ok(checkout::InternalMessage {
+        event: Some(checkout::internal_message::Event::FulfilmentChanged(
+            changed,
+        )),
+    }
+    .encode_to_vec())
+}
+
+/// checkout_pub `OrderCreated` at `offset` → fulfilment_internal `OrderShipped` (to be shipped).
+pub fn fulfilment_checkout_bridge(public: &[u8], offset: i64) -> Result<Vec<u8>, DecodeError> {
+    let Some(checkout::public_message::Event::OrderCreated(created)) =
+        checkout::PublicMessage::decode(public)?.event
+    else {
+        return Err(DecodeError("checkout_pub message has no event".into()));
+    };
+    let shipped = fulfilment::OrderShipped {
+        order_id: created.order_id,
+        items: created
+            .items
+            .into_iter()
+            .map(|item| fulfilment::OrderItem {
+                product_id: item.product_id,
+                quantity: item.quantity,
+            })
+            .collect(),
+        checkout_offset: offset,
+    };
+    Ok(fulfilment::InternalMessage {
+        event: Some(fulfilment::internal_message::Event::OrderShipped(shipped)),
+    }
+    .encode_to_vec())
+}
+
+/// checkout_pub message for an accepted order placed at checkout_internal `offset`.
+pub fn order_created(order_id: &str, order: &Order, offset: i64) -> Vec<u8> {
+    let created = checkout::OrderCreated {
+        order_id: order_id.to_owned(),
+        items: order
+            .lines
+            .iter()
+            .map(|line| checkout::OrderItem {
+                product_id: line.product_id.clone(),
+                quantity: line.quantity,
+            })
+            .collect(),
+    };
+    let internal = checkout::PublicMessage {
+        event: Some(checkout::public_message::Event::OrderCreated(created)),
+        internal_offset: 0,
+    }
+    .encode_to_vec();
+    with_internal_offset(&internal, offset)
 }
 
 /// The `internal_offset` (field 99) of any public message: where its publisher resumes after.

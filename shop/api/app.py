@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from shop.api import http
+from shop.api.cart import Answer, CartRoutes
 from shop.api.http import Receive, Scope, Send
 from shop.api.openapi import spec
 from shop.api.problems import Problem, invalid, not_ready
@@ -18,6 +19,9 @@ log = logging.getLogger(__name__)
 
 PRODUCTS = "/api/v1/products"
 PRODUCT_PREFIX = PRODUCTS + "/"
+CART = "/api/v1/cart"
+CART_ITEMS = CART + "/items/"
+ORDERS = "/api/v1/orders/"
 SORTS = ("id", "price", "name")
 CATALOG_PARAMS = frozenset({"sort", "prefix", "page", "per_page"})
 MAX_PREFIX = 100
@@ -33,6 +37,8 @@ class App:
         self.shop = shop
         self.cors_origins = {o.strip().encode() for o in self.config.cors_origins.split(",") if o.strip()}
         self._catalog_ready = False
+        self._checkout_ready = False
+        self._carts: CartRoutes | None = None
         # Encoded pages by (query string, protobuf), each valid for the catalog offset it was built at.
         self._pages: dict[tuple[bytes, bool], tuple[int, bytes]] = {}
         self._openapi = json.dumps(spec()).encode()
@@ -68,16 +74,19 @@ class App:
             if scope["method"] == "OPTIONS" and cors:
                 await http.respond(send, 204, b"", headers=cors + self._preflight_headers())
                 return
-            await self._route(scope, send, cors)
+            await self._route(scope, receive, send, cors)
         except Problem as problem:
             await http.respond_problem(send, problem, cors)
         except Exception:
             log.exception("%s %s failed", scope["method"], scope["path"])
             await http.respond_problem(send, Problem(500, "the shop failed to answer; see its log"), cors)
 
-    async def _route(self, scope: Scope, send: Send, cors: list[tuple[bytes, bytes]]) -> None:
+    async def _route(self, scope: Scope, receive: Receive, send: Send, cors: http.Headers) -> None:
         path: str = scope["path"]
-        if path == PRODUCTS:
+        if path.startswith(CART) or path.startswith(ORDERS):
+            answer = await self._cart_route(scope, receive, path)
+            await http.respond(send, answer.status, answer.body, answer.content_type, answer.headers + cors)
+        elif path == PRODUCTS:
             _require_get(scope)
             body, content_type = self._catalog_page(scope)
             await http.respond(send, 200, body, content_type, cors)
@@ -94,6 +103,32 @@ class App:
             await http.respond(send, 200, self._openapi, headers=cors)
         else:
             raise Problem(404, f"no resource at {path}")
+
+    async def _cart_route(self, scope: Scope, receive: Receive, path: str) -> Answer:
+        routes = self._cart_routes()
+        method = scope["method"]
+        if path == CART:
+            _require(scope, "GET")
+            return await routes.get_cart(scope)
+        if path == CART + "/order":
+            _require(scope, "POST")
+            return await routes.place_order(scope)
+        if path.startswith(CART_ITEMS) and len(path) > len(CART_ITEMS):
+            _require(scope, "PUT", "DELETE")
+            product_id = path[len(CART_ITEMS) :]
+            return await routes.set_item(scope, receive, product_id, 0 if method == "DELETE" else None)
+        if path.startswith(ORDERS) and len(path) > len(ORDERS):
+            _require(scope, "GET")
+            return await routes.get_order(scope, path[len(ORDERS) :])
+        raise Problem(404, f"no resource at {path}")
+
+    def _cart_routes(self) -> CartRoutes:
+        if self._carts is None:
+            self._carts = CartRoutes(self.config, self._shop().checkout)
+        if not self._checkout_ready:
+            self._carts.ready()
+            self._checkout_ready = True
+        return self._carts
 
     def _shop(self) -> Shop:
         if self.shop is None:
@@ -155,8 +190,13 @@ class App:
 
 
 def _require_get(scope: Scope) -> None:
-    if scope["method"] != "GET":
-        raise Problem(405, f"{scope['method']} is not allowed here", headers=[(b"allow", b"GET")])
+    _require(scope, "GET")
+
+
+def _require(scope: Scope, *methods: str) -> None:
+    if scope["method"] not in methods:
+        allow = ", ".join(methods).encode()
+        raise Problem(405, f"{scope['method']} is not allowed here", headers=[(b"allow", allow)])
 
 
 def _page_request(scope: Scope) -> tuple[str, str, int, int]:

@@ -12,6 +12,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
 
 JSON = b"application/json"
 PROTOBUF = b"application/x-protobuf"
@@ -85,3 +86,41 @@ def int_param(params: dict[str, str], name: str, default: int, low: int, high: i
     if not low <= value <= high:
         raise invalid(name, f"must be a whole number from {low} to {high}")
     return value
+
+
+def cookie(scope: Scope, name: str) -> str | None:
+    raw = header(scope, b"cookie")
+    if raw is None:
+        return None
+    for part in raw.decode("latin-1").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def min_offset(scope: Scope) -> int | None:
+    """The `Shop-Min-Offset` a client asks this instance to have applied before it answers."""
+    raw = header(scope, b"shop-min-offset")
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise invalid("Shop-Min-Offset", "must be a whole number (a Shop-Offset seen before)")
+    return int(raw)
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The request body; 413 once it grows past `limit` bytes."""
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Problem(400, "the client went away before sending the body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

@@ -42,7 +42,4 @@ class CatalogContext:
 
     def ready(self) -> bool:
         """Loaded, and everything pim had published at start is applied."""
-        bridged = self.bridge.caught_up.is_set() and (
-            not self.bridge.assigned or self.model.offset >= self.bridge.last_produced
-        )
-        return self.projection.loaded.is_set() and bridged
+        return self.projection.loaded.is_set() and self.bridge.settled(self.model.offset)

@@ -10,14 +10,12 @@ import sys
 import uuid
 from typing import TextIO
 
-from confluent_kafka import Consumer, TopicPartition
-
 from shop._proto import pim_pb2
 from shop.config import Config
 from shop.contexts import pim
 from shop.kafka import admin
-from shop.kafka.consumer import consumer_settings
-from shop.kafka.producer import Producer
+from shop.kafka.consumer import replay
+from shop.kafka.producer import produce_all
 from shop.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -133,25 +131,15 @@ class ImportSummary:
 
 def current_products(config: Config) -> dict[str, bytes]:
     """The pim state: each product's last event, as canonical bytes of `pim.Product`."""
-    topic = config.topic(pim.INTERNAL)
-    end = admin.end_offset(config, topic)
     products: dict[str, bytes] = {}
-    if end == 0:
-        return products
-    consumer = Consumer(consumer_settings(config, "shop-import-products"))
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    try:
-        offset = -1
-        while offset < end - 1:
-            for message in consumer.consume(10_000, timeout=1.0):
-                if message.error():
-                    continue
-                offset = int(message.offset() or 0)
-                event = pim_pb2.InternalMessage.FromString(message.value() or b"")
-                if event.HasField("product"):
-                    products[event.product.id] = event.product.SerializeToString(deterministic=True)
-    finally:
-        consumer.close()
+
+    def apply(batch: list[tuple[int, bytes]]) -> None:
+        for _offset, value in batch:
+            event = pim_pb2.InternalMessage.FromString(value)
+            if event.HasField("product"):
+                products[event.product.id] = event.product.SerializeToString(deterministic=True)
+
+    replay(config, pim.INTERNAL, apply)
     return products
 
 
@@ -187,21 +175,8 @@ def import_products(config: Config, stream: TextIO, progress: bool = True) -> Im
     rows = parse_products(stream)
     admin.ensure_topics(config, pim.TOPICS)
     events, summary = plan_import(rows, current_products(config))
-    producer = Producer(config, **{"linger.ms": 20, "batch.size": 1_000_000})
-    bar = Progress("import-products", len(events), sys.stderr) if progress else None
-    futures = []
-    for product in events:
-        message = pim_pb2.InternalMessage(product=product).SerializeToString()
-        future = producer.produce(config.topic(pim.INTERNAL), message)
-        if bar is not None:
-            future.add_done_callback(lambda _f: bar.advance())
-        futures.append(future)
-    unacked = producer.close(timeout=120)
-    if bar is not None:
-        bar.close()
-    for future in futures:
-        future.result(timeout=0)  # raises if Kafka refused a write
-    if unacked:
-        raise RuntimeError(f"{unacked} product events were not acknowledged by Kafka")
+    messages = [pim_pb2.InternalMessage(product=product).SerializeToString() for product in events]
+    bar = Progress("import-products", len(messages), sys.stderr) if progress else None
+    produce_all(config, pim.INTERNAL, messages, bar)
     log.info("import-products: %s", summary)
     return summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -133,3 +134,28 @@ class ProjectionLoop:
             "%s offset %d cannot be applied (%s): copied to %s_dead", self.topic, offset, error, self.topic
         )
         self.dead_letters.produce(f"{self.topic}_dead", value).result(timeout=30)
+
+
+def replay(config: Config, topic: str, apply: Callable[[list[tuple[int, bytes]]], object]) -> int:
+    """Feeds partition 0 of `topic`, from the start to the end found now, to `apply` in batches;
+    returns how many messages there were. For tools that need a context's current state once."""
+    topic = config.topic(topic)
+    consumer = Consumer(consumer_settings(config, "shop-replay"))
+    try:
+        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)
+        if high == 0:
+            return 0
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        offset = -1
+        while offset < high - 1:
+            batch = [
+                (int(m.offset() or 0), m.value() or b"")
+                for m in consumer.consume(config.consume_batch, timeout=1.0)
+                if m.error() is None
+            ]
+            if batch:
+                apply(batch)
+                offset = batch[-1][0]
+        return int(high)
+    finally:
+        consumer.close()

@@ -11,6 +11,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _Producer
 
 from shop.config import Config
+from shop.progress import Progress
 
 
 class ProduceError(RuntimeError):
@@ -76,3 +77,23 @@ class Producer:
         self._closed.set()
         self._poller.join()
         return remaining
+
+
+def produce_all(config: Config, topic: str, messages: list[bytes], progress: Progress | None) -> None:
+    """Produces every message to `topic` in order (idempotent, acks=all) and returns once Kafka
+    acknowledged them all; raises ProduceError otherwise. Batches for throughput: no one waits on
+    a single message here."""
+    producer = Producer(config, **{"linger.ms": 20, "batch.size": 1_000_000})
+    futures = []
+    for message in messages:
+        future = producer.produce(config.topic(topic), message)
+        if progress is not None:
+            future.add_done_callback(lambda _future: progress.advance())
+        futures.append(future)
+    unacknowledged = producer.close(timeout=120)
+    if progress is not None:
+        progress.close()
+    for future in futures:
+        future.result(timeout=0)
+    if unacknowledged:
+        raise ProduceError(f"{unacknowledged} messages to {topic} were not acknowledged by Kafka")

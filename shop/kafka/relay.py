@@ -13,13 +13,17 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from shop import _core
 from shop.config import Config
+from shop.kafka import admin
 from shop.kafka.consumer import consumer_settings
 from shop.kafka.producer import Producer
 
 log = logging.getLogger(__name__)
 
-Translate = Callable[[bytes, int], bytes]
+# Turns a source message and its offset into the target message, or None when nothing is to be
+# relayed for it; raises ValueError for a message that cannot be translated.
+Translate = Callable[[bytes, int], bytes | None]
 
 
 class Relay:
@@ -129,7 +133,7 @@ class Relay:
     def _forward(self, offset: int, value: bytes) -> tuple[int, Future[int] | None]:
         """Produces the translation; an untranslatable message goes to `<source>_dead` instead."""
         try:
-            return offset, self.producer.produce(self.target, self.translate(value, offset))
+            translated = self.translate(value, offset)
         except ValueError as exc:
             self.dead_lettered += 1
             log.error(
@@ -142,8 +146,33 @@ class Relay:
             )
             self.producer.produce(f"{self.source}_dead", value).result(timeout=60)
             return offset, None
+        if translated is None:
+            return offset, None
+        return offset, self.producer.produce(self.target, translated)
+
+    def settled(self, applied_offset: int) -> bool:
+        """Caught up, and the receiving projection (at `applied_offset`) has applied what was relayed."""
+        return self.caught_up.is_set() and (not self.assigned or applied_offset >= self.last_produced)
 
 
 def wait_all(events: Sequence[threading.Event], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     return all(event.wait(max(0.0, deadline - time.monotonic())) for event in events)
+
+
+def publisher(
+    config: Config,
+    context: str,
+    translate: Translate,
+    producer: Producer,
+    after: Sequence[threading.Event] = (),
+) -> Relay:
+    """The relay `<context>_internal` → `<context>_pub`. It resumes after the internal offset that
+    the last public message carries, so nothing is published twice or skipped."""
+    internal, public = f"{context}_internal", f"{context}_pub"
+
+    def resume_from() -> int:
+        last = admin.last_message(config, config.topic(public))
+        return 0 if last is None else _core.published_offset(last[1]) + 1
+
+    return Relay(config, f"{context}-publisher", internal, public, translate, resume_from, producer, after)

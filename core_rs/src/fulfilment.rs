@@ -1,0 +1,93 @@
+//! The fulfilment projection: on-hand stock and the orders it shipped.
+
+use crate::codec::fulfilment::{internal_message::Event, InternalMessage, OrderShipped};
+use crate::codec::DecodeError;
+use crate::stock::{ship, OnHand};
+use crate::swap::Apply;
+use prost::Message;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+pub enum Effect {
+    Corrected { product_id: String, change: i64 },
+    Shipped(OrderShipped),
+    Poison,
+}
+
+#[derive(Debug, Clone)]
+pub struct Op {
+    pub offset: i64,
+    pub effect: Effect,
+}
+
+pub fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
+    let effect = match InternalMessage::decode(bytes)?.event {
+        Some(Event::StockCorrected(s)) if !s.product_id.is_empty() => Effect::Corrected {
+            product_id: s.product_id,
+            change: s.quantity_change,
+        },
+        Some(Event::StockCorrected(_)) => return Err(DecodeError("product_id is empty".into())),
+        Some(Event::OrderShipped(o)) if !o.order_id.is_empty() => Effect::Shipped(o),
+        Some(Event::OrderShipped(_)) => return Err(DecodeError("order_id is empty".into())),
+        None => {
+            return Err(DecodeError(
+                "fulfilment_internal message has no event".into(),
+            ))
+        }
+    };
+    Ok(Op { offset, effect })
+}
+
+pub struct Fulfilment {
+    on_hand: OnHand,
+    /// Orders shipped, with whether each shipped in full.
+    shipped: HashMap<String, bool>,
+    offset: i64,
+    checkout_offset: i64,
+}
+
+impl Default for Fulfilment {
+    fn default() -> Self {
+        Fulfilment {
+            on_hand: OnHand::default(),
+            shipped: HashMap::new(),
+            offset: -1,
+            checkout_offset: -1,
+        }
+    }
+}
+
+impl Apply for Fulfilment {
+    type Op = Op;
+
+    fn apply(&mut self, op: &Op) {
+        self.offset = op.offset;
+        match &op.effect {
+            Effect::Corrected { product_id, change } => self.on_hand.correct(product_id, *change),
+            Effect::Shipped(order) => {
+                if order.checkout_offset <= self.checkout_offset {
+                    return; // bridged twice
+                }
+                self.checkout_offset = order.checkout_offset;
+                let complete = ship(&mut self.on_hand, order);
+                self.shipped.insert(order.order_id.clone(), complete);
+            }
+            Effect::Poison => {}
+        }
+    }
+}
+
+impl Fulfilment {
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+    pub fn checkout_offset(&self) -> i64 {
+        self.checkout_offset
+    }
+    pub fn on_hand(&self) -> &OnHand {
+        &self.on_hand
+    }
+    pub fn shipped(&self, order_id: &str) -> Option<bool> {
+        self.shipped.get(order_id).copied()
+    }
+}

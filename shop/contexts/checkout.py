@@ -1,0 +1,115 @@
+"""checkout: carts, available stock and orders. Commands from HTTP and bridged products and stock
+meet in checkout_internal; the Rust projection decides; the publisher announces accepted orders."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+from shop import _core
+from shop._proto import checkout_pb2
+from shop.config import Config
+from shop.contexts import fulfilment, pim
+from shop.kafka.consumer import ProjectionLoop
+from shop.kafka.producer import Producer
+from shop.kafka.relay import Relay, publisher
+
+INTERNAL = "checkout_internal"
+PUBLIC = "checkout_pub"
+TOPICS = (INTERNAL, PUBLIC)
+# Waiting for the projection to apply an order before announcing it: generous, the thread is idle.
+PUBLISH_WAIT_S = 60.0
+
+
+def new_id() -> str:
+    """128 random bits: cart and order ids that cannot be guessed."""
+    return secrets.token_hex(16)
+
+
+class CheckoutContext:
+    def __init__(
+        self,
+        config: Config,
+        producer: Producer,
+        pim_published: threading.Event,
+        fulfilment_published: threading.Event,
+    ) -> None:
+        self.config = config
+        self.producer = producer
+        self.model = _core.Checkout()
+        self.projection = ProjectionLoop(config, INTERNAL, self.model, producer)
+        loaded = self.projection.loaded
+        self.pim_bridge = Relay(
+            config,
+            "checkout-pim-bridge",
+            pim.PUBLIC,
+            INTERNAL,
+            _core.checkout_pim_bridge,
+            lambda: self.model.pim_offset + 1,
+            producer,
+            after=(loaded, pim_published),
+        )
+        self.stock_bridge = Relay(
+            config,
+            "checkout-fulfilment-bridge",
+            fulfilment.PUBLIC,
+            INTERNAL,
+            _core.checkout_fulfilment_bridge,
+            lambda: self.model.fulfilment_offset + 1,
+            producer,
+            after=(loaded, fulfilment_published),
+        )
+        self.publisher = publisher(config, "checkout", self._order_created, producer, after=(loaded,))
+
+    @property
+    def relays(self) -> dict[str, Relay]:
+        return {
+            "checkout-pim-bridge": self.pim_bridge,
+            "checkout-fulfilment-bridge": self.stock_bridge,
+            "checkout-publisher": self.publisher,
+        }
+
+    def start(self) -> None:
+        self.projection.start()
+        for relay in self.relays.values():
+            relay.start()
+
+    def stop(self) -> None:
+        for relay in self.relays.values():
+            relay.stop()
+        self.projection.stop()
+
+    def ready(self) -> bool:
+        offset = self.model.offset
+        return (
+            self.projection.loaded.is_set()
+            and self.pim_bridge.settled(offset)
+            and self.stock_bridge.settled(offset)
+        )
+
+    def _order_created(self, message: bytes, offset: int) -> bytes | None:
+        """Only accepted orders are announced; the projection decided when it applied `offset`."""
+        if not self.projection.watch.wait_blocking(offset, PUBLISH_WAIT_S):
+            raise TimeoutError(f"checkout did not apply offset {offset} in {PUBLISH_WAIT_S}s")
+        return self.model.order_created(offset)
+
+    async def set_item(self, cart_id: str, product_id: str, quantity: int) -> int:
+        """Produces the command; returns its offset once Kafka acknowledged it."""
+        command = checkout_pb2.CartItemSet(cart_id=cart_id, product_id=product_id, quantity=quantity)
+        message = checkout_pb2.InternalMessage(cart_item_set=command).SerializeToString()
+        return await self.producer.produce_async(self.config.topic(INTERNAL), message)
+
+    async def place_order(self, cart_id: str, cart_version: int) -> tuple[str, str, int]:
+        """Produces OrderPlaced with a fresh order id and next cart id; returns them and the offset."""
+        order_id, next_cart_id = new_id(), new_id()
+        command = checkout_pb2.OrderPlaced(
+            cart_id=cart_id,
+            order_id=order_id,
+            cart_version=cart_version,
+            next_cart_id=next_cart_id,
+            created_at_ms=int(time.time() * 1000),
+        )
+        message = checkout_pb2.InternalMessage(order_placed=command).SerializeToString()
+        offset = await self.producer.produce_async(self.config.topic(INTERNAL), message)
+        return order_id, next_cart_id, offset
