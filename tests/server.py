@@ -29,7 +29,12 @@ class ShopProcess:
         env = {**os.environ, **self.config.to_env()}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "shop", "serve"], cwd=REPO, env=env, stdout=log, stderr=log
+                [sys.executable, "-m", "shop", "serve"],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # its own process group: a kill reaches Granian's workers too
             )
         if wait_ready:
             self.wait_ready(wait_ready)
@@ -58,7 +63,11 @@ class ShopProcess:
             self.process.wait(10)
 
     def kill(self) -> None:
-        self.stop(signal.SIGKILL)
+        """SIGKILL to the server and its workers, as a crash would."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

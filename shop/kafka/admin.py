@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -16,6 +17,15 @@ log = logging.getLogger(__name__)
 PARTITIONS = 1
 RETENTION_MS = "-1"
 TIMEOUT_S = 30.0
+# Answers a broker gives for a partition whose leadership is still settling (a new topic, a failover).
+LEADERSHIP_ERRORS = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_PARTITION,
+    }
+)
 
 
 class TopicMismatch(RuntimeError):
@@ -43,6 +53,37 @@ def ensure_topics(config: Config, names: Iterable[str]) -> None:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
     _check_existing(admin, topics)
+    _wait_for_leaders(admin, topics)
+
+
+def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> None:
+    """A topic just created has no partition leader for a moment; reading it then fails."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        metadata = admin.list_topics(timeout=TIMEOUT_S)
+        leaderless = [t for t in topics if any(p.leader < 0 for p in metadata.topics[t].partitions.values())]
+        if not leaderless:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no partition leader for {', '.join(leaderless)} after {TIMEOUT_S}s")
+        time.sleep(0.05)
+
+
+def watermarks(consumer: Consumer, topic: str) -> tuple[int, int]:
+    """(low, high) offsets of partition 0, retrying while the broker has no leader for it yet."""
+    deadline = time.monotonic() + TIMEOUT_S
+    delay = 0.05
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=TIMEOUT_S)
+            return int(low), int(high)
+        except KafkaException as exc:
+            error = exc.args[0]
+            transient = error.retriable() or error.code() in LEADERSHIP_ERRORS
+            if not transient or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 def _check_existing(admin: AdminClient, topics: list[str]) -> None:
@@ -68,8 +109,7 @@ def end_offset(config: Config, topic: str) -> int:
     """The offset the next message of partition 0 will get (0 for an empty topic)."""
     consumer = Consumer({"bootstrap.servers": config.kafka_bootstrap, "group.id": "shop-watermarks"})
     try:
-        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=TIMEOUT_S)
-        return int(high)
+        return watermarks(consumer, topic)[1]
     finally:
         consumer.close()
 
@@ -80,7 +120,7 @@ def last_message(config: Config, topic: str) -> tuple[int, bytes] | None:
         {"bootstrap.servers": config.kafka_bootstrap, "group.id": "shop-last", "enable.auto.commit": False}
     )
     try:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=TIMEOUT_S)
+        low, high = watermarks(consumer, topic)
         if high <= low:
             return None
         consumer.assign([TopicPartition(topic, 0, high - 1)])

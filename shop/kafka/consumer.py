@@ -11,6 +11,7 @@ from typing import Protocol
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from shop.config import Config
+from shop.kafka.admin import watermarks
 from shop.kafka.offsets import OffsetWatch
 from shop.kafka.producer import Producer
 
@@ -87,7 +88,7 @@ class ProjectionLoop:
         consumer = Consumer(consumer_settings(self.config, f"shop-projection-{self.topic}"))
         try:
             start = self.projection.offset + 1
-            _low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=30)
+            _low, high = watermarks(consumer, self.topic)
             self.end_at_start = high - 1
             self.watch.advance(self.projection.offset)
             self._check_loaded()
@@ -142,7 +143,7 @@ def replay(config: Config, topic: str, apply: Callable[[list[tuple[int, bytes]]]
     topic = config.topic(topic)
     consumer = Consumer(consumer_settings(config, "shop-replay"))
     try:
-        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)
+        _low, high = watermarks(consumer, topic)
         if high == 0:
             return 0
         consumer.assign([TopicPartition(topic, 0, 0)])

@@ -90,7 +90,7 @@ class Relay:
             self.caught_up.set()
             return
         start = self.resume_from()
-        _low, high = consumer.get_watermark_offsets(TopicPartition(self.source, 0), timeout=30)
+        _low, high = admin.watermarks(consumer, self.source)
         self.end_at_assign = high - 1
         self.position = start - 1
         self.assigned = True
@@ -108,6 +108,10 @@ class Relay:
     def _relay(self) -> None:
         settings: dict[str, Any] = consumer_settings(self.config, f"shop-relay-{self.name}")
         settings["partition.assignment.strategy"] = "range"
+        # A crashed instance holds its relays until its session expires: keep that short, so
+        # another instance (or its own restart) takes over within seconds.
+        settings["session.timeout.ms"] = 6000
+        settings["heartbeat.interval.ms"] = 1500
         consumer = Consumer(settings)
         consumer.subscribe([self.source], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
