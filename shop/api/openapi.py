@@ -7,14 +7,126 @@ from typing import Any
 from shop import __version__
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
+CART_ITEM = {
+    "product_id": {"type": "string"},
+    "name": {"type": "string"},
+    "price": {"type": "integer", "description": "cents"},
+    "small_image_url": {"type": "string"},
+    "quantity": {"type": "integer", "minimum": 1, "maximum": 999},
+    "in_stock": {"type": "boolean"},
+    "more_in_stock": {"type": "boolean"},
+}
 NOT_READY = {"$ref": "#/components/responses/NotReady"}
 
 
-def _json_and_protobuf(schema: str) -> dict[str, Any]:
+def _json_and_protobuf(schema: str, package: str = "catalog") -> dict[str, Any]:
     return {
         "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
         "application/x-protobuf": {
-            "schema": {"type": "string", "format": "binary", "description": f"protobuf shop.catalog.{schema}"}
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": f"protobuf shop.{package}.{schema}",
+            }
+        },
+    }
+
+
+def _cart_answer(description: str) -> dict[str, Any]:
+    return {"description": description, "content": _json_and_protobuf("Cart", "checkout")}
+
+
+MIN_OFFSET = {
+    "name": "Shop-Min-Offset",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 0},
+    "description": "answer only once this instance applied this checkout offset (a Shop-Offset seen before)",
+}
+PRODUCT_ID = {"name": "product_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _cart_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/cart": {
+            "get": {
+                "summary": "The cart of the cart cookie (created if missing)",
+                "operationId": "getCart",
+                "parameters": [MIN_OFFSET],
+                "responses": {
+                    "200": _cart_answer("the cart; ETag is its version"),
+                    "400": PROBLEM,
+                    "503": NOT_READY,
+                },
+            }
+        },
+        "/api/v1/cart/items/{product_id}": {
+            "put": {
+                "summary": "Set the quantity of a product (0 removes it)",
+                "operationId": "setCartItem",
+                "parameters": [PRODUCT_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["quantity"],
+                                "properties": {"quantity": {"type": "integer", "minimum": 0, "maximum": 999}},
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _cart_answer("the updated cart"),
+                    "400": PROBLEM,
+                    "404": PROBLEM,
+                    "409": PROBLEM,
+                    "413": PROBLEM,
+                    "503": NOT_READY,
+                },
+            },
+            "delete": {
+                "summary": "Remove a product from the cart",
+                "operationId": "removeCartItem",
+                "parameters": [PRODUCT_ID],
+                "responses": {"200": _cart_answer("the updated cart"), "409": PROBLEM, "503": NOT_READY},
+            },
+        },
+        "/api/v1/cart/order": {
+            "post": {
+                "summary": "Order the cart as it was seen (If-Match: its ETag)",
+                "operationId": "orderCart",
+                "parameters": [
+                    {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "201": {"description": "the order", "content": _json_and_protobuf("Order", "checkout")},
+                    "400": PROBLEM,
+                    "409": PROBLEM,
+                    "412": PROBLEM,
+                    "422": PROBLEM,
+                    "428": PROBLEM,
+                    "503": NOT_READY,
+                },
+            }
+        },
+        "/api/v1/orders/{id}": {
+            "get": {
+                "summary": "An order, to the shopper who placed it",
+                "operationId": "getOrder",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    MIN_OFFSET,
+                ],
+                "responses": {
+                    "200": {"description": "the order", "content": _json_and_protobuf("Order", "checkout")},
+                    "400": PROBLEM,
+                    "404": PROBLEM,
+                    "503": NOT_READY,
+                },
+            }
         },
     }
 
@@ -74,6 +186,7 @@ def spec() -> dict[str, Any]:
                     },
                 }
             },
+            **_cart_paths(),
             "/healthz": {"get": _probe("liveness: every consumer thread runs")},
             "/readyz": {"get": _probe("readiness: every context loaded, bridges caught up")},
         },
@@ -96,6 +209,31 @@ def spec() -> dict[str, Any]:
                         "per_page": {"type": "integer", "minimum": 1},
                         "sort": {"type": "string", "enum": ["id", "price", "name"]},
                         "prefix": {"type": "string"},
+                    },
+                },
+                "CartItem": {
+                    "type": "object",
+                    "required": list(CART_ITEM),
+                    "properties": CART_ITEM,
+                },
+                "Cart": {
+                    "type": "object",
+                    "required": ["version", "items", "total_price"],
+                    "properties": {
+                        "version": {"type": "integer", "minimum": 0},
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/CartItem"}},
+                        "total_price": {"type": "integer"},
+                    },
+                },
+                "Order": {
+                    "type": "object",
+                    "required": ["id", "status", "items", "total_price", "created_at"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "status": {"type": "string", "enum": ["accepted", "shipped", "backordered"]},
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/CartItem"}},
+                        "total_price": {"type": "integer"},
+                        "created_at": {"type": "integer", "description": "milliseconds since the epoch"},
                     },
                 },
                 "Problem": {
