@@ -52,16 +52,20 @@ def ensure_topics(config: Config, names: Iterable[str]) -> None:
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
-    _check_existing(admin, topics)
     _wait_for_leaders(admin, topics)
+    _check_existing(admin, topics)
 
 
 def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> None:
-    """A topic just created has no partition leader for a moment; reading it then fails."""
+    """A topic just created is missing from metadata, then has no leader, for a moment."""
     deadline = time.monotonic() + TIMEOUT_S
     while True:
         metadata = admin.list_topics(timeout=TIMEOUT_S)
-        leaderless = [t for t in topics if any(p.leader < 0 for p in metadata.topics[t].partitions.values())]
+        leaderless = [
+            t
+            for t in topics
+            if t not in metadata.topics or any(p.leader < 0 for p in metadata.topics[t].partitions.values())
+        ]
         if not leaderless:
             return
         if time.monotonic() > deadline:

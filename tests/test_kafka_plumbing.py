@@ -1,0 +1,89 @@
+"""Topic admin and the projection loop on a real broker: settings checks, load detection without
+off-by-one, and undecodable events kept in a dead-letter topic."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
+
+from shop import _core
+from shop.config import Config
+from shop.contexts import catalog
+from shop.kafka import admin
+from shop.kafka.consumer import ProjectionLoop, replay
+from shop.kafka.producer import Producer
+from tests.reference import product_changed
+from tests.test_catalog_integration import eventually
+
+
+def test_topics_are_created_idempotently_with_the_settings_of_a_source_of_truth(config: Config) -> None:
+    admin.ensure_topics(config, ["a", "b"])
+    admin.ensure_topics(config, ["a", "b"])
+    client = admin.admin_client(config)
+    metadata = client.list_topics(timeout=10)
+    assert len(metadata.topics[config.topic("a")].partitions) == 1
+
+
+@pytest.mark.parametrize(
+    ("partitions", "settings", "complaint"),
+    [(2, {}, "has 2 partitions"), (1, {"retention.ms": "1000"}, "retention.ms=1000")],
+)
+def test_a_topic_with_other_settings_is_reported(
+    config: Config, partitions: int, settings: dict[str, str], complaint: str
+) -> None:
+    client = admin.admin_client(config)
+    topic = config.topic("odd")
+    for future in client.create_topics([NewTopic(topic, partitions, 1, config=settings)]).values():
+        future.result()
+    with pytest.raises(admin.TopicMismatch, match=complaint):
+        admin.ensure_topics(config, ["odd"])
+
+
+def run_loop(config: Config, producer: Producer) -> tuple[ProjectionLoop, _core.Catalog]:
+    model = _core.Catalog()
+    loop = ProjectionLoop(config, catalog.INTERNAL, model, producer)
+    loop.start()
+    return loop, model
+
+
+def test_an_empty_topic_is_loaded_at_once(config: Config) -> None:
+    admin.ensure_topics(config, [catalog.INTERNAL, catalog.INTERNAL + "_dead"])
+    producer = Producer(config)
+    loop, model = run_loop(config, producer)
+    assert loop.loaded.wait(30)
+    assert (loop.end_at_start, model.offset) == (-1, -1)
+    loop.stop()
+    producer.close()
+
+
+def test_one_message_is_loaded_only_once_offset_zero_is_applied(config: Config) -> None:
+    admin.ensure_topics(config, [catalog.INTERNAL, catalog.INTERNAL + "_dead"])
+    producer = Producer(config)
+    _, message = product_changed(0, 0, id="p", name="Pear", price=3)
+    producer.produce(config.topic(catalog.INTERNAL), message).result(30)
+    loop, model = run_loop(config, producer)
+    assert loop.loaded.wait(30)
+    assert (loop.end_at_start, model.offset, len(model)) == (0, 0, 1)
+    loop.stop()
+    producer.close()
+
+
+def test_an_undecodable_event_goes_to_the_dead_letter_topic_and_the_loop_goes_on(config: Config) -> None:
+    admin.ensure_topics(config, [catalog.INTERNAL, catalog.INTERNAL + "_dead"])
+    producer = Producer(config)
+    topic = config.topic(catalog.INTERNAL)
+    producer.produce(topic, product_changed(0, 0, id="a", name="A")[1]).result(30)
+    producer.produce(topic, b"\xff garbage").result(30)
+    producer.produce(topic, product_changed(0, 1, id="b", name="B")[1]).result(30)
+    loop, model = run_loop(config, producer)
+    assert loop.loaded.wait(30)
+    eventually(lambda: loop.dead_lettered == 1)
+    assert loop.alive
+    assert (model.offset, len(model)) == (2, 2)
+    dead: list[bytes] = []
+    eventually(
+        lambda: replay(config, catalog.INTERNAL + "_dead", lambda b: dead.extend(v for _, v in b)) == 1
+    )
+    assert dead == [b"\xff garbage"]
+    loop.stop()
+    producer.close()
