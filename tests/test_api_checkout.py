@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from shop._proto import checkout_pb2
 from shop.contexts import pim_csv, stock_csv
@@ -173,3 +174,31 @@ def test_protobuf_cart_and_bad_headers(client: httpx.Client, ids: list[str]) -> 
     assert_problem(client.post("/api/v1/cart"), 405)
     assert_problem(client.get("/api/v1/cart/order"), 405)
     assert_problem(client.post(f"/api/v1/cart/items/{ids[0]}"), 405)
+
+
+def scrape(client: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_move_with_the_work(client: httpx.Client, ids: list[str]) -> None:
+    before = scrape(client)
+    client.put(f"/api/v1/cart/items/{ids[0]}", json={"quantity": 1})
+    after = scrape(client)
+    writes = ("shop_http_requests_total", (("route", "cart_item"), ("status", "200")))
+    assert after[writes] == before.get(writes, 0) + 1
+    applied = ("shop_applied_offset", (("context", "checkout"),))
+    assert after[applied] > before[applied]
+    assert after[("shop_ready", (("check", "checkout"),))] == 1
+    assert after[("shop_lag_events", (("context", "catalog"),))] == 0
+    applied_events = {
+        dict(labels)["topic"]: value
+        for (name, labels), value in after.items()
+        if name == "shop_applied_events_total"
+    }
+    assert next(v for topic, v in applied_events.items() if topic.endswith("checkout_internal")) > 0

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shop import metrics
 from shop.api import http
 from shop.api.cart import Answer, CartRoutes
 from shop.api.http import Receive, Scope, Send
@@ -57,6 +61,7 @@ class App:
                     if self.shop is None:
                         self.shop = await asyncio.to_thread(Shop, self.config)
                         await asyncio.to_thread(self.shop.start)
+                        metrics.register(self.shop)
                 except Exception as exc:
                     log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -69,6 +74,23 @@ class App:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        status = 500
+
+        async def send_recording(message: http.Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._answer(scope, receive, send_recording)
+        finally:
+            route = route_name(scope["path"])
+            metrics.HTTP_REQUESTS.labels(route, str(status)).inc()
+            metrics.HTTP_SECONDS.labels(route).observe(time.perf_counter() - started)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         cors = self._cors_headers(scope)
         try:
             if scope["method"] == "OPTIONS" and cors:
@@ -98,6 +120,9 @@ class App:
             await self._status(send, self._shop().health())
         elif path == "/readyz":
             await self._status(send, self._shop().readiness())
+        elif path == "/metrics":
+            _require_get(scope)
+            await http.respond(send, 200, generate_latest(), CONTENT_TYPE_LATEST.encode())
         elif path == "/openapi.json":
             _require_get(scope)
             await http.respond(send, 200, self._openapi, headers=cors)
@@ -187,6 +212,25 @@ class App:
             (b"access-control-allow-headers", b"content-type, if-match, shop-min-offset, accept"),
             (b"access-control-max-age", b"600"),
         ]
+
+
+def route_name(path: str) -> str:
+    """The route a path belongs to, as a metrics label (never the raw path: ids would explode it)."""
+    if path == PRODUCTS:
+        return "products"
+    if path.startswith(PRODUCT_PREFIX):
+        return "product"
+    if path == CART:
+        return "cart"
+    if path == CART + "/order":
+        return "cart_order"
+    if path.startswith(CART_ITEMS):
+        return "cart_item"
+    if path.startswith(ORDERS):
+        return "order"
+    if path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+        return path[1:]
+    return "other"
 
 
 def _require_get(scope: Scope) -> None:

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from shop import metrics
 from shop.config import Config
 from shop.kafka.admin import watermarks
 from shop.kafka.offsets import OffsetWatch
@@ -59,6 +60,7 @@ class ProjectionLoop:
         self.watch = OffsetWatch()
         self.loaded = threading.Event()
         self.end_at_start = -1
+        self.end_offset = -1  # last offset of the topic, as of the last fetch
         self.dead_lettered = 0
         self.failure: str | None = None
         self.last_progress = time.monotonic()
@@ -89,7 +91,7 @@ class ProjectionLoop:
         try:
             start = self.projection.offset + 1
             _low, high = watermarks(consumer, self.topic)
-            self.end_at_start = high - 1
+            self.end_at_start = self.end_offset = high - 1
             self.watch.advance(self.projection.offset)
             self._check_loaded()
             consumer.assign([TopicPartition(self.topic, 0, start)])
@@ -105,6 +107,7 @@ class ProjectionLoop:
                             log.warning("consuming %s: %s", self.topic, error.str())
                         continue
                     batch.append((int(message.offset() or 0), message.value() or b""))
+                self.end_offset = max(self.end_offset, _cached_high(consumer, self.topic) - 1)
                 if batch:
                     self._apply(batch)
                     if not self.loaded.is_set() and self._check_loaded():
@@ -118,7 +121,11 @@ class ProjectionLoop:
             consumer.close()
 
     def _apply(self, batch: list[tuple[int, bytes]]) -> None:
-        for offset, error in self.projection.apply(batch):
+        started = time.perf_counter()
+        poison = self.projection.apply(batch)
+        metrics.APPLY_SECONDS.labels(self.topic).observe(time.perf_counter() - started)
+        metrics.APPLIED_EVENTS.labels(self.topic).inc(len(batch))
+        for offset, error in poison:
             self._dead_letter(offset, dict(batch)[offset], error)
         self.last_progress = time.monotonic()
         self.watch.advance(self.projection.offset)
@@ -131,10 +138,17 @@ class ProjectionLoop:
     def _dead_letter(self, offset: int, value: bytes, error: str) -> None:
         """Undecodable events are kept, not dropped: copied to `<topic>_dead` for inspection."""
         self.dead_lettered += 1
+        metrics.DEAD_LETTERS.labels(self.topic).inc()
         log.error(
             "%s offset %d cannot be applied (%s): copied to %s_dead", self.topic, offset, error, self.topic
         )
         self.dead_letters.produce(f"{self.topic}_dead", value).result(timeout=30)
+
+
+def _cached_high(consumer: Consumer, topic: str) -> int:
+    """The high watermark the client learned with its last fetch: no request to the broker."""
+    _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), cached=True)
+    return int(high) if high is not None and high >= 0 else -1
 
 
 def replay(config: Config, topic: str, apply: Callable[[list[tuple[int, bytes]]], object]) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from shop import _core
+from shop import _core, metrics
 from shop.config import Config
 from shop.kafka import admin
 from shop.kafka.consumer import consumer_settings
@@ -140,6 +140,7 @@ class Relay:
             translated = self.translate(value, offset)
         except ValueError as exc:
             self.dead_lettered += 1
+            metrics.DEAD_LETTERS.labels(self.source).inc()
             log.error(
                 "relay %s: %s offset %d is not valid (%s): copied to %s_dead",
                 self.name,

@@ -1,0 +1,67 @@
+"""Prometheus metrics: counters and histograms updated as work happens, gauges read from the shop
+when /metrics is scraped (so nothing is computed for a metric no one reads)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from shop.service import Shop
+
+APPLY_SECONDS = Histogram(
+    "shop_apply_batch_seconds",
+    "Time to decode and apply one batch of events to both copies of a projection",
+    ["topic"],
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0),
+)
+APPLIED_EVENTS = Counter("shop_applied_events_total", "Events applied to a projection", ["topic"])
+DEAD_LETTERS = Counter("shop_dead_letters_total", "Events copied to a dead-letter topic", ["topic"])
+HTTP_REQUESTS = Counter("shop_http_requests_total", "HTTP requests answered", ["route", "status"])
+HTTP_SECONDS = Histogram(
+    "shop_http_request_seconds",
+    "HTTP request latency, from the request to the last byte handed to the server",
+    ["route"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0),
+)
+
+
+class ShopCollector(Collector):
+    """Model offsets, end offsets, lag, readiness and waiting commands, read at scrape time."""
+
+    def __init__(self, shop: Shop) -> None:
+        self.shop = shop
+
+    def collect(self) -> Iterator[Metric]:
+        applied = _gauge("shop_applied_offset", "Last offset a projection applied", "context")
+        end = _gauge("shop_end_offset", "Last offset of a projection's topic", "context")
+        lag = _gauge("shop_lag_events", "Events a projection has yet to apply", "context")
+        for name, loop in self.shop.projections.items():
+            applied.add_metric([name], loop.watch.applied)
+            end.add_metric([name], loop.end_offset)
+            lag.add_metric([name], max(0, loop.end_offset - loop.watch.applied))
+        yield from (applied, end, lag)
+        ready = _gauge("shop_ready", "1 when a context is loaded and its bridges caught up", "check")
+        for check, ok in self.shop.readiness().checks.items():
+            ready.add_metric([check], 1.0 if ok is True else 0.0)
+        yield ready
+        relays = _gauge("shop_relay_position", "Last source offset a relay delivered", "relay")
+        for name, relay in self.shop.relays.items():
+            relays.add_metric([name], relay.position)
+        yield relays
+        waiting = self.shop.checkout.projection.watch.waiting
+        yield GaugeMetricFamily("shop_commands_waiting", "Requests waiting for their write to apply", waiting)
+
+
+def _gauge(name: str, documentation: str, label: str) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, labels=[label])
+
+
+def register(shop: Shop) -> ShopCollector:
+    collector = ShopCollector(shop)
+    REGISTRY.register(collector)
+    return collector
