@@ -5,7 +5,7 @@
 use crate::codec::checkout::{self as pb, fulfilment_changed::Change, internal_message::Event};
 use crate::codec::fulfilment::OrderShipped;
 use crate::codec::DecodeError;
-use crate::stock::{ship, OnHand};
+use crate::stock::OnHand;
 use crate::swap::Apply;
 use prost::Message;
 use std::collections::HashMap;
@@ -413,7 +413,11 @@ impl Checkout {
     }
 
     fn ship(&mut self, shipped: &OrderShipped) {
-        let complete = ship(&mut self.on_hand, shipped);
+        // The fulfilment publishes every internal event, a shipment it ignored as a duplicate too:
+        // the same rule ignores it here, so on-hand stock stays the fulfilment's.
+        let Some(complete) = self.on_hand.ship(shipped) else {
+            return;
+        };
         let Some(order) = self.orders.get_mut(&shipped.order_id) else {
             return;
         };

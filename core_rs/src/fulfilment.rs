@@ -2,7 +2,7 @@
 
 use crate::codec::fulfilment::{internal_message::Event, InternalMessage, OrderShipped};
 use crate::codec::DecodeError;
-use crate::stock::{ship, OnHand};
+use crate::stock::OnHand;
 use crate::swap::Apply;
 use prost::Message;
 use std::collections::HashMap;
@@ -43,7 +43,6 @@ pub struct Fulfilment {
     /// Orders shipped, with whether each shipped in full.
     shipped: HashMap<String, bool>,
     offset: i64,
-    checkout_offset: i64,
 }
 
 impl Default for Fulfilment {
@@ -52,7 +51,6 @@ impl Default for Fulfilment {
             on_hand: OnHand::default(),
             shipped: HashMap::new(),
             offset: -1,
-            checkout_offset: -1,
         }
     }
 }
@@ -65,12 +63,9 @@ impl Apply for Fulfilment {
         match &op.effect {
             Effect::Corrected { product_id, change } => self.on_hand.correct(product_id, *change),
             Effect::Shipped(order) => {
-                if order.checkout_offset <= self.checkout_offset {
-                    return; // bridged twice
+                if let Some(complete) = self.on_hand.ship(order) {
+                    self.shipped.insert(order.order_id.clone(), complete);
                 }
-                self.checkout_offset = order.checkout_offset;
-                let complete = ship(&mut self.on_hand, order);
-                self.shipped.insert(order.order_id.clone(), complete);
             }
             Effect::Poison => {}
         }
@@ -82,7 +77,7 @@ impl Fulfilment {
         self.offset
     }
     pub fn checkout_offset(&self) -> i64 {
-        self.checkout_offset
+        self.on_hand.shipped_through()
     }
     pub fn on_hand(&self) -> &OnHand {
         &self.on_hand

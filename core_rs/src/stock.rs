@@ -4,34 +4,56 @@
 use crate::codec::fulfilment::OrderShipped;
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Default)]
-pub struct OnHand(HashMap<String, i64>);
+#[derive(Debug, Clone)]
+pub struct OnHand {
+    units: HashMap<String, i64>,
+    /// checkout_pub offset of the last order shipped: an order bridged twice ships once.
+    shipped_through: i64,
+}
+
+impl Default for OnHand {
+    fn default() -> Self {
+        OnHand {
+            units: HashMap::new(),
+            shipped_through: -1,
+        }
+    }
+}
 
 impl OnHand {
     pub fn get(&self, product_id: &str) -> i64 {
-        self.0.get(product_id).copied().unwrap_or(0)
+        self.units.get(product_id).copied().unwrap_or(0)
+    }
+
+    /// The checkout_pub offset of the last order shipped (-1: none yet).
+    pub fn shipped_through(&self) -> i64 {
+        self.shipped_through
     }
 
     /// Applies a correction; stock never goes below zero.
     pub fn correct(&mut self, product_id: &str, change: i64) {
-        let units = self.0.entry(product_id.to_owned()).or_insert(0);
+        let units = self.units.entry(product_id.to_owned()).or_insert(0);
         *units = units.saturating_add(change).max(0);
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &i64)> {
-        self.0.iter()
+        self.units.iter()
     }
-}
 
-/// Ships an order from stock: per item, in order, as much as is on hand. True when every item
-/// shipped in full; what is missing is backordered.
-pub fn ship(on_hand: &mut OnHand, order: &OrderShipped) -> bool {
-    let mut complete = true;
-    for item in &order.items {
-        let have = on_hand.get(&item.product_id);
-        let shipped = item.quantity.clamp(0, have);
-        complete &= shipped == item.quantity;
-        on_hand.correct(&item.product_id, -shipped);
+    /// Ships an order from stock: per item, in order, as much as is on hand. Some(true) when every
+    /// item shipped in full (what is missing is backordered); None for an order already shipped
+    /// (its checkout offset is not past the last one), which changes nothing.
+    pub fn ship(&mut self, order: &OrderShipped) -> Option<bool> {
+        if order.checkout_offset <= self.shipped_through {
+            return None;
+        }
+        self.shipped_through = order.checkout_offset;
+        let mut complete = true;
+        for item in &order.items {
+            let shipped = item.quantity.clamp(0, self.get(&item.product_id));
+            complete &= shipped == item.quantity;
+            self.correct(&item.product_id, -shipped);
+        }
+        Some(complete)
     }
-    complete
 }
