@@ -26,6 +26,8 @@ class Config:
     sample_seed: int = _setting(0, "seed of the sample data `shop run` imports")
     consume_batch: int = _setting(10_000, "most messages a context applies in one batch")
     ready_timeout: int = _setting(30, "seconds a request waits for its own write to be applied")
+    stall_timeout: int = _setting(30, "seconds a consumer may be stuck or lag unmoving before /healthz fails")
+    broker_timeout: int = _setting(10, "seconds without a reachable broker before /readyz fails")
     log_level: str = _setting("INFO", "log level: DEBUG, INFO, WARNING or ERROR")
 
     def topic(self, name: str) -> str:

@@ -4,7 +4,7 @@ when /metrics is scraped (so nothing is computed for a metric no one reads)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -53,8 +53,35 @@ class ShopCollector(Collector):
         for name, relay in self.shop.relays.items():
             relays.add_metric([name], relay.position)
         yield relays
+        yield from kafka_client_gauges(self.shop.broker.stats)
         waiting = self.shop.checkout.projection.watch.waiting
         yield GaugeMetricFamily("shop_commands_waiting", "Requests waiting for their write to apply", waiting)
+
+
+# librdkafka statistics (https://github.com/confluentinc/librdkafka/blob/master/STATISTICS.md)
+CLIENT_STATS = {
+    "msg_cnt": "Messages waiting in the producer queue",
+    "msg_size": "Bytes waiting in the producer queue",
+    "tx": "Requests sent to brokers",
+    "rx": "Responses received from brokers",
+    "txmsgs": "Messages sent to brokers",
+}
+
+
+def kafka_client_gauges(stats: dict[str, Any]) -> Iterator[Metric]:
+    """The producer's librdkafka statistics as gauges, as of the last report (every second)."""
+    for key, documentation in CLIENT_STATS.items():
+        if key in stats:
+            yield GaugeMetricFamily(f"shop_kafka_{key}", documentation, stats[key])
+    up = _gauge("shop_kafka_broker_up", "1 while the client is connected to this broker", "broker")
+    rtt = _gauge("shop_kafka_broker_rtt_seconds", "Average round trip to this broker", "broker")
+    for broker in stats.get("brokers", {}).values():
+        if broker.get("nodeid", -1) < 0:
+            continue  # the bootstrap connection, not a broker of the cluster
+        name = str(broker["nodeid"])
+        up.add_metric([name], 1.0 if broker.get("state") == "UP" else 0.0)
+        rtt.add_metric([name], broker.get("rtt", {}).get("avg", 0) / 1e6)
+    yield from (up, rtt)
 
 
 def _gauge(name: str, documentation: str, label: str) -> GaugeMetricFamily:

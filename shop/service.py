@@ -9,6 +9,7 @@ from shop.config import Config
 from shop.contexts import catalog, checkout, fulfilment, pim
 from shop.kafka import admin
 from shop.kafka.consumer import ProjectionLoop
+from shop.kafka.health import BrokerWatch
 from shop.kafka.producer import Producer
 from shop.kafka.relay import Relay
 
@@ -31,7 +32,8 @@ class Status:
 class Shop:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.producer = Producer(config)
+        self.broker = BrokerWatch()
+        self.producer = Producer(config, on_stats=self.broker.on_stats)
         self.pim_publisher = pim.pim_publisher(config, self.producer)
         self.catalog = catalog.CatalogContext(config, self.producer, self.pim_publisher.caught_up)
         self.fulfilment = fulfilment.FulfilmentContext(config, self.producer, checkout.PUBLIC)
@@ -81,12 +83,18 @@ class Shop:
             "checkout": self.checkout.ready(),
             "fulfilment": self.fulfilment.ready(),
         }
+        down = self.broker.unreachable_for()
+        if down > self.config.broker_timeout:
+            checks["kafka"] = f"no broker reachable for {down:.0f}s"
+        else:
+            checks["kafka"] = True
         return Status(all(v is True for v in checks.values()), checks)
 
     def health(self) -> Status:
         checks: dict[str, bool | str] = {}
         for name, loop in self.projections.items():
-            checks[name] = True if loop.alive else (loop.failure or "stopped")
+            stalled = loop.stalled(self.config.stall_timeout)
+            checks[name] = True if loop.alive and stalled is None else (loop.failure or stalled or "stopped")
         for name, relay in self.relays.items():
             checks[name] = True if relay.alive else (relay.failure or "stopped")
         return Status(all(v is True for v in checks.values()), checks)

@@ -82,6 +82,10 @@ class ReferenceCheckout:
     offset: int = -1
     pim_offset: int = -1
     fulfilment_offset: int = -1
+    # checkout_pub offset of the last OrderShipped applied. Not in the rules of the brief: the
+    # fulfilment publishes every internal event, also a shipment it ignored as bridged twice, so the
+    # checkout ignores it by the same rule or it would ship those units a second time.
+    shipped_checkout_offset: int = -1
 
     # -- events --------------------------------------------------------------------------------
 
@@ -114,6 +118,9 @@ class ReferenceCheckout:
             correct_stock(self.on_hand, changed.stock_corrected)
         elif changed.WhichOneof("change") == "order_shipped":
             shipped = changed.order_shipped
+            if shipped.checkout_offset <= self.shipped_checkout_offset:
+                return
+            self.shipped_checkout_offset = shipped.checkout_offset
             complete = ship(self.on_hand, shipped)
             order = self.orders.get(shipped.order_id)
             if order is not None and order.status == "accepted":

@@ -34,10 +34,7 @@ RELAYS = [
 ]
 
 # Public topics whose bridge the machine restarts (sending an already bridged message again).
-# checkout_pub is left out while the rules double-ship a replayed OrderShipped in the checkout's
-# mirror: see test_a_replayed_order_shipped_is_counted_once_by_the_checkout below. Once that passes,
-# add "checkout" here.
-REPLAYED_TOPICS = ["pim", "fulfilment"]
+REPLAYED_TOPICS = ["pim", "fulfilment", "checkout"]
 
 Log = list[bytes]  # a topic: the offset is the index
 

@@ -3,6 +3,8 @@ off-by-one, and undecodable events kept in a dead-letter topic."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
@@ -85,5 +87,37 @@ def test_an_undecodable_event_goes_to_the_dead_letter_topic_and_the_loop_goes_on
         lambda: replay(config, catalog.INTERNAL + "_dead", lambda b: dead.extend(v for _, v in b)) == 1
     )
     assert dead == [b"\xff garbage"]
+    loop.stop()
+    producer.close()
+
+
+class StuckCatalog:
+    """A catalog whose apply blocks until released: a consumer stuck in its work."""
+
+    def __init__(self) -> None:
+        self.model = _core.Catalog()
+        self.release = threading.Event()
+
+    @property
+    def offset(self) -> int:
+        return self.model.offset
+
+    def apply(self, batch: list[tuple[int, bytes]]) -> list[tuple[int, str]]:
+        self.release.wait(60)
+        return self.model.apply(batch)
+
+
+def test_a_stuck_consumer_is_reported_until_it_moves_again(config: Config) -> None:
+    admin.ensure_topics(config, [catalog.INTERNAL, catalog.INTERNAL + "_dead"])
+    producer = Producer(config)
+    stuck = StuckCatalog()
+    loop = ProjectionLoop(config, catalog.INTERNAL, stuck, producer)
+    loop.start()
+    assert loop.loaded.wait(30)
+    assert loop.stalled(1.0) is None
+    producer.produce(config.topic(catalog.INTERNAL), product_changed(0, 0, id="a", name="A")[1]).result(30)
+    eventually(lambda: loop.stalled(1.0) is not None, timeout=20)
+    stuck.release.set()
+    eventually(lambda: stuck.offset == 0 and loop.stalled(1.0) is None, timeout=20)
     loop.stop()
     producer.close()

@@ -64,6 +64,7 @@ class ProjectionLoop:
         self.dead_lettered = 0
         self.failure: str | None = None
         self.last_progress = time.monotonic()
+        self.last_poll = time.monotonic()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"projection-{topic}", daemon=True)
 
@@ -99,6 +100,7 @@ class ProjectionLoop:
             started = time.monotonic()
             while not self._stopping.is_set():
                 messages = consumer.consume(self.config.consume_batch, timeout=0.1)
+                self.last_poll = time.monotonic()
                 batch = []
                 for message in messages:
                     error = message.error()
@@ -119,6 +121,16 @@ class ProjectionLoop:
                         )
         finally:
             consumer.close()
+
+    def stalled(self, timeout: float) -> str | None:
+        """Why the loop looks stuck, or None: it stopped polling, or it has lag and applies nothing."""
+        now = time.monotonic()
+        if now - self.last_poll > timeout:
+            return f"no poll for {now - self.last_poll:.0f}s"
+        lag = self.end_offset - self.watch.applied
+        if lag > 0 and now - self.last_progress > timeout:
+            return f"lag {lag} and no progress for {now - self.last_progress:.0f}s"
+        return None
 
     def _apply(self, batch: list[tuple[int, bytes]]) -> None:
         started = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -11,6 +12,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _Producer
 
 from shop.config import Config
+from shop.kafka.health import STATS_INTERVAL_MS
 from shop.progress import Progress
 
 
@@ -18,7 +20,7 @@ class ProduceError(RuntimeError):
     """Kafka did not acknowledge a write."""
 
 
-def producer_settings(config: Config, **extra: Any) -> dict[str, Any]:
+def producer_settings(config: Config, extra: dict[str, Any]) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "bootstrap.servers": config.kafka_bootstrap,
         "enable.idempotence": True,
@@ -33,10 +35,19 @@ def producer_settings(config: Config, **extra: Any) -> dict[str, Any]:
 
 
 class Producer:
-    """Thread-safe; a background thread serves delivery reports so callers only wait on futures."""
+    """Thread-safe; a background thread serves delivery reports so callers only wait on futures.
+    `on_stats` receives librdkafka's statistics (JSON) every second."""
 
-    def __init__(self, config: Config, **extra: Any) -> None:
-        self._producer = _Producer(producer_settings(config, **extra))
+    def __init__(
+        self,
+        config: Config,
+        on_stats: Callable[[str], None] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        extra = dict(extra or {})
+        if on_stats is not None:
+            extra.update({"stats_cb": on_stats, "statistics.interval.ms": STATS_INTERVAL_MS})
+        self._producer = _Producer(producer_settings(config, extra))
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="producer-poll", daemon=True)
         self._poller.start()
@@ -83,7 +94,7 @@ def produce_all(config: Config, topic: str, messages: list[bytes], progress: Pro
     """Produces every message to `topic` in order (idempotent, acks=all) and returns once Kafka
     acknowledged them all; raises ProduceError otherwise. Batches for throughput: no one waits on
     a single message here."""
-    producer = Producer(config, **{"linger.ms": 20, "batch.size": 1_000_000})
+    producer = Producer(config, extra={"linger.ms": 20, "batch.size": 1_000_000})
     futures = []
     for message in messages:
         future = producer.produce(config.topic(topic), message)
