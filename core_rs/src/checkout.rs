@@ -66,8 +66,15 @@ pub struct Order {
 
 impl Order {
     pub fn total_price(&self) -> i64 {
-        self.lines.iter().map(|l| l.price * l.quantity).sum()
+        total_price(&self.lines)
     }
+}
+
+/// Σ price × quantity; saturating, though imported prices are bounded so that it never needs to.
+pub fn total_price(lines: &[Line]) -> i64 {
+    lines.iter().fold(0i64, |sum, l| {
+        sum.saturating_add(l.price.saturating_mul(l.quantity))
+    })
 }
 
 /// What became of an OrderPlaced command.

@@ -1,6 +1,6 @@
 //! Response bodies of checkout: carts and orders, as JSON or protobuf.
 
-use crate::checkout::{Cart, Checkout, Line, Order};
+use crate::checkout::{total_price, Cart, Checkout, Line, Order};
 use crate::codec::checkout as pb;
 use crate::encode::{json_int, json_string};
 use prost::Message;
@@ -27,10 +27,6 @@ fn cart_lines<'a>(model: &Checkout, lines: &'a [Line]) -> Vec<CartLine<'a>> {
         .collect()
 }
 
-fn total(lines: &[Line]) -> i64 {
-    lines.iter().map(|l| l.price * l.quantity).sum()
-}
-
 pub fn cart_json(model: &Checkout, cart: Option<&Cart>) -> Vec<u8> {
     let lines = cart.map(|c| model.lines(c)).unwrap_or_default();
     let mut out = Vec::with_capacity(64 + lines.len() * 200);
@@ -39,7 +35,7 @@ pub fn cart_json(model: &Checkout, cart: Option<&Cart>) -> Vec<u8> {
     out.extend_from_slice(b",\"items\":");
     items_json(&mut out, &cart_lines(model, &lines));
     out.extend_from_slice(b",\"total_price\":");
-    json_int(&mut out, total(&lines));
+    json_int(&mut out, total_price(&lines));
     out.push(b'}');
     out
 }
@@ -49,7 +45,7 @@ pub fn cart_protobuf(model: &Checkout, cart: Option<&Cart>) -> Vec<u8> {
     pb::Cart {
         version: cart.map_or(0, |c| c.version),
         items: cart_lines(model, &lines).iter().map(item_message).collect(),
-        total_price: total(&lines),
+        total_price: total_price(&lines),
     }
     .encode_to_vec()
 }

@@ -24,73 +24,42 @@ impl From<codec::DecodeError> for PyErr {
     }
 }
 
-/// pim_internal message → pim_pub message carrying `offset`. Raises ValueError on garbage.
-#[pyfunction]
-fn pim_publish<'py>(py: Python<'py>, message: &[u8], offset: i64) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(PyBytes::new(py, &relay::pim_publish(message, offset)?))
+/// Exposes a relay translation (`fn(&[u8], i64) -> Result<Vec<u8>, DecodeError>`) to Python as
+/// `name(message: bytes, offset: int) -> bytes`, raising ValueError on garbage.
+macro_rules! relay_function {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[pyfunction]
+        fn $name<'py>(py: Python<'py>, message: &[u8], offset: i64) -> PyResult<Bound<'py, PyBytes>> {
+            Ok(PyBytes::new(py, &relay::$name(message, offset)?))
+        }
+    };
 }
 
-/// pim_pub message → catalog_internal message carrying `offset`. Raises ValueError on garbage.
-#[pyfunction]
-fn catalog_bridge<'py>(
-    py: Python<'py>,
-    message: &[u8],
-    offset: i64,
-) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(PyBytes::new(py, &relay::catalog_bridge(message, offset)?))
-}
-
-/// fulfilment_internal message → fulfilment_pub message carrying `offset`.
-#[pyfunction]
-fn fulfilment_publish<'py>(
-    py: Python<'py>,
-    message: &[u8],
-    offset: i64,
-) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(PyBytes::new(
-        py,
-        &relay::fulfilment_publish(message, offset)?,
-    ))
-}
-
-/// pim_pub message → checkout_internal ProductChanged carrying `offset`.
-#[pyfunction]
-fn checkout_pim_bridge<'py>(
-    py: Python<'py>,
-    message: &[u8],
-    offset: i64,
-) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(PyBytes::new(
-        py,
-        &relay::checkout_pim_bridge(message, offset)?,
-    ))
-}
-
-/// fulfilment_pub message → checkout_internal FulfilmentChanged carrying `offset`.
-#[pyfunction]
-fn checkout_fulfilment_bridge<'py>(
-    py: Python<'py>,
-    message: &[u8],
-    offset: i64,
-) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(PyBytes::new(
-        py,
-        &relay::checkout_fulfilment_bridge(message, offset)?,
-    ))
-}
-
-/// checkout_pub message → fulfilment_internal OrderShipped carrying `offset`.
-#[pyfunction]
-fn fulfilment_checkout_bridge<'py>(
-    py: Python<'py>,
-    message: &[u8],
-    offset: i64,
-) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(PyBytes::new(
-        py,
-        &relay::fulfilment_checkout_bridge(message, offset)?,
-    ))
-}
+relay_function!(
+    /// pim_internal message → pim_pub message carrying `offset`.
+    pim_publish
+);
+relay_function!(
+    /// pim_pub message → catalog_internal ProductChanged carrying `offset`.
+    catalog_bridge
+);
+relay_function!(
+    /// fulfilment_internal message → fulfilment_pub message carrying `offset`.
+    fulfilment_publish
+);
+relay_function!(
+    /// pim_pub message → checkout_internal ProductChanged carrying `offset`.
+    checkout_pim_bridge
+);
+relay_function!(
+    /// fulfilment_pub message → checkout_internal FulfilmentChanged carrying `offset`.
+    checkout_fulfilment_bridge
+);
+relay_function!(
+    /// checkout_pub message → fulfilment_internal OrderShipped carrying `offset`.
+    fulfilment_checkout_bridge
+);
 
 /// Offset of the internal message a public message was published from. Raises ValueError on garbage.
 #[pyfunction]

@@ -31,6 +31,10 @@ commodo pharetra est eros bibendum elit nec luctus magna felis sollicitudin maur
 """.split()
 
 
+# Cents. Bounded so that a cart's total (price times up to 999, summed) always fits in 64 bits.
+MAX_PRICE = 10**12
+
+
 class CsvError(ValueError):
     """A row of the file is malformed; nothing of the file was produced."""
 
@@ -98,8 +102,8 @@ def _parse_row(row: list[str], line: int) -> pim_pb2.Product:
         price = int(fields["price"])
     except ValueError:
         raise CsvError(f"line {line}: price {fields['price']!r} is not a whole number of cents") from None
-    if price < 0:
-        raise CsvError(f"line {line}: price {price} is negative")
+    if not 0 <= price <= MAX_PRICE:
+        raise CsvError(f"line {line}: price {price} is not from 0 to {MAX_PRICE} cents")
     if not fields["name"].strip():
         raise CsvError(f"line {line}: name is empty")
     return pim_pb2.Product(

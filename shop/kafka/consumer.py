@@ -15,6 +15,7 @@ from shop.config import Config
 from shop.kafka.admin import watermarks
 from shop.kafka.offsets import OffsetWatch
 from shop.kafka.producer import Producer
+from shop.kafka.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def consumer_settings(config: Config, group: str) -> dict[str, object]:
     }
 
 
-class ProjectionLoop:
+class ProjectionLoop(Worker):
     """Applies `topic` to `projection` from its next offset on; `loaded` is set once the offset found
     at start is applied (at once for an empty topic)."""
 
@@ -53,6 +54,7 @@ class ProjectionLoop:
         projection: Projection,
         dead_letters: Producer,
     ) -> None:
+        super().__init__(f"projection-{topic}")
         self.config = config
         self.topic = config.topic(topic)
         self.projection = projection
@@ -62,32 +64,10 @@ class ProjectionLoop:
         self.end_at_start = -1
         self.end_offset = -1  # last offset of the topic, as of the last fetch
         self.dead_lettered = 0
-        self.failure: str | None = None
         self.last_progress = time.monotonic()
         self.last_poll = time.monotonic()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"projection-{topic}", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive() and self.failure is None
-
-    def _run(self) -> None:
-        try:
-            self._consume()
-        except Exception as exc:  # the loop dying must show in /healthz, not vanish
-            self.failure = f"{type(exc).__name__}: {exc}"
-            log.exception("projection of %s stopped", self.topic)
-
-    def _consume(self) -> None:
+    def work(self) -> None:
         consumer = Consumer(consumer_settings(self.config, f"shop-projection-{self.topic}"))
         try:
             start = self.projection.offset + 1

@@ -18,6 +18,7 @@ from shop.config import Config
 from shop.kafka import admin
 from shop.kafka.consumer import consumer_settings
 from shop.kafka.producer import Producer
+from shop.kafka.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 Translate = Callable[[bytes, int], bytes | None]
 
 
-class Relay:
+class Relay(Worker):
     """Copies `source` into `target` through `translate`. Only one instance in the consumer group
     `shop-relay-<name>` holds the source partition, so several shops never relay twice."""
 
@@ -42,7 +43,7 @@ class Relay:
         after: Sequence[threading.Event] = (),
     ) -> None:
         self.config = config
-        self.name = name
+        super().__init__(name)
         self.source = config.topic(source)
         self.target = config.topic(target)
         self.translate = translate
@@ -57,32 +58,13 @@ class Relay:
         self.position = -1  # last source offset translated and acknowledged
         self.last_produced = -1  # target offset of the last acknowledged message
         self.dead_lettered = 0
-        self.failure: str | None = None
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"relay-{name}", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive() and self.failure is None
-
-    def _run(self) -> None:
-        try:
-            for event in self.after:
-                while not event.wait(0.1):
-                    if self._stopping.is_set():
-                        return
-            self._relay()
-        except Exception as exc:
-            self.failure = f"{type(exc).__name__}: {exc}"
-            log.exception("relay %s stopped", self.name)
+    def work(self) -> None:
+        for event in self.after:
+            while not event.wait(0.1):
+                if self._stopping.is_set():
+                    return
+        self._relay()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if not partitions:

@@ -1,0 +1,39 @@
+"""A background thread that works until stopped; if it dies, the reason stays for /healthz."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.failure: str | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._guarded, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and self.failure is None
+
+    def work(self) -> None:
+        """The thread's work: return once `self._stopping` is set."""
+        raise NotImplementedError
+
+    def _guarded(self) -> None:
+        try:
+            self.work()
+        except Exception as exc:  # a dead worker must show in /healthz, not vanish
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("%s stopped", self.name)
