@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -33,7 +34,15 @@ class TopicMismatch(RuntimeError):
 
 
 def admin_client(config: Config) -> AdminClient:
-    return AdminClient({"bootstrap.servers": config.kafka_bootstrap})
+    return _admin_client(config.kafka_bootstrap)
+
+
+@functools.cache
+def _admin_client(bootstrap: str) -> AdminClient:
+    """One admin client per cluster for the life of the process. Admin results arrive on librdkafka's
+    background thread; a client left to the garbage collector could be freed there, which librdkafka
+    forbids (it aborts the process), so none is ever freed."""
+    return AdminClient({"bootstrap.servers": bootstrap})
 
 
 def ensure_topics(config: Config, names: Iterable[str]) -> None:

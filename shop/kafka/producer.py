@@ -58,6 +58,8 @@ class Producer:
 
     def produce(self, topic: str, value: bytes) -> Future[int]:
         """Sends `value` to partition 0 of `topic`; the future resolves to its offset once acked."""
+        if self._closed.is_set():
+            raise ProduceError(f"{topic}: the producer is closed (the shop is shutting down)")
         future: Future[int] = Future()
 
         def delivered(err: KafkaError | None, message: Any) -> None:
@@ -87,6 +89,9 @@ class Producer:
         remaining = self.flush(timeout)
         self._closed.set()
         self._poller.join()
+        # Free the client here, in this thread: left to the garbage collector it could be freed on a
+        # librdkafka thread, which librdkafka forbids (it aborts the process).
+        del self._producer
         return remaining
 
 
