@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections.abc import Iterable
 
@@ -34,14 +35,15 @@ class TopicMismatch(RuntimeError):
 
 
 def admin_client(config: Config) -> AdminClient:
-    return _admin_client(config.kafka_bootstrap)
+    return _admin_client(config.kafka_bootstrap, os.getpid())
 
 
 @functools.cache
-def _admin_client(bootstrap: str) -> AdminClient:
+def _admin_client(bootstrap: str, pid: int) -> AdminClient:
     """One admin client per cluster for the life of the process. Admin results arrive on librdkafka's
     background thread; a client left to the garbage collector could be freed there, which librdkafka
-    forbids (it aborts the process), so none is ever freed."""
+    forbids (it aborts the process), so none is ever freed. Keyed by process too: a forked server
+    worker must not use its parent's client, whose threads did not survive the fork."""
     return AdminClient({"bootstrap.servers": bootstrap})
 
 
