@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -140,11 +139,6 @@ class Relay(Worker):
     def settled(self, applied_offset: int) -> bool:
         """Caught up, and the receiving projection (at `applied_offset`) has applied what was relayed."""
         return self.caught_up.is_set() and (not self.assigned or applied_offset >= self.last_produced)
-
-
-def wait_all(events: Sequence[threading.Event], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    return all(event.wait(max(0.0, deadline - time.monotonic())) for event in events)
 
 
 def publisher(
