@@ -16,7 +16,20 @@ pub struct Product {
     pub id: Box<str>,
     pub name: Box<str>,
     pub price: i64,
+    /// The first 8 bytes of id and name as big-endian numbers: most comparisons end here,
+    /// without following the pointer to the string.
+    id_key: u64,
+    name_key: u64,
     pub view: Box<[u8]>,
+}
+
+/// The first 8 bytes of `s`, zero-padded, as a number that orders like the bytes do. Equal keys
+/// say nothing (a shorter string, or one with NUL bytes): the full strings decide then.
+fn sort_key(s: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    let len = s.len().min(8);
+    bytes[..len].copy_from_slice(&s.as_bytes()[..len]);
+    u64::from_be_bytes(bytes)
 }
 
 pub type Handle = Arc<Product>;
@@ -38,6 +51,8 @@ impl Product {
             id: product.id.as_str().into(),
             name: product.name.as_str().into(),
             price: product.price,
+            id_key: sort_key(&product.id),
+            name_key: sort_key(&product.name),
             view: view.encode_to_vec().into_boxed_slice(),
         }
     }
@@ -47,21 +62,32 @@ pub struct ById;
 pub struct ByPrice;
 pub struct ByName;
 
+impl Product {
+    fn cmp_id(&self, other: &Product) -> std::cmp::Ordering {
+        self.id_key
+            .cmp(&other.id_key)
+            .then_with(|| self.id.cmp(&other.id))
+    }
+}
+
 impl Order<Handle> for ById {
     fn cmp(a: &Handle, b: &Handle) -> std::cmp::Ordering {
-        a.id.cmp(&b.id)
+        a.cmp_id(b)
     }
 }
 
 impl Order<Handle> for ByPrice {
     fn cmp(a: &Handle, b: &Handle) -> std::cmp::Ordering {
-        (a.price, &a.id).cmp(&(b.price, &b.id))
+        a.price.cmp(&b.price).then_with(|| a.cmp_id(b))
     }
 }
 
 impl Order<Handle> for ByName {
     fn cmp(a: &Handle, b: &Handle) -> std::cmp::Ordering {
-        (&a.name, &a.id).cmp(&(&b.name, &b.id))
+        a.name_key
+            .cmp(&b.name_key)
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.cmp_id(b))
     }
 }
 
@@ -383,6 +409,33 @@ mod tests {
         assert_eq!(ids(&catalog.page(Sort::Price, "ap", 1, 10)), ["b", "a"]);
         assert_eq!(ids(&catalog.page(Sort::Price, "ap", 2, 1)), ["a"]);
         assert_eq!(catalog.page(Sort::Id, "zz", 1, 10).total, 0);
+    }
+
+    #[test]
+    fn key_prefixes_order_like_the_full_names() {
+        let names = [
+            "",
+            "a",
+            "a\0",
+            "a\0b",
+            "ab",
+            "abcdefgh",
+            "abcdefghb",
+            "abcdefgha",
+            "é",
+            "\u{1}",
+        ];
+        let mut catalog = Catalog::new();
+        for (i, name) in names.iter().enumerate() {
+            catalog.apply(&upsert(i as i64, &format!("{:0>9}", 9 - i), name, 1));
+        }
+        let page = catalog.page(Sort::Name, "", 1, 100);
+        let got: Vec<&str> = page.items.iter().map(|p| &*p.name).collect();
+        let mut expected = names.to_vec();
+        expected.sort();
+        assert_eq!(got, expected);
+        let by_id = catalog.page(Sort::Id, "", 1, 100);
+        assert!(by_id.items.windows(2).all(|w| w[0].id < w[1].id));
     }
 
     #[test]
