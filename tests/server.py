@@ -15,6 +15,18 @@ from shop.config import Config
 from tests.kafka_broker import REPO, free_port
 
 
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stops a process started with start_new_session=True and everything it started."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
 class ShopProcess:
     def __init__(self, config: Config, log_path: Path) -> None:
         self.config = Config(**{**config.__dict__, "http_port": free_port()})
@@ -52,22 +64,16 @@ class ShopProcess:
             time.sleep(0.1)
         raise TimeoutError(f"shop not ready after {timeout}s\n{self.log_tail()}")
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+    def stop(self) -> None:
+        """SIGTERM, as an orchestrator would; the whole process group is killed if it lingers."""
+        if self.process is not None:
+            stop_group(self.process)
 
     def kill(self) -> None:
         """SIGKILL to the server and its workers, as a crash would."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import httpx
 from shop import __version__
 from shop.config import Config
 from tests.kafka_broker import REPO, free_port
+from tests.server import stop_group
 
 
 def build_wheel(out: Path) -> Path:
@@ -70,5 +70,4 @@ def test_the_wheel_installs_and_runs_the_shop(config: Config, tmp_path: Path) ->
         assert page["total"] == 50
         assert len(page["items"]) == 5
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
+        stop_group(process)
