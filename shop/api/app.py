@@ -109,11 +109,11 @@ class App:
             answer = await self._cart_route(scope, receive, path)
             await http.respond(send, answer.status, answer.body, answer.content_type, answer.headers + cors)
         elif path == PRODUCTS:
-            _require_get(scope)
+            _require(scope, "GET")
             body, content_type = self._catalog_page(scope)
             await http.respond(send, 200, body, content_type, cors)
         elif path.startswith(PRODUCT_PREFIX):
-            _require_get(scope)
+            _require(scope, "GET")
             body, content_type = self._product(scope, path[len(PRODUCT_PREFIX) :])
             await http.respond(send, 200, body, content_type, cors)
         elif path == "/healthz":
@@ -121,10 +121,10 @@ class App:
         elif path == "/readyz":
             await self._status(send, self._shop().readiness())
         elif path == "/metrics":
-            _require_get(scope)
+            _require(scope, "GET")
             await http.respond(send, 200, generate_latest(), CONTENT_TYPE_LATEST.encode())
         elif path == "/openapi.json":
-            _require_get(scope)
+            _require(scope, "GET")
             await http.respond(send, 200, self._openapi, headers=cors)
         else:
             raise Problem(404, f"no resource at {path}")
@@ -231,10 +231,6 @@ def route_name(path: str) -> str:
     if path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
         return path[1:]
     return "other"
-
-
-def _require_get(scope: Scope) -> None:
-    _require(scope, "GET")
 
 
 def _require(scope: Scope, *methods: str) -> None:

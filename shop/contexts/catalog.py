@@ -10,7 +10,7 @@ from shop.config import Config
 from shop.contexts import pim
 from shop.kafka.consumer import ProjectionLoop
 from shop.kafka.producer import Producer
-from shop.kafka.relay import Relay
+from shop.kafka.relay import bridge
 
 INTERNAL = "catalog_internal"
 TOPICS = (INTERNAL,)
@@ -20,16 +20,16 @@ class CatalogContext:
     def __init__(self, config: Config, producer: Producer, pim_published: threading.Event) -> None:
         self.model = _core.Catalog()
         self.projection = ProjectionLoop(config, INTERNAL, self.model, producer)
-        self.bridge = Relay(
+        self.bridge = bridge(
             config,
             "catalog-bridge",
             pim.PUBLIC,
             INTERNAL,
             _core.catalog_bridge,
-            lambda: self.model.pim_offset + 1,
+            lambda: self.model.pim_offset,
             producer,
-            # Resume only after the own topic is loaded: its last pim_offset says where to go on.
-            after=(self.projection.loaded, pim_published),
+            self.projection.loaded,
+            upstream=(pim_published,),
         )
 
     def start(self) -> None:

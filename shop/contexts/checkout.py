@@ -13,7 +13,7 @@ from shop.config import Config
 from shop.contexts import fulfilment, pim
 from shop.kafka.consumer import ProjectionLoop
 from shop.kafka.producer import Producer
-from shop.kafka.relay import Relay, publisher
+from shop.kafka.relay import Relay, bridge, publisher
 
 INTERNAL = "checkout_internal"
 PUBLIC = "checkout_pub"
@@ -40,25 +40,27 @@ class CheckoutContext:
         self.model = _core.Checkout()
         self.projection = ProjectionLoop(config, INTERNAL, self.model, producer)
         loaded = self.projection.loaded
-        self.pim_bridge = Relay(
+        self.pim_bridge = bridge(
             config,
             "checkout-pim-bridge",
             pim.PUBLIC,
             INTERNAL,
             _core.checkout_pim_bridge,
-            lambda: self.model.pim_offset + 1,
+            lambda: self.model.pim_offset,
             producer,
-            after=(loaded, pim_published),
+            loaded,
+            upstream=(pim_published,),
         )
-        self.stock_bridge = Relay(
+        self.stock_bridge = bridge(
             config,
             "checkout-fulfilment-bridge",
             fulfilment.PUBLIC,
             INTERNAL,
             _core.checkout_fulfilment_bridge,
-            lambda: self.model.fulfilment_offset + 1,
+            lambda: self.model.fulfilment_offset,
             producer,
-            after=(loaded, fulfilment_published),
+            loaded,
+            upstream=(fulfilment_published,),
         )
         self.publisher = publisher(config, "checkout", self._order_created, producer, after=(loaded,))
 

@@ -7,7 +7,7 @@ from shop import _core
 from shop.config import Config
 from shop.kafka.consumer import ProjectionLoop
 from shop.kafka.producer import Producer
-from shop.kafka.relay import Relay, publisher
+from shop.kafka.relay import Relay, bridge, publisher
 
 INTERNAL = "fulfilment_internal"
 PUBLIC = "fulfilment_pub"
@@ -20,15 +20,15 @@ class FulfilmentContext:
         self.model = _core.Fulfilment()
         self.projection = ProjectionLoop(config, INTERNAL, self.model, producer)
         self.publisher = publisher(config, "fulfilment", _core.fulfilment_publish, producer)
-        self.bridge = Relay(
+        self.bridge = bridge(
             config,
             "fulfilment-bridge",
             orders_topic,
             INTERNAL,
             _core.fulfilment_checkout_bridge,
-            lambda: self.model.checkout_offset + 1,
+            lambda: self.model.checkout_offset,
             producer,
-            after=(self.projection.loaded,),
+            self.projection.loaded,
         )
 
     @property

@@ -157,3 +157,29 @@ def publisher(
         return 0 if last is None else _core.published_offset(last[1]) + 1
 
     return Relay(config, f"{context}-publisher", internal, public, translate, resume_from, producer, after)
+
+
+def bridge(
+    config: Config,
+    name: str,
+    source: str,
+    target: str,
+    translate: Translate,
+    last_source_offset: Callable[[], int],
+    producer: Producer,
+    loaded: threading.Event,
+    upstream: Sequence[threading.Event] = (),
+) -> Relay:
+    """The relay from another context's public topic `source` into the internal topic `target`.
+    It starts once its projection `loaded` its own topic (and `upstream` publishers caught up), and
+    resumes after the last source offset that projection applied."""
+    return Relay(
+        config,
+        name,
+        source,
+        target,
+        translate,
+        lambda: last_source_offset() + 1,
+        producer,
+        after=(loaded, *upstream),
+    )
