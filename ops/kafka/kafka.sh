@@ -7,6 +7,8 @@
 #   KAFKA_DATA_DIR         data folder: config, logs, pid file          (default: <repo>/data/kafka)
 #   KAFKA_PORT             client port on 127.0.0.1                     (default: 9092)
 #   KAFKA_CONTROLLER_PORT  controller port on 127.0.0.1                 (default: KAFKA_PORT + 1)
+#   KAFKA_ADVERTISED_PORT  port clients are told to connect to          (default: KAFKA_PORT;
+#                          another one when clients reach the broker through a proxy)
 #   KAFKA_NODE_ID          node id                                      (default: 1)
 #   KAFKA_QUORUM_VOTERS    controller.quorum.voters for a cluster       (default: this node alone)
 #   KAFKA_CLUSTER_ID       cluster id shared by a cluster's nodes       (default: generated once)
@@ -14,6 +16,7 @@
 #   KAFKA_MIN_ISR          min.insync.replicas                          (default: 1)
 #   KAFKA_HEAP             JVM heap                                     (default: 512m)
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker               (default: 90)
+#   KAFKA_PROPERTIES       extra server properties, one key=value a line (default: none)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +24,7 @@ repo=$(cd "$here/../.." && pwd)
 data=${KAFKA_DATA_DIR:-$repo/data/kafka}
 port=${KAFKA_PORT:-9092}
 controller_port=${KAFKA_CONTROLLER_PORT:-$((port + 1))}
+advertised_port=${KAFKA_ADVERTISED_PORT:-$port}
 node_id=${KAFKA_NODE_ID:-1}
 voters=${KAFKA_QUORUM_VOTERS:-$node_id@127.0.0.1:$controller_port}
 replication=${KAFKA_REPLICATION:-1}
@@ -46,8 +50,11 @@ render_config() {
   mkdir -p "$data/logs"
   sed -e "s|@NODE_ID@|$node_id|" -e "s|@QUORUM_VOTERS@|$voters|" \
       -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
+      -e "s|@ADVERTISED_PORT@|$advertised_port|g" \
       -e "s|@DATA_DIR@|$data|" -e "s|@REPLICATION@|$replication|g" -e "s|@MIN_ISR@|$min_isr|g" \
       "$here/server.properties.template" > "$data/server.properties"
+  # Later keys win in a properties file: extra settings override the template's.
+  if [[ -n ${KAFKA_PROPERTIES:-} ]]; then printf '%s\n' "$KAFKA_PROPERTIES" >> "$data/server.properties"; fi
 }
 
 java_opts=("-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true

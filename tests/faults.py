@@ -1,0 +1,169 @@
+"""What the fault tests share: shoppers that keep writing their carts and remember what the shop
+acknowledged, and the checks that nothing acknowledged was lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from shop._proto import checkout_pb2
+from shop.config import Config
+from shop.contexts import checkout
+from shop.kafka.consumer import replay
+
+# A pause between two writes of one shopper: the machine is shared, the point is overlap, not load.
+WRITE_PAUSE_S = 0.02
+
+
+@dataclass(frozen=True)
+class Write:
+    """One PUT of a cart quantity and what came back."""
+
+    product_id: str
+    quantity: int
+    status: int  # 0: no HTTP answer at all (connection failed or timed out)
+    seconds: float
+    content_type: str = ""
+    retry_after: str | None = None
+    version: int | None = None  # the cart version of a 2xx answer (its ETag)
+
+    @property
+    def acknowledged(self) -> bool:
+        return 200 <= self.status < 300
+
+
+@dataclass
+class Shopper:
+    """A client with its own cart that sets quantities over and over. Write k sets product
+    k % len(products) to k // len(products) + 1: every product's quantity only grows, so the final
+    quantity of a product is at least the last one acknowledged (a write that failed may still
+    have been durable, and then it is a larger one)."""
+
+    url: str
+    products: list[str]
+    request_timeout: float
+    writes: list[Write] = field(default_factory=list)
+    cart_id: str | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Shopper:
+        self._thread = threading.Thread(target=self._run, name="shopper", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.request_timeout + 10)
+            assert not self._thread.is_alive(), "a shopper is stuck in a request"
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=self.request_timeout) as client:
+            client.get("/api/v1/cart")  # the cart cookie, before anything can fail
+            self.cart_id = client.cookies["cart"]
+            for k in range(999 * len(self.products)):
+                if self._stop.is_set():
+                    return
+                product = self.products[k % len(self.products)]
+                self.writes.append(_put(client, product, k // len(self.products) + 1))
+                time.sleep(WRITE_PAUSE_S)
+
+    def acknowledged(self) -> list[Write]:
+        return [w for w in self.writes if w.acknowledged]
+
+    def failed(self) -> list[Write]:
+        return [w for w in self.writes if not w.acknowledged]
+
+    def last_acknowledged(self) -> dict[str, int]:
+        """Per product, the last quantity the shop acknowledged."""
+        return {w.product_id: w.quantity for w in self.writes if w.acknowledged}
+
+    def last_attempted(self) -> dict[str, int]:
+        return {w.product_id: w.quantity for w in self.writes}
+
+
+def _put(client: httpx.Client, product: str, quantity: int) -> Write:
+    started = time.monotonic()
+    try:
+        response = client.put(f"/api/v1/cart/items/{product}", json={"quantity": quantity})
+    except httpx.TransportError:
+        return Write(product, quantity, 0, time.monotonic() - started)
+    version = response.headers.get("etag", "").strip('"')
+    return Write(
+        product,
+        quantity,
+        response.status_code,
+        time.monotonic() - started,
+        response.headers.get("content-type", ""),
+        response.headers.get("retry-after"),
+        int(version) if response.is_success and version.isdigit() else None,
+    )
+
+
+def wait_for(check: object, timeout: float, what: str) -> None:
+    """Polls `check()` until it is true; fails naming `what` after `timeout` seconds."""
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not reached in {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+def assert_clear_failures(shoppers: list[Shopper], latency_bound: float) -> None:
+    """Every write that was not acknowledged got a 503 problem+json with Retry-After, in time."""
+    for shopper in shoppers:
+        for write in shopper.failed():
+            assert write.status == 503, write
+            assert write.content_type.startswith("application/problem+json"), write
+            assert write.retry_after is not None and write.retry_after.isdigit(), write
+    slowest = max(w.seconds for s in shoppers for w in s.writes)
+    assert slowest < latency_bound, f"a write took {slowest:.1f}s, more than {latency_bound}s"
+
+
+def cart_quantities(url: str, cart_id: str, min_offset: int = -1) -> dict[str, int]:
+    headers = {"shop-min-offset": str(min_offset)} if min_offset >= 0 else {}
+    response = httpx.get(url + "/api/v1/cart", cookies={"cart": cart_id}, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    return {item["product_id"]: item["quantity"] for item in response.json()["items"]}
+
+
+def assert_acknowledged_in_cart(shopper: Shopper, quantities: dict[str, int]) -> None:
+    """The cart holds, per product, at least the last acknowledged quantity and at most the last
+    attempted one (a write that failed may have been durable all the same)."""
+    attempted = shopper.last_attempted()
+    for product, acknowledged in shopper.last_acknowledged().items():
+        assert acknowledged <= quantities.get(product, 0) <= attempted[product], (
+            product,
+            acknowledged,
+            quantities.get(product),
+            attempted[product],
+        )
+
+
+def logged_cart_writes(config: Config) -> set[tuple[str, str, int]]:
+    """(cart, product, quantity) of every CartItemSet in checkout_internal, read from Kafka."""
+    found: set[tuple[str, str, int]] = set()
+
+    def collect(batch: list[tuple[int, bytes]]) -> None:
+        for _offset, value in batch:
+            message = checkout_pb2.InternalMessage.FromString(value)
+            if message.WhichOneof("event") == "cart_item_set":
+                item = message.cart_item_set
+                found.add((item.cart_id, item.product_id, item.quantity))
+
+    replay(config, checkout.INTERNAL, collect)
+    return found
+
+
+def assert_acknowledged_in_log(config: Config, shoppers: list[Shopper]) -> None:
+    """Every acknowledged write is an event in Kafka: what any replay starts from."""
+    logged = logged_cart_writes(config)
+    for shopper in shoppers:
+        assert shopper.cart_id is not None
+        for write in shopper.acknowledged():
+            assert (shopper.cart_id, write.product_id, write.quantity) in logged, write

@@ -1,0 +1,112 @@
+"""Broker faults: the only broker crashes and comes back; one node of a three-node cluster dies.
+Shoppers write all along; nothing the shop acknowledged may be lost."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shop.config import Config
+from tests.conftest import fresh_config
+from tests.faults import (
+    Shopper,
+    assert_acknowledged_in_cart,
+    assert_acknowledged_in_log,
+    assert_clear_failures,
+    cart_quantities,
+    wait_for,
+)
+from tests.kafka_broker import single_broker
+from tests.server import ShopProcess
+from tests.test_checkout_integration import import_catalog
+
+pytestmark = [pytest.mark.kafka, pytest.mark.faults, pytest.mark.timeout(240)]
+
+SHOPPERS = 4
+# How long a write may take while the broker is gone: it must fail, not hang.
+LATENCY_BOUND_S = 45.0
+
+
+def start_shoppers(shop: ShopProcess, products: list[str], request_timeout: float) -> list[Shopper]:
+    return [Shopper(shop.url, products, request_timeout).start() for _ in range(SHOPPERS)]
+
+
+def wait_until_each(shoppers: list[Shopper], more_acknowledged: int, timeout: float) -> None:
+    """Until every shopper has `more_acknowledged` more acknowledged writes than now."""
+    targets = [len(s.acknowledged()) + more_acknowledged for s in shoppers]
+    wait_for(
+        lambda: all(len(s.acknowledged()) >= t for s, t in zip(shoppers, targets, strict=True)),
+        timeout,
+        f"{more_acknowledged} more acknowledged writes per shopper",
+    )
+
+
+def assert_nothing_acknowledged_lost(
+    config: Config, shop: ShopProcess, shoppers: list[Shopper], log: Path
+) -> None:
+    """Through the shop that lived through the fault, through Kafka itself, and through a fresh
+    instance that replays every topic from scratch: the same carts, with every acknowledged write."""
+    assert_acknowledged_in_log(config, shoppers)
+    offset = int(shop.get("/api/v1/cart").headers["shop-offset"])
+    survivor = {s.cart_id: cart_quantities(shop.url, str(s.cart_id)) for s in shoppers}
+    for shopper in shoppers:
+        assert_acknowledged_in_cart(shopper, survivor[shopper.cart_id])
+    fresh = ShopProcess(config, log).start(wait_ready=120)
+    try:
+        replayed = {s.cart_id: cart_quantities(fresh.url, str(s.cart_id), offset) for s in shoppers}
+    finally:
+        fresh.stop()
+    assert replayed == survivor
+
+
+def test_broker_crash_loses_no_acknowledged_write_and_the_shop_recovers_by_itself(tmp_path: Path) -> None:
+    broker = single_broker(tmp_path / "kafka")
+    broker.start()
+    config = dataclasses.replace(fresh_config(broker), broker_timeout=2)
+    shop = ShopProcess(config, tmp_path / "shop.log")
+    shoppers: list[Shopper] = []
+    try:
+        products = import_catalog(config, 3, {0: 10})
+        shop.start()
+        shoppers = start_shoppers(shop, products, request_timeout=LATENCY_BOUND_S + 5)
+        wait_until_each(shoppers, 5, timeout=60)
+
+        broker.kill()
+        killed = time.monotonic()
+        wait_for(lambda: all(s.failed() for s in shoppers), 90, "a failed write per shopper")
+        wait_for(lambda: shop.get("/readyz").status_code == 503, 30, "readiness fails")
+        assert shop.get("/api/v1/products").status_code == 200  # reads go on from the model
+
+        broker.start()
+        wait_for(lambda: _ready(shop), 90, "the shop ready again by itself")
+        recovered = time.monotonic() - killed
+        wait_until_each(shoppers, 5, timeout=60)
+        for shopper in shoppers:
+            shopper.stop()
+        assert_clear_failures(shoppers, LATENCY_BOUND_S)
+        assert_nothing_acknowledged_lost(config, shop, shoppers, tmp_path / "fresh.log")
+        assert shop.get("/healthz").status_code == 200, shop.get("/healthz").text
+        print(f"recovered {recovered:.1f}s after the kill; writes: {_summary(shoppers)}")
+    finally:
+        for shopper in shoppers:
+            shopper.stop()
+        shop.stop()
+        broker.stop()
+
+
+def _ready(shop: ShopProcess) -> bool:
+    try:
+        return shop.get("/readyz").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _summary(shoppers: list[Shopper]) -> str:
+    ok = sum(len(s.acknowledged()) for s in shoppers)
+    failed = sum(len(s.failed()) for s in shoppers)
+    slowest = max(w.seconds for s in shoppers for w in s.writes)
+    return f"{ok} acknowledged, {failed} failed, slowest {slowest:.1f}s"
