@@ -9,8 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
 from shop.config import Config
+from shop.contexts import checkout
 from tests.conftest import fresh_config
 from tests.faults import (
     Shopper,
@@ -20,7 +22,7 @@ from tests.faults import (
     cart_quantities,
     wait_for,
 )
-from tests.kafka_broker import single_broker
+from tests.kafka_broker import cluster, single_broker
 from tests.server import ShopProcess
 from tests.test_checkout_integration import import_catalog
 
@@ -29,6 +31,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.faults, pytest.mark.timeout(240)]
 SHOPPERS = 4
 # How long a write may take while the broker is gone: it must fail, not hang.
 LATENCY_BOUND_S = 45.0
+# How long a write may wait while a cluster replaces a dead partition leader.
+FAILOVER_BOUND_S = 15.0
 
 
 def start_shoppers(shop: ShopProcess, products: list[str], request_timeout: float) -> list[Shopper]:
@@ -96,6 +100,47 @@ def test_broker_crash_loses_no_acknowledged_write_and_the_shop_recovers_by_itsel
             shopper.stop()
         shop.stop()
         broker.stop()
+
+
+def test_a_dead_node_of_a_three_node_cluster_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    nodes = cluster(tmp_path / "kafka", size=3, min_isr=2)
+    nodes.start()
+    config = Config(
+        kafka_bootstrap=nodes.bootstrap,
+        topic_prefix="cluster-",
+        replication_factor=3,
+        min_insync_replicas=2,
+        sample_rows=0,
+    )
+    shop = ShopProcess(config, tmp_path / "shop.log")
+    shoppers: list[Shopper] = []
+    try:
+        products = import_catalog(config, 3, {0: 10})
+        shop.start(wait_ready=120)
+        shoppers = start_shoppers(shop, products, request_timeout=LATENCY_BOUND_S + 5)
+        wait_until_each(shoppers, 5, timeout=60)
+
+        # The worst node to lose: the leader of the topic every cart write goes to.
+        leader = partition_leader(nodes.bootstrap, config.topic(checkout.INTERNAL))
+        nodes.node(leader).kill()
+        wait_until_each(shoppers, 20, timeout=90)
+        for shopper in shoppers:
+            shopper.stop()
+        assert partition_leader(nodes.bootstrap, config.topic(checkout.INTERNAL)) != leader
+        # Writes wait out the failover (the dead node's session timeout, then an election).
+        assert_clear_failures(shoppers, FAILOVER_BOUND_S)
+        assert_nothing_acknowledged_lost(config, shop, shoppers, tmp_path / "fresh.log")
+        print(f"node {leader} killed; writes: {_summary(shoppers)}")
+    finally:
+        for shopper in shoppers:
+            shopper.stop()
+        shop.stop()
+        nodes.stop()
+
+
+def partition_leader(bootstrap: str, topic: str) -> int:
+    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=30)
+    return int(metadata.topics[topic].partitions[0].leader)
 
 
 def _ready(shop: ShopProcess) -> bool:
