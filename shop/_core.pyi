@@ -2,6 +2,10 @@
 
 __version__: str
 
+class SnapshotError(ValueError):
+    """A snapshot that cannot be used: damaged or truncated, of another format version, of another
+    kind of projection, or of another topic (name, topic id, cluster id, or offsets past its end)."""
+
 class Catalog:
     """The catalog projection with wait-free reads (two copies swapped atomically)."""
 
@@ -21,6 +25,16 @@ class Catalog:
         per_page 0; the page is clamped into range."""
     def product(self, id: str, protobuf: bool = False) -> bytes | None:
         """One enabled product as JSON or protobuf shop.catalog.ProductView; None when unknown."""
+    def write_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str) -> int:
+        """Writes the published state to `path` atomically (a temporary file beside it, fsync,
+        rename), tagged with the topic's name, id and cluster id and a crc32c checksum, with the GIL
+        released. Returns the offset it covers. Call it from the thread that applies batches."""
+    def load_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int) -> int:
+        """Loads the snapshot at `path` into both copies if it is whole, of this format version, of
+        this kind of projection and of this topic (name, id, cluster id), and covers no offset past
+        `end_offset`. Returns the offset it covers; the caller applies the events after it. Raises
+        SnapshotError (nothing changed) when the snapshot cannot be used, or when this projection
+        applied events already; OSError when the file cannot be read."""
 
 def pim_publish(message: bytes, offset: int) -> bytes:
     """pim_internal message → pim_pub message carrying `offset`. Raises ValueError on garbage."""
@@ -71,6 +85,16 @@ class Checkout:
         """(on hand, reserved, available)."""
     def order_created(self, offset: int) -> bytes | None:
         """The checkout_pub message of the order accepted at `offset`, if one was."""
+    def write_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str) -> int:
+        """Writes the published state to `path` atomically (a temporary file beside it, fsync,
+        rename), tagged with the topic's name, id and cluster id and a crc32c checksum, with the GIL
+        released. Returns the offset it covers. Call it from the thread that applies batches."""
+    def load_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int) -> int:
+        """Loads the snapshot at `path` into both copies if it is whole, of this format version, of
+        this kind of projection and of this topic (name, id, cluster id), and covers no offset past
+        `end_offset`. Returns the offset it covers; the caller applies the events after it. Raises
+        SnapshotError (nothing changed) when the snapshot cannot be used, or when this projection
+        applied events already; OSError when the file cannot be read."""
 
 class Fulfilment:
     """The fulfilment projection: on-hand stock and shipped orders."""
@@ -85,3 +109,13 @@ class Fulfilment:
     def stock(self) -> dict[str, int]: ...
     def shipped(self, order_id: str) -> bool | None:
         """None if not shipped; else whether it shipped in full."""
+    def write_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str) -> int:
+        """Writes the published state to `path` atomically (a temporary file beside it, fsync,
+        rename), tagged with the topic's name, id and cluster id and a crc32c checksum, with the GIL
+        released. Returns the offset it covers. Call it from the thread that applies batches."""
+    def load_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int) -> int:
+        """Loads the snapshot at `path` into both copies if it is whole, of this format version, of
+        this kind of projection and of this topic (name, id, cluster id), and covers no offset past
+        `end_offset`. Returns the offset it covers; the caller applies the events after it. Raises
+        SnapshotError (nothing changed) when the snapshot cannot be used, or when this projection
+        applied events already; OSError when the file cannot be read."""

@@ -13,10 +13,12 @@ from typing import TextIO
 from granian import Granian
 from granian.constants import Interfaces
 
-from shop import __version__, logs
+from shop import __version__, _core, logs
 from shop.config import Config, add_arguments, from_args
-from shop.contexts import fulfilment, pim, pim_csv, stock_csv
+from shop.contexts import catalog, checkout, fulfilment, pim, pim_csv, stock_csv
 from shop.kafka import admin
+from shop.kafka.consumer import Projection, ProjectionLoop
+from shop.kafka.producer import Producer
 from shop.service import all_topics
 
 log = logging.getLogger("shop")
@@ -64,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("products", help="products CSV file")
     sub.add_argument("--seed", type=int, default=0)
     command("topics", topics, "create the shop's topics (idempotent) and check their settings", kafka)
+    command(
+        "snapshot",
+        snapshot,
+        "bring every projection's snapshot up to date with its topic (load it, replay the tail, write it)",
+        (*kafka, "snapshot_dir", "consume_batch"),
+    )
     return parser
 
 
@@ -134,3 +142,28 @@ def topics(config: Config, args: argparse.Namespace) -> None:
     admin.ensure_topics(config, all_topics())
     for topic in all_topics():
         print(config.topic(topic))
+
+
+def snapshot(config: Config, args: argparse.Namespace) -> None:
+    """Each projection as `shop serve` loads it (its snapshot, then the tail), then stopped, which
+    writes its snapshot. Relays do not run: the snapshot covers what the topics hold now."""
+    if not config.snapshot_dir:
+        raise SystemExit("error: snapshots are off (SHOP_SNAPSHOT_DIR is empty)")
+    admin.ensure_topics(config, all_topics())
+    models: dict[str, Projection] = {
+        catalog.INTERNAL: _core.Catalog(),
+        checkout.INTERNAL: _core.Checkout(),
+        fulfilment.INTERNAL: _core.Fulfilment(),
+    }
+    producer = Producer(config)
+    try:
+        for topic, model in models.items():
+            loop = ProjectionLoop(config, topic, model, producer)
+            loop.start()
+            while not loop.loaded.wait(0.1):
+                if not loop.alive:
+                    raise SystemExit(f"error: loading {topic} failed: {loop.failure}")
+            loop.stop(timeout=600)
+            print(f"{loop.topic}: snapshot at offset {loop.snapshots.covered} in {loop.snapshots.path}")
+    finally:
+        producer.close()

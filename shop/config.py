@@ -29,6 +29,15 @@ class Config:
     stall_timeout: int = _setting(30, "seconds a consumer may be stuck or lag unmoving before /healthz fails")
     broker_timeout: int = _setting(10, "seconds without a reachable broker before /readyz fails")
     log_level: str = _setting("INFO", "log level: DEBUG, INFO, WARNING or ERROR")
+    snapshot_dir: str = _setting(
+        "data/snapshots", "folder of the projections' snapshots (empty: no snapshots)"
+    )
+    snapshot_interval: int = _setting(
+        300, "seconds after which a changed projection writes a snapshot (0: never)"
+    )
+    snapshot_events: int = _setting(
+        100_000, "events applied after which a projection writes a snapshot (0: never)"
+    )
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name

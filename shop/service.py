@@ -15,6 +15,9 @@ from shop.kafka.relay import Relay
 
 log = logging.getLogger(__name__)
 
+# How long a stopping projection may take to write its snapshot (a million products: seconds).
+SNAPSHOT_TIMEOUT_S = 60.0
+
 TOPICS = pim.TOPICS + catalog.TOPICS + checkout.TOPICS + fulfilment.TOPICS
 
 
@@ -71,8 +74,11 @@ class Shop:
     def stop(self) -> None:
         for relay in self.relays.values():
             relay.stop()
+        # Each projection writes its snapshot as it stops: all at once, each in its own thread.
         for projection in self.projections.values():
-            projection.stop()
+            projection.stop_soon()
+        for projection in self.projections.values():
+            projection.stop(timeout=SNAPSHOT_TIMEOUT_S)
         remaining = self.producer.close()
         if remaining:
             log.error("%d writes were not acknowledged at shutdown", remaining)

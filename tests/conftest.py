@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +24,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 
 
 def fresh_config(broker: Broker) -> Config:
-    """A configuration whose topics no other test uses."""
-    return Config(kafka_bootstrap=broker.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}-", sample_rows=0)
+    """A configuration whose topics (and snapshot folder) no other test uses."""
+    return Config(
+        kafka_bootstrap=broker.bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}-",
+        sample_rows=0,
+        snapshot_dir=tempfile.mkdtemp(prefix="shop-snapshots-"),
+    )
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
 //! The catalog projection: enabled products and their order indexes by id, (price, id) and
 //! (name, id). Products are shared between the two copies of the swap, so only indexes are doubled.
 
-use crate::codec::{catalog, pim, DecodeError};
+use crate::codec::{catalog, pim, DecodeError, Field, FieldReader};
 use crate::order_index::{Order, OrderIndex};
+use crate::snapshot::{self, Reader, Snapshot, SnapshotError, Writer};
 use crate::swap::Apply;
 use prost::Message;
 use std::borrow::Borrow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -58,6 +59,41 @@ impl Product {
     }
 }
 
+impl Product {
+    /// Rebuilds a product from its stored view (as saved in a snapshot), checking that the view
+    /// is well-formed protobuf whose strings are UTF-8 and whose id is not empty.
+    pub fn from_view(view: &[u8]) -> Result<Product, DecodeError> {
+        let (mut id, mut name, mut price) = ("", "", 0i64);
+        let mut reader = FieldReader::new(view);
+        for (number, field) in reader.by_ref() {
+            match (number, field) {
+                (2, Field::Varint(value)) => price = value as i64,
+                (1 | 3..=8, Field::Bytes(bytes)) => {
+                    let text = std::str::from_utf8(bytes)
+                        .map_err(|_| DecodeError(format!("field {number} is not UTF-8")))?;
+                    match number {
+                        1 => id = text,
+                        3 => name = text,
+                        _ => {}
+                    }
+                }
+                _ => return Err(DecodeError(format!("unexpected field {number}"))),
+            }
+        }
+        if !reader.at_end() || id.is_empty() {
+            return Err(DecodeError("not a product view".into()));
+        }
+        Ok(Product {
+            id: id.into(),
+            name: name.into(),
+            price,
+            id_key: sort_key(id),
+            name_key: sort_key(name),
+            view: view.into(),
+        })
+    }
+}
+
 pub struct ById;
 pub struct ByPrice;
 pub struct ByName;
@@ -92,6 +128,7 @@ impl Order<Handle> for ByName {
 }
 
 /// A product in the id lookup set, hashed and compared by id alone.
+#[derive(Clone)]
 struct Keyed(Handle);
 
 impl Hash for Keyed {
@@ -186,6 +223,7 @@ pub struct Page<'a> {
     pub pages: usize,
 }
 
+#[derive(Clone)]
 pub struct Catalog {
     products: HashSet<Keyed, ahash::RandomState>,
     by_id: OrderIndex<Handle, ById>,
@@ -324,6 +362,76 @@ impl Catalog {
     }
 }
 
+/// Saved as: the offsets, the product views in id order, then for the price and the name order
+/// the position in id order of each product. Loading then sorts nothing: each index is built
+/// bottom-up from its order, after checking that the order is right.
+impl Snapshot for Catalog {
+    const KIND: &'static str = "catalog";
+
+    fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    fn save(&self, out: &mut Writer) {
+        out.i64(self.offset);
+        out.i64(self.pim_offset);
+        out.len(self.len());
+        let mut rank: HashMap<*const Product, u32, ahash::RandomState> =
+            HashMap::with_capacity_and_hasher(self.len(), ahash::RandomState::default());
+        for (position, product) in self.by_id.iter().enumerate() {
+            out.blob(&product.view);
+            rank.insert(Arc::as_ptr(product), position as u32);
+        }
+        for product in self.by_price.iter() {
+            out.u32(rank[&Arc::as_ptr(product)]);
+        }
+        for product in self.by_name.iter() {
+            out.u32(rank[&Arc::as_ptr(product)]);
+        }
+    }
+
+    fn restore(input: &mut Reader<'_>) -> snapshot::Result<Catalog> {
+        let offset = input.i64()?;
+        let pim_offset = input.i64()?;
+        let len = input.len(4 + 8)?;
+        let mut by_id = Vec::with_capacity(len);
+        for _ in 0..len {
+            let product = Product::from_view(input.blob()?).map_err(|err| SnapshotError(err.0))?;
+            by_id.push(Arc::new(product));
+        }
+        let by_price = in_saved_order(input, &by_id)?;
+        let by_name = in_saved_order(input, &by_id)?;
+        let unsorted = |order: &str| SnapshotError(format!("products are not in {order} order"));
+        Ok(Catalog {
+            products: by_id.iter().map(|p| Keyed(Arc::clone(p))).collect(),
+            by_id: OrderIndex::from_sorted(by_id).ok_or_else(|| unsorted("id"))?,
+            by_price: OrderIndex::from_sorted(by_price).ok_or_else(|| unsorted("price"))?,
+            by_name: OrderIndex::from_sorted(by_name).ok_or_else(|| unsorted("name"))?,
+            offset,
+            pim_offset,
+        })
+    }
+}
+
+/// The products of `by_id` in the order of the saved positions, each position exactly once.
+fn in_saved_order(input: &mut Reader<'_>, by_id: &[Handle]) -> snapshot::Result<Vec<Handle>> {
+    let positions = input.take(by_id.len() * 4)?;
+    let mut seen = vec![false; by_id.len()];
+    positions
+        .chunks_exact(4)
+        .map(|chunk| {
+            let position = u32::from_le_bytes(chunk.try_into().expect("4 bytes")) as usize;
+            match seen.get_mut(position) {
+                Some(seen) if !*seen => {
+                    *seen = true;
+                    Ok(Arc::clone(&by_id[position]))
+                }
+                _ => Err(SnapshotError("an order is not a permutation".into())),
+            }
+        })
+        .collect()
+}
+
 fn collect<'a>(iter: impl Iterator<Item = &'a Handle>, take: usize) -> Vec<&'a Product> {
     iter.take(take).map(|handle| &**handle).collect()
 }
@@ -436,6 +544,63 @@ mod tests {
         assert_eq!(got, expected);
         let by_id = catalog.page(Sort::Id, "", 1, 100);
         assert!(by_id.items.windows(2).all(|w| w[0].id < w[1].id));
+    }
+
+    fn round_trip(catalog: &Catalog) -> Catalog {
+        let dir = std::env::temp_dir().join(format!("catalog-snapshot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{}.snapshot", catalog.len()));
+        let identity = snapshot::Identity {
+            topic: "catalog_internal".into(),
+            topic_id: "t".into(),
+            cluster_id: "c".into(),
+        };
+        snapshot::write(&path, &identity, catalog).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        snapshot::read(&bytes, &identity, catalog.offset()).unwrap()
+    }
+
+    fn every_page(catalog: &Catalog) -> Vec<Vec<String>> {
+        let mut pages = Vec::new();
+        for sort in [Sort::Id, Sort::Price, Sort::Name] {
+            for prefix in ["", "a", "ap", "p", "zz"] {
+                pages.push(ids(&catalog.page(sort, prefix, 1, 1000)));
+            }
+        }
+        pages
+    }
+
+    #[test]
+    fn snapshot_round_trip_keeps_every_order_and_offset() {
+        let mut catalog = sample();
+        for i in 0..500 {
+            let name = ["apple", "apricot", "pear", "banana"][i % 4];
+            catalog.apply(&upsert(
+                4 + i as i64,
+                &format!("id{}", i * 7919 % 500),
+                name,
+                (i % 13) as i64,
+            ));
+        }
+        let loaded = round_trip(&catalog);
+        assert_eq!(every_page(&loaded), every_page(&catalog));
+        assert_eq!(
+            (loaded.offset(), loaded.pim_offset()),
+            (catalog.offset(), catalog.pim_offset())
+        );
+        assert_eq!(loaded.get("id3"), catalog.get("id3"));
+        // The loaded catalog goes on exactly like the original.
+        let (mut a, mut b) = (catalog, loaded);
+        for op in [
+            upsert(600, "id3", "zebra", 1),
+            upsert(601, "new", "apple", 5),
+        ] {
+            a.apply(&op);
+            b.apply(&op);
+        }
+        assert_eq!(every_page(&a), every_page(&b));
+        assert_eq!(round_trip(&Catalog::new()).len(), 0);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use crate::codec::fulfilment::{internal_message::Event, InternalMessage, OrderShipped};
 use crate::codec::DecodeError;
+use crate::snapshot::{self, Persist, Reader, Snapshot, Writer};
 use crate::stock::OnHand;
 use crate::swap::Apply;
 use prost::Message;
@@ -38,6 +39,7 @@ pub fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
     Ok(Op { offset, effect })
 }
 
+#[derive(Clone)]
 pub struct Fulfilment {
     on_hand: OnHand,
     /// Orders shipped, with whether each shipped in full.
@@ -84,5 +86,27 @@ impl Fulfilment {
     }
     pub fn shipped(&self, order_id: &str) -> Option<bool> {
         self.shipped.get(order_id).copied()
+    }
+}
+
+impl Snapshot for Fulfilment {
+    const KIND: &'static str = "fulfilment";
+
+    fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    fn save(&self, out: &mut Writer) {
+        self.offset.save(out);
+        self.on_hand.save(out);
+        self.shipped.save(out);
+    }
+
+    fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
+        Ok(Fulfilment {
+            offset: Persist::restore(input)?,
+            on_hand: Persist::restore(input)?,
+            shipped: Persist::restore(input)?,
+        })
     }
 }

@@ -11,6 +11,7 @@ mod projection;
 mod py_catalog;
 mod py_checkout;
 pub mod relay;
+pub mod snapshot;
 pub mod stock;
 pub mod swap;
 
@@ -70,6 +71,10 @@ fn published_offset(message: &[u8]) -> PyResult<i64> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add(
+        "SnapshotError",
+        m.py().get_type::<projection::SnapshotError>(),
+    )?;
     m.add_class::<py_catalog::PyCatalog>()?;
     m.add_class::<py_checkout::PyCheckout>()?;
     m.add_class::<py_checkout::PyFulfilment>()?;

@@ -50,6 +50,14 @@ impl<T: Clone, O: Order<T>> OrderIndex<T, O> {
         OrderIndex { core: Core::new() }
     }
 
+    /// The index of `items`, which must be strictly increasing under O (None if they are not).
+    /// Builds the tree bottom-up in O(n), with full nodes: much faster than n inserts.
+    pub fn from_sorted(items: Vec<T>) -> Option<Self> {
+        Some(OrderIndex {
+            core: Core::from_sorted(items)?,
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.core.len
     }
@@ -399,6 +407,14 @@ impl<T: Clone> Branch<T> {
     }
 }
 
+/// Sizes of the fewest nodes of at most `cap` entries that hold `len` (> cap) entries, as equal
+/// as can be: each then holds more than cap / 2, as every non-root node must.
+fn even_split(len: usize, cap: usize) -> impl Iterator<Item = usize> {
+    let nodes = len.div_ceil(cap);
+    let (base, extra) = (len / nodes, len % nodes);
+    (0..nodes).map(move |i| base + usize::from(i < extra))
+}
+
 /// The tree proper, generic over node capacities so tests can grow deep trees from few items.
 /// Leaves hold `LEAF / 2..=LEAF` items and branches `BRANCH / 2..=BRANCH` children, except the
 /// root (a leaf of any size, or a branch with at least two children).
@@ -427,6 +443,68 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
             len: 0,
             order: PhantomData,
         }
+    }
+
+    fn from_sorted(items: Vec<T>) -> Option<Self> {
+        if items
+            .windows(2)
+            .any(|pair| O::cmp(&pair[0], &pair[1]) != Ordering::Less)
+        {
+            return None;
+        }
+        let len = items.len();
+        if len <= LEAF {
+            let root = if len == 0 {
+                Vec::new()
+            } else {
+                let mut leaf = Vec::with_capacity(LEAF);
+                leaf.extend(items);
+                leaf
+            };
+            return Some(Core {
+                root: Node::Leaf(root),
+                len,
+                order: PhantomData,
+            });
+        }
+        let mut rest = items.into_iter();
+        let mut level: Vec<(Node<T>, usize)> = even_split(len, LEAF)
+            .map(|size| {
+                let mut leaf = Vec::with_capacity(LEAF);
+                leaf.extend(rest.by_ref().take(size));
+                (Node::Leaf(leaf), size)
+            })
+            .collect();
+        while level.len() > 1 {
+            level = Self::branches_over(level);
+        }
+        let (root, _) = level.pop().expect("one root");
+        Some(Core {
+            root,
+            len,
+            order: PhantomData,
+        })
+    }
+
+    /// The level above `children` (at least two): branches as full as the even split allows.
+    fn branches_over(children: Vec<(Node<T>, usize)>) -> Vec<(Node<T>, usize)> {
+        let mut rest = children.into_iter();
+        let sizes: Vec<usize> = even_split(rest.len(), BRANCH).collect();
+        sizes
+            .into_iter()
+            .map(|size| {
+                let mut branch = Branch::with_capacity(BRANCH);
+                for (child, count) in rest.by_ref().take(size) {
+                    if !branch.children.is_empty() {
+                        branch.keys.push(child.first().clone());
+                    }
+                    branch.counts.push(count);
+                    branch.children.push(child);
+                }
+                let count = branch.counts.iter().sum();
+                (Node::Branch(Box::new(branch)), count)
+            })
+            .collect()
     }
 
     /// Maximum entries of a node of `node`'s kind.
@@ -962,6 +1040,40 @@ mod tests {
         fn full_size_nodes_match_model(ops in prop::collection::vec(op(3000, 2, 4000), 0..5000)) {
             run_ops::<ByKeyThenId, LEAF_CAP, BRANCH_CAP>(&ops)?;
         }
+    }
+
+    fn built_from_sorted<const LEAF: usize, const BRANCH: usize>(len: u32) {
+        let items: Vec<Pair> = (0..len).map(|i| (i * 2, 0)).collect();
+        let mut tree =
+            Core::<Pair, ByKeyThenId, LEAF, BRANCH>::from_sorted(items.clone()).expect("sorted");
+        assert_eq!(tree.check(), items, "{len} items");
+        for (k, item) in items.iter().enumerate() {
+            assert_eq!(tree.get(k), Some(item));
+        }
+        // The built tree takes inserts and removals like a grown one.
+        for i in 0..len.min(50) {
+            assert!(tree.insert((i * 2 + 1, 0)));
+            assert_eq!(tree.remove(&(i * 2, 0)), Some((i * 2, 0)));
+            tree.check();
+        }
+    }
+
+    #[test]
+    fn from_sorted_builds_a_valid_tree_of_any_size() {
+        for len in (0..300).chain([1000, 4097]) {
+            built_from_sorted::<4, 4>(len);
+            built_from_sorted::<5, 7>(len);
+        }
+        for len in [0, 1, 64, 65, 4096, 4097, 300_000] {
+            built_from_sorted::<LEAF_CAP, BRANCH_CAP>(len);
+        }
+    }
+
+    #[test]
+    fn from_sorted_refuses_unsorted_or_repeated_items() {
+        assert!(OrderIndex::<Pair, ByKeyThenId>::from_sorted(vec![(2, 0), (1, 0)]).is_none());
+        assert!(OrderIndex::<Pair, ByKeyThenId>::from_sorted(vec![(1, 0), (1, 0)]).is_none());
+        assert!(OrderIndex::<Pair, ByKey>::from_sorted(vec![(1, 0), (1, 1)]).is_none());
     }
 
     #[test]

@@ -2,12 +2,23 @@
 //! copies with the GIL released, and publish the applied offset.
 
 use crate::codec::DecodeError;
+use crate::snapshot::{self, Identity, Snapshot};
 use crate::swap::{Apply, LeftRight};
 use arc_swap::Guard;
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+
+create_exception!(
+    _core,
+    SnapshotError,
+    PyValueError,
+    "A snapshot that cannot be used: damaged, of another format version, or of another topic."
+);
 
 /// Undecodable messages of a batch: (offset, why).
 pub type Poison = Vec<(i64, String)>;
@@ -65,5 +76,48 @@ where
 
     pub fn read(&self) -> Guard<Arc<M>> {
         self.model.read()
+    }
+}
+
+impl<M: Apply + Snapshot + Clone> Projection<M>
+where
+    M::Op: Send + Sync,
+    M: Send + Sync,
+{
+    /// Writes the published copy to `path` (atomically, with the GIL released); returns the
+    /// offset it covers. Call it from the thread that applies batches: it holds the copy it saves,
+    /// which the next batch but one would otherwise wait for.
+    pub fn write_snapshot(&self, py: Python<'_>, path: &str, identity: Identity) -> PyResult<i64> {
+        let model = self.model.read_full();
+        py.detach(|| {
+            snapshot::write(Path::new(path), &identity, &*model)?;
+            Ok(model.offset())
+        })
+    }
+
+    /// Loads the snapshot at `path` into both copies if it is valid for `identity` and covers no
+    /// offset past `end_offset`; returns the offset it covers. Raises SnapshotError (and changes
+    /// nothing) otherwise. Only a projection that applied nothing yet can load one.
+    pub fn load_snapshot(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        identity: Identity,
+        end_offset: i64,
+    ) -> PyResult<i64> {
+        if self.offset() >= 0 {
+            return Err(SnapshotError::new_err(
+                "the projection has applied events already",
+            ));
+        }
+        let model = py.detach(|| {
+            let bytes = std::fs::read(path)?;
+            snapshot::read::<M>(&bytes, &identity, end_offset)
+                .map_err(|err| SnapshotError::new_err(err.0))
+        })?;
+        let offset = model.offset();
+        py.detach(|| self.model.install(model));
+        self.offset.store(offset, Ordering::Release);
+        Ok(offset)
     }
 }

@@ -3,6 +3,7 @@
 use crate::catalog::{self, Catalog, Change, Op, Sort};
 use crate::encode;
 use crate::projection::{Poison, Projection};
+use crate::snapshot::Identity;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -29,6 +30,45 @@ impl PyCatalog {
                 pim_offset: i64::MIN,
                 change: Change::Poison,
             })
+    }
+
+    /// Writes the published state to `path` atomically (temporary file, fsync, rename), with the
+    /// GIL released; returns the offset it covers.
+    fn write_snapshot(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        topic: String,
+        topic_id: String,
+        cluster_id: String,
+    ) -> PyResult<i64> {
+        let identity = Identity {
+            topic,
+            topic_id,
+            cluster_id,
+        };
+        self.projection.write_snapshot(py, path, identity)
+    }
+
+    /// Loads the snapshot at `path` if it is whole, of this format and of this topic, and covers
+    /// no offset past `end_offset`; returns the offset it covers. Raises SnapshotError (the state
+    /// unchanged) or OSError otherwise.
+    fn load_snapshot(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        topic: String,
+        topic_id: String,
+        cluster_id: String,
+        end_offset: i64,
+    ) -> PyResult<i64> {
+        let identity = Identity {
+            topic,
+            topic_id,
+            cluster_id,
+        };
+        self.projection
+            .load_snapshot(py, path, identity, end_offset)
     }
 
     /// Last applied offset of catalog_internal (-1 before the first).

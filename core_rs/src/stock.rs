@@ -2,6 +2,7 @@
 //! count every unit the same way.
 
 use crate::codec::fulfilment::OrderShipped;
+use crate::snapshot::{self, Persist, Reader, Writer};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
@@ -55,5 +56,19 @@ impl OnHand {
             self.correct(&item.product_id, -shipped);
         }
         Some(complete)
+    }
+}
+
+impl Persist for OnHand {
+    const MIN_BYTES: usize = 4 + 8;
+    fn save(&self, out: &mut Writer) {
+        self.units.save(out);
+        self.shipped_through.save(out);
+    }
+    fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
+        Ok(OnHand {
+            units: Persist::restore(input)?,
+            shipped_through: Persist::restore(input)?,
+        })
     }
 }

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]
 
 from shop.config import Config
@@ -84,14 +86,16 @@ def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> None:
         time.sleep(0.05)
 
 
-def watermarks(consumer: Consumer, topic: str) -> tuple[int, int]:
-    """(low, high) offsets of partition 0, retrying while the broker has no leader for it yet."""
+T = TypeVar("T")
+
+
+def _retrying(call: Callable[[], T]) -> T:
+    """`call()`, retried with backoff while the broker answers that leadership is still settling."""
     deadline = time.monotonic() + TIMEOUT_S
     delay = 0.05
     while True:
         try:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=TIMEOUT_S)
-            return int(low), int(high)
+            return call()
         except KafkaException as exc:
             error = exc.args[0]
             transient = error.retriable() or error.code() in LEADERSHIP_ERRORS
@@ -99,6 +103,37 @@ def watermarks(consumer: Consumer, topic: str) -> tuple[int, int]:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+def watermarks(consumer: Consumer, topic: str) -> tuple[int, int]:
+    """(low, high) offsets of partition 0, retrying while the broker has no leader for it yet."""
+
+    def fetch() -> tuple[int, int]:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=TIMEOUT_S)
+        return int(low), int(high)
+
+    return _retrying(fetch)
+
+
+@dataclasses.dataclass(frozen=True)
+class TopicIdentity:
+    """Which topic of which cluster: a topic deleted and created again under its name gets a new id."""
+
+    topic: str
+    topic_id: str
+    cluster_id: str
+
+
+def topic_identity(config: Config, topic: str) -> TopicIdentity:
+    """The topic's id and its cluster's id, as the brokers report them."""
+    admin = admin_client(config)
+
+    def describe() -> TopicIdentity:
+        found = admin.describe_topics(TopicCollection([topic]), request_timeout=TIMEOUT_S)[topic].result()
+        cluster = admin.describe_cluster(request_timeout=TIMEOUT_S).result()
+        return TopicIdentity(topic, str(found.topic_id), str(cluster.cluster_id))
+
+    return _retrying(describe)
 
 
 def _check_existing(admin: AdminClient, topics: list[str]) -> None:

@@ -15,16 +15,14 @@ from shop.config import Config
 from shop.kafka.admin import watermarks
 from shop.kafka.offsets import OffsetWatch
 from shop.kafka.producer import Producer
+from shop.kafka.snapshots import Snapshots, Snapshotting
 from shop.kafka.worker import Worker
 
 log = logging.getLogger(__name__)
 
 
-class Projection(Protocol):
+class Projection(Snapshotting, Protocol):
     """What core_rs projections offer to the loop."""
-
-    @property
-    def offset(self) -> int: ...
 
     def apply(self, batch: list[tuple[int, bytes]]) -> list[tuple[int, str]]: ...
 
@@ -45,7 +43,8 @@ def consumer_settings(config: Config, group: str) -> dict[str, object]:
 
 class ProjectionLoop(Worker):
     """Applies `topic` to `projection` from its next offset on; `loaded` is set once the offset found
-    at start is applied (at once for an empty topic)."""
+    at start is applied (at once for an empty topic). It starts from the projection's snapshot when
+    there is a valid one, writes one when due once loaded, and a last one when stopped."""
 
     def __init__(
         self,
@@ -66,13 +65,15 @@ class ProjectionLoop(Worker):
         self.dead_lettered = 0
         self.last_progress = time.monotonic()
         self.last_poll = time.monotonic()
+        self.snapshots = Snapshots(config, self.topic, projection)
 
     def work(self) -> None:
         consumer = Consumer(consumer_settings(self.config, f"shop-projection-{self.topic}"))
         try:
-            start = self.projection.offset + 1
             _low, high = watermarks(consumer, self.topic)
             self.end_at_start = self.end_offset = high - 1
+            self.snapshots.restore(self.end_at_start)
+            start = self.projection.offset + 1
             self.watch.advance(self.projection.offset)
             self._check_loaded()
             consumer.assign([TopicPartition(self.topic, 0, start)])
@@ -99,6 +100,9 @@ class ProjectionLoop(Worker):
                             self.end_at_start,
                             time.monotonic() - started,
                         )
+                if self.loaded.is_set() and self.snapshots.due():
+                    self.snapshots.write("due")
+            self.snapshots.write("shutdown")
         finally:
             consumer.close()
 

@@ -18,6 +18,10 @@ class Worker:
     def start(self) -> None:
         self._thread.start()
 
+    def stop_soon(self) -> None:
+        """Asks the thread to stop without waiting for it (so that several stop at once)."""
+        self._stopping.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
         if self._thread.is_alive():

@@ -1,0 +1,494 @@
+//! Snapshots of a projection: its whole state at one offset, in one file, so that a restart
+//! replays only the tail of its topic. A snapshot is a cache: Kafka stays the truth, and a
+//! snapshot that is missing, of another format version, damaged or of another topic is refused
+//! (the caller then replays the whole topic), never half-used.
+//!
+//! Layout (integers little-endian):
+//!
+//! ```text
+//! magic "ETSSNAP\n" | format version u32 | kind | topic | topic id | cluster id | offset i64
+//! | the model's state | crc32c u32 of every byte before it
+//! ```
+//!
+//! Strings and byte strings are a u32 length and the bytes. The file is written to a temporary
+//! name, synced, and renamed over the previous snapshot, so a crash leaves either snapshot whole.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::hash::{BuildHasher, Hash};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const MAGIC: &[u8; 8] = b"ETSSNAP\n";
+/// Bumped whenever the layout of any model's state changes: older files are then refused.
+pub const FORMAT_VERSION: u32 = 1;
+/// Bytes buffered (and checksummed) at a time while writing.
+const CHUNK: usize = 1 << 20;
+
+/// Why a snapshot was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotError(pub String);
+
+impl std::fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, SnapshotError>;
+
+fn refuse<T>(why: impl Into<String>) -> Result<T> {
+    Err(SnapshotError(why.into()))
+}
+
+/// Which topic, in which cluster, a snapshot was taken from. A topic that was deleted and created
+/// again under the same name gets a new id, so its old snapshot is foreign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub topic: String,
+    pub topic_id: String,
+    pub cluster_id: String,
+}
+
+/// A model that can be saved and restored.
+pub trait Snapshot: Sized {
+    /// Names the model in the header, so that one projection never loads another's file.
+    const KIND: &'static str;
+    /// The last offset applied: what the snapshot covers.
+    fn offset(&self) -> i64;
+    fn save(&self, out: &mut Writer);
+    fn restore(input: &mut Reader<'_>) -> Result<Self>;
+}
+
+/// Writes `model` to `path` atomically: a temporary file beside it, synced, then renamed over it.
+pub fn write<M: Snapshot>(path: &Path, identity: &Identity, model: &M) -> io::Result<()> {
+    let temporary = temporary_path(path);
+    let mut out = Writer::create(&temporary)?;
+    out.bytes(MAGIC);
+    out.u32(FORMAT_VERSION);
+    out.str(M::KIND);
+    out.str(&identity.topic);
+    out.str(&identity.topic_id);
+    out.str(&identity.cluster_id);
+    out.i64(model.offset());
+    model.save(&mut out);
+    out.finish()?;
+    fs::rename(&temporary, path)?;
+    // The rename is durable only once the directory entry is.
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+fn temporary_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+/// Reads the model saved in `bytes` if it is whole, of this format and of `identity`, and covers
+/// no offset past `end_offset` (the topic's last offset now; a snapshot past it is of another
+/// history of the topic).
+pub fn read<M: Snapshot>(bytes: &[u8], identity: &Identity, end_offset: i64) -> Result<M> {
+    let body = verified(bytes)?;
+    let mut input = Reader::new(body);
+    let version = input.u32()?;
+    if version != FORMAT_VERSION {
+        return refuse(format!(
+            "format version {version}, this build reads {FORMAT_VERSION}"
+        ));
+    }
+    let kind = input.str()?;
+    if kind != M::KIND {
+        return refuse(format!("a {kind} snapshot, not a {} one", M::KIND));
+    }
+    let found = Identity {
+        topic: input.str()?.to_owned(),
+        topic_id: input.str()?.to_owned(),
+        cluster_id: input.str()?.to_owned(),
+    };
+    if found != *identity {
+        return refuse(format!(
+            "taken from topic {} (id {}) of cluster {}, not from topic {} (id {}) of cluster {}",
+            found.topic,
+            found.topic_id,
+            found.cluster_id,
+            identity.topic,
+            identity.topic_id,
+            identity.cluster_id
+        ));
+    }
+    let offset = input.i64()?;
+    if offset > end_offset {
+        return refuse(format!(
+            "covers offset {offset}, past the topic's end {end_offset}"
+        ));
+    }
+    let model = M::restore(&mut input)?;
+    if model.offset() != offset {
+        return refuse("the state's offset differs from the header's");
+    }
+    if !input.is_empty() {
+        return refuse("bytes left after the state");
+    }
+    Ok(model)
+}
+
+/// The bytes between the magic and the checksum, once both are right.
+fn verified(bytes: &[u8]) -> Result<&[u8]> {
+    let Some(rest) = bytes.strip_prefix(MAGIC) else {
+        return refuse("not a snapshot file (no magic number)");
+    };
+    let Some((body, stored)) = rest.split_last_chunk::<4>() else {
+        return refuse("truncated: no checksum");
+    };
+    let computed = crc32c::crc32c(&bytes[..bytes.len() - 4]);
+    if computed != u32::from_le_bytes(*stored) {
+        return refuse("checksum mismatch: the file is damaged or truncated");
+    }
+    Ok(body)
+}
+
+/// Buffers what is written, checksums it chunk by chunk and writes it to the file. The first I/O
+/// error is kept and returned by `finish`, so that saving code need not handle errors per field.
+pub struct Writer {
+    file: File,
+    buffer: Vec<u8>,
+    crc: u32,
+    error: Option<io::Error>,
+}
+
+impl Writer {
+    fn create(path: &Path) -> io::Result<Writer> {
+        Ok(Writer {
+            file: File::create(path)?,
+            buffer: Vec::with_capacity(CHUNK + 4096),
+            crc: 0,
+            error: None,
+        })
+    }
+
+    fn flush_chunk(&mut self) {
+        self.crc = crc32c::crc32c_append(self.crc, &self.buffer);
+        if self.error.is_none() {
+            if let Err(err) = self.file.write_all(&self.buffer) {
+                self.error = Some(err);
+            }
+        }
+        self.buffer.clear();
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        self.flush_chunk();
+        if let Some(err) = self.error.take() {
+            return Err(err);
+        }
+        self.file.write_all(&self.crc.to_le_bytes())?;
+        self.file.sync_all()
+    }
+
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= CHUNK {
+            self.flush_chunk();
+        }
+    }
+
+    pub fn u32(&mut self, value: u32) {
+        self.bytes(&value.to_le_bytes());
+    }
+
+    pub fn i64(&mut self, value: i64) {
+        self.bytes(&value.to_le_bytes());
+    }
+
+    pub fn u8(&mut self, value: u8) {
+        self.bytes(&[value]);
+    }
+
+    /// A length: every collection and string here is far below 4 GiB.
+    pub fn len(&mut self, len: usize) {
+        self.u32(u32::try_from(len).expect("fewer than 2^32 items"));
+    }
+
+    pub fn blob(&mut self, bytes: &[u8]) {
+        self.len(bytes.len());
+        self.bytes(bytes);
+    }
+
+    pub fn str(&mut self, s: &str) {
+        self.blob(s.as_bytes());
+    }
+}
+
+/// Reads what a `Writer` wrote; every read checks that the bytes are there.
+pub struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Reader { rest: bytes }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.rest.len() < n {
+            return refuse("truncated state");
+        }
+        let (head, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        Ok(self.take(N)?.try_into().expect("N bytes"))
+    }
+
+    pub fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    pub fn i64(&mut self) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.array()?))
+    }
+
+    pub fn u8(&mut self) -> Result<u8> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    /// A length, checked against the bytes left (each item takes at least `min_item` bytes), so
+    /// that a damaged length cannot make the reader reserve gigabytes.
+    pub fn len(&mut self, min_item: usize) -> Result<usize> {
+        let len = self.u32()? as usize;
+        if len.saturating_mul(min_item.max(1)) > self.rest.len() {
+            return refuse("a length runs past the end");
+        }
+        Ok(len)
+    }
+
+    pub fn blob(&mut self) -> Result<&'a [u8]> {
+        let len = self.len(1)?;
+        self.take(len)
+    }
+
+    pub fn str(&mut self) -> Result<&'a str> {
+        std::str::from_utf8(self.blob()?).or_else(|_| refuse("a string is not UTF-8"))
+    }
+}
+
+/// A value that saves and restores itself field by field.
+pub trait Persist: Sized {
+    /// Fewest bytes a saved value takes, to bound collection lengths before reserving.
+    const MIN_BYTES: usize;
+    fn save(&self, out: &mut Writer);
+    fn restore(input: &mut Reader<'_>) -> Result<Self>;
+}
+
+impl Persist for i64 {
+    const MIN_BYTES: usize = 8;
+    fn save(&self, out: &mut Writer) {
+        out.i64(*self);
+    }
+    fn restore(input: &mut Reader<'_>) -> Result<Self> {
+        input.i64()
+    }
+}
+
+impl Persist for bool {
+    const MIN_BYTES: usize = 1;
+    fn save(&self, out: &mut Writer) {
+        out.u8(u8::from(*self));
+    }
+    fn restore(input: &mut Reader<'_>) -> Result<Self> {
+        match input.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => refuse(format!("{other} is not a boolean")),
+        }
+    }
+}
+
+impl Persist for String {
+    const MIN_BYTES: usize = 4;
+    fn save(&self, out: &mut Writer) {
+        out.str(self);
+    }
+    fn restore(input: &mut Reader<'_>) -> Result<Self> {
+        Ok(input.str()?.to_owned())
+    }
+}
+
+impl Persist for Arc<str> {
+    const MIN_BYTES: usize = 4;
+    fn save(&self, out: &mut Writer) {
+        out.str(self);
+    }
+    fn restore(input: &mut Reader<'_>) -> Result<Self> {
+        Ok(Arc::from(input.str()?))
+    }
+}
+
+impl<T: Persist> Persist for Vec<T> {
+    const MIN_BYTES: usize = 4;
+    fn save(&self, out: &mut Writer) {
+        out.len(self.len());
+        self.iter().for_each(|item| item.save(out));
+    }
+    fn restore(input: &mut Reader<'_>) -> Result<Self> {
+        let len = input.len(T::MIN_BYTES)?;
+        (0..len).map(|_| T::restore(input)).collect()
+    }
+}
+
+impl<K, V, S> Persist for HashMap<K, V, S>
+where
+    K: Persist + Eq + Hash,
+    V: Persist,
+    S: BuildHasher + Default,
+{
+    const MIN_BYTES: usize = 4;
+    fn save(&self, out: &mut Writer) {
+        out.len(self.len());
+        for (key, value) in self {
+            key.save(out);
+            value.save(out);
+        }
+    }
+    fn restore(input: &mut Reader<'_>) -> Result<Self> {
+        let len = input.len(K::MIN_BYTES + V::MIN_BYTES)?;
+        let mut map = HashMap::with_capacity_and_hasher(len, S::default());
+        for _ in 0..len {
+            let key = K::restore(input)?;
+            if map.insert(key, V::restore(input)?).is_some() {
+                return refuse("a key appears twice");
+            }
+        }
+        Ok(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model of a few fields, enough to exercise the header and the checks.
+    #[derive(Debug, Default, PartialEq)]
+    struct Counts {
+        offset: i64,
+        counts: HashMap<String, i64>,
+        names: Vec<Arc<str>>,
+        flags: Vec<bool>,
+    }
+
+    impl Snapshot for Counts {
+        const KIND: &'static str = "counts";
+        fn offset(&self) -> i64 {
+            self.offset
+        }
+        fn save(&self, out: &mut Writer) {
+            self.offset.save(out);
+            self.counts.save(out);
+            self.names.save(out);
+            self.flags.save(out);
+        }
+        fn restore(input: &mut Reader<'_>) -> Result<Self> {
+            Ok(Counts {
+                offset: i64::restore(input)?,
+                counts: HashMap::restore(input)?,
+                names: Vec::restore(input)?,
+                flags: Vec::restore(input)?,
+            })
+        }
+    }
+
+    fn identity() -> Identity {
+        Identity {
+            topic: "t_internal".into(),
+            topic_id: "id-1".into(),
+            cluster_id: "c-1".into(),
+        }
+    }
+
+    fn sample() -> Counts {
+        Counts {
+            offset: 41,
+            counts: [("a".to_owned(), 3), ("é".to_owned(), -7)].into(),
+            names: vec!["x".into(), "".into()],
+            flags: vec![true, false],
+        }
+    }
+
+    fn written(model: &Counts) -> Vec<u8> {
+        let dir = std::env::temp_dir().join(format!("snapshot-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        static WRITTEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = WRITTEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("{n}.snapshot"));
+        write(&path, &identity(), model).unwrap();
+        assert!(
+            !temporary_path(&path).exists(),
+            "the temporary file is renamed"
+        );
+        let bytes = fs::read(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn round_trip() {
+        let bytes = written(&sample());
+        assert_eq!(read::<Counts>(&bytes, &identity(), 41), Ok(sample()));
+        assert_eq!(read::<Counts>(&bytes, &identity(), 1000), Ok(sample()));
+    }
+
+    #[test]
+    fn every_truncation_and_every_flipped_byte_is_refused() {
+        let bytes = written(&sample());
+        for len in 0..bytes.len() {
+            assert!(read::<Counts>(&bytes[..len], &identity(), 41).is_err());
+        }
+        for at in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x10;
+            assert!(read::<Counts>(&damaged, &identity(), 41).is_err(), "{at}");
+        }
+    }
+
+    #[test]
+    fn foreign_or_future_snapshots_are_refused() {
+        let bytes = written(&sample());
+        let mut other = identity();
+        other.topic_id = "id-2".into();
+        let err = read::<Counts>(&bytes, &other, 41).unwrap_err();
+        assert!(err.0.contains("id-1"), "{err}");
+        other = identity();
+        other.cluster_id = "c-2".into();
+        assert!(read::<Counts>(&bytes, &other, 41).is_err());
+        let err = read::<Counts>(&bytes, &identity(), 40).unwrap_err();
+        assert!(err.0.contains("past the topic's end"), "{err}");
+    }
+
+    /// A file of another version is refused even when its checksum is right.
+    #[test]
+    fn other_format_versions_are_refused() {
+        let mut bytes = written(&sample());
+        bytes[8..12].copy_from_slice(&0u32.to_le_bytes());
+        let len = bytes.len();
+        let crc = crc32c::crc32c(&bytes[..len - 4]);
+        bytes[len - 4..].copy_from_slice(&crc.to_le_bytes());
+        let err = read::<Counts>(&bytes, &identity(), 41).unwrap_err();
+        assert!(err.0.contains("format version 0"), "{err}");
+    }
+
+    #[test]
+    fn huge_lengths_are_refused_before_reserving() {
+        let mut input = Reader::new(&[0xff, 0xff, 0xff, 0x7f, 1, 2]);
+        assert!(Vec::<i64>::restore(&mut input).is_err());
+    }
+}

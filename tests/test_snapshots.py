@@ -1,0 +1,240 @@
+"""Snapshots on a real broker: written at shutdown, snapshot + tail equals a full replay, and every
+kind of unusable snapshot (missing, old format, damaged, truncated, foreign) means a full replay
+with the right state, never a wrong one."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shop import _core
+from shop.config import Config
+from shop.contexts import catalog, checkout, fulfilment, pim_csv
+from shop.kafka import admin
+from shop.kafka.consumer import Projection, ProjectionLoop, replay
+from shop.kafka.producer import Producer
+from shop.kafka.snapshots import snapshot_path
+from tests.reference import product_changed
+from tests.server import ShopProcess
+from tests.test_catalog_integration import eventually
+from tests.test_checkout_integration import import_catalog
+
+CONTEXTS = (catalog.INTERNAL, checkout.INTERNAL, fulfilment.INTERNAL)
+MODELS: dict[str, Callable[[], Projection]] = {
+    catalog.INTERNAL: _core.Catalog,
+    checkout.INTERNAL: _core.Checkout,
+    fulfilment.INTERNAL: _core.Fulfilment,
+}
+
+
+def load(config: Config, topic: str) -> tuple[Projection, int]:
+    """The projection of `topic` as the shop loads it; and the offset its snapshot covered (-1:
+    none was used). Stopping the loop writes a fresh snapshot, as the shop does."""
+    model = MODELS[topic]()
+    producer = Producer(config)
+    loop = ProjectionLoop(config, topic, model, producer)
+    loop.start()
+    try:
+        assert loop.loaded.wait(60), loop.failure
+        used = loop.snapshots.covered
+    finally:
+        loop.stop(timeout=60)
+        producer.close()
+    assert loop.failure is None, loop.failure
+    return model, used
+
+
+def without_snapshots(config: Config) -> Config:
+    return dataclasses.replace(config, snapshot_dir="")
+
+
+@dataclasses.dataclass
+class Shoppers:
+    """What shoppers did through HTTP: the ids to ask the models about afterwards."""
+
+    carts: list[str] = dataclasses.field(default_factory=list)
+    orders: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (order id, cart id)
+
+    def shop(self, shop: ShopProcess, products: list[str], count: int) -> None:
+        """`count` shoppers each fill a cart with three products and order it."""
+        for n in range(count):
+            with httpx.Client(base_url=shop.url, timeout=30) as client:
+                cart = None
+                for i in range(3):
+                    product = products[(n * 3 + i) % len(products)]
+                    cart = client.put(f"/api/v1/cart/items/{product}", json={"quantity": 1 + n % 3})
+                    assert cart.status_code == 200, cart.text
+                assert cart is not None
+                cart_id = client.cookies["cart"]
+                order = client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]})
+                assert order.status_code in (201, 409), order.text
+                self.carts += [cart_id, client.cookies["cart"]]
+                if order.status_code == 201:
+                    self.orders.append((order.json()["id"], cart_id))
+
+
+def answers(topic: str, model: Projection, products: list[str], shoppers: Shoppers) -> list[object]:
+    """Everything the API and the relays ask a projection, as bytes and numbers."""
+    if isinstance(model, _core.Catalog):
+        pages: list[object] = [model.offset, model.pim_offset, len(model)]
+        for sort in ("id", "price", "name"):
+            for prefix in ("", "L", "Lorem", "Q", "zz"):
+                pages.append(model.page(sort, prefix, 1, 1000))
+                pages.append(model.page(sort, prefix, 2, 7, protobuf=True))
+        return pages + [model.product(p) for p in products]
+    if isinstance(model, _core.Checkout):
+        seen: list[object] = [model.offset, model.pim_offset, model.fulfilment_offset]
+        seen += [model.cart(c) for c in shoppers.carts] + [model.cart_version(c) for c in shoppers.carts]
+        seen += [(model.order(o, c), model.outcome(o)) for o, c in shoppers.orders]
+        seen += [(model.stock(p), model.product_state(p)) for p in products]
+        return seen + [model.order_created(offset) for offset in range(model.offset + 1)]
+    assert isinstance(model, _core.Fulfilment)
+    shipped = [model.shipped(o) for o, _ in shoppers.orders]
+    return [model.offset, model.checkout_offset, sorted(model.stock().items()), shipped]
+
+
+def shipped(shop: ShopProcess, order: str, cart: str) -> bool:
+    status = shop.get(f"/api/v1/orders/{order}", cookies={"cart": cart}).json()["status"]
+    return status in ("shipped", "backordered")
+
+
+def end_offset(config: Config, topic: str) -> int:
+    return admin.end_offset(config, config.topic(topic)) - 1
+
+
+def test_snapshots_written_at_shutdown_plus_the_tail_equal_a_full_replay(
+    config: Config, tmp_path: Path
+) -> None:
+    products = import_catalog(config, 60, {i: 4 for i in range(50)})
+    shop = ShopProcess(config, tmp_path / "shop.log").start()
+    shoppers = Shoppers()
+    shoppers.shop(shop, products, 6)
+    assert shoppers.orders
+    eventually(lambda: all(shipped(shop, order, cart) for order, cart in shoppers.orders))
+    shop.stop()  # SIGTERM: every projection writes its snapshot as it stops
+
+    for topic in CONTEXTS:
+        path = snapshot_path(config, config.topic(topic))
+        assert path is not None and path.exists(), f"no snapshot of {topic} written at shutdown"
+        _, covered = load(config, topic)
+        assert covered == end_offset(config, topic), f"the snapshot of {topic} covers its whole topic"
+
+    # The tail: a changed catalog, new stock, more shoppers on a shop started from the snapshots,
+    # then killed (no snapshot at shutdown), so that the snapshots stay behind their topics.
+    shop.start()
+    assert shop.log_tail(400).count("loaded the snapshot of") == 3, shop.log_tail()
+    changed = io.StringIO()
+    pim_csv.fake_products(70, 11, changed)  # the first 60 again, 10 new ...
+    rows = changed.getvalue().splitlines()
+    del rows[5:8]  # ... and 3 gone
+    rows[1] = rows[1].replace("https://", "http://")  # and 1 changed
+    pim_csv.import_products(config, io.StringIO("\n".join(rows) + "\n"), progress=False)
+    shoppers.shop(shop, products[20:], 6)
+    eventually(lambda: shop.get("/api/v1/products?per_page=1").json()["total"] == 67)
+    # The relays of a shop started from snapshots announce and ship the new orders.
+    eventually(lambda: all(shipped(shop, order, cart) for order, cart in shoppers.orders))
+    shop.kill()
+    products = [row.split(",")[0] for row in changed.getvalue().splitlines()[1:]]
+
+    for topic in CONTEXTS:
+        from_snapshot, covered = load(config, topic)
+        assert 0 <= covered < end_offset(config, topic), f"{topic}: a snapshot and a tail"
+        full, none = load(without_snapshots(config), topic)
+        assert none == -1
+        assert answers(topic, from_snapshot, products, shoppers) == answers(topic, full, products, shoppers)
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), bit by bit: enough for the small files of these tests."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
+
+
+def older_version(path: Path) -> None:
+    """Format version 0 with a right checksum: only the version can refuse it."""
+    data = bytearray(path.read_bytes()[:-4])
+    data[8:12] = (0).to_bytes(4, "little")
+    path.write_bytes(bytes(data) + crc32c(bytes(data)).to_bytes(4, "little"))
+
+
+def flipped_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def truncated(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def rewritten(config: Config, path: Path, beyond: bool = False, **changes: str) -> None:
+    """A valid snapshot of the same events, claiming another identity, or covering one more offset
+    than the topic has."""
+    model = _core.Catalog()
+    replay(config, catalog.INTERNAL, model.apply)
+    identity = dataclasses.replace(admin.topic_identity(config, config.topic(catalog.INTERNAL)), **changes)
+    if beyond:
+        model.apply([product_changed(model.offset + 1, 1000, id="beyond", name="Beyond", price=1)])
+    model.write_snapshot(str(path), identity.topic, identity.topic_id, identity.cluster_id)
+
+
+DAMAGES: dict[str, Callable[[Config, Path], None]] = {
+    "missing": lambda config, path: path.unlink(),
+    "older format version": lambda config, path: older_version(path),
+    "a flipped byte": lambda config, path: flipped_byte(path),
+    "truncated": lambda config, path: truncated(path),
+    "another topic id": lambda config, path: rewritten(config, path, topic_id="AAAAAAAAAAAAAAAAAAAAAA"),
+    "another cluster": lambda config, path: rewritten(config, path, cluster_id="another-cluster"),
+    "offsets past the topic's end": lambda config, path: rewritten(config, path, beyond=True),
+}
+
+
+def other_kind(config: Config, path: Path) -> None:
+    """A fulfilment snapshot under the catalog's name and identity."""
+    other = _core.Fulfilment()
+    other.apply([(0, b"")])  # undecodable: applied as nothing, at offset 0
+    identity = admin.topic_identity(config, config.topic(catalog.INTERNAL))
+    other.write_snapshot(str(path), identity.topic, identity.topic_id, identity.cluster_id)
+
+
+DAMAGES["another projection's"] = other_kind
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_an_unusable_snapshot_means_a_full_replay_with_the_right_state(
+    config: Config, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    producer = Producer(config)
+    admin.ensure_topics(config, (*CONTEXTS, *(f"{t}_dead" for t in CONTEXTS)))
+    for _offset, message in (
+        product_changed(i, i, id=f"p{i % 40}", name=f"N{i % 7}", price=i) for i in range(120)
+    ):
+        producer.produce(config.topic(catalog.INTERNAL), message).result(timeout=30)
+    producer.close()
+    load(config, catalog.INTERNAL)  # writes the snapshot as it stops
+    path = snapshot_path(config, config.topic(catalog.INTERNAL))
+    assert path is not None and path.exists()
+    DAMAGES[damage](config, path)
+
+    with caplog.at_level(logging.WARNING, logger="shop.kafka.snapshots"):
+        model, used = load(config, catalog.INTERNAL)
+    assert used == -1
+    assert any("replaying the whole topic" in r.getMessage() for r in caplog.records), caplog.text
+    reference = _core.Catalog()
+    replay(config, catalog.INTERNAL, reference.apply)
+    ids = [f"p{i}" for i in range(40)]
+    assert answers(catalog.INTERNAL, model, ids, Shoppers()) == answers(
+        catalog.INTERNAL, reference, ids, Shoppers()
+    )
+    # The snapshot written as that replay stopped is good again.
+    assert load(config, catalog.INTERNAL)[1] == 119
