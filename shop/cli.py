@@ -12,6 +12,7 @@ from typing import TextIO
 
 from granian import Granian
 from granian.constants import Interfaces
+from granian.http import HTTP1Settings
 
 from shop import __version__, _core, logs
 from shop.config import Config, add_arguments, from_args
@@ -22,6 +23,8 @@ from shop.kafka.producer import Producer
 from shop.service import all_topics
 
 log = logging.getLogger("shop")
+# Beyond shutdown_timeout for the requests and the flush: the relays and projections stop too.
+STOP_MARGIN_S = 15
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -99,12 +102,19 @@ def run(config: Config, args: argparse.Namespace) -> None:
 def serve(config: Config, args: argparse.Namespace) -> None:
     os.environ.update(config.to_env())  # the worker builds its Config from the environment
     log.info("serving on http://%s:%d", config.http_host, config.http_port)
+    # On SIGTERM Granian stops accepting, lets the in-flight requests finish, then runs the ASGI
+    # lifespan shutdown (Shop.stop: relays, projections, producer flush); a worker that takes
+    # longer than shutdown_timeout is killed.
     Granian(
         "shop.api.app:app",
         address=config.http_host,
         port=config.http_port,
         interface=Interfaces.ASGI,
         workers=1,
+        backpressure=config.http_backpressure,
+        backlog=config.http_backlog,
+        http1_settings=HTTP1Settings(header_read_timeout=config.header_timeout * 1000),
+        workers_kill_timeout=config.shutdown_timeout + STOP_MARGIN_S,
         log_access=False,
         log_level=config.log_level.lower(),  # type: ignore[arg-type]
     ).serve()

@@ -38,6 +38,16 @@ class Config:
     snapshot_events: int = _setting(
         100_000, "events applied after which a projection writes a snapshot (0: never)"
     )
+    produce_timeout: int = _setting(10, "seconds Kafka has to acknowledge a write before it fails with 503")
+    header_timeout: int = _setting(10, "seconds a client has to send the request line and headers")
+    body_timeout: int = _setting(10, "seconds a client has to send a request body before it gets 408")
+    breaker_failures: int = _setting(5, "consecutive failed writes that open the broker circuit breaker")
+    breaker_cooldown: int = _setting(5, "seconds the open breaker fails writes fast before it probes again")
+    max_commands: int = _setting(256, "most cart and order writes in flight at once; beyond that 503")
+    http_backpressure: int = _setting(512, "most requests the server works on at once; more queue")
+    http_backlog: int = _setting(1024, "most connections queued (the listen backlog) beyond those")
+    shutdown_timeout: int = _setting(30, "seconds a SIGTERM waits for in-flight requests and writes")
+    startup_timeout: int = _setting(120, "seconds the start retries an unreachable broker before it fails")
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name

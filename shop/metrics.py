@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import REGISTRY, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from shop.kafka.breaker import STATES, CircuitBreaker
 
 if TYPE_CHECKING:
     from shop.service import Shop
@@ -22,6 +24,10 @@ APPLY_SECONDS = Histogram(
 APPLIED_EVENTS = Counter("shop_applied_events_total", "Events applied to a projection", ["topic"])
 DEAD_LETTERS = Counter("shop_dead_letters_total", "Events copied to a dead-letter topic", ["topic"])
 HTTP_REQUESTS = Counter("shop_http_requests_total", "HTTP requests answered", ["route", "status"])
+COMMANDS_IN_FLIGHT = Gauge("shop_commands_in_flight", "Cart and order writes being handled now")
+COMMANDS_SHED = Counter(
+    "shop_commands_shed_total", "Writes refused with 503 because max_commands were in flight"
+)
 HTTP_SECONDS = Histogram(
     "shop_http_request_seconds",
     "HTTP request latency, from the request to the last byte handed to the server",
@@ -54,6 +60,7 @@ class ShopCollector(Collector):
             relays.add_metric([name], relay.position)
         yield relays
         yield from kafka_client_gauges(self.shop.broker.stats)
+        yield from breaker_metrics(self.shop.breaker)
         waiting = self.shop.checkout.projection.watch.waiting
         yield GaugeMetricFamily("shop_commands_waiting", "Requests waiting for their write to apply", waiting)
 
@@ -82,6 +89,20 @@ def kafka_client_gauges(stats: dict[str, Any]) -> Iterator[Metric]:
         up.add_metric([name], 1.0 if broker.get("state") == "UP" else 0.0)
         rtt.add_metric([name], broker.get("rtt", {}).get("avg", 0) / 1e6)
     yield from (up, rtt)
+
+
+def breaker_metrics(breaker: CircuitBreaker) -> Iterator[Metric]:
+    state = _gauge("shop_breaker_state", "1 for the broker circuit breaker's current state", "state")
+    current = breaker.state
+    for name in STATES:
+        state.add_metric([name], 1.0 if name == current else 0.0)
+    yield state
+    yield GaugeMetricFamily(
+        "shop_breaker_failures", "Consecutive writes Kafka did not acknowledge", breaker.failures
+    )
+    yield CounterMetricFamily(
+        "shop_breaker_rejected", "Writes refused at once by the open breaker", breaker.rejected
+    )
 
 
 def _gauge(name: str, documentation: str, label: str) -> GaugeMetricFamily:

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from shop.config import Config
 from shop.contexts import catalog, checkout, fulfilment, pim
 from shop.kafka import admin
+from shop.kafka.breaker import CircuitBreaker
 from shop.kafka.consumer import ProjectionLoop
 from shop.kafka.health import BrokerWatch
 from shop.kafka.producer import Producer
 from shop.kafka.relay import Relay
+from shop.retry import retry
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ class Shop:
         self.config = config
         self.broker = BrokerWatch()
         self.producer = Producer(config, on_stats=self.broker.on_stats)
+        self.breaker = CircuitBreaker(
+            config.breaker_failures, config.breaker_cooldown, broker_down=self.broker.unreachable
+        )
         self.pim_publisher = pim.pim_publisher(config, self.producer)
         self.catalog = catalog.CatalogContext(config, self.producer, self.pim_publisher.caught_up)
         self.fulfilment = fulfilment.FulfilmentContext(config, self.producer, checkout.PUBLIC)
@@ -62,7 +67,13 @@ class Shop:
         }
 
     def start(self) -> None:
-        admin.ensure_topics(self.config, all_topics())
+        # A broker that is still starting (or restarting) is waited for, not a reason to die.
+        retry(
+            lambda: admin.ensure_topics(self.config, all_topics()),
+            "creating and checking topics",
+            admin.transient,
+            self.config.startup_timeout,
+        )
         self.pim_publisher.start()
         self.catalog.start()
         self.fulfilment.start()
@@ -72,16 +83,22 @@ class Shop:
         )
 
     def stop(self) -> None:
+        """The end of a graceful shutdown. The HTTP server stopped accepting and finished its
+        in-flight requests before this runs (the ASGI lifespan's shutdown comes after them)."""
+        for relay in self.relays.values():  # all at once: each finishes its batch, acknowledged
+            relay.stop_soon()
         for relay in self.relays.values():
-            relay.stop()
+            relay.stop(self.config.shutdown_timeout)
         # Each projection writes its snapshot as it stops: all at once, each in its own thread.
         for projection in self.projections.values():
             projection.stop_soon()
         for projection in self.projections.values():
             projection.stop(timeout=SNAPSHOT_TIMEOUT_S)
-        remaining = self.producer.close()
+        remaining = self.producer.close(self.config.shutdown_timeout)
         if remaining:
-            log.error("%d writes were not acknowledged at shutdown", remaining)
+            log.error("shutdown: %d writes were not acknowledged by Kafka", remaining)
+        else:
+            log.info("shutdown: producer flushed, every write acknowledged")
 
     def readiness(self) -> Status:
         checks: dict[str, bool | str] = {
@@ -94,6 +111,7 @@ class Shop:
             checks["kafka"] = f"no broker reachable for {down:.0f}s"
         else:
             checks["kafka"] = True
+        checks["breaker"] = self.breaker.describe()
         return Status(all(v is True for v in checks.values()), checks)
 
     def health(self) -> Status:

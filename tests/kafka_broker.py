@@ -54,6 +54,10 @@ class Broker:
     def stop(self) -> None:
         subprocess.run([str(SCRIPT), "stop"], env=self._env(), check=True, capture_output=True, timeout=60)
 
+    def signal(self, signum: int) -> None:
+        """SIGSTOP freezes the broker (connections stay open, nothing answers), SIGCONT thaws it."""
+        os.kill(self.pid(), signum)
+
     def kill(self) -> None:
         """SIGKILL, as a crash would; returns once the process is gone."""
         pid = self.pid()

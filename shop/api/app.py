@@ -149,7 +149,8 @@ class App:
 
     def _cart_routes(self) -> CartRoutes:
         if self._carts is None:
-            self._carts = CartRoutes(self.config, self._shop().checkout)
+            shop = self._shop()
+            self._carts = CartRoutes(self.config, shop.checkout, shop.breaker)
         if not self._checkout_ready:
             self._carts.ready()
             self._checkout_ready = True

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
+from shop import metrics
 from shop.api import http
 from shop.api.http import Receive, Scope
-from shop.api.problems import Problem, invalid, not_ready
+from shop.api.problems import Problem, invalid, not_ready, unavailable
 from shop.config import Config
 from shop.contexts.checkout import CheckoutContext, new_id
+from shop.kafka.breaker import BreakerOpen, CircuitBreaker
 from shop.kafka.producer import ProduceError
+
+T = TypeVar("T")
 
 COOKIE = "cart"
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -39,10 +45,12 @@ class Answer:
 
 
 class CartRoutes:
-    def __init__(self, config: Config, checkout: CheckoutContext) -> None:
+    def __init__(self, config: Config, checkout: CheckoutContext, breaker: CircuitBreaker) -> None:
         self.config = config
         self.checkout = checkout
         self.model = checkout.model
+        self.breaker = breaker
+        self.commands_in_flight = 0  # touched by the event loop thread only
 
     def ready(self) -> None:
         if not self.checkout.ready():
@@ -54,25 +62,34 @@ class CartRoutes:
         return self._cart(scope, cart_id, 200, cookie)
 
     async def set_item(self, scope: Scope, receive: Receive, product_id: str, quantity: int | None) -> Answer:
-        cart_id, cookie = self._cart_id(scope)
-        if quantity is None:
-            quantity = _quantity(await http.read_body(receive, MAX_BODY))
-        if quantity > 0 and self.model.product_state(product_id) != "enabled":
-            raise Problem(404, f"no product with id {product_id!r} is for sale")
-        if self.model.cart_ordered(cart_id):
-            raise Problem(409, "this cart was ordered already; fetch the cart to get a new one")
-        offset = await self._produce(self.checkout.set_item(cart_id, product_id, quantity))
-        await self._wait(offset)
-        return self._cart(scope, cart_id, 200, cookie)
+        with self._command_slot():
+            cart_id, cookie = self._cart_id(scope)
+            if quantity is None:
+                body = await http.read_body(receive, MAX_BODY, self.config.body_timeout)
+                quantity = _quantity(body)
+            if quantity > 0 and self.model.product_state(product_id) != "enabled":
+                raise Problem(404, f"no product with id {product_id!r} is for sale")
+            if self.model.cart_ordered(cart_id):
+                raise Problem(409, "this cart was ordered already; fetch the cart to get a new one")
+            item = quantity
+            offset = await self._produce(lambda: self.checkout.set_item(cart_id, product_id, item))
+            await self._wait(offset)
+            return self._cart(scope, cart_id, 200, cookie)
 
     async def place_order(self, scope: Scope) -> Answer:
+        with self._command_slot():
+            return await self._place_order(scope)
+
+    async def _place_order(self, scope: Scope) -> Answer:
         cart_id, cookie = self._cart_id(scope)
         version = _if_match(scope)
-        order_id, next_cart_id, offset = await self._produce(self.checkout.place_order(cart_id, version))
+        order_id, next_cart_id, offset = await self._produce(
+            lambda: self.checkout.place_order(cart_id, version)
+        )
         await self._wait(offset)
         outcome = self.model.outcome(order_id)
         if outcome is None:  # cannot happen once the offset is applied; never answer from nothing
-            raise Problem(503, "the order was written but not yet decided; retry", headers=_retry())
+            raise unavailable("the order was written but not yet decided; retry", 1, "not-applied")
         reason, products = outcome
         if reason in OUTCOME_STATUS:
             positions = [{"name": product, "reason": reason} for product in products]
@@ -111,25 +128,54 @@ class CartRoutes:
         cart_id = new_id()
         return cart_id, [_set_cookie(scope, cart_id)]
 
-    async def _produce(self, command: Any) -> Any:
+    @contextmanager
+    def _command_slot(self) -> Iterator[None]:
+        """Load shedding: at most `max_commands` writes at once; the next ones get 503 at once
+        rather than queueing behind writes that already wait on Kafka."""
+        if self.commands_in_flight >= self.config.max_commands:
+            metrics.COMMANDS_SHED.inc()
+            raise unavailable(
+                f"the shop is busy: {self.commands_in_flight} writes are in flight; nothing was written",
+                1,
+                "overloaded",
+            )
+        self.commands_in_flight += 1
+        metrics.COMMANDS_IN_FLIGHT.inc()
         try:
-            return await command
+            yield
+        finally:
+            self.commands_in_flight -= 1
+            metrics.COMMANDS_IN_FLIGHT.dec()
+
+    async def _produce(self, command: Callable[[], Awaitable[T]]) -> T:
+        """Produces through the circuit breaker: refused at once while it is open; each outcome
+        is reported to it. A failed write is not retried here (see README: retries)."""
+        try:
+            self.breaker.before_write()
+        except BreakerOpen as exc:
+            detail = f"writes fail fast for now: {exc.reason}; nothing was written"
+            raise unavailable(detail, exc.retry_after, "breaker-open") from None
+        try:
+            result = await command()
         except ProduceError as exc:
-            raise Problem(503, f"the write was not acknowledged by Kafka: {exc}", headers=_retry()) from None
+            self.breaker.failed()
+            detail = (
+                f"the write was not acknowledged by Kafka ({exc}); it may or may not have been "
+                "written: retrying is safe (a quantity is set, not added; a cart is ordered once)"
+            )
+            raise unavailable(detail, self.breaker.retry_after(), "write-failed") from None
+        except BaseException:
+            self.breaker.abandoned()
+            raise
+        self.breaker.succeeded()
+        return result
 
     async def _wait(self, offset: int | None) -> None:
         if offset is None:
             return
         if not await self.checkout.projection.watch.wait(offset, self.config.ready_timeout):
-            raise Problem(
-                503,
-                f"offset {offset} is not applied yet on this instance; the write is durable, retry",
-                headers=_retry(),
-            )
-
-
-def _retry() -> list[tuple[bytes, bytes]]:
-    return [(b"retry-after", b"1")]
+            detail = f"offset {offset} is not applied yet on this instance; the write is durable, retry"
+            raise unavailable(detail, 1, "not-applied")
 
 
 def _content_type(scope: Scope) -> bytes:

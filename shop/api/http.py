@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -109,12 +111,17 @@ def min_offset(scope: Scope) -> int | None:
     return int(raw)
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """The request body; 413 once it grows past `limit` bytes."""
+async def read_body(receive: Receive, limit: int, timeout: float) -> bytes:
+    """The request body; 413 once it grows past `limit` bytes, 408 unless it all arrived within
+    `timeout` seconds (a client that trickles a body must not hold a request slot forever)."""
+    deadline = time.monotonic() + timeout
     chunks = []
     size = 0
     while True:
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise Problem(408, f"the body did not arrive within {timeout:g}s") from None
         if message["type"] == "http.disconnect":
             raise Problem(400, "the client went away before sending the body")
         chunk = message.get("body", b"")

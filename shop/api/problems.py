@@ -10,6 +10,7 @@ TITLES = {
     404: "Not Found",
     405: "Method Not Allowed",
     406: "Not Acceptable",
+    408: "Request Timeout",
     409: "Conflict",
     412: "Precondition Failed",
     428: "Precondition Required",
@@ -44,6 +45,17 @@ class Problem(Exception):
 def invalid(name: str, reason: str) -> Problem:
     """A 400 naming the parameter that is wrong and why."""
     return Problem(400, f"invalid parameter {name}: {reason}", [{"name": name, "reason": reason}])
+
+
+def unavailable(detail: str, retry_after: int, kind: str) -> Problem:
+    """A 503 the client may retry after `retry_after` seconds; `kind` (the problem type) says why:
+    overloaded, breaker-open or write-timeout."""
+    return Problem(
+        503,
+        detail,
+        headers=[(b"retry-after", str(max(1, retry_after)).encode())],
+        type=f"/problems/{kind}",
+    )
 
 
 def not_ready(what: str, retry_after: int = 1) -> Problem:

@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicCollectio
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]
 
 from shop.config import Config
+from shop.retry import retry
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,22 @@ LEADERSHIP_ERRORS = frozenset(
         KafkaError._UNKNOWN_PARTITION,
     }
 )
+
+
+# Errors of a broker that is down, restarting or unreachable for now: worth another try.
+UNREACHABLE_ERRORS = frozenset(
+    {KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN, KafkaError._MSG_TIMED_OUT}
+)
+
+
+def transient(exc: Exception) -> bool:
+    """True for a failure that may pass by itself (a broker starting, a leader moving)."""
+    if isinstance(exc, TimeoutError):
+        return True
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        error: KafkaError = exc.args[0]
+        return bool(error.retriable()) or error.code() in UNREACHABLE_ERRORS | LEADERSHIP_ERRORS
+    return False
 
 
 class TopicMismatch(RuntimeError):
@@ -90,19 +107,9 @@ T = TypeVar("T")
 
 
 def _retrying(call: Callable[[], T]) -> T:
-    """`call()`, retried with backoff while the broker answers that leadership is still settling."""
-    deadline = time.monotonic() + TIMEOUT_S
-    delay = 0.05
-    while True:
-        try:
-            return call()
-        except KafkaException as exc:
-            error = exc.args[0]
-            transient = error.retriable() or error.code() in LEADERSHIP_ERRORS
-            if not transient or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    """`call()`, retried with backoff and jitter while the broker is unreachable or answers that
+    leadership is still settling: metadata requests change nothing, so repeating them is safe."""
+    return retry(call, "a metadata request", transient, TIMEOUT_S)
 
 
 def watermarks(consumer: Consumer, topic: str) -> tuple[int, int]:

@@ -30,5 +30,9 @@ class BrokerWatch:
             log.warning("no broker reachable")
             self.down_since = time.monotonic()
 
+    def unreachable(self) -> bool:
+        """True while the last statistics showed no broker connected."""
+        return self.down_since is not None
+
     def unreachable_for(self) -> float:
         return 0.0 if self.down_since is None else time.monotonic() - self.down_since

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -14,6 +16,9 @@ from confluent_kafka import Producer as _Producer
 from shop.config import Config
 from shop.kafka.health import STATS_INTERVAL_MS
 from shop.progress import Progress
+
+log = logging.getLogger(__name__)
+IMPORT_TIMEOUT_S = 120
 
 
 class ProduceError(RuntimeError):
@@ -27,7 +32,9 @@ def producer_settings(config: Config, extra: dict[str, Any]) -> dict[str, Any]:
         "acks": "all",
         # A request-path write must not wait for a batch to fill before it is even sent.
         "linger.ms": 0,
-        "delivery.timeout.ms": 30_000,
+        # How long librdkafka keeps trying a write (its own retries are idempotent: no duplicates);
+        # after that the write fails and its request answers 503. A shop request must not hang.
+        "message.timeout.ms": config.produce_timeout * 1000,
         "compression.type": "none",
     }
     settings.update(extra)
@@ -47,33 +54,48 @@ class Producer:
         extra = dict(extra or {})
         if on_stats is not None:
             extra.update({"stats_cb": on_stats, "statistics.interval.ms": STATS_INTERVAL_MS})
-        self._producer = _Producer(producer_settings(config, extra))
+        settings = producer_settings(config, extra)
+        self.timeout = settings["message.timeout.ms"] / 1000
+        self._producer = _Producer(settings)
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="producer-poll", daemon=True)
         self._poller.start()
 
     def _poll(self) -> None:
+        # This thread serves every delivery report: if it died, every write would wait forever.
         while not self._closed.is_set():
-            self._producer.poll(0.05)
+            try:
+                self._producer.poll(0.05)
+            except Exception:
+                log.exception("serving delivery reports")
 
-    def produce(self, topic: str, value: bytes) -> Future[int]:
+    def produce(
+        self, topic: str, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None
+    ) -> Future[int]:
         """Sends `value` to partition 0 of `topic`; the future resolves to its offset once acked."""
         if self._closed.is_set():
             raise ProduceError(f"{topic}: the producer is closed (the shop is shutting down)")
         future: Future[int] = Future()
 
         def delivered(err: KafkaError | None, message: Any) -> None:
-            if err is not None:
-                future.set_exception(ProduceError(f"{topic}: {err.str()}"))
-            else:
+            if not future.set_running_or_notify_cancel():  # cancelled: nobody waits for the answer
+                return
+            if err is None:
                 future.set_result(int(message.offset()))
+            elif err.code() == KafkaError._MSG_TIMED_OUT:
+                future.set_exception(ProduceError(f"{topic}: not acknowledged within the produce timeout"))
+            else:
+                future.set_exception(ProduceError(f"{topic}: {err.str()}"))
 
+        deadline = time.monotonic() + self.timeout
         while True:
             try:
-                self._producer.produce(topic, value, partition=0, on_delivery=delivered)
+                self._producer.produce(topic, value, partition=0, on_delivery=delivered, headers=headers)
                 return future
             except BufferError:
-                # The local queue is full: let deliveries drain, then try again.
+                # The local queue is full: let deliveries drain, then try again, within the timeout.
+                if time.monotonic() > deadline:
+                    raise ProduceError(f"{topic}: the producer's queue stayed full") from None
                 self._producer.poll(0.01)
             except KafkaException as exc:
                 raise ProduceError(f"{topic}: {exc}") from exc
@@ -99,14 +121,15 @@ def produce_all(config: Config, topic: str, messages: list[bytes], progress: Pro
     """Produces every message to `topic` in order (idempotent, acks=all) and returns once Kafka
     acknowledged them all; raises ProduceError otherwise. Batches for throughput: no one waits on
     a single message here."""
-    producer = Producer(config, extra={"linger.ms": 20, "batch.size": 1_000_000})
+    settings = {"linger.ms": 20, "batch.size": 1_000_000, "message.timeout.ms": IMPORT_TIMEOUT_S * 1000}
+    producer = Producer(config, extra=settings)
     futures = []
     for message in messages:
         future = producer.produce(config.topic(topic), message)
         if progress is not None:
             future.add_done_callback(lambda _future: progress.advance())
         futures.append(future)
-    unacknowledged = producer.close(timeout=120)
+    unacknowledged = producer.close(timeout=IMPORT_TIMEOUT_S)
     if progress is not None:
         progress.close()
     for future in futures:

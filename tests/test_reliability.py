@@ -1,0 +1,206 @@
+"""Timeouts, load shedding, the circuit breaker and graceful shutdown, on a real broker and a real
+shop process. A request is held in flight by sending its head and not yet its body."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from shop.config import Config
+from shop.contexts import pim_csv, stock_csv
+from tests.conftest import fresh_config
+from tests.kafka_broker import Broker, single_broker
+from tests.server import ShopProcess
+from tests.test_catalog_integration import eventually
+from tests.test_checkout_integration import checkout_state
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class HeldRequest:
+    """An HTTP/1.1 request written by hand: the head goes at once, the body when the test says."""
+
+    def __init__(self, port: int, method: str, path: str, body_length: int, cookie: str = "") -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {body_length}\r\nConnection: close\r\n"
+        )
+        if cookie:
+            head += f"Cookie: {cookie}\r\n"
+        self.sock.sendall((head + "\r\n").encode())
+
+    def send(self, body: bytes) -> None:
+        self.sock.sendall(body)
+
+    def response(self) -> Response:
+        data = b""
+        while chunk := self.sock.recv(65536):
+            data += chunk
+        self.sock.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return Response(int(lines[0].split()[1]), headers, body)
+
+
+def import_sample(config: Config, products: int) -> list[str]:
+    csv_text = io.StringIO()
+    pim_csv.fake_products(products, 5, csv_text)
+    pim_csv.import_products(config, io.StringIO(csv_text.getvalue()), progress=False)
+    ids = [line.split(",")[0] for line in csv_text.getvalue().splitlines()[1:]]
+    stock = "product_id,quantity\n" + "".join(f"{i},50\n" for i in ids)
+    stock_csv.import_stock(config, io.StringIO(stock), progress=False)
+    return ids
+
+
+def metric(shop: ShopProcess, name: str, labels: dict[str, str] | None = None) -> float:
+    for family in text_string_to_metric_families(shop.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and (labels is None or sample.labels == labels):
+                return float(sample.value)
+    raise KeyError(name)
+
+
+@pytest.fixture(scope="module")
+def strict(
+    broker: Broker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ShopProcess, list[str]]]:
+    """A shop with tight limits: one write at a time, 2 s for a body."""
+    config = replace(fresh_config(broker), body_timeout=2, max_commands=1)
+    ids = import_sample(config, 3)
+    shop = ShopProcess(config, Path(tmp_path_factory.mktemp("shop")) / "shop.log").start()
+    yield shop, ids
+    shop.stop()
+
+
+def put(shop: ShopProcess, client: httpx.Client, product_id: str, quantity: int) -> httpx.Response:
+    return client.put(f"{shop.url}/api/v1/cart/items/{product_id}", json={"quantity": quantity})
+
+
+def assert_503(response: httpx.Response | Response, kind: str) -> None:
+    assert response.status == 503 if isinstance(response, Response) else response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["retry-after"]) >= 1
+    body = response.body if isinstance(response, Response) else response.content
+    assert f'"/problems/{kind}"' in body.decode()
+
+
+def test_a_body_that_does_not_arrive_in_time_gets_408(strict: tuple[ShopProcess, list[str]]) -> None:
+    shop, ids = strict
+    request = HeldRequest(shop.config.http_port, "PUT", f"/api/v1/cart/items/{ids[0]}", 20)
+    request.send(b'{"quan')
+    started = time.monotonic()
+    response = request.response()
+    assert response.status == 408, response.body
+    assert response.headers["content-type"] == "application/problem+json"
+    assert 1.5 < time.monotonic() - started < 30
+
+
+def test_writes_beyond_max_commands_are_shed_with_503(strict: tuple[ShopProcess, list[str]]) -> None:
+    shop, ids = strict
+    held = HeldRequest(shop.config.http_port, "PUT", f"/api/v1/cart/items/{ids[0]}", 15)
+    eventually(lambda: metric(shop, "shop_commands_in_flight") == 1, timeout=10)
+    with httpx.Client(timeout=30) as client:
+        shed = put(shop, client, ids[1], 1)
+        assert_503(shed, "overloaded")
+        assert client.get(shop.url + "/api/v1/products").status_code == 200  # reads are not shed
+    held.send(b'{"quantity": 2}')
+    response = held.response()
+    assert response.status == 200, response.body
+    assert metric(shop, "shop_commands_shed_total") >= 1
+
+
+def test_the_breaker_opens_on_failed_writes_fails_fast_and_closes_on_recovery(tmp_path: Path) -> None:
+    """A frozen broker (SIGSTOP: up, connected, answering nothing) makes writes time out; an
+    unreachable one (SIGKILL) makes them fail fast at once. Both pass by themselves."""
+    broker = single_broker(tmp_path / "kafka")
+    broker.start()
+    config = replace(fresh_config(broker), produce_timeout=1, breaker_failures=2, breaker_cooldown=2)
+    ids = import_sample(config, 2)
+    shop = ShopProcess(config, tmp_path / "shop.log")
+    try:
+        shop.start()
+        with httpx.Client(timeout=30) as client:
+            assert put(shop, client, ids[0], 1).status_code == 200
+            broker.signal(signal.SIGSTOP)
+            try:
+                assert_breaker_opens(shop, client, ids[0])
+            finally:
+                broker.signal(signal.SIGCONT)
+            eventually(lambda: put(shop, client, ids[0], 3).status_code == 200, timeout=60)
+            assert metric(shop, "shop_breaker_state", {"state": "closed"}) == 1
+            assert client.get(shop.url + "/readyz").json()["checks"]["breaker"] is True
+
+            broker.kill()
+            eventually(lambda: metric(shop, "shop_breaker_state", {"state": "open"}) == 1, timeout=30)
+            started = time.monotonic()
+            refused = put(shop, client, ids[0], 5)
+            assert_503(refused, "breaker-open")
+            assert "no Kafka broker is reachable" in refused.json()["detail"]
+            assert time.monotonic() - started < 0.9
+            broker.start()
+            eventually(lambda: put(shop, client, ids[0], 6).status_code == 200, timeout=90)
+            cart = client.get(shop.url + "/api/v1/cart").json()
+            assert [item["quantity"] for item in cart["items"]] == [6]
+    finally:
+        shop.stop()
+        broker.stop()
+
+
+def assert_breaker_opens(shop: ShopProcess, client: httpx.Client, product_id: str) -> None:
+    for _ in range(2):  # the produce timeout (1 s) passes: the write failed, or its fate is unknown
+        assert_503(put(shop, client, product_id, 7), "write-failed")
+    started = time.monotonic()
+    refused = put(shop, client, product_id, 7)
+    assert_503(refused, "breaker-open")
+    assert time.monotonic() - started < 0.9  # at once, not after the produce timeout
+    assert int(refused.headers["retry-after"]) <= 2
+    ready = client.get(shop.url + "/readyz")
+    assert ready.status_code == 503 and "open" in ready.json()["checks"]["breaker"]
+    assert metric(shop, "shop_breaker_state", {"state": "open"}) == 1
+
+
+@pytest.fixture
+def shop(config: Config, tmp_path: Path) -> Iterator[ShopProcess]:
+    import_sample(config, 2)
+    shop = ShopProcess(replace(config, body_timeout=60), tmp_path / "shop.log")
+    yield shop.start()
+    shop.stop()
+
+
+def test_sigterm_finishes_the_request_in_flight_and_flushes_the_producer(shop: ShopProcess) -> None:
+    assert shop.process is not None
+    product = shop.get("/api/v1/products").json()["items"][0]["id"]
+    held = HeldRequest(shop.config.http_port, "PUT", f"/api/v1/cart/items/{product}", 15)
+    eventually(lambda: metric(shop, "shop_commands_in_flight") == 1, timeout=10)
+    os.killpg(shop.process.pid, signal.SIGTERM)
+    eventually(lambda: "Shutting down granian" in shop.log_tail(200), timeout=10)
+    held.send(b'{"quantity": 4}')
+    response = held.response()
+    assert response.status == 200, response.body
+    assert shop.process.wait(60) == 0
+    assert "shutdown: producer flushed, every write acknowledged" in shop.log_tail(200)
+    cart_id = response.headers["set-cookie"].split(";")[0].split("=")[1]
+    cart = checkout_state(shop.config).cart(cart_id)
+    assert b'"quantity":4' in cart  # acknowledged before the answer, so in Kafka after the stop
