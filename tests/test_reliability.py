@@ -86,8 +86,8 @@ def metric(shop: ShopProcess, name: str, labels: dict[str, str] | None = None) -
 def strict(
     broker: Broker, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ShopProcess, list[str]]]:
-    """A shop with tight limits: one write at a time, 2 s for a body."""
-    config = replace(fresh_config(broker), body_timeout=2, max_commands=1)
+    """A shop with tight limits: one write at a time, 1 s for the headers, 2 s for a body."""
+    config = replace(fresh_config(broker), header_timeout=1, body_timeout=2, max_commands=1)
     ids = import_sample(config, 3)
     shop = ShopProcess(config, Path(tmp_path_factory.mktemp("shop")) / "shop.log").start()
     yield shop, ids
@@ -115,6 +115,18 @@ def test_a_body_that_does_not_arrive_in_time_gets_408(strict: tuple[ShopProcess,
     assert response.status == 408, response.body
     assert response.headers["content-type"] == "application/problem+json"
     assert 1.5 < time.monotonic() - started < 30
+
+
+def test_headers_that_do_not_arrive_in_time_close_the_connection(
+    strict: tuple[ShopProcess, list[str]],
+) -> None:
+    shop, _ids = strict
+    with socket.create_connection(("127.0.0.1", shop.config.http_port), timeout=30) as sock:
+        sock.sendall(b"GET /api/v1/products HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no end of headers
+        started = time.monotonic()
+        answer = sock.recv(65536)
+        assert answer == b""  # Granian closes it
+        assert 0.5 < time.monotonic() - started < 20
 
 
 def test_writes_beyond_max_commands_are_shed_with_503(strict: tuple[ShopProcess, list[str]]) -> None:
@@ -169,15 +181,22 @@ def test_the_breaker_opens_on_failed_writes_fails_fast_and_closes_on_recovery(tm
 
 
 def assert_breaker_opens(shop: ShopProcess, client: httpx.Client, product_id: str) -> None:
-    for _ in range(2):  # the produce timeout (1 s) passes: the write failed, or its fate is unknown
-        assert_503(put(shop, client, product_id, 7), "write-failed")
-    started = time.monotonic()
-    refused = put(shop, client, product_id, 7)
-    assert_503(refused, "breaker-open")
-    assert time.monotonic() - started < 0.9  # at once, not after the produce timeout
-    assert int(refused.headers["retry-after"]) <= 2
-    ready = client.get(shop.url + "/readyz")
-    assert ready.status_code == 503 and "open" in ready.json()["checks"]["breaker"]
+    """The first write waits out the produce timeout (1 s) and fails (or its fate is unknown).
+    The breaker then opens: after the second such failure, or as soon as librdkafka reconnects to
+    the frozen broker and reports it not up, whichever comes first. Then writes are refused at once."""
+    assert_503(put(shop, client, product_id, 7), "write-failed")
+    kinds = []
+    for _ in range(3):
+        started = time.monotonic()
+        response = put(shop, client, product_id, 7)
+        kinds.append(response.json()["type"])
+        if kinds[-1] == "/problems/breaker-open":
+            assert_503(response, "breaker-open")
+            assert time.monotonic() - started < 0.9  # at once, not after the produce timeout
+            assert int(response.headers["retry-after"]) <= 2
+            break
+        assert_503(response, "write-failed")
+    assert kinds[-1] == "/problems/breaker-open", kinds
     assert metric(shop, "shop_breaker_state", {"state": "open"}) == 1
 
 
