@@ -13,9 +13,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shop import metrics
 from shop.api import http
 from shop.api.cart import Answer, CartRoutes
+from shop.api.cart_events import CartEvents
 from shop.api.http import Receive, Scope, Send
 from shop.api.openapi import spec
 from shop.api.problems import Problem, invalid, not_ready
+from shop.api.static import Storefront
 from shop.config import Config
 from shop.service import Shop
 
@@ -46,10 +48,14 @@ class App:
         # Encoded pages by (query string, protobuf), each valid for the catalog offset it was built at.
         self._pages: dict[tuple[bytes, bool], tuple[int, bytes]] = {}
         self._openapi = json.dumps(spec()).encode()
+        self.storefront = Storefront()
+        self.cart_events = CartEvents(self.config, lambda: None if self.shop is None else self.shop.checkout)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self.cart_events(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
@@ -68,6 +74,7 @@ class App:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.cart_events.shutdown()
                 if self.shop is not None:
                     await asyncio.to_thread(self.shop.stop)
                 await send({"type": "lifespan.shutdown.complete"})
@@ -126,6 +133,8 @@ class App:
         elif path == "/openapi.json":
             _require(scope, "GET")
             await http.respond(send, 200, self._openapi, headers=cors)
+        elif self.storefront.serves(path):
+            await self.storefront.respond(scope, send)
         else:
             raise Problem(404, f"no resource at {path}")
 
@@ -231,6 +240,8 @@ def route_name(path: str) -> str:
         return "order"
     if path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
         return path[1:]
+    if Storefront.serves(path):
+        return "storefront"
     return "other"
 
 

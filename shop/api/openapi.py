@@ -112,6 +112,26 @@ def _cart_paths() -> dict[str, Any]:
                 },
             }
         },
+        "/api/v1/cart/events": {
+            "get": {
+                "summary": "WebSocket: the cart of the cart cookie, pushed whenever it changes",
+                "description": (
+                    "Upgrade to a WebSocket with the cart cookie (the only authorisation); a browser's "
+                    "Origin must be this host or a configured CORS origin. The server sends the cart "
+                    "(text, the JSON body of GET /api/v1/cart) at once, then again after each change of its "
+                    'version. The client may send "ping" (answered "pong"); anything else closes with '
+                    "1008. Close 4001: the cart was ordered, fetch the new cart and reconnect; 1001: the "
+                    "shop shuts down. Refused before the upgrade: 403 without a cart cookie or from a "
+                    "foreign origin, 503 while checkout loads or when too many streams are open."
+                ),
+                "operationId": "cartEvents",
+                "responses": {
+                    "101": {"description": "switching to the WebSocket protocol"},
+                    "403": PROBLEM,
+                    "503": NOT_READY,
+                },
+            }
+        },
         "/api/v1/orders/{id}": {
             "get": {
                 "summary": "An order, to the shopper who placed it",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 TITLES = {
     400: "Bad Request",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     406: "Not Acceptable",

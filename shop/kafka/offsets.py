@@ -13,34 +13,56 @@ class OffsetWatch:
         self.applied = -1
         self._cond = threading.Condition()
         self._waiters: list[tuple[int, asyncio.Future[None], asyncio.AbstractEventLoop]] = []
+        # Long-lived followers (cart event streams): released like waiters, not counted as commands.
+        self._followers: list[tuple[int, asyncio.Future[None], asyncio.AbstractEventLoop]] = []
 
     def advance(self, offset: int) -> None:
         """Called by the consumer thread after a batch is published."""
         with self._cond:
             self.applied = offset
             self._cond.notify_all()
-        if self._waiters:
-            for loop in {loop for _, _, loop in self._waiters}:
+        if self._waiters or self._followers:
+            for loop in {loop for _, _, loop in self._waiters + self._followers}:
                 loop.call_soon_threadsafe(self._release)
 
     def _release(self) -> None:
+        self._release_from(self._waiters)
+        self._release_from(self._followers)
+
+    def _release_from(
+        self, waiters: list[tuple[int, asyncio.Future[None], asyncio.AbstractEventLoop]]
+    ) -> None:
         applied = self.applied
         keep = []
-        for offset, future, loop in self._waiters:
+        for offset, future, loop in waiters:
             if offset <= applied:
                 if not future.done():
                     future.set_result(None)
             elif not future.done():
                 keep.append((offset, future, loop))
-        self._waiters = keep
+        waiters[:] = keep  # in place: a waiter being added holds this very list
 
     async def wait(self, offset: int, timeout: float) -> bool:
         """True once `offset` is applied; False after `timeout` seconds."""
+        return await self._wait(self._waiters, offset, timeout)
+
+    async def follow(self, offset: int, timeout: float) -> bool:
+        """True once an offset after `offset` is applied; False after `timeout` seconds. For streams
+        that follow the projection for as long as a client listens: not counted in `waiting`."""
+        return await self._wait(self._followers, offset + 1, timeout)
+
+    async def _wait(
+        self,
+        waiters: list[tuple[int, asyncio.Future[None], asyncio.AbstractEventLoop]],
+        offset: int,
+        timeout: float,
+    ) -> bool:
         if self.applied >= offset:
             return True
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._waiters.append((offset, future, loop))
+        entry = (offset, future, loop)
+        waiters.append(entry)
         if self.applied >= offset:  # advanced between the first check and the append
             self._release()
         try:
@@ -48,6 +70,9 @@ class OffsetWatch:
             return True
         except TimeoutError:
             return False
+        finally:
+            if entry in waiters:  # timed out or cancelled: a follower must not pile up entries
+                waiters.remove(entry)
 
     def wait_blocking(self, offset: int, timeout: float) -> bool:
         with self._cond:

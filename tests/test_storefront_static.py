@@ -1,0 +1,126 @@
+"""The storefront's files as the app serves them: views answer index.html, hashed assets are cached
+for a year, content types are right, and a shop without the web build says so instead of failing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shop.api.app import App
+from shop.api.http import Message
+from shop.api.static import STATIC_DIR, Storefront
+from shop.config import Config
+
+INDEX = b"<!doctype html><title>Event Thingy Store</title><script src=/assets/app-1a2b3c.js></script>"
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_bytes(INDEX)
+    (tmp_path / "assets" / "app-1a2b3c.js").write_bytes(b"console.log(1)")
+    (tmp_path / "assets" / "app-4d5e6f.css").write_bytes(b"body{}")
+    (tmp_path / "favicon.svg").write_bytes(b"<svg/>")
+    return tmp_path
+
+
+class Answer:
+    def __init__(self, messages: list[Message]) -> None:
+        self.status: int = messages[0]["status"]
+        self.headers = {k.decode(): v.decode() for k, v in messages[0]["headers"]}
+        self.body: bytes = b"".join(m.get("body", b"") for m in messages[1:])
+
+
+def get(app: App, path: str, method: str = "GET", **headers: str) -> Answer:
+    messages: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        messages.append(message)
+
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": b"",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+    }
+    asyncio.run(app(scope, receive, send))
+    return Answer(messages)
+
+
+def app_serving(root: Path) -> App:
+    app = App(Config())
+    app.storefront = Storefront(root)
+    return app
+
+
+@pytest.mark.parametrize("view", ["/", "/cart", "/products/abc-123", "/orders/0f3a"])
+def test_every_view_answers_index_html_revalidated(site: Path, view: str) -> None:
+    answer = get(app_serving(site), view)
+    assert answer.status == 200
+    assert answer.body == INDEX
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert answer.headers["cache-control"] == "no-cache"
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+
+
+def test_hashed_assets_are_cached_for_a_year_with_their_type(site: Path) -> None:
+    app = app_serving(site)
+    script = get(app, "/assets/app-1a2b3c.js")
+    assert (script.status, script.body) == (200, b"console.log(1)")
+    assert script.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert get(app, "/assets/app-4d5e6f.css").headers["content-type"] == "text/css; charset=utf-8"
+    icon = get(app, "/favicon.svg")
+    assert (icon.headers["content-type"], icon.headers["cache-control"]) == ("image/svg+xml", "no-cache")
+
+
+def test_an_unchanged_file_answers_304(site: Path) -> None:
+    app = app_serving(site)
+    etag = get(app, "/").headers["etag"]
+    again = get(app, "/cart", **{"if-none-match": etag})
+    assert (again.status, again.body) == (304, b"")
+
+
+def test_head_answers_headers_only(site: Path) -> None:
+    answer = get(app_serving(site), "/", "HEAD")
+    assert (answer.status, answer.body) == (200, b"")
+    assert answer.headers["content-length"] == str(len(INDEX))
+
+
+def test_a_missing_asset_is_a_404_never_the_page(site: Path) -> None:
+    answer = get(app_serving(site), "/assets/app-000000.js")
+    assert answer.status == 404
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_writes_to_the_storefront_are_refused(site: Path) -> None:
+    answer = get(app_serving(site), "/cart", "POST")
+    assert (answer.status, answer.headers["allow"]) == (405, "GET, HEAD")
+
+
+def test_unknown_paths_stay_the_apis_404(site: Path) -> None:
+    for path in ("/nothing/here", "/api/v1/nothing"):
+        answer = get(app_serving(site), path)
+        assert answer.status == 404
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_without_the_web_build_the_page_says_how_to_build_it(tmp_path: Path) -> None:
+    answer = get(app_serving(tmp_path / "absent"), "/")
+    assert answer.status == 404
+    assert "make build" in json.loads(answer.body)["detail"]
+
+
+def test_the_package_carries_the_built_storefront() -> None:
+    """`make build` fills shop/static from web/; the wheel includes that folder."""
+    index = (STATIC_DIR / "index.html").read_text()
+    assert "<title>Event Thingy Store</title>" in index
+    assert list((STATIC_DIR / "assets").glob("*.js"))
