@@ -12,9 +12,13 @@ PROTO_PY    := $(patsubst proto/%.proto,shop/_proto/%_pb2.py,$(wildcard proto/*.
 KAFKA       := ops/kafka/kafka.sh
 KAFKA_JARS  := ops/kafka/lib/.complete
 PY_DIRS     := shop tests $(wildcard bench)
+WEB_DEPS    := web/node_modules/.installed
+WEB_SRC     := $(wildcard web/*.html web/*.ts web/*.json web/src/*.ts web/src/*.css web/public/* web/scripts/*) shop/api/openapi.py
+STOREFRONT  := shop/static/index.html
+WEB_ENV     := PYTHON=$(abspath $(PY))
 PYTEST_ARGS ?=
 
-.PHONY: help run serve test test-rust test-py lint fmt build kafka-up kafka-down bench profile wheel clean
+.PHONY: help run serve test test-rust test-py test-web chromium lint fmt build kafka-up kafka-down bench profile wheel clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,7 +41,23 @@ $(EXT): $(RUST_SRC) $(VENV)/.installed
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
 	@touch $@
 
-build: $(EXT) $(PROTO_PY) ## build the Rust extension and the protobuf modules into the venv
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+# The storefront is built into the package (shop/static), so `shop serve` and the wheel carry it.
+$(STOREFRONT): $(WEB_SRC) $(WEB_DEPS) $(VENV)/.installed
+	cd web && $(WEB_ENV) npm run build
+	@touch $@
+
+build: $(EXT) $(PROTO_PY) $(STOREFRONT) ## build the Rust extension, the protobuf modules and the storefront
+
+chromium: ## Debian's chromium for the browser tests (apt-get, only when missing)
+	@command -v chromium >/dev/null || { \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || { \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; }
 
 $(KAFKA_JARS): ops/kafka/pom.xml
 	cd ops/kafka && mvn -q dependency:copy-dependencies -DoutputDirectory=lib
@@ -58,23 +78,28 @@ lint: build ## ruff, rustfmt, clippy, mypy
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets --no-default-features -- -D warnings
 	$(VENV)/bin/mypy shop
+	cd web && $(WEB_ENV) npm run typecheck && npm run lint
 
-fmt: $(VENV)/.installed ## format Python and Rust
+fmt: $(VENV)/.installed $(WEB_DEPS) ## format Python, Rust and TypeScript
 	$(VENV)/bin/ruff format $(PY_DIRS)
 	$(VENV)/bin/ruff check --fix $(PY_DIRS)
 	$(CARGO) fmt
+	cd web && npx biome check --write src e2e scripts
 
 test-rust: $(VENV)/.installed ## cargo test
 	$(CARGO) test --release --no-default-features
 
-test-py: build $(KAFKA_JARS) ## pytest (starts its own broker on free ports)
+test-web: $(WEB_DEPS) ## vitest: the storefront's state logic
+	cd web && npm test
+
+test-py: build $(KAFKA_JARS) chromium ## pytest (starts its own broker on free ports; drives chromium)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test: lint test-rust test-py ## every suite: lint, Rust and Python (unit, property, integration on a real broker)
+test: lint test-rust test-web test-py ## every suite: lint, Rust, vitest and Python (unit, property, integration on a real broker, browser)
 
-wheel: $(PROTO_PY) ## a manylinux abi3 wheel in dist/
+wheel: $(PROTO_PY) $(STOREFRONT) ## a manylinux abi3 wheel in dist/ (with the storefront)
 	$(VENV)/bin/maturin build --release --out dist
 
 clean: ## remove build output (keeps the venv and Kafka data)
 	$(CARGO) clean
-	rm -rf shop/_proto $(EXT) dist
+	rm -rf shop/_proto $(EXT) dist shop/static web/src/generated

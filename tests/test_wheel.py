@@ -1,5 +1,5 @@
 """The wheel as a packager ships it: built with maturin, installed into a fresh virtual environment,
-`shop --version` and `shop run` against a real broker, serving a catalog page."""
+`shop --version` and `shop run` against a real broker, serving a catalog page and the storefront."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ def test_the_wheel_installs_and_runs_the_shop(config: Config, tmp_path: Path) ->
     names = zipfile.ZipFile(wheel).namelist()
     for shipped in ("shop/_core.abi3.so", "shop/_core.pyi", "shop/py.typed", "shop/_proto/catalog_pb2.py"):
         assert shipped in names
+    assert "shop/static/index.html" in names  # the storefront, built from web/ by `make build`
+    assert any(name.startswith("shop/static/assets/") and name.endswith(".js") for name in names)
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
@@ -69,5 +71,14 @@ def test_the_wheel_installs_and_runs_the_shop(config: Config, tmp_path: Path) ->
         assert page is not None, log.read_text()
         assert page["total"] == 50
         assert len(page["items"]) == 5
+        storefront = httpx.get(f"http://127.0.0.1:{port}/cart", timeout=10)
+        assert storefront.status_code == 200
+        assert storefront.headers["content-type"] == "text/html; charset=utf-8"
+        assert "<title>Event Thingy Store</title>" in storefront.text
+        script = storefront.text.split('src="', 1)[1].split('"', 1)[0]
+        asset = httpx.get(f"http://127.0.0.1:{port}{script}", timeout=10)
+        assert asset.status_code == 200
+        assert asset.headers["content-type"] == "text/javascript; charset=utf-8"
+        assert "immutable" in asset.headers["cache-control"]
     finally:
         stop_group(process)

@@ -1,0 +1,80 @@
+"""The storefront in a real browser (Debian's chromium driven by playwright-core, web/e2e/) against a
+real shop and broker. The node script does the shopping and checks what it shows against the API;
+this test prepares the data, starts the shop, runs the script and reports its output."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shop.api.static import STATIC_DIR
+from shop.config import Config
+from shop.contexts import pim_csv, stock_csv
+from tests.kafka_broker import REPO
+from tests.server import ShopProcess, stop_group
+
+PRODUCTS = 60  # three pages of 24
+SCRIPT = REPO / "web" / "e2e" / "storefront.e2e.mjs"
+ARTIFACTS = REPO / "test-artifacts" / "storefront"
+SCRIPT_TIMEOUT_S = 240
+
+
+@pytest.fixture
+def shop(config: Config, tmp_path: Path) -> Iterator[tuple[ShopProcess, dict[str, str]]]:
+    """60 products with 5 units each, except one with none and one with a single unit."""
+    products = io.StringIO()
+    pim_csv.fake_products(PRODUCTS, 7, products)
+    ids = [row.split(",")[0] for row in products.getvalue().splitlines()[1:]]
+    pim_csv.import_products(config, io.StringIO(products.getvalue()), progress=False)
+    stock = {product_id: 5 for product_id in ids}
+    stock[ids[0]] = 0
+    stock[ids[1]] = 1
+    lines = "".join(f"{product_id},{units}\n" for product_id, units in stock.items())
+    stock_csv.import_stock(config, io.StringIO("product_id,quantity\n" + lines), progress=False)
+    server = ShopProcess(config, tmp_path / "shop.log").start()
+    yield server, {"out_of_stock": ids[0], "single_unit": ids[1]}
+    server.stop()
+
+
+def test_a_shopper_browses_fills_the_cart_in_two_tabs_and_orders(
+    shop: tuple[ShopProcess, dict[str, str]],
+) -> None:
+    assert (STATIC_DIR / "index.html").exists(), "run `make build` first: it builds web/ into shop/static"
+    chromium = shutil.which("chromium")
+    assert chromium is not None, "chromium is missing: `make test-py` installs it with apt-get"
+    server, data = shop
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "BASE_URL": server.url,
+        "CHROMIUM": chromium,
+        "ARTIFACTS": str(ARTIFACTS),
+        "E2E_DATA": json.dumps(data),
+    }
+    # Its own process group: on a timeout the script and the browser it started are stopped together.
+    script = subprocess.Popen(
+        ["node", str(SCRIPT)],
+        cwd=REPO / "web",
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = script.communicate(timeout=SCRIPT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        stop_group(script)
+        out, err = script.communicate()
+        pytest.fail(f"the browser tests took over {SCRIPT_TIMEOUT_S}s\n{out}\n{err}")
+    print(out)
+    assert script.returncode == 0, f"{out}\n{err}\nshop log:\n{server.log_tail()}"
+    for name in ("catalog", "product", "cart", "order", "refused"):
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 0

@@ -1,0 +1,331 @@
+// End-to-end: a shopper in Debian's chromium, against a running shop (BASE_URL), checked against the API.
+// Started by tests/test_storefront_e2e.py, which prepares the data (E2E_DATA) and the shop.
+// Every wait is bounded; screenshots of the main pages go to ARTIFACTS on every run.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.BASE_URL;
+const ARTIFACTS = process.env.ARTIFACTS ?? "../test-artifacts/storefront";
+const DATA = JSON.parse(process.env.E2E_DATA ?? "{}");
+const WAIT_MS = 15_000; // the machine is shared: generous, but bounded
+const SYNC_MS = 3_000; // a change in one tab must show in the other within this (normally well under 1 s)
+const PER_PAGE = 24;
+const euros = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR" });
+const price = (cents) => euros.format(cents / 100);
+
+let step = "start";
+const log = (text) => console.log(`ok - ${text}`);
+
+function check(condition, message) {
+  if (!condition) throw new Error(`${step}: ${message}`);
+}
+
+function same(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  check(a === e, `${what}: expected ${e}, saw ${a}`);
+}
+
+async function eventually(probe, what, timeout = WAIT_MS) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await probe();
+      if (last === true) return;
+    } catch (error) {
+      last = error.message;
+    }
+    if (Date.now() > deadline) throw new Error(`${step}: ${what} (last: ${JSON.stringify(last)})`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function api(path) {
+  const response = await fetch(BASE + path);
+  check(response.ok, `GET ${path} answered ${response.status}`);
+  return response.json();
+}
+
+async function shownCards(page) {
+  return page.$$eval(".card", (cards) =>
+    cards.map((card) => ({
+      id: card.dataset.productId,
+      name: card.querySelector(".card-title")?.textContent,
+      price: card.querySelector(".price")?.textContent,
+    })),
+  );
+}
+
+function expectedCards(answer) {
+  return answer.items.map((p) => ({ id: p.id, name: p.name, price: price(p.price) }));
+}
+
+async function cardsMatch(page, query) {
+  const answer = await api(`/api/v1/products?${query}&per_page=${PER_PAGE}`);
+  await eventually(
+    async () => JSON.stringify(await shownCards(page)) === JSON.stringify(expectedCards(answer)),
+    `the cards show ${query}`,
+  );
+  return answer;
+}
+
+async function badge(page) {
+  return Number(await page.textContent("#cart-badge"));
+}
+
+async function shownCart(page) {
+  return page.$$eval(".cart-line", (lines) =>
+    lines.map((line) => ({
+      id: line.dataset.productId,
+      quantity: Number(line.querySelector(".quantity")?.textContent),
+      note: line.querySelector(".stock-note")?.textContent ?? "",
+      plus: !line.querySelector('button[aria-label^="One more"]')?.disabled,
+    })),
+  );
+}
+
+function expectedCart(cart) {
+  return cart.items.map((item) => ({
+    id: item.product_id,
+    quantity: item.quantity,
+    note: !item.in_stock ? "Out of stock" : !item.more_in_stock ? "All available stock is in your cart" : "",
+    plus: item.more_in_stock,
+  }));
+}
+
+/** The cart as the API gives it to this browser (same cookie). */
+async function apiCart(page) {
+  const response = await page.request.get(`${BASE}/api/v1/cart`);
+  return response.json();
+}
+
+async function cartMatchesApi(page) {
+  const cart = await apiCart(page);
+  await eventually(
+    async () => JSON.stringify(await shownCart(page)) === JSON.stringify(expectedCart(cart)),
+    "the cart page shows the API's cart",
+  );
+  same(await page.textContent("#cart-total"), price(cart.total_price), "total");
+  same(
+    await badge(page),
+    cart.items.reduce((sum, item) => sum + item.quantity, 0),
+    "badge",
+  );
+  return cart;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+async function browse(page) {
+  step = "browse";
+  await page.goto(BASE);
+  const first = await cardsMatch(page, "sort=name&page=1");
+  check(first.pages >= 3, "the sample has three pages");
+  same(await page.textContent(".page-of"), `Page 1 of ${first.pages}`, "pager");
+  await shot(page, "catalog");
+  log("the catalog's first page matches the API (names, prices, order)");
+
+  step = "sort";
+  await page.selectOption("#sort", "price");
+  await cardsMatch(page, "sort=price&page=1");
+  check(page.url().endsWith("/?sort=price"), `URL ${page.url()}`);
+  await page.selectOption("#sort", "id");
+  await cardsMatch(page, "sort=id&page=1");
+  await page.selectOption("#sort", "name");
+  log("sorting by price, id and name shows the API's order, and the URL says which");
+
+  step = "paginate";
+  await page.click("text=Next ›");
+  await cardsMatch(page, "sort=name&page=2");
+  check(page.url().endsWith("/?page=2"), `URL ${page.url()}`);
+  await page.goBack();
+  await cardsMatch(page, "sort=name&page=1");
+  await page.goForward();
+  await cardsMatch(page, "sort=name&page=2");
+  await page.goto(`${BASE}/?sort=price&page=3`); // a shared link
+  await cardsMatch(page, "sort=price&page=3");
+  log("next page, back, forward and a shared link show the right pages");
+
+  step = "filter";
+  const name = first.items[3].name;
+  const prefix = name.slice(0, 4);
+  await page.goto(BASE);
+  await cardsMatch(page, "sort=name&page=1");
+  await page.locator("#prefix").pressSequentially(prefix, { delay: 40 });
+  const filtered = await cardsMatch(page, `sort=name&prefix=${encodeURIComponent(prefix)}&page=1`);
+  check(
+    filtered.items.some((p) => p.name === name),
+    "the filter keeps the product it was typed from",
+  );
+  check(new URL(page.url()).searchParams.get("prefix") === prefix, `URL ${page.url()}`);
+  same(await page.evaluate(() => document.activeElement?.id), "prefix", "focus stays in the filter");
+  await page.fill("#prefix", "zzzz-no-such-name");
+  await eventually(
+    async () => (await page.textContent(".results"))?.includes("No product name starts with"),
+    "empty result",
+  );
+  await page.fill("#prefix", "");
+  await cardsMatch(page, "sort=name&page=1");
+  log(`typing "${prefix}" filters as the API does; no match says so`);
+}
+
+async function fillCart(page) {
+  step = "product page";
+  const product = (await api("/api/v1/products?sort=name&per_page=24")).items.find(
+    (p) => p.id !== DATA.out_of_stock && p.id !== DATA.single_unit,
+  );
+  await page.click(`.card[data-product-id="${product.id}"] .card-title a`);
+  await eventually(async () => (await page.textContent("h1")) === product.name, "the product page's heading");
+  check(page.url() === `${BASE}/products/${product.id}`, `URL ${page.url()}`);
+  same(await page.textContent(".price.large"), price(product.price), "price");
+  await shot(page, "product");
+  await page.click("text=Add to cart");
+  await eventually(async () => (await badge(page)) === 1, "badge 1");
+  log("the product page shows the API's product; adding it makes the badge 1");
+
+  step = "second product";
+  await page.goBack();
+  const other = (await api("/api/v1/products?sort=name&per_page=24")).items.find(
+    (p) => p.id !== product.id && p.id !== DATA.out_of_stock && p.id !== DATA.single_unit,
+  );
+  await page.click(`.card[data-product-id="${other.id}"] button`);
+  await eventually(async () => (await badge(page)) === 2, "badge 2");
+  log("a second product from the catalog: badge 2");
+  return [product, other];
+}
+
+async function twoTabs(context, page, [product]) {
+  step = "second tab";
+  const tab = await context.newPage();
+  await tab.goto(`${BASE}/cart`);
+  await page.goto(`${BASE}/cart`);
+  await cartMatchesApi(tab);
+  await cartMatchesApi(page);
+
+  step = "change a quantity";
+  const plus = `.cart-line[data-product-id="${product.id}"] button[aria-label^="One more"]`;
+  await page.click(plus);
+  const started = Date.now();
+  await eventually(async () => (await badge(page)) === 3, "badge 3 in the tab that changed it");
+  await eventually(async () => (await badge(tab)) === 3, "the other tab's badge follows", SYNC_MS);
+  const cart = await cartMatchesApi(tab);
+  same(cart.items.find((i) => i.product_id === product.id).quantity, 2, "quantity");
+  log(`+ in one tab shows in the other without a reload (${Date.now() - started} ms)`);
+
+  await page.click(`.cart-line[data-product-id="${product.id}"] button[aria-label^="One less"]`);
+  await eventually(async () => (await badge(tab)) === 2, "− shows in the other tab", SYNC_MS);
+  await page.click(plus);
+  await eventually(async () => (await badge(tab)) === 3, "+ again", SYNC_MS);
+  await cartMatchesApi(page);
+  await shot(page, "cart");
+  log("− and + again: both tabs and the API agree on quantities, prices, stock notes and total");
+  return tab;
+}
+
+async function order(page, tab) {
+  step = "order";
+  const before = await apiCart(page);
+  await page.click("text=Place order");
+  await page.waitForURL(/\/orders\/[0-9a-f]{32}$/, { timeout: WAIT_MS });
+  const orderId = page.url().split("/").pop();
+  same(await page.textContent("#order-id"), orderId, "order id shown");
+  const placed = await (await page.request.get(`${BASE}/api/v1/orders/${orderId}`)).json();
+  same(placed.id, orderId, "order id from the API");
+  same(await page.textContent("#order-total"), price(before.total_price), "order total");
+  same(
+    placed.items.map((i) => [i.product_id, i.quantity]),
+    before.items.map((i) => [i.product_id, i.quantity]),
+    "items",
+  );
+  await eventually(async () => (await badge(page)) === 0, "badge 0 after the order");
+  await eventually(async () => (await badge(tab)) === 0, "the other tab gets the new cart", WAIT_MS);
+  await shot(page, "order");
+  await page.reload();
+  await eventually(
+    async () => (await page.textContent("#order-id")) === orderId,
+    "the order page survives a reload",
+  );
+  log(`ordered: confirmation ${orderId} matches the API; both tabs show an empty cart`);
+}
+
+async function refusals(page) {
+  step = "no more stock";
+  await page.goto(`${BASE}/products/${DATA.single_unit}`);
+  await page.click("text=Add to cart");
+  await page.goto(`${BASE}/cart`);
+  await eventually(
+    async () => (await shownCart(page)).some((l) => l.id === DATA.single_unit && !l.plus),
+    "+ is disabled at the available stock",
+  );
+  log("+ is disabled once the cart holds all available units");
+
+  step = "out of stock";
+  await page.goto(`${BASE}/products/${DATA.out_of_stock}`);
+  await page.click("text=Add to cart");
+  await page.goto(`${BASE}/cart`);
+  await cartMatchesApi(page);
+  const line = `.cart-line[data-product-id="${DATA.out_of_stock}"]`;
+  same(await page.textContent(`${line} .stock-note`), "Out of stock", "stock flag");
+  await page.click("text=Place order");
+  await eventually(
+    async () => (await page.textContent("#messages"))?.startsWith("Not enough stock for"),
+    "refusal",
+  );
+  const name = (await api(`/api/v1/products/${DATA.out_of_stock}`)).name;
+  check((await page.textContent("#messages")).includes(name), "the refusal names the product");
+  same(await page.getAttribute("#messages", "role"), "alert", "the refusal is announced");
+  check(page.url().endsWith("/cart"), "no order was placed");
+  await shot(page, "refused");
+  log("an order with an out-of-stock position is refused and names it");
+
+  step = "empty cart";
+  for (const id of [DATA.out_of_stock, DATA.single_unit])
+    await page.click(`.cart-line[data-product-id="${id}"] button.link-button`);
+  await eventually(
+    async () => (await page.textContent("main"))?.includes("Your cart is empty"),
+    "empty cart",
+  );
+  log("removing both positions empties the cart");
+}
+
+async function main() {
+  check(BASE, "BASE_URL is not set");
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+    timeout: 60_000,
+  });
+  try {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    context.setDefaultTimeout(WAIT_MS);
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await browse(page);
+    const products = await fillCart(page);
+    const tab = await twoTabs(context, page, products);
+    await order(page, tab);
+    await refusals(page);
+    same(errors, [], "script errors in the page");
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.goto(BASE);
+    await phone.waitForSelector(".card");
+    await phone.screenshot({ path: join(ARTIFACTS, "catalog-phone.png") });
+    log("a phone-sized catalog renders");
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(
+  () => console.log("storefront e2e: all passed"),
+  (error) => {
+    console.error(`not ok - ${error.stack ?? error}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,129 @@
+// The shop's HTTP API. GETs retry with exponential backoff on network failures and 502/503/504 (the shop
+// answers 503 while it loads); writes are sent once and their refusals reported to the shopper.
+import { backoffDelay } from "./state";
+import type { Cart, Order, Page, Problem, Product, Sort } from "./types";
+
+/** Same origin unless the build sets VITE_API_BASE (e.g. https://api.example.com). */
+export const API_BASE: string = (import.meta.env.VITE_API_BASE ?? "").replace(/\/$/, "");
+
+const RETRY_STATUSES = new Set([502, 503, 504]);
+export const GET_ATTEMPTS = 5;
+const RETRY_BASE_MS = 300;
+const RETRY_MAX_MS = 4000;
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem | undefined,
+  ) {
+    super(problem?.detail ?? (status === 0 ? "The shop cannot be reached." : `The shop answered ${status}.`));
+  }
+}
+
+export interface Transport {
+  fetch: typeof fetch;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+const browser: Transport = {
+  fetch: (input, init) => fetch(input, init),
+  sleep: (ms, signal) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(resolve, ms);
+      signal?.addEventListener("abort", () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      });
+    }),
+};
+
+export class Api {
+  constructor(
+    private readonly base: string = API_BASE,
+    private readonly transport: Transport = browser,
+  ) {}
+
+  products(sort: Sort, prefix: string, page: number, perPage: number, signal?: AbortSignal): Promise<Page> {
+    const query = new URLSearchParams({ sort, prefix, page: String(page), per_page: String(perPage) });
+    return this.get(`/api/v1/products?${query}`, signal);
+  }
+
+  product(id: string, signal?: AbortSignal): Promise<Product> {
+    return this.get(`/api/v1/products/${encodeURIComponent(id)}`, signal);
+  }
+
+  cart(signal?: AbortSignal): Promise<Cart> {
+    return this.get("/api/v1/cart", signal);
+  }
+
+  order(id: string, signal?: AbortSignal): Promise<Order> {
+    return this.get(`/api/v1/orders/${encodeURIComponent(id)}`, signal);
+  }
+
+  setQuantity(productId: string, quantity: number): Promise<Cart> {
+    return this.send("PUT", `/api/v1/cart/items/${encodeURIComponent(productId)}`, {
+      body: JSON.stringify({ quantity }),
+      headers: { "content-type": "application/json" },
+    });
+  }
+
+  placeOrder(version: number): Promise<Order> {
+    return this.send("POST", "/api/v1/cart/order", { headers: { "if-match": `"${version}"` } });
+  }
+
+  /** The WebSocket URL of the cart stream, on the API's host. */
+  cartEventsUrl(): string {
+    const base = new URL(this.base || window.location.origin, window.location.href);
+    base.protocol = base.protocol === "https:" ? "wss:" : "ws:";
+    base.pathname = `${base.pathname.replace(/\/$/, "")}/api/v1/cart/events`;
+    return base.toString();
+  }
+
+  async get<T>(path: string, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      let response: Response | undefined;
+      try {
+        response = await this.transport.fetch(this.base + path, this.init("GET", {}, signal));
+      } catch (error) {
+        if (signal?.aborted) throw error;
+      }
+      if (response?.ok) return (await response.json()) as T;
+      const retryable = response === undefined || RETRY_STATUSES.has(response.status);
+      if (!retryable || attempt + 1 >= GET_ATTEMPTS) throw await apiError(response);
+      await this.transport.sleep(retryDelay(response, attempt), signal);
+    }
+  }
+
+  private async send<T>(method: string, path: string, init: RequestInit): Promise<T> {
+    let response: Response;
+    try {
+      response = await this.transport.fetch(this.base + path, this.init(method, init));
+    } catch {
+      throw new ApiError(0, undefined);
+    }
+    if (response.ok) return (await response.json()) as T;
+    throw await apiError(response);
+  }
+
+  private init(method: string, init: RequestInit, signal?: AbortSignal): RequestInit {
+    // The cart cookie rides along; "include" also covers an API on another origin (VITE_API_BASE).
+    return { ...init, method, credentials: "include", ...(signal ? { signal } : {}) };
+  }
+}
+
+function retryDelay(response: Response | undefined, attempt: number): number {
+  const retryAfter = Number(response?.headers.get("retry-after"));
+  const backoff = backoffDelay(attempt, RETRY_BASE_MS, RETRY_MAX_MS);
+  return Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, RETRY_MAX_MS) : backoff;
+}
+
+async function apiError(response: Response | undefined): Promise<ApiError> {
+  if (response === undefined) return new ApiError(0, undefined);
+  let problem: Problem | undefined;
+  try {
+    problem = (await response.json()) as Problem;
+  } catch {
+    problem = undefined;
+  }
+  return new ApiError(response.status, problem);
+}

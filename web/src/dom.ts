@@ -1,0 +1,49 @@
+// A few DOM helpers in place of a UI framework.
+
+type Attributes = Record<string, string | number | boolean | undefined | EventListener>;
+export type Child = Node | string | undefined | false;
+
+/** An element: attributes (false/undefined omitted, on* become listeners) and children. */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Attributes = {},
+  ...children: (Child | Child[])[]
+): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (typeof value === "function") element.addEventListener(name.slice(2), value);
+    else if (value === true) element.setAttribute(name, "");
+    else if (value !== false && value !== undefined) element.setAttribute(name, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== undefined && child !== false) element.append(child);
+  }
+  return element;
+}
+
+/**
+ * Replaces a region's content and keeps the keyboard focus on the control with the same data-key, so
+ * re-rendering after a click on "+" leaves the focus on that "+" (or its row's next control).
+ */
+export function replaceContent(region: HTMLElement, ...children: (Child | Child[])[]): void {
+  const active = document.activeElement;
+  const key = active instanceof HTMLElement && region.contains(active) ? active.dataset.key : undefined;
+  region.replaceChildren(
+    ...children.flat().filter((c): c is Node | string => c !== undefined && c !== false),
+  );
+  if (key !== undefined) {
+    const again = region.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`);
+    if (again && !again.hasAttribute("disabled")) again.focus();
+    else region.querySelector<HTMLElement>("button:not([disabled]), a, input")?.focus();
+  }
+}
+
+/** A product picture; when the image host cannot be reached, a tile with the name's initial instead. */
+export function picture(src: string, alt: string, width: number, height: number): HTMLElement {
+  const fallback = h("span", { class: "picture-fallback", "aria-hidden": "true" }, alt.slice(0, 1));
+  const image = h("img", { src, alt, width, height, loading: "lazy", decoding: "async" });
+  const frame = h("span", { class: "picture" }, image);
+  frame.style.aspectRatio = `${width} / ${height}`; // through CSSOM: the CSP allows no inline styles
+  image.addEventListener("error", () => frame.replaceChildren(fallback), { once: true });
+  return frame;
+}

@@ -1,0 +1,105 @@
+// The app's state logic, free of the DOM and the network so it can be tested on its own.
+import type { Cart, CartItem, Problem } from "./types";
+
+const euros = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR" });
+
+/** Prices are integer cents on the wire. */
+export function formatPrice(cents: number): string {
+  return euros.format(cents / 100);
+}
+
+export function unitsInCart(cart: Cart | undefined): number {
+  return cart ? cart.items.reduce((sum, item) => sum + item.quantity, 0) : 0;
+}
+
+export function outOfStockPositions(cart: Cart | undefined): CartItem[] {
+  return cart ? cart.items.filter((item) => !item.in_stock) : [];
+}
+
+/** The badge counts units (not positions, as the original did) and says what is out of stock. */
+export function badgeLabel(cart: Cart | undefined): string {
+  const units = unitsInCart(cart);
+  const missing = outOfStockPositions(cart).length;
+  const items = `${units} ${units === 1 ? "item" : "items"}`;
+  return missing ? `Cart, ${items}, ${missing} out of stock` : `Cart, ${items}`;
+}
+
+export function quantityOf(cart: Cart | undefined, productId: string): number {
+  return cart?.items.find((item) => item.product_id === productId)?.quantity ?? 0;
+}
+
+/** + is offered only while the stock covers one more unit. */
+export function canAddOne(item: CartItem): boolean {
+  return item.more_in_stock && item.quantity < MAX_QUANTITY;
+}
+
+export const MAX_QUANTITY = 999;
+
+export function stockNote(item: CartItem): string | undefined {
+  if (!item.in_stock) return "Out of stock";
+  if (!item.more_in_stock) return "All available stock is in your cart";
+  return undefined;
+}
+
+/**
+ * Whether a cart seen elsewhere (another tab, the server's stream) replaces the one shown. Versions only
+ * grow within a cart; a cart ordered elsewhere is replaced by fetching the new one, not through this.
+ */
+export function isNewer(current: Cart | undefined, incoming: Cart): boolean {
+  return current === undefined || incoming.version > current.version;
+}
+
+/** A shopper-facing sentence for a refused order or change. */
+export function refusalMessage(status: number, problem: Problem | undefined, cart: Cart | undefined): string {
+  switch (status) {
+    case 409: {
+      const ids = (problem?.invalid_params ?? []).map((param) => param.name ?? "");
+      if (ids.length === 0) return problem?.detail ?? "The cart cannot be changed any more.";
+      const names = ids.map((id) => cart?.items.find((item) => item.product_id === id)?.name ?? id);
+      return `Not enough stock for ${names.join(", ")}. Lower the quantity or remove it, then order again. Nothing was ordered.`;
+    }
+    case 412:
+      return "Your cart changed in another tab or device. Check it, then order again.";
+    case 422:
+      return "Your cart is empty: add something first.";
+    case 404:
+      return problem?.detail ?? "Not found.";
+    default:
+      return problem?.detail ?? `The shop answered ${status}. Please try again.`;
+  }
+}
+
+/** Positions a 409 named as short of stock, to flag them in the cart. */
+export function shortPositions(problem: Problem | undefined): Set<string> {
+  return new Set((problem?.invalid_params ?? []).map((param) => param.name ?? ""));
+}
+
+/**
+ * Exponential backoff with full jitter: attempt 0 waits up to `base`, each next one twice as long, never
+ * more than `max`. `random` is injectable for tests.
+ */
+export function backoffDelay(attempt: number, base: number, max: number, random: () => number = Math.random) {
+  const ceiling = Math.min(max, base * 2 ** attempt);
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/**
+ * Hands out tickets so only the newest request's answer is applied: a slow answer to an older filter
+ * can never overwrite the results of a newer one (the original guarded the page number only).
+ */
+export class Latest {
+  private ticket = 0;
+  private controller: AbortController | undefined;
+
+  /** A new ticket; the request holding the previous one is aborted. */
+  next(): { ticket: number; signal: AbortSignal } {
+    this.controller?.abort();
+    this.controller = new AbortController();
+    this.ticket += 1;
+    return { ticket: this.ticket, signal: this.controller.signal };
+  }
+
+  isCurrent(ticket: number): boolean {
+    return ticket === this.ticket;
+  }
+}

@@ -1,0 +1,11 @@
+// The API's JSON shapes, generated from the shop's OpenAPI spec (npm run gen-types): never by hand.
+import type { components, operations } from "./generated/api";
+
+type Schemas = components["schemas"];
+export type Product = Schemas["ProductView"];
+export type Page = Schemas["Page"];
+export type Cart = Schemas["Cart"];
+export type CartItem = Schemas["CartItem"];
+export type Order = Schemas["Order"];
+export type Problem = Schemas["Problem"];
+export type Sort = NonNullable<NonNullable<operations["listProducts"]["parameters"]["query"]>["sort"]>;
