@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,5 +148,30 @@ def test_shutdown_ends_open_streams(broker: Broker, tmp_path: Path) -> None:
                 with pytest.raises(ConnectionClosed):
                     stream.recv(WAIT_S)
                 assert stream.close_code in (1001, 1006)
+    finally:
+        shop.stop()
+
+
+def test_streams_take_at_most_half_the_servers_slots(broker: Broker, tmp_path: Path) -> None:
+    config = dataclasses.replace(fresh_config(broker), http_backpressure=4)
+    shop = ShopProcess(config, tmp_path / "shop.log").start()
+    try:
+        with httpx.Client(base_url=shop.url, timeout=30) as client:
+            client.get("/api/v1/cart")
+            with open_stream(shop, client) as first, open_stream(shop, client) as second:
+                first.recv(WAIT_S)
+                second.recv(WAIT_S)
+                assert refused(shop, cookie=f"cart={client.cookies['cart']}") == 503
+                assert client.get("/api/v1/cart").status_code == 200  # requests still find room
+            # Closed streams free their slots (once the server saw the close: retry briefly until then).
+            deadline = time.monotonic() + WAIT_S
+            while True:
+                try:
+                    with open_stream(shop, client) as third:
+                        assert json.loads(third.recv(WAIT_S))["version"] == 0
+                    break
+                except InvalidStatus:
+                    assert time.monotonic() < deadline, "the closed streams never freed their slots"
+                    time.sleep(0.1)
     finally:
         shop.stop()

@@ -28,7 +28,6 @@ from shop.contexts.checkout import CheckoutContext
 log = logging.getLogger(__name__)
 
 PATH = "/api/v1/cart/events"
-MAX_CONNECTIONS = 1000
 # A connection wakes at least this often without a change, so a shutdown or a dead client is noticed.
 IDLE_WAKE_S = 30.0
 CANCEL_WAIT_S = 1.0
@@ -46,6 +45,9 @@ class CartEvents:
         self.config = config
         self._checkout = checkout
         self.cors_origins = {o.strip() for o in config.cors_origins.split(",") if o.strip()}
+        # A stream holds one of Granian's concurrent slots (SHOP_HTTP_BACKPRESSURE) for as long as it is
+        # open: half of them at most go to streams, so requests always find room.
+        self.max_open = max(1, config.http_backpressure // 2)
         self.open = 0
         self._stopping = asyncio.Event()
 
@@ -84,7 +86,7 @@ class CartEvents:
         checkout = self._checkout()
         if checkout is None or not checkout.ready():
             raise Problem(503, "checkout is not loaded yet", headers=[(b"retry-after", b"1")])
-        if self.open >= MAX_CONNECTIONS:
+        if self.open >= self.max_open:
             raise Problem(503, "too many open cart streams", headers=[(b"retry-after", b"5")])
         return checkout, cart_id
 

@@ -122,7 +122,8 @@ def _cart_paths() -> dict[str, Any]:
                     'version. The client may send "ping" (answered "pong"); anything else closes with '
                     "1008. Close 4001: the cart was ordered, fetch the new cart and reconnect; 1001: the "
                     "shop shuts down. Refused before the upgrade: 403 without a cart cookie or from a "
-                    "foreign origin, 503 while checkout loads or when too many streams are open."
+                    "foreign origin, 503 while checkout loads or when half of the server's concurrent slots "
+                    "(SHOP_HTTP_BACKPRESSURE) are streams."
                 ),
                 "operationId": "cartEvents",
                 "responses": {
