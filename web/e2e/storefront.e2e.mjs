@@ -208,9 +208,11 @@ async function twoTabs(context, page, [product]) {
 
   step = "change a quantity";
   const plus = `.cart-line[data-product-id="${product.id}"] button[aria-label^="One more"]`;
-  await page.click(plus);
+  await page.focus(plus);
+  await page.keyboard.press("Enter"); // by keyboard: the focus must stay on + through the re-render
   const started = Date.now();
   await eventually(async () => (await badge(page)) === 3, "badge 3 in the tab that changed it");
+  same(await page.evaluate(() => document.activeElement?.dataset.key), `plus-${product.id}`, "focus after +");
   await eventually(async () => (await badge(tab)) === 3, "the other tab's badge follows", SYNC_MS);
   const cart = await cartMatchesApi(tab);
   same(cart.items.find((i) => i.product_id === product.id).quantity, 2, "quantity");
@@ -220,9 +222,12 @@ async function twoTabs(context, page, [product]) {
   await eventually(async () => (await badge(tab)) === 2, "− shows in the other tab", SYNC_MS);
   await page.click(plus);
   await eventually(async () => (await badge(tab)) === 3, "+ again", SYNC_MS);
+  await page.click(plus);
+  await page.click(plus); // a quick second click queues behind the first: two more units, not one
+  await eventually(async () => (await badge(tab)) === 5, "two quick clicks add two", WAIT_MS);
   await cartMatchesApi(page);
   await shot(page, "cart");
-  log("− and + again: both tabs and the API agree on quantities, prices, stock notes and total");
+  log("−, + and two quick +: both tabs and the API agree on quantities, prices, stock notes and total");
   return tab;
 }
 
@@ -306,6 +311,10 @@ async function main() {
     const page = await context.newPage();
     const errors = [];
     page.on("pageerror", (error) => errors.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error" && message.text().includes("Content Security Policy"))
+        errors.push(message.text());
+    });
     await browse(page);
     const products = await fillCart(page);
     const tab = await twoTabs(context, page, products);

@@ -31,11 +31,16 @@ export function replaceContent(region: HTMLElement, ...children: (Child | Child[
   region.replaceChildren(
     ...children.flat().filter((c): c is Node | string => c !== undefined && c !== false),
   );
-  if (key !== undefined) {
-    const again = region.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`);
-    if (again && !again.hasAttribute("disabled")) again.focus();
-    else region.querySelector<HTMLElement>("button:not([disabled]), a, input")?.focus();
+  if (key === undefined) return;
+  const fallback = active instanceof HTMLElement ? active.dataset.focusFallback : undefined;
+  for (const candidate of [key, fallback]) {
+    const again = candidate && region.querySelector<HTMLElement>(`[data-key="${CSS.escape(candidate)}"]`);
+    if (again && !again.hasAttribute("disabled")) {
+      again.focus();
+      return;
+    }
   }
+  region.querySelector<HTMLElement>("h1, button:not([disabled]), a, input")?.focus();
 }
 
 /** A product picture; when the image host cannot be reached, a tile with the name's initial instead. */

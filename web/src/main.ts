@@ -6,6 +6,7 @@ import { h, replaceContent } from "./dom";
 import { formatRoute, parseRoute, type Route } from "./routes";
 import {
   badgeLabel,
+  canAddOne,
   isNewer,
   Latest,
   outOfStockPositions,
@@ -164,7 +165,7 @@ function showCatalog(initial: Extract<Route, { view: "catalog" }>) {
       debounce = setTimeout(() => navigate({ ...current, prefix: text, page: 1 }, true), FILTER_DEBOUNCE_MS);
     },
   );
-  const results = h("div", { class: "results", "aria-live": "polite" });
+  const results = h("div", { class: "results" }); // the count (role=status) is announced, not the list
   replaceContent(view, heading("Catalog"), controls.form, results);
   const load = (next: Route) => {
     if (next.view !== "catalog") return;
@@ -241,7 +242,7 @@ async function showProduct(id: string): Promise<void> {
 function showCartView(): void {
   document.title = "Cart · Event Thingy Store";
   rerender = () => {
-    if (cart) replaceContent(view, cartView(cart, cartBusy, flagged, { setQuantity, placeOrder }));
+    if (cart) replaceContent(view, cartView(cart, cartBusy, flagged, { change, placeOrder }));
     else replaceContent(view, heading("Your cart"), loading("your cart"));
   };
   rerender();
@@ -271,24 +272,45 @@ async function refreshCart(): Promise<void> {
   }
 }
 
-async function changeCart(productId: string, quantity: number, done: (cart: Cart) => string): Promise<void> {
+/**
+ * Cart changes run one after another, each computed from the cart the one before left: two quick
+ * clicks on + add two units, and an order waits for the changes clicked before it.
+ */
+function queue(task: () => Promise<void>): void {
+  pendingChanges += 1;
   cartBusy = true;
-  rerender();
-  try {
-    const next = await api.setQuantity(productId, quantity);
-    flagged.delete(productId);
-    showCartEverywhere(next);
-    say(done(next));
-  } catch (error) {
-    say(
-      error instanceof ApiError ? refusalMessage(error.status, error.problem, cart) : describe(error),
-      "error",
-    );
-    if (error instanceof ApiError && error.status === 409) await refreshCart();
-  } finally {
-    cartBusy = false;
+  cartQueue = cartQueue.then(task).finally(() => {
+    pendingChanges -= 1;
+    cartBusy = pendingChanges > 0;
     rerender();
-  }
+  });
+}
+
+let cartQueue: Promise<void> = Promise.resolve();
+let pendingChanges = 0;
+
+function changeQuantity(productId: string, name: string, target: (current: number) => number): void {
+  queue(async () => {
+    const item = cart?.items.find((i) => i.product_id === productId);
+    const current = item?.quantity ?? 0;
+    const quantity = target(current);
+    if (quantity > current && item && !canAddOne(item)) {
+      say(`No more ${name} in stock: all available units are in your cart.`, "error");
+      return;
+    }
+    try {
+      const next = await api.setQuantity(productId, quantity);
+      flagged.delete(productId);
+      showCartEverywhere(next);
+      say(quantity === 0 ? `Removed ${name}.` : `${name}: ${quantity} in the cart.`);
+    } catch (error) {
+      say(
+        error instanceof ApiError ? refusalMessage(error.status, error.problem, cart) : describe(error),
+        "error",
+      );
+      if (error instanceof ApiError && error.status === 409) await refreshCart();
+    }
+  });
 }
 
 function showCartEverywhere(next: Cart): void {
@@ -297,39 +319,35 @@ function showCartEverywhere(next: Cart): void {
 }
 
 function addOne(product: Product): void {
-  const quantity = (cart?.items.find((i) => i.product_id === product.id)?.quantity ?? 0) + 1;
-  void changeCart(product.id, quantity, () => `Added ${product.name}: ${quantity} in the cart.`);
+  changeQuantity(product.id, product.name, (current) => current + 1);
 }
 
-function setQuantity(item: CartItem, quantity: number): void {
-  void changeCart(item.product_id, quantity, () =>
-    quantity === 0 ? `Removed ${item.name}.` : `${item.name}: quantity ${quantity}.`,
+function change(item: CartItem, step: 1 | -1 | "remove"): void {
+  changeQuantity(item.product_id, item.name, (current) =>
+    step === "remove" ? 0 : Math.max(0, current + step),
   );
 }
 
-async function placeOrder(): Promise<void> {
-  if (!cart) return;
-  cartBusy = true;
-  rerender();
-  try {
-    const order = await api.placeOrder(cart.version);
-    placedOrders.set(order.id, order);
-    flagged = new Set();
-    sync.publish({ kind: "ordered" });
-    cartBusy = false;
-    navigate({ view: "order", id: order.id });
-    await refreshCart(); // the answer set a fresh cart cookie
-  } catch (error) {
-    cartBusy = false;
-    if (error instanceof ApiError) {
-      flagged = error.status === 409 ? shortPositions(error.problem) : new Set();
-      say(refusalMessage(error.status, error.problem, cart), "error");
-      await refreshCart();
-    } else {
-      say(describe(error), "error");
-      rerender();
+function placeOrder(): void {
+  queue(async () => {
+    if (!cart) return;
+    try {
+      const order = await api.placeOrder(cart.version);
+      placedOrders.set(order.id, order);
+      flagged = new Set();
+      sync.publish({ kind: "ordered" });
+      navigate({ view: "order", id: order.id });
+      await refreshCart(); // the answer set a fresh cart cookie
+    } catch (error) {
+      if (error instanceof ApiError) {
+        flagged = error.status === 409 ? shortPositions(error.problem) : new Set();
+        say(refusalMessage(error.status, error.problem, cart), "error");
+        await refreshCart();
+      } else {
+        say(describe(error), "error");
+      }
     }
-  }
+  });
 }
 
 // --- order ------------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ export interface CatalogActions {
 }
 
 export interface CartActions {
-  setQuantity(item: CartItem, quantity: number): void;
+  /** One more (+1), one less (-1), or remove (the quantity becomes 0). */
+  change(item: CartItem, change: 1 | -1 | "remove"): void;
   placeOrder(): void;
 }
 
@@ -186,6 +187,8 @@ export function productDetail(
   ];
 }
 
+/** The buttons stay enabled while changes are on their way (they queue): a disabled button would lose
+ * the keyboard focus. The list says it is busy instead. */
 export function cartView(
   cart: Cart,
   busy: boolean,
@@ -203,7 +206,7 @@ export function cartView(
       ),
     ];
   }
-  const rows = cart.items.map((item) => cartRow(item, busy, flagged.has(item.product_id), actions));
+  const rows = cart.items.map((item) => cartRow(item, flagged.has(item.product_id), actions));
   return [
     heading("Your cart"),
     h("ul", { class: "cart-lines", "aria-busy": busy ? "true" : "false" }, rows),
@@ -217,7 +220,6 @@ export function cartView(
           type: "button",
           class: "primary",
           "data-key": "order",
-          disabled: busy,
           onclick: actions.placeOrder,
         },
         "Place order",
@@ -226,7 +228,7 @@ export function cartView(
   ];
 }
 
-function cartRow(item: CartItem, busy: boolean, flagged: boolean, actions: CartActions): HTMLElement {
+function cartRow(item: CartItem, flagged: boolean, actions: CartActions): HTMLElement {
   const note = stockNote(item);
   return h(
     "li",
@@ -248,21 +250,21 @@ function cartRow(item: CartItem, busy: boolean, flagged: boolean, actions: CartA
         {
           type: "button",
           "data-key": `minus-${item.product_id}`,
-          disabled: busy,
           "aria-label": `One less ${item.name}`,
-          onclick: () => actions.setQuantity(item, item.quantity - 1),
+          onclick: () => actions.change(item, -1),
         },
         "−",
       ),
-      h("output", { class: "quantity", "aria-live": "polite" }, String(item.quantity)),
+      h("output", { class: "quantity" }, String(item.quantity)), // the message region announces changes
       h(
         "button",
         {
           type: "button",
           "data-key": `plus-${item.product_id}`,
-          disabled: busy || !canAddOne(item),
+          "data-focus-fallback": `minus-${item.product_id}`, // once + is disabled at the stock
+          disabled: !canAddOne(item),
           "aria-label": `One more ${item.name}`,
-          onclick: () => actions.setQuantity(item, item.quantity + 1),
+          onclick: () => actions.change(item, 1),
         },
         "+",
       ),
@@ -274,9 +276,8 @@ function cartRow(item: CartItem, busy: boolean, flagged: boolean, actions: CartA
         type: "button",
         class: "link-button",
         "data-key": `remove-${item.product_id}`,
-        disabled: busy,
         "aria-label": `Remove ${item.name}`,
-        onclick: () => actions.setQuantity(item, 0),
+        onclick: () => actions.change(item, "remove"),
       },
       "Remove",
     ),
