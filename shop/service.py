@@ -11,7 +11,7 @@ from shop.kafka import admin
 from shop.kafka.breaker import CircuitBreaker
 from shop.kafka.consumer import ProjectionLoop
 from shop.kafka.health import BrokerWatch
-from shop.kafka.producer import Producer
+from shop.kafka.producer import Producer, relay_producer
 from shop.kafka.relay import Relay
 from shop.retry import retry
 
@@ -42,11 +42,17 @@ class Shop:
         self.breaker = CircuitBreaker(
             config.breaker_failures, config.breaker_cooldown, broker_down=self.broker.unreachable
         )
-        self.pim_publisher = pim.pim_publisher(config, self.producer)
-        self.catalog = catalog.CatalogContext(config, self.producer, self.pim_publisher.caught_up)
-        self.fulfilment = fulfilment.FulfilmentContext(config, self.producer, checkout.PUBLIC)
+        # Background writes wait out an outage; shoppers' writes must not (see relay_producer).
+        self.relay_producer = relay_producer(config)
+        self.pim_publisher = pim.pim_publisher(config, self.relay_producer)
+        self.catalog = catalog.CatalogContext(config, self.relay_producer, self.pim_publisher.caught_up)
+        self.fulfilment = fulfilment.FulfilmentContext(config, self.relay_producer, checkout.PUBLIC)
         self.checkout = checkout.CheckoutContext(
-            config, self.producer, self.pim_publisher.caught_up, self.fulfilment.publisher.caught_up
+            config,
+            self.producer,
+            self.relay_producer,
+            self.pim_publisher.caught_up,
+            self.fulfilment.publisher.caught_up,
         )
 
     @property
@@ -94,7 +100,7 @@ class Shop:
             projection.stop_soon()
         for projection in self.projections.values():
             projection.stop(timeout=SNAPSHOT_TIMEOUT_S)
-        remaining = self.producer.close(self.config.shutdown_timeout)
+        remaining = sum(p.close(self.config.shutdown_timeout) for p in (self.producer, self.relay_producer))
         if remaining:
             log.error("shutdown: %d writes were not acknowledged by Kafka", remaining)
         else:

@@ -4,6 +4,7 @@ Shoppers write all along; nothing the shop acknowledged may be lost."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import time
 from pathlib import Path
 
@@ -11,8 +12,11 @@ import httpx
 import pytest
 from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
+from shop import _core
 from shop.config import Config
-from shop.contexts import checkout
+from shop.contexts import catalog, checkout, pim_csv
+from shop.kafka import admin
+from shop.kafka.consumer import replay
 from tests.conftest import fresh_config
 from tests.faults import (
     Shopper,
@@ -31,6 +35,9 @@ pytestmark = [pytest.mark.kafka, pytest.mark.faults, pytest.mark.timeout(240)]
 SHOPPERS = 4
 # How long a write may take while the broker is gone: it must fail, not hang.
 LATENCY_BOUND_S = 45.0
+RELAYED_PRODUCTS = 5_000
+# Longer than librdkafka keeps trying a message (the produce timeout): whatever was in flight expires.
+OUTAGE_S = 35.0
 # How long a write may wait while a cluster replaces a dead partition leader.
 FAILOVER_BOUND_S = 15.0
 
@@ -100,6 +107,47 @@ def test_broker_crash_loses_no_acknowledged_write_and_the_shop_recovers_by_itsel
             shopper.stop()
         shop.stop()
         broker.stop()
+
+
+def test_relays_busy_when_the_broker_crashes_finish_by_themselves(tmp_path: Path) -> None:
+    """The broker dies while the publisher and bridges relay a large import, and stays away longer
+    than a write may take: once it is back, every relay goes on from where it was, by itself."""
+    broker = single_broker(tmp_path / "kafka")
+    broker.start()
+    # Small batches: the bridges need many round trips to the broker, so the crash finds them busy.
+    config = dataclasses.replace(fresh_config(broker), broker_timeout=2, consume_batch=100)
+    shop = ShopProcess(config, tmp_path / "shop.log")
+    try:
+        text = io.StringIO()
+        pim_csv.fake_products(RELAYED_PRODUCTS, 5, text)
+        text.seek(0)
+        pim_csv.import_products(config, text, progress=False)
+        shop.start(wait_ready=0)
+        # Watched in Kafka: the catalog's routes answer only once its bridge has caught up.
+        bridged = config.topic(catalog.INTERNAL)
+        wait_for(lambda: admin.end_offset(config, bridged) > 0, 60, "the catalog bridge at work")
+        broker.kill()
+        assert catalog_total(shop) == -1, "the bridges finished before the crash"
+        time.sleep(OUTAGE_S)
+        broker.start()
+        wait_for(lambda: catalog_total(shop) == RELAYED_PRODUCTS, 120, "the whole import in the catalog")
+        wait_for(lambda: _ready(shop), 60, "the shop ready again")
+        assert shop.get("/healthz").status_code == 200, shop.get("/healthz").text
+        model = _core.Checkout()
+        replay(config, checkout.INTERNAL, model.apply)
+        ids = [line.split(",")[0] for line in text.getvalue().splitlines()[1:]]
+        assert all(model.product_state(product_id) == "enabled" for product_id in ids)
+    finally:
+        shop.stop()
+        broker.stop()
+
+
+def catalog_total(shop: ShopProcess) -> int:
+    try:
+        response = shop.get("/api/v1/products?per_page=1")
+    except httpx.TransportError:
+        return -1
+    return int(response.json()["total"]) if response.status_code == 200 else -1
 
 
 def test_a_dead_node_of_a_three_node_cluster_loses_no_acknowledged_write(tmp_path: Path) -> None:

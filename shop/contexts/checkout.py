@@ -32,13 +32,15 @@ class CheckoutContext:
         self,
         config: Config,
         producer: Producer,
+        relay_producer: Producer,
         pim_published: threading.Event,
         fulfilment_published: threading.Event,
     ) -> None:
+        """`producer` writes the shoppers' commands; `relay_producer` the relays and dead letters."""
         self.config = config
         self.producer = producer
         self.model = _core.Checkout()
-        self.projection = ProjectionLoop(config, INTERNAL, self.model, producer)
+        self.projection = ProjectionLoop(config, INTERNAL, self.model, relay_producer)
         loaded = self.projection.loaded
         self.pim_bridge = bridge(
             config,
@@ -47,7 +49,7 @@ class CheckoutContext:
             INTERNAL,
             _core.checkout_pim_bridge,
             lambda: self.model.pim_offset,
-            producer,
+            relay_producer,
             loaded,
             upstream=(pim_published,),
         )
@@ -58,11 +60,11 @@ class CheckoutContext:
             INTERNAL,
             _core.checkout_fulfilment_bridge,
             lambda: self.model.fulfilment_offset,
-            producer,
+            relay_producer,
             loaded,
             upstream=(fulfilment_published,),
         )
-        self.publisher = publisher(config, "checkout", self._order_created, producer, after=(loaded,))
+        self.publisher = publisher(config, "checkout", self._order_created, relay_producer, after=(loaded,))
 
     @property
     def relays(self) -> dict[str, Relay]:

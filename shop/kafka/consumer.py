@@ -138,7 +138,7 @@ class ProjectionLoop(Worker):
         log.error(
             "%s offset %d cannot be applied (%s): copied to %s_dead", self.topic, offset, error, self.topic
         )
-        self.dead_letters.produce(f"{self.topic}_dead", value).result(timeout=30)
+        self.acknowledged(self.dead_letters.produce(f"{self.topic}_dead", value))
 
 
 def _cached_high(consumer: Consumer, topic: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import logging
 import threading
 import time
@@ -55,7 +56,8 @@ class Producer:
         if on_stats is not None:
             extra.update({"stats_cb": on_stats, "statistics.interval.ms": STATS_INTERVAL_MS})
         settings = producer_settings(config, extra)
-        self.timeout = settings["message.timeout.ms"] / 1000
+        # 0 is librdkafka's "no limit": such a producer waits for its queue as long as it takes.
+        self.timeout = settings["message.timeout.ms"] / 1000 or math.inf
         self._producer = _Producer(settings)
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="producer-poll", daemon=True)
@@ -115,6 +117,14 @@ class Producer:
         # librdkafka thread, which librdkafka forbids (it aborts the process).
         del self._producer
         return remaining
+
+
+def relay_producer(config: Config) -> Producer:
+    """The producer of publishers, bridges and dead letters: it never gives up on a message
+    (no delivery timeout), it waits out a broker outage instead. A relay that gave up on message k
+    while k+1 got through (librdkafka's timeouts can leave such a gap) would resume after k+1 and
+    lose k for good; nobody waits on a relay's write, so waiting costs nothing."""
+    return Producer(config, extra={"message.timeout.ms": 0})
 
 
 def produce_all(config: Config, topic: str, messages: list[bytes], progress: Progress | None) -> None:

@@ -108,7 +108,10 @@ class Relay(Worker):
                     pending.append(self._forward(int(message.offset() or 0), message.value() or b""))
                 for offset, future in pending:
                     if future is not None:
-                        self.last_produced = future.result(timeout=60)
+                        produced = self.acknowledged(future)
+                        if produced is None:
+                            return
+                        self.last_produced = produced
                     self.position = offset
                 if self.assigned and self.position >= self.end_at_assign:
                     self.caught_up.set()
@@ -130,7 +133,7 @@ class Relay(Worker):
                 exc,
                 self.source,
             )
-            self.producer.produce(f"{self.source}_dead", value).result(timeout=60)
+            self.acknowledged(self.producer.produce(f"{self.source}_dead", value))
             return offset, None
         if translated is None:
             return offset, None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,16 @@ class Worker:
     def work(self) -> None:
         """The thread's work: return once `self._stopping` is set."""
         raise NotImplementedError
+
+    def acknowledged(self, future: Future[int]) -> int | None:
+        """The offset Kafka gave a background write, however long the broker takes to come back
+        (the relay producer never gives up on a message); None if the worker is stopped meanwhile."""
+        while not self._stopping.is_set():
+            try:
+                return future.result(timeout=0.2)
+            except FutureTimeout:
+                continue
+        return None
 
     def _guarded(self) -> None:
         try:
