@@ -24,6 +24,7 @@ from tests.faults import (
     assert_acknowledged_in_log,
     assert_clear_failures,
     cart_quantities,
+    from_scratch,
     wait_for,
 )
 from tests.kafka_broker import cluster, single_broker
@@ -33,13 +34,27 @@ from tests.test_checkout_integration import import_catalog
 pytestmark = [pytest.mark.kafka, pytest.mark.faults, pytest.mark.timeout(240)]
 
 SHOPPERS = 4
-# How long a write may take while the broker is gone: it must fail, not hang.
-LATENCY_BOUND_S = 45.0
+# Tight timeouts, so that a fault shows in seconds: Kafka has 2 s to acknowledge a write, three
+# failed writes in a row open the breaker for 2 s, readiness fails 2 s after the last broker left.
+PRODUCE_TIMEOUT_S = 2
+# How long a write may take while the broker is gone: the produce timeout, and slack for a busy
+# machine; it must fail, not hang.
+LATENCY_BOUND_S = PRODUCE_TIMEOUT_S + 5.0
 RELAYED_PRODUCTS = 5_000
 # Longer than librdkafka keeps trying a message (the produce timeout): whatever was in flight expires.
-OUTAGE_S = 35.0
+OUTAGE_S = 3 * PRODUCE_TIMEOUT_S
 # How long a write may wait while a cluster replaces a dead partition leader.
 FAILOVER_BOUND_S = 15.0
+
+
+def tight(config: Config) -> Config:
+    return dataclasses.replace(
+        config,
+        produce_timeout=PRODUCE_TIMEOUT_S,
+        breaker_failures=3,
+        breaker_cooldown=2,
+        broker_timeout=2,
+    )
 
 
 def start_shoppers(shop: ShopProcess, products: list[str], request_timeout: float) -> list[Shopper]:
@@ -66,7 +81,7 @@ def assert_nothing_acknowledged_lost(
     survivor = {s.cart_id: cart_quantities(shop.url, str(s.cart_id)) for s in shoppers}
     for shopper in shoppers:
         assert_acknowledged_in_cart(shopper, survivor[shopper.cart_id])
-    fresh = ShopProcess(config, log).start(wait_ready=120)
+    fresh = ShopProcess(from_scratch(config), log).start(wait_ready=120)
     try:
         replayed = {s.cart_id: cart_quantities(fresh.url, str(s.cart_id), offset) for s in shoppers}
     finally:
@@ -77,7 +92,7 @@ def assert_nothing_acknowledged_lost(
 def test_broker_crash_loses_no_acknowledged_write_and_the_shop_recovers_by_itself(tmp_path: Path) -> None:
     broker = single_broker(tmp_path / "kafka")
     broker.start()
-    config = dataclasses.replace(fresh_config(broker), broker_timeout=2)
+    config = tight(fresh_config(broker))
     shop = ShopProcess(config, tmp_path / "shop.log")
     shoppers: list[Shopper] = []
     try:
@@ -88,7 +103,8 @@ def test_broker_crash_loses_no_acknowledged_write_and_the_shop_recovers_by_itsel
 
         broker.kill()
         killed = time.monotonic()
-        wait_for(lambda: all(s.failed() for s in shoppers), 90, "a failed write per shopper")
+        # Refused at once: the breaker (or the broker watch) stops writes from piling up.
+        wait_for(lambda: all(any(w.fast for w in s.failed()) for s in shoppers), 60, "fast 503s")
         wait_for(lambda: shop.get("/readyz").status_code == 503, 30, "readiness fails")
         assert shop.get("/api/v1/products").status_code == 200  # reads go on from the model
 
@@ -115,7 +131,7 @@ def test_relays_busy_when_the_broker_crashes_finish_by_themselves(tmp_path: Path
     broker = single_broker(tmp_path / "kafka")
     broker.start()
     # Small batches: the bridges need many round trips to the broker, so the crash finds them busy.
-    config = dataclasses.replace(fresh_config(broker), broker_timeout=2, consume_batch=100)
+    config = dataclasses.replace(tight(fresh_config(broker)), consume_batch=100)
     shop = ShopProcess(config, tmp_path / "shop.log")
     try:
         text = io.StringIO()
@@ -159,6 +175,7 @@ def test_a_dead_node_of_a_three_node_cluster_loses_no_acknowledged_write(tmp_pat
         replication_factor=3,
         min_insync_replicas=2,
         sample_rows=0,
+        snapshot_dir=str(tmp_path / "snapshots"),
     )
     shop = ShopProcess(config, tmp_path / "shop.log")
     shoppers: list[Shopper] = []

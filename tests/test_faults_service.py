@@ -6,6 +6,7 @@ product event taking effect twice, no stock unit counted twice."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import subprocess
@@ -24,7 +25,7 @@ from shop._proto import checkout_pb2, fulfilment_pb2
 from shop.config import Config
 from shop.contexts import checkout, fulfilment, pim, pim_csv
 from shop.kafka.consumer import replay
-from tests.faults import wait_for
+from tests.faults import from_scratch, wait_for
 from tests.kafka_broker import REPO
 from tests.server import ShopProcess
 from tests.test_checkout_integration import import_catalog
@@ -119,8 +120,10 @@ def test_shop_killed_during_product_imports_ends_equal_to_a_clean_replay(
     second, changes = second_version(first)
     write_csv(tmp_path / "v1.csv", first)
     write_csv(tmp_path / "v2.csv", second)
+    # Snapshots every 2,000 events: a restart loads the last one written before the kill.
+    config = dataclasses.replace(config, snapshot_events=2000)
     shop = ShopProcess(config, tmp_path / "shop.log")
-    fresh = ShopProcess(config, tmp_path / "fresh.log")
+    fresh = ShopProcess(from_scratch(config), tmp_path / "fresh.log")
     try:
         shop.start()
         importer = start_import(config, tmp_path / "v1.csv", tmp_path / "import.log")
@@ -238,7 +241,7 @@ def shipped_orders(config: Config) -> set[str]:
 def test_shop_killed_while_orders_are_bridged_counts_every_unit_once(config: Config, tmp_path: Path) -> None:
     products = import_catalog(config, 40, dict.fromkeys(range(40), STOCK))
     shop = ShopProcess(config, tmp_path / "shop.log")
-    fresh = ShopProcess(config, tmp_path / "fresh.log")
+    fresh = ShopProcess(from_scratch(config), tmp_path / "fresh.log")
     shoppers = [OrderingShopper(shop.url, products, offset=10 * i) for i in range(4)]
     try:
         shop.start()
