@@ -7,6 +7,7 @@ import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -14,7 +15,17 @@ from shop._proto import checkout_pb2
 from shop.config import Config
 from shop.contexts import checkout
 from shop.kafka.consumer import replay
+from tests.server import ShopProcess
 
+SHOPPERS = 4
+# Tight timeouts, so that a fault shows in seconds: Kafka has 2 s to acknowledge a write, three
+# failed writes in a row open the breaker for 2 s, readiness fails 2 s after the last broker left.
+PRODUCE_TIMEOUT_S = 2
+# An acknowledged write waits this long at most to be applied here (then 503 not-applied).
+READY_TIMEOUT_S = 3
+# How long a write may take while Kafka is out of reach: the produce timeout, the wait to apply
+# it, and slack for a busy machine; it must fail, not hang.
+LATENCY_BOUND_S = PRODUCE_TIMEOUT_S + READY_TIMEOUT_S + 5.0
 # An answer this quick did not wait for Kafka (the machine is busy: generous).
 FAST_S = 1.0
 # A pause between two writes of one shopper: the machine is shared, the point is overlap, not load.
@@ -36,6 +47,7 @@ class Write:
     retry_after: str | None = None
     version: int | None = None  # the cart version of a 2xx answer (its ETag)
     problem: str = ""  # the problem type of an error answer
+    at: float = 0.0  # time.monotonic() when it was sent
 
     @property
     def fast(self) -> bool:
@@ -104,7 +116,7 @@ def _put(client: httpx.Client, product: str, quantity: int) -> Write:
     try:
         response = client.put(f"/api/v1/cart/items/{product}", json={"quantity": quantity})
     except httpx.TransportError:
-        return Write(product, quantity, 0, time.monotonic() - started)
+        return Write(product, quantity, 0, time.monotonic() - started, at=started)
     version = response.headers.get("etag", "").strip('"')
     problem = (
         response.json().get("type", "") if "problem+json" in response.headers.get("content-type", "") else ""
@@ -118,7 +130,58 @@ def _put(client: httpx.Client, product: str, quantity: int) -> Write:
         response.headers.get("retry-after"),
         int(version) if response.is_success and version.isdigit() else None,
         problem,
+        started,
     )
+
+
+def tight(config: Config) -> Config:
+    return dataclasses.replace(
+        config,
+        produce_timeout=PRODUCE_TIMEOUT_S,
+        breaker_failures=3,
+        breaker_cooldown=2,
+        broker_timeout=2,
+        ready_timeout=READY_TIMEOUT_S,
+    )
+
+
+def start_shoppers(shop: ShopProcess, products: list[str], request_timeout: float) -> list[Shopper]:
+    return [Shopper(shop.url, products, request_timeout).start() for _ in range(SHOPPERS)]
+
+
+def wait_until_each(shoppers: list[Shopper], more_acknowledged: int, timeout: float) -> None:
+    """Until every shopper has `more_acknowledged` more acknowledged writes than now."""
+    targets = [len(s.acknowledged()) + more_acknowledged for s in shoppers]
+    wait_for(
+        lambda: all(len(s.acknowledged()) >= t for s, t in zip(shoppers, targets, strict=True)),
+        timeout,
+        f"{more_acknowledged} more acknowledged writes per shopper",
+    )
+
+
+def assert_nothing_acknowledged_lost(
+    config: Config, shop: ShopProcess, shoppers: list[Shopper], log: Path
+) -> None:
+    """Through the shop that lived through the fault, through Kafka itself, and through a fresh
+    instance that replays every topic from scratch: the same carts, with every acknowledged write."""
+    assert_acknowledged_in_log(config, shoppers)
+    offset = int(shop.get("/api/v1/cart").headers["shop-offset"])
+    survivor = {s.cart_id: cart_quantities(shop.url, str(s.cart_id)) for s in shoppers}
+    for shopper in shoppers:
+        assert_acknowledged_in_cart(shopper, survivor[shopper.cart_id])
+    fresh = ShopProcess(from_scratch(config), log).start(wait_ready=120)
+    try:
+        replayed = {s.cart_id: cart_quantities(fresh.url, str(s.cart_id), offset) for s in shoppers}
+    finally:
+        fresh.stop()
+    assert replayed == survivor
+
+
+def ready(shop: ShopProcess) -> bool:
+    try:
+        return shop.get("/readyz").status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def from_scratch(config: Config) -> Config:

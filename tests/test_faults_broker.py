@@ -19,13 +19,16 @@ from shop.kafka import admin
 from shop.kafka.consumer import replay
 from tests.conftest import fresh_config
 from tests.faults import (
+    LATENCY_BOUND_S,
+    PRODUCE_TIMEOUT_S,
     Shopper,
-    assert_acknowledged_in_cart,
-    assert_acknowledged_in_log,
     assert_clear_failures,
-    cart_quantities,
-    from_scratch,
+    assert_nothing_acknowledged_lost,
+    ready,
+    start_shoppers,
+    tight,
     wait_for,
+    wait_until_each,
 )
 from tests.kafka_broker import cluster, single_broker
 from tests.server import ShopProcess
@@ -33,60 +36,11 @@ from tests.test_checkout_integration import import_catalog
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults, pytest.mark.timeout(240)]
 
-SHOPPERS = 4
-# Tight timeouts, so that a fault shows in seconds: Kafka has 2 s to acknowledge a write, three
-# failed writes in a row open the breaker for 2 s, readiness fails 2 s after the last broker left.
-PRODUCE_TIMEOUT_S = 2
-# How long a write may take while the broker is gone: the produce timeout, and slack for a busy
-# machine; it must fail, not hang.
-LATENCY_BOUND_S = PRODUCE_TIMEOUT_S + 5.0
 RELAYED_PRODUCTS = 5_000
 # Longer than librdkafka keeps trying a message (the produce timeout): whatever was in flight expires.
 OUTAGE_S = 3 * PRODUCE_TIMEOUT_S
 # How long a write may wait while a cluster replaces a dead partition leader.
 FAILOVER_BOUND_S = 15.0
-
-
-def tight(config: Config) -> Config:
-    return dataclasses.replace(
-        config,
-        produce_timeout=PRODUCE_TIMEOUT_S,
-        breaker_failures=3,
-        breaker_cooldown=2,
-        broker_timeout=2,
-    )
-
-
-def start_shoppers(shop: ShopProcess, products: list[str], request_timeout: float) -> list[Shopper]:
-    return [Shopper(shop.url, products, request_timeout).start() for _ in range(SHOPPERS)]
-
-
-def wait_until_each(shoppers: list[Shopper], more_acknowledged: int, timeout: float) -> None:
-    """Until every shopper has `more_acknowledged` more acknowledged writes than now."""
-    targets = [len(s.acknowledged()) + more_acknowledged for s in shoppers]
-    wait_for(
-        lambda: all(len(s.acknowledged()) >= t for s, t in zip(shoppers, targets, strict=True)),
-        timeout,
-        f"{more_acknowledged} more acknowledged writes per shopper",
-    )
-
-
-def assert_nothing_acknowledged_lost(
-    config: Config, shop: ShopProcess, shoppers: list[Shopper], log: Path
-) -> None:
-    """Through the shop that lived through the fault, through Kafka itself, and through a fresh
-    instance that replays every topic from scratch: the same carts, with every acknowledged write."""
-    assert_acknowledged_in_log(config, shoppers)
-    offset = int(shop.get("/api/v1/cart").headers["shop-offset"])
-    survivor = {s.cart_id: cart_quantities(shop.url, str(s.cart_id)) for s in shoppers}
-    for shopper in shoppers:
-        assert_acknowledged_in_cart(shopper, survivor[shopper.cart_id])
-    fresh = ShopProcess(from_scratch(config), log).start(wait_ready=120)
-    try:
-        replayed = {s.cart_id: cart_quantities(fresh.url, str(s.cart_id), offset) for s in shoppers}
-    finally:
-        fresh.stop()
-    assert replayed == survivor
 
 
 def test_broker_crash_loses_no_acknowledged_write_and_the_shop_recovers_by_itself(tmp_path: Path) -> None:
@@ -109,7 +63,7 @@ def test_broker_crash_loses_no_acknowledged_write_and_the_shop_recovers_by_itsel
         assert shop.get("/api/v1/products").status_code == 200  # reads go on from the model
 
         broker.start()
-        wait_for(lambda: _ready(shop), 90, "the shop ready again by itself")
+        wait_for(lambda: ready(shop), 90, "the shop ready again by itself")
         recovered = time.monotonic() - killed
         wait_until_each(shoppers, 5, timeout=60)
         for shopper in shoppers:
@@ -147,7 +101,7 @@ def test_relays_busy_when_the_broker_crashes_finish_by_themselves(tmp_path: Path
         time.sleep(OUTAGE_S)
         broker.start()
         wait_for(lambda: catalog_total(shop) == RELAYED_PRODUCTS, 120, "the whole import in the catalog")
-        wait_for(lambda: _ready(shop), 60, "the shop ready again")
+        wait_for(lambda: ready(shop), 60, "the shop ready again")
         assert shop.get("/healthz").status_code == 200, shop.get("/healthz").text
         model = _core.Checkout()
         replay(config, checkout.INTERNAL, model.apply)
@@ -206,13 +160,6 @@ def test_a_dead_node_of_a_three_node_cluster_loses_no_acknowledged_write(tmp_pat
 def partition_leader(bootstrap: str, topic: str) -> int:
     metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=30)
     return int(metadata.topics[topic].partitions[0].leader)
-
-
-def _ready(shop: ShopProcess) -> bool:
-    try:
-        return shop.get("/readyz").status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _summary(shoppers: list[Shopper]) -> str:
