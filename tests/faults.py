@@ -217,15 +217,20 @@ def assert_clear_failures(shoppers: list[Shopper], latency_bound: float) -> None
 
 
 def cart_quantities(url: str, cart_id: str, min_offset: int = -1) -> dict[str, int]:
+    """The cart's quantities by product, and its version under the key "version"."""
     headers = {"shop-min-offset": str(min_offset)} if min_offset >= 0 else {}
     response = httpx.get(url + "/api/v1/cart", cookies={"cart": cart_id}, headers=headers, timeout=30)
     assert response.status_code == 200, response.text
-    return {item["product_id"]: item["quantity"] for item in response.json()["items"]}
+    cart = response.json()
+    return {"version": cart["version"], **{item["product_id"]: item["quantity"] for item in cart["items"]}}
 
 
 def assert_acknowledged_in_cart(shopper: Shopper, quantities: dict[str, int]) -> None:
     """The cart holds, per product, at least the last acknowledged quantity and at most the last
-    attempted one (a write that failed may have been durable all the same)."""
+    attempted one (a write that failed may have been durable all the same); its version is at
+    least that of every acknowledged answer."""
+    versions = [w.version for w in shopper.acknowledged() if w.version is not None]
+    assert versions and quantities["version"] >= max(versions), (quantities["version"], max(versions))
     attempted = shopper.last_attempted()
     for product, acknowledged in shopper.last_acknowledged().items():
         assert acknowledged <= quantities.get(product, 0) <= attempted[product], (
