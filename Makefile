@@ -17,6 +17,8 @@ WEB_SRC     := $(wildcard web/*.html web/*.ts web/*.json web/src/*.ts web/src/*.
 STOREFRONT  := shop/static/index.html
 WEB_ENV     := PYTHON=$(abspath $(PY))
 PYTEST_ARGS ?=
+SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
+WRK         := /usr/bin/wrk
 
 .PHONY: help run serve test test-rust test-py test-web chromium lint fmt build kafka-up kafka-down bench profile wheel clean
 
@@ -77,7 +79,7 @@ lint: build ## ruff, rustfmt, clippy, mypy
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets --no-default-features -- -D warnings
-	$(VENV)/bin/mypy shop
+	$(VENV)/bin/mypy shop bench
 	cd web && $(WEB_ENV) npm run typecheck && npm run lint
 
 fmt: $(VENV)/.installed $(WEB_DEPS) ## format Python, Rust and TypeScript
@@ -96,6 +98,17 @@ test-py: build $(KAFKA_JARS) chromium ## pytest (starts its own broker on free p
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint test-rust test-web test-py ## every suite: lint, Rust, vitest and Python (unit, property, integration on a real broker, browser)
+
+$(WRK):
+	@# Debian's wrk, the HTTP load generator of the benchmarks
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk || \
+	  { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
+
+bench: build $(KAFKA_JARS) $(WRK) ## every benchmark (under 20 min) into bench/results/latest.{json,md}; BENCH_QUICK=1 for a short run
+	$(PY) -m bench
+
+profile: build $(KAFKA_JARS) $(WRK) ## py-spy flame graphs of the shop under wrk load into bench/results/
+	$(PY) -m bench.profile
 
 wheel: $(PROTO_PY) $(STOREFRONT) ## a manylinux abi3 wheel in dist/ (with the storefront)
 	$(VENV)/bin/maturin build --release --out dist

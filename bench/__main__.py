@@ -1,0 +1,126 @@
+"""`python -m bench` (what `make bench` runs): every benchmark of issue #6, then bench/results/.
+
+    python -m bench                 # the full suite: 10^6 products, bench/results/latest.{json,md}
+    BENCH_QUICK=1 python -m bench   # small sizes, short runs: bench/results/quick.{json,md}
+    python -m bench pages http      # only some parts (pages, memory, startup, http)
+
+It generates its data (kept in data/bench/), starts its own broker on free ports in a fresh folder
+and stops it at the end, and bounds every load run in time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pyperf
+
+from bench import data, http_load, machine, pages, report, stack, startup
+from bench.stats import spread
+from tests.kafka_broker import REPO
+
+log = logging.getLogger("bench")
+PARTS = ("pages", "memory", "startup", "http")
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    products: int
+    startup_runs: int
+    http_runs: int
+    http_seconds: float
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        if os.environ.get("BENCH_QUICK", "") not in ("", "0"):
+            return cls(quick=True, products=50_000, startup_runs=2, http_runs=2, http_seconds=3)
+        return cls(quick=False, products=1_000_000, startup_runs=3, http_runs=5, http_seconds=8)
+
+
+def run_pages(settings: Settings) -> dict[str, Any]:
+    folder = data.DATA / "pyperf"
+    folder.mkdir(parents=True, exist_ok=True)
+    suites = {}
+    for implementation in ("rust", "python"):
+        output = folder / f"{implementation}.json"
+        output.unlink(missing_ok=True)
+        argv = [sys.executable, "-m", "bench.pages", implementation, str(settings.products), str(output)]
+        subprocess.run([*argv, *(["--quick"] if settings.quick else [])], cwd=REPO, check=True)
+        suites[implementation] = pyperf.BenchmarkSuite.load(str(output))
+    queries = {}
+    for sort, prefix in pages.QUERIES:
+        rust = suites["rust"].get_benchmark(pages.page_name("rust", sort, prefix)).get_values()
+        python = suites["python"].get_benchmark(pages.page_name("python", sort, prefix)).get_values()
+        rust_s, python_s = spread(list(rust)), spread(list(python))
+        queries[f"sort={sort} prefix={prefix}"] = {
+            "sort": sort,
+            "prefix": prefix,
+            "rust_s": rust_s.as_dict(),
+            "python_s": python_s.as_dict(),
+            "speedup": python_s.median / rust_s.median,
+        }
+    apply = suites["rust"].get_benchmark("rust_apply_event").get_values()
+    return {
+        "products": settings.products,
+        "queries": queries,
+        "apply_seconds_per_event": spread(list(apply)).as_dict(),
+    }
+
+
+def run_memory(settings: Settings) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "bench.memory", str(settings.products)]
+    done = subprocess.run(argv, cwd=REPO, check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]) -> None:
+    """The parts that need a broker and the shop's data in it: one broker for all of them."""
+    kafka = stack.start_stack(f"run-{os.getpid()}")
+    try:
+        results["first_start_s"] = stack.load(kafka, settings.products)
+        if "startup" in parts:
+            shop, raw, ratio = startup.compare(kafka, settings.startup_runs)
+            results["startup"] = {"shop_s": shop.as_dict(), "raw_s": raw.as_dict(), "ratio": ratio.as_dict()}
+            results["snapshot_startup_s"] = startup.from_snapshots(kafka, settings.startup_runs).as_dict()
+        if "http" in parts:
+            runs = http_load.measure(kafka, settings.products, settings.http_runs, settings.http_seconds)
+            results["http"] = runs.summary()
+    finally:
+        kafka.stop()
+
+
+def main(argv: list[str]) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    settings = Settings.from_env()
+    parts = set(argv) or set(PARTS)
+    unknown = parts - set(PARTS)
+    if unknown:
+        raise SystemExit(f"unknown parts {sorted(unknown)}; known: {', '.join(PARTS)}")
+    started = time.monotonic()
+    results: dict[str, Any] = {"settings": asdict(settings), "machine": machine.facts()}
+    log.info("generating or reusing the data for %d products", settings.products)
+    data.catalog_events_file(settings.products)
+    data.stock_csv_for(settings.products)
+    if "pages" in parts:
+        results["pages"] = run_pages(settings)
+    if "memory" in parts:
+        results["memory"] = run_memory(settings)
+    if parts & {"startup", "http"}:
+        run_kafka_parts(settings, parts, results)
+    results["machine"]["load average at end"] = machine.load_average()
+    results["duration_s"] = time.monotonic() - started
+    results["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    paths = report.write(results, "quick" if settings.quick else "latest")
+    print("\n".join(str(p) for p in paths))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

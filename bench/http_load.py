@@ -1,0 +1,167 @@
+"""HTTP load with wrk: the shop on core 0, wrk (and the broker, and the write driver) on core 1.
+
+Reads: the measured page against the floor app serving the same bytes, alternated run by run.
+Reads under writes: the same page while bench.write_driver applies cart writes and catalog updates.
+Cart writes: PUT with read-your-writes at concurrency 1 (latency) and 64 (throughput).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import data, wrk
+from bench.processes import LOAD_CPU, SERVER_CPU, Server, floor_server, http_get, pin_process, pinned
+from bench.stack import READY_TIMEOUT_S, Stack
+from bench.stats import spread
+from tests.kafka_broker import REPO
+
+log = logging.getLogger("bench")
+
+PAGE = "/api/v1/products?sort=name&page=3&per_page=100"
+READ_CONNECTIONS = 64
+WRITE_CONNECTIONS = 64
+CART_WRITES_PER_S = 500
+CATALOG_UPDATES_PER_S = 2000
+WARMUP_S = 2
+CART_SCRIPT = """
+-- PUT a quantity into one of 10,000 carts (cookie) for one of a few products, round robin.
+local ids = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  local headers = {
+    ["Cookie"] = string.format("cart=%%032x", math.random(1, 10000)),
+    ["Content-Type"] = "application/json",
+  }
+  local body = string.format('{"quantity": %%d}', n %% 5 + 1)
+  return wrk.format("PUT", "/api/v1/cart/items/" .. ids[n %% #ids + 1], headers, body)
+end
+"""
+
+
+@dataclass
+class HttpRuns:
+    """wrk results per figure, several runs each."""
+
+    runs: dict[str, list[wrk.WrkResult]] = field(default_factory=dict)
+    driver: list[dict[str, object]] = field(default_factory=list)
+    body_bytes: int = 0
+
+    def add(self, name: str, result: wrk.WrkResult) -> None:
+        self.runs.setdefault(name, []).append(result)
+        log.info(
+            "%s: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %d errors",
+            name,
+            result.requests_per_s,
+            result.p50_ms,
+            result.p99_ms,
+            result.errors,
+        )
+
+    def summary(self) -> dict[str, object]:
+        figures: dict[str, object] = {"body_bytes": self.body_bytes, "write_driver": self.driver}
+        for name, results in self.runs.items():
+            figures[name] = {
+                "requests_per_s": spread([r.requests_per_s for r in results]).as_dict(),
+                "p50_ms": spread([r.p50_ms for r in results]).as_dict(),
+                "p99_ms": spread([r.p99_ms for r in results]).as_dict(),
+                "errors": sum(r.errors for r in results),
+            }
+        if "reads" in self.runs:
+            pairs = zip(self.runs["reads"], self.runs["floor"], strict=True)
+            figures["read_ratio"] = spread([r.requests_per_s / f.requests_per_s for r, f in pairs]).as_dict()
+        return figures
+
+
+def measure(stack: Stack, rows: int, runs: int, seconds: float) -> HttpRuns:
+    results = HttpRuns()
+    pin_process(stack.broker.pid(), LOAD_CPU)
+    shop = stack.shop(cpus=SERVER_CPU, snapshots=True, name="http-shop").start()
+    try:
+        shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
+        reads(stack, shop, results, runs, seconds)
+        reads_under_writes(stack, shop, results, rows, runs, seconds)
+        cart_writes(stack, shop, results, rows, runs, seconds)
+    finally:
+        shop.stop()
+        pin_process(stack.broker.pid(), f"{SERVER_CPU},{LOAD_CPU}")
+    return results
+
+
+def reads(stack: Stack, shop: Server, results: HttpRuns, runs: int, seconds: float) -> None:
+    body = http_get(shop.url + PAGE)
+    results.body_bytes = len(body)
+    body_path = stack.folder / "page.json"
+    body_path.write_bytes(body)
+    floor = floor_server(body_path, "application/json", SERVER_CPU, stack.logs / "floor.log").start()
+    try:
+        floor.wait_until(PAGE, 200, 60)
+        for server in (floor, shop):
+            wrk.run(server.url + PAGE, READ_CONNECTIONS, WARMUP_S)
+        for _ in range(runs):
+            results.add("floor", wrk.run(floor.url + PAGE, READ_CONNECTIONS, seconds))
+            results.add("reads", wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds))
+    finally:
+        floor.stop()
+
+
+def reads_under_writes(
+    stack: Stack, shop: Server, results: HttpRuns, rows: int, runs: int, seconds: float
+) -> None:
+    for _ in range(runs):
+        driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S)
+        try:
+            time.sleep(WARMUP_S)
+            results.add("reads_under_writes", wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds))
+            output, _ = driver.communicate(timeout=seconds + 60)
+        finally:
+            if driver.poll() is None:
+                driver.kill()
+                driver.wait()
+        achieved = json.loads(output.strip().splitlines()[-1])
+        log.info("write driver: %s", achieved)
+        results.driver.append(achieved)
+
+
+def start_driver(stack: Stack, shop: Server, rows: int, seconds: float) -> subprocess.Popen[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.write_driver",
+        shop.url,
+        stack.config.kafka_bootstrap,
+        str(rows),
+        str(CART_WRITES_PER_S),
+        str(CATALOG_UPDATES_PER_S),
+        str(seconds),
+    ]
+    with open(stack.logs / "write_driver.log", "ab") as log_file:
+        driver = subprocess.Popen(
+            pinned(LOAD_CPU, argv), cwd=REPO, stdout=subprocess.PIPE, stderr=log_file, text=True
+        )
+    assert driver.stdout is not None
+    if driver.stdout.readline().strip() != "started":
+        driver.kill()
+        raise RuntimeError(f"the write driver did not start; see {stack.logs / 'write_driver.log'}")
+    return driver
+
+
+def cart_writes(stack: Stack, shop: Server, results: HttpRuns, rows: int, runs: int, seconds: float) -> None:
+    script = cart_script(stack.folder, data.product_ids(rows, 20))
+    url = shop.url + "/api/v1/cart/items/"
+    wrk.run(url, WRITE_CONNECTIONS, WARMUP_S, script)
+    for _ in range(runs):
+        results.add("cart_writes_c1", wrk.run(url, 1, seconds, script))
+        results.add("cart_writes_c64", wrk.run(url, WRITE_CONNECTIONS, seconds, script))
+
+
+def cart_script(folder: Path, ids: list[str]) -> Path:
+    path = folder / "cart_writes.lua"
+    path.write_text(CART_SCRIPT % ", ".join(f'"{i}"' for i in ids))
+    return path

@@ -1,0 +1,258 @@
+"""latest.json (the figures of issue #6, each a number, or null when it could not be measured) and
+latest.md (the machine, every figure with its runs, the targets, and where the time goes)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    text: str
+    met: Callable[[float], bool]
+
+
+TARGETS = [
+    Target("catalog_read_ratio", "≥ 0.8", lambda v: v >= 0.8),
+    Target("catalog_read_p99_ms", "≤ 10 ms", lambda v: v <= 10),
+    Target("catalog_read_under_writes_ratio", "≥ 0.7", lambda v: v >= 0.7),
+    Target("catalog_read_under_writes_p99_ms", "≤ 15 ms", lambda v: v <= 15),
+    Target("rust_vs_python_page_speedup", "≥ 100 x", lambda v: v >= 100),
+    Target("rust_apply_events_per_s", "≥ 500,000 events/s", lambda v: v >= 500_000),
+    Target("startup_vs_raw_consume_ratio", "≤ 1.25", lambda v: v <= 1.25),
+    Target("snapshot_startup_1m_s", "≤ 3 s", lambda v: v <= 3),
+    Target("cart_write_p50_ms", "≤ 3 ms", lambda v: v <= 3),
+    Target("cart_write_p99_ms", "≤ 10 ms", lambda v: v <= 10),
+    Target("cart_writes_per_s", "≥ 5,000 writes/s", lambda v: v >= 5000),
+    Target("rss_vs_payload_ratio", "≤ 1.5", lambda v: v <= 1.5),
+]
+
+
+def _median(figure: Any, *path: str) -> float | None:
+    for name in path:
+        if not isinstance(figure, dict) or name not in figure:
+            return None
+        figure = figure[name]
+    return float(figure["median"]) if isinstance(figure, dict) else None
+
+
+def _ratio(top: float | None, bottom: float | None) -> float | None:
+    return top / bottom if top is not None and bottom else None
+
+
+def keys(results: dict[str, Any]) -> dict[str, float | None]:
+    """The figures of issue #6 from the measurements."""
+    http, startup, memory = results.get("http", {}), results.get("startup", {}), results.get("memory")
+    floor = _median(http, "floor", "requests_per_s")
+    pages = results.get("pages", {})
+    speedups = [q["speedup"] for q in pages.get("queries", {}).values()]
+    apply = _median(pages, "apply_seconds_per_event")
+    per_product = {}
+    if memory:
+        per_product = {
+            "rss": (memory["rss_loaded"] - memory["rss_empty"]) / memory["products"],
+            "payload": memory["payload"] / memory["products"],
+        }
+    return {
+        "catalog_read_rps": _median(http, "reads", "requests_per_s"),
+        "catalog_read_floor_rps": floor,
+        "catalog_read_ratio": _median(http, "read_ratio"),
+        "catalog_read_p99_ms": _median(http, "reads", "p99_ms"),
+        "catalog_read_under_writes_ratio": _ratio(
+            _median(http, "reads_under_writes", "requests_per_s"), floor
+        ),
+        "catalog_read_under_writes_p99_ms": _median(http, "reads_under_writes", "p99_ms"),
+        "rust_vs_python_page_speedup": min(speedups) if speedups else None,
+        "rust_apply_events_per_s": 1 / apply if apply else None,
+        "startup_1m_s": _median(startup, "shop_s"),
+        "raw_consume_1m_s": _median(startup, "raw_s"),
+        "startup_vs_raw_consume_ratio": _median(startup, "ratio"),
+        "snapshot_startup_1m_s": _median(results, "snapshot_startup_s"),
+        "cart_write_p50_ms": _median(http, "cart_writes_c1", "p50_ms"),
+        "cart_write_p99_ms": _median(http, "cart_writes_c1", "p99_ms"),
+        "cart_writes_per_s": _median(http, "cart_writes_c64", "requests_per_s"),
+        "rss_bytes_per_product": per_product.get("rss"),
+        "payload_bytes_per_product": per_product.get("payload"),
+        "rss_vs_payload_ratio": _ratio(per_product.get("rss"), per_product.get("payload")),
+    }
+
+
+def write(results: dict[str, Any], name: str) -> tuple[Path, Path]:
+    """bench/results/<name>.json and .md; returns their paths."""
+    RESULTS.mkdir(exist_ok=True)
+    figures = keys(results)
+    json_path, md_path = RESULTS / f"{name}.json", RESULTS / f"{name}.md"
+    json_path.write_text(json.dumps({**figures, "details": results}, indent=2) + "\n")
+    md_path.write_text(markdown(figures, results))
+    return json_path, md_path
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "not measured"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def _runs(figure: dict[str, Any], unit: str = "", digits: int = 2) -> str:
+    runs = ", ".join(_number(v, digits) for v in figure["runs"])
+    return f"{_number(figure['median'], digits)}{unit} (runs: {runs})"
+
+
+def markdown(figures: dict[str, float | None], results: dict[str, Any]) -> str:
+    settings = results["settings"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"`make bench` ({'quick mode, ' if settings['quick'] else ''}{settings['products']:,} products), "
+        f"{results['finished_at']}, {results['duration_s'] / 60:.1f} minutes. Every figure is the median of "
+        "its runs; the runs are listed beside it (their spread shows how steady the machine was).",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in results["machine"].items()),
+        "",
+        "## Targets",
+        "",
+        "| figure | target | measured | |",
+        "|---|---|---|---|",
+    ]
+    for target in TARGETS:
+        value = figures[target.key]
+        verdict = "missing" if value is None else ("pass" if target.met(value) else "**miss**")
+        lines.append(f"| `{target.key}` | {target.text} | {_number(value)} | {verdict} |")
+    lines += ["", "## Figures", "", *_sections(results), ""]
+    lines += ["## latest.json", "", "```json", json.dumps(figures, indent=2), "```", ""]
+    return "\n".join(lines)
+
+
+def _sections(results: dict[str, Any]) -> list[str]:
+    return [
+        *_http_section(results.get("http")),
+        *_pages_section(results.get("pages")),
+        *_startup_section(results),
+        *_memory_section(results.get("memory")),
+        *_profile_section(results.get("profiles", {})),
+        *_notes_section(results.get("notes", [])),
+    ]
+
+
+def _http_section(http: dict[str, Any] | None) -> list[str]:
+    if not http:
+        return ["HTTP: not measured.", ""]
+    names = {
+        "floor": "floor: constant-response Granian ASGI app, same body",
+        "reads": "shop: `GET /api/v1/products?sort=name&page=3&per_page=100`",
+        "reads_under_writes": "shop, same page, while the write driver runs",
+        "cart_writes_c1": "cart writes `PUT /api/v1/cart/items/{id}`, 1 connection",
+        "cart_writes_c64": "cart writes, 64 connections",
+    }
+    lines = [
+        f"### HTTP (server on core 0, wrk `-t1` on core 1; page body {http['body_bytes']:,} bytes)",
+        "",
+        "| load | req/s | p50 ms | p99 ms | errors |",
+        "|---|---|---|---|---|",
+    ]
+    for key, text in names.items():
+        if key in http:
+            figure = http[key]
+            lines.append(
+                f"| {text} | {_runs(figure['requests_per_s'], digits=0)} | {_runs(figure['p50_ms'])} | "
+                f"{_runs(figure['p99_ms'])} | {figure['errors']} |"
+            )
+    if "read_ratio" in http:
+        lines += ["", f"Read ratio per run (shop / floor run just before it): {_runs(http['read_ratio'])}."]
+    for achieved in http.get("write_driver", []):
+        lines.append(
+            f"Write driver: {achieved['cart_writes']} cart writes ({achieved['cart_failures']} failed, "
+            f"p50 {_number(achieved['cart_p50_ms'])} ms, p99 {_number(achieved['cart_p99_ms'])} ms) and "
+            f"{achieved['catalog_updates']} catalog updates in {achieved['seconds']:g} s."
+        )
+    return [*lines, ""]
+
+
+def _pages_section(pages: dict[str, Any] | None) -> list[str]:
+    if not pages:
+        return ["Pages: not measured.", ""]
+    lines = [
+        f"### Catalog pages, Rust against the Python reference ({pages['products']:,} products, pyperf)",
+        "",
+        "Page 3 of 100. Rust answers encoded JSON; the reference only selects the products.",
+        "",
+        "| sort | prefix | Rust µs | Python ms | speedup |",
+        "|---|---|---|---|---|",
+    ]
+    for query in pages["queries"].values():
+        lines.append(
+            f"| {query['sort']} | {query['prefix'] or '-'} | {query['rust_s']['median'] * 1e6:.1f} | "
+            f"{query['python_s']['median'] * 1e3:.1f} | {query['speedup']:,.0f} x |"
+        )
+    rates = [1 / v for v in pages["apply_seconds_per_event"]["runs"]]
+    lines += [
+        "",
+        "Apply (decode + both copies, batches of 10,000, from empty): "
+        + ", ".join(f"{r:,.0f}" for r in rates)
+        + " events/s.",
+        "",
+    ]
+    return lines
+
+
+def _startup_section(results: dict[str, Any]) -> list[str]:
+    startup = results.get("startup")
+    lines = ["### Startup to ready", ""]
+    if "first_start_s" in results:
+        lines.append(
+            f"First start after the imports (every publisher and bridge relays everything): "
+            f"{results['first_start_s']:.1f} s."
+        )
+    if startup:
+        lines += [
+            f"Shop, replaying every topic (no snapshots): {_runs(startup['shop_s'], ' s', 1)}.",
+            f"Raw confluent-kafka over the same topics: {_runs(startup['raw_s'], ' s', 1)}.",
+            f"Ratio per run: {_runs(startup['ratio'])}.",
+        ]
+    if "snapshot_startup_s" in results:
+        lines.append(f"Shop from its snapshots: {_runs(results['snapshot_startup_s'], ' s', 2)}.")
+    return [*lines, ""]
+
+
+def _memory_section(memory: dict[str, Any] | None) -> list[str]:
+    if not memory:
+        return ["Memory: not measured.", ""]
+    return [
+        "### Memory",
+        "",
+        f"{memory['products']:,} products: RSS {memory['rss_empty'] / 2**20:,.0f} MiB empty, "
+        f"{memory['rss_loaded'] / 2**20:,.0f} MiB loaded; their catalog events hold "
+        f"{memory['payload'] / 2**20:,.0f} MiB of protobuf.",
+        "",
+    ]
+
+
+def _profile_section(profiles: dict[str, list[list[Any]]]) -> list[str]:
+    lines = []
+    for name, frames in profiles.items():
+        lines += [
+            f"### Where the time goes: {name} (py-spy)",
+            "",
+            "| share of samples | frame |",
+            "|---|---|",
+        ]
+        lines += [f"| {share * 100:.1f}% | `{frame}` |" for share, frame in frames]
+        lines.append("")
+    return lines
+
+
+def _notes_section(notes: list[str]) -> list[str]:
+    return ["## Notes", "", *(f"- {note}" for note in notes), ""] if notes else []

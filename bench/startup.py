@@ -1,0 +1,53 @@
+"""Startup to ready: the shop replaying its topics, against raw confluent-kafka reading the same topics
+and doing nothing, run alternately; then the shop starting from its snapshots."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+
+from bench.stack import READY_TIMEOUT_S, Stack
+from bench.stats import Spread, spread
+from shop.contexts import catalog, checkout, fulfilment
+from tests.kafka_broker import REPO
+
+log = logging.getLogger("bench")
+
+# What a starting shop loads: the internal topic of each projection (relays resume from positions).
+LOADED_TOPICS = (catalog.INTERNAL, checkout.INTERNAL, fulfilment.INTERNAL)
+
+
+def raw_consume_seconds(stack: Stack) -> float:
+    """Seconds from exec to exit of bench.raw_consume over the topics a starting shop loads."""
+    argv = [sys.executable, "-m", "bench.raw_consume", stack.config.kafka_bootstrap, *LOADED_TOPICS]
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=REPO, check=True, capture_output=True, timeout=READY_TIMEOUT_S)
+    return time.perf_counter() - started
+
+
+def shop_start_seconds(stack: Stack, snapshots: bool, name: str) -> float:
+    """Seconds from exec of `shop serve` until /readyz answers 200 (polled every 20 ms)."""
+    shop = stack.shop(cpus=None, snapshots=snapshots, name=name).start()
+    try:
+        return shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
+    finally:
+        shop.stop()  # with snapshots on, this writes (or keeps) them
+
+
+def compare(stack: Stack, runs: int) -> tuple[Spread, Spread, Spread]:
+    """(shop seconds, raw seconds, per-run ratios), the two alternated so both see the same machine."""
+    shop, raw = [], []
+    for run in range(runs):
+        raw.append(raw_consume_seconds(stack))
+        shop.append(shop_start_seconds(stack, snapshots=False, name=f"startup-{run}"))
+        log.info("startup run %d: shop %.1fs, raw consume %.1fs", run, shop[-1], raw[-1])
+    return spread(shop), spread(raw), spread([s / r for s, r in zip(shop, raw, strict=True)])
+
+
+def from_snapshots(stack: Stack, runs: int) -> Spread:
+    """Starts that load the snapshots the first start wrote as it stopped (see stack.load)."""
+    seconds = [shop_start_seconds(stack, snapshots=True, name=f"snapshot-{run}") for run in range(runs)]
+    log.info("startup from snapshots: %s", ", ".join(f"{s:.1f}s" for s in seconds))
+    return spread(seconds)
