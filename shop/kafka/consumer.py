@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from shop import metrics
 from shop.config import Config
@@ -19,6 +19,9 @@ from shop.kafka.snapshots import Snapshots, Snapshotting
 from shop.kafka.worker import Worker
 
 log = logging.getLogger(__name__)
+
+# How long an idle loop waits for the next message before it looks at its stop flag again.
+POLL_S = 0.1
 
 
 class Projection(Snapshotting, Protocol):
@@ -39,6 +42,20 @@ def consumer_settings(config: Config, group: str) -> dict[str, object]:
         "fetch.max.bytes": 104_857_600,
         "max.partition.fetch.bytes": 16_777_216,
     }
+
+
+def consume_available(consumer: Consumer, most: int, wait: float) -> list[Message]:
+    """Up to `most` messages that are already fetched, at once; when there are none, waits at most
+    `wait` seconds for the next one alone. (`consume(most, timeout)` waits until `most` messages
+    arrived or the timeout passed: with a trickle of writes that put the whole timeout into every
+    read-your-writes answer.)"""
+    messages: list[Message] = consumer.consume(most, timeout=0)
+    if messages:
+        return messages
+    first = consumer.poll(wait)
+    if first is None:
+        return []
+    return [first, *consumer.consume(most - 1, timeout=0)] if most > 1 else [first]
 
 
 class ProjectionLoop(Worker):
@@ -80,7 +97,7 @@ class ProjectionLoop(Worker):
             log.info("loading %s from offset %d to %d", self.topic, start, self.end_at_start)
             started = time.monotonic()
             while not self._stopping.is_set():
-                messages = consumer.consume(self.config.consume_batch, timeout=0.1)
+                messages = consume_available(consumer, self.config.consume_batch, POLL_S)
                 self.last_poll = time.monotonic()
                 batch = []
                 for message in messages:

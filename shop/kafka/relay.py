@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from shop import _core, metrics
 from shop.config import Config
 from shop.kafka import admin
-from shop.kafka.consumer import consumer_settings
+from shop.kafka.consumer import POLL_S, consume_available, consumer_settings
 from shop.kafka.producer import Producer
 from shop.kafka.worker import Worker
 
@@ -97,7 +97,7 @@ class Relay(Worker):
         consumer.subscribe([self.source], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not self._stopping.is_set():
-                messages = consumer.consume(self.config.consume_batch, timeout=0.1)
+                messages = consume_available(consumer, self.config.consume_batch, POLL_S)
                 pending: list[tuple[int, Future[int] | None]] = []
                 for message in messages:
                     error = message.error()
