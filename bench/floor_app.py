@@ -2,8 +2,8 @@
 
     BENCH_FLOOR_BODY=page.json BENCH_FLOOR_TYPE=application/json python -m bench.floor_app PORT
 
-Served with the shop's Granian settings, it is the fastest this server can answer a request with a
-body of that size on this machine: the shop's read throughput is measured against it.
+Served by the shop's own Granian setup (shop.cli.serve_http), it is the fastest this server can
+answer with a body of that size on this machine: the shop's read throughput is measured against it.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from granian import Granian
-from granian.constants import Interfaces
+from shop.cli import serve_http
+from shop.config import Config
 
 BODY = Path(os.environ["BENCH_FLOOR_BODY"]).read_bytes() if "BENCH_FLOOR_BODY" in os.environ else b"{}"
 HEADERS = [
@@ -36,15 +36,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def main(port: int) -> None:
-    Granian(
-        "bench.floor_app:app",
-        address="127.0.0.1",
-        port=port,
-        interface=Interfaces.ASGI,
-        workers=1,
-        log_access=False,
-        log_level="warning",  # type: ignore[arg-type]
-    ).serve()
+    serve_http("bench.floor_app:app", Config(http_port=port, log_level="WARNING"))
 
 
 if __name__ == "__main__":

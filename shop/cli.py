@@ -102,11 +102,17 @@ def run(config: Config, args: argparse.Namespace) -> None:
 def serve(config: Config, args: argparse.Namespace) -> None:
     os.environ.update(config.to_env())  # the worker builds its Config from the environment
     log.info("serving on http://%s:%d", config.http_host, config.http_port)
+    serve_http("shop.api.app:app", config)
+
+
+def serve_http(target: str, config: Config) -> None:
+    """Serves the ASGI app `target` with the shop's server settings until stopped (the benchmarks'
+    floor app is served by it too, so that both run on the same settings)."""
     # On SIGTERM Granian stops accepting, lets the in-flight requests finish, then runs the ASGI
     # lifespan shutdown (Shop.stop: relays, projections, producer flush); a worker that takes
     # longer than shutdown_timeout is killed.
     Granian(
-        "shop.api.app:app",
+        target,
         address=config.http_host,
         port=config.http_port,
         interface=Interfaces.ASGI,
