@@ -45,8 +45,11 @@ class App:
         self._catalog_ready = False
         self._checkout_ready = False
         self._carts: CartRoutes | None = None
-        # Encoded pages by (query string, protobuf), each valid for the catalog offset it was built at.
-        self._pages: dict[tuple[bytes, bool], tuple[int, bytes]] = {}
+        # Answers with encoded pages by (query string, protobuf), each valid for the catalog offset it
+        # was built at.
+        self._pages: dict[tuple[bytes, bool], tuple[int, tuple[http.Message, http.Message]]] = {}
+        # Metric series by (route, status): labels() costs a lookup under a lock on every request.
+        self._series: dict[tuple[str, int], tuple[Any, Any]] = {}
         self._openapi = json.dumps(spec()).encode()
         self.storefront = Storefront()
         self.cart_events = CartEvents(self.config, lambda: None if self.shop is None else self.shop.checkout)
@@ -82,6 +85,13 @@ class App:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        if scope["path"] == PRODUCTS:
+            # The hottest route: a page answered before is sent as it was (same catalog offset).
+            cached = self._cached_page(scope)
+            if cached is not None:
+                await http.send_response(send, cached)
+                self._record("products", 200, started)
+                return
         status = 500
 
         async def send_recording(message: http.Message) -> None:
@@ -93,9 +103,15 @@ class App:
         try:
             await self._answer(scope, receive, send_recording)
         finally:
-            route = route_name(scope["path"])
-            metrics.HTTP_REQUESTS.labels(route, str(status)).inc()
-            metrics.HTTP_SECONDS.labels(route).observe(time.perf_counter() - started)
+            self._record(route_name(scope["path"]), status, started)
+
+    def _record(self, route: str, status: int, started: float) -> None:
+        series = self._series.get((route, status))
+        if series is None:
+            series = (metrics.HTTP_REQUESTS.labels(route, str(status)), metrics.HTTP_SECONDS.labels(route))
+            self._series[(route, status)] = series
+        series[0].inc()
+        series[1].observe(time.perf_counter() - started)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         cors = self._cors_headers(scope)
@@ -117,8 +133,7 @@ class App:
             await http.respond(send, answer.status, answer.body, answer.content_type, answer.headers + cors)
         elif path == PRODUCTS:
             _require(scope, "GET")
-            body, content_type = self._catalog_page(scope)
-            await http.respond(send, 200, body, content_type, cors)
+            await http.send_response(send, self._catalog_page(scope, cors))
         elif path.startswith(PRODUCT_PREFIX):
             _require(scope, "GET")
             body, content_type = self._product(scope, path[len(PRODUCT_PREFIX) :])
@@ -178,21 +193,29 @@ class App:
             self._catalog_ready = True
         return shop.catalog.model
 
-    def _catalog_page(self, scope: Scope) -> tuple[bytes, bytes]:
+    def _cached_page(self, scope: Scope) -> tuple[http.Message, http.Message] | None:
+        """The answer to a GET of this page if it is cached for the catalog's current offset and
+        needs no CORS headers; else None, and the request takes the full path."""
+        if not self._catalog_ready or scope["method"] != "GET" or self._cors_headers(scope):
+            return None
+        key = (scope.get("query_string", b""), http.wants_protobuf(scope))
+        cached = self._pages.get(key)
+        if cached is None or self.shop is None or cached[0] != self.shop.catalog.model.offset:
+            return None
+        return cached[1]
+
+    def _catalog_page(self, scope: Scope, cors: http.Headers) -> tuple[http.Message, http.Message]:
         model = self._catalog()
         protobuf = http.wants_protobuf(scope)
-        key = (scope.get("query_string", b""), protobuf)
         offset = model.offset
-        cached = self._pages.get(key)
-        if cached is not None and cached[0] == offset:
-            body = cached[1]
-        else:
-            sort, prefix, page, per_page = _page_request(scope)
-            body = model.page(sort, prefix, page, per_page, protobuf)
+        sort, prefix, page, per_page = _page_request(scope)
+        body = model.page(sort, prefix, page, per_page, protobuf)
+        answer = http.response(200, body, http.PROTOBUF if protobuf else http.JSON, cors)
+        if not cors:  # answers with CORS headers name the origin: not shared between origins
             if len(self._pages) >= PAGE_CACHE_SIZE:
                 self._pages.clear()
-            self._pages[key] = (offset, body)
-        return body, (http.PROTOBUF if protobuf else http.JSON)
+            self._pages[(scope.get("query_string", b""), protobuf)] = (offset, answer)
+        return answer
 
     def _product(self, scope: Scope, product_id: str) -> tuple[bytes, bytes]:
         protobuf = http.wants_protobuf(scope)
@@ -206,6 +229,8 @@ class App:
         await http.respond(send, 200 if status.ok else 503, body)
 
     def _cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        if not self.cors_origins:
+            return []
         origin = http.header(scope, b"origin")
         if origin is None or origin not in self.cors_origins:
             return []

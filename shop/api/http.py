@@ -27,13 +27,14 @@ SECURITY_HEADERS = [
 ]
 
 
-async def respond(
-    send: Send,
+def response(
     status: int,
     body: bytes,
     content_type: bytes = JSON,
     headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
+) -> tuple[Message, Message]:
+    """The two ASGI messages of an answer. They are never changed once made, so an answer that is
+    sent again and again (a cached catalog page) is made once."""
     all_headers = [
         (b"content-type", content_type),
         (b"content-length", str(len(body)).encode()),
@@ -41,8 +42,25 @@ async def respond(
     ]
     if headers:
         all_headers.extend(headers)
-    await send({"type": "http.response.start", "status": status, "headers": all_headers})
-    await send({"type": "http.response.body", "body": body})
+    return (
+        {"type": "http.response.start", "status": status, "headers": all_headers},
+        {"type": "http.response.body", "body": body},
+    )
+
+
+async def send_response(send: Send, messages: tuple[Message, Message]) -> None:
+    await send(messages[0])
+    await send(messages[1])
+
+
+async def respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes = JSON,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    await send_response(send, response(status, body, content_type, headers))
 
 
 async def respond_problem(send: Send, problem: Problem, headers: list[tuple[bytes, bytes]]) -> None:
