@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import time
@@ -33,6 +34,7 @@ CATALOG_PARAMS = frozenset({"sort", "prefix", "page", "per_page"})
 MAX_PREFIX = 100
 MAX_PAGE = 1_000_000_000
 PAGE_CACHE_SIZE = 4096
+GC_THRESHOLD = 50_000  # container allocations between young-generation collections (default 700)
 
 
 class App:
@@ -71,6 +73,7 @@ class App:
                         self.shop = await asyncio.to_thread(Shop, self.config)
                         await asyncio.to_thread(self.shop.start)
                         metrics.register(self.shop)
+                    settle_garbage_collector()
                 except Exception as exc:
                     log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -247,6 +250,16 @@ class App:
             (b"access-control-allow-headers", b"content-type, if-match, shop-min-offset, accept"),
             (b"access-control-max-age", b"600"),
         ]
+
+
+def settle_garbage_collector() -> None:
+    """Once started: what exists now lives as long as the process, so the cyclic collector stops
+    scanning it (freeze), and it runs less often. Every consumed batch, relayed message and request
+    allocates containers that die young; with the default threshold of 700 the collector ran so
+    often that py-spy found it in a fifth of the server's samples under writes."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 20, 20)
 
 
 def route_name(path: str) -> str:
