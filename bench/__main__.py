@@ -1,7 +1,7 @@
 """`python -m bench` (what `make bench` runs): every benchmark of issue #6, then bench/results/.
 
     python -m bench                 # the full suite: 10^6 products, bench/results/latest.{json,md}
-    BENCH_QUICK=1 python -m bench   # small sizes, short runs: bench/results/quick.{json,md}
+    BENCH_QUICK=1 python -m bench   # small sizes, short runs: data/bench/results/latest.{json,md}
     python -m bench pages http      # only some parts (pages, memory, startup, http)
 
 It generates its data (kept in data/bench/), starts its own broker on free ports in a fresh folder
@@ -87,8 +87,7 @@ def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]
     try:
         results["first_start_s"] = stack.load(kafka, settings.products)
         if "startup" in parts:
-            shop, raw, ratio = startup.compare(kafka, settings.startup_runs)
-            results["startup"] = {"shop_s": shop.as_dict(), "raw_s": raw.as_dict(), "ratio": ratio.as_dict()}
+            results["startup"] = startup.compare(kafka, settings.startup_runs)
             results["snapshot_startup_s"] = startup.from_snapshots(kafka, settings.startup_runs).as_dict()
         if "http" in parts:
             runs = http_load.measure(kafka, settings.products, settings.http_runs, settings.http_seconds)
@@ -118,7 +117,8 @@ def main(argv: list[str]) -> None:
     results["machine"]["load average at end"] = machine.load_average()
     results["duration_s"] = time.monotonic() - started
     results["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    paths = report.write(results, "quick" if settings.quick else "latest")
+    # Quick runs are for development: their results stay out of the committed ones.
+    paths = report.write(results, data.DATA / "results" if settings.quick else report.RESULTS)
     print("\n".join(str(p) for p in paths))
 
 

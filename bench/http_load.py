@@ -12,10 +12,11 @@ import logging
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import data, wrk
+from bench import data, pyspy, wrk
 from bench.processes import LOAD_CPU, SERVER_CPU, Server, floor_server, http_get, pin_process, pinned
 from bench.stack import READY_TIMEOUT_S, Stack
 from bench.stats import spread
@@ -52,6 +53,8 @@ class HttpRuns:
     runs: dict[str, list[wrk.WrkResult]] = field(default_factory=dict)
     driver: list[dict[str, object]] = field(default_factory=list)
     body_bytes: int = 0
+    # The frames taking the most samples of the server's work under each load (py-spy, after the runs).
+    profiles: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
 
     def add(self, name: str, result: wrk.WrkResult) -> None:
         self.runs.setdefault(name, []).append(result)
@@ -65,7 +68,11 @@ class HttpRuns:
         )
 
     def summary(self) -> dict[str, object]:
-        figures: dict[str, object] = {"body_bytes": self.body_bytes, "write_driver": self.driver}
+        figures: dict[str, object] = {
+            "body_bytes": self.body_bytes,
+            "write_driver": self.driver,
+            "profiles": self.profiles,
+        }
         for name, results in self.runs.items():
             figures[name] = {
                 "requests_per_s": spread([r.requests_per_s for r in results]).as_dict(),
@@ -88,6 +95,9 @@ def measure(stack: Stack, rows: int, runs: int, seconds: float) -> HttpRuns:
         reads(stack, shop, results, runs, seconds)
         reads_under_writes(stack, shop, results, rows, runs, seconds)
         cart_writes(stack, shop, results, rows, runs, seconds)
+        for name, load in loads(stack, shop, rows).items():
+            collapsed = pyspy.profile_load(shop, load, stack.folder / f"profile-{name}.txt")
+            results.profiles[name] = pyspy.top_frames(collapsed)
     finally:
         shop.stop()
         pin_process(stack.broker.pid(), f"{SERVER_CPU},{LOAD_CPU}")
@@ -165,3 +175,23 @@ def cart_script(folder: Path, ids: list[str]) -> Path:
     path = folder / "cart_writes.lua"
     path.write_text(CART_SCRIPT % ", ".join(f'"{i}"' for i in ids))
     return path
+
+
+def loads(kafka: Stack, shop: Server, rows: int) -> dict[str, Callable[[float], object]]:
+    script = cart_script(kafka.folder, data.product_ids(rows, 20))
+
+    def reads(seconds: float) -> object:
+        return wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
+
+    def reads_under_writes(seconds: float) -> object:
+        driver = start_driver(kafka, shop, rows, seconds)
+        try:
+            return reads(seconds)
+        finally:
+            driver.communicate(timeout=seconds + 60)
+
+    def cart_writes(seconds: float) -> object:
+        url = shop.url + "/api/v1/cart/items/"
+        return wrk.run(url, WRITE_CONNECTIONS, seconds, script)
+
+    return {"reads": reads, "reads-under-writes": reads_under_writes, "cart-writes": cart_writes}

@@ -84,11 +84,11 @@ def keys(results: dict[str, Any]) -> dict[str, float | None]:
     }
 
 
-def write(results: dict[str, Any], name: str) -> tuple[Path, Path]:
-    """bench/results/<name>.json and .md; returns their paths."""
-    RESULTS.mkdir(exist_ok=True)
+def write(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
+    """<folder>/latest.json and latest.md; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
     figures = keys(results)
-    json_path, md_path = RESULTS / f"{name}.json", RESULTS / f"{name}.md"
+    json_path, md_path = folder / "latest.json", folder / "latest.md"
     json_path.write_text(json.dumps({**figures, "details": results}, indent=2) + "\n")
     md_path.write_text(markdown(figures, results))
     return json_path, md_path
@@ -142,7 +142,7 @@ def _sections(results: dict[str, Any]) -> list[str]:
         *_pages_section(results.get("pages")),
         *_startup_section(results),
         *_memory_section(results.get("memory")),
-        *_profile_section(results.get("profiles", {})),
+        *_profile_section(results.get("http", {}).get("profiles", {})),
         *_notes_section(results.get("notes", [])),
     ]
 
@@ -221,6 +221,11 @@ def _startup_section(results: dict[str, Any]) -> list[str]:
             f"Shop, replaying every topic (no snapshots): {_runs(startup['shop_s'], ' s', 1)}.",
             f"Raw confluent-kafka over the same topics: {_runs(startup['raw_s'], ' s', 1)}.",
             f"Ratio per run: {_runs(startup['ratio'])}.",
+            "",
+            "Each projection's loading time in those starts, as the shop logs it (they load in parallel; "
+            "the start is ready when the slowest is, and its bridges have settled):",
+            "",
+            *(f"- {topic}: {_runs(s, ' s', 1)}" for topic, s in startup.get("projection_load_s", {}).items()),
         ]
     if "snapshot_startup_s" in results:
         lines.append(f"Shop from its snapshots: {_runs(results['snapshot_startup_s'], ' s', 2)}.")
@@ -244,9 +249,12 @@ def _profile_section(profiles: dict[str, list[list[Any]]]) -> list[str]:
     lines = []
     for name, frames in profiles.items():
         lines += [
-            f"### Where the time goes: {name} (py-spy)",
+            f"### Where the server's time goes: {name} (py-spy --native, 100 Hz, after the runs)",
             "",
-            "| share of samples | frame |",
+            "Leaf frames, as shares of the samples in which a thread of the server process worked "
+            "(waits for the GIL, locks and sockets left out).",
+            "",
+            "| share | frame |",
             "|---|---|",
         ]
         lines += [f"| {share * 100:.1f}% | `{frame}` |" for share, frame in frames]

@@ -47,7 +47,7 @@ def start_stack(run_name: str) -> Stack:
     (folder / "logs").mkdir(parents=True)
     broker = Broker(folder / "kafka", free_port(), free_port(), {"KAFKA_HEAP": BROKER_HEAP})
     broker.start()
-    config = Config(kafka_bootstrap=broker.bootstrap, sample_rows=0, log_level="WARNING")
+    config = Config(kafka_bootstrap=broker.bootstrap, sample_rows=0, log_level="INFO")
     return Stack(folder, broker, config)
 
 

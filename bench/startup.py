@@ -3,10 +3,13 @@ and doing nothing, run alternately; then the shop starting from its snapshots.""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from bench.stack import READY_TIMEOUT_S, Stack
 from bench.stats import Spread, spread
@@ -17,6 +20,7 @@ log = logging.getLogger("bench")
 
 # What a starting shop loads: the internal topic of each projection (relays resume from positions).
 LOADED_TOPICS = (catalog.INTERNAL, checkout.INTERNAL, fulfilment.INTERNAL)
+LOADED = re.compile(r"loaded (\S+) up to offset \d+ in ([\d.]+)s")
 
 
 def raw_consume_seconds(stack: Stack) -> float:
@@ -36,14 +40,39 @@ def shop_start_seconds(stack: Stack, snapshots: bool, name: str) -> float:
         shop.stop()  # with snapshots on, this writes (or keeps) them
 
 
-def compare(stack: Stack, runs: int) -> tuple[Spread, Spread, Spread]:
-    """(shop seconds, raw seconds, per-run ratios), the two alternated so both see the same machine."""
-    shop, raw = [], []
+def load_seconds(log_path: Path) -> dict[str, float]:
+    """Each projection's own loading time, as the shop logged it: which one the start waited for."""
+    loaded = {}
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            message = json.loads(line).get("msg", "")
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        found = LOADED.match(message)
+        if found:
+            loaded[found.group(1)] = float(found.group(2))
+    return loaded
+
+
+def compare(stack: Stack, runs: int) -> dict[str, object]:
+    """The shop's start and the raw consumer's, alternated so both see the same machine: seconds of
+    each, their ratio per run, and how long each projection took to load in the shop."""
+    shop, raw, loaded = [], [], []
     for run in range(runs):
         raw.append(raw_consume_seconds(stack))
         shop.append(shop_start_seconds(stack, snapshots=False, name=f"startup-{run}"))
-        log.info("startup run %d: shop %.1fs, raw consume %.1fs", run, shop[-1], raw[-1])
-    return spread(shop), spread(raw), spread([s / r for s, r in zip(shop, raw, strict=True)])
+        loaded.append(load_seconds(stack.logs / f"startup-{run}.log"))
+        log.info("startup run %d: shop %.1fs (%s), raw consume %.1fs", run, shop[-1], loaded[-1], raw[-1])
+    return {
+        "shop_s": spread(shop).as_dict(),
+        "raw_s": spread(raw).as_dict(),
+        "ratio": spread([s / r for s, r in zip(shop, raw, strict=True)]).as_dict(),
+        "projection_load_s": {
+            topic: spread([run[topic] for run in loaded if topic in run]).as_dict()
+            for topic in LOADED_TOPICS
+            if any(topic in run for run in loaded)
+        },
+    }
 
 
 def from_snapshots(stack: Stack, runs: int) -> Spread:
