@@ -48,7 +48,7 @@ $(WEB_DEPS): web/package.json web/package-lock.json
 	touch $@
 
 # The storefront is built into the package (shop/static), so `shop serve` and the wheel carry it.
-$(STOREFRONT): $(WEB_SRC) $(WEB_DEPS) $(VENV)/.installed
+$(STOREFRONT): $(WEB_SRC) $(WEB_DEPS) $(EXT)  # the spec's module imports shop, hence _core
 	cd web && $(WEB_ENV) npm run build
 	@touch $@
 

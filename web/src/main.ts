@@ -94,6 +94,7 @@ function render(viewChanged: boolean): void {
   }
   catalogShown = undefined;
   rerender = () => {};
+  latest.next(); // the view's loads in flight are aborted: none may render into the new view
   switch (route.view) {
     case "catalog":
       catalogShown = showCatalog(route);
