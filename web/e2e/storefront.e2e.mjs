@@ -103,10 +103,11 @@ async function apiCart(page) {
 
 async function cartMatchesApi(page) {
   const cart = await apiCart(page);
-  await eventually(
-    async () => JSON.stringify(await shownCart(page)) === JSON.stringify(expectedCart(cart)),
-    "the cart page shows the API's cart",
-  );
+  const expected = JSON.stringify(expectedCart(cart));
+  await eventually(async () => {
+    const shown = JSON.stringify(await shownCart(page));
+    return shown === expected || `shown ${shown}, API ${expected}`;
+  }, "the cart page shows the API's cart");
   same(await page.textContent("#cart-total"), price(cart.total_price), "total");
   same(
     await badge(page),
@@ -257,11 +258,18 @@ async function order(page, tab) {
   log(`ordered: confirmation ${orderId} matches the API; both tabs show an empty cart`);
 }
 
+/** Adds the product shown and, once the badge says so, opens the cart through the app's own link. */
+async function addAndOpenCart(page, units) {
+  await page.click("text=Add to cart");
+  await eventually(async () => (await badge(page)) === units, `badge ${units}`);
+  await page.click("#nav-cart");
+  await page.waitForURL(`${BASE}/cart`);
+}
+
 async function refusals(page) {
   step = "no more stock";
   await page.goto(`${BASE}/products/${DATA.single_unit}`);
-  await page.click("text=Add to cart");
-  await page.goto(`${BASE}/cart`);
+  await addAndOpenCart(page, 1);
   await eventually(
     async () => (await shownCart(page)).some((l) => l.id === DATA.single_unit && !l.plus),
     "+ is disabled at the available stock",
@@ -270,8 +278,7 @@ async function refusals(page) {
 
   step = "out of stock";
   await page.goto(`${BASE}/products/${DATA.out_of_stock}`);
-  await page.click("text=Add to cart");
-  await page.goto(`${BASE}/cart`);
+  await addAndOpenCart(page, 2);
   await cartMatchesApi(page);
   const line = `.cart-line[data-product-id="${DATA.out_of_stock}"]`;
   same(await page.textContent(`${line} .stock-note`), "Out of stock", "stock flag");

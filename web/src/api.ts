@@ -97,7 +97,11 @@ export class Api {
   private async send<T>(method: string, path: string, init: RequestInit): Promise<T> {
     let response: Response;
     try {
-      response = await this.transport.fetch(this.base + path, this.init(method, init));
+      // keepalive: a change clicked just before the page is left or reloaded still reaches the shop.
+      response = await this.transport.fetch(
+        this.base + path,
+        this.init(method, { ...init, keepalive: true }),
+      );
     } catch {
       throw new ApiError(0, undefined);
     }

@@ -43,12 +43,15 @@ export function replaceContent(region: HTMLElement, ...children: (Child | Child[
   region.querySelector<HTMLElement>("h1, button:not([disabled]), a, input")?.focus();
 }
 
-/** A product picture; when the image host cannot be reached, a tile with the name's initial instead. */
+/**
+ * A product picture over a tile with the name's initial: until the image arrives, and for good when its
+ * host cannot be reached, the tile shows.
+ */
 export function picture(src: string, alt: string, width: number, height: number): HTMLElement {
-  const fallback = h("span", { class: "picture-fallback", "aria-hidden": "true" }, alt.slice(0, 1));
+  const initial = h("span", { class: "picture-fallback", "aria-hidden": "true" }, alt.slice(0, 1));
   const image = h("img", { src, alt, width, height, loading: "lazy", decoding: "async" });
-  const frame = h("span", { class: "picture" }, image);
+  image.addEventListener("error", () => image.remove(), { once: true });
+  const frame = h("span", { class: "picture" }, initial, image);
   frame.style.aspectRatio = `${width} / ${height}`; // through CSSOM: the CSP allows no inline styles
-  image.addEventListener("error", () => frame.replaceChildren(fallback), { once: true });
   return frame;
 }
