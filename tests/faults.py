@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,6 +136,7 @@ def _put(client: httpx.Client, product: str, quantity: int) -> Write:
 
 
 def tight(config: Config) -> Config:
+    """`config` with the short timeouts above: faults show, and heal, within seconds."""
     return dataclasses.replace(
         config,
         produce_timeout=PRODUCE_TIMEOUT_S,
@@ -189,9 +191,8 @@ def from_scratch(config: Config) -> Config:
     return dataclasses.replace(config, snapshot_dir="")
 
 
-def wait_for(check: object, timeout: float, what: str) -> None:
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
     """Polls `check()` until it is true; fails naming `what` after `timeout` seconds."""
-    assert callable(check)
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
