@@ -20,6 +20,10 @@ class Catalog:
     def pim_offset(self) -> int:
         """Last applied pim_pub offset; the bridge resumes after it."""
     def __len__(self) -> int: ...
+    def heap_bytes(self) -> tuple[int, int]:
+        """(bytes of the indexes of both copies, bytes of the products they share): the capacity of
+        the B+tree nodes and the products' allocations, without the allocator's overhead. Walks
+        every node and product: O(n), for benchmarks and reports, not for every request."""
     def page(self, sort: str, prefix: str, page: int, per_page: int, protobuf: bool = False) -> bytes:
         """A page as JSON, or as protobuf shop.catalog.Page. Raises ValueError on an unknown sort or
         per_page 0; the page is clamped into range."""

@@ -41,7 +41,10 @@ impl From<prost::DecodeError> for DecodeError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field<'a> {
     Varint(u64),
+    /// Length-delimited: a string, bytes or an embedded message.
     Bytes(&'a [u8]),
+    /// Fixed 64 or 32 bits.
+    Fixed(&'a [u8]),
 }
 
 /// Iterates the top-level fields of an encoded message; stops at the end or at the first
@@ -91,12 +94,12 @@ impl<'a> Iterator for FieldReader<'a> {
         let number = u32::try_from(key >> 3).ok()?;
         let field = match key & 7 {
             0 => Field::Varint(self.varint()?),
-            1 => Field::Bytes(self.skip(8)?),
+            1 => Field::Fixed(self.skip(8)?),
             2 => {
                 let len = usize::try_from(self.varint()?).ok()?;
                 Field::Bytes(self.skip(len)?)
             }
-            5 => Field::Bytes(self.skip(4)?),
+            5 => Field::Fixed(self.skip(4)?),
             _ => return None,
         };
         Some((number, field))
@@ -117,6 +120,11 @@ pub fn put_bytes_field(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
     put_varint(out, (u64::from(number) << 3) | 2);
     put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
+}
+
+/// Bytes `value` takes as a varint.
+pub fn varint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Appends a varint field, omitting it when zero as proto3 does.
@@ -152,6 +160,15 @@ mod tests {
                 (9, Field::Varint(1)),
             ]
         );
+    }
+
+    #[test]
+    fn varint_len_matches_put_varint() {
+        for value in [0, 1, 127, 128, 16_383, 16_384, u64::MAX >> 1, u64::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, value);
+            assert_eq!(varint_len(value), out.len(), "{value}");
+        }
     }
 
     #[test]

@@ -46,14 +46,14 @@ pub fn product_json(out: &mut Vec<u8>, view: &[u8]) {
 
 /// A catalog page as JSON.
 pub fn page_json(page: &Page<'_>, per_page: usize, sort: Sort, prefix: &str) -> Vec<u8> {
-    let size: usize = page.items.iter().map(|p| p.view.len() + 160).sum();
+    let size: usize = page.items.iter().map(|p| p.view().len() + 160).sum();
     let mut out = Vec::with_capacity(size + 160 + prefix.len());
     out.extend_from_slice(b"{\"items\":[");
     for (i, product) in page.items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        product_json(&mut out, &product.view);
+        product_json(&mut out, product.view());
     }
     out.extend_from_slice(b"],\"total\":");
     json_int(&mut out, page.total as i64);
@@ -73,10 +73,10 @@ pub fn page_json(page: &Page<'_>, per_page: usize, sort: Sort, prefix: &str) -> 
 
 /// A catalog page as a protobuf `shop.catalog.Page`: each item is the stored view, copied.
 pub fn page_protobuf(page: &Page<'_>, per_page: usize, sort: Sort, prefix: &str) -> Vec<u8> {
-    let size: usize = page.items.iter().map(|p| p.view.len() + 4).sum();
+    let size: usize = page.items.iter().map(|p| p.view().len() + 4).sum();
     let mut out = Vec::with_capacity(size + 48 + prefix.len());
     for product in &page.items {
-        put_bytes_field(&mut out, 1, &product.view);
+        put_bytes_field(&mut out, 1, product.view());
     }
     put_int64_field(&mut out, 2, page.total as i64);
     put_int64_field(&mut out, 3, page.page as i64);
@@ -91,8 +91,8 @@ pub fn page_protobuf(page: &Page<'_>, per_page: usize, sort: Sort, prefix: &str)
 
 /// One product as JSON.
 pub fn single_json(product: &Product) -> Vec<u8> {
-    let mut out = Vec::with_capacity(product.view.len() + 160);
-    product_json(&mut out, &product.view);
+    let mut out = Vec::with_capacity(product.view().len() + 160);
+    product_json(&mut out, product.view());
     out
 }
 

@@ -83,6 +83,13 @@ impl PyCatalog {
         self.projection.read().pim_offset()
     }
 
+    /// Heap bytes the model holds: (the indexes of both copies, the products they share). Item
+    /// capacity of the tree nodes and the products' allocations, without allocator overhead.
+    fn heap_bytes(&self) -> (usize, usize) {
+        let (indexes, products) = self.projection.read().heap_bytes();
+        (2 * indexes, products)
+    }
+
     fn __len__(&self) -> usize {
         self.projection.read().len()
     }
@@ -125,7 +132,7 @@ impl PyCatalog {
         let model = self.projection.read();
         let product = model.get(id)?;
         Some(if protobuf {
-            PyBytes::new(py, &product.view)
+            PyBytes::new(py, product.view())
         } else {
             PyBytes::new(py, &encode::single_json(product))
         })

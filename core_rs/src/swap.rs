@@ -12,6 +12,12 @@ use std::sync::{Arc, Mutex};
 pub trait Apply: Default {
     type Op: Clone;
     fn apply(&mut self, op: &Self::Op);
+
+    /// Applies `ops` in order. A model may do it faster than one by one (sorting the changes so
+    /// that index updates walk the trees in order, say) but must reach the same state.
+    fn apply_batch(&mut self, ops: &[Self::Op]) {
+        ops.iter().for_each(|op| self.apply(op));
+    }
 }
 
 struct Standby<M: Apply> {
@@ -59,9 +65,8 @@ impl<M: Apply> LeftRight<M> {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let standby = &mut *standby;
         let copy = exclusive(&mut standby.copy);
-        for op in standby.behind.iter().chain(ops.iter()) {
-            copy.apply(op);
-        }
+        copy.apply_batch(&standby.behind);
+        copy.apply_batch(&ops);
         let fresh = Arc::clone(&standby.copy);
         standby.copy = self.published.swap(fresh);
         standby.behind = ops;
