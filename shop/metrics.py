@@ -34,6 +34,11 @@ HTTP_SECONDS = Histogram(
     ["route"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0),
 )
+CART_STREAMS = Gauge("shop_cart_streams", "Open cart event WebSockets (/api/v1/cart/events)")
+CART_STREAMS_REFUSED = Counter(
+    "shop_cart_streams_refused_total", "Cart event WebSockets refused before the upgrade", ["status"]
+)
+CART_PUSHES = Counter("shop_cart_pushes_total", "Carts sent over cart event WebSockets")
 
 
 class ShopCollector(Collector):

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from shop import metrics
 from shop.api import http
 from shop.api.cart import CART_ID, COOKIE
 from shop.api.http import Receive, Scope, Send
@@ -58,9 +59,11 @@ class CartEvents:
         try:
             checkout, cart_id = self._admit(scope)
         except Problem as problem:
+            metrics.CART_STREAMS_REFUSED.labels(str(problem.status)).inc()
             await _deny(scope, send, problem)
             return
         self.open += 1
+        metrics.CART_STREAMS.inc()
         try:
             await send({"type": "websocket.accept"})
             await Stream(checkout, cart_id, receive, send, self._stopping).run()
@@ -68,6 +71,7 @@ class CartEvents:
             pass
         finally:
             self.open -= 1
+            metrics.CART_STREAMS.dec()
 
     def shutdown(self) -> None:
         """Closes every stream with 1001 (going away) and refuses new ones."""
@@ -171,6 +175,7 @@ class Stream:
     async def _send_cart(self) -> None:
         body = self.model.cart(self.cart_id, False)
         await self.send({"type": "websocket.send", "text": body.decode()})
+        metrics.CART_PUSHES.inc()
 
 
 async def _deny(scope: Scope, send: Send, problem: Problem) -> None:

@@ -172,6 +172,30 @@ async function browse(page) {
   await page.fill("#prefix", "");
   await cardsMatch(page, "sort=name&page=1");
   log(`typing "${prefix}" filters as the API does; no match says so`);
+  await staleAnswers(page, prefix);
+}
+
+/** The answer to an older filter, held back by the network, must never replace a newer one's. */
+async function staleAnswers(page, prefix) {
+  step = "stale answers";
+  const older = prefix.slice(0, 2);
+  const held = (url) => url.pathname === "/api/v1/products" && url.searchParams.get("prefix") === older;
+  let holding = 0;
+  await page.route(held, async (route) => {
+    holding += 1;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await route.continue().catch(() => {}); // the app may have aborted it meanwhile
+  });
+  await page.locator("#prefix").pressSequentially(older);
+  await eventually(async () => holding === 1, "the older filter's request went out");
+  await page.locator("#prefix").pressSequentially(prefix.slice(2));
+  const newer = await cardsMatch(page, `sort=name&prefix=${encodeURIComponent(prefix)}&page=1`);
+  await page.waitForTimeout(2500); // by now the held answer was released
+  same(await shownCards(page), expectedCards(newer), "the results after the older answer was released");
+  await page.unroute(held);
+  await page.fill("#prefix", "");
+  await cardsMatch(page, "sort=name&page=1");
+  log(`a held-back answer for "${older}" never overwrites the results for "${prefix}"`);
 }
 
 async function fillCart(page) {

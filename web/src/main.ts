@@ -152,6 +152,8 @@ const aborted = (error: unknown) => error instanceof DOMException && error.name 
 // --- catalog --------------------------------------------------------------------------------------
 
 let catalogShown: { load: (route: Route) => void } | undefined;
+// The catalog page last shown: the product page's way back keeps its sort, filter and page.
+let lastCatalog: Route = parseRoute("/", "");
 
 function showCatalog(initial: Extract<Route, { view: "catalog" }>) {
   let current = initial;
@@ -171,6 +173,7 @@ function showCatalog(initial: Extract<Route, { view: "catalog" }>) {
   const load = (next: Route) => {
     if (next.view !== "catalog") return;
     current = next;
+    lastCatalog = next;
     controls.select.value = next.sort;
     if (document.activeElement !== controls.filter) controls.filter.value = next.prefix;
     document.title = next.prefix ? `“${next.prefix}” · Event Thingy Store` : "Catalog · Event Thingy Store";
@@ -220,7 +223,7 @@ async function showProduct(id: string): Promise<void> {
     if (!latest.isCurrent(ticket)) return;
     loaded(view, ticket);
     document.title = `${product.name} · Event Thingy Store`;
-    rerender = () => replaceContent(view, productDetail(product, cart, { addOne }));
+    rerender = () => replaceContent(view, productDetail(product, cart, { addOne }, lastCatalog));
     rerender();
     view.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
   } catch (error) {

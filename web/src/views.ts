@@ -163,10 +163,11 @@ export function productDetail(
   product: Product,
   cart: Cart | undefined,
   actions: CatalogActions,
+  catalog: Route,
 ): HTMLElement[] {
   const inCart = quantityOf(cart, product.id);
   return [
-    h("p", { class: "crumbs" }, link({ view: "catalog", sort: "name", prefix: "", page: 1 }, "‹ Catalog")),
+    h("p", { class: "crumbs" }, link(catalog, "‹ Catalog")),
     h(
       "article",
       { class: "product", "data-product-id": product.id },
