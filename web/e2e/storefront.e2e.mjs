@@ -253,6 +253,16 @@ async function twoTabs(context, page, [product]) {
   await cartMatchesApi(page);
   await shot(page, "cart");
   log("−, + and two quick +: both tabs and the API agree on quantities, prices, stock notes and total");
+
+  step = "another device";
+  // A write from outside both pages (same cookie, no BroadcastChannel): only the WebSocket carries it.
+  const changed = await page.request.put(`${BASE}/api/v1/cart/items/${product.id}`, {
+    data: { quantity: 2 },
+  });
+  check(changed.ok(), `PUT answered ${changed.status()}`);
+  await eventually(async () => (await badge(page)) === 3 && (await badge(tab)) === 3, "the stream", SYNC_MS);
+  await cartMatchesApi(tab);
+  log("a change from another client reaches both tabs over the WebSocket");
   return tab;
 }
 
