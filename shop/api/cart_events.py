@@ -84,6 +84,9 @@ class CartEvents:
             raise Problem(503, "the shop is shutting down", headers=[(b"retry-after", b"1")])
         if not self._origin_allowed(scope):
             raise Problem(403, "this origin may not open the cart stream")
+        # A well-formed id with no events yet is accepted: GET /api/v1/cart issues cookies without
+        # writing, so a fresh shopper's cart is unknown to the model until its first change. Such an
+        # id only ever shows the empty cart it names, as GET /api/v1/cart would.
         cart_id = http.cookie(scope, COOKIE)
         if cart_id is None or not CART_ID.match(cart_id):
             raise Problem(403, "no cart cookie: GET /api/v1/cart first")
