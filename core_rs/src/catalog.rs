@@ -55,14 +55,16 @@ impl Product {
             large_image_url: product.large_image_url.clone(),
         }
         .encode_to_vec();
-        let keys = canonical_keys(&view).expect("prost encodes a view canonically");
+        let keys = canonical_keys(&view, Text::All).expect("prost encodes a view canonically");
         Product::new(keys.keys, &view)
     }
 
-    /// Rebuilds a product from a stored view (as saved in a snapshot): it must be encoded as
-    /// prost encodes it, with UTF-8 strings and an id.
+    /// Rebuilds a product from a view saved in a snapshot: it must be encoded as prost encodes
+    /// it, with an id. Only the id and the name, which are compared as strings, are checked to be
+    /// UTF-8: the snapshot's checksum already vouches for the bytes that were written, which were
+    /// checked when their event was applied, and that is most of the time a load takes.
     pub fn from_view(view: &[u8]) -> Result<Product, DecodeError> {
-        match canonical_keys(view) {
+        match canonical_keys(view, Text::Keys) {
             Some(found) if !found.disabled && found.keys.id_len > 0 => {
                 Ok(Product::new(found.keys, view))
             }
@@ -124,6 +126,14 @@ impl std::fmt::Debug for Product {
     }
 }
 
+/// Which string fields `canonical_keys` checks to be UTF-8.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Text {
+    All,
+    /// The id and the name only.
+    Keys,
+}
+
 /// What `canonical_keys` found in a product's bytes.
 struct Found {
     keys: Keys,
@@ -133,7 +143,7 @@ struct Found {
 /// The keys of a pim `Product` (or a `ProductView`) encoded exactly as prost encodes it: fields in
 /// increasing order, each of the right type and not its default value, strings UTF-8, varints and
 /// lengths in their shortest form, `disabled` (9) only as true. None for any other encoding.
-fn canonical_keys(bytes: &[u8]) -> Option<Found> {
+fn canonical_keys(bytes: &[u8], text_checked: Text) -> Option<Found> {
     let mut keys = Keys {
         price: 0,
         id_at: 0,
@@ -161,7 +171,9 @@ fn canonical_keys(bytes: &[u8]) -> Option<Found> {
                 canonical_len += 1;
             }
             (1 | 3..=8, Field::Bytes(text)) if !text.is_empty() => {
-                std::str::from_utf8(text).ok()?;
+                if text_checked == Text::All || number == 1 || number == 3 {
+                    std::str::from_utf8(text).ok()?;
+                }
                 canonical_len += varint_len(text.len() as u64) + text.len();
                 let at = (text.as_ptr() as usize - bytes.as_ptr() as usize) as u32;
                 match number {
@@ -372,7 +384,7 @@ fn decode_canonical(offset: i64, bytes: &[u8]) -> Option<Op> {
     if fields.next().is_some() || !fields.at_end() {
         return None;
     }
-    let found = canonical_keys(product)?;
+    let found = canonical_keys(product, Text::All)?;
     let (at, len) = (found.keys.id_at as usize, found.keys.id_len as usize);
     if len == 0 {
         return None;

@@ -9,7 +9,9 @@ use crate::snapshot::{self, Persist, Reader, Snapshot, SnapshotError, Writer};
 use crate::stock::OnHand;
 use crate::swap::Apply;
 use prost::Message;
-use std::collections::HashMap;
+/// Hash maps keyed by ids: ahash, much faster than SipHash, and still keyed at random per
+/// process, so that ids a client picks (a cart cookie) cannot be aimed at one bucket.
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 use std::sync::Arc;
 
 pub const MAX_QUANTITY: i64 = 999;
@@ -206,13 +208,13 @@ pub struct Checkout {
 impl Default for Checkout {
     fn default() -> Self {
         Checkout {
-            products: HashMap::new(),
+            products: HashMap::default(),
             on_hand: OnHand::default(),
-            reserved: HashMap::new(),
-            carts: HashMap::new(),
-            orders: HashMap::new(),
-            outcomes: HashMap::new(),
-            accepted_at: HashMap::new(),
+            reserved: HashMap::default(),
+            carts: HashMap::default(),
+            orders: HashMap::default(),
+            outcomes: HashMap::default(),
+            accepted_at: HashMap::default(),
             offset: -1,
             pim_offset: -1,
             fulfilment_offset: -1,

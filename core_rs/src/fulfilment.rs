@@ -6,7 +6,9 @@ use crate::snapshot::{self, Persist, Reader, Snapshot, Writer};
 use crate::stock::OnHand;
 use crate::swap::Apply;
 use prost::Message;
-use std::collections::HashMap;
+/// Hash maps keyed by ids: ahash, much faster than SipHash, and still keyed at random per
+/// process, so that ids a client picks (a cart cookie) cannot be aimed at one bucket.
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 #[derive(Debug, Clone)]
 pub enum Effect {
@@ -51,7 +53,7 @@ impl Default for Fulfilment {
     fn default() -> Self {
         Fulfilment {
             on_hand: OnHand::default(),
-            shipped: HashMap::new(),
+            shipped: HashMap::default(),
             offset: -1,
         }
     }

@@ -111,7 +111,10 @@ where
             ));
         }
         let model = py.detach(|| {
-            let bytes = std::fs::read(path)?;
+            let file = std::fs::File::open(path)?;
+            // SAFETY: a snapshot file is never changed in place (the next one is written beside
+            // it and renamed over it), so the mapped bytes stay as they are while they are read.
+            let bytes = unsafe { memmap2::Mmap::map(&file)? };
             snapshot::read::<M>(&bytes, &identity, end_offset)
                 .map_err(|err| SnapshotError::new_err(err.0))
         })?;

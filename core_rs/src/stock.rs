@@ -3,7 +3,9 @@
 
 use crate::codec::fulfilment::OrderShipped;
 use crate::snapshot::{self, Persist, Reader, Writer};
-use std::collections::HashMap;
+/// Hash maps keyed by ids: ahash, much faster than SipHash, and still keyed at random per
+/// process, so that ids a client picks (a cart cookie) cannot be aimed at one bucket.
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 #[derive(Debug, Clone)]
 pub struct OnHand {
@@ -15,7 +17,7 @@ pub struct OnHand {
 impl Default for OnHand {
     fn default() -> Self {
         OnHand {
-            units: HashMap::new(),
+            units: HashMap::default(),
             shipped_through: -1,
         }
     }
