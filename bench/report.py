@@ -131,9 +131,75 @@ def markdown(figures: dict[str, float | None], results: dict[str, Any]) -> str:
         value = figures[target.key]
         verdict = "missing" if value is None else ("pass" if target.met(value) else "**miss**")
         lines.append(f"| `{target.key}` | {target.text} | {_number(value)} | {verdict} |")
-    lines += ["", "## Figures", "", *_sections(results), ""]
+    lines += ["", "## What limits them", "", *_limits(figures, results), ""]
+    lines += ["## Figures", "", *_sections(results), ""]
     lines += ["## latest.json", "", "```json", json.dumps(figures, indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def _limits(figures: dict[str, float | None], results: dict[str, Any]) -> list[str]:
+    """Plain arithmetic on the figures that says where the time went (see the py-spy tables)."""
+    return [
+        *_http_limits(figures, results.get("http", {})),
+        *_startup_limits(figures, results),
+        *_memory_limits(figures),
+    ]
+
+
+def _http_limits(figures: dict[str, float | None], http: dict[str, Any]) -> list[str]:
+    lines = []
+    floor, reads = figures["catalog_read_floor_rps"], figures["catalog_read_rps"]
+    if floor and reads:
+        lines.append(
+            f"- Reads: the server core spends {1e6 / floor:.0f} µs per request answering a constant "
+            f"{http['body_bytes']:,}-byte body (Granian, the socket) and {1e6 / reads:.0f} µs per shop "
+            f"request: the shop's own path (routing, cache lookup, metrics) costs "
+            f"{1e6 / reads - 1e6 / floor:.0f} µs per request."
+        )
+    under = _median(http, "reads_under_writes", "requests_per_s")
+    if reads and under:
+        lines.append(
+            f"- Under writes the same core also runs the cart writes, the relays (each catalog update is "
+            f"relayed pim_internal → pim_pub → catalog_internal and checkout_internal) and the projections: "
+            f"reads fall to {under / reads:.0%} of the read-only rate; the py-spy table shows the split."
+        )
+    writes = figures["cart_writes_per_s"]
+    if writes:
+        lines.append(
+            f"- Cart writes at 64 connections: one write per {1e6 / writes:.0f} µs of the server core (HTTP, "
+            "produce, the delivery report, applying the command, encoding the cart)."
+        )
+    return lines
+
+
+def _startup_limits(figures: dict[str, float | None], results: dict[str, Any]) -> list[str]:
+    startup, apply = results.get("startup"), figures["rust_apply_events_per_s"]
+    if not startup or not startup.get("projection_load_s"):
+        return []
+    loads = {topic: s["median"] for topic, s in startup["projection_load_s"].items()}
+    slowest = max(loads, key=lambda topic: loads[topic])
+    products = results["settings"]["products"]
+    line = (
+        f"- Startup waits for its slowest projection, {slowest} ({loads[slowest]:.1f} s; the others "
+        + ", ".join(f"{t} {s:.1f} s" for t, s in loads.items() if t != slowest)
+        + f"), while the raw consumer reads all three topics in {figures['raw_consume_1m_s'] or 0:.1f} s."
+    )
+    if slowest.startswith("catalog") and apply:
+        line += (
+            f" {products:,} catalog events at the pyperf apply rate ({apply:,.0f} events/s, in a process "
+            f"doing nothing else) take {products / apply:.1f} s alone: the Rust apply bounds the start."
+        )
+    return [line]
+
+
+def _memory_limits(figures: dict[str, float | None]) -> list[str]:
+    rss, payload = figures["rss_bytes_per_product"], figures["payload_bytes_per_product"]
+    if not rss or not payload:
+        return []
+    return [
+        f"- Memory: {rss:.0f} bytes resident per product against {payload:.0f} bytes of its event: "
+        "the product's fields, both copies' index entries and the allocator's overhead."
+    ]
 
 
 def _sections(results: dict[str, Any]) -> list[str]:
