@@ -292,6 +292,7 @@ def _startup_section(results: dict[str, Any]) -> list[str]:
             "the start is ready when the slowest is, and its bridges have settled):",
             "",
             *(f"- {topic}: {_runs(s, ' s', 1)}" for topic, s in startup.get("projection_load_s", {}).items()),
+            "",
         ]
     if "snapshot_startup_s" in results:
         lines.append(f"Shop from its snapshots: {_runs(results['snapshot_startup_s'], ' s', 2)}.")
