@@ -241,10 +241,14 @@ pub struct PriceEntry {
     product: Product,
 }
 
-/// An entry of the name index.
+/// An entry of the name index. Names repeat (a million names of three words out of a hundred),
+/// so it also carries the first 7 bytes of the id and whether the key holds the whole name: two
+/// whole names with equal keys are equal, and the ids decide without following the pointers.
 #[derive(Clone)]
 pub struct NameEntry {
     key: [u64; 3],
+    /// The id's first 7 bytes, then a last byte of 1 if `key` is the whole name.
+    id_and_whole: u64,
     product: Product,
 }
 
@@ -268,8 +272,12 @@ impl PriceEntry {
 
 impl NameEntry {
     fn of(product: &Product) -> NameEntry {
+        let name = product.name();
+        // Zero padding is ambiguous for a name with NUL bytes: it then never counts as whole.
+        let whole = name.len() <= 24 && !name.contains('\0');
         NameEntry {
-            key: name_key(product.name()),
+            key: name_key(name),
+            id_and_whole: (sort_key(product.id()) & !0xff) | u64::from(whole),
             product: product.clone(),
         }
     }
@@ -310,6 +318,13 @@ impl Order<NameEntry> for ByName {
         a.key.cmp(&b.key).then_with(|| {
             if a.product.same(&b.product) {
                 return Ordering::Equal;
+            }
+            if a.id_and_whole & b.id_and_whole & 1 == 1 {
+                // Equal whole names: the ids decide, their first bytes mostly.
+                return a
+                    .id_and_whole
+                    .cmp(&b.id_and_whole)
+                    .then_with(|| a.product.id().cmp(b.product.id()));
             }
             a.product
                 .name()
