@@ -278,19 +278,24 @@ fn clone_with_capacity<T: Clone>(v: &Vec<T>) -> Vec<T> {
 /// whole leaf at once overlaps those misses, which is most of the time an update takes.
 #[inline]
 fn prefetch<T>(items: &[T]) {
+    prefetch_lines(items.as_ptr().cast(), mem::size_of_val(items));
+}
+
+/// Asks the CPU to load the cache lines of the `len` bytes from `start` (without reading them:
+/// any address will do, a prefetch never faults).
+#[inline]
+pub fn prefetch_lines(start: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         const LINE: usize = 64;
-        let start = items.as_ptr().cast::<i8>();
-        for offset in (0..mem::size_of_val(items)).step_by(LINE) {
-            // SAFETY: a prefetch never faults and has no effect on memory; the address is inside
-            // `items` anyway.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
+        for offset in (0..len).step_by(LINE) {
+            // SAFETY: a prefetch has no effect on memory and never faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset).cast()) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = items;
+    let _ = (start, len);
 }
 
 /// Moves `added` (appended after the current contents) to the front, keeping its order.
