@@ -24,6 +24,11 @@ APPLY_SECONDS = Histogram(
 APPLIED_EVENTS = Counter("shop_applied_events_total", "Events applied to a projection", ["topic"])
 DEAD_LETTERS = Counter("shop_dead_letters_total", "Events copied to a dead-letter topic", ["topic"])
 HTTP_REQUESTS = Counter("shop_http_requests_total", "HTTP requests answered", ["route", "status"])
+RELAY_RESTARTS = Counter(
+    "shop_relay_restarts_total",
+    "Times a relay started again from Kafka's position after a failure",
+    ["relay"],
+)
 COMMANDS_IN_FLIGHT = Gauge("shop_commands_in_flight", "Cart and order writes being handled now")
 COMMANDS_SHED = Counter(
     "shop_commands_shed_total", "Writes refused with 503 because max_commands were in flight"
@@ -66,6 +71,14 @@ class ShopCollector(Collector):
         yield relays
         yield from kafka_client_gauges(self.shop.broker.stats)
         yield from breaker_metrics(self.shop.breaker)
+        dead = GaugeMetricFamily(
+            "shop_dead_letter_events",
+            "Events a consumer copied to a dead-letter topic (this run and earlier ones)",
+            labels=["consumer", "topic"],
+        )
+        for name, letters in self.shop.dead_letters.items():
+            dead.add_metric([name, letters.source], letters.count)
+        yield dead
         waiting = self.shop.checkout.projection.watch.waiting
         yield GaugeMetricFamily("shop_commands_waiting", "Requests waiting for their write to apply", waiting)
 

@@ -10,6 +10,7 @@ from shop.contexts import catalog, checkout, fulfilment, pim
 from shop.kafka import admin
 from shop.kafka.breaker import CircuitBreaker
 from shop.kafka.consumer import ProjectionLoop
+from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.health import BrokerWatch
 from shop.kafka.producer import Producer, relay_producer
 from shop.kafka.relay import Relay
@@ -32,6 +33,8 @@ def all_topics() -> tuple[str, ...]:
 class Status:
     ok: bool
     checks: dict[str, bool | str] = field(default_factory=dict)
+    # Shown, not judged: what the shop wants an operator to see without failing the probe.
+    reports: dict[str, object] = field(default_factory=dict)
 
 
 class Shop:
@@ -118,7 +121,16 @@ class Shop:
         else:
             checks["kafka"] = True
         checks["breaker"] = self.breaker.describe()
-        return Status(all(v is True for v in checks.values()), checks)
+        # Dead letters are reported, not failed on: every replica meets the same poison, so
+        # failing readiness would take them all out of service for one bad event they skipped.
+        dead = {name: d.report() for name, d in self.dead_letters.items() if d.count or d.last}
+        return Status(all(v is True for v in checks.values()), checks, {"dead_letters": dead})
+
+    @property
+    def dead_letters(self) -> dict[str, DeadLetters]:
+        """Per projection and relay, the events it could not decode or apply."""
+        workers: list[ProjectionLoop | Relay] = [*self.projections.values(), *self.relays.values()]
+        return {worker.name: worker.dead_letters for worker in workers}
 
     def health(self) -> Status:
         checks: dict[str, bool | str] = {}

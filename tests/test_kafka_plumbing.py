@@ -79,7 +79,7 @@ def test_an_undecodable_event_goes_to_the_dead_letter_topic_and_the_loop_goes_on
     producer.produce(topic, product_changed(0, 1, id="b", name="B")[1]).result(30)
     loop, model = run_loop(config, producer)
     assert loop.loaded.wait(30)
-    eventually(lambda: loop.dead_lettered == 1)
+    eventually(lambda: loop.dead_letters.count == 1)
     assert loop.alive
     assert (model.offset, len(model)) == (2, 2)
     dead: list[bytes] = []

@@ -228,7 +228,8 @@ class App:
         return body, (http.PROTOBUF if protobuf else http.JSON)
 
     async def _status(self, send: Send, status: Any) -> None:
-        body = json.dumps({"status": "ok" if status.ok else "failing", "checks": status.checks}).encode()
+        answer = {"status": "ok" if status.ok else "failing", "checks": status.checks, **status.reports}
+        body = json.dumps(answer).encode()
         await http.respond(send, 200 if status.ok else 503, body)
 
     def _cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:

@@ -171,6 +171,22 @@ def end_offset(config: Config, topic: str) -> int:
         consumer.close()
 
 
+def read_range(consumer: Consumer, topic: str, start: int, end: int) -> list[tuple[int, bytes]]:
+    """(offset, value) of the messages of partition 0 from `start` up to, not including, `end`."""
+    consumer.assign([TopicPartition(topic, 0, start)])
+    found: list[tuple[int, bytes]] = []
+    while start < end:
+        message = consumer.poll(TIMEOUT_S)
+        if message is None:
+            raise TimeoutError(f"no answer reading {topic} at offset {start}")
+        if message.error():
+            raise KafkaException(message.error())
+        start = int(message.offset() or 0) + 1
+        if start <= end:
+            found.append((start - 1, bytes(message.value() or b"")))
+    return found
+
+
 def last_message(config: Config, topic: str) -> tuple[int, bytes] | None:
     """The offset and value of the last message of partition 0, or None for an empty topic."""
     consumer = Consumer(

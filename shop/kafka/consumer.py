@@ -13,6 +13,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from shop import metrics
 from shop.config import Config
 from shop.kafka.admin import watermarks
+from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.offsets import OffsetWatch
 from shop.kafka.producer import Producer
 from shop.kafka.snapshots import Snapshots, Snapshotting
@@ -68,18 +69,17 @@ class ProjectionLoop(Worker):
         config: Config,
         topic: str,
         projection: Projection,
-        dead_letters: Producer,
+        producer: Producer,
     ) -> None:
         super().__init__(f"projection-{topic}")
         self.config = config
         self.topic = config.topic(topic)
         self.projection = projection
-        self.dead_letters = dead_letters
+        self.dead_letters = DeadLetters(config, self.topic, self.name, producer)
         self.watch = OffsetWatch()
         self.loaded = threading.Event()
         self.end_at_start = -1
         self.end_offset = -1  # last offset of the topic, as of the last fetch
-        self.dead_lettered = 0
         self.last_progress = time.monotonic()
         self.last_poll = time.monotonic()
         self.snapshots = Snapshots(config, self.topic, projection)
@@ -88,6 +88,7 @@ class ProjectionLoop(Worker):
         consumer = Consumer(consumer_settings(self.config, f"shop-projection-{self.topic}"))
         try:
             _low, high = watermarks(consumer, self.topic)
+            self.dead_letters.resume()
             self.end_at_start = self.end_offset = high - 1
             self.snapshots.restore(self.end_at_start)
             start = self.projection.offset + 1
@@ -149,13 +150,9 @@ class ProjectionLoop(Worker):
         return self.loaded.is_set()
 
     def _dead_letter(self, offset: int, value: bytes, error: str) -> None:
-        """Undecodable events are kept, not dropped: copied to `<topic>_dead` for inspection."""
-        self.dead_lettered += 1
-        metrics.DEAD_LETTERS.labels(self.topic).inc()
-        log.error(
-            "%s offset %d cannot be applied (%s): copied to %s_dead", self.topic, offset, error, self.topic
-        )
-        self.acknowledged(self.dead_letters.produce(f"{self.topic}_dead", value))
+        """Undecodable events are kept, not dropped: copied to `<topic>_dead` for inspection. The
+        model skipped it already (its offset advanced, nothing else changed)."""
+        self.dead_letters.copy(offset, value, error, self.acknowledged)
 
 
 def _cached_high(consumer: Consumer, topic: str) -> int:

@@ -10,16 +10,23 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from shop import _core, metrics
 from shop.config import Config
 from shop.kafka import admin
 from shop.kafka.consumer import POLL_S, consume_available, consumer_settings
-from shop.kafka.producer import Producer
+from shop.kafka.dead_letters import DeadLetters
+from shop.kafka.producer import ProduceError, Producer
 from shop.kafka.worker import Worker
+from shop.retry import backoff
 
 log = logging.getLogger(__name__)
+
+# Failures a relay recovers from by starting again from Kafka's position: the broker is away or
+# moving leaders, or a wait for the projection (checkout's publisher) timed out.
+RESTARTABLE = (KafkaException, ProduceError, TimeoutError)
+MAX_RESTART_DELAY_S = 10.0
 
 # Turns a source message and its offset into the target message, or None when nothing is to be
 # relayed for it; raises ValueError for a message that cannot be translated.
@@ -56,14 +63,31 @@ class Relay(Worker):
         self.end_at_assign = -1
         self.position = -1  # last source offset translated and acknowledged
         self.last_produced = -1  # target offset of the last acknowledged message
-        self.dead_lettered = 0
+        self.dead_letters = DeadLetters(config, self.source, name, producer)
+        self.restarts = 0
 
     def work(self) -> None:
         for event in self.after:
             while not event.wait(0.1):
                 if self._stopping.is_set():
                     return
-        self._relay()
+        delays = backoff(cap=MAX_RESTART_DELAY_S)
+        while not self._stopping.is_set():
+            try:
+                self._relay()
+            except RESTARTABLE as exc:
+                self._restart_after(exc, next(delays))
+
+    def _restart_after(self, exc: Exception, delay: float) -> None:
+        """A broker that went away, a leader that moved, a wait that timed out: start again from
+        the position Kafka holds, once everything relayed so far is acknowledged (background
+        writes never time out, so nothing is lost; resuming earlier would relay twice)."""
+        self.restarts += 1
+        metrics.RELAY_RESTARTS.labels(self.name).inc()
+        log.warning("relay %s failed (%s): restarting in %.1fs", self.name, exc, delay)
+        while self.producer.flush(1.0) and not self._stopping.is_set():
+            pass
+        self._stopping.wait(delay)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if not partitions:
@@ -93,51 +117,49 @@ class Relay(Worker):
         # another instance (or its own restart) takes over within seconds.
         settings["session.timeout.ms"] = 6000
         settings["heartbeat.interval.ms"] = 1500
+        self.dead_letters.resume()
         consumer = Consumer(settings)
         consumer.subscribe([self.source], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not self._stopping.is_set():
                 messages = consume_available(consumer, self.config.consume_batch, POLL_S)
                 pending: list[tuple[int, Future[int] | None]] = []
+                dead: dict[int, tuple[bytes, str]] = {}
                 for message in messages:
                     error = message.error()
                     if error is not None:
                         if error.code() != KafkaError._PARTITION_EOF:
                             log.warning("relay %s: %s", self.name, error.str())
                         continue
-                    pending.append(self._forward(int(message.offset() or 0), message.value() or b""))
+                    offset, value = int(message.offset() or 0), message.value() or b""
+                    try:
+                        pending.append((offset, self._forward(offset, value)))
+                    except ValueError as exc:  # poison: copied in order, after what precedes it
+                        dead[offset] = (value, str(exc))
+                        pending.append((offset, None))
                 for offset, future in pending:
                     if future is not None:
                         produced = self.acknowledged(future)
                         if produced is None:
-                            return
+                            return  # stopping: the rest is relayed again by whoever resumes
                         self.last_produced = produced
+                    elif offset in dead and not self.dead_letters.copy(
+                        offset, dead[offset][0], dead[offset][1], self.acknowledged
+                    ):
+                        return
                     self.position = offset
                 if self.assigned and self.position >= self.end_at_assign:
                     self.caught_up.set()
         finally:
             consumer.close()
 
-    def _forward(self, offset: int, value: bytes) -> tuple[int, Future[int] | None]:
-        """Produces the translation; an untranslatable message goes to `<source>_dead` instead."""
-        try:
-            translated = self.translate(value, offset)
-        except ValueError as exc:
-            self.dead_lettered += 1
-            metrics.DEAD_LETTERS.labels(self.source).inc()
-            log.error(
-                "relay %s: %s offset %d is not valid (%s): copied to %s_dead",
-                self.name,
-                self.source,
-                offset,
-                exc,
-                self.source,
-            )
-            self.acknowledged(self.producer.produce(f"{self.source}_dead", value))
-            return offset, None
+    def _forward(self, offset: int, value: bytes) -> Future[int] | None:
+        """Produces the translation (None: nothing to relay for this message); raises ValueError
+        for a message that cannot be translated."""
+        translated = self.translate(value, offset)
         if translated is None:
-            return offset, None
-        return offset, self.producer.produce(self.target, translated)
+            return None
+        return self.producer.produce(self.target, translated)
 
     def settled(self, applied_offset: int) -> bool:
         """Caught up, and the receiving projection (at `applied_offset`) has applied what was relayed."""
@@ -156,8 +178,7 @@ def publisher(
     internal, public = f"{context}_internal", f"{context}_pub"
 
     def resume_from() -> int:
-        last = admin.last_message(config, config.topic(public))
-        return 0 if last is None else _core.published_offset(last[1]) + 1
+        return last_published_offset(config, config.topic(public)) + 1
 
     return Relay(config, f"{context}-publisher", internal, public, translate, resume_from, producer, after)
 
@@ -186,3 +207,28 @@ def bridge(
         producer,
         after=(loaded, *upstream),
     )
+
+
+def last_published_offset(config: Config, public: str) -> int:
+    """The internal offset the last valid message of `public` carries (-1 for none). Messages
+    that are not valid (garbage someone wrote there) are stepped over, backwards, in growing
+    windows: the publisher must not stop on them, nor start again from the beginning."""
+    consumer = Consumer(
+        {"bootstrap.servers": config.kafka_bootstrap, "group.id": "shop-last", "enable.auto.commit": False}
+    )
+    try:
+        low, end = admin.watermarks(consumer, public)
+        window = 16
+        while end > low:
+            start = max(low, end - window)
+            for offset, value in reversed(admin.read_range(consumer, public, start, end)):
+                try:
+                    return _core.published_offset(value)
+                except ValueError as exc:
+                    log.warning(
+                        "%s offset %d is not a valid public message (%s): stepped over", public, offset, exc
+                    )
+            end, window = start, window * 2
+        return -1
+    finally:
+        consumer.close()
