@@ -58,7 +58,7 @@ class CartRoutes:
 
     async def get_cart(self, scope: Scope) -> Answer:
         cart_id, cookie = self._cart_id(scope)
-        await self._wait(http.min_offset(scope))
+        await self._wait_min_offset(scope)
         return self._cart(scope, cart_id, 200, cookie)
 
     async def set_item(self, scope: Scope, receive: Receive, product_id: str, quantity: int | None) -> Answer:
@@ -104,7 +104,7 @@ class CartRoutes:
 
     async def get_order(self, scope: Scope, order_id: str) -> Answer:
         cart_id, _cookie = self._cart_id(scope)
-        await self._wait(http.min_offset(scope))
+        await self._wait_min_offset(scope)
         body = self.model.order(order_id, cart_id, http.wants_protobuf(scope))
         if body is None:
             raise Problem(404, "no such order for this cart")
@@ -169,6 +169,18 @@ class CartRoutes:
             raise
         self.breaker.succeeded()
         return result
+
+    async def _wait_min_offset(self, scope: Scope) -> None:
+        """Waits for the client's `Shop-Min-Offset`. One that is still past the end of the topic
+        after the wait (the consumer has fetched the end many times meanwhile) is no offset this
+        shop ever handed out: 400, not a 503 that invites retrying forever."""
+        offset = http.min_offset(scope)
+        if offset is None or await self.checkout.projection.watch.wait(offset, self.config.ready_timeout):
+            return
+        end = self.checkout.projection.end_offset
+        if offset > end:
+            raise invalid("Shop-Min-Offset", f"{offset} is past the last offset written ({end})")
+        raise unavailable(f"offset {offset} is not applied yet on this instance; retry", 1, "not-applied")
 
     async def _wait(self, offset: int | None) -> None:
         if offset is None:
