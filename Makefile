@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 WRK         := /usr/bin/wrk
 
-.PHONY: help run serve test test-rust test-py test-web chromium lint fmt build kafka-up kafka-down bench profile wheel clean
+.PHONY: help run serve test test-rust test-py test-web chromium fuzz lint fmt build kafka-up kafka-down bench profile wheel clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ test-web: $(WEB_DEPS) ## vitest: the storefront's state logic
 
 test-py: build $(KAFKA_JARS) chromium ## pytest (starts its own broker on free ports; drives chromium)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+fuzz: build $(KAFKA_JARS) ## a long fuzz run: tests/test_fuzz.py with many more examples (about 5 minutes)
+	SHOP_FUZZ_EXAMPLES=$${SHOP_FUZZ_EXAMPLES:-20000} $(VENV)/bin/pytest tests/test_fuzz.py -q --timeout 1200
 
 test: lint test-rust test-web test-py ## every suite: lint, Rust, vitest and Python (unit, property, integration on a real broker, browser)
 

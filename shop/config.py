@@ -38,6 +38,9 @@ class Config:
     snapshot_events: int = _setting(
         100_000, "events applied after which a projection writes a snapshot (0: never)"
     )
+    trusted_proxies: str = _setting(
+        "", "comma-separated proxy addresses whose X-Forwarded-Proto is believed (*: any; none by default)"
+    )
     produce_timeout: int = _setting(10, "seconds Kafka has to acknowledge a write before it fails with 503")
     header_timeout: int = _setting(10, "seconds a client has to send the request line and headers")
     body_timeout: int = _setting(10, "seconds a client has to send a request body before it gets 408")

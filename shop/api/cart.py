@@ -50,6 +50,7 @@ class CartRoutes:
         self.checkout = checkout
         self.model = checkout.model
         self.breaker = breaker
+        self.trusted_proxies = frozenset(p.strip() for p in config.trusted_proxies.split(",") if p.strip())
         self.commands_in_flight = 0  # touched by the event loop thread only
 
     def ready(self) -> None:
@@ -97,7 +98,7 @@ class CartRoutes:
         body = self.model.order(order_id, cart_id, http.wants_protobuf(scope)) or b""
         headers = [
             (b"location", f"/api/v1/orders/{order_id}".encode()),
-            _set_cookie(scope, next_cart_id),
+            _set_cookie(scope, next_cart_id, self.trusted_proxies),
             (b"shop-offset", str(self.model.offset).encode()),
         ]
         return Answer(201, body, _content_type(scope), headers + cookie)
@@ -126,7 +127,7 @@ class CartRoutes:
         if cart_id is not None and CART_ID.match(cart_id):
             return cart_id, []
         cart_id = new_id()
-        return cart_id, [_set_cookie(scope, cart_id)]
+        return cart_id, [_set_cookie(scope, cart_id, self.trusted_proxies)]
 
     @contextmanager
     def _command_slot(self) -> Iterator[None]:
@@ -194,8 +195,10 @@ def _content_type(scope: Scope) -> bytes:
     return http.PROTOBUF if http.wants_protobuf(scope) else http.JSON
 
 
-def _set_cookie(scope: Scope, cart_id: str) -> tuple[bytes, bytes]:
-    secure = "; Secure" if scope.get("scheme") == "https" else ""
+def _set_cookie(scope: Scope, cart_id: str, trusted_proxies: frozenset[str]) -> tuple[bytes, bytes]:
+    """The cart cookie: script cannot read it, other sites do not send it along, and over https
+    it never travels in clear."""
+    secure = "; Secure" if http.scheme(scope, trusted_proxies) == "https" else ""
     value = f"{COOKIE}={cart_id}; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax{secure}"
     return (b"set-cookie", value.encode())
 

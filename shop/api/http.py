@@ -74,6 +74,19 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+def scheme(scope: Scope, trusted_proxies: frozenset[str]) -> str:
+    """ "https" or "http" as the client sees it: the server's own scheme, or the proxy's
+    `X-Forwarded-Proto` when the connection comes from a proxy trusted by configuration (anyone
+    else could claim https or http at will)."""
+    client = scope.get("client")
+    if client and (client[0] in trusted_proxies or "*" in trusted_proxies):
+        forwarded = header(scope, b"x-forwarded-proto")
+        if forwarded is not None:
+            # A chain of proxies lists one per hop; the first is the client's own.
+            return forwarded.split(b",")[0].strip().decode("latin-1").lower()
+    return str(scope.get("scheme", "http"))
+
+
 def wants_protobuf(scope: Scope) -> bool:
     accept = header(scope, b"accept")
     return accept is not None and PROTOBUF in accept

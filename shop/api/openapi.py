@@ -82,6 +82,7 @@ def _cart_paths() -> dict[str, Any]:
                     "200": _cart_answer("the updated cart"),
                     "400": PROBLEM,
                     "404": PROBLEM,
+                    "408": PROBLEM,
                     "409": PROBLEM,
                     "413": PROBLEM,
                     "503": NOT_READY,
@@ -288,7 +289,11 @@ def spec() -> dict[str, Any]:
                     },
                 },
                 "NotReady": {
-                    "description": "still loading; retry after the Retry-After header",
+                    "description": (
+                        "retry after the Retry-After header: still loading, or (type) "
+                        "/problems/overloaded, /problems/breaker-open, /problems/write-failed, "
+                        "/problems/not-applied"
+                    ),
                     "content": {
                         "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
                     },
