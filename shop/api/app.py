@@ -35,6 +35,7 @@ MAX_PREFIX = 100
 MAX_PAGE = 1_000_000_000
 PAGE_CACHE_SIZE = 4096
 GC_THRESHOLD = 50_000  # container allocations between young-generation collections (default 700)
+UPGRADE = (b"upgrade", b"websocket")
 
 
 class App:
@@ -172,6 +173,8 @@ class App:
         if path.startswith(ORDERS) and len(path) > len(ORDERS):
             _require(scope, "GET")
             return await routes.get_order(scope, path[len(ORDERS) :])
+        if path == CART + "/events":  # reached over plain HTTP: the client did not ask to upgrade
+            raise Problem(426, "this is a WebSocket: connect with Upgrade: websocket", headers=[UPGRADE])
         raise Problem(404, f"no resource at {path}")
 
     def _cart_routes(self) -> CartRoutes:

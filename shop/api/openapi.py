@@ -124,12 +124,13 @@ def _cart_paths() -> dict[str, Any]:
                     "1008. Close 4001: the cart was ordered, fetch the new cart and reconnect; 1001: the "
                     "shop shuts down. Refused before the upgrade: 403 without a cart cookie or from a "
                     "foreign origin, 503 while checkout loads or when half of the server's concurrent slots "
-                    "(SHOP_HTTP_BACKPRESSURE) are streams."
+                    "(SHOP_HTTP_BACKPRESSURE) are streams; 426 to a plain HTTP request."
                 ),
                 "operationId": "cartEvents",
                 "responses": {
                     "101": {"description": "switching to the WebSocket protocol"},
                     "403": PROBLEM,
+                    "426": PROBLEM,
                     "503": NOT_READY,
                 },
             }

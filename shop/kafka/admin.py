@@ -83,7 +83,8 @@ def ensure_topics(config: Config, names: Iterable[str]) -> None:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
     _wait_for_leaders(admin, topics)
-    _check_existing(admin, topics)
+    # In a cluster a broker may not know a topic the controller just created: asked again.
+    _retrying(lambda: _check_existing(admin, topics))
 
 
 def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> None:
