@@ -88,7 +88,9 @@ def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]
         results["first_start_s"] = stack.load(kafka, settings.products)
         if "startup" in parts:
             results["startup"] = startup.compare(kafka, settings.startup_runs)
-            results["snapshot_startup_s"] = startup.from_snapshots(kafka, settings.startup_runs).as_dict()
+            seconds, loaded = startup.from_snapshots(kafka, settings.startup_runs)
+            results["snapshot_startup_s"] = seconds.as_dict()
+            results["snapshot_load_s"] = loaded
         if "http" in parts:
             runs = http_load.measure(kafka, settings.products, settings.http_runs, settings.http_seconds)
             results["http"] = runs.summary()

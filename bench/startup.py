@@ -21,6 +21,7 @@ log = logging.getLogger("bench")
 # What a starting shop loads: the internal topic of each projection (relays resume from positions).
 LOADED_TOPICS = (catalog.INTERNAL, checkout.INTERNAL, fulfilment.INTERNAL)
 LOADED = re.compile(r"loaded (\S+) up to offset \d+ in ([\d.]+)s")
+SNAPSHOT_LOADED = re.compile(r"loaded the snapshot of (\S+) at offset \d+ in ([\d.]+)s")
 
 
 def raw_consume_seconds(stack: Stack) -> float:
@@ -40,15 +41,16 @@ def shop_start_seconds(stack: Stack, snapshots: bool, name: str) -> float:
         shop.stop()  # with snapshots on, this writes (or keeps) them
 
 
-def load_seconds(log_path: Path) -> dict[str, float]:
-    """Each projection's own loading time, as the shop logged it: which one the start waited for."""
+def load_seconds(log_path: Path, pattern: re.Pattern[str] = LOADED) -> dict[str, float]:
+    """Seconds per topic from the shop's log lines matching `pattern` (topic, seconds): each
+    projection's own loading time, which shows the one a start waited for."""
     loaded = {}
     for line in log_path.read_text(errors="replace").splitlines():
         try:
             message = json.loads(line).get("msg", "")
         except (json.JSONDecodeError, AttributeError):
             continue
-        found = LOADED.match(message)
+        found = pattern.match(message)
         if found:
             loaded[found.group(1)] = float(found.group(2))
     return loaded
@@ -67,16 +69,22 @@ def compare(stack: Stack, runs: int) -> dict[str, object]:
         "shop_s": spread(shop).as_dict(),
         "raw_s": spread(raw).as_dict(),
         "ratio": spread([s / r for s, r in zip(shop, raw, strict=True)]).as_dict(),
-        "projection_load_s": {
-            topic: spread([run[topic] for run in loaded if topic in run]).as_dict()
-            for topic in LOADED_TOPICS
-            if any(topic in run for run in loaded)
-        },
+        "projection_load_s": per_topic(loaded),
     }
 
 
-def from_snapshots(stack: Stack, runs: int) -> Spread:
-    """Starts that load the snapshots the first start wrote as it stopped (see stack.load)."""
+def per_topic(runs: list[dict[str, float]]) -> dict[str, object]:
+    return {
+        topic: spread([run[topic] for run in runs if topic in run]).as_dict()
+        for topic in LOADED_TOPICS
+        if any(topic in run for run in runs)
+    }
+
+
+def from_snapshots(stack: Stack, runs: int) -> tuple[Spread, dict[str, object]]:
+    """Starts that load the snapshots the first start wrote as it stopped (see stack.load): their
+    seconds, and each projection's snapshot loading time as the shop logged it."""
     seconds = [shop_start_seconds(stack, snapshots=True, name=f"snapshot-{run}") for run in range(runs)]
-    log.info("startup from snapshots: %s", ", ".join(f"{s:.1f}s" for s in seconds))
-    return spread(seconds)
+    loaded = [load_seconds(stack.logs / f"snapshot-{run}.log", SNAPSHOT_LOADED) for run in range(runs)]
+    log.info("startup from snapshots: %s (%s)", ", ".join(f"{s:.1f}s" for s in seconds), loaded)
+    return spread(seconds), per_topic(loaded)
