@@ -180,6 +180,9 @@ def snapshot(config: Config, args: argparse.Namespace) -> None:
                 if not loop.alive:
                     raise SystemExit(f"error: loading {topic} failed: {loop.failure}")
             loop.stop(timeout=600)
-            print(f"{loop.topic}: snapshot at offset {loop.snapshots.covered} in {loop.snapshots.path}")
+            if loop.snapshots.covered < 0:
+                print(f"{loop.topic}: empty, no snapshot")
+            else:
+                print(f"{loop.topic}: snapshot at offset {loop.snapshots.covered} in {loop.snapshots.path}")
     finally:
         producer.close()

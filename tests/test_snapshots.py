@@ -7,6 +7,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -238,3 +241,28 @@ def test_an_unusable_snapshot_means_a_full_replay_with_the_right_state(
     )
     # The snapshot written as that replay stopped is good again.
     assert load(config, catalog.INTERNAL)[1] == 119
+
+
+def test_shop_snapshot_brings_every_snapshot_up_to_date(config: Config) -> None:
+    admin.ensure_topics(config, (catalog.INTERNAL,))
+    producer = Producer(config)
+    for _offset, message in (product_changed(i, i, id=f"p{i}", name="N", price=i) for i in range(30)):
+        producer.produce(config.topic(catalog.INTERNAL), message).result(timeout=30)
+    producer.close()
+    command = [sys.executable, "-m", "shop", "snapshot"]
+    done = subprocess.run(
+        command,
+        check=False,
+        env={**os.environ, **config.to_env()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert f"{config.topic(catalog.INTERNAL)}: snapshot at offset 29" in lines[0]
+    assert lines[1:] == [
+        f"{config.topic(checkout.INTERNAL)}: empty, no snapshot",
+        f"{config.topic(fulfilment.INTERNAL)}: empty, no snapshot",
+    ]
+    assert load(config, catalog.INTERNAL)[1] == 29
