@@ -34,11 +34,12 @@ class Catalog:
         rename), tagged with the topic's name, id and cluster id and a crc32c checksum, with the GIL
         released. Returns the offset it covers. Call it from the thread that applies batches."""
     def load_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int) -> int:
-        """Loads the snapshot at `path` into both copies if it is whole, of this format version, of
-        this kind of projection and of this topic (name, id, cluster id), and covers no offset past
-        `end_offset`. Returns the offset it covers; the caller applies the events after it. Raises
-        SnapshotError (nothing changed) when the snapshot cannot be used, or when this projection
-        applied events already; OSError when the file cannot be read."""
+        """Loads and publishes the snapshot at `path` if it is whole, of this format version, of this
+        kind of projection and of this topic (name, id, cluster id), and covers no offset past
+        `end_offset`. The second copy is cloned from it when the next batch is applied, so a start
+        with nothing to replay is ready sooner. Returns the offset it covers; the caller applies
+        the events after it. Raises SnapshotError (nothing changed) when the snapshot cannot be
+        used, or when this projection applied events already; OSError when the file cannot be read."""
 
 def pim_publish(message: bytes, offset: int) -> bytes:
     """pim_internal message → pim_pub message carrying `offset`. Raises ValueError on garbage."""
@@ -94,11 +95,12 @@ class Checkout:
         rename), tagged with the topic's name, id and cluster id and a crc32c checksum, with the GIL
         released. Returns the offset it covers. Call it from the thread that applies batches."""
     def load_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int) -> int:
-        """Loads the snapshot at `path` into both copies if it is whole, of this format version, of
-        this kind of projection and of this topic (name, id, cluster id), and covers no offset past
-        `end_offset`. Returns the offset it covers; the caller applies the events after it. Raises
-        SnapshotError (nothing changed) when the snapshot cannot be used, or when this projection
-        applied events already; OSError when the file cannot be read."""
+        """Loads and publishes the snapshot at `path` if it is whole, of this format version, of this
+        kind of projection and of this topic (name, id, cluster id), and covers no offset past
+        `end_offset`. The second copy is cloned from it when the next batch is applied, so a start
+        with nothing to replay is ready sooner. Returns the offset it covers; the caller applies
+        the events after it. Raises SnapshotError (nothing changed) when the snapshot cannot be
+        used, or when this projection applied events already; OSError when the file cannot be read."""
 
 class Fulfilment:
     """The fulfilment projection: on-hand stock and shipped orders."""
@@ -118,8 +120,9 @@ class Fulfilment:
         rename), tagged with the topic's name, id and cluster id and a crc32c checksum, with the GIL
         released. Returns the offset it covers. Call it from the thread that applies batches."""
     def load_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int) -> int:
-        """Loads the snapshot at `path` into both copies if it is whole, of this format version, of
-        this kind of projection and of this topic (name, id, cluster id), and covers no offset past
-        `end_offset`. Returns the offset it covers; the caller applies the events after it. Raises
-        SnapshotError (nothing changed) when the snapshot cannot be used, or when this projection
-        applied events already; OSError when the file cannot be read."""
+        """Loads and publishes the snapshot at `path` if it is whole, of this format version, of this
+        kind of projection and of this topic (name, id, cluster id), and covers no offset past
+        `end_offset`. The second copy is cloned from it when the next batch is applied, so a start
+        with nothing to replay is ready sooner. Returns the offset it covers; the caller applies
+        the events after it. Raises SnapshotError (nothing changed) when the snapshot cannot be
+        used, or when this projection applied events already; OSError when the file cannot be read."""

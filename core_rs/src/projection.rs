@@ -79,7 +79,7 @@ where
     }
 }
 
-impl<M: Apply + Snapshot + Clone> Projection<M>
+impl<M: Apply + Snapshot> Projection<M>
 where
     M::Op: Send + Sync,
     M: Send + Sync,
@@ -95,9 +95,10 @@ where
         })
     }
 
-    /// Loads the snapshot at `path` into both copies if it is valid for `identity` and covers no
-    /// offset past `end_offset`; returns the offset it covers. Raises SnapshotError (and changes
-    /// nothing) otherwise. Only a projection that applied nothing yet can load one.
+    /// Publishes the snapshot at `path` (the second copy follows at the next batch) if it is valid
+    /// for `identity` and covers no offset past `end_offset`; returns the offset it covers. Raises
+    /// SnapshotError (and changes nothing) otherwise. Only a projection that applied nothing yet
+    /// can load one.
     pub fn load_snapshot(
         &self,
         py: Python<'_>,

@@ -9,7 +9,7 @@ use arc_swap::{ArcSwap, Guard};
 use std::sync::{Arc, Mutex};
 
 /// A state that changes only by applying operations, in order, deterministically.
-pub trait Apply: Default {
+pub trait Apply: Default + Clone {
     type Op: Clone;
     fn apply(&mut self, op: &Self::Op);
 
@@ -24,6 +24,9 @@ struct Standby<M: Apply> {
     copy: Arc<M>,
     /// Operations the published copy has and the standby copy does not yet.
     behind: Vec<M::Op>,
+    /// After an install the standby copy is a placeholder: the next write makes it a clone of the
+    /// published copy. A start from a snapshot is then ready before it pays for the second copy.
+    twin_pending: bool,
 }
 
 pub struct LeftRight<M: Apply> {
@@ -39,6 +42,7 @@ impl<M: Apply> Default for LeftRight<M> {
             standby: Mutex::new(Standby {
                 copy: Arc::new(M::default()),
                 behind: Vec::new(),
+                twin_pending: false,
             }),
         }
     }
@@ -64,6 +68,11 @@ impl<M: Apply> LeftRight<M> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let standby = &mut *standby;
+        if standby.twin_pending {
+            // Only this writer changes the published copy, so it is the state to clone.
+            standby.copy = Arc::new(M::clone(&self.published.load()));
+            standby.twin_pending = false;
+        }
         let copy = exclusive(&mut standby.copy);
         copy.apply_batch(&standby.behind);
         copy.apply_batch(&ops);
@@ -73,15 +82,17 @@ impl<M: Apply> LeftRight<M> {
     }
 }
 
-impl<M: Apply + Clone> LeftRight<M> {
-    /// Replaces both copies with `model` (a snapshot, say), dropping anything not yet replayed.
+impl<M: Apply> LeftRight<M> {
+    /// Replaces the state with `model` (a snapshot, say), dropping anything not yet replayed. The
+    /// second copy is made at the next write.
     pub fn install(&self, model: M) {
         let mut standby = self
             .standby
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        standby.copy = Arc::new(model.clone());
+        standby.copy = Arc::new(M::default());
         standby.behind.clear();
+        standby.twin_pending = true;
         self.published.store(Arc::new(model));
     }
 }
@@ -106,7 +117,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// Two counters that every op moves together, so a torn read shows as a difference.
-    #[derive(Default)]
+    #[derive(Default, Clone)]
     struct Pair {
         a: u64,
         b: u64,
