@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -145,12 +144,14 @@ def min_offset(scope: Scope) -> int | None:
 async def read_body(receive: Receive, limit: int, timeout: float) -> bytes:
     """The request body; 413 once it grows past `limit` bytes, 408 unless it all arrived within
     `timeout` seconds (a client that trickles a body must not hold a request slot forever)."""
-    deadline = time.monotonic() + timeout
+    deadline = asyncio.get_running_loop().time() + timeout
     chunks = []
     size = 0
     while True:
         try:
-            message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            # A deadline on the running task (asyncio.timeout), not wait_for's extra task per await.
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
         except TimeoutError:
             raise Problem(408, f"the body did not arrive within {timeout:g}s") from None
         if message["type"] == "http.disconnect":

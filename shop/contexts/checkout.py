@@ -64,7 +64,14 @@ class CheckoutContext:
             loaded,
             upstream=(fulfilment_published,),
         )
-        self.publisher = publisher(config, "checkout", self._order_created, relay_producer, after=(loaded,))
+        self.publisher = publisher(
+            config,
+            "checkout",
+            self._order_created,
+            relay_producer,
+            after=(loaded,),
+            before_batch=self._wait_applied,
+        )
 
     @property
     def relays(self) -> dict[str, Relay]:
@@ -92,10 +99,15 @@ class CheckoutContext:
             and self.stock_bridge.settled(offset)
         )
 
-    def _order_created(self, message: bytes, offset: int) -> bytes | None:
-        """Only accepted orders are announced; the projection decided when it applied `offset`."""
+    def _wait_applied(self, offset: int) -> None:
+        """The publisher reads decisions the projection took: it waits for them, once per batch
+        (a wait per message would cost a thread switch per cart write)."""
         if not self.projection.watch.wait_blocking(offset, PUBLISH_WAIT_S):
             raise TimeoutError(f"checkout did not apply offset {offset} in {PUBLISH_WAIT_S}s")
+
+    def _order_created(self, message: bytes, offset: int) -> bytes | None:
+        """Only accepted orders are announced; the projection decided when it applied `offset`."""
+        self._wait_applied(offset)  # at once: the batch was waited for
         return self.model.order_created(offset)
 
     async def set_item(self, cart_id: str, product_id: str, quantity: int) -> int:

@@ -66,7 +66,8 @@ class OffsetWatch:
         if self.applied >= offset:  # advanced between the first check and the append
             self._release()
         try:
-            await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
+                await future
             return True
         except TimeoutError:
             return False

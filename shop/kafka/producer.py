@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -20,10 +22,76 @@ from shop.progress import Progress
 
 log = logging.getLogger(__name__)
 IMPORT_TIMEOUT_S = 120
+# Relays write in batches: each hop waits this long for more messages to send together, so that
+# the next hop's consumer wakes once per batch, not once per message (2,000 catalog updates a second
+# otherwise cost the shop's core most of its time in thread switches). Nobody waits on a relay.
+RELAY_LINGER_MS = 5
 
 
 class ProduceError(RuntimeError):
     """Kafka did not acknowledge a write."""
+
+
+# A write's offset once Kafka acknowledged it, or why it was not.
+Outcome = int | ProduceError
+
+
+def _outcome(topic: str, err: KafkaError | None, message: Any) -> Outcome:
+    if err is None:
+        return int(message.offset())
+    if err.code() == KafkaError._MSG_TIMED_OUT:
+        return ProduceError(f"{topic}: not acknowledged within the produce timeout")
+    return ProduceError(f"{topic}: {err.str()}")
+
+
+def _resolve(outcomes: list[tuple[asyncio.Future[int], Outcome]]) -> None:
+    """On the event loop: answers the writes' waiters (a cancelled one has left already)."""
+    for future, outcome in outcomes:
+        if future.done():
+            continue
+        if isinstance(outcome, ProduceError):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+class Deliveries:
+    """The acknowledgements of a run of background writes, awaited together. A relay only needs
+    to know that all of them arrived and the last offset; a Future per message would cost a lock,
+    a condition and a wakeup each."""
+
+    def __init__(self) -> None:
+        self.sent = 0  # counted by the writing thread only
+        self.last_offset = -1
+        self._acknowledged = 0
+        self._error: ProduceError | None = None
+        self._closed = False  # no more writes: the wait began
+        self._lock = threading.Lock()  # reports may come from the poll thread and a full-queue retry
+        self._all_in = threading.Event()
+
+    def delivered(self, err: KafkaError | None, message: Any) -> None:
+        with self._lock:
+            self._acknowledged += 1
+            if err is not None:
+                self._error = self._error or ProduceError(f"{message.topic()}: {err.str()}")
+            else:
+                self.last_offset = max(self.last_offset, int(message.offset()))
+            if self._closed and self._acknowledged == self.sent:
+                self._all_in.set()
+
+    def wait(self, stopping: threading.Event) -> bool:
+        """True once every write is acknowledged; False if `stopping` is set first. Raises
+        ProduceError if Kafka refused one of them."""
+        with self._lock:
+            self._closed = True
+            if self._acknowledged == self.sent:
+                self._all_in.set()
+        while not self._all_in.wait(0.2):
+            if stopping.is_set():
+                return False
+        if self._error is not None:
+            raise self._error
+        return True
 
 
 def producer_settings(config: Config, extra: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +127,9 @@ class Producer:
         # 0 is librdkafka's "no limit": such a producer waits for its queue as long as it takes.
         self.timeout = settings["message.timeout.ms"] / 1000 or math.inf
         self._producer = _Producer(settings)
+        # Outcomes for asyncio callers, handed to their event loops once per poll: one wakeup of a
+        # loop for all the writes acknowledged together, not one each.
+        self._for_loops: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[int], Outcome]] = deque()
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="producer-poll", daemon=True)
         self._poller.start()
@@ -68,32 +139,68 @@ class Producer:
         while not self._closed.is_set():
             try:
                 self._producer.poll(0.05)
+                self._hand_to_loops()
             except Exception:
                 log.exception("serving delivery reports")
+
+    def _hand_to_loops(self) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], Outcome]]] = {}
+        while self._for_loops:
+            loop, future, outcome = self._for_loops.popleft()
+            by_loop.setdefault(loop, []).append((future, outcome))
+        for loop, outcomes in by_loop.items():
+            # A closed loop raises RuntimeError: nobody waits for these answers any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, outcomes)
 
     def produce(
         self, topic: str, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None
     ) -> Future[int]:
         """Sends `value` to partition 0 of `topic`; the future resolves to its offset once acked."""
-        if self._closed.is_set():
-            raise ProduceError(f"{topic}: the producer is closed (the shop is shutting down)")
         future: Future[int] = Future()
 
         def delivered(err: KafkaError | None, message: Any) -> None:
             if not future.set_running_or_notify_cancel():  # cancelled: nobody waits for the answer
                 return
-            if err is None:
-                future.set_result(int(message.offset()))
-            elif err.code() == KafkaError._MSG_TIMED_OUT:
-                future.set_exception(ProduceError(f"{topic}: not acknowledged within the produce timeout"))
+            outcome = _outcome(topic, err, message)
+            if isinstance(outcome, ProduceError):
+                future.set_exception(outcome)
             else:
-                future.set_exception(ProduceError(f"{topic}: {err.str()}"))
+                future.set_result(outcome)
 
+        self._send(topic, value, headers, delivered)
+        return future
+
+    async def produce_async(self, topic: str, value: bytes) -> int:
+        """Sends `value` to partition 0 of `topic`; returns its offset once acked."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+
+        def delivered(err: KafkaError | None, message: Any) -> None:
+            self._for_loops.append((loop, future, _outcome(topic, err, message)))
+
+        self._send(topic, value, None, delivered)
+        return await future
+
+    def produce_into(self, deliveries: Deliveries, topic: str, value: bytes) -> None:
+        """Sends `value` to partition 0 of `topic` as one of `deliveries`."""
+        self._send(topic, value, None, deliveries.delivered)
+        deliveries.sent += 1  # after: a write that raised is not awaited
+
+    def _send(
+        self,
+        topic: str,
+        value: bytes,
+        headers: list[tuple[str, str | bytes | None]] | None,
+        delivered: Callable[[KafkaError | None, Any], None],
+    ) -> None:
+        if self._closed.is_set():
+            raise ProduceError(f"{topic}: the producer is closed (the shop is shutting down)")
         deadline = time.monotonic() + self.timeout
         while True:
             try:
                 self._producer.produce(topic, value, partition=0, on_delivery=delivered, headers=headers)
-                return future
+                return
             except BufferError:
                 # The local queue is full: let deliveries drain, then try again, within the timeout.
                 if time.monotonic() > deadline:
@@ -101,9 +208,6 @@ class Producer:
                 self._producer.poll(0.01)
             except KafkaException as exc:
                 raise ProduceError(f"{topic}: {exc}") from exc
-
-    async def produce_async(self, topic: str, value: bytes) -> int:
-        return await asyncio.wrap_future(self.produce(topic, value))
 
     def flush(self, timeout: float = 30.0) -> int:
         """Waits for every outstanding write; returns how many are still unacknowledged."""
@@ -124,7 +228,7 @@ def relay_producer(config: Config) -> Producer:
     (no delivery timeout), it waits out a broker outage instead. A relay that gave up on message k
     while k+1 got through (librdkafka's timeouts can leave such a gap) would resume after k+1 and
     lose k for good; nobody waits on a relay's write, so waiting costs nothing."""
-    return Producer(config, extra={"message.timeout.ms": 0})
+    return Producer(config, extra={"message.timeout.ms": 0, "linger.ms": RELAY_LINGER_MS})
 
 
 def produce_all(config: Config, topic: str, messages: list[bytes], progress: Progress | None) -> None:

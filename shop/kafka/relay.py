@@ -7,17 +7,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from shop import _core, metrics
 from shop.config import Config
 from shop.kafka import admin
 from shop.kafka.consumer import POLL_S, consume_available, consumer_settings
 from shop.kafka.dead_letters import DeadLetters
-from shop.kafka.producer import ProduceError, Producer
+from shop.kafka.producer import Deliveries, ProduceError, Producer
 from shop.kafka.worker import Worker
 from shop.retry import backoff
 
@@ -47,7 +46,11 @@ class Relay(Worker):
         resume_from: Callable[[], int],
         producer: Producer,
         after: Sequence[threading.Event] = (),
+        before_batch: Callable[[int], None] | None = None,
     ) -> None:
+        """`before_batch(last)`, if given, is called with a batch's last source offset before its
+        messages are translated (checkout's publisher waits there for its projection, once per
+        batch rather than once per message)."""
         self.config = config
         super().__init__(name)
         self.source = config.topic(source)
@@ -56,6 +59,7 @@ class Relay(Worker):
         self.resume_from = resume_from
         self.producer = producer
         self.after = after
+        self.before_batch = before_batch
         # Set once this instance relayed everything present when it was assigned the source, or
         # learned that another instance holds it.
         self.caught_up = threading.Event()
@@ -123,43 +127,50 @@ class Relay(Worker):
         try:
             while not self._stopping.is_set():
                 messages = consume_available(consumer, self.config.consume_batch, POLL_S)
-                pending: list[tuple[int, Future[int] | None]] = []
-                dead: dict[int, tuple[bytes, str]] = {}
-                for message in messages:
-                    error = message.error()
-                    if error is not None:
-                        if error.code() != KafkaError._PARTITION_EOF:
-                            log.warning("relay %s: %s", self.name, error.str())
-                        continue
-                    offset, value = int(message.offset() or 0), message.value() or b""
-                    try:
-                        pending.append((offset, self._forward(offset, value)))
-                    except ValueError as exc:  # poison: copied in order, after what precedes it
-                        dead[offset] = (value, str(exc))
-                        pending.append((offset, None))
-                for offset, future in pending:
-                    if future is not None:
-                        produced = self.acknowledged(future)
-                        if produced is None:
-                            return  # stopping: the rest is relayed again by whoever resumes
-                        self.last_produced = produced
-                    elif offset in dead and not self.dead_letters.copy(
-                        offset, dead[offset][0], dead[offset][1], self.acknowledged
-                    ):
-                        return
-                    self.position = offset
+                if not self._relay_batch(messages):
+                    return  # stopping: the rest is relayed again by whoever resumes
                 if self.assigned and self.position >= self.end_at_assign:
                     self.caught_up.set()
         finally:
             consumer.close()
 
-    def _forward(self, offset: int, value: bytes) -> Future[int] | None:
-        """Produces the translation (None: nothing to relay for this message); raises ValueError
-        for a message that cannot be translated."""
-        translated = self.translate(value, offset)
-        if translated is None:
-            return None
-        return self.producer.produce(self.target, translated)
+    def _relay_batch(self, messages: list[Message]) -> bool:
+        """Translates and produces `messages`, then waits until Kafka acknowledged them all; a
+        poison message is copied to the dead letters in order, after what precedes it. False if
+        the relay was stopped meanwhile."""
+        deliveries, last = Deliveries(), None
+        if self.before_batch is not None and messages:
+            self.before_batch(int(messages[-1].offset() or 0))
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("relay %s: %s", self.name, error.str())
+                continue
+            offset, value = int(message.offset() or 0), message.value() or b""
+            try:
+                translated = self.translate(value, offset)
+            except ValueError as exc:
+                if not self._settle(deliveries, last):
+                    return False
+                if not self.dead_letters.copy(offset, value, str(exc), self.acknowledged):
+                    return False
+                deliveries, last, self.position = Deliveries(), None, offset
+                continue
+            if translated is not None:
+                self.producer.produce_into(deliveries, self.target, translated)
+            last = offset
+        return self._settle(deliveries, last)
+
+    def _settle(self, deliveries: Deliveries, last: int | None) -> bool:
+        """Waits for `deliveries`; then everything up to source offset `last` is relayed."""
+        if not deliveries.wait(self._stopping):
+            return False
+        if deliveries.last_offset >= 0:
+            self.last_produced = deliveries.last_offset
+        if last is not None:
+            self.position = last
+        return True
 
     def settled(self, applied_offset: int) -> bool:
         """Caught up, and the receiving projection (at `applied_offset`) has applied what was relayed."""
@@ -172,6 +183,7 @@ def publisher(
     translate: Translate,
     producer: Producer,
     after: Sequence[threading.Event] = (),
+    before_batch: Callable[[int], None] | None = None,
 ) -> Relay:
     """The relay `<context>_internal` → `<context>_pub`. It resumes after the internal offset that
     the last public message carries, so nothing is published twice or skipped."""
@@ -180,7 +192,8 @@ def publisher(
     def resume_from() -> int:
         return last_published_offset(config, config.topic(public)) + 1
 
-    return Relay(config, f"{context}-publisher", internal, public, translate, resume_from, producer, after)
+    name = f"{context}-publisher"
+    return Relay(config, name, internal, public, translate, resume_from, producer, after, before_batch)
 
 
 def bridge(
