@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -44,6 +43,30 @@ class Answer:
     headers: list[tuple[bytes, bytes]]
 
 
+class CommandSlots:
+    """Load shedding: at most `limit` writes at once; the next ones get 503 at once rather than
+    queueing behind writes that already wait on Kafka. Used by the event loop thread only."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        # Read when scraped: no metric update (and its lock) on every write.
+        metrics.COMMANDS_IN_FLIGHT.set_function(lambda: self.in_flight)
+
+    def __enter__(self) -> None:
+        if self.in_flight >= self.limit:
+            metrics.COMMANDS_SHED.inc()
+            raise unavailable(
+                f"the shop is busy: {self.in_flight} writes are in flight; nothing was written",
+                1,
+                "overloaded",
+            )
+        self.in_flight += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.in_flight -= 1
+
+
 class CartRoutes:
     def __init__(self, config: Config, checkout: CheckoutContext, breaker: CircuitBreaker) -> None:
         self.config = config
@@ -51,7 +74,7 @@ class CartRoutes:
         self.model = checkout.model
         self.breaker = breaker
         self.trusted_proxies = frozenset(p.strip() for p in config.trusted_proxies.split(",") if p.strip())
-        self.commands_in_flight = 0  # touched by the event loop thread only
+        self.slots = CommandSlots(config.max_commands)
 
     def ready(self) -> None:
         if not self.checkout.ready():
@@ -63,7 +86,7 @@ class CartRoutes:
         return self._cart(scope, cart_id, 200, cookie)
 
     async def set_item(self, scope: Scope, receive: Receive, product_id: str, quantity: int | None) -> Answer:
-        with self._command_slot():
+        with self.slots:
             cart_id, cookie = self._cart_id(scope)
             if quantity is None:
                 body = await http.read_body(receive, MAX_BODY, self.config.body_timeout)
@@ -78,7 +101,7 @@ class CartRoutes:
             return self._cart(scope, cart_id, 200, cookie)
 
     async def place_order(self, scope: Scope) -> Answer:
-        with self._command_slot():
+        with self.slots:
             return await self._place_order(scope)
 
     async def _place_order(self, scope: Scope) -> Answer:
@@ -128,25 +151,6 @@ class CartRoutes:
             return cart_id, []
         cart_id = new_id()
         return cart_id, [_set_cookie(scope, cart_id, self.trusted_proxies)]
-
-    @contextmanager
-    def _command_slot(self) -> Iterator[None]:
-        """Load shedding: at most `max_commands` writes at once; the next ones get 503 at once
-        rather than queueing behind writes that already wait on Kafka."""
-        if self.commands_in_flight >= self.config.max_commands:
-            metrics.COMMANDS_SHED.inc()
-            raise unavailable(
-                f"the shop is busy: {self.commands_in_flight} writes are in flight; nothing was written",
-                1,
-                "overloaded",
-            )
-        self.commands_in_flight += 1
-        metrics.COMMANDS_IN_FLIGHT.inc()
-        try:
-            yield
-        finally:
-            self.commands_in_flight -= 1
-            metrics.COMMANDS_IN_FLIGHT.dec()
 
     async def _produce(self, command: Callable[[], Awaitable[T]]) -> T:
         """Produces through the circuit breaker: refused at once while it is open; each outcome

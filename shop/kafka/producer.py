@@ -25,7 +25,7 @@ IMPORT_TIMEOUT_S = 120
 # Relays write in batches: each hop waits this long for more messages to send together, so that
 # the next hop's consumer wakes once per batch, not once per message (2,000 catalog updates a second
 # otherwise cost the shop's core most of its time in thread switches). Nobody waits on a relay.
-RELAY_LINGER_MS = 5
+RELAY_LINGER_MS = 20
 
 
 class ProduceError(RuntimeError):
