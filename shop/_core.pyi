@@ -20,6 +20,8 @@ class Catalog:
     def pim_offset(self) -> int:
         """Last applied pim_pub offset; the bridge resumes after it."""
     def __len__(self) -> int: ...
+    def sizes(self) -> dict[str, int]:
+        """Counts of what the model holds, by kind: {"products": n}."""
     def heap_bytes(self) -> tuple[int, int]:
         """(bytes of the indexes of both copies, bytes of the products they share): the capacity of
         the B+tree nodes and the products' allocations, without the allocator's overhead. Walks
@@ -86,6 +88,8 @@ class Checkout:
     def outcome(self, order_id: str) -> tuple[str, list[str]] | None:
         """accepted | shipped | backordered | ordered | version | empty, or unavailable | stock with
         the product ids concerned; None if no such order was placed."""
+    def sizes(self) -> dict[str, int]:
+        """Counts of what the model holds: products, stock_levels, carts, orders."""
     def stock(self, product_id: str) -> tuple[int, int, int]:
         """(on hand, reserved, available)."""
     def order_created(self, offset: int) -> bytes | None:
@@ -112,6 +116,8 @@ class Fulfilment:
     @property
     def checkout_offset(self) -> int: ...
     def on_hand(self, product_id: str) -> int: ...
+    def sizes(self) -> dict[str, int]:
+        """Counts of what the model holds: stock_levels, shipped_orders."""
     def stock(self) -> dict[str, int]: ...
     def shipped(self, order_id: str) -> bool | None:
         """None if not shipped; else whether it shipped in full."""

@@ -61,6 +61,13 @@ class ShopCollector(Collector):
             end.add_metric([name], loop.end_offset)
             lag.add_metric([name], max(0, loop.end_offset - loop.watch.applied))
         yield from (applied, end, lag)
+        items = GaugeMetricFamily(
+            "shop_model_items", "What a projection holds, by kind", labels=["context", "kind"]
+        )
+        for name, loop in self.shop.projections.items():
+            for kind, count in loop.projection.sizes().items():
+                items.add_metric([name, kind], count)
+        yield items
         ready = _gauge("shop_ready", "1 when a context is loaded and its bridges caught up", "check")
         for check, ok in self.shop.readiness().checks.items():
             ready.add_metric([check], 1.0 if ok is True else 0.0)

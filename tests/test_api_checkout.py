@@ -187,9 +187,14 @@ def scrape(client: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]]
 
 
 def test_metrics_move_with_the_work(client: httpx.Client, ids: list[str]) -> None:
+    client.cookies.clear()  # a new cart
     before = scrape(client)
     client.put(f"/api/v1/cart/items/{ids[0]}", json={"quantity": 1})
     after = scrape(client)
+    carts = ("shop_model_items", (("context", "checkout"), ("kind", "carts")))
+    assert after[carts] == before[carts] + 1
+    products = ("shop_model_items", (("context", "catalog"), ("kind", "products")))
+    assert after[products] == len(ids) - 1  # the disabled one is not in the catalog
     writes = ("shop_http_requests_total", (("route", "cart_item"), ("status", "200")))
     assert after[writes] == before.get(writes, 0) + 1
     applied = ("shop_applied_offset", (("context", "checkout"),))

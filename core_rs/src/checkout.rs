@@ -271,6 +271,16 @@ impl Checkout {
         self.products.get(id)
     }
 
+    /// How many products, stock levels, carts and orders the model holds (for metrics).
+    pub fn sizes(&self) -> [(&'static str, usize); 4] {
+        [
+            ("products", self.products.len()),
+            ("stock_levels", self.on_hand.len()),
+            ("carts", self.carts.len()),
+            ("orders", self.orders.len()),
+        ]
+    }
+
     pub fn cart(&self, id: &str) -> Option<&Cart> {
         self.carts.get(id)
     }

@@ -83,6 +83,14 @@ impl Fulfilment {
     pub fn checkout_offset(&self) -> i64 {
         self.on_hand.shipped_through()
     }
+    /// How many stock levels and shipped orders the model holds (for metrics).
+    pub fn sizes(&self) -> [(&'static str, usize); 2] {
+        [
+            ("stock_levels", self.on_hand.len()),
+            ("shipped_orders", self.shipped.len()),
+        ]
+    }
+
     pub fn on_hand(&self) -> &OnHand {
         &self.on_hand
     }

@@ -7,6 +7,7 @@ use crate::snapshot::Identity;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use std::collections::HashMap;
 
 /// The catalog projection with wait-free reads.
 #[pyclass(module = "shop._core", name = "Catalog", frozen)]
@@ -92,6 +93,11 @@ impl PyCatalog {
 
     fn __len__(&self) -> usize {
         self.projection.read().len()
+    }
+
+    /// Counts of what the model holds, by kind (products), as checkout and fulfilment report them.
+    fn sizes(&self) -> HashMap<&'static str, usize> {
+        HashMap::from([("products", self.projection.read().len())])
     }
 
     /// A page of products, JSON or protobuf (`shop.catalog.Page`).

@@ -165,6 +165,11 @@ impl PyCheckout {
         })
     }
 
+    /// Counts of what the model holds, by kind (products, stock_levels, carts, orders).
+    fn sizes(&self) -> HashMap<&'static str, usize> {
+        self.projection.read().sizes().into_iter().collect()
+    }
+
     /// (on hand, reserved, available) of a product.
     fn stock(&self, product_id: &str) -> (i64, i64, i64) {
         let model = self.projection.read();
@@ -255,6 +260,11 @@ impl PyFulfilment {
 
     fn on_hand(&self, product_id: &str) -> i64 {
         self.projection.read().on_hand().get(product_id)
+    }
+
+    /// Counts of what the model holds, by kind (stock_levels, shipped_orders).
+    fn sizes(&self) -> HashMap<&'static str, usize> {
+        self.projection.read().sizes().into_iter().collect()
     }
 
     /// Every product's on-hand stock.

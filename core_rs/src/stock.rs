@@ -39,6 +39,15 @@ impl OnHand {
         *units = units.saturating_add(change).max(0);
     }
 
+    /// Products with a stock level.
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&String, &i64)> {
         self.units.iter()
     }
