@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import data, pyspy, wrk
+from bench import cpu, data, pyspy, wrk
 from bench.processes import LOAD_CPU, SERVER_CPU, Server, floor_server, http_get, pin_process, pinned
 from bench.stack import READY_TIMEOUT_S, Stack
 from bench.stats import spread
@@ -52,12 +52,16 @@ class HttpRuns:
 
     runs: dict[str, list[wrk.WrkResult]] = field(default_factory=dict)
     driver: list[dict[str, object]] = field(default_factory=list)
+    # Per load, per run: the share of a core the server, the broker, wrk and the driver used.
+    cpu_use: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     body_bytes: int = 0
     # The frames taking the most samples of the server's work under each load (py-spy, after the runs).
     profiles: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
 
-    def add(self, name: str, result: wrk.WrkResult) -> None:
+    def add(self, name: str, result: wrk.WrkResult, window: cpu.Window | None = None) -> None:
         self.runs.setdefault(name, []).append(result)
+        if window is not None:
+            self.cpu_use.setdefault(name, []).append(window.shares)
         log.info(
             "%s: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %d errors",
             name,
@@ -72,6 +76,10 @@ class HttpRuns:
             "body_bytes": self.body_bytes,
             "write_driver": self.driver,
             "profiles": self.profiles,
+        }
+        figures["cpu"] = {
+            name: {process: spread([run[process] for run in runs]).as_dict() for process in runs[0]}
+            for name, runs in self.cpu_use.items()
         }
         for name, results in self.runs.items():
             figures[name] = {
@@ -115,8 +123,12 @@ def reads(stack: Stack, shop: Server, results: HttpRuns, runs: int, seconds: flo
         for server in (floor, shop):
             wrk.run(server.url + PAGE, READ_CONNECTIONS, WARMUP_S)
         for _ in range(runs):
-            results.add("floor", wrk.run(floor.url + PAGE, READ_CONNECTIONS, seconds))
-            results.add("reads", wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds))
+            with cpu_window(stack, floor) as window:
+                result = wrk.run(floor.url + PAGE, READ_CONNECTIONS, seconds)
+            results.add("floor", result, window)
+            with cpu_window(stack, shop) as window:
+                result = wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
+            results.add("reads", result, window)
     finally:
         floor.stop()
 
@@ -128,8 +140,13 @@ def reads_under_writes(
         driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S)
         try:
             time.sleep(WARMUP_S)
-            results.add("reads_under_writes", wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds))
+            with cpu_window(stack, shop) as window:
+                result = wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
+            children_before = cpu.children_seconds()
             output, _ = driver.communicate(timeout=seconds + 60)
+            # The driver ran for seconds + 2 warm-ups; its share over that time, beside wrk's.
+            window.shares["driver"] = (cpu.children_seconds() - children_before) / (seconds + 2 * WARMUP_S)
+            results.add("reads_under_writes", result, window)
         finally:
             if driver.poll() is None:
                 driver.kill()
@@ -137,6 +154,11 @@ def reads_under_writes(
         achieved = json.loads(output.strip().splitlines()[-1])
         log.info("write driver: %s", achieved)
         results.driver.append(achieved)
+
+
+def cpu_window(stack: Stack, server: Server) -> cpu.Window:
+    """CPU of the server (core 0), the broker and wrk (core 1) over one wrk run."""
+    return cpu.Window({"server": server.pids(), "broker": [stack.broker.pid()]}, "wrk")
 
 
 def start_driver(stack: Stack, shop: Server, rows: int, seconds: float) -> subprocess.Popen[str]:
@@ -167,8 +189,10 @@ def cart_writes(stack: Stack, shop: Server, results: HttpRuns, rows: int, runs: 
     url = shop.url + "/api/v1/cart/items/"
     wrk.run(url, WRITE_CONNECTIONS, WARMUP_S, script)
     for _ in range(runs):
-        results.add("cart_writes_c1", wrk.run(url, 1, seconds, script))
-        results.add("cart_writes_c64", wrk.run(url, WRITE_CONNECTIONS, seconds, script))
+        for name, connections in (("cart_writes_c1", 1), ("cart_writes_c64", WRITE_CONNECTIONS)):
+            with cpu_window(stack, shop) as window:
+                result = wrk.run(url, connections, seconds, script)
+            results.add(name, result, window)
 
 
 def cart_script(folder: Path, ids: list[str]) -> Path:

@@ -82,6 +82,11 @@ class Server:
             time.sleep(POLL_S)
         raise TimeoutError(f"{self.url}{path} did not answer {status} in {timeout}s; see {self.log_path}")
 
+    def pids(self) -> list[int]:
+        """The server's process and every process under it (Granian's workers)."""
+        assert self.process is not None
+        return [self.process.pid, *_descendants(self.process.pid)]
+
     def worker_pid(self) -> int:
         """The pid of Granian's worker process (the one running the app), child of the server."""
         assert self.process is not None

@@ -148,35 +148,55 @@ def _limits(figures: dict[str, float | None], results: dict[str, Any]) -> list[s
 
 
 def _http_limits(figures: dict[str, float | None], http: dict[str, Any]) -> list[str]:
+    """What each HTTP figure cost the server per request, and which core was the limit."""
+    cpu = http.get("cpu", {})
+
+    def share(load: str, process: str) -> float:
+        return _median(cpu, load, process) or 0.0
+
     lines = []
     floor, reads = figures["catalog_read_floor_rps"], figures["catalog_read_rps"]
-    if floor and reads and reads >= floor:
+    if floor and reads and "reads" in cpu:
         lines.append(
-            f"- Reads: the shop answered as fast as the floor ({1e6 / floor:.0f} µs of the server core per "
-            f"request for a constant {http['body_bytes']:,}-byte body): its own path is within the noise "
-            "of this run; Granian and the socket take the time."
-        )
-    elif floor and reads:
-        lines.append(
-            f"- Reads: the server core spends {1e6 / floor:.0f} µs per request answering a constant "
-            f"{http['body_bytes']:,}-byte body (Granian, the socket) and {1e6 / reads:.0f} µs per shop "
-            f"request: the shop's own path (routing, cache lookup, metrics) costs "
-            f"{1e6 / reads - 1e6 / floor:.0f} µs per request."
+            f"- Reads: the server used {share('reads', 'server'):.0%} of its core for {reads:,.0f} req/s "
+            f"({share('reads', 'server') * 1e6 / reads:.0f} µs of CPU per request, the floor app "
+            f"{share('floor', 'server') * 1e6 / floor:.0f} µs for the same bytes); wrk used "
+            f"{share('reads', 'wrk'):.0%} of core 1. {_limit('reads', share)}"
         )
     under = _median(http, "reads_under_writes", "requests_per_s")
-    if reads and under:
+    if reads and under and "reads_under_writes" in cpu:
+        load = share("reads_under_writes", "broker") + share("reads_under_writes", "wrk")
+        load += share("reads_under_writes", "driver")
         lines.append(
-            f"- Under writes the same core also runs the cart writes, the relays (each catalog update is "
-            f"relayed pim_internal → pim_pub → catalog_internal and checkout_internal) and the projections: "
-            f"reads fall to {under / reads:.0%} of the read-only rate; the py-spy table shows the split."
+            f"- Under writes reads fall to {under / reads:.0%} of the read-only rate. Core 0: the server "
+            f"{share('reads_under_writes', 'server'):.0%} busy (reads, the cart writes, the relays of each "
+            "catalog update pim_internal → pim_pub → catalog_internal and checkout_internal, the "
+            f"projections). Core 1: the broker {share('reads_under_writes', 'broker'):.0%}, wrk "
+            f"{share('reads_under_writes', 'wrk'):.0%} and the write driver "
+            f"{share('reads_under_writes', 'driver'):.0%}, {load:.0%} of one core asked for. "
+            f"{_limit('reads_under_writes', share)}"
         )
     writes = figures["cart_writes_per_s"]
-    if writes:
+    if writes and "cart_writes_c64" in cpu:
         lines.append(
-            f"- Cart writes at 64 connections: one write per {1e6 / writes:.0f} µs of the server core (HTTP, "
-            "produce, the delivery report, applying the command, encoding the cart)."
+            f"- Cart writes at 64 connections: {share('cart_writes_c64', 'server') * 1e6 / writes:.0f} µs of "
+            "server CPU per write (HTTP, produce, the delivery report, applying the command, encoding the "
+            f"cart); core 0 was {share('cart_writes_c64', 'server'):.0%} busy, the broker used "
+            f"{share('cart_writes_c64', 'broker'):.0%} and wrk {share('cart_writes_c64', 'wrk'):.0%} "
+            f"of core 1. {_limit('cart_writes_c64', share)}"
         )
     return lines
+
+
+def _limit(load: str, share: Callable[[str, str], float]) -> str:
+    """Which core ran out first, from the shares of the processes pinned to each."""
+    server = share(load, "server")
+    other = sum(share(load, process) for process in ("broker", "wrk", "driver"))
+    if other >= 0.9 and other > server:
+        return "Core 1 (the load and the broker) was the limit: the server's core had time to spare."
+    if server >= 0.9:
+        return "The server's core was the limit."
+    return "Neither core was busy all the time: the limit is the round trips (latency), not CPU."
 
 
 def _startup_limits(figures: dict[str, float | None], results: dict[str, Any]) -> list[str]:
@@ -246,15 +266,20 @@ def _http_section(http: dict[str, Any] | None) -> list[str]:
     lines = [
         f"### HTTP (server on core 0, wrk `-t1` on core 1; page body {http['body_bytes']:,} bytes)",
         "",
-        "| load | req/s | p50 ms | p99 ms | errors |",
-        "|---|---|---|---|---|",
+        "| load | req/s | p50 ms | p99 ms | errors | CPU: server / broker / wrk / driver (cores) |",
+        "|---|---|---|---|---|---|",
     ]
     for key, text in names.items():
         if key in http:
             figure = http[key]
+            shares = http.get("cpu", {}).get(key, {})
+            use = " / ".join(
+                f"{shares[process]['median']:.2f}" if process in shares else "-"
+                for process in ("server", "broker", "wrk", "driver")
+            )
             lines.append(
                 f"| {text} | {_runs(figure['requests_per_s'], digits=0)} | {_runs(figure['p50_ms'])} | "
-                f"{_runs(figure['p99_ms'])} | {figure['errors']} |"
+                f"{_runs(figure['p99_ms'])} | {figure['errors']} | {use} |"
             )
     if "read_ratio" in http:
         lines += ["", f"Read ratio per run (shop / floor run just before it): {_runs(http['read_ratio'])}."]
