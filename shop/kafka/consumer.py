@@ -63,6 +63,20 @@ def consume_available(consumer: Consumer, most: int, wait: float) -> list[Messag
     return [first, *consumer.consume(most - 1, timeout=0)] if most > 1 else [first]
 
 
+def readable(messages: list[Message], reader: str) -> list[tuple[int, bytes]]:
+    """(offset, value) of each message that carries one; errors are logged (but for the end of a
+    partition, which is no error) and skipped."""
+    batch = []
+    for message in messages:
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("%s: %s", reader, error.str())
+            continue
+        batch.append((int(message.offset() or 0), message.value() or b""))
+    return batch
+
+
 class ProjectionLoop(Worker):
     """Applies `topic` to `projection` from its next offset on; `loaded` is set once the offset found
     at start is applied (at once for an empty topic). It starts from the projection's snapshot when
@@ -104,14 +118,7 @@ class ProjectionLoop(Worker):
             while not self._stopping.is_set():
                 messages = consume_available(consumer, self.config.consume_batch, POLL_S)
                 self.last_poll = time.monotonic()
-                batch = []
-                for message in messages:
-                    error = message.error()
-                    if error is not None:
-                        if error.code() != KafkaError._PARTITION_EOF:
-                            log.warning("consuming %s: %s", self.topic, error.str())
-                        continue
-                    batch.append((int(message.offset() or 0), message.value() or b""))
+                batch = readable(messages, f"consuming {self.topic}")
                 self.end_offset = max(self.end_offset, _cached_high(consumer, self.topic) - 1)
                 if batch:
                     self._apply(batch)

@@ -9,12 +9,12 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from shop import _core, metrics
 from shop.config import Config
 from shop.kafka import admin
-from shop.kafka.consumer import POLL_S, consume_available, consumer_settings
+from shop.kafka.consumer import POLL_S, consume_available, consumer_settings, readable
 from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.producer import Deliveries, ProduceError, Producer
 from shop.kafka.worker import Worker
@@ -139,15 +139,10 @@ class Relay(Worker):
         poison message is copied to the dead letters in order, after what precedes it. False if
         the relay was stopped meanwhile."""
         deliveries, last = Deliveries(), None
-        if self.before_batch is not None and messages:
-            self.before_batch(int(messages[-1].offset() or 0))
-        for message in messages:
-            error = message.error()
-            if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("relay %s: %s", self.name, error.str())
-                continue
-            offset, value = int(message.offset() or 0), message.value() or b""
+        batch = readable(messages, f"relay {self.name}")
+        if self.before_batch is not None and batch:
+            self.before_batch(batch[-1][0])
+        for offset, value in batch:
             try:
                 translated = self.translate(value, offset)
             except ValueError as exc:
