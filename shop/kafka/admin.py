@@ -146,6 +146,9 @@ def topic_identity(config: Config, topic: str) -> TopicIdentity:
 
 def _check_existing(admin: AdminClient, topics: list[str]) -> None:
     metadata = admin.list_topics(timeout=TIMEOUT_S)
+    unknown = [topic for topic in topics if topic not in metadata.topics]
+    if unknown:  # this broker has not learned of them yet: transient, asked again
+        raise TimeoutError(f"{', '.join(unknown)} not yet in this broker's metadata")
     problems = []
     for topic in topics:
         partitions = len(metadata.topics[topic].partitions)
