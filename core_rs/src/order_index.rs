@@ -41,11 +41,11 @@ const _: () = assert!(LEAF_CAP >= 4 && BRANCH_CAP >= 4);
 /// A sorted index of distinct items (distinct under `O`) with positional access.
 ///
 /// Cloning copies the whole tree; `O` need not be `Clone`.
-pub struct OrderIndex<T, O> {
-    core: Core<T, O, LEAF_CAP, BRANCH_CAP>,
+pub struct OrderIndex<T, O, const LEAF: usize = LEAF_CAP> {
+    core: Core<T, O, LEAF, BRANCH_CAP>,
 }
 
-impl<T: Clone, O: Order<T>> OrderIndex<T, O> {
+impl<T: Clone, O: Order<T>, const LEAF: usize> OrderIndex<T, O, LEAF> {
     pub fn new() -> Self {
         OrderIndex { core: Core::new() }
     }
@@ -69,6 +69,16 @@ impl<T: Clone, O: Order<T>> OrderIndex<T, O> {
     /// Inserts item; returns false (and changes nothing) if an item equal under O already exists.
     pub fn insert(&mut self, item: T) -> bool {
         self.core.insert(item)
+    }
+
+    /// Inserts `items`, which must be strictly increasing under O, in one pass from left to
+    /// right: each leaf is reached from the branch above the previous one instead of from the
+    /// root, and takes every item that falls into it at once. An item equal under O to one
+    /// already present is not inserted but appended to `present` (in order). Returns how many
+    /// were inserted. The tree ends up as the same inserts one by one would leave it, up to
+    /// where the items sit among the nodes.
+    pub fn insert_sorted(&mut self, items: Vec<T>, present: &mut Vec<T>) -> usize {
+        self.core.insert_sorted(items, present)
     }
 
     /// Removes and returns the item equal to `probe` under O, if any.
@@ -110,13 +120,13 @@ impl<T: Clone, O: Order<T>> OrderIndex<T, O> {
     }
 }
 
-impl<T: Clone, O: Order<T>> Default for OrderIndex<T, O> {
+impl<T: Clone, O: Order<T>, const LEAF: usize> Default for OrderIndex<T, O, LEAF> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T: Clone, O> Clone for OrderIndex<T, O> {
+impl<T: Clone, O, const LEAF: usize> Clone for OrderIndex<T, O, LEAF> {
     fn clone(&self) -> Self {
         OrderIndex {
             core: self.core.clone(),
@@ -124,7 +134,7 @@ impl<T: Clone, O> Clone for OrderIndex<T, O> {
     }
 }
 
-impl<T: Clone + fmt::Debug, O: Order<T>> fmt::Debug for OrderIndex<T, O> {
+impl<T: Clone + fmt::Debug, O: Order<T>, const LEAF: usize> fmt::Debug for OrderIndex<T, O, LEAF> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
@@ -232,7 +242,18 @@ enum Insert<T> {
     Full(T),
 }
 
+/// How many items on a sorted run's children are prefetched (see `insert_run_branch`).
+const AHEAD: usize = 4;
+
 impl<T> Node<T> {
+    /// Starts loading what a search of this node reads: a leaf's items or a branch's keys.
+    fn prefetch(&self) {
+        match self {
+            Node::Leaf(items) => prefetch(items),
+            Node::Branch(branch) => prefetch(&branch.keys),
+        }
+    }
+
     /// Number of entries: items of a leaf, children of a branch.
     fn len(&self) -> usize {
         match self {
@@ -319,6 +340,27 @@ impl<T: Clone> Branch<T> {
     fn route<O: Order<T>>(&self, item: &T) -> usize {
         self.keys
             .partition_point(|key| O::cmp(key, item) != Ordering::Greater)
+    }
+
+    /// `route` for an item known not to route left of child `from`: gallops from there, as the
+    /// next item of a sorted run mostly goes to the same child or one close to it.
+    fn route_from<O: Order<T>>(&self, from: usize, item: &T) -> usize {
+        let keys = &self.keys[from..];
+        let goes_right = |key: &T| O::cmp(key, item) != Ordering::Greater;
+        // keys[..lo] all go right; keys[hi] (if any) does not.
+        let (mut lo, mut step) = (0, 1);
+        let hi = loop {
+            let probe = lo + step - 1;
+            if probe >= keys.len() {
+                break keys.len();
+            }
+            if !goes_right(&keys[probe]) {
+                break probe;
+            }
+            lo = probe + 1;
+            step *= 2;
+        };
+        from + lo + keys[lo..hi].partition_point(goes_right)
     }
 
     /// The child holding position `k` of this subtree, and the position within that child.
@@ -617,10 +659,13 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         }
     }
 
-    /// Frees room in the full child `i`: spills into a sibling with at least two free slots
+    /// Frees room in the full child `i`: spills into a sibling with a quarter of its slots free
     /// (moving half of them, so both nodes keep room and the retried insert, wherever it now
     /// routes, cannot bounce back and forth), or else splits the child. False if splitting is
-    /// needed but `branch` is full too.
+    /// needed but `branch` is full too. Spilling into a sibling with fewer free slots would fill
+    /// nodes a little more, but each spill then moves few items, so the same nodes spill again
+    /// soon: at a million catalog entries that took a sixth of the apply time, against 2% more
+    /// memory for the model (heap 1.317 -> 1.338 times the event bytes).
     fn make_room(branch: &mut Branch<T>, i: usize) -> bool {
         let cap = Self::cap(&branch.children[i]);
         let spare = |j: usize| cap - branch.children[j].len();
@@ -630,9 +675,10 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         } else {
             0
         };
-        if left_spare >= 2 {
+        let min_spare = (cap / 4).max(2);
+        if left_spare >= min_spare {
             branch.shift_left(i - 1, left_spare / 2);
-        } else if right_spare >= 2 {
+        } else if right_spare >= min_spare {
             branch.shift_right(i, right_spare / 2);
         } else if branch.children.len() < BRANCH {
             branch.split(i, LEAF, BRANCH);
@@ -640,6 +686,111 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
             return false;
         }
         true
+    }
+
+    fn insert_sorted(&mut self, items: Vec<T>, present: &mut Vec<T>) -> usize {
+        debug_assert!(items
+            .windows(2)
+            .all(|pair| O::cmp(&pair[0], &pair[1]) == Ordering::Less));
+        let mut rest = items.into_iter();
+        let mut inserted = 0;
+        loop {
+            let (added, full) = Self::insert_run(&mut self.root, &mut rest, None, present);
+            inserted += added;
+            self.len += added;
+            if !full {
+                return inserted;
+            }
+            self.grow();
+        }
+    }
+
+    /// Whether `item` sorts below `upper` (None: no bound).
+    fn below(item: &T, upper: Option<&T>) -> bool {
+        match upper {
+            Some(upper) => O::cmp(item, upper) == Ordering::Less,
+            None => true,
+        }
+    }
+
+    /// Inserts the items at the front of `rest` that sort below `upper` into the subtree, until
+    /// the next one does not or the subtree's root is full (then true: its parent makes room and
+    /// calls again). Returns how many were inserted.
+    fn insert_run(
+        node: &mut Node<T>,
+        rest: &mut std::vec::IntoIter<T>,
+        upper: Option<&T>,
+        present: &mut Vec<T>,
+    ) -> (usize, bool) {
+        match node {
+            Node::Leaf(items) => Self::insert_run_leaf(items, rest, upper, present),
+            Node::Branch(branch) => Self::insert_run_branch(branch, rest, upper, present),
+        }
+    }
+
+    fn insert_run_leaf(
+        items: &mut Vec<T>,
+        rest: &mut std::vec::IntoIter<T>,
+        upper: Option<&T>,
+        present: &mut Vec<T>,
+    ) -> (usize, bool) {
+        prefetch(items);
+        if items.capacity() < LEAF {
+            items.reserve_exact(LEAF - items.len());
+        }
+        let (mut inserted, mut from) = (0, 0);
+        while let Some(next) = rest.as_slice().first() {
+            if !Self::below(next, upper) {
+                break;
+            }
+            // Duplicates are detected before fullness, as `insert_leaf` does.
+            match items[from..].binary_search_by(|x| O::cmp(x, next)) {
+                Ok(at) => {
+                    present.extend(rest.next());
+                    from += at + 1;
+                }
+                Err(_) if items.len() == LEAF => return (inserted, true),
+                Err(at) => {
+                    items.insert(from + at, rest.next().expect("peeked"));
+                    from += at + 1;
+                    inserted += 1;
+                }
+            }
+        }
+        (inserted, false)
+    }
+
+    fn insert_run_branch(
+        branch: &mut Branch<T>,
+        rest: &mut std::vec::IntoIter<T>,
+        upper: Option<&T>,
+        present: &mut Vec<T>,
+    ) -> (usize, bool) {
+        let (mut inserted, mut from) = (0, 0);
+        while let Some(next) = rest.as_slice().first() {
+            if !Self::below(next, upper) {
+                break;
+            }
+            let i = branch.route_from::<O>(from, next);
+            // The child of an item a few places on starts loading now, while this one is
+            // inserted: a leaf not in the cache is most of the time an insert takes.
+            if let Some(ahead) = rest.as_slice().get(AHEAD) {
+                if Self::below(ahead, upper) {
+                    branch.children[branch.route_from::<O>(i, ahead)].prefetch();
+                }
+            }
+            let child_upper = branch.keys.get(i).or(upper);
+            let (added, full) =
+                Self::insert_run(&mut branch.children[i], rest, child_upper, present);
+            branch.counts[i] += added;
+            inserted += added;
+            if full && !Self::make_room(branch, i) {
+                return (inserted, true);
+            }
+            // Making room may have moved the child's first items into its left sibling.
+            from = if full { i.saturating_sub(1) } else { i };
+        }
+        (inserted, false)
     }
 
     fn remove(&mut self, probe: &T) -> Option<T> {
@@ -972,6 +1123,8 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Op {
         Insert(Pair),
+        /// Items to insert with `insert_sorted` (sorted and deduplicated under the order first).
+        InsertRun(Vec<Pair>),
         Remove(Pair),
         Get(usize),
         CountBelow(u32),
@@ -982,6 +1135,7 @@ mod tests {
         let pair = move || (0..keys, 0..ids);
         prop_oneof![
             5 => pair().prop_map(Op::Insert),
+            1 => prop::collection::vec(pair(), 0..80).prop_map(Op::InsertRun),
             3 => pair().prop_map(Op::Remove),
             1 => (0..positions).prop_map(Op::Get),
             1 => (0..keys + 1).prop_map(Op::CountBelow),
@@ -1017,6 +1171,21 @@ mod tests {
                 Op::Insert(item) => {
                     let expected = model_insert::<O>(&mut model, item);
                     prop_assert_eq!(tree.insert(item), expected, "{:?}", op);
+                }
+                Op::InsertRun(ref items) => {
+                    let mut items = items.clone();
+                    items.sort_by(O::cmp);
+                    items.dedup_by(|a, b| O::cmp(a, b).is_eq());
+                    let mut expected = Vec::new();
+                    for &item in &items {
+                        if !model_insert::<O>(&mut model, item) {
+                            expected.push(item);
+                        }
+                    }
+                    let mut present = Vec::new();
+                    let inserted = tree.insert_sorted(items.clone(), &mut present);
+                    prop_assert_eq!(inserted, items.len() - expected.len(), "{:?}", op);
+                    prop_assert_eq!(present, expected, "{:?}", op);
                 }
                 Op::Remove(probe) => {
                     let expected = model_remove::<O>(&mut model, &probe);
@@ -1226,8 +1395,8 @@ mod tests {
         index.core.check();
     }
 
-    /// Spilling into siblings keeps leaves full for sorted loads (a half split would give 50%)
-    /// and well above the ~69% of half splits for random ones.
+    /// Spilling into siblings keeps leaves well filled for sorted loads (a half split would give
+    /// 50%) and above the ~69% of half splits for random ones.
     #[test]
     fn leaves_stay_well_filled() {
         let n = 100_000u64;
@@ -1236,9 +1405,9 @@ mod tests {
         let mut random = sorted.clone();
         Rng(7).shuffle(&mut random);
         for (name, keys, min_fill) in [
-            ("ascending", sorted, 0.95),
-            ("descending", reversed, 0.95),
-            ("random", random, 0.8),
+            ("ascending", sorted, 0.85),
+            ("descending", reversed, 0.85),
+            ("random", random, 0.78),
         ] {
             let mut index = OrderIndex::<u64, Natural>::new();
             keys.into_iter().for_each(|k| assert!(index.insert(k)));
@@ -1249,6 +1418,25 @@ mod tests {
             );
             index.core.check();
         }
+    }
+
+    /// Sorted runs (random keys, a batch at a time, as the catalog inserts them) fill leaves as
+    /// well as random inserts one by one do.
+    #[test]
+    fn sorted_runs_keep_leaves_filled() {
+        let mut keys: Vec<u64> = (0..200_000).collect();
+        Rng(5).shuffle(&mut keys);
+        let mut index = OrderIndex::<u64, Natural>::new();
+        let mut present = Vec::new();
+        for batch in keys.chunks(10_000) {
+            let mut batch = batch.to_vec();
+            batch.sort_unstable();
+            assert_eq!(index.insert_sorted(batch, &mut present), 10_000);
+        }
+        assert!(present.is_empty());
+        let (leaves, fill) = index.core.leaf_fill();
+        assert!(fill >= 0.78, "fill {fill:.3} over {leaves} leaves");
+        assert_eq!(index.core.check(), (0..200_000).collect::<Vec<u64>>());
     }
 
     /// A removed item must not survive as a separator clone: with `Rc` items its count drops
