@@ -224,6 +224,17 @@ impl Default for Checkout {
 
 impl Apply for Checkout {
     type Op = Op;
+    /// The ops themselves: replayed one by one.
+    type Replay = Vec<Op>;
+
+    fn apply_recorded(&mut self, ops: Vec<Op>) -> Vec<Op> {
+        self.apply_batch(&ops);
+        ops
+    }
+
+    fn replay(&mut self, ops: Vec<Op>) {
+        self.apply_batch(&ops);
+    }
 
     fn apply(&mut self, op: &Op) {
         self.offset = op.offset;

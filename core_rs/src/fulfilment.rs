@@ -61,6 +61,17 @@ impl Default for Fulfilment {
 
 impl Apply for Fulfilment {
     type Op = Op;
+    /// The ops themselves: replayed one by one.
+    type Replay = Vec<Op>;
+
+    fn apply_recorded(&mut self, ops: Vec<Op>) -> Vec<Op> {
+        self.apply_batch(&ops);
+        ops
+    }
+
+    fn replay(&mut self, ops: Vec<Op>) {
+        self.apply_batch(&ops);
+    }
 
     fn apply(&mut self, op: &Op) {
         self.offset = op.offset;

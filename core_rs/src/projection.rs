@@ -2,6 +2,7 @@
 //! copies with the GIL released, and publish the applied offset.
 
 use crate::codec::DecodeError;
+use crate::order_index::prefetch_lines;
 use crate::snapshot::{self, Identity, Snapshot};
 use crate::swap::{Apply, LeftRight};
 use arc_swap::Guard;
@@ -52,10 +53,18 @@ where
         decode: impl Fn(i64, &[u8]) -> Result<M::Op, DecodeError>,
         poison: impl Fn(i64) -> M::Op,
     ) -> Poison {
+        const AHEAD: usize = 4;
         let mut failed = Vec::new();
         let ops: Vec<M::Op> = batch
             .iter()
-            .map(|(offset, bytes)| {
+            .enumerate()
+            .map(|(i, (offset, bytes))| {
+                // The messages lie all over Python's heap: the next ones start loading while
+                // this one is decoded.
+                if let Some((_, ahead)) = batch.get(i + AHEAD) {
+                    let ahead = ahead.as_bytes();
+                    prefetch_lines(ahead.as_ptr(), ahead.len());
+                }
                 decode(*offset, bytes.as_bytes()).unwrap_or_else(|err| {
                     failed.push((*offset, err.0));
                     poison(*offset)

@@ -4,6 +4,8 @@
 //! applies a batch to the other copy, publishes it with an atomic swap, and replays the same batch
 //! on the copy it just retired at the start of the next batch, by which time readers have let go
 //! of it. A reader therefore sees either the state before a batch or after it, never a part.
+//! The replay need not redo the batch: applying it to the first copy records what it did (see
+//! `Apply::Replay`), which the second copy, in the same state before it, takes as it is.
 
 use arc_swap::{ArcSwap, Guard};
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,19 @@ use std::sync::{Arc, Mutex};
 /// A state that changes only by applying operations, in order, deterministically.
 pub trait Apply: Default + Clone {
     type Op: Clone;
+    /// What applying a batch to one copy did, enough to bring the other copy from the same state
+    /// before the batch to the same state after it without redoing the work (decoding, sorting,
+    /// searching). A model without a shortcut keeps the ops themselves.
+    type Replay: Send;
+
     fn apply(&mut self, op: &Self::Op);
+
+    /// Applies `ops` like `apply_batch` and returns what `replay` needs to do the same.
+    fn apply_recorded(&mut self, ops: Vec<Self::Op>) -> Self::Replay;
+
+    /// Does to this copy what the `apply_recorded` that returned `replay` did to the other one,
+    /// which was in the same state as this one before.
+    fn replay(&mut self, replay: Self::Replay);
 
     /// Applies `ops` in order. A model may do it faster than one by one (sorting the changes so
     /// that index updates walk the trees in order, say) but must reach the same state.
@@ -22,8 +36,8 @@ pub trait Apply: Default + Clone {
 
 struct Standby<M: Apply> {
     copy: Arc<M>,
-    /// Operations the published copy has and the standby copy does not yet.
-    behind: Vec<M::Op>,
+    /// What the published copy did and the standby copy has not yet.
+    behind: Option<M::Replay>,
     /// After an install the standby copy is a placeholder: the next write makes it a clone of the
     /// published copy. A start from a snapshot is then ready before it pays for the second copy.
     twin_pending: bool,
@@ -41,7 +55,7 @@ impl<M: Apply> Default for LeftRight<M> {
             published: ArcSwap::from_pointee(M::default()),
             standby: Mutex::new(Standby {
                 copy: Arc::new(M::default()),
-                behind: Vec::new(),
+                behind: None,
                 twin_pending: false,
             }),
         }
@@ -74,11 +88,13 @@ impl<M: Apply> LeftRight<M> {
             standby.twin_pending = false;
         }
         let copy = exclusive(&mut standby.copy);
-        copy.apply_batch(&standby.behind);
-        copy.apply_batch(&ops);
+        if let Some(behind) = standby.behind.take() {
+            copy.replay(behind);
+        }
+        let replay = copy.apply_recorded(ops);
         let fresh = Arc::clone(&standby.copy);
         standby.copy = self.published.swap(fresh);
-        standby.behind = ops;
+        standby.behind = Some(replay);
     }
 }
 
@@ -91,7 +107,7 @@ impl<M: Apply> LeftRight<M> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         standby.copy = Arc::new(M::default());
-        standby.behind.clear();
+        standby.behind = None;
         standby.twin_pending = true;
         self.published.store(Arc::new(model));
     }
@@ -125,9 +141,17 @@ mod tests {
 
     impl Apply for Pair {
         type Op = u64;
+        type Replay = Vec<u64>;
         fn apply(&mut self, op: &u64) {
             self.a += op;
             self.b += op;
+        }
+        fn apply_recorded(&mut self, ops: Vec<u64>) -> Vec<u64> {
+            self.apply_batch(&ops);
+            ops
+        }
+        fn replay(&mut self, ops: Vec<u64>) {
+            self.apply_batch(&ops);
         }
     }
 
@@ -147,8 +171,16 @@ mod tests {
 
     impl Apply for Sum {
         type Op = u64;
+        type Replay = Vec<u64>;
         fn apply(&mut self, op: &u64) {
             self.0 += op;
+        }
+        fn apply_recorded(&mut self, ops: Vec<u64>) -> Vec<u64> {
+            self.apply_batch(&ops);
+            ops
+        }
+        fn replay(&mut self, ops: Vec<u64>) {
+            self.apply_batch(&ops);
         }
     }
 
