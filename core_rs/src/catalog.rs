@@ -480,20 +480,24 @@ pub struct Catalog {
 }
 
 /// What a batch did to a copy of the catalog, for the other copy: each index's removals and
-/// insertions, sorted in its order, and the offsets after it. The entries carry their keys, so the
-/// replay reads no product and sorts nothing.
+/// insertions, sorted in its order, where the insertions went, and the offsets after it. The
+/// entries carry their keys and the insertions their positions, so the replay reads no product,
+/// sorts nothing and inserts without a comparison.
 pub struct Plan {
     offset: i64,
     pim_offset: i64,
-    by_id: Changes<IdEntry>,
+    /// New products, first; then the products that changed.
+    by_id: [Changes<IdEntry>; 2],
     by_price: Changes<PriceEntry>,
     by_name: Changes<NameEntry>,
 }
 
-/// Entries an index lost and gained in a batch, each sorted in its order.
+/// Entries an index lost, then gained, in a batch, each sorted in its order; and the positions
+/// the gained ones took (None: not recorded, they are inserted by comparison).
 struct Changes<E> {
     removed: Vec<E>,
     added: Vec<E>,
+    ranks: Option<Vec<usize>>,
 }
 
 impl<E> Default for Changes<E> {
@@ -501,19 +505,26 @@ impl<E> Default for Changes<E> {
         Changes {
             removed: Vec::new(),
             added: Vec::new(),
+            ranks: None,
         }
     }
 }
 
 impl<E: Clone> Changes<E> {
-    /// Removes `removed` one by one, inserts `added` in one sorted pass.
+    /// Removes `removed` one by one, then inserts `added` at their positions or else in one
+    /// sorted pass.
     fn apply_to<O: Order<E>, const LEAF: usize>(self, index: &mut OrderIndex<E, O, LEAF>) {
         for old in &self.removed {
             index.remove(old);
         }
-        let mut present = Vec::new();
-        index.insert_sorted(self.added, &mut present);
-        debug_assert!(present.is_empty(), "a replayed insert was present");
+        match self.ranks {
+            Some(ranks) => index.insert_at_ranks(self.added, &ranks),
+            None => {
+                let mut present = Vec::new();
+                index.insert_sorted(self.added, &mut present, &mut Vec::new());
+                debug_assert!(present.is_empty(), "a replayed insert was present");
+            }
+        }
     }
 
     /// The entries of `removed` and `added` sorted in `O`'s order, applied to `index`.
@@ -528,20 +539,23 @@ impl<E: Clone> Changes<E> {
             entries.sort_unstable_by(O::cmp);
             entries
         };
-        let changes = Changes {
-            removed: sorted(removed),
-            added: sorted(added),
-        };
-        for old in &changes.removed {
+        let removed = sorted(removed);
+        let added = sorted(added);
+        for old in &removed {
             index.remove(old);
         }
         let mut present = Vec::new();
-        index.insert_sorted(changes.added.clone(), &mut present);
+        let mut ranks = Vec::with_capacity(added.len());
+        index.insert_sorted(added.clone(), &mut present, &mut ranks);
         debug_assert!(
             present.is_empty(),
             "an index kept an entry of a changed product"
         );
-        changes
+        Changes {
+            removed,
+            added,
+            ranks: Some(ranks),
+        }
     }
 }
 
@@ -599,7 +613,13 @@ impl Apply for Catalog {
             })
             .collect();
         let mut present = Vec::new();
-        self.by_id.insert_sorted(upserts.clone(), &mut present);
+        let mut ranks = Vec::with_capacity(upserts.len());
+        self.by_id
+            .insert_sorted(upserts.clone(), &mut present, &mut ranks);
+        let mut new = Changes {
+            ranks: Some(ranks),
+            ..Changes::default()
+        };
         let mut present = present.into_iter().peekable();
         let mut upserts = upserts.into_iter();
         let mut by_id = Changes::default();
@@ -607,20 +627,23 @@ impl Apply for Catalog {
         let mut added = Vec::new();
         for change in changes {
             let old = match change {
-                Change::Upsert(new) => {
+                Change::Upsert(product) => {
                     let entry = upserts.next().expect("an entry per upsert");
-                    if present.next_if(|p| p.product.same(new)).is_some() {
-                        let old = self.get(new.id()).expect("present").clone();
-                        if old == *new {
-                            continue; // the same product again: nothing changes
-                        }
-                        self.by_id.remove(&IdEntry::of(&old));
-                        self.by_id.insert(entry.clone());
-                        by_id.removed.push(IdEntry::of(&old));
-                        removed.push(old);
+                    if present.next_if(|p| p.product.same(product)).is_none() {
+                        new.added.push(entry);
+                        added.push(product.clone());
+                        continue;
                     }
+                    let old = self.get(product.id()).expect("present").clone();
+                    if old == *product {
+                        continue; // the same product again: nothing changes
+                    }
+                    self.by_id.remove(&IdEntry::of(&old));
+                    self.by_id.insert(entry.clone());
+                    by_id.removed.push(IdEntry::of(&old));
                     by_id.added.push(entry);
-                    added.push(new.clone());
+                    removed.push(old);
+                    added.push(product.clone());
                     continue;
                 }
                 Change::Disable(id) => self.get(id).cloned(),
@@ -636,7 +659,7 @@ impl Apply for Catalog {
         Plan {
             offset: self.offset,
             pim_offset: self.pim_offset,
-            by_id,
+            by_id: [new, by_id],
             by_price: Changes::of(&mut self.by_price, &removed, &added, PriceEntry::of),
             by_name: Changes::of(&mut self.by_name, &removed, &added, NameEntry::of),
         }
@@ -645,7 +668,9 @@ impl Apply for Catalog {
     fn replay(&mut self, plan: Plan) {
         self.offset = plan.offset;
         self.pim_offset = plan.pim_offset;
-        plan.by_id.apply_to(&mut self.by_id);
+        let [new, changed] = plan.by_id;
+        new.apply_to(&mut self.by_id);
+        changed.apply_to(&mut self.by_id);
         plan.by_price.apply_to(&mut self.by_price);
         plan.by_name.apply_to(&mut self.by_name);
     }

@@ -77,8 +77,23 @@ impl<T: Clone, O: Order<T>, const LEAF: usize> OrderIndex<T, O, LEAF> {
     /// already present is not inserted but appended to `present` (in order). Returns how many
     /// were inserted. The tree ends up as the same inserts one by one would leave it, up to
     /// where the items sit among the nodes.
-    pub fn insert_sorted(&mut self, items: Vec<T>, present: &mut Vec<T>) -> usize {
-        self.core.insert_sorted(items, present)
+    /// The position each inserted item took is appended to `ranks`: inserting the same items
+    /// at those positions (`insert_at_ranks`) into an index with the same items as this one had
+    /// does the same without comparing anything.
+    pub fn insert_sorted(
+        &mut self,
+        items: Vec<T>,
+        present: &mut Vec<T>,
+        ranks: &mut Vec<usize>,
+    ) -> usize {
+        self.core.insert_sorted(items, present, ranks)
+    }
+
+    /// Inserts each item at its position, in order: the `ranks` an `insert_sorted` of these
+    /// items recorded on an index holding the same items as this one. Descends by the counts
+    /// alone, so the order is trusted, not checked.
+    pub fn insert_at_ranks(&mut self, items: Vec<T>, ranks: &[usize]) {
+        self.core.insert_at_ranks(items, ranks);
     }
 
     /// Removes and returns the item equal to `probe` under O, if any.
@@ -240,6 +255,27 @@ enum Insert<T> {
     Duplicate,
     /// The subtree's root is full and its parent must make room; the item is handed back.
     Full(T),
+}
+
+/// A sorted run being inserted: what is left of it, the items found present, and the
+/// positions the inserted ones took.
+struct Run<'a, T> {
+    rest: &'a mut std::vec::IntoIter<T>,
+    present: &'a mut Vec<T>,
+    ranks: &'a mut Vec<usize>,
+}
+
+/// Items being inserted at their positions (ascending), and those positions.
+struct Ranked<'a, T> {
+    items: std::vec::IntoIter<T>,
+    ranks: &'a [usize],
+}
+
+impl<T> Ranked<'_, T> {
+    fn next(&mut self) -> T {
+        self.ranks = &self.ranks[1..];
+        self.items.next().expect("an item per rank")
+    }
 }
 
 /// How many items on a sorted run's children are prefetched (see `insert_run_branch`).
@@ -688,14 +724,24 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         true
     }
 
-    fn insert_sorted(&mut self, items: Vec<T>, present: &mut Vec<T>) -> usize {
+    fn insert_sorted(
+        &mut self,
+        items: Vec<T>,
+        present: &mut Vec<T>,
+        ranks: &mut Vec<usize>,
+    ) -> usize {
         debug_assert!(items
             .windows(2)
             .all(|pair| O::cmp(&pair[0], &pair[1]) == Ordering::Less));
         let mut rest = items.into_iter();
         let mut inserted = 0;
+        let mut run = Run {
+            rest: &mut rest,
+            present,
+            ranks,
+        };
         loop {
-            let (added, full) = Self::insert_run(&mut self.root, &mut rest, None, present);
+            let (added, full) = Self::insert_run(&mut self.root, &mut run, None, 0);
             inserted += added;
             self.len += added;
             if !full {
@@ -716,24 +762,26 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
     /// Inserts the items at the front of `rest` that sort below `upper` into the subtree, until
     /// the next one does not or the subtree's root is full (then true: its parent makes room and
     /// calls again). Returns how many were inserted.
+    /// `base` is the position in the whole tree of the subtree's first item.
     fn insert_run(
         node: &mut Node<T>,
-        rest: &mut std::vec::IntoIter<T>,
+        run: &mut Run<'_, T>,
         upper: Option<&T>,
-        present: &mut Vec<T>,
+        base: usize,
     ) -> (usize, bool) {
         match node {
-            Node::Leaf(items) => Self::insert_run_leaf(items, rest, upper, present),
-            Node::Branch(branch) => Self::insert_run_branch(branch, rest, upper, present),
+            Node::Leaf(items) => Self::insert_run_leaf(items, run, upper, base),
+            Node::Branch(branch) => Self::insert_run_branch(branch, run, upper, base),
         }
     }
 
     fn insert_run_leaf(
         items: &mut Vec<T>,
-        rest: &mut std::vec::IntoIter<T>,
+        run: &mut Run<'_, T>,
         upper: Option<&T>,
-        present: &mut Vec<T>,
+        base: usize,
     ) -> (usize, bool) {
+        let rest = &mut *run.rest;
         prefetch(items);
         if items.capacity() < LEAF {
             items.reserve_exact(LEAF - items.len());
@@ -746,12 +794,13 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
             // Duplicates are detected before fullness, as `insert_leaf` does.
             match items[from..].binary_search_by(|x| O::cmp(x, next)) {
                 Ok(at) => {
-                    present.extend(rest.next());
+                    run.present.extend(rest.next());
                     from += at + 1;
                 }
                 Err(_) if items.len() == LEAF => return (inserted, true),
                 Err(at) => {
                     items.insert(from + at, rest.next().expect("peeked"));
+                    run.ranks.push(base + from + at);
                     from += at + 1;
                     inserted += 1;
                 }
@@ -762,26 +811,27 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
 
     fn insert_run_branch(
         branch: &mut Branch<T>,
-        rest: &mut std::vec::IntoIter<T>,
+        run: &mut Run<'_, T>,
         upper: Option<&T>,
-        present: &mut Vec<T>,
+        base: usize,
     ) -> (usize, bool) {
         let (mut inserted, mut from) = (0, 0);
-        while let Some(next) = rest.as_slice().first() {
+        while let Some(next) = run.rest.as_slice().first() {
             if !Self::below(next, upper) {
                 break;
             }
             let i = branch.route_from::<O>(from, next);
             // The child of an item a few places on starts loading now, while this one is
             // inserted: a leaf not in the cache is most of the time an insert takes.
-            if let Some(ahead) = rest.as_slice().get(AHEAD) {
+            if let Some(ahead) = run.rest.as_slice().get(AHEAD) {
                 if Self::below(ahead, upper) {
                     branch.children[branch.route_from::<O>(i, ahead)].prefetch();
                 }
             }
             let child_upper = branch.keys.get(i).or(upper);
+            let child_base = base + branch.counts[..i].iter().sum::<usize>();
             let (added, full) =
-                Self::insert_run(&mut branch.children[i], rest, child_upper, present);
+                Self::insert_run(&mut branch.children[i], run, child_upper, child_base);
             branch.counts[i] += added;
             inserted += added;
             if full && !Self::make_room(branch, i) {
@@ -789,6 +839,98 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
             }
             // Making room may have moved the child's first items into its left sibling.
             from = if full { i.saturating_sub(1) } else { i };
+        }
+        (inserted, false)
+    }
+
+    fn insert_at_ranks(&mut self, items: Vec<T>, ranks: &[usize]) {
+        debug_assert_eq!(items.len(), ranks.len());
+        debug_assert!(ranks.windows(2).all(|pair| pair[0] < pair[1]));
+        let mut run = Ranked {
+            items: items.into_iter(),
+            ranks,
+        };
+        loop {
+            let (added, full) = Self::insert_ranked(&mut self.root, &mut run, 0, false);
+            self.len += added;
+            if !full {
+                return;
+            }
+            self.grow();
+        }
+    }
+
+    /// Inserts the items at the front of `run` whose position falls in the subtree (from `base`
+    /// to its end, or anywhere after `base` if not `bounded`): `insert_run` by positions. An
+    /// item between two children joins the end of the left one, so no separator changes.
+    fn insert_ranked(
+        node: &mut Node<T>,
+        run: &mut Ranked<'_, T>,
+        base: usize,
+        bounded: bool,
+    ) -> (usize, bool) {
+        match node {
+            Node::Leaf(items) => {
+                prefetch(items);
+                if items.capacity() < LEAF {
+                    items.reserve_exact(LEAF - items.len());
+                }
+                let mut inserted = 0;
+                while let Some(&k) = run.ranks.first() {
+                    if bounded && k > base + items.len() {
+                        break;
+                    }
+                    if items.len() == LEAF {
+                        return (inserted, true);
+                    }
+                    items.insert(k - base, run.next());
+                    inserted += 1;
+                }
+                (inserted, false)
+            }
+            Node::Branch(branch) => Self::insert_ranked_branch(branch, run, base, bounded),
+        }
+    }
+
+    fn insert_ranked_branch(
+        branch: &mut Branch<T>,
+        run: &mut Ranked<'_, T>,
+        base: usize,
+        bounded: bool,
+    ) -> (usize, bool) {
+        let mut last = branch.children.len() - 1;
+        let mut total: usize = branch.counts.iter().sum();
+        let (mut inserted, mut i, mut child_base) = (0, 0, base);
+        while let Some(&k) = run.ranks.first() {
+            if bounded && k > base + total {
+                break;
+            }
+            while i < last && k > child_base + branch.counts[i] {
+                child_base += branch.counts[i];
+                i += 1;
+            }
+            if let Some(&ahead) = run.ranks.get(AHEAD) {
+                let (mut j, mut at) = (i, child_base);
+                while j < last && ahead > at + branch.counts[j] {
+                    at += branch.counts[j];
+                    j += 1;
+                }
+                branch.children[j].prefetch();
+            }
+            let child_bounded = i < last || bounded;
+            let (added, full) =
+                Self::insert_ranked(&mut branch.children[i], run, child_base, child_bounded);
+            branch.counts[i] += added;
+            total += added;
+            inserted += added;
+            if full {
+                if !Self::make_room(branch, i) {
+                    return (inserted, true);
+                }
+                // Making room moved items between children, or added one: start again from
+                // the left.
+                (i, child_base, last) = (0, base, branch.children.len() - 1);
+            }
         }
         (inserted, false)
     }
@@ -1183,9 +1325,21 @@ mod tests {
                         }
                     }
                     let mut present = Vec::new();
-                    let inserted = tree.insert_sorted(items.clone(), &mut present);
+                    let mut ranks = Vec::new();
+                    // Another tree with the same items and another shape takes the same items
+                    // at the recorded positions.
+                    let before = tree.check();
+                    let mut other = Core::<Pair, O, LEAF, BRANCH>::from_sorted(before).unwrap();
+                    let inserted = tree.insert_sorted(items.clone(), &mut present, &mut ranks);
                     prop_assert_eq!(inserted, items.len() - expected.len(), "{:?}", op);
-                    prop_assert_eq!(present, expected, "{:?}", op);
+                    prop_assert_eq!(&present, &expected, "{:?}", op);
+                    let new: Vec<Pair> = items
+                        .iter()
+                        .filter(|x| !present.contains(x))
+                        .copied()
+                        .collect();
+                    other.insert_at_ranks(new, &ranks);
+                    prop_assert_eq!(other.check(), model.clone(), "at ranks {:?}", op);
                 }
                 Op::Remove(probe) => {
                     let expected = model_remove::<O>(&mut model, &probe);
@@ -1431,7 +1585,10 @@ mod tests {
         for batch in keys.chunks(10_000) {
             let mut batch = batch.to_vec();
             batch.sort_unstable();
-            assert_eq!(index.insert_sorted(batch, &mut present), 10_000);
+            assert_eq!(
+                index.insert_sorted(batch, &mut present, &mut Vec::new()),
+                10_000
+            );
         }
         assert!(present.is_empty());
         let (leaves, fill) = index.core.leaf_fill();
