@@ -285,7 +285,7 @@ impl NameEntry {
     fn of(product: &Product) -> NameEntry {
         let name = product.name();
         // Zero padding is ambiguous for a name with NUL bytes: it then never counts as whole.
-        let whole = name.len() <= 24 && !name.contains('\0');
+        let whole = name.len() <= 24 && !name.bytes().any(|byte| byte == 0);
         NameEntry {
             key: name_key(name),
             id_and_whole: (sort_key(product.id()) & !0xff) | u64::from(whole),
@@ -527,20 +527,14 @@ impl<E: Clone> Changes<E> {
         }
     }
 
-    /// The entries of `removed` and `added` sorted in `O`'s order, applied to `index`.
+    /// `removed` and `added` sorted in `O`'s order, applied to `index`.
     fn of<O: Order<E>, const LEAF: usize>(
         index: &mut OrderIndex<E, O, LEAF>,
-        removed: &[Product],
-        added: &[Product],
-        entry: impl Fn(&Product) -> E,
+        mut removed: Vec<E>,
+        mut added: Vec<E>,
     ) -> Changes<E> {
-        let sorted = |products: &[Product]| {
-            let mut entries: Vec<E> = products.iter().map(&entry).collect();
-            entries.sort_unstable_by(O::cmp);
-            entries
-        };
-        let removed = sorted(removed);
-        let added = sorted(added);
+        removed.sort_unstable_by(O::cmp);
+        added.sort_unstable_by(O::cmp);
         for old in &removed {
             index.remove(old);
         }
@@ -556,6 +550,24 @@ impl<E: Clone> Changes<E> {
             added,
             ranks: Some(ranks),
         }
+    }
+}
+
+/// Price and name entries of some products.
+#[derive(Default)]
+struct Entries {
+    by_price: Vec<PriceEntry>,
+    by_name: Vec<NameEntry>,
+}
+
+impl Entries {
+    fn of(product: &Product) -> (PriceEntry, NameEntry) {
+        (PriceEntry::of(product), NameEntry::of(product))
+    }
+
+    fn push(&mut self, (price, name): (PriceEntry, NameEntry)) {
+        self.by_price.push(price);
+        self.by_name.push(name);
     }
 }
 
@@ -605,13 +617,15 @@ impl Apply for Catalog {
             .collect();
         // New products (the common case) go into the id index in one pass, which hands back
         // those whose id is there already. The changes are in id order, and so are those.
-        let upserts: Vec<IdEntry> = changes
-            .iter()
-            .filter_map(|change| match change {
-                Change::Upsert(product) => Some(IdEntry::of(product)),
-                _ => None,
-            })
-            .collect();
+        // Every entry of a product from one read of it (it is rarely still in the cache).
+        let mut upserts = Vec::new();
+        let mut others = Vec::new();
+        for change in &changes {
+            if let Change::Upsert(product) = change {
+                upserts.push(IdEntry::of(product));
+                others.push(Entries::of(product));
+            }
+        }
         let mut present = Vec::new();
         let mut ranks = Vec::with_capacity(upserts.len());
         self.by_id
@@ -621,17 +635,17 @@ impl Apply for Catalog {
             ..Changes::default()
         };
         let mut present = present.into_iter().peekable();
-        let mut upserts = upserts.into_iter();
+        let mut upserts = upserts.into_iter().zip(others);
         let mut by_id = Changes::default();
-        let mut removed = Vec::new();
-        let mut added = Vec::new();
+        let mut removed = Entries::default();
+        let mut added = Entries::default();
         for change in changes {
             let old = match change {
                 Change::Upsert(product) => {
-                    let entry = upserts.next().expect("an entry per upsert");
+                    let (entry, others) = upserts.next().expect("entries per upsert");
                     if present.next_if(|p| p.product.same(product)).is_none() {
                         new.added.push(entry);
-                        added.push(product.clone());
+                        added.push(others);
                         continue;
                     }
                     let old = self.get(product.id()).expect("present").clone();
@@ -642,8 +656,8 @@ impl Apply for Catalog {
                     self.by_id.insert(entry.clone());
                     by_id.removed.push(IdEntry::of(&old));
                     by_id.added.push(entry);
-                    removed.push(old);
-                    added.push(product.clone());
+                    removed.push(Entries::of(&old));
+                    added.push(others);
                     continue;
                 }
                 Change::Disable(id) => self.get(id).cloned(),
@@ -653,15 +667,15 @@ impl Apply for Catalog {
                 let entry = IdEntry::of(&old);
                 self.by_id.remove(&entry);
                 by_id.removed.push(entry);
-                removed.push(old);
+                removed.push(Entries::of(&old));
             }
         }
         Plan {
             offset: self.offset,
             pim_offset: self.pim_offset,
             by_id: [new, by_id],
-            by_price: Changes::of(&mut self.by_price, &removed, &added, PriceEntry::of),
-            by_name: Changes::of(&mut self.by_name, &removed, &added, NameEntry::of),
+            by_price: Changes::of(&mut self.by_price, removed.by_price, added.by_price),
+            by_name: Changes::of(&mut self.by_name, removed.by_name, added.by_name),
         }
     }
 
