@@ -142,6 +142,7 @@ class Producer:
                 self._hand_to_loops()
             except Exception:
                 log.exception("serving delivery reports")
+        self._hand_to_loops()  # what the closing flush delivered after the last round
 
     def _hand_to_loops(self) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], Outcome]]] = {}
