@@ -7,7 +7,7 @@ use crate::codec::fulfilment::OrderShipped;
 use crate::codec::DecodeError;
 use crate::snapshot::{self, Persist, Reader, Snapshot, SnapshotError, Writer};
 use crate::stock::OnHand;
-use crate::swap::Apply;
+use crate::swap::{replay_by_reapplying, Apply};
 use prost::Message;
 /// Hash maps keyed by ids: ahash, much faster than SipHash, and still keyed at random per
 /// process, so that ids a client picks (a cart cookie) cannot be aimed at one bucket.
@@ -224,17 +224,7 @@ impl Default for Checkout {
 
 impl Apply for Checkout {
     type Op = Op;
-    /// The ops themselves: replayed one by one.
-    type Replay = Vec<Op>;
-
-    fn apply_recorded(&mut self, ops: Vec<Op>) -> Vec<Op> {
-        self.apply_batch(&ops);
-        ops
-    }
-
-    fn replay(&mut self, ops: Vec<Op>) {
-        self.apply_batch(&ops);
-    }
+    replay_by_reapplying!(Op);
 
     fn apply(&mut self, op: &Op) {
         self.offset = op.offset;

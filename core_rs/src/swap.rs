@@ -34,6 +34,24 @@ pub trait Apply: Default + Clone {
     }
 }
 
+/// The `Apply` items of a model without a replay shortcut: the ops are the record, and the second
+/// copy applies them again.
+macro_rules! replay_by_reapplying {
+    ($op:ty) => {
+        type Replay = Vec<$op>;
+
+        fn apply_recorded(&mut self, ops: Vec<$op>) -> Vec<$op> {
+            self.apply_batch(&ops);
+            ops
+        }
+
+        fn replay(&mut self, ops: Vec<$op>) {
+            self.apply_batch(&ops);
+        }
+    };
+}
+pub(crate) use replay_by_reapplying;
+
 struct Standby<M: Apply> {
     copy: Arc<M>,
     /// What the published copy did and the standby copy has not yet.
@@ -141,17 +159,10 @@ mod tests {
 
     impl Apply for Pair {
         type Op = u64;
-        type Replay = Vec<u64>;
+        replay_by_reapplying!(u64);
         fn apply(&mut self, op: &u64) {
             self.a += op;
             self.b += op;
-        }
-        fn apply_recorded(&mut self, ops: Vec<u64>) -> Vec<u64> {
-            self.apply_batch(&ops);
-            ops
-        }
-        fn replay(&mut self, ops: Vec<u64>) {
-            self.apply_batch(&ops);
         }
     }
 
@@ -171,16 +182,9 @@ mod tests {
 
     impl Apply for Sum {
         type Op = u64;
-        type Replay = Vec<u64>;
+        replay_by_reapplying!(u64);
         fn apply(&mut self, op: &u64) {
             self.0 += op;
-        }
-        fn apply_recorded(&mut self, ops: Vec<u64>) -> Vec<u64> {
-            self.apply_batch(&ops);
-            ops
-        }
-        fn replay(&mut self, ops: Vec<u64>) {
-            self.apply_batch(&ops);
         }
     }
 
