@@ -3,6 +3,8 @@ off-by-one, and undecodable events kept in a dead-letter topic."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import threading
 
 import pytest
@@ -13,6 +15,7 @@ from shop.config import Config
 from shop.contexts import catalog
 from shop.kafka import admin
 from shop.kafka.consumer import ProjectionLoop, replay
+from shop.kafka.offsets import NotApplied, OffsetWatch
 from shop.kafka.producer import Producer
 from tests.reference import product_changed
 from tests.test_catalog_integration import eventually
@@ -121,3 +124,49 @@ def test_a_stuck_consumer_is_reported_until_it_moves_again(config: Config) -> No
     eventually(lambda: stuck.offset == 0 and loop.stalled(1.0) is None, timeout=20)
     loop.stop()
     producer.close()
+
+
+def test_a_write_is_answered_once_its_projection_applied_it_and_not_before(config: Config) -> None:
+    """produce_applied hands Kafka's acknowledgement to the watch, and the watch answers the write
+    with its offset when the projection reaches it: nothing earlier."""
+    admin.ensure_topics(config, [catalog.INTERNAL])
+    producer = Producer(config)
+    watch = OffsetWatch()
+    _, message = product_changed(0, 0, id="p", name="Pear", price=3)
+
+    async def write() -> tuple[int, int]:
+        task = asyncio.ensure_future(
+            producer.produce_applied(config.topic(catalog.INTERNAL), message, watch, 30)
+        )
+        while watch.waiting == 0:  # acknowledged by Kafka, held by the watch
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        assert not task.done()
+        held = watch.waiting
+        threading.Thread(target=watch.advance, args=(0,)).start()  # as the consumer thread does
+        return await task, held
+
+    try:
+        assert asyncio.run(write()) == (0, 1)
+        assert watch.waiting == 0
+    finally:
+        producer.close()
+
+
+def test_an_acknowledged_write_that_is_not_applied_in_time_raises_not_applied(config: Config) -> None:
+    admin.ensure_topics(config, [catalog.INTERNAL])
+    producer = Producer(dataclasses.replace(config, produce_timeout=1))
+    topic = config.topic(catalog.INTERNAL)
+    _, message = product_changed(0, 0, id="p", name="Pear", price=3)
+    watch = OffsetWatch()
+    try:
+        first = producer.produce(topic, message).result(30)
+        with pytest.raises(NotApplied) as raised:
+            asyncio.run(producer.produce_applied(topic, message, watch, 0.5))
+        assert raised.value.offset == first + 1
+        assert watch.waiting == 0  # the request that gave up is no longer held
+        # A write already applied when Kafka acknowledges it is answered at once.
+        watch.advance(first + 10)
+        assert asyncio.run(producer.produce_applied(topic, message, watch, 0.5)) == first + 2
+    finally:
+        producer.close()

@@ -16,6 +16,7 @@ from shop.api.problems import Problem, invalid, not_ready, unavailable
 from shop.config import Config
 from shop.contexts.checkout import CheckoutContext, new_id
 from shop.kafka.breaker import BreakerOpen, CircuitBreaker
+from shop.kafka.offsets import NotApplied
 from shop.kafka.producer import ProduceError
 
 T = TypeVar("T")
@@ -96,8 +97,7 @@ class CartRoutes:
             if self.model.cart_ordered(cart_id):
                 raise Problem(409, "this cart was ordered already; fetch the cart to get a new one")
             item = quantity
-            offset = await self._produce(lambda: self.checkout.set_item(cart_id, product_id, item))
-            await self._wait(offset)
+            await self._produce(lambda: self.checkout.set_item(cart_id, product_id, item))
             return self._cart(scope, cart_id, 200, cookie)
 
     async def place_order(self, scope: Scope) -> Answer:
@@ -107,10 +107,9 @@ class CartRoutes:
     async def _place_order(self, scope: Scope) -> Answer:
         cart_id, cookie = self._cart_id(scope)
         version = _if_match(scope)
-        order_id, next_cart_id, offset = await self._produce(
+        order_id, next_cart_id, _offset = await self._produce(
             lambda: self.checkout.place_order(cart_id, version)
         )
-        await self._wait(offset)
         outcome = self.model.outcome(order_id)
         if outcome is None:  # cannot happen once the offset is applied; never answer from nothing
             raise unavailable("the order was written but not yet decided; retry", 1, "not-applied")
@@ -153,7 +152,8 @@ class CartRoutes:
         return cart_id, [_set_cookie(scope, cart_id, self.trusted_proxies)]
 
     async def _produce(self, command: Callable[[], Awaitable[T]]) -> T:
-        """Produces through the circuit breaker: refused at once while it is open; each outcome
+        """Produces through the circuit breaker and waits until the write is applied (its answer
+        shows it: read-your-writes); refused at once while the breaker is open; each outcome
         is reported to it. A failed write is not retried here (see README: retries)."""
         try:
             self.breaker.before_write()
@@ -169,6 +169,10 @@ class CartRoutes:
                 "written: retrying is safe (a quantity is set, not added; a cart is ordered once)"
             )
             raise unavailable(detail, self.breaker.retry_after(), "write-failed") from None
+        except NotApplied as exc:
+            self.breaker.succeeded()  # Kafka took the write; this instance is behind
+            detail = f"offset {exc.offset} is not applied yet on this instance; the write is durable, retry"
+            raise unavailable(detail, 1, "not-applied") from None
         except BaseException:
             self.breaker.abandoned()
             raise
@@ -186,13 +190,6 @@ class CartRoutes:
         if offset > end:
             raise invalid("Shop-Min-Offset", f"{offset} is past the last offset written ({end})")
         raise unavailable(f"offset {offset} is not applied yet on this instance; retry", 1, "not-applied")
-
-    async def _wait(self, offset: int | None) -> None:
-        if offset is None:
-            return
-        if not await self.checkout.projection.watch.wait(offset, self.config.ready_timeout):
-            detail = f"offset {offset} is not applied yet on this instance; the write is durable, retry"
-            raise unavailable(detail, 1, "not-applied")
 
 
 def _content_type(scope: Scope) -> bytes:

@@ -18,6 +18,7 @@ from confluent_kafka import Producer as _Producer
 
 from shop.config import Config
 from shop.kafka.health import STATS_INTERVAL_MS
+from shop.kafka.offsets import NotApplied, OffsetWatch
 from shop.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,11 @@ IMPORT_TIMEOUT_S = 120
 # the next hop's consumer wakes once per batch, not once per message (2,000 catalog updates a second
 # otherwise cost the shop's core most of its time in thread switches). Nobody waits on a relay.
 RELAY_LINGER_MS = 20
+# A request's write waits this long for others to share its produce request. Sent at once, each
+# write was a request of its own: at 64 concurrent cart writes librdkafka's threads then took
+# 43 µs of the core per write and the shop answered 5,000 writes/s; with 1 ms, 9 µs and 7,800/s.
+# A lone write pays the 1 ms (cart write p50 about 2.4 ms against 1.4 ms).
+REQUEST_LINGER_MS = 1
 
 
 class ProduceError(RuntimeError):
@@ -99,8 +105,7 @@ def producer_settings(config: Config, extra: dict[str, Any]) -> dict[str, Any]:
         "bootstrap.servers": config.kafka_bootstrap,
         "enable.idempotence": True,
         "acks": "all",
-        # A request-path write must not wait for a batch to fill before it is even sent.
-        "linger.ms": 0,
+        "linger.ms": REQUEST_LINGER_MS,
         # How long librdkafka keeps trying a write (its own retries are idempotent: no duplicates);
         # after that the write fails and its request answers 503. A shop request must not hang.
         "message.timeout.ms": config.produce_timeout * 1000,
@@ -172,16 +177,35 @@ class Producer:
         self._send(topic, value, headers, delivered)
         return future
 
-    async def produce_async(self, topic: str, value: bytes) -> int:
-        """Sends `value` to partition 0 of `topic`; returns its offset once acked."""
+    async def produce_applied(self, topic: str, value: bytes, watch: OffsetWatch, timeout: float) -> int:
+        """Sends `value` to partition 0 of `topic`; returns its offset once Kafka acknowledged it
+        and `watch`'s projection applied it (read-your-writes). The acknowledgement goes from the
+        poll thread straight to the watch, so the event loop wakes once per write, not twice.
+        Raises ProduceError if Kafka did not acknowledge the write, NotApplied if it did but the
+        projection had not applied it within `timeout` seconds more than the produce timeout."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
+        acknowledged: list[int] = []
 
         def delivered(err: KafkaError | None, message: Any) -> None:
-            self._for_loops.append((loop, future, _outcome(topic, err, message)))
+            outcome = _outcome(topic, err, message)
+            if isinstance(outcome, int):
+                acknowledged.append(outcome)
+                if watch.hold(outcome, future, loop):
+                    return
+            self._for_loops.append((loop, future, outcome))
 
         self._send(topic, value, None, delivered)
-        return await future
+        try:
+            async with asyncio.timeout(self.timeout + timeout):
+                return await future
+        except TimeoutError:
+            if acknowledged:
+                raise NotApplied(acknowledged[0]) from None
+            raise ProduceError(f"{topic}: not acknowledged within the produce timeout") from None
+        finally:
+            if not future.done() or future.cancelled():
+                watch.forget(future)
 
     def produce_into(self, deliveries: Deliveries, topic: str, value: bytes) -> None:
         """Sends `value` to partition 0 of `topic` as one of `deliveries`."""
