@@ -1259,6 +1259,104 @@ mod tests {
         );
     }
 
+    /// The bench's catalog events (`python -m bench` writes them under data/bench/), or None.
+    fn bench_events(rows: usize) -> Option<Vec<u8>> {
+        let path = format!(
+            "{}/data/bench/catalog-events-{rows}-0.bin",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(path).ok()
+    }
+
+    /// The (offset, message) pairs of a length-prefixed events file.
+    fn framed(bytes: &[u8]) -> Vec<(i64, &[u8])> {
+        let mut messages = Vec::new();
+        let mut rest = bytes;
+        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+            let len = u32::from_le_bytes(*len) as usize;
+            messages.push((messages.len() as i64, &tail[..len]));
+            rest = &tail[len..];
+        }
+        messages
+    }
+
+    /// `BENCH_ROWS=1000000 cargo test --release --no-default-features --lib -- --ignored
+    /// --nocapture apply_and_load_bench_data`: the bench's catalog events decoded and applied to
+    /// both copies in the shop's batches (what bench/pages.py times), then the model saved
+    /// and loaded back from a snapshot, each timed. `BENCH_PHASE=load` only loads (the snapshot
+    /// of an earlier run) and `BENCH_PHASE=apply` only applies, for a profile of either alone.
+    #[test]
+    #[ignore = "benchmark; needs the bench data"]
+    fn apply_and_load_bench_data() {
+        let rows: usize = std::env::var("BENCH_ROWS").map_or(50_000, |r| r.parse().unwrap());
+        let path = std::env::temp_dir().join(format!("catalog-bench-{rows}.snapshot"));
+        let identity = snapshot::Identity {
+            topic: "catalog_internal".into(),
+            topic_id: "t".into(),
+            cluster_id: "c".into(),
+        };
+        let phase = std::env::var("BENCH_PHASE").unwrap_or_default();
+        if phase != "load" {
+            let Some(events) = bench_events(rows) else {
+                eprintln!("no bench data for {rows} rows");
+                return;
+            };
+            let messages = framed(&events);
+            // The two copies of the swap, side by side: what each step takes is timed apart.
+            let (mut first, mut second) = (Catalog::new(), Catalog::new());
+            let mut seconds = [0.0; 3];
+            let mut timed = |step: usize, started: std::time::Instant| {
+                seconds[step] += started.elapsed().as_secs_f64();
+            };
+            for batch in messages.chunks(10_000) {
+                let started = std::time::Instant::now();
+                let ops = batch
+                    .iter()
+                    .map(|&(offset, bytes)| decode(offset, bytes).expect("a catalog event"))
+                    .collect();
+                timed(0, started);
+                let started = std::time::Instant::now();
+                let plan = first.apply_recorded(ops);
+                timed(1, started);
+                let started = std::time::Instant::now();
+                second.replay(plan);
+                timed(2, started);
+            }
+            let [decoding, applying, replaying] = seconds;
+            let total = decoding + applying + replaying;
+            println!(
+                "apply: {rows} events in {total:.3} s, {:.0} events/s (decode {decoding:.3} s, \
+                 first copy {applying:.3} s, replay {replaying:.3} s)",
+                rows as f64 / total
+            );
+            assert_eq!(every_page(&first), every_page(&second));
+            let (indexes, products) = first.heap_bytes();
+            println!(
+                "heap: {:.3} x the event bytes",
+                (2 * indexes + products) as f64 / (events.len() - 4 * rows) as f64
+            );
+            if phase == "apply" {
+                // Not dropped: a profile of the apply then shows only the apply.
+                std::mem::forget((first, second));
+                return;
+            }
+            snapshot::write(&path, &identity, &first).unwrap();
+        }
+        let file = std::fs::File::open(&path).unwrap();
+        let started = std::time::Instant::now();
+        // Mapped, as the projection loads it.
+        // SAFETY: nothing else writes this file while it is read.
+        let bytes = unsafe { memmap2::Mmap::map(&file).unwrap() };
+        let loaded: Catalog = snapshot::read(&bytes, &identity, i64::MAX).unwrap();
+        println!(
+            "load: {} products in {:.3} s",
+            loaded.len(),
+            started.elapsed().as_secs_f64()
+        );
+        // Not dropped: a profile of the load then shows only the load.
+        std::mem::forget(loaded);
+    }
+
     #[test]
     fn a_change_moves_the_product_in_every_index() {
         let mut catalog = sample();
