@@ -338,17 +338,20 @@ fn prefetch<T>(items: &[T]) {
     prefetch_lines(items.as_ptr().cast(), mem::size_of_val(items));
 }
 
-/// Asks the CPU to load the cache lines of the `len` bytes from `start` (without reading them:
-/// any address will do, a prefetch never faults).
+/// Asks the CPU to load every cache line that the `len` bytes from `start` touch (without reading
+/// them: any address will do, a prefetch never faults).
 #[inline]
 pub fn prefetch_lines(start: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         const LINE: usize = 64;
-        for offset in (0..len).step_by(LINE) {
+        // Bytes that start mid-line end in the line after the one `len / LINE` lines on.
+        let skew = start as usize % LINE;
+        let first_line = start.wrapping_sub(skew);
+        for offset in (0..skew + len).step_by(LINE) {
             // SAFETY: a prefetch has no effect on memory and never faults, whatever the address.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset).cast()) };
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(first_line.wrapping_add(offset).cast()) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
