@@ -821,18 +821,12 @@ impl Snapshot for Catalog {
     fn restore(input: &mut Reader<'_>) -> snapshot::Result<Catalog> {
         let offset = input.i64()?;
         let pim_offset = input.i64()?;
-        let len = input.len(4 + 8)?;
-        let mut products = Vec::with_capacity(len);
-        for _ in 0..len {
-            let product = Product::from_view(input.blob()?).map_err(|err| SnapshotError(err.0))?;
-            products.push(product);
-        }
-        let by_price = in_saved_order(input, &products, PriceEntry::of)?;
-        let by_name = in_saved_order(input, &products, NameEntry::of)?;
-        let by_id = products.iter().map(IdEntry::of).collect();
+        let saved = SavedEntries::read(input)?;
+        let by_price = in_saved_order(input, saved.by_price)?;
+        let by_name = in_saved_order(input, saved.by_name)?;
         let unsorted = |order: &str| SnapshotError(format!("products are not in {order} order"));
         Ok(Catalog {
-            by_id: OrderIndex::from_sorted(by_id).ok_or_else(|| unsorted("id"))?,
+            by_id: OrderIndex::from_sorted(saved.by_id).ok_or_else(|| unsorted("id"))?,
             by_price: OrderIndex::from_sorted(by_price).ok_or_else(|| unsorted("price"))?,
             by_name: OrderIndex::from_sorted(by_name).ok_or_else(|| unsorted("name"))?,
             offset,
@@ -841,27 +835,62 @@ impl Snapshot for Catalog {
     }
 }
 
-/// Entries for the products of `by_id` in the order of the saved positions, each exactly once.
+/// The entries of every product of a snapshot, in id order; the price and name entries are each
+/// taken once, in their own order, by `in_saved_order`.
+struct SavedEntries {
+    by_id: Vec<IdEntry>,
+    by_price: Vec<Option<PriceEntry>>,
+    by_name: Vec<Option<NameEntry>>,
+}
+
+impl SavedEntries {
+    /// Rebuilds the saved products and all their entries in one pass. An entry is made while its
+    /// product is in the cache, having just been built: made later, in price or name order, each
+    /// would wait for its product to come from memory (a million misses, half the load time).
+    fn read(input: &mut Reader<'_>) -> snapshot::Result<SavedEntries> {
+        let len = input.len(4 + 8)?;
+        let mut saved = SavedEntries {
+            by_id: Vec::with_capacity(len),
+            by_price: Vec::with_capacity(len),
+            by_name: Vec::with_capacity(len),
+        };
+        for _ in 0..len {
+            let product = Product::from_view(input.blob()?).map_err(|err| SnapshotError(err.0))?;
+            saved.by_price.push(Some(PriceEntry::of(&product)));
+            saved.by_name.push(Some(NameEntry::of(&product)));
+            saved.by_id.push(IdEntry {
+                key: sort_key(product.id()),
+                product,
+            });
+        }
+        Ok(saved)
+    }
+}
+
+/// The entries of `by_id` (one per product, in id order) in the order of the saved positions,
+/// each taken exactly once. The entries lie in memory in id order, so those a few positions on
+/// are prefetched while one is taken.
 fn in_saved_order<E>(
     input: &mut Reader<'_>,
-    by_id: &[Product],
-    entry: impl Fn(&Product) -> E,
+    mut by_id: Vec<Option<E>>,
 ) -> snapshot::Result<Vec<E>> {
-    let positions = input.take(by_id.len() * 4)?;
-    let mut seen = vec![false; by_id.len()];
-    positions
+    const AHEAD: usize = 16;
+    let positions: Vec<usize> = input
+        .take(by_id.len() * 4)?
         .chunks_exact(4)
-        .map(|chunk| {
-            let position = u32::from_le_bytes(chunk.try_into().expect("4 bytes")) as usize;
-            match seen.get_mut(position) {
-                Some(seen) if !*seen => {
-                    *seen = true;
-                    Ok(entry(&by_id[position]))
-                }
-                _ => Err(SnapshotError("an order is not a permutation".into())),
-            }
-        })
-        .collect()
+        .map(|chunk| u32::from_le_bytes(chunk.try_into().expect("4 bytes")) as usize)
+        .collect();
+    let mut ordered = Vec::with_capacity(by_id.len());
+    for (i, &position) in positions.iter().enumerate() {
+        if let Some(ahead) = positions.get(i + AHEAD).and_then(|&p| by_id.get(p)) {
+            prefetch_lines((ahead as *const Option<E>).cast(), std::mem::size_of::<E>());
+        }
+        match by_id.get_mut(position).and_then(Option::take) {
+            Some(entry) => ordered.push(entry),
+            None => return Err(SnapshotError("an order is not a permutation".into())),
+        }
+    }
+    Ok(ordered)
 }
 
 fn collect<'a>(iter: impl Iterator<Item = &'a Product>, take: usize) -> Vec<&'a Product> {
@@ -1003,19 +1032,49 @@ mod tests {
         assert!(by_id.items.windows(2).all(|w| w[0].id() < w[1].id()));
     }
 
-    fn round_trip(catalog: &Catalog) -> Catalog {
-        let dir = std::env::temp_dir().join(format!("catalog-snapshot-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{}.snapshot", catalog.len()));
-        let identity = snapshot::Identity {
+    fn test_identity() -> snapshot::Identity {
+        snapshot::Identity {
             topic: "catalog_internal".into(),
             topic_id: "t".into(),
             cluster_id: "c".into(),
-        };
-        snapshot::write(&path, &identity, catalog).unwrap();
+        }
+    }
+
+    fn saved(catalog: &Catalog, name: &str) -> Vec<u8> {
+        let dir = std::env::temp_dir().join(format!("catalog-snapshot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}-{}.snapshot", catalog.len()));
+        snapshot::write(&path, &test_identity(), catalog).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        snapshot::read(&bytes, &identity, catalog.offset()).unwrap()
+        bytes
+    }
+
+    fn round_trip(catalog: &Catalog) -> Catalog {
+        let bytes = saved(catalog, "round-trip");
+        snapshot::read(&bytes, &test_identity(), catalog.offset()).unwrap()
+    }
+
+    /// A saved order that names a product twice (and so leaves another out) is refused, even
+    /// with a checksum that matches.
+    #[test]
+    fn a_saved_order_that_repeats_a_product_is_refused() {
+        let catalog = sample();
+        let mut bytes = saved(&catalog, "repeated");
+        // The file ends with the price positions, the name positions and the checksum.
+        let len = bytes.len();
+        let price_positions = len - 4 - 8 * catalog.len();
+        let first: [u8; 4] = bytes[price_positions..price_positions + 4]
+            .try_into()
+            .unwrap();
+        bytes[price_positions + 4..price_positions + 8].copy_from_slice(&first);
+        let crc = crc32c::crc32c(&bytes[..len - 4]);
+        bytes[len - 4..].copy_from_slice(&crc.to_le_bytes());
+        let refused = snapshot::read::<Catalog>(&bytes, &test_identity(), catalog.offset());
+        assert_eq!(
+            refused.err(),
+            Some(SnapshotError("an order is not a permutation".into()))
+        );
     }
 
     fn every_page(catalog: &Catalog) -> Vec<Vec<String>> {
