@@ -1344,6 +1344,7 @@ mod tests {
     /// both copies in the shop's batches (what bench/pages.py times), then the model saved
     /// and loaded back from a snapshot, each timed. `BENCH_PHASE=load` only loads (the snapshot
     /// of an earlier run) and `BENCH_PHASE=apply` only applies, for a profile of either alone.
+    /// `BENCH_EVENTS=N` applies the first N events only (for callgrind, say).
     #[test]
     #[ignore = "benchmark; needs the bench data"]
     fn apply_and_load_bench_data() {
@@ -1360,7 +1361,10 @@ mod tests {
                 eprintln!("no bench data for {rows} rows");
                 return;
             };
-            let messages = framed(&events);
+            let mut messages = framed(&events);
+            if let Ok(events) = std::env::var("BENCH_EVENTS") {
+                messages.truncate(events.parse().unwrap());
+            }
             // The two copies of the swap, side by side: what each step takes is timed apart.
             let (mut first, mut second) = (Catalog::new(), Catalog::new());
             let mut seconds = [0.0; 3];
@@ -1384,15 +1388,17 @@ mod tests {
             let [decoding, applying, replaying] = seconds;
             let total = decoding + applying + replaying;
             println!(
-                "apply: {rows} events in {total:.3} s, {:.0} events/s (decode {decoding:.3} s, \
+                "apply: {} events in {total:.3} s, {:.0} events/s (decode {decoding:.3} s, \
                  first copy {applying:.3} s, replay {replaying:.3} s)",
-                rows as f64 / total
+                messages.len(),
+                messages.len() as f64 / total
             );
             assert_eq!(every_page(&first), every_page(&second));
             let (indexes, products) = first.heap_bytes();
             println!(
                 "heap: {:.3} x the event bytes",
-                (2 * indexes + products) as f64 / (events.len() - 4 * rows) as f64
+                (2 * indexes + products) as f64
+                    / messages.iter().map(|(_, bytes)| bytes.len()).sum::<usize>() as f64
             );
             if phase == "apply" {
                 // Not dropped: a profile of the apply then shows only the apply.
