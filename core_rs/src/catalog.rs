@@ -325,23 +325,37 @@ impl Order<PriceEntry> for ByPrice {
 }
 
 impl Order<NameEntry> for ByName {
+    /// The keys mostly decide, compared inline where entries are sorted and searched; a tie goes
+    /// to a call.
+    #[inline]
     fn cmp(a: &NameEntry, b: &NameEntry) -> Ordering {
-        a.key.cmp(&b.key).then_with(|| {
-            if a.product.same(&b.product) {
-                return Ordering::Equal;
-            }
-            if a.id_and_whole & b.id_and_whole & 1 == 1 {
-                // Equal whole names: the ids decide, their first bytes mostly.
-                return a
-                    .id_and_whole
-                    .cmp(&b.id_and_whole)
-                    .then_with(|| a.product.id().cmp(b.product.id()));
-            }
-            a.product
-                .name()
-                .cmp(b.product.name())
-                .then_with(|| a.product.id().cmp(b.product.id()))
-        })
+        let [a0, a1, a2] = a.key;
+        let [b0, b1, b2] = b.key;
+        a0.cmp(&b0)
+            .then(a1.cmp(&b1))
+            .then(a2.cmp(&b2))
+            .then_with(|| ByName::tie(a, b))
+    }
+}
+
+impl ByName {
+    /// Two entries whose name keys are equal.
+    #[inline(never)]
+    fn tie(a: &NameEntry, b: &NameEntry) -> Ordering {
+        if a.product.same(&b.product) {
+            return Ordering::Equal;
+        }
+        if a.id_and_whole & b.id_and_whole & 1 == 1 {
+            // Equal whole names: the ids decide, their first bytes mostly.
+            return a
+                .id_and_whole
+                .cmp(&b.id_and_whole)
+                .then_with(|| a.product.id().cmp(b.product.id()));
+        }
+        a.product
+            .name()
+            .cmp(b.product.name())
+            .then_with(|| a.product.id().cmp(b.product.id()))
     }
 }
 
