@@ -64,6 +64,17 @@ impl<'a> FieldReader<'a> {
     }
 
     fn varint(&mut self) -> Option<u64> {
+        // Field keys and the lengths of short strings, most varints read, take one byte.
+        if let Some((&byte, rest)) = self.rest.split_first() {
+            if byte < 0x80 {
+                self.rest = rest;
+                return Some(u64::from(byte));
+            }
+        }
+        self.long_varint()
+    }
+
+    fn long_varint(&mut self) -> Option<u64> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let (&byte, rest) = self.rest.split_first()?;
