@@ -631,10 +631,15 @@ impl Apply for Catalog {
             .collect();
         // New products (the common case) go into the id index in one pass, which hands back
         // those whose id is there already. The changes are in id order, and so are those.
-        // Every entry of a product from one read of it (it is rarely still in the cache).
+        // Every entry of a product from one read of it (it is rarely still in the cache: it is
+        // loaded a few products ahead).
+        const AHEAD: usize = 8;
         let mut upserts = Vec::new();
         let mut others = Vec::new();
-        for change in &changes {
+        for (i, change) in changes.iter().enumerate() {
+            if let Some(Change::Upsert(ahead)) = changes.get(i + AHEAD) {
+                ahead.prefetch();
+            }
             if let Change::Upsert(product) = change {
                 upserts.push(IdEntry::of(product));
                 others.push(Entries::of(product));
