@@ -136,6 +136,7 @@ def reads(stack: Stack, shop: Server, results: HttpRuns, runs: int, seconds: flo
 def reads_under_writes(
     stack: Stack, shop: Server, results: HttpRuns, rows: int, runs: int, seconds: float
 ) -> None:
+    writes_alone(stack, shop, results, rows, seconds)
     for _ in range(runs):
         driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S)
         try:
@@ -154,6 +155,23 @@ def reads_under_writes(
         achieved = json.loads(output.strip().splitlines()[-1])
         log.info("write driver: %s", achieved)
         results.driver.append(achieved)
+
+
+def writes_alone(stack: Stack, shop: Server, results: HttpRuns, rows: int, seconds: float) -> None:
+    """The write driver's load without reads: the share of the server's core the writes take, which
+    is what reads under writes cannot have."""
+    driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S)
+    try:
+        time.sleep(WARMUP_S)
+        with cpu_window(stack, shop) as window:
+            time.sleep(seconds)
+        output, _ = driver.communicate(timeout=seconds + 60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    results.cpu_use.setdefault("writes_alone", []).append(window.shares)
+    log.info("writes alone: server %.0f%% of its core; %s", window.shares["server"] * 100, output.strip())
 
 
 def cpu_window(stack: Stack, server: Server) -> cpu.Window:
