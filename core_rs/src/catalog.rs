@@ -659,7 +659,8 @@ impl Apply for Catalog {
         let mut removed = Entries::default();
         let mut added = Entries::default();
         for change in changes {
-            let old = match change {
+            // The product a change replaces, and the entries of its replacement.
+            let (old, replacement) = match change {
                 Change::Upsert(product) => {
                     let (entry, others) = upserts.next().expect("entries per upsert");
                     if present.next_if(|p| p.product.same(product)).is_none() {
@@ -671,22 +672,21 @@ impl Apply for Catalog {
                     if old == *product {
                         continue; // the same product again: nothing changes
                     }
-                    self.by_id.remove(&IdEntry::of(&old));
-                    self.by_id.insert(entry.clone());
-                    by_id.removed.push(IdEntry::of(&old));
-                    by_id.added.push(entry);
-                    removed.push(Entries::of(&old));
-                    added.push(others);
-                    continue;
+                    (Some(old), Some((entry, others)))
                 }
-                Change::Disable(id) => self.get(id).cloned(),
-                Change::Poison => None,
+                Change::Disable(id) => (self.get(id).cloned(), None),
+                Change::Poison => continue,
             };
             if let Some(old) = old {
                 let entry = IdEntry::of(&old);
                 self.by_id.remove(&entry);
                 by_id.removed.push(entry);
                 removed.push(Entries::of(&old));
+            }
+            if let Some((entry, others)) = replacement {
+                self.by_id.insert(entry.clone());
+                by_id.added.push(entry);
+                added.push(others);
             }
         }
         Plan {
@@ -1369,11 +1369,7 @@ mod tests {
     fn apply_and_load_bench_data() {
         let rows: usize = std::env::var("BENCH_ROWS").map_or(50_000, |r| r.parse().unwrap());
         let path = std::env::temp_dir().join(format!("catalog-bench-{rows}.snapshot"));
-        let identity = snapshot::Identity {
-            topic: "catalog_internal".into(),
-            topic_id: "t".into(),
-            cluster_id: "c".into(),
-        };
+        let identity = test_identity();
         let phase = std::env::var("BENCH_PHASE").unwrap_or_default();
         if phase != "load" {
             let Some(events) = bench_events(rows) else {
