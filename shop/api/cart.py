@@ -107,9 +107,7 @@ class CartRoutes:
     async def _place_order(self, scope: Scope) -> Answer:
         cart_id, cookie = self._cart_id(scope)
         version = _if_match(scope)
-        order_id, next_cart_id, _offset = await self._produce(
-            lambda: self.checkout.place_order(cart_id, version)
-        )
+        order_id, next_cart_id = await self._produce(lambda: self.checkout.place_order(cart_id, version))
         outcome = self.model.outcome(order_id)
         if outcome is None:  # cannot happen once the offset is applied; never answer from nothing
             raise unavailable("the order was written but not yet decided; retry", 1, "not-applied")
