@@ -3,11 +3,12 @@ when /metrics is scraped (so nothing is computed for a metric no one reads)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from shop.kafka.breaker import STATES, CircuitBreaker
@@ -23,7 +24,6 @@ APPLY_SECONDS = Histogram(
 )
 APPLIED_EVENTS = Counter("shop_applied_events_total", "Events applied to a projection", ["topic"])
 DEAD_LETTERS = Counter("shop_dead_letters_total", "Events copied to a dead-letter topic", ["topic"])
-HTTP_REQUESTS = Counter("shop_http_requests_total", "HTTP requests answered", ["route", "status"])
 RELAY_RESTARTS = Counter(
     "shop_relay_restarts_total",
     "Times a relay started again from Kafka's position after a failure",
@@ -33,17 +33,60 @@ COMMANDS_IN_FLIGHT = Gauge("shop_commands_in_flight", "Cart and order writes bei
 COMMANDS_SHED = Counter(
     "shop_commands_shed_total", "Writes refused with 503 because max_commands were in flight"
 )
-HTTP_SECONDS = Histogram(
-    "shop_http_request_seconds",
-    "HTTP request latency, from the request to the last byte handed to the server",
-    ["route"],
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0),
-)
 CART_STREAMS = Gauge("shop_cart_streams", "Open cart event WebSockets (/api/v1/cart/events)")
 CART_STREAMS_REFUSED = Counter(
     "shop_cart_streams_refused_total", "Cart event WebSockets refused before the upgrade", ["status"]
 )
 CART_PUSHES = Counter("shop_cart_pushes_total", "Carts sent over cart event WebSockets")
+
+
+class HttpMetrics(Collector):
+    """Requests answered, by route and status, and their latency, by route. Recorded by the event
+    loop's thread alone, in plain integers: a prometheus_client Counter and Histogram take a lock
+    each, 1.4 µs of the 3.4 µs of Python a cached catalog page costs. Exported at scrape time as
+    the counter `shop_http_requests_total` and the histogram `shop_http_request_seconds`."""
+
+    BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0)
+
+    def __init__(self) -> None:
+        self._requests: dict[tuple[str, int], int] = {}
+        # By route: the count in each bucket (not cumulative; the last one is above all bounds),
+        # then the sum of the seconds.
+        self._latency: dict[str, list[float]] = {}
+
+    def record(self, route: str, status: int, seconds: float) -> None:
+        key = (route, status)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        latency = self._latency.get(route)
+        if latency is None:
+            latency = self._latency[route] = [0.0] * (len(self.BUCKETS) + 2)
+        latency[bisect_left(self.BUCKETS, seconds)] += 1
+        latency[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "shop_http_requests", "HTTP requests answered", labels=["route", "status"]
+        )
+        for (route, status), count in list(self._requests.items()):
+            requests.add_metric([route, str(status)], count)
+        yield requests
+        seconds = HistogramMetricFamily(
+            "shop_http_request_seconds",
+            "HTTP request latency, from the request to the last byte handed to the server",
+            labels=["route"],
+        )
+        bounds = [*map(str, self.BUCKETS), "+Inf"]
+        for route, latency in list(self._latency.items()):
+            cumulative, buckets = 0.0, []
+            for bound, in_bucket in zip(bounds, latency[:-1], strict=True):
+                cumulative += in_bucket
+                buckets.append((bound, cumulative))
+            seconds.add_metric([route], buckets, latency[-1])
+        yield seconds
+
+
+HTTP = HttpMetrics()
+REGISTRY.register(HTTP)
 
 
 class ShopCollector(Collector):

@@ -51,8 +51,6 @@ class App:
         # Answers with encoded pages by (query string, protobuf), each valid for the catalog offset it
         # was built at.
         self._pages: dict[tuple[bytes, bool], tuple[int, tuple[http.Message, http.Message]]] = {}
-        # Metric series by (route, status): labels() costs a lookup under a lock on every request.
-        self._series: dict[tuple[str, int], tuple[Any, Any]] = {}
         self._openapi = json.dumps(spec()).encode()
         self.storefront = Storefront()
         self.cart_events = CartEvents(self.config, lambda: None if self.shop is None else self.shop.checkout)
@@ -109,13 +107,9 @@ class App:
         finally:
             self._record(route_name(scope["path"]), status, started)
 
-    def _record(self, route: str, status: int, started: float) -> None:
-        series = self._series.get((route, status))
-        if series is None:
-            series = (metrics.HTTP_REQUESTS.labels(route, str(status)), metrics.HTTP_SECONDS.labels(route))
-            self._series[(route, status)] = series
-        series[0].inc()
-        series[1].observe(time.perf_counter() - started)
+    @staticmethod
+    def _record(route: str, status: int, started: float) -> None:
+        metrics.HTTP.record(route, status, time.perf_counter() - started)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         cors = self._cors_headers(scope)

@@ -87,8 +87,10 @@ def scheme(scope: Scope, trusted_proxies: frozenset[str]) -> str:
 
 
 def wants_protobuf(scope: Scope) -> bool:
-    accept = header(scope, b"accept")
-    return accept is not None and PROTOBUF in accept
+    for key, value in scope["headers"]:  # on every page read: no copy of the value, unlike header()
+        if key == b"accept":
+            return PROTOBUF in value
+    return False
 
 
 def query_params(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:

@@ -1,0 +1,48 @@
+"""The HTTP metrics the event loop records in plain integers read like prometheus_client's own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from shop.metrics import HttpMetrics
+
+
+def scraped(metrics: HttpMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    registry = CollectorRegistry()
+    registry.register(metrics)
+    text = generate_latest(registry).decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_requests_are_counted_by_route_and_status() -> None:
+    metrics = HttpMetrics()
+    for route, status in [("products", 200), ("products", 200), ("cart_item", 503), ("products", 400)]:
+        metrics.record(route, status, 0.001)
+    samples = scraped(metrics)
+    assert samples[("shop_http_requests_total", (("route", "products"), ("status", "200")))] == 2
+    assert samples[("shop_http_requests_total", (("route", "products"), ("status", "400")))] == 1
+    assert samples[("shop_http_requests_total", (("route", "cart_item"), ("status", "503")))] == 1
+
+
+def test_latency_buckets_are_cumulative_with_an_upper_bound_included() -> None:
+    metrics = HttpMetrics()
+    for seconds in (0.0001, 0.0005, 0.002, 0.002, 7.0, 100.0):
+        metrics.record("products", 200, seconds)
+    samples = scraped(metrics)
+
+    def bucket(bound: str) -> float:
+        return samples[("shop_http_request_seconds_bucket", (("le", bound), ("route", "products")))]
+
+    assert bucket("0.0005") == 2  # 0.0005 itself is in the bucket it bounds
+    assert bucket("0.001") == 2
+    assert bucket("0.0025") == 4
+    assert bucket("5.0") == 4
+    assert bucket("30.0") == 5
+    assert bucket("+Inf") == 6
+    assert samples[("shop_http_request_seconds_count", (("route", "products"),))] == 6
+    assert abs(samples[("shop_http_request_seconds_sum", (("route", "products"),))] - 107.0046) < 1e-9
