@@ -481,6 +481,10 @@ impl Persist for Product {
             disabled: Persist::restore(input)?,
         })
     }
+    fn prefetch(&self) {
+        self.name.prefetch();
+        self.small_image_url.prefetch();
+    }
 }
 
 impl Persist for Cart {

@@ -15,6 +15,7 @@
 //! It is either streamed to the file (`write`) or serialized into memory first (`serialize`, then
 //! `persist`), so that the model is held only while it is serialized, not while the file is synced.
 
+use crate::order_index::prefetch_lines;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::hash::{BuildHasher, Hash};
@@ -318,6 +319,8 @@ pub trait Persist: Sized {
     const MIN_BYTES: usize;
     fn save(&self, out: &mut Writer<'_>);
     fn restore(input: &mut Reader<'_>) -> Result<Self>;
+    /// Starts loading what `save` will read behind pointers (the bytes of a string, say).
+    fn prefetch(&self) {}
 }
 
 impl Persist for i64 {
@@ -352,6 +355,9 @@ impl Persist for String {
     fn restore(input: &mut Reader<'_>) -> Result<Self> {
         Ok(input.str()?.to_owned())
     }
+    fn prefetch(&self) {
+        prefetch_lines(self.as_ptr(), self.len());
+    }
 }
 
 impl Persist for Arc<str> {
@@ -384,8 +390,16 @@ where
 {
     const MIN_BYTES: usize = 4;
     fn save(&self, out: &mut Writer<'_>) {
+        // The entries lie in the table in hash order, what they point to in the order it was
+        // allocated: each would be a cache miss. Loading them some entries ahead overlaps these.
+        const AHEAD: usize = 8;
         out.len(self.len());
+        let mut ahead = self.iter().skip(AHEAD);
         for (key, value) in self {
+            if let Some((key, value)) = ahead.next() {
+                key.prefetch();
+                value.prefetch();
+            }
             key.save(out);
             value.save(out);
         }
