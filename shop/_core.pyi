@@ -6,6 +6,19 @@ class SnapshotError(ValueError):
     """A snapshot that cannot be used: damaged or truncated, of another format version, of another
     kind of projection, or of another topic (name, topic id, cluster id, or offsets past its end)."""
 
+class SavedSnapshot:
+    """A snapshot serialized into memory by `save_snapshot`: the whole file, checksum included, not
+    yet on disk. It holds no reference to the projection."""
+
+    @property
+    def offset(self) -> int:
+        """The offset the snapshot covers."""
+    def __len__(self) -> int:
+        """Bytes of the file."""
+    def write(self, path: str) -> None:
+        """Writes the file to `path` atomically (a temporary file beside it, fsync, rename, fsync of
+        the directory) with the GIL released; any thread may call it. Raises OSError."""
+
 class Catalog:
     """The catalog projection with wait-free reads (two copies swapped atomically)."""
 
@@ -94,6 +107,11 @@ class Checkout:
         """(on hand, reserved, available)."""
     def order_created(self, offset: int) -> bytes | None:
         """The checkout_pub message of the order accepted at `offset`, if one was."""
+    def save_snapshot(self, topic: str, topic_id: str, cluster_id: str) -> SavedSnapshot:
+        """The published state serialized into memory as `write_snapshot` would write it, with the
+        GIL released. The state is held only while it is serialized (the batch after next waits
+        for it), so the slow part, writing and syncing the file, can follow in another thread
+        while batches are applied. Call it from the thread that applies batches."""
     def write_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str) -> int:
         """Writes the published state to `path` atomically (a temporary file beside it, fsync,
         rename), tagged with the topic's name, id and cluster id and a crc32c checksum, with the GIL
@@ -121,6 +139,11 @@ class Fulfilment:
     def stock(self) -> dict[str, int]: ...
     def shipped(self, order_id: str) -> bool | None:
         """None if not shipped; else whether it shipped in full."""
+    def save_snapshot(self, topic: str, topic_id: str, cluster_id: str) -> SavedSnapshot:
+        """The published state serialized into memory as `write_snapshot` would write it, with the
+        GIL released. The state is held only while it is serialized (the batch after next waits
+        for it), so the slow part, writing and syncing the file, can follow in another thread
+        while batches are applied. Call it from the thread that applies batches."""
     def write_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str) -> int:
         """Writes the published state to `path` atomically (a temporary file beside it, fsync,
         rename), tagged with the topic's name, id and cluster id and a crc32c checksum, with the GIL

@@ -1,6 +1,7 @@
 """Snapshots on a real broker: written at shutdown, snapshot + tail equals a full replay, and every
 kind of unusable snapshot (missing, old format, damaged, truncated, foreign) means a full replay
-with the right state, never a wrong one."""
+with the right state, never a wrong one. Checkout's due snapshots are written in the background
+while batches go on; a failed one is logged, and shutdown waits for it before writing the last."""
 
 from __future__ import annotations
 
@@ -10,19 +11,22 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from shop import _core
+from shop._proto import checkout_pb2, fulfilment_pb2
 from shop.config import Config
 from shop.contexts import catalog, checkout, fulfilment, pim_csv
 from shop.kafka import admin
 from shop.kafka.consumer import Projection, ProjectionLoop, replay
 from shop.kafka.producer import Producer
-from shop.kafka.snapshots import snapshot_path
+from shop.kafka.snapshots import Snapshots, snapshot_path
 from tests.reference import product_changed
 from tests.server import ShopProcess
 from tests.test_catalog_integration import eventually
@@ -266,3 +270,167 @@ def test_shop_snapshot_brings_every_snapshot_up_to_date(config: Config) -> None:
         f"{config.topic(fulfilment.INTERNAL)}: empty, no snapshot",
     ]
     assert load(config, catalog.INTERNAL)[1] == 29
+
+
+def stock_corrections(config: Config, first: int, count: int) -> None:
+    """`count` checkout_internal events, each the stock of a product of its own: p<first>, ..."""
+    producer = Producer(config)
+    try:
+        sent = []
+        for n in range(first, first + count):
+            corrected = fulfilment_pb2.StockCorrected(product_id=f"p{n}", quantity_change=n + 1)
+            changed = checkout_pb2.FulfilmentChanged(stock_corrected=corrected, fulfilment_offset=n)
+            message = checkout_pb2.InternalMessage(fulfilment_changed=changed).SerializeToString()
+            sent.append(producer.produce(config.topic(checkout.INTERNAL), message))
+        for future in sent:
+            future.result(timeout=30)
+    finally:
+        producer.close()
+
+
+@pytest.fixture
+def checkout_every_100(config: Config) -> Config:
+    """A checkout topic whose projection writes a snapshot every 100 events, and never by time."""
+    admin.ensure_topics(config, (checkout.INTERNAL, f"{checkout.INTERNAL}_dead"))
+    return dataclasses.replace(config, snapshot_events=100, snapshot_interval=0)
+
+
+@pytest.fixture
+def snapshot_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Captures what shop.kafka.snapshots logs, from whichever thread."""
+    with caplog.at_level(logging.INFO, logger="shop.kafka.snapshots"):
+        yield caplog
+
+
+def writes(log: pytest.LogCaptureFixture) -> list[tuple[int, str, str]]:
+    """(offset, reason, thread) of each snapshot written."""
+    found = []
+    for record in log.records:
+        if record.getMessage().startswith("wrote the snapshot of"):
+            assert isinstance(record.args, tuple)
+            found.append((int(record.args[1]), str(record.args[2]), str(record.threadName)))
+    return found
+
+
+def stocks(model: Projection, count: int) -> list[tuple[int, int, int]]:
+    assert isinstance(model, _core.Checkout)
+    return [model.stock(f"p{n}") for n in range(count)]
+
+
+def start(config: Config, snapshots: type[Snapshots] = Snapshots) -> tuple[ProjectionLoop, Producer]:
+    """The checkout projection's loop, running, with snapshots of the class given."""
+    producer = Producer(config)
+    loop = ProjectionLoop(config, checkout.INTERNAL, _core.Checkout(), producer)
+    loop.snapshots = snapshots(config, loop.topic, loop.projection)
+    loop.start()
+    return loop, producer
+
+
+def applied(loop: ProjectionLoop, offset: int) -> None:
+    eventually(lambda: loop.projection.offset == offset, timeout=60)
+
+
+def test_a_due_snapshot_is_written_in_the_background_and_loads_after_a_restart(
+    checkout_every_100: Config, snapshot_log: pytest.LogCaptureFixture
+) -> None:
+    config = checkout_every_100
+    stock_corrections(config, 0, 100)
+    loop, producer = start(config)
+    try:
+        eventually(lambda: loop.snapshots.covered == 99, timeout=60)
+    finally:
+        loop.stop(timeout=60)  # nothing applied since: no snapshot at shutdown
+        producer.close()
+    assert loop.failure is None, loop.failure
+    assert writes(snapshot_log) == [(99, "due", f"snapshot-{loop.topic}")]
+
+    model, covered = load(config, checkout.INTERNAL)
+    assert covered == 99
+    assert stocks(model, 100) == [(n + 1, 0, n + 1) for n in range(100)]
+
+
+def test_batches_are_applied_while_a_snapshot_is_written_and_a_failed_write_is_logged(
+    checkout_every_100: Config, snapshot_log: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The temporary file of the snapshot is a named pipe: writing it blocks until the test reads
+    it, and syncing it then fails (a pipe cannot be synced)."""
+    config = checkout_every_100
+    path = snapshot_path(config, config.topic(checkout.INTERNAL))
+    assert path is not None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pipe = Path(f"{path}.tmp")
+    os.mkfifo(pipe)
+    stock_corrections(config, 0, 100)
+    loop, producer = start(config)
+    try:
+        eventually(lambda: loop.snapshots.persisting, timeout=60)
+        # Batches one by one: the batch after next would wait for a copy still held.
+        for n in range(100, 103):
+            stock_corrections(config, n, 1)
+            applied(loop, n)
+        assert loop.snapshots.persisting and loop.snapshots.covered == -1
+
+        with pipe.open("rb") as reader:  # lets the write go on, to its failing fsync
+            written = reader.read()
+        eventually(lambda: not loop.snapshots.persisting)
+        pipe.unlink()
+        assert "cannot write the snapshot" in snapshot_log.text
+        assert loop.alive and loop.snapshots.covered == -1
+        assert not loop.snapshots.due(), "no retry at once after a failure"
+    finally:
+        if pipe.exists():  # a failed check above: unblock the writer so that the loop can stop
+            os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))
+            pipe.unlink()
+        loop.stop(timeout=60)
+        producer.close()
+
+    # What went to the pipe was the snapshot at offset 99, whole.
+    (tmp_path / "piped.snapshot").write_bytes(written)
+    piped = _core.Checkout()
+    identity = admin.topic_identity(config, config.topic(checkout.INTERNAL))
+    topic, topic_id, cluster_id = identity.topic, identity.topic_id, identity.cluster_id
+    assert piped.load_snapshot(str(tmp_path / "piped.snapshot"), topic, topic_id, cluster_id, 102) == 99
+    assert stocks(piped, 101)[-2:] == [(100, 0, 100), (0, 0, 0)]
+    # The last one, at shutdown, was written.
+    assert loop.failure is None and loop.snapshots.covered == 102
+    assert writes(snapshot_log) == [(102, "shutdown", loop.name)]
+
+
+class HeldSnapshots(Snapshots):
+    """Snapshots whose background writes wait until the test releases them: a slow disk."""
+
+    def __init__(self, config: Config, topic: str, projection: Projection) -> None:
+        super().__init__(config, topic, projection)
+        self.release = threading.Event()
+
+    def _persist(self, saved: _core.SavedSnapshot, reason: str, started: float, serialize_s: float) -> None:
+        if reason != "shutdown":
+            assert self.release.wait(60)
+        super()._persist(saved, reason, started, serialize_s)
+
+
+def test_shutdown_waits_for_the_background_write_then_writes_the_last_snapshot(
+    checkout_every_100: Config, snapshot_log: pytest.LogCaptureFixture
+) -> None:
+    config = checkout_every_100
+    stock_corrections(config, 0, 100)
+    loop, producer = start(config, HeldSnapshots)
+    snapshots = loop.snapshots
+    assert isinstance(snapshots, HeldSnapshots)
+    try:
+        eventually(lambda: snapshots.persisting, timeout=60)
+        stock_corrections(config, 100, 3)
+        applied(loop, 102)
+        loop.stop_soon()
+        time.sleep(1)
+        # Still waiting: a last snapshot written now would be overwritten by the older one.
+        assert loop.alive and snapshots.covered == -1 and writes(snapshot_log) == []
+    finally:
+        snapshots.release.set()
+        loop.stop(timeout=60)
+        producer.close()
+    assert loop.failure is None
+    assert writes(snapshot_log) == [(99, "due", f"snapshot-{loop.topic}"), (102, "shutdown", loop.name)]
+    model, covered = load(config, checkout.INTERNAL)
+    assert covered == 102
+    assert stocks(model, 103) == [(n + 1, 0, n + 1) for n in range(103)]

@@ -819,7 +819,7 @@ impl Snapshot for Catalog {
         self.offset
     }
 
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         out.i64(self.offset);
         out.i64(self.pim_offset);
         out.len(self.len());

@@ -467,7 +467,7 @@ fn sorted_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
 
 impl Persist for Product {
     const MIN_BYTES: usize = 8 + 4 + 4 + 1;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         self.price.save(out);
         self.name.save(out);
         self.small_image_url.save(out);
@@ -481,11 +481,15 @@ impl Persist for Product {
             disabled: Persist::restore(input)?,
         })
     }
+    fn prefetch(&self) {
+        self.name.prefetch();
+        self.small_image_url.prefetch();
+    }
 }
 
 impl Persist for Cart {
     const MIN_BYTES: usize = 4 + 8 + 1 + 4;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         self.items.save(out);
         self.version.save(out);
         self.ordered.save(out);
@@ -503,7 +507,7 @@ impl Persist for Cart {
 
 impl Persist for Line {
     const MIN_BYTES: usize = 4 + 4 + 8 + 4 + 8;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         self.product_id.save(out);
         self.name.save(out);
         self.price.save(out);
@@ -523,7 +527,7 @@ impl Persist for Line {
 
 impl Persist for Status {
     const MIN_BYTES: usize = 1;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         out.u8(match self {
             Status::Accepted => 0,
             Status::Shipped => 1,
@@ -542,7 +546,7 @@ impl Persist for Status {
 
 impl Persist for Order {
     const MIN_BYTES: usize = 4 + 4 + 8 + 1;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         self.owner.save(out);
         self.lines.save(out);
         self.created_at_ms.save(out);
@@ -560,7 +564,7 @@ impl Persist for Order {
 
 impl Persist for Outcome {
     const MIN_BYTES: usize = 1 + 4;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         let (tag, ids): (u8, &[String]) = match self {
             Outcome::Accepted => (0, &[]),
             Outcome::Ordered => (1, &[]),
@@ -598,7 +602,7 @@ impl Snapshot for Checkout {
         self.offset
     }
 
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         self.offset.save(out);
         self.pim_offset.save(out);
         self.fulfilment_offset.save(out);
@@ -632,7 +636,7 @@ mod tests {
     use super::*;
     use crate::codec::fulfilment::OrderItem;
     use crate::fulfilment::{self, Fulfilment};
-    use crate::snapshot::{read, write, Identity};
+    use crate::snapshot::{read, serialize, write, Identity};
 
     fn identity() -> Identity {
         Identity {
@@ -649,6 +653,11 @@ mod tests {
         write(&path, &identity(), model).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            bytes,
+            serialize(&identity(), model),
+            "in memory as in the file"
+        );
         read(&bytes, &identity(), model.offset()).unwrap()
     }
 

@@ -107,7 +107,7 @@ impl Snapshot for Fulfilment {
         self.offset
     }
 
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         self.offset.save(out);
         self.on_hand.save(out);
         self.shipped.save(out);

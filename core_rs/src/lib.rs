@@ -75,6 +75,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "SnapshotError",
         m.py().get_type::<projection::SnapshotError>(),
     )?;
+    m.add_class::<projection::SavedSnapshot>()?;
     m.add_class::<py_catalog::PyCatalog>()?;
     m.add_class::<py_checkout::PyCheckout>()?;
     m.add_class::<py_checkout::PyFulfilment>()?;

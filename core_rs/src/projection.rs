@@ -93,14 +93,26 @@ where
     M::Op: Send + Sync,
     M: Send + Sync,
 {
-    /// Writes the published copy to `path` (atomically, with the GIL released); returns the
-    /// offset it covers. Call it from the thread that applies batches: it holds the copy it saves,
-    /// which the next batch but one would otherwise wait for.
+    /// Writes the published copy to `path` (atomically, with the GIL released), streaming it;
+    /// returns the offset it covers. It holds the copy it saves until the file is synced, and the
+    /// batch after next waits for that copy: call it from the thread that applies batches, for a
+    /// model too large to serialize into memory (`save_snapshot` holds the copy for less).
     pub fn write_snapshot(&self, py: Python<'_>, path: &str, identity: Identity) -> PyResult<i64> {
         let model = self.model.read_full();
         py.detach(|| {
             snapshot::write(Path::new(path), &identity, &*model)?;
             Ok(model.offset())
+        })
+    }
+
+    /// Serializes the published copy into memory (with the GIL released) and lets go of it: the
+    /// batch after next would wait for it. Writing the bytes to a file is left to the caller,
+    /// which may do it from another thread while batches go on.
+    pub fn save_snapshot(&self, py: Python<'_>, identity: Identity) -> SavedSnapshot {
+        let model = self.model.read_full();
+        py.detach(move || SavedSnapshot {
+            offset: model.offset(),
+            bytes: snapshot::serialize(&identity, &*model),
         })
     }
 
@@ -132,5 +144,33 @@ where
         py.detach(|| self.model.install(model));
         self.offset.store(offset, Ordering::Release);
         Ok(offset)
+    }
+}
+
+/// A snapshot serialized in memory, not yet on disk: the whole file, checksum included.
+#[pyclass(module = "shop._core", name = "SavedSnapshot", frozen)]
+pub struct SavedSnapshot {
+    offset: i64,
+    bytes: Vec<u8>,
+}
+
+#[pymethods]
+impl SavedSnapshot {
+    /// The offset the snapshot covers.
+    #[getter]
+    fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    /// Bytes of the file.
+    fn __len__(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Writes the file to `path` atomically (temporary file, fsync, rename, fsync of the
+    /// directory) with the GIL released.
+    fn write(&self, py: Python<'_>, path: &str) -> PyResult<()> {
+        py.detach(|| snapshot::persist(Path::new(path), &self.bytes))?;
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use crate::checkout::{self, Checkout, Effect, Outcome};
 use crate::checkout_view;
 use crate::fulfilment::{self, Fulfilment};
-use crate::projection::{Poison, Projection};
+use crate::projection::{Poison, Projection, SavedSnapshot};
 use crate::relay;
 use crate::snapshot::Identity;
 use pyo3::prelude::*;
@@ -32,6 +32,23 @@ impl PyCheckout {
                 fulfilment_offset: None,
                 effect: Effect::Poison,
             })
+    }
+
+    /// The published state serialized into memory (with the GIL released), to be written to a
+    /// file later, from any thread, while batches are applied.
+    fn save_snapshot(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        topic_id: String,
+        cluster_id: String,
+    ) -> SavedSnapshot {
+        let identity = Identity {
+            topic,
+            topic_id,
+            cluster_id,
+        };
+        self.projection.save_snapshot(py, identity)
     }
 
     /// Writes the published state to `path` atomically (temporary file, fsync, rename), with the
@@ -207,6 +224,23 @@ impl PyFulfilment {
                 offset,
                 effect: fulfilment::Effect::Poison,
             })
+    }
+
+    /// The published state serialized into memory (with the GIL released), to be written to a
+    /// file later, from any thread, while batches are applied.
+    fn save_snapshot(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        topic_id: String,
+        cluster_id: String,
+    ) -> SavedSnapshot {
+        let identity = Identity {
+            topic,
+            topic_id,
+            cluster_id,
+        };
+        self.projection.save_snapshot(py, identity)
     }
 
     /// Writes the published state to `path` atomically (temporary file, fsync, rename), with the

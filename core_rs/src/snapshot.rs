@@ -12,7 +12,10 @@
 //!
 //! Strings and byte strings are a u32 length and the bytes. The file is written to a temporary
 //! name, synced, and renamed over the previous snapshot, so a crash leaves either snapshot whole.
+//! It is either streamed to the file (`write`) or serialized into memory first (`serialize`, then
+//! `persist`), so that the model is held only while it is serialized, not while the file is synced.
 
+use crate::order_index::prefetch_lines;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::hash::{BuildHasher, Hash};
@@ -57,14 +60,32 @@ pub trait Snapshot: Sized {
     const KIND: &'static str;
     /// The last offset applied: what the snapshot covers.
     fn offset(&self) -> i64;
-    fn save(&self, out: &mut Writer);
+    fn save(&self, out: &mut Writer<'_>);
     fn restore(input: &mut Reader<'_>) -> Result<Self>;
 }
 
-/// Writes `model` to `path` atomically: a temporary file beside it, synced, then renamed over it.
+/// Writes `model` to `path` atomically, streaming it (a model too large to be held in memory
+/// twice, the catalog's, is saved this way).
 pub fn write<M: Snapshot>(path: &Path, identity: &Identity, model: &M) -> io::Result<()> {
-    let temporary = temporary_path(path);
-    let mut out = Writer::create(&temporary)?;
+    replace(path, |file| save(file, identity, model))
+}
+
+/// The bytes `write` would put in the file, checksum included. Held in memory, they let the caller
+/// release the model before the file is written and synced (`persist`).
+pub fn serialize<M: Snapshot>(identity: &Identity, model: &M) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    save(&mut bytes, identity, model).expect("writing to memory does not fail");
+    bytes
+}
+
+/// Writes the bytes of `serialize` to `path` atomically.
+pub fn persist(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, |file| file.write_all(bytes))
+}
+
+/// The header, the model's state and the checksum, to `sink`.
+fn save<M: Snapshot>(sink: &mut dyn Write, identity: &Identity, model: &M) -> io::Result<()> {
+    let mut out = Writer::new(sink);
     out.bytes(MAGIC);
     out.u32(FORMAT_VERSION);
     out.str(M::KIND);
@@ -73,7 +94,16 @@ pub fn write<M: Snapshot>(path: &Path, identity: &Identity, model: &M) -> io::Re
     out.str(&identity.cluster_id);
     out.i64(model.offset());
     model.save(&mut out);
-    out.finish()?;
+    out.finish()
+}
+
+/// Replaces `path` by what `fill` writes: to a temporary file beside it, synced, then renamed over
+/// it, so that a crash leaves either the old file or the new one whole.
+fn replace(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
+    let temporary = temporary_path(path);
+    let mut file = File::create(&temporary)?;
+    fill(&mut file)?;
+    file.sync_all()?;
     fs::rename(&temporary, path)?;
     // The rename is durable only once the directory entry is.
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
@@ -151,42 +181,43 @@ fn verified(bytes: &[u8]) -> Result<&[u8]> {
     Ok(body)
 }
 
-/// Buffers what is written, checksums it chunk by chunk and writes it to the file. The first I/O
-/// error is kept and returned by `finish`, so that saving code need not handle errors per field.
-pub struct Writer {
-    file: File,
+/// Buffers what is written, checksums it chunk by chunk and writes it to the sink (a file or
+/// memory). The first I/O error is kept and returned by `finish`, so that saving code need not
+/// handle errors per field.
+pub struct Writer<'a> {
+    sink: &'a mut dyn Write,
     buffer: Vec<u8>,
     crc: u32,
     error: Option<io::Error>,
 }
 
-impl Writer {
-    fn create(path: &Path) -> io::Result<Writer> {
-        Ok(Writer {
-            file: File::create(path)?,
+impl<'a> Writer<'a> {
+    fn new(sink: &'a mut dyn Write) -> Writer<'a> {
+        Writer {
+            sink,
             buffer: Vec::with_capacity(CHUNK + 4096),
             crc: 0,
             error: None,
-        })
+        }
     }
 
     fn flush_chunk(&mut self) {
         self.crc = crc32c::crc32c_append(self.crc, &self.buffer);
         if self.error.is_none() {
-            if let Err(err) = self.file.write_all(&self.buffer) {
+            if let Err(err) = self.sink.write_all(&self.buffer) {
                 self.error = Some(err);
             }
         }
         self.buffer.clear();
     }
 
+    /// Writes what is buffered and the checksum; syncing is the caller's.
     fn finish(mut self) -> io::Result<()> {
         self.flush_chunk();
         if let Some(err) = self.error.take() {
             return Err(err);
         }
-        self.file.write_all(&self.crc.to_le_bytes())?;
-        self.file.sync_all()
+        self.sink.write_all(&self.crc.to_le_bytes())
     }
 
     pub fn bytes(&mut self, bytes: &[u8]) {
@@ -286,13 +317,15 @@ impl<'a> Reader<'a> {
 pub trait Persist: Sized {
     /// Fewest bytes a saved value takes, to bound collection lengths before reserving.
     const MIN_BYTES: usize;
-    fn save(&self, out: &mut Writer);
+    fn save(&self, out: &mut Writer<'_>);
     fn restore(input: &mut Reader<'_>) -> Result<Self>;
+    /// Starts loading what `save` will read behind pointers (the bytes of a string, say).
+    fn prefetch(&self) {}
 }
 
 impl Persist for i64 {
     const MIN_BYTES: usize = 8;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         out.i64(*self);
     }
     fn restore(input: &mut Reader<'_>) -> Result<Self> {
@@ -302,7 +335,7 @@ impl Persist for i64 {
 
 impl Persist for bool {
     const MIN_BYTES: usize = 1;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         out.u8(u8::from(*self));
     }
     fn restore(input: &mut Reader<'_>) -> Result<Self> {
@@ -316,17 +349,20 @@ impl Persist for bool {
 
 impl Persist for String {
     const MIN_BYTES: usize = 4;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         out.str(self);
     }
     fn restore(input: &mut Reader<'_>) -> Result<Self> {
         Ok(input.str()?.to_owned())
     }
+    fn prefetch(&self) {
+        prefetch_lines(self.as_ptr(), self.len());
+    }
 }
 
 impl Persist for Arc<str> {
     const MIN_BYTES: usize = 4;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         out.str(self);
     }
     fn restore(input: &mut Reader<'_>) -> Result<Self> {
@@ -336,7 +372,7 @@ impl Persist for Arc<str> {
 
 impl<T: Persist> Persist for Vec<T> {
     const MIN_BYTES: usize = 4;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         out.len(self.len());
         self.iter().for_each(|item| item.save(out));
     }
@@ -353,9 +389,17 @@ where
     S: BuildHasher + Default,
 {
     const MIN_BYTES: usize = 4;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
+        // The entries lie in the table in hash order, what they point to in the order it was
+        // allocated: each would be a cache miss. Loading them some entries ahead overlaps these.
+        const AHEAD: usize = 8;
         out.len(self.len());
+        let mut ahead = self.iter().skip(AHEAD);
         for (key, value) in self {
+            if let Some((key, value)) = ahead.next() {
+                key.prefetch();
+                value.prefetch();
+            }
             key.save(out);
             value.save(out);
         }
@@ -391,7 +435,7 @@ mod tests {
         fn offset(&self) -> i64 {
             self.offset
         }
-        fn save(&self, out: &mut Writer) {
+        fn save(&self, out: &mut Writer<'_>) {
             self.offset.save(out);
             self.counts.save(out);
             self.names.save(out);
@@ -445,6 +489,51 @@ mod tests {
         let bytes = written(&sample());
         assert_eq!(read::<Counts>(&bytes, &identity(), 41), Ok(sample()));
         assert_eq!(read::<Counts>(&bytes, &identity(), 1000), Ok(sample()));
+    }
+
+    /// More than a few chunks of state, so that the file is written in several pieces.
+    fn large() -> Counts {
+        Counts {
+            offset: 7,
+            counts: (0..200_000).map(|i| (format!("key {i}"), i)).collect(),
+            names: (0..1000).map(|i| Arc::from(format!("name {i}"))).collect(),
+            flags: (0..1000).map(|i| i % 3 == 0).collect(),
+        }
+    }
+
+    #[test]
+    fn serialized_bytes_are_the_file_write_streams() {
+        for model in [sample(), Counts::default(), large()] {
+            assert_eq!(serialize(&identity(), &model), written(&model));
+        }
+        assert!(serialize(&identity(), &large()).len() > 3 * CHUNK);
+    }
+
+    #[test]
+    fn persisted_bytes_load_back() {
+        let dir = std::env::temp_dir().join(format!("snapshot-persist-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("large.snapshot");
+        let model = large();
+        persist(&path, &serialize(&identity(), &model)).unwrap();
+        assert!(!temporary_path(&path).exists());
+        let bytes = fs::read(&path).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(read::<Counts>(&bytes, &identity(), 7), Ok(model));
+    }
+
+    #[test]
+    fn a_failed_persist_leaves_the_previous_file() {
+        let dir = std::env::temp_dir().join(format!("snapshot-failed-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("counts.snapshot");
+        persist(&path, &serialize(&identity(), &sample())).unwrap();
+        // A directory where the temporary file would go: creating it fails.
+        fs::create_dir(temporary_path(&path)).unwrap();
+        assert!(persist(&path, &serialize(&identity(), &large())).is_err());
+        let bytes = fs::read(&path).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(read::<Counts>(&bytes, &identity(), 41), Ok(sample()));
     }
 
     #[test]

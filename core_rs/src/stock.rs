@@ -72,7 +72,7 @@ impl OnHand {
 
 impl Persist for OnHand {
     const MIN_BYTES: usize = 4 + 8;
-    fn save(&self, out: &mut Writer) {
+    fn save(&self, out: &mut Writer<'_>) {
         self.units.save(out);
         self.shipped_through.save(out);
     }

@@ -80,7 +80,9 @@ def readable(messages: list[Message], reader: str) -> list[tuple[int, bytes]]:
 class ProjectionLoop(Worker):
     """Applies `topic` to `projection` from its next offset on; `loaded` is set once the offset found
     at start is applied (at once for an empty topic). It starts from the projection's snapshot when
-    there is a valid one, writes one when due once loaded, and a last one when stopped."""
+    there is a valid one, writes one when due once loaded (in the background where the projection
+    can serialize into memory: see snapshots.py), and a last one when stopped, after waiting for
+    any background write."""
 
     def __init__(
         self,
