@@ -1,11 +1,14 @@
 """Readiness follows the broker: it fails while no broker has been reachable for longer than the
-configured time, and the shop becomes ready again by itself once the broker is back."""
+configured time, and the shop becomes ready again by itself once the broker is back. Relaying, on
+the other hand, does not make a ready shop unready."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
+from shop.config import Config
+from shop.service import Shop
 from tests.conftest import fresh_config
 from tests.kafka_broker import single_broker
 from tests.server import ShopProcess
@@ -34,3 +37,19 @@ def test_readiness_fails_while_the_broker_is_down_and_recovers(tmp_path: Path) -
     finally:
         shop.stop()
         broker.stop()
+
+
+def test_a_ready_shop_stays_ready_while_its_bridges_relay(config: Config) -> None:
+    """Between a batch a bridge relayed and its projection applying it there is a moment of lag.
+    Under 2,000 product changes a second that moment failed 15 of 800 probes of /readyz, and a load
+    balancer would take a healthy instance out. Ready stays ready: lag is for shop_lag_events and
+    /healthz. (Here every bridge is made to look a batch ahead of its projection.)"""
+    shop = Shop(config)
+    shop.start()
+    try:
+        eventually(lambda: shop.readiness().ok, timeout=60)
+        for relay in shop.relays.values():
+            relay.last_produced = 2**62  # relayed and acknowledged, not yet applied
+        assert shop.readiness().ok, shop.readiness().checks
+    finally:
+        shop.stop()
