@@ -40,10 +40,6 @@ class ProduceError(RuntimeError):
     """Kafka did not acknowledge a write."""
 
 
-# How long the poll thread waits for reports in one go (and, for a producer that reports failures
-# only, the interval between its rounds).
-REPORT_ROUND_S = 0.05
-
 # A write's offset once Kafka acknowledged it, or why it was not.
 Outcome = int | ProduceError
 
@@ -154,22 +150,11 @@ class Producer:
         # This thread serves every delivery report: if it died, every write would wait forever.
         while not self._closed.is_set():
             try:
-                if self.failures_only:
-                    self._serve_round()
-                else:
-                    self._producer.poll(REPORT_ROUND_S)
+                self._producer.poll(0.05)
                 self._hand_failures_to_loops()
             except Exception:
                 log.exception("serving delivery reports")
         self._hand_failures_to_loops()  # what the closing flush delivered after the last round
-
-    def _serve_round(self) -> None:
-        """Serves what came in since the last round, then sleeps. librdkafka hands over a report
-        for every write, successful or not (confluent-kafka drops the successes only when it
-        serves them), and a thread waiting in poll() would wake for each: one more thread switch
-        per cart write. Served in rounds, a failure reaches its request at most a round later."""
-        self._producer.poll(0)
-        self._closed.wait(REPORT_ROUND_S)
 
     def _hand_failures_to_loops(self) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], ProduceError]]] = {}
