@@ -41,7 +41,7 @@ class Shop:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.broker = BrokerWatch()
-        self.producer = Producer(config, on_stats=self.broker.on_stats, failures_only=True)
+        self.producer = Producer(config, on_stats=self.broker.on_stats)
         self.breaker = CircuitBreaker(
             config.breaker_failures, config.breaker_cooldown, broker_down=self.broker.unreachable
         )

@@ -6,19 +6,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-import time
 
 import pytest
-from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from shop import _core
 from shop.config import Config
 from shop.contexts import catalog
 from shop.kafka import admin
-from shop.kafka.consumer import ProjectionLoop, consumer_settings, replay
-from shop.kafka.offsets import NotApplied, OffsetWatch, command_ids
-from shop.kafka.producer import ProduceError, Producer
+from shop.kafka.consumer import ProjectionLoop, replay
+from shop.kafka.offsets import NotApplied, OffsetWatch
+from shop.kafka.producer import Producer
 from tests.reference import product_changed
 from tests.test_catalog_integration import eventually
 
@@ -128,102 +126,47 @@ def test_a_stuck_consumer_is_reported_until_it_moves_again(config: Config) -> No
     producer.close()
 
 
-def written(config: Config, topic: str, offset: int) -> Message:
-    """The message at `offset` of `topic`, read back from the broker."""
-    consumer = Consumer(consumer_settings(config, "shop-test-read"))
-    try:
-        consumer.assign([TopicPartition(topic, 0, offset)])
-        while (message := consumer.poll(10)) is None or message.error() is not None:
-            pass
-        return message
-    finally:
-        consumer.close()
-
-
-def test_a_command_is_answered_once_a_batch_carrying_it_is_applied_and_not_before(config: Config) -> None:
-    """The projection answers a command when it applied a batch that carried the command's id: an
-    applied offset alone answers nothing, and Kafka reports no success to wait for."""
+def test_a_write_is_answered_once_its_projection_applied_it_and_not_before(config: Config) -> None:
+    """produce_applied hands Kafka's acknowledgement to the watch, and the watch answers the write
+    with its offset when the projection reaches it: nothing earlier."""
     admin.ensure_topics(config, [catalog.INTERNAL])
-    topic = config.topic(catalog.INTERNAL)
-    producer = Producer(config, failures_only=True)
+    producer = Producer(config)
     watch = OffsetWatch()
     _, message = product_changed(0, 0, id="p", name="Pear", price=3)
 
-    async def write() -> None:
-        task = asyncio.ensure_future(producer.produce_command(topic, message, watch, 30))
-        while watch.waiting == 0:
+    async def write() -> tuple[int, int]:
+        task = asyncio.ensure_future(
+            producer.produce_applied(config.topic(catalog.INTERNAL), message, watch, 30)
+        )
+        while watch.waiting == 0:  # acknowledged by Kafka, held by the watch
             await asyncio.sleep(0.01)
-        carried = await asyncio.to_thread(written, config, topic, 0)
-        assert command_ids([carried]) and carried.value() == message
-        watch.advance(0)  # applied, but by a batch that did not carry the command (as far as it says)
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)
         assert not task.done()
-        threading.Thread(target=watch.advance, args=(0, command_ids([carried]))).start()
-        await task
+        held = watch.waiting
+        threading.Thread(target=watch.advance, args=(0,)).start()  # as the consumer thread does
+        return await task, held
 
     try:
-        asyncio.run(write())
+        assert asyncio.run(write()) == (0, 1)
         assert watch.waiting == 0
     finally:
         producer.close()
 
 
-def test_command_ids_differ_between_producers_so_no_instance_answers_for_another(config: Config) -> None:
+def test_an_acknowledged_write_that_is_not_applied_in_time_raises_not_applied(config: Config) -> None:
     admin.ensure_topics(config, [catalog.INTERNAL])
+    producer = Producer(dataclasses.replace(config, produce_timeout=1))
     topic = config.topic(catalog.INTERNAL)
     _, message = product_changed(0, 0, id="p", name="Pear", price=3)
-    producers = [
-        Producer(dataclasses.replace(config, produce_timeout=1), failures_only=True) for _ in range(2)
-    ]
     watch = OffsetWatch()
     try:
-        for producer in producers:
-            with pytest.raises(NotApplied):
-                asyncio.run(producer.produce_command(topic, message, watch, 0.2))
-        ids = command_ids([written(config, topic, 0), written(config, topic, 1)])
-        assert len(ids) == 2 and ids[0] != ids[1]
-    finally:
-        for producer in producers:
-            producer.close()
-
-
-def test_a_command_not_applied_in_time_raises_not_applied_and_is_no_longer_expected(config: Config) -> None:
-    admin.ensure_topics(config, [catalog.INTERNAL])
-    producer = Producer(dataclasses.replace(config, produce_timeout=1), failures_only=True)
-    _, message = product_changed(0, 0, id="p", name="Pear", price=3)
-    watch = OffsetWatch()
-    try:
-        with pytest.raises(NotApplied):
-            asyncio.run(producer.produce_command(config.topic(catalog.INTERNAL), message, watch, 0.5))
-        assert watch.waiting == 0 and not watch.expecting
-    finally:
-        producer.close()
-
-
-def test_a_command_kafka_fails_to_take_raises_produce_error(config: Config) -> None:
-    """A failure is the one delivery report such a producer gets: the request learns of it at once
-    (a topic that does not exist times out after the 1 s produce timeout, long before 30 s)."""
-    producer = Producer(dataclasses.replace(config, produce_timeout=1), failures_only=True)
-    watch = OffsetWatch()
-    _, message = product_changed(0, 0, id="p", name="Pear", price=3)
-
-    async def write() -> float:
-        started = time.monotonic()
-        with pytest.raises(ProduceError):
-            await producer.produce_command(config.topic("no_such_topic"), message, watch, 30)
-        return time.monotonic() - started
-
-    try:
-        assert asyncio.run(write()) < 15
-        assert not watch.expecting
-    finally:
-        producer.close()
-
-
-def test_a_producer_that_reports_failures_only_writes_nothing_but_commands(config: Config) -> None:
-    producer = Producer(config, failures_only=True)
-    try:
-        with pytest.raises(TypeError):
-            producer.produce(config.topic(catalog.INTERNAL), b"")
+        first = producer.produce(topic, message).result(30)
+        with pytest.raises(NotApplied) as raised:
+            asyncio.run(producer.produce_applied(topic, message, watch, 0.5))
+        assert raised.value.offset == first + 1
+        assert watch.waiting == 0  # the request that gave up is no longer held
+        # A write already applied when Kafka acknowledges it is answered at once.
+        watch.advance(first + 10)
+        assert asyncio.run(producer.produce_applied(topic, message, watch, 0.5)) == first + 2
     finally:
         producer.close()

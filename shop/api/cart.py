@@ -167,9 +167,9 @@ class CartRoutes:
                 "written: retrying is safe (a quantity is set, not added; a cart is ordered once)"
             )
             raise unavailable(detail, self.breaker.retry_after(), "write-failed") from None
-        except NotApplied:
-            self.breaker.succeeded()  # Kafka reported no failure; this instance is behind
-            detail = "Kafka took the write but this instance has not applied it yet; retry"
+        except NotApplied as exc:
+            self.breaker.succeeded()  # Kafka took the write; this instance is behind
+            detail = f"offset {exc.offset} is not applied yet on this instance; the write is durable, retry"
             raise unavailable(detail, 1, "not-applied") from None
         except BaseException:
             self.breaker.abandoned()

@@ -138,4 +138,4 @@ class CheckoutContext:
         """Produces `message`; returns once Kafka acknowledged it and the projection applied it
         (ProduceError, NotApplied otherwise)."""
         topic, watch = self.config.topic(INTERNAL), self.projection.watch
-        await self.producer.produce_command(topic, message, watch, self.config.ready_timeout)
+        await self.producer.produce_applied(topic, message, watch, self.config.ready_timeout)

@@ -14,7 +14,7 @@ from shop import metrics
 from shop.config import Config
 from shop.kafka.admin import watermarks
 from shop.kafka.dead_letters import DeadLetters
-from shop.kafka.offsets import OffsetWatch, command_ids
+from shop.kafka.offsets import OffsetWatch
 from shop.kafka.producer import Producer
 from shop.kafka.snapshots import Snapshots, Snapshotting
 from shop.kafka.worker import Worker
@@ -123,7 +123,7 @@ class ProjectionLoop(Worker):
                 batch = readable(messages, f"consuming {self.topic}")
                 self.end_offset = max(self.end_offset, _cached_high(consumer, self.topic) - 1)
                 if batch:
-                    self._apply(batch, messages)
+                    self._apply(batch)
                     if not self.loaded.is_set() and self._check_loaded():
                         log.info(
                             "loaded %s up to offset %d in %.2fs",
@@ -147,9 +147,7 @@ class ProjectionLoop(Worker):
             return f"lag {lag} and no progress for {now - self.last_progress:.0f}s"
         return None
 
-    def _apply(self, batch: list[tuple[int, bytes]], messages: list[Message]) -> None:
-        # Read before applying: a command expected from now on was written after this batch.
-        commands = command_ids(messages) if self.watch.expecting else []
+    def _apply(self, batch: list[tuple[int, bytes]]) -> None:
         started = time.perf_counter()
         poison = self.projection.apply(batch)
         metrics.APPLY_SECONDS.labels(self.topic).observe(time.perf_counter() - started)
@@ -157,7 +155,7 @@ class ProjectionLoop(Worker):
         for offset, error in poison:
             self._dead_letter(offset, dict(batch)[offset], error)
         self.last_progress = time.monotonic()
-        self.watch.advance(self.projection.offset, commands)
+        self.watch.advance(self.projection.offset)
 
     def _check_loaded(self) -> bool:
         if self.projection.offset >= self.end_at_start:

@@ -1,38 +1,21 @@
-"""Waiting for a projection to reach an offset, or to apply a command, from asyncio handlers or
-from plain threads."""
+"""Waiting for a projection to reach an offset, from asyncio handlers or from plain threads."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Sequence
 
-from confluent_kafka import Message
-
-# The header that carries a command's id: the projection that applies the command answers the
-# request that wrote it, without waiting for Kafka's delivery report (see Producer.produce_command).
-COMMAND_HEADER = "shop-command"
-
-# A request waiting for its command to be applied: the future that answers it, and its event loop.
-Expected = tuple[asyncio.Future[None], asyncio.AbstractEventLoop]
+# A write acknowledged by Kafka and waiting to be applied: its offset, the future that answers it
+# with that offset, and the event loop the future belongs to.
+Held = tuple[int, asyncio.Future[int], asyncio.AbstractEventLoop]
 
 
 class NotApplied(Exception):
-    """A write Kafka reported no failure for, that the projection did not apply in time."""
+    """A write Kafka acknowledged that the projection did not apply in time."""
 
-    def __init__(self) -> None:
-        super().__init__("the write is not applied yet")
-
-
-def command_ids(messages: Iterable[Message]) -> list[bytes]:
-    """The command ids that `messages` carry (commands written by any instance)."""
-    ids = []
-    for message in messages:
-        headers = message.headers()  # a consumed message's are a list of (name, bytes)
-        for name, value in headers if isinstance(headers, list) else ():
-            if name == COMMAND_HEADER and isinstance(value, bytes):
-                ids.append(value)
-    return ids
+    def __init__(self, offset: int) -> None:
+        super().__init__(f"offset {offset} is not applied yet")
+        self.offset = offset
 
 
 class OffsetWatch:
@@ -44,42 +27,40 @@ class OffsetWatch:
         self._waiters: list[tuple[int, asyncio.Future[None], asyncio.AbstractEventLoop]] = []
         # Long-lived followers (cart event streams): released like waiters, not counted as commands.
         self._followers: list[tuple[int, asyncio.Future[None], asyncio.AbstractEventLoop]] = []
-        # Commands written by this instance, by id, waiting to be applied (see `expect`).
-        self._commands: dict[bytes, Expected] = {}
+        # Writes handed over by the producer's poll thread as Kafka acknowledged them (see `hold`).
+        self._held: list[Held] = []
 
-    def advance(self, offset: int, commands: Sequence[bytes] = ()) -> None:
-        """Called by the consumer thread after a batch is published; `commands` are the ids the
-        batch carried."""
+    def advance(self, offset: int) -> None:
+        """Called by the consumer thread after a batch is published."""
         with self._cond:
             self.applied = offset
             self._cond.notify_all()
-            applied = [self._commands.pop(c) for c in commands if c in self._commands]
+            held, self._held = _split(self._held, offset)
         # Only loops with a waiter this offset releases are woken: the checkout projection
         # advances with every catalog change too, and a wakeup of a busy loop costs a thread switch.
         due = {loop for waiting, _, loop in self._waiters + self._followers if waiting <= offset}
-        for loop in due | {loop for _, loop in applied}:
-            loop.call_soon_threadsafe(self._release, [future for future, own in applied if own is loop])
+        for loop in due | {loop for _, _, loop in held}:
+            loop.call_soon_threadsafe(self._release, [entry for entry in held if entry[2] is loop])
 
-    def expect(self, command: bytes, future: asyncio.Future[None], loop: asyncio.AbstractEventLoop) -> None:
-        """From any thread, before the command is written: answers `future` on `loop` once a batch
-        carrying `command` is applied."""
+    def hold(self, offset: int, future: asyncio.Future[int], loop: asyncio.AbstractEventLoop) -> bool:
+        """From any thread: keeps the write at `offset` until it is applied, then answers `future`
+        with the offset on `loop`. False if it is applied already (the caller answers it then).
+        The write's acknowledgement thus wakes no event loop: only its application does."""
         with self._cond:
-            self._commands[command] = (future, loop)
+            if self.applied >= offset:
+                return False
+            self._held.append((offset, future, loop))
+            return True
 
-    def forget(self, command: bytes) -> None:
-        """The command's request is answered or gave up (timed out, cancelled, failed)."""
+    def forget(self, future: asyncio.Future[int]) -> None:
+        """A held write whose request gave up (timed out, cancelled) is no longer waited for."""
         with self._cond:
-            self._commands.pop(command, None)
+            self._held = [entry for entry in self._held if entry[1] is not future]
 
-    @property
-    def expecting(self) -> bool:
-        """Whether a batch's command ids are worth reading (a read of the dict, no lock)."""
-        return bool(self._commands)
-
-    def _release(self, applied: list[asyncio.Future[None]] | None = None) -> None:
-        for future in applied or ():
+    def _release(self, held: list[Held] | None = None) -> None:
+        for offset, future, _loop in held or ():
             if not future.done():
-                future.set_result(None)
+                future.set_result(offset)
         self._release_from(self._waiters)
         self._release_from(self._followers)
 
@@ -135,4 +116,11 @@ class OffsetWatch:
 
     @property
     def waiting(self) -> int:
-        return len(self._waiters) + len(self._commands)
+        return len(self._waiters) + len(self._held)
+
+
+def _split(held: list[Held], applied: int) -> tuple[list[Held], list[Held]]:
+    """(the writes `applied` covers, the others)."""
+    if not held:
+        return [], held
+    return [e for e in held if e[0] <= applied], [e for e in held if e[0] > applied]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import math
-import os
 import threading
 import time
 from collections import deque
@@ -20,7 +18,7 @@ from confluent_kafka import Producer as _Producer
 
 from shop.config import Config
 from shop.kafka.health import STATS_INTERVAL_MS
-from shop.kafka.offsets import COMMAND_HEADER, NotApplied, OffsetWatch
+from shop.kafka.offsets import NotApplied, OffsetWatch
 from shop.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -52,11 +50,15 @@ def _outcome(topic: str, err: KafkaError | None, message: Any) -> Outcome:
     return ProduceError(f"{topic}: {err.str()}")
 
 
-def _fail(failures: list[tuple[asyncio.Future[None], ProduceError]]) -> None:
-    """On the event loop: answers the failed commands' waiters (a cancelled one has left already)."""
-    for future, error in failures:
-        if not future.done():
-            future.set_exception(error)
+def _resolve(outcomes: list[tuple[asyncio.Future[int], Outcome]]) -> None:
+    """On the event loop: answers the writes' waiters (a cancelled one has left already)."""
+    for future, outcome in outcomes:
+        if future.done():
+            continue
+        if isinstance(outcome, ProduceError):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 class Deliveries:
@@ -115,34 +117,25 @@ def producer_settings(config: Config, extra: dict[str, Any]) -> dict[str, Any]:
 
 class Producer:
     """Thread-safe; a background thread serves delivery reports so callers only wait on futures.
-    `on_stats` receives librdkafka's statistics (JSON) every second. A producer that reports
-    `failures_only` serves commands only (`produce_command`): their success is reported by the
-    projection that applies them."""
+    `on_stats` receives librdkafka's statistics (JSON) every second."""
 
     def __init__(
         self,
         config: Config,
         on_stats: Callable[[str], None] | None = None,
         extra: dict[str, Any] | None = None,
-        failures_only: bool = False,
     ) -> None:
         extra = dict(extra or {})
         if on_stats is not None:
             extra.update({"stats_cb": on_stats, "statistics.interval.ms": STATS_INTERVAL_MS})
-        self.failures_only = failures_only
-        extra["delivery.report.only.error"] = failures_only
         settings = producer_settings(config, extra)
         # 0 is librdkafka's "no limit": such a producer waits for its queue as long as it takes.
         self.timeout = settings["message.timeout.ms"] / 1000 or math.inf
         self._producer = _Producer(settings)
-        # Failed commands, handed to their event loops once per poll: one wakeup of a loop for all
-        # the writes that failed together (an outage fails many at once), not one each.
-        self._failed: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None], ProduceError]] = deque()
+        # Outcomes for asyncio callers, handed to their event loops once per poll: one wakeup of a
+        # loop for all the writes acknowledged together, not one each.
+        self._for_loops: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[int], Outcome]] = deque()
         self._closed = threading.Event()
-        # Command ids: unique across instances (a random prefix), so that no instance answers a
-        # request before the request's own command is applied.
-        self._instance = os.urandom(8)
-        self._commands = itertools.count()
         self._poller = threading.Thread(target=self._poll, name="producer-poll", daemon=True)
         self._poller.start()
 
@@ -151,26 +144,25 @@ class Producer:
         while not self._closed.is_set():
             try:
                 self._producer.poll(0.05)
-                self._hand_failures_to_loops()
+                self._hand_to_loops()
             except Exception:
                 log.exception("serving delivery reports")
-        self._hand_failures_to_loops()  # what the closing flush delivered after the last round
+        self._hand_to_loops()  # what the closing flush delivered after the last round
 
-    def _hand_failures_to_loops(self) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], ProduceError]]] = {}
-        while self._failed:
-            loop, future, error = self._failed.popleft()
-            by_loop.setdefault(loop, []).append((future, error))
-        for loop, failures in by_loop.items():
+    def _hand_to_loops(self) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], Outcome]]] = {}
+        while self._for_loops:
+            loop, future, outcome = self._for_loops.popleft()
+            by_loop.setdefault(loop, []).append((future, outcome))
+        for loop, outcomes in by_loop.items():
             # A closed loop raises RuntimeError: nobody waits for these answers any more.
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_fail, failures)
+                loop.call_soon_threadsafe(_resolve, outcomes)
 
     def produce(
         self, topic: str, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None
     ) -> Future[int]:
         """Sends `value` to partition 0 of `topic`; the future resolves to its offset once acked."""
-        self._needs_success_reports()
         future: Future[int] = Future()
 
         def delivered(err: KafkaError | None, message: Any) -> None:
@@ -185,47 +177,38 @@ class Producer:
         self._send(topic, value, headers, delivered)
         return future
 
-    def _needs_success_reports(self) -> None:
-        if self.failures_only:
-            raise TypeError("this producer reports failures only: it writes commands, nothing else")
-
-    async def produce_command(self, topic: str, value: bytes, watch: OffsetWatch, timeout: float) -> None:
-        """Sends the command `value` to partition 0 of `topic`; returns once `watch`'s projection
-        applied it (read-your-writes: it was applied, so Kafka took it). The command carries an id
-        in a header, and the projection answers the request when a batch it applied carried that
-        id: a write wakes the event loop once, from the projection's thread, and neither the
-        producer's poll thread nor a delivery report is involved unless the write fails.
-        Raises ProduceError if Kafka reported the write failed, NotApplied if Kafka reported no
-        failure within the produce timeout and the projection did not apply it `timeout` seconds
-        after that."""
+    async def produce_applied(self, topic: str, value: bytes, watch: OffsetWatch, timeout: float) -> int:
+        """Sends `value` to partition 0 of `topic`; returns its offset once Kafka acknowledged it
+        and `watch`'s projection applied it (read-your-writes). The acknowledgement goes from the
+        poll thread straight to the watch, so the event loop wakes once per write, not twice.
+        Raises ProduceError if Kafka did not acknowledge the write, NotApplied if it did but the
+        projection had not applied it within `timeout` seconds more than the produce timeout."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        command = self._instance + next(self._commands).to_bytes(8, "big")
-        failure: list[ProduceError] = []
+        future: asyncio.Future[int] = loop.create_future()
+        acknowledged: list[int] = []
 
         def delivered(err: KafkaError | None, message: Any) -> None:
-            if err is None:  # only from a producer that reports successes too: not the answer
-                return
-            error = _outcome(topic, err, message)
-            assert isinstance(error, ProduceError)
-            failure.append(error)
-            self._failed.append((loop, future, error))
+            outcome = _outcome(topic, err, message)
+            if isinstance(outcome, int):
+                acknowledged.append(outcome)
+                if watch.hold(outcome, future, loop):
+                    return
+            self._for_loops.append((loop, future, outcome))
 
-        watch.expect(command, future, loop)  # before the write: it may be applied at once
+        self._send(topic, value, None, delivered)
         try:
-            self._send(topic, value, [(COMMAND_HEADER, command)], delivered)
             async with asyncio.timeout(self.timeout + timeout):
-                await future
+                return await future
         except TimeoutError:
-            if failure:
-                raise failure[0] from None
-            raise NotApplied() from None
+            if acknowledged:
+                raise NotApplied(acknowledged[0]) from None
+            raise ProduceError(f"{topic}: not acknowledged within the produce timeout") from None
         finally:
-            watch.forget(command)
+            if not future.done() or future.cancelled():
+                watch.forget(future)
 
     def produce_into(self, deliveries: Deliveries, topic: str, value: bytes) -> None:
         """Sends `value` to partition 0 of `topic` as one of `deliveries`."""
-        self._needs_success_reports()
         self._send(topic, value, None, deliveries.delivered)
         deliveries.sent += 1  # after: a write that raised is not awaited
 
