@@ -188,7 +188,7 @@ def _http_limits(figures: dict[str, float | None], http: dict[str, Any]) -> list
     if writes and "cart_writes_c64" in cpu:
         lines.append(
             f"- Cart writes at 64 connections: {share('cart_writes_c64', 'server') * 1e6 / writes:.0f} µs of "
-            "server CPU per write (HTTP, produce, applying the command and answering it, encoding the "
+            "server CPU per write (HTTP, produce, the delivery report, applying the command, encoding the "
             f"cart); core 0 was {share('cart_writes_c64', 'server'):.0%} busy, the broker used "
             f"{share('cart_writes_c64', 'broker'):.0%} and wrk {share('cart_writes_c64', 'wrk'):.0%} "
             f"of core 1. {_limit('cart_writes_c64', share)}"
