@@ -506,12 +506,15 @@ pub struct Plan {
     by_name: Changes<NameEntry>,
 }
 
-/// Entries an index lost, then gained, in a batch, each sorted in its order; and the positions
-/// the gained ones took (None: not recorded, they are inserted by comparison).
+/// Entries an index lost, then gained, in a batch, each sorted in its order; the positions
+/// the gained ones took (None: not recorded, they are inserted by comparison); and the entries
+/// that took the place of an entry with the same key (a product changed in what this index
+/// does not order by: a new price leaves the id and name entries where they are).
 struct Changes<E> {
     removed: Vec<E>,
     added: Vec<E>,
     ranks: Option<Vec<usize>>,
+    replaced: Vec<E>,
 }
 
 impl<E> Default for Changes<E> {
@@ -520,14 +523,19 @@ impl<E> Default for Changes<E> {
             removed: Vec::new(),
             added: Vec::new(),
             ranks: None,
+            replaced: Vec::new(),
         }
     }
 }
 
 impl<E: Clone> Changes<E> {
-    /// Removes `removed` one by one, then inserts `added` at their positions or else in one
-    /// sorted pass.
+    /// Replaces `replaced`, removes `removed` one by one, then inserts `added` at their
+    /// positions or else in one sorted pass.
     fn apply_to<O: Order<E>, const LEAF: usize>(self, index: &mut OrderIndex<E, O, LEAF>) {
+        for entry in self.replaced {
+            let found = index.replace(entry);
+            debug_assert!(found, "a replayed replacement was absent");
+        }
         for old in &self.removed {
             index.remove(old);
         }
@@ -541,12 +549,15 @@ impl<E: Clone> Changes<E> {
         }
     }
 
-    /// `removed` and `added` sorted in `O`'s order, applied to `index`.
+    /// `replaced` in place, then `removed` and `added` sorted in `O`'s order, applied to `index`.
     fn of<O: Order<E>, const LEAF: usize>(
         index: &mut OrderIndex<E, O, LEAF>,
-        mut removed: Vec<E>,
-        mut added: Vec<E>,
+        (mut removed, mut added, replaced): (Vec<E>, Vec<E>, Vec<E>),
     ) -> Changes<E> {
+        for entry in &replaced {
+            let found = index.replace(entry.clone());
+            debug_assert!(found, "a changed product's entry was absent");
+        }
         removed.sort_unstable_by(O::cmp);
         added.sort_unstable_by(O::cmp);
         for old in &removed {
@@ -563,26 +574,28 @@ impl<E: Clone> Changes<E> {
             removed,
             added,
             ranks: Some(ranks),
+            replaced,
+        }
+    }
+
+    /// How `old` becomes `new` in an index ordered by `O`: in place if their keys are equal,
+    /// else a removal and an insertion.
+    fn sort_into<O: Order<E>>(old: E, new: E, (removed, added, replaced): &mut Moves<E>) {
+        if O::cmp(&old, &new).is_eq() {
+            replaced.push(new);
+        } else {
+            removed.push(old);
+            added.push(new);
         }
     }
 }
 
-/// Price and name entries of some products.
-#[derive(Default)]
-struct Entries {
-    by_price: Vec<PriceEntry>,
-    by_name: Vec<NameEntry>,
-}
+/// An index's removals, insertions and replacements, as they are gathered.
+type Moves<E> = (Vec<E>, Vec<E>, Vec<E>);
 
-impl Entries {
-    fn of(product: &Product) -> (PriceEntry, NameEntry) {
-        (PriceEntry::of(product), NameEntry::of(product))
-    }
-
-    fn push(&mut self, (price, name): (PriceEntry, NameEntry)) {
-        self.by_price.push(price);
-        self.by_name.push(name);
-    }
+/// A product's price and name entries.
+fn price_and_name(product: &Product) -> (PriceEntry, NameEntry) {
+    (PriceEntry::of(product), NameEntry::of(product))
 }
 
 impl Apply for Catalog {
@@ -642,7 +655,7 @@ impl Apply for Catalog {
             }
             if let Change::Upsert(product) = change {
                 upserts.push(IdEntry::of(product));
-                others.push(Entries::of(product));
+                others.push(price_and_name(product));
             }
         }
         let mut present = Vec::new();
@@ -656,8 +669,8 @@ impl Apply for Catalog {
         let mut present = present.into_iter().peekable();
         let mut upserts = upserts.into_iter().zip(others);
         let mut by_id = Changes::default();
-        let mut removed = Entries::default();
-        let mut added = Entries::default();
+        let mut by_price: Moves<PriceEntry> = Default::default();
+        let mut by_name: Moves<NameEntry> = Default::default();
         for change in changes {
             // The product a change replaces, and the entries of its replacement.
             let (old, replacement) = match change {
@@ -665,7 +678,8 @@ impl Apply for Catalog {
                     let (entry, others) = upserts.next().expect("entries per upsert");
                     if present.next_if(|p| p.product.same(product)).is_none() {
                         new.added.push(entry);
-                        added.push(others);
+                        by_price.1.push(others.0);
+                        by_name.1.push(others.1);
                         continue;
                     }
                     let old = self.get(product.id()).expect("present").clone();
@@ -677,24 +691,32 @@ impl Apply for Catalog {
                 Change::Disable(id) => (self.get(id).cloned(), None),
                 Change::Poison => continue,
             };
-            if let Some(old) = old {
-                let entry = IdEntry::of(&old);
-                self.by_id.remove(&entry);
-                by_id.removed.push(entry);
-                removed.push(Entries::of(&old));
-            }
-            if let Some((entry, others)) = replacement {
-                self.by_id.insert(entry.clone());
-                by_id.added.push(entry);
-                added.push(others);
+            let Some(old) = old else { continue };
+            let (old_price, old_name) = price_and_name(&old);
+            match replacement {
+                // The same id: its entry stays where it is, and so does any other whose key the
+                // change left alone.
+                Some((entry, (price, name))) => {
+                    self.by_id.replace(entry.clone());
+                    by_id.replaced.push(entry);
+                    Changes::sort_into::<ByPrice>(old_price, price, &mut by_price);
+                    Changes::sort_into::<ByName>(old_name, name, &mut by_name);
+                }
+                None => {
+                    let entry = IdEntry::of(&old);
+                    self.by_id.remove(&entry);
+                    by_id.removed.push(entry);
+                    by_price.0.push(old_price);
+                    by_name.0.push(old_name);
+                }
             }
         }
         Plan {
             offset: self.offset,
             pim_offset: self.pim_offset,
             by_id: [new, by_id],
-            by_price: Changes::of(&mut self.by_price, removed.by_price, added.by_price),
-            by_name: Changes::of(&mut self.by_name, removed.by_name, added.by_name),
+            by_price: Changes::of(&mut self.by_price, by_price),
+            by_name: Changes::of(&mut self.by_name, by_name),
         }
     }
 

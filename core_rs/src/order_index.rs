@@ -101,6 +101,13 @@ impl<T: Clone, O: Order<T>, const LEAF: usize> OrderIndex<T, O, LEAF> {
         self.core.remove(probe)
     }
 
+    /// Puts `item` in the place of the item equal to it under O; false (and nothing changes) if
+    /// there is none. One descent, nothing moves: cheaper than a removal and an insertion when
+    /// what changed is not what the index orders by.
+    pub fn replace(&mut self, item: T) -> bool {
+        Core::<T, O, LEAF, BRANCH_CAP>::replace_in(&mut self.core.root, item)
+    }
+
     /// Number of items `x` with `below(x) == true`, where `below` is monotone over the order
     /// (true for a prefix of the sorted sequence, then false). Used for lower bounds with
     /// arbitrary probes, e.g. "items whose name < prefix". O(log n).
@@ -945,6 +952,27 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         Some(removed)
     }
 
+    fn replace_in(node: &mut Node<T>, item: T) -> bool {
+        match node {
+            Node::Leaf(items) => match items.binary_search_by(|x| O::cmp(x, &item)) {
+                Ok(at) => {
+                    items[at] = item;
+                    true
+                }
+                Err(_) => false,
+            },
+            Node::Branch(branch) => {
+                let i = branch.route::<O>(&item);
+                // A separator equal to the item is a clone of the item being replaced (the
+                // smallest under child i): it takes the new one, so no copy of the old stays.
+                if i > 0 && O::cmp(&branch.keys[i - 1], &item) == Ordering::Equal {
+                    branch.keys[i - 1] = item.clone();
+                }
+                Self::replace_in(&mut branch.children[i], item)
+            }
+        }
+    }
+
     fn remove_from(node: &mut Node<T>, probe: &T) -> Option<T> {
         match node {
             Node::Leaf(items) => {
@@ -1372,6 +1400,35 @@ mod tests {
             prop_assert_eq!(tree.check(), model.clone(), "after {:?}", op);
         }
         Ok(())
+    }
+
+    /// Every separator of the subtree, in no particular order.
+    fn separators<T: Clone>(node: &Node<T>, out: &mut Vec<T>) {
+        if let Node::Branch(branch) = node {
+            out.extend_from_slice(&branch.keys);
+            for child in &branch.children {
+                separators(child, out);
+            }
+        }
+    }
+
+    #[test]
+    fn replace_puts_an_item_in_the_place_of_its_equal_and_leaves_no_copy_of_the_old() {
+        let mut tree = OrderIndex::<Pair, ByKey, 4>::new();
+        for key in 0..300 {
+            assert!(tree.insert((key, 0)));
+        }
+        let mut keys: Vec<u32> = (0..300).collect();
+        Rng(7).shuffle(&mut keys);
+        for &key in &keys {
+            assert!(tree.replace((key, 1)));
+        }
+        assert!(!tree.replace((300, 1)), "an absent item is not added");
+        let expected: Vec<Pair> = (0..300).map(|key| (key, 1)).collect();
+        assert_eq!(tree.core.check(), expected);
+        let mut keys_left = Vec::new();
+        separators(&tree.core.root, &mut keys_left);
+        assert!(!keys_left.is_empty() && keys_left.iter().all(|&(_, payload)| payload == 1));
     }
 
     /// Inserts `items`, then removes them in the order given by `seed`, checking after each.
