@@ -36,7 +36,8 @@ class Config:
         300, "seconds after which a changed projection writes a snapshot (0: never)"
     )
     snapshot_events: int = _setting(
-        100_000, "events applied after which a projection writes a snapshot (0: never)"
+        100_000,
+        "events after which a projection writes a snapshot; at least as many as it holds items (0: never)",
     )
     trusted_proxies: str = _setting(
         "", "comma-separated proxy addresses whose X-Forwarded-Proto is believed (*: any; none by default)"

@@ -330,6 +330,28 @@ def applied(loop: ProjectionLoop, offset: int) -> None:
     eventually(lambda: loop.projection.offset == offset, timeout=60)
 
 
+def test_a_model_holding_more_items_than_the_event_count_waits_for_as_many_events(
+    checkout_every_100: Config,
+) -> None:
+    """A snapshot costs time in proportion to the model: one that holds 300 stock levels is saved
+    after 300 events, not after the configured 100."""
+    config = checkout_every_100
+    stock_corrections(config, 0, 300)
+    loop, producer = start(config)
+    try:
+        eventually(lambda: loop.snapshots.covered == 299, timeout=60)
+        stock_corrections(config, 0, 150)  # bridged again: events, ignored; still 300 items
+        applied(loop, 449)
+        time.sleep(0.5)  # a due snapshot would be taken after the batch
+        assert loop.snapshots.covered == 299 and not loop.snapshots.due()
+        stock_corrections(config, 150, 150)
+        eventually(lambda: loop.snapshots.covered == 599, timeout=60)
+    finally:
+        loop.stop(timeout=60)
+        producer.close()
+    assert loop.failure is None, loop.failure
+
+
 def test_a_due_snapshot_is_written_in_the_background_and_loads_after_a_restart(
     checkout_every_100: Config, snapshot_log: pytest.LogCaptureFixture
 ) -> None:

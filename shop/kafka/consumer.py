@@ -30,8 +30,6 @@ class Projection(Snapshotting, Protocol):
 
     def apply(self, batch: list[tuple[int, bytes]]) -> list[tuple[int, str]]: ...
 
-    def sizes(self) -> dict[str, int]: ...
-
 
 def consumer_settings(config: Config, group: str) -> dict[str, object]:
     return {

@@ -38,6 +38,8 @@ class Snapshotting(Protocol):
 
     def write_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str) -> int: ...
 
+    def sizes(self) -> dict[str, int]: ...
+
     def load_snapshot(
         self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int
     ) -> int: ...
@@ -104,17 +106,24 @@ class Snapshots:
 
     def due(self) -> bool:
         """Enough events applied, or enough time passed with some applied, since the last snapshot;
-        none is being written, and the last attempt did not just fail."""
+        none is being written, and the last attempt did not just fail. Enough events is
+        SHOP_SNAPSHOT_EVENTS, or as many as the model holds items if that is more: a snapshot costs
+        time in proportion to the model (0.2 s in the applying thread for checkout at 10^6 products
+        and stock levels, and read-your-writes answers wait for it), so it is taken no more often
+        than the replay it saves would cost."""
         applied = self.projection.offset - self.covered
         if self.path is None or applied <= 0 or self.persisting:
             return False
         now = time.monotonic()
         if self.failed_at is not None and now - self.failed_at < self.retry_s:
             return False
-        if self.config.snapshot_events > 0 and applied >= self.config.snapshot_events:
+        if self.config.snapshot_events > 0 and applied >= max(self.config.snapshot_events, self._items()):
             return True
         interval = self.config.snapshot_interval
         return interval > 0 and now - self.taken_at >= interval
+
+    def _items(self) -> int:
+        return sum(self.projection.sizes().values())
 
     @property
     def persisting(self) -> bool:
