@@ -117,7 +117,8 @@ class Snapshots:
         now = time.monotonic()
         if self.failed_at is not None and now - self.failed_at < self.retry_s:
             return False
-        if self.config.snapshot_events > 0 and applied >= max(self.config.snapshot_events, self._items()):
+        events = self.config.snapshot_events
+        if events > 0 and applied >= events and applied >= self._items():
             return True
         interval = self.config.snapshot_interval
         return interval > 0 and now - self.taken_at >= interval
