@@ -109,6 +109,9 @@ class StuckCatalog:
         self.release.wait(60)
         return self.model.apply(batch)
 
+    def sizes(self) -> dict[str, int]:
+        return self.model.sizes()
+
 
 def test_a_stuck_consumer_is_reported_until_it_moves_again(config: Config) -> None:
     admin.ensure_topics(config, [catalog.INTERNAL, catalog.INTERNAL + "_dead"])
