@@ -19,10 +19,6 @@ TOPICS = (INTERNAL,)
 class CatalogContext:
     def __init__(self, config: Config, producer: Producer, pim_published: threading.Event) -> None:
         self.model = _core.Catalog()
-        # Ready latches: once loaded and caught up, the context answers from its projection. The
-        # moments between a batch its bridge relayed and its application are lag (shop_lag_events,
-        # /healthz), not unreadiness: under a stream of changes /readyz failed 1 probe in 50.
-        self._ready = False
         self.projection = ProjectionLoop(config, INTERNAL, self.model, producer)
         self.bridge = bridge(
             config,
@@ -45,8 +41,5 @@ class CatalogContext:
         self.projection.stop()
 
     def ready(self) -> bool:
-        """Loaded, and everything pim had published at start is applied; then ready for good."""
-        self._ready = self._ready or (
-            self.projection.loaded.is_set() and self.bridge.settled(self.model.offset)
-        )
-        return self._ready
+        """Loaded, and everything pim had published at start is applied."""
+        return self.projection.loaded.is_set() and self.bridge.settled(self.model.offset)

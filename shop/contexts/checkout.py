@@ -40,7 +40,6 @@ class CheckoutContext:
         self.config = config
         self.producer = producer
         self.model = _core.Checkout()
-        self._ready = False  # latches, like the catalog's
         self.projection = ProjectionLoop(config, INTERNAL, self.model, relay_producer)
         loaded = self.projection.loaded
         self.pim_bridge = bridge(
@@ -93,14 +92,13 @@ class CheckoutContext:
         self.projection.stop()
 
     def ready(self) -> bool:
-        """Loaded, and what pim and fulfilment had published at start is applied (see catalog's)."""
+        """Loaded, and what pim and fulfilment had published at start is applied."""
         offset = self.model.offset
-        self._ready = self._ready or (
+        return (
             self.projection.loaded.is_set()
             and self.pim_bridge.settled(offset)
             and self.stock_bridge.settled(offset)
         )
-        return self._ready
 
     def _wait_applied(self, offset: int) -> None:
         """The publisher reads decisions the projection took: it waits for them, once per batch

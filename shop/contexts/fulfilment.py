@@ -18,7 +18,6 @@ class FulfilmentContext:
     def __init__(self, config: Config, producer: Producer, orders_topic: str) -> None:
         """`orders_topic` is checkout's public topic, where accepted orders are announced."""
         self.model = _core.Fulfilment()
-        self._ready = False  # latches, like the catalog's
         self.projection = ProjectionLoop(config, INTERNAL, self.model, producer)
         self.publisher = publisher(config, "fulfilment", _core.fulfilment_publish, producer)
         self.bridge = bridge(
@@ -47,8 +46,5 @@ class FulfilmentContext:
         self.projection.stop()
 
     def ready(self) -> bool:
-        """Loaded, and everything checkout had published at start is applied (see catalog's)."""
-        self._ready = self._ready or (
-            self.projection.loaded.is_set() and self.bridge.settled(self.model.offset)
-        )
-        return self._ready
+        """Loaded, and everything checkout had published at start is applied."""
+        return self.projection.loaded.is_set() and self.bridge.settled(self.model.offset)

@@ -68,6 +68,9 @@ class Relay(Worker):
         # Set once this instance relayed everything present when it was assigned the source, or
         # learned that another instance holds it.
         self.caught_up = threading.Event()
+        # Set once `settled`: afterwards a batch relayed and not yet applied is lag, not unreadiness
+        # (under a stream of changes /readyz otherwise failed 1 probe in 50).
+        self._settled = False
         self.assigned = False
         self.end_at_assign = -1
         self.position = -1  # last source offset translated and acknowledged
@@ -175,8 +178,12 @@ class Relay(Worker):
         return True
 
     def settled(self, applied_offset: int) -> bool:
-        """Caught up, and the receiving projection (at `applied_offset`) has applied what was relayed."""
-        return self.caught_up.is_set() and (not self.assigned or applied_offset >= self.last_produced)
+        """Caught up, and the receiving projection (at `applied_offset`) has applied what was
+        relayed; once true, true for good, like `caught_up`."""
+        self._settled = self._settled or (
+            self.caught_up.is_set() and (not self.assigned or applied_offset >= self.last_produced)
+        )
+        return self._settled
 
 
 def publisher(
