@@ -105,7 +105,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize> OrderIndex<T, O, LEAF> {
     /// there is none. One descent, nothing moves: cheaper than a removal and an insertion when
     /// what changed is not what the index orders by.
     pub fn replace(&mut self, item: T) -> bool {
-        Core::<T, O, LEAF, BRANCH_CAP>::replace_in(&mut self.core.root, item)
+        self.core.replace(item)
     }
 
     /// Number of items `x` with `below(x) == true`, where `below` is monotone over the order
@@ -950,6 +950,10 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         self.len -= 1;
         self.shrink_root();
         Some(removed)
+    }
+
+    fn replace(&mut self, item: T) -> bool {
+        Self::replace_in(&mut self.root, item)
     }
 
     fn replace_in(node: &mut Node<T>, item: T) -> bool {
