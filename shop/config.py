@@ -50,6 +50,9 @@ class Config:
     max_commands: int = _setting(256, "most cart and order writes in flight at once; beyond that 503")
     http_backpressure: int = _setting(512, "most requests the server works on at once; more queue")
     http_backlog: int = _setting(1024, "most connections queued (the listen backlog) beyond those")
+    cpu_policy: str = _setting(
+        "batch", "Linux scheduling of the server's threads: batch (a woken thread waits its turn) or normal"
+    )
     shutdown_timeout: int = _setting(30, "seconds a SIGTERM waits for in-flight requests and writes")
     startup_timeout: int = _setting(120, "seconds the start retries an unreachable broker before it fails")
 

@@ -90,7 +90,7 @@ class CartRoutes:
         with self.slots:
             cart_id, cookie = self._cart_id(scope)
             if quantity is None:
-                body = await http.read_body(receive, MAX_BODY, self.config.body_timeout)
+                body = await http.read_body(scope, receive, MAX_BODY, self.config.body_timeout)
                 quantity = _quantity(body)
             if quantity > 0 and self.model.product_state(product_id) != "enabled":
                 raise Problem(404, f"no product with id {product_id!r} is for sale")

@@ -1,0 +1,65 @@
+"""The server's threads run under the configured Linux scheduling policy (see shop/cli.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shop.config import Config
+from tests.kafka_broker import REPO
+from tests.server import ShopProcess
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policies")
+
+
+def group_threads(leader: int) -> list[int]:
+    """Every thread of every process in the process group `leader` (the server and its workers)."""
+    tids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.getpgid(int(pid)) == leader:
+                tids += [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+        except (ProcessLookupError, FileNotFoundError):
+            continue
+    return tids
+
+
+def test_every_thread_of_a_serving_shop_runs_as_sched_batch(config: Config, tmp_path: Path) -> None:
+    shop = ShopProcess(config, tmp_path / "shop.log").start()
+    try:
+        assert shop.process is not None
+        threads = group_threads(shop.process.pid)
+        # Granian's tokio threads, the event loop, the projections, relays and librdkafka's threads.
+        assert len(threads) > 20
+        policies = {tid: os.sched_getscheduler(tid) for tid in threads}
+        assert set(policies.values()) == {os.SCHED_BATCH}, policies
+    finally:
+        shop.stop()
+
+
+def policy_after(setting: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter sets `setting`, then reports the policy of a thread it starts afterwards."""
+    code = (
+        "import os, sys, threading; from shop.cli import set_cpu_policy;"
+        "set_cpu_policy(sys.argv[1]); seen = [];"
+        "t = threading.Thread(target=lambda: seen.append(os.sched_getscheduler(0))); t.start(); t.join();"
+        "print(seen[0])"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, setting], check=False, cwd=REPO, capture_output=True, text=True
+    )
+
+
+def test_the_policy_is_inherited_by_threads_started_afterwards() -> None:
+    assert policy_after("batch").stdout.strip() == str(os.SCHED_BATCH)
+    assert policy_after("normal").stdout.strip() == str(os.SCHED_OTHER)
+
+
+def test_an_unknown_policy_is_refused_with_the_choices() -> None:
+    result = policy_after("fifo")
+    assert result.returncode == 1
+    assert "SHOP_CPU_POLICY='fifo': expected one of batch, normal" in result.stderr
