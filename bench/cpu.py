@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -21,6 +22,41 @@ def process_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
 
+# The server's threads in groups, by the names the shop (shop/threads.py), Granian and librdkafka give
+# them; a worker's own main thread runs the event loop.
+THREAD_GROUPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("librdkafka (C)", lambda name: name.startswith("rdk:")),
+    ("Granian (tokio, Rust)", lambda name: name.startswith("tokio")),
+    ("projections (Python, applying in Rust)", lambda name: name.startswith("proj-")),
+    ("relays (Python)", lambda name: name.endswith(("-pub", "-br"))),
+    ("delivery reports (Python)", lambda name: name == "delivery-report"),
+    ("snapshots", lambda name: name.startswith("snap-")),
+)
+EVENT_LOOP = "event loop (Python)"
+OTHER_THREADS = "other threads (Granian's Python hand-off)"
+
+
+def thread_group(pid: int, tid: int, name: str) -> str:
+    if tid == pid:
+        return EVENT_LOOP
+    return next((group for group, matches in THREAD_GROUPS if matches(name)), OTHER_THREADS)
+
+
+def thread_seconds(pids: list[int]) -> dict[str, float]:
+    """CPU seconds used so far by the threads of `pids`, summed per group (see THREAD_GROUPS)."""
+    seconds: dict[str, float] = {}
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                name = (task / "comm").read_text().strip()
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the thread ended meanwhile
+            group = thread_group(pid, int(task.name), name)
+            seconds[group] = seconds.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+    return seconds
+
+
 def children_seconds() -> float:
     """CPU seconds of the children this process has waited for (wrk runs, the write driver)."""
     times = os.times()
@@ -31,10 +67,15 @@ class Window:
     """A span of time over which it measures the CPU of `processes` (name → pids, each name's pids
     summed) and of the children reaped meanwhile (as `children_name`)."""
 
-    def __init__(self, processes: dict[str, list[int]], children_name: str) -> None:
+    def __init__(
+        self, processes: dict[str, list[int]], children_name: str, threads_of: list[int] | None = None
+    ) -> None:
+        """`threads_of`: processes whose threads' CPU is also measured, per group, in `thread_shares`."""
         self.processes = processes
         self.children_name = children_name
+        self.threads_of = threads_of or []
         self.shares: dict[str, float] = {}
+        self.thread_shares: dict[str, float] = {}
 
     def _sample(self) -> dict[str, float]:
         sample = {name: sum(map(process_seconds, pids)) for name, pids in self.processes.items()}
@@ -44,6 +85,7 @@ class Window:
     def __enter__(self) -> Window:
         self._started = time.perf_counter()
         self._before = self._sample()
+        self._threads_before = thread_seconds(self.threads_of)
         return self
 
     def __exit__(
@@ -52,3 +94,7 @@ class Window:
         elapsed = time.perf_counter() - self._started
         after = self._sample()
         self.shares = {name: (after[name] - self._before[name]) / elapsed for name in after}
+        threads = thread_seconds(self.threads_of)
+        self.thread_shares = {
+            group: (used - self._threads_before.get(group, 0.0)) / elapsed for group, used in threads.items()
+        }

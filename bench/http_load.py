@@ -54,6 +54,8 @@ class HttpRuns:
     driver: list[dict[str, object]] = field(default_factory=list)
     # Per load, per run: the share of a core the server, the broker, wrk and the driver used.
     cpu_use: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    # The writes alone: the share of the server's core per group of its threads (bench/cpu.py).
+    write_threads: dict[str, float] = field(default_factory=dict)
     body_bytes: int = 0
     # The frames taking the most samples of the server's work under each load (py-spy, after the runs).
     profiles: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
@@ -76,6 +78,7 @@ class HttpRuns:
             "body_bytes": self.body_bytes,
             "write_driver": self.driver,
             "profiles": self.profiles,
+            "write_threads": self.write_threads,
         }
         figures["cpu"] = {
             name: {process: spread([run[process] for run in runs]).as_dict() for process in runs[0]}
@@ -163,7 +166,8 @@ def writes_alone(stack: Stack, shop: Server, results: HttpRuns, rows: int, secon
     driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S)
     try:
         time.sleep(WARMUP_S)
-        with cpu_window(stack, shop) as window:
+        window = cpu.Window({"server": shop.pids(), "broker": [stack.broker.pid()]}, "wrk", shop.pids())
+        with window:
             time.sleep(seconds)
         output, _ = driver.communicate(timeout=seconds + 60)
     finally:
@@ -171,6 +175,7 @@ def writes_alone(stack: Stack, shop: Server, results: HttpRuns, rows: int, secon
             driver.kill()
             driver.wait()
     results.cpu_use.setdefault("writes_alone", []).append(window.shares)
+    results.write_threads = window.thread_shares
     log.info("writes alone: server %.0f%% of its core; %s", window.shares["server"] * 100, output.strip())
 
 

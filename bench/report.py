@@ -184,6 +184,8 @@ def _http_limits(figures: dict[str, float | None], http: dict[str, Any]) -> list
         )
     if reads and floor and "writes_alone" in cpu and "reads" in cpu:
         lines.append(_writes_budget(share("writes_alone", "server"), share("reads", "server") / reads, floor))
+    if http.get("write_threads"):
+        lines.append(_write_threads(http["write_threads"]))
     writes = figures["cart_writes_per_s"]
     if writes and "cart_writes_c64" in cpu:
         lines.append(
@@ -205,6 +207,17 @@ def _writes_budget(writes: float, read_seconds: float, floor: float) -> str:
         f"read-only cost of {read_seconds * 1e6:.0f} µs per page the rest of the core serves at most "
         f"{left:,.0f} pages/s, {left / floor:.2f} of the floor: a ratio of {READS_UNDER_WRITES_RATIO} needs "
         f"the writes to take at most {max(0.0, needed):.0%} of the core (or the pages to cost less)."
+    )
+
+
+def _write_threads(shares: dict[str, float]) -> str:
+    """Where the writes' share of the server's core went, thread group by thread group."""
+    ranked = sorted(shares.items(), key=lambda item: -item[1])
+    parts = ", ".join(f"{group} {share:.1%}" for group, share in ranked if share >= 0.0005)
+    python = sum(share for group, share in shares.items() if "Python" in group)
+    return (
+        f"- The writes alone, per thread of the server: {parts}. Threads running Python took {python:.1%} "
+        f"of the core, the others {sum(shares.values()) - python:.1%}."
     )
 
 

@@ -20,6 +20,7 @@ from shop.config import Config
 from shop.kafka.health import STATS_INTERVAL_MS
 from shop.kafka.offsets import NotApplied, OffsetWatch
 from shop.progress import Progress
+from shop.threads import name_this_thread
 
 log = logging.getLogger(__name__)
 IMPORT_TIMEOUT_S = 120
@@ -136,10 +137,11 @@ class Producer:
         # loop for all the writes acknowledged together, not one each.
         self._for_loops: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[int], Outcome]] = deque()
         self._closed = threading.Event()
-        self._poller = threading.Thread(target=self._poll, name="producer-poll", daemon=True)
+        self._poller = threading.Thread(target=self._poll, name="delivery-reports", daemon=True)
         self._poller.start()
 
     def _poll(self) -> None:
+        name_this_thread("delivery-reports")
         # This thread serves every delivery report: if it died, every write would wait forever.
         while not self._closed.is_set():
             try:

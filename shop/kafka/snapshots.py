@@ -26,6 +26,7 @@ from confluent_kafka import KafkaException
 from shop import _core
 from shop.config import Config
 from shop.kafka import admin
+from shop.threads import name_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ class Snapshots:
         serialize_s = time.monotonic() - started
 
         def persist() -> None:
+            name_this_thread(f"snapshot-{self.topic}")
             self._persist(saved, reason, started, serialize_s)
 
         if reason == "shutdown":

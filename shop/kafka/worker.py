@@ -7,6 +7,8 @@ import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
+from shop.threads import name_this_thread
+
 log = logging.getLogger(__name__)
 
 
@@ -48,6 +50,7 @@ class Worker:
         return None
 
     def _guarded(self) -> None:
+        name_this_thread(self.name)
         try:
             self.work()
         except Exception as exc:  # a dead worker must show in /healthz, not vanish

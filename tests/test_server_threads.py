@@ -1,4 +1,5 @@
-"""The server's threads run under the configured Linux scheduling policy (see shop/cli.py)."""
+"""The server's threads: named in the operating system (shop/threads.py) and run under the
+configured Linux scheduling policy (shop/cli.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from shop.config import Config
 from tests.kafka_broker import REPO
 from tests.server import ShopProcess
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policies")
+pytestmark = pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux threads")
+# The threads a serving shop starts, as `top -H` shows them: projections, relays, and one thread
+# serving delivery reports per producer.
+PROJECTIONS = {"proj-catalog", "proj-co", "proj-ful"}
+RELAYS = {"pim-pub", "catalog-br", "co-pim-br", "co-ful-br", "co-pub", "ful-br", "ful-pub"}
+SHOP_THREADS = PROJECTIONS | RELAYS | {"delivery-report"}
 
 
 def group_threads(leader: int) -> list[int]:
@@ -28,13 +34,21 @@ def group_threads(leader: int) -> list[int]:
     return tids
 
 
-def test_every_thread_of_a_serving_shop_runs_as_sched_batch(config: Config, tmp_path: Path) -> None:
+def thread_name(tid: int) -> str:
+    return Path(f"/proc/{tid}/comm").read_text().strip()
+
+
+def test_a_serving_shop_names_its_threads_and_runs_them_all_as_sched_batch(
+    config: Config, tmp_path: Path
+) -> None:
     shop = ShopProcess(config, tmp_path / "shop.log").start()
     try:
         assert shop.process is not None
         threads = group_threads(shop.process.pid)
+        names = {thread_name(tid) for tid in threads}
+        assert not SHOP_THREADS - names, names
+        assert any(name.startswith("rdk:") for name in names)  # librdkafka names its own
         # Granian's tokio threads, the event loop, the projections, relays and librdkafka's threads.
-        assert len(threads) > 20
         policies = {tid: os.sched_getscheduler(tid) for tid in threads}
         assert set(policies.values()) == {os.SCHED_BATCH}, policies
     finally:
