@@ -12,7 +12,7 @@ from shop.kafka.breaker import CircuitBreaker
 from shop.kafka.consumer import ProjectionLoop
 from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.health import BrokerWatch
-from shop.kafka.producer import Producer, relay_producer
+from shop.kafka.producer import CommandProducer, relay_producer
 from shop.kafka.relay import Relay
 from shop.retry import retry
 
@@ -41,7 +41,7 @@ class Shop:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.broker = BrokerWatch()
-        self.producer = Producer(config, on_stats=self.broker.on_stats)
+        self.producer = CommandProducer(config, on_stats=self.broker.on_stats)
         self.breaker = CircuitBreaker(
             config.breaker_failures, config.breaker_cooldown, broker_down=self.broker.unreachable
         )

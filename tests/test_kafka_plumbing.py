@@ -16,7 +16,7 @@ from shop.contexts import catalog
 from shop.kafka import admin
 from shop.kafka.consumer import ProjectionLoop, replay
 from shop.kafka.offsets import NotApplied, OffsetWatch
-from shop.kafka.producer import Producer
+from shop.kafka.producer import CommandProducer, Producer
 from tests.reference import product_changed
 from tests.test_catalog_integration import eventually
 
@@ -154,6 +154,35 @@ def test_a_write_is_answered_once_its_projection_applied_it_and_not_before(confi
         assert watch.waiting == 0
     finally:
         producer.close()
+
+
+def test_a_lone_write_goes_at_once_and_writes_that_find_others_in_flight_share_a_lingering_producer(
+    config: Config,
+) -> None:
+    admin.ensure_topics(config, [catalog.INTERNAL])
+    producer = CommandProducer(config)
+    topic = config.topic(catalog.INTERNAL)
+    _, message = product_changed(0, 0, id="p", name="Pear", price=3)
+    watch = OffsetWatch()
+
+    async def writes() -> list[int]:
+        first = asyncio.ensure_future(producer.produce_applied(topic, message, watch, 30))
+        while watch.waiting < 1:  # acknowledged, held until applied: still in flight
+            await asyncio.sleep(0.01)
+        second = asyncio.ensure_future(producer.produce_applied(topic, message, watch, 30))
+        while watch.waiting < 2:
+            await asyncio.sleep(0.01)
+        threading.Thread(target=watch.advance, args=(1,)).start()
+        answered = [await first, await second]
+        assert producer.in_flight == 0
+        threading.Timer(0.2, watch.advance, args=(2,)).start()
+        return [*answered, await producer.produce_applied(topic, message, watch, 30)]
+
+    try:
+        assert asyncio.run(writes()) == [0, 1, 2]
+        assert producer.sent == {"lone": 2, "shared": 1}
+    finally:
+        assert producer.close() == 0
 
 
 def test_an_acknowledged_write_that_is_not_applied_in_time_raises_not_applied(config: Config) -> None:

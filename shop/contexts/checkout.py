@@ -12,7 +12,7 @@ from shop._proto import checkout_pb2
 from shop.config import Config
 from shop.contexts import fulfilment, pim
 from shop.kafka.consumer import ProjectionLoop
-from shop.kafka.producer import Producer
+from shop.kafka.producer import CommandProducer, Producer
 from shop.kafka.relay import Relay, bridge, publisher
 
 INTERNAL = "checkout_internal"
@@ -31,7 +31,7 @@ class CheckoutContext:
     def __init__(
         self,
         config: Config,
-        producer: Producer,
+        producer: CommandProducer,
         relay_producer: Producer,
         pim_published: threading.Event,
         fulfilment_published: threading.Event,
