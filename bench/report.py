@@ -185,7 +185,10 @@ def _http_limits(figures: dict[str, float | None], http: dict[str, Any]) -> list
     if reads and floor and "writes_alone" in cpu and "reads" in cpu:
         lines.append(_writes_budget(share("writes_alone", "server"), share("reads", "server") / reads, floor))
     if http.get("write_threads"):
-        lines.append(_write_threads(http["write_threads"]))
+        budget = None
+        if reads and floor and "reads" in cpu:
+            budget = max(0.0, 1 - READS_UNDER_WRITES_RATIO * floor * share("reads", "server") / reads)
+        lines.append(_write_threads(http["write_threads"], budget))
     writes = figures["cart_writes_per_s"]
     if writes and "cart_writes_c64" in cpu:
         lines.append(
@@ -210,15 +213,23 @@ def _writes_budget(writes: float, read_seconds: float, floor: float) -> str:
     )
 
 
-def _write_threads(shares: dict[str, float]) -> str:
-    """Where the writes' share of the server's core went, thread group by thread group."""
+def _write_threads(shares: dict[str, float], budget: float | None) -> str:
+    """Where the writes' share of the server's core went, thread group by thread group, and what
+    that leaves the Python threads if the writes are to fit `budget`."""
     ranked = sorted(shares.items(), key=lambda item: -item[1])
     parts = ", ".join(f"{group} {share:.1%}" for group, share in ranked if share >= 0.0005)
     python = sum(share for group, share in shares.items() if "Python" in group)
-    return (
+    others = sum(shares.values()) - python
+    line = (
         f"- The writes alone, per thread of the server: {parts}. Threads running Python took {python:.1%} "
-        f"of the core, the others {sum(shares.values()) - python:.1%}."
+        f"of the core, the others {others:.1%}."
     )
+    if budget is not None:
+        line += (
+            f" Within the {budget:.0%} the ratio allows, the threads running Python would have "
+            f"{max(0.0, budget - others):.1%} left for what now takes them {python:.1%}."
+        )
+    return line
 
 
 def _limit(load: str, share: Callable[[str, str], float]) -> str:
