@@ -135,11 +135,16 @@ def cookie(scope: Scope, name: str) -> str | None:
 
 def min_offset(scope: Scope) -> int | None:
     """The `Shop-Min-Offset` a client asks this instance to have applied before it answers."""
-    raw = header(scope, b"shop-min-offset")
+    return _whole_number(scope, "Shop-Min-Offset", "must be a whole number (a Shop-Offset seen before)")
+
+
+def _whole_number(scope: Scope, name: str, problem: str) -> int | None:
+    """Header `name` as a whole number (at most 18 digits), None when absent; 400 `problem` else."""
+    raw = header(scope, name.lower().encode())
     if raw is None:
         return None
     if not raw.isdigit() or len(raw) > 18:
-        raise invalid("Shop-Min-Offset", "must be a whole number (a Shop-Offset seen before)")
+        raise invalid(name, problem)
     return int(raw)
 
 
@@ -175,9 +180,4 @@ async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) 
 
 def content_length(scope: Scope) -> int | None:
     """The declared body length; None when the client did not declare one (chunked)."""
-    raw = header(scope, b"content-length")
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise invalid("Content-Length", "must be a whole number of bytes")
-    return int(raw)
+    return _whole_number(scope, "Content-Length", "must be a whole number of bytes")
