@@ -30,6 +30,10 @@ WRITE_CONNECTIONS = 64
 CART_WRITES_PER_S = 500
 CATALOG_UPDATES_PER_S = 2000
 WARMUP_S = 2
+# The write load runs this long before anything under writes is measured: a fresh broker's JVM
+# compiles its produce and fetch paths in the first half minute of writes, and meanwhile took 70%
+# of core 1 (20% once warm), which is no state of a broker in service.
+WRITE_WARMUP_S = 40
 CART_SCRIPT = """
 -- PUT a quantity into one of 10,000 carts (cookie) for one of a few products, round robin.
 local ids = {%s}
@@ -139,6 +143,8 @@ def reads(stack: Stack, shop: Server, results: HttpRuns, runs: int, seconds: flo
 def reads_under_writes(
     stack: Stack, shop: Server, results: HttpRuns, rows: int, runs: int, seconds: float
 ) -> None:
+    log.info("warming up the broker with %.0f s of the write load", WRITE_WARMUP_S)
+    start_driver(stack, shop, rows, WRITE_WARMUP_S).communicate(timeout=WRITE_WARMUP_S + 60)
     writes_alone(stack, shop, results, rows, seconds)
     for _ in range(runs):
         driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S)
