@@ -147,7 +147,10 @@ def set_cpu_policy(policy: str) -> None:
         raise SystemExit(f"SHOP_CPU_POLICY={policy!r}: expected one of {', '.join(CPU_POLICIES)}")
     if not hasattr(os, "sched_setscheduler"):  # not Linux: the platform's own scheduling
         return
-    os.sched_setscheduler(0, getattr(os, CPU_POLICIES[policy]), os.sched_param(0))
+    try:
+        os.sched_setscheduler(0, getattr(os, CPU_POLICIES[policy]), os.sched_param(0))
+    except OSError as exc:  # a sandbox that forbids it: serve anyway, on the normal policy
+        log.warning("could not set the CPU policy %s (%s): serving with the normal policy", policy, exc)
 
 
 def import_products(config: Config, args: argparse.Namespace) -> None:

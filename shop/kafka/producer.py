@@ -276,8 +276,11 @@ class CommandProducer:
             self.in_flight -= 1
 
     def close(self, timeout: float = 30.0) -> int:
-        """Flushes and closes both; returns how many writes are still unacknowledged."""
-        return self.lone.close(timeout) + self.shared.close(timeout)
+        """Flushes and closes both within `timeout` seconds in all; returns how many writes are
+        still unacknowledged."""
+        deadline = time.monotonic() + timeout
+        remaining = self.lone.close(timeout)
+        return remaining + self.shared.close(max(0.0, deadline - time.monotonic()))
 
 
 def relay_producer(config: Config) -> Producer:
