@@ -136,7 +136,7 @@ def serve_http(target: str, config: Config) -> None:
 # when its fetch arrives) does not preempt the thread that woke it. Preempting it meant a switch to
 # a thread that at once waited for the GIL the other still held, and a switch back: with 500 cart
 # writes a second the event loop switched 3,300 times a second with the normal policy and 1,400
-# with batch, and the same load took 24% of the core against 27% (tests/test_cli.py pins the
+# with batch, and the same load took 24% of the core against 27% (tests/test_server_threads.py pins the
 # policy; README "Benchmarks" has the figures). Threads and workers started later inherit it.
 CPU_POLICIES = {"batch": "SCHED_BATCH", "normal": "SCHED_OTHER"}
 

@@ -266,12 +266,11 @@ class CommandProducer:
 
     async def produce_applied(self, topic: str, value: bytes, watch: OffsetWatch, timeout: float) -> int:
         """As Producer.produce_applied, through the producer that suits the writes in flight."""
-        path = "shared" if self.in_flight else "lone"
-        producer = self.shared if self.in_flight else self.lone
-        self.sent[path] += 1
+        lone = self.in_flight == 0
+        self.sent["lone" if lone else "shared"] += 1
         self.in_flight += 1
         try:
-            return await producer.produce_applied(topic, value, watch, timeout)
+            return await (self.lone if lone else self.shared).produce_applied(topic, value, watch, timeout)
         finally:
             self.in_flight -= 1
 

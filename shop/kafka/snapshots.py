@@ -161,13 +161,14 @@ class Snapshots:
         saved = projection.save_snapshot(identity.topic, identity.topic_id, identity.cluster_id)
         serialize_s = time.monotonic() - started
 
+        if reason == "shutdown":
+            self._persist(saved, reason, started, serialize_s)
+            return
+
         def persist() -> None:
             name_this_thread(f"snapshot-{self.topic}")
             self._persist(saved, reason, started, serialize_s)
 
-        if reason == "shutdown":
-            persist()
-            return
         self._persisting = threading.Thread(target=persist, name=f"snapshot-{self.topic}", daemon=True)
         self._persisting.start()
 
