@@ -13,13 +13,18 @@ from types import TracebackType
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
+def stat_seconds(stat: Path) -> float:
+    """CPU seconds (user + system) in a /proc `stat` file of a process (every thread) or a thread."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+
+
 def process_seconds(pid: int) -> float:
     """CPU seconds (user + system, every thread) a running process used so far; 0 once it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return stat_seconds(Path(f"/proc/{pid}/stat"))
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
 
 # The server's threads in groups, by the names the shop (shop/threads.py), Granian and librdkafka give
@@ -49,11 +54,11 @@ def thread_seconds(pids: list[int]) -> dict[str, float]:
         for task in Path(f"/proc/{pid}/task").glob("*"):
             try:
                 name = (task / "comm").read_text().strip()
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                used = stat_seconds(task / "stat")
             except OSError:
                 continue  # the thread ended meanwhile
             group = thread_group(pid, int(task.name), name)
-            seconds[group] = seconds.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+            seconds[group] = seconds.get(group, 0.0) + used
     return seconds
 
 

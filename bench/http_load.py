@@ -172,8 +172,7 @@ def writes_alone(stack: Stack, shop: Server, results: HttpRuns, rows: int, secon
     driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S)
     try:
         time.sleep(WARMUP_S)
-        window = cpu.Window({"server": shop.pids(), "broker": [stack.broker.pid()]}, "wrk", shop.pids())
-        with window:
+        with cpu_window(stack, shop, per_thread=True) as window:
             time.sleep(seconds)
         output, _ = driver.communicate(timeout=seconds + 60)
     finally:
@@ -185,9 +184,11 @@ def writes_alone(stack: Stack, shop: Server, results: HttpRuns, rows: int, secon
     log.info("writes alone: server %.0f%% of its core; %s", window.shares["server"] * 100, output.strip())
 
 
-def cpu_window(stack: Stack, server: Server) -> cpu.Window:
-    """CPU of the server (core 0), the broker and wrk (core 1) over one wrk run."""
-    return cpu.Window({"server": server.pids(), "broker": [stack.broker.pid()]}, "wrk")
+def cpu_window(stack: Stack, server: Server, per_thread: bool = False) -> cpu.Window:
+    """CPU of the server (core 0), the broker and wrk (core 1) over one wrk run; `per_thread`, the
+    server's threads' too, per group."""
+    threads_of = server.pids() if per_thread else None
+    return cpu.Window({"server": server.pids(), "broker": [stack.broker.pid()]}, "wrk", threads_of)
 
 
 def start_driver(stack: Stack, shop: Server, rows: int, seconds: float) -> subprocess.Popen[str]:

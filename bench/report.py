@@ -187,7 +187,7 @@ def _http_limits(figures: dict[str, float | None], http: dict[str, Any]) -> list
     if http.get("write_threads"):
         budget = None
         if reads and floor and "reads" in cpu:
-            budget = max(0.0, 1 - READS_UNDER_WRITES_RATIO * floor * share("reads", "server") / reads)
+            budget = _writes_allowed(share("reads", "server") / reads, floor)
         lines.append(_write_threads(http["write_threads"], budget))
     writes = figures["cart_writes_per_s"]
     if writes and "cart_writes_c64" in cpu:
@@ -204,13 +204,19 @@ def _http_limits(figures: dict[str, float | None], http: dict[str, Any]) -> list
 def _writes_budget(writes: float, read_seconds: float, floor: float) -> str:
     """What is left of the server's core for reads once the writes took theirs."""
     left = max(0.0, 1 - writes) / read_seconds
-    needed = 1 - READS_UNDER_WRITES_RATIO * floor * read_seconds
     return (
         f"- The writes alone (the same driver, no reads) took {writes:.0%} of the server's core. At the "
         f"read-only cost of {read_seconds * 1e6:.0f} µs per page the rest of the core serves at most "
         f"{left:,.0f} pages/s, {left / floor:.2f} of the floor: a ratio of {READS_UNDER_WRITES_RATIO} needs "
-        f"the writes to take at most {max(0.0, needed):.0%} of the core (or the pages to cost less)."
+        f"the writes to take at most {_writes_allowed(read_seconds, floor):.0%} of the core (or the pages to "
+        "cost less)."
     )
+
+
+def _writes_allowed(read_seconds: float, floor: float) -> float:
+    """The share of the server's core the writes may take if the reads under writes, at
+    `read_seconds` of CPU each, are to reach READS_UNDER_WRITES_RATIO of the `floor`."""
+    return max(0.0, 1 - READS_UNDER_WRITES_RATIO * floor * read_seconds)
 
 
 def _write_threads(shares: dict[str, float], budget: float | None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+import threading
 
 PR_SET_NAME = 15
 OS_NAME_BYTES = 15  # the kernel keeps 16 bytes, the last one a NUL
@@ -31,7 +32,8 @@ def os_name(name: str) -> str:
     return name.encode()[:OS_NAME_BYTES].decode(errors="ignore")
 
 
-def name_this_thread(name: str) -> None:
-    """Names the calling thread in the operating system (Linux; elsewhere a no-op)."""
+def name_this_thread() -> None:
+    """Gives the calling thread its Python name in the operating system too (Linux; elsewhere a
+    no-op). Called first thing by the thread's target."""
     if _libc is not None:
-        _libc.prctl(PR_SET_NAME, os_name(name).encode(), 0, 0, 0)
+        _libc.prctl(PR_SET_NAME, os_name(threading.current_thread().name).encode(), 0, 0, 0)

@@ -141,7 +141,7 @@ class Producer:
         self._poller.start()
 
     def _poll(self) -> None:
-        name_this_thread("delivery-reports")
+        name_this_thread()
         # This thread serves every delivery report: if it died, every write would wait forever.
         while not self._closed.is_set():
             try:

@@ -166,7 +166,7 @@ class Snapshots:
             return
 
         def persist() -> None:
-            name_this_thread(f"snapshot-{self.topic}")
+            name_this_thread()
             self._persist(saved, reason, started, serialize_s)
 
         self._persisting = threading.Thread(target=persist, name=f"snapshot-{self.topic}", daemon=True)

@@ -50,7 +50,7 @@ class Worker:
         return None
 
     def _guarded(self) -> None:
-        name_this_thread(self.name)
+        name_this_thread()
         try:
             self.work()
         except Exception as exc:  # a dead worker must show in /healthz, not vanish
