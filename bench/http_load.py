@@ -1,7 +1,9 @@
 """HTTP load with wrk: the shop on core 0, wrk (and the broker, and the write driver) on core 1.
 
 Reads: the measured page against the floor app serving the same bytes, alternated run by run.
-Reads under writes: the same page while bench.write_driver applies cart writes and catalog updates.
+Reads under writes: the same page while bench.write_driver applies cart writes and catalog updates;
+then beside each part of that load alone (cart reads, cart writes, catalog updates), which tells
+what each costs the reads and in which threads.
 Cart writes: PUT with read-your-writes at concurrency 1 (latency) and 64 (throughput).
 """
 
@@ -34,6 +36,15 @@ WARMUP_S = 2
 # compiles its produce and fetch paths in the first half minute of writes, and meanwhile took 70%
 # of core 1 (20% once warm), which is no state of a broker in service.
 WRITE_WARMUP_S = 40
+# The parts of the write load, each run alone beside the reads: (cart requests/s, catalog updates/s,
+# cart reads instead of writes). Cart reads go through the same HTTP and handler as a cart write but
+# not through Kafka, so cart writes minus cart reads is what a write's way through Kafka costs.
+WRITE_PARTS = {
+    "reads_under_cart_reads": (CART_WRITES_PER_S, 0, True),
+    "reads_under_cart_writes": (CART_WRITES_PER_S, 0, False),
+    "reads_under_catalog_updates": (0, CATALOG_UPDATES_PER_S, False),
+}
+PART_RUNS = 3
 CART_SCRIPT = """
 -- PUT a quantity into one of 10,000 carts (cookie) for one of a few products, round robin.
 local ids = {%s}
@@ -60,6 +71,8 @@ class HttpRuns:
     cpu_use: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     # The writes alone: the share of the server's core per group of its threads (bench/cpu.py).
     write_threads: dict[str, float] = field(default_factory=dict)
+    # Per load, per run: the share of the server's core per group of its threads.
+    threads: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     body_bytes: int = 0
     # The frames taking the most samples of the server's work under each load (py-spy, after the runs).
     profiles: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
@@ -68,6 +81,8 @@ class HttpRuns:
         self.runs.setdefault(name, []).append(result)
         if window is not None:
             self.cpu_use.setdefault(name, []).append(window.shares)
+            if window.thread_shares:
+                self.threads.setdefault(name, []).append(window.thread_shares)
         log.info(
             "%s: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %d errors",
             name,
@@ -87,6 +102,16 @@ class HttpRuns:
         figures["cpu"] = {
             name: {process: spread([run[process] for run in runs]).as_dict() for process in runs[0]}
             for name, runs in self.cpu_use.items()
+        }
+        figures["threads"] = {
+            name: {
+                group: spread([run.get(group, 0.0) for run in runs]).median for group in set().union(*runs)
+            }
+            for name, runs in self.threads.items()
+        }
+        figures["write_parts"] = {
+            name: {"cart_per_s": cart, "catalog_per_s": catalog, "cart_reads": reads}
+            for name, (cart, catalog, reads) in WRITE_PARTS.items()
         }
         for name, results in self.runs.items():
             figures[name] = {
@@ -109,6 +134,7 @@ def measure(stack: Stack, rows: int, runs: int, seconds: float) -> HttpRuns:
         shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
         reads(stack, shop, results, runs, seconds)
         reads_under_writes(stack, shop, results, rows, runs, seconds)
+        reads_under_write_parts(stack, shop, results, rows, min(runs, PART_RUNS), seconds)
         cart_writes(stack, shop, results, rows, runs, seconds)
         for name, load in loads(stack, shop, rows).items():
             collapsed = pyspy.profile_load(shop, load, stack.folder / f"profile-{name}.txt")
@@ -133,7 +159,7 @@ def reads(stack: Stack, shop: Server, results: HttpRuns, runs: int, seconds: flo
             with cpu_window(stack, floor) as window:
                 result = wrk.run(floor.url + PAGE, READ_CONNECTIONS, seconds)
             results.add("floor", result, window)
-            with cpu_window(stack, shop) as window:
+            with cpu_window(stack, shop, per_thread=True) as window:
                 result = wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
             results.add("reads", result, window)
     finally:
@@ -147,23 +173,48 @@ def reads_under_writes(
     start_driver(stack, shop, rows, WRITE_WARMUP_S).communicate(timeout=WRITE_WARMUP_S + 60)
     writes_alone(stack, shop, results, rows, seconds)
     for _ in range(runs):
-        driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S)
-        try:
-            time.sleep(WARMUP_S)
-            with cpu_window(stack, shop) as window:
-                result = wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
-            children_before = cpu.children_seconds()
-            output, _ = driver.communicate(timeout=seconds + 60)
-            # The driver ran for seconds + 2 warm-ups; its share over that time, beside wrk's.
-            window.shares["driver"] = (cpu.children_seconds() - children_before) / (seconds + 2 * WARMUP_S)
-            results.add("reads_under_writes", result, window)
-        finally:
-            if driver.poll() is None:
-                driver.kill()
-                driver.wait()
-        achieved = json.loads(output.strip().splitlines()[-1])
-        log.info("write driver: %s", achieved)
-        results.driver.append(achieved)
+        results.driver.append(reads_beside(stack, shop, results, "reads_under_writes", seconds, rows))
+
+
+def reads_under_write_parts(
+    stack: Stack, shop: Server, results: HttpRuns, rows: int, runs: int, seconds: float
+) -> None:
+    """The reads beside each part of the write load alone (WRITE_PARTS), run after run in turn."""
+    for _ in range(runs):
+        for name, (cart_per_s, catalog_per_s, cart_reads) in WRITE_PARTS.items():
+            reads_beside(stack, shop, results, name, seconds, rows, cart_per_s, catalog_per_s, cart_reads)
+
+
+def reads_beside(
+    stack: Stack,
+    shop: Server,
+    results: HttpRuns,
+    name: str,
+    seconds: float,
+    rows: int,
+    cart_per_s: float = CART_WRITES_PER_S,
+    catalog_per_s: float = CATALOG_UPDATES_PER_S,
+    cart_reads: bool = False,
+) -> dict[str, object]:
+    """One read run while the write driver runs (at these rates); records it under `name` with the
+    CPU per process and per thread group; returns what the driver achieved."""
+    driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S, cart_per_s, catalog_per_s, cart_reads)
+    try:
+        time.sleep(WARMUP_S)
+        with cpu_window(stack, shop, per_thread=True) as window:
+            result = wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
+        children_before = cpu.children_seconds()
+        output, _ = driver.communicate(timeout=seconds + 60)
+        # The driver ran for seconds + 2 warm-ups; its share over that time, beside wrk's.
+        window.shares["driver"] = (cpu.children_seconds() - children_before) / (seconds + 2 * WARMUP_S)
+        results.add(name, result, window)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    achieved: dict[str, object] = json.loads(output.strip().splitlines()[-1])
+    log.info("write driver (%s): %s", name, achieved)
+    return achieved
 
 
 def writes_alone(stack: Stack, shop: Server, results: HttpRuns, rows: int, seconds: float) -> None:
@@ -191,7 +242,15 @@ def cpu_window(stack: Stack, server: Server, per_thread: bool = False) -> cpu.Wi
     return cpu.Window({"server": server.pids(), "broker": [stack.broker.pid()]}, "wrk", threads_of)
 
 
-def start_driver(stack: Stack, shop: Server, rows: int, seconds: float) -> subprocess.Popen[str]:
+def start_driver(
+    stack: Stack,
+    shop: Server,
+    rows: int,
+    seconds: float,
+    cart_per_s: float = CART_WRITES_PER_S,
+    catalog_per_s: float = CATALOG_UPDATES_PER_S,
+    cart_reads: bool = False,
+) -> subprocess.Popen[str]:
     argv = [
         sys.executable,
         "-m",
@@ -199,9 +258,10 @@ def start_driver(stack: Stack, shop: Server, rows: int, seconds: float) -> subpr
         shop.url,
         stack.config.kafka_bootstrap,
         str(rows),
-        str(CART_WRITES_PER_S),
-        str(CATALOG_UPDATES_PER_S),
+        str(cart_per_s),
+        str(catalog_per_s),
         str(seconds),
+        *(["--cart-reads"] if cart_reads else []),
     ]
     with open(stack.logs / "write_driver.log", "ab") as log_file:
         driver = subprocess.Popen(

@@ -189,6 +189,9 @@ def _http_limits(figures: dict[str, float | None], http: dict[str, Any]) -> list
         if reads and floor and "reads" in cpu:
             budget = _writes_allowed(share("reads", "server") / reads, floor)
         lines.append(_write_threads(http["write_threads"], budget))
+    lines += _write_parts(
+        http, budget=1 - READS_UNDER_WRITES_RATIO * floor / reads if floor and reads else None
+    )
     writes = figures["cart_writes_per_s"]
     if writes and "cart_writes_c64" in cpu:
         lines.append(
@@ -236,6 +239,81 @@ def _write_threads(shares: dict[str, float], budget: float | None) -> str:
             f"{max(0.0, budget - others):.1%} left for what now takes them {python:.1%}."
         )
     return line
+
+
+def _write_parts(http: dict[str, Any], budget: float | None) -> list[str]:
+    """What each part of the write load, run alone beside the reads, cost them: the reads it took
+    away, as µs of the server's core per cart request or catalog update, and in which threads the
+    cart write's way through Kafka (cart writes minus cart reads) spent its time."""
+    parts, reads = http.get("write_parts", {}), _median(http, "reads", "requests_per_s")
+    server = _median(http.get("cpu", {}), "reads", "server")
+    if not reads or not server or any(_median(http, name, "requests_per_s") is None for name in parts):
+        return []
+
+    def lost(name: str) -> float:
+        return 1 - (_median(http, name, "requests_per_s") or 0.0) / reads
+
+    def per_event(name: str) -> float:
+        """µs of the server's core per cart request or catalog update of this part."""
+        rate = float(parts[name]["cart_per_s"] or parts[name]["catalog_per_s"])
+        return lost(name) * server * 1e6 / rate
+
+    http_only, writes, catalog = (
+        "reads_under_cart_reads",
+        "reads_under_cart_writes",
+        "reads_under_catalog_updates",
+    )
+    kafka = per_event(writes) - per_event(http_only)
+    line = (
+        f"- Each part of the write load alone beside the reads: {parts[http_only]['cart_per_s']:,.0f} cart "
+        "reads/s (`GET /api/v1/cart` on the driver's connections: HTTP and the handler, no Kafka) took "
+        f"{lost(http_only):.1%} of the reads, {per_event(http_only):.0f} µs of the server's core each; "
+        f"{parts[writes]['cart_per_s']:,.0f} cart writes/s took {lost(writes):.1%}, "
+        f"{per_event(writes):.0f} µs each, so a write's way through Kafka (produce, acknowledgement, "
+        f"consume, apply, answer) costs {kafka:.0f} µs; {parts[catalog]['catalog_per_s']:,.0f} catalog "
+        f"updates/s took {lost(catalog):.1%}, "
+        f"{per_event(catalog):.0f} µs each (three relays, two projections)."
+    )
+    under = _median(http, "reads_under_writes", "requests_per_s")
+    if under:
+        line += f" All together took {1 - under / reads:.1%}."
+    if budget is not None:
+        line += f" A ratio of {READS_UNDER_WRITES_RATIO} allows {budget:.1%}."
+    lines = [line]
+    threads = http.get("threads", {})
+    if all(name in threads for name in ("reads", http_only, writes, catalog)):
+        kafka_path = _per_thread(threads, http, reads, writes, parts[writes]["cart_per_s"], http_only)
+        update = _per_thread(threads, http, reads, catalog, parts[catalog]["catalog_per_s"])
+        lines.append(
+            "- Per thread group of the server, in µs of the core: a cart write's way through Kafka "
+            f"(cart writes less cart reads) {kafka_path}; a catalog update {update}."
+        )
+    return lines
+
+
+def _per_thread(
+    threads: dict[str, dict[str, float]],
+    http: dict[str, Any],
+    reads: float,
+    load: str,
+    rate: float,
+    minus: str | None = None,
+) -> str:
+    """Per thread group, µs of the core per event of `load` (at `rate` events/s): what each group
+    used beyond the reads it served (at its read-only cost per read), less what it used so in the
+    load `minus`."""
+
+    def beyond_reads(name: str, group: str) -> float:
+        served = _median(http, name, "requests_per_s") or 0.0
+        return threads[name].get(group, 0.0) - served * threads["reads"].get(group, 0.0) / reads
+
+    groups = set(threads[load]) | (set(threads[minus]) if minus else set())
+    costs = {
+        group: (beyond_reads(load, group) - (beyond_reads(minus, group) if minus else 0.0)) * 1e6 / rate
+        for group in groups
+    }
+    ranked = sorted(costs.items(), key=lambda item: -item[1])
+    return ", ".join(f"{group} {cost:.0f}" for group, cost in ranked if abs(cost) >= 0.5)
 
 
 def _limit(load: str, share: Callable[[str, str], float]) -> str:
@@ -310,6 +388,9 @@ def _http_section(http: dict[str, Any] | None) -> list[str]:
         "floor": "floor: constant-response Granian ASGI app, same body",
         "reads": "shop: `GET /api/v1/products?sort=name&page=3&per_page=100`",
         "reads_under_writes": "shop, same page, while the write driver runs",
+        "reads_under_cart_reads": "shop, same page, beside 500 cart reads/s alone",
+        "reads_under_cart_writes": "shop, same page, beside 500 cart writes/s alone",
+        "reads_under_catalog_updates": "shop, same page, beside 2,000 catalog updates/s alone",
         "cart_writes_c1": "cart writes `PUT /api/v1/cart/items/{id}`, 1 connection",
         "cart_writes_c64": "cart writes, 64 connections",
     }

@@ -1,16 +1,20 @@
 """The write load beside a read benchmark: cart writes over HTTP and catalog updates through Kafka,
 each at a fixed rate, for a bounded time.
 
-    python -m bench.write_driver SHOP_URL BOOTSTRAP ROWS CART_PER_S CATALOG_PER_S SECONDS
+    python -m bench.write_driver SHOP_URL BOOTSTRAP ROWS CART_PER_S CATALOG_PER_S SECONDS [--cart-reads]
 
 Cart writes are `PUT /api/v1/cart/items/{id}` on keep-alive connections (each waits for its write to
-be applied: read-your-writes). Catalog updates are pim events (a product with a new price) produced
-to pim_internal, the topic the shop's pim publisher relays to the catalog. Prints "started" when the
-load begins and, at the end, one JSON line with what was achieved.
+be applied: read-your-writes). With --cart-reads the same connections, carts and pacing send
+`GET /api/v1/cart` instead: the HTTP and handler part of a cart request, without Kafka (the
+benchmark tells the two costs apart with it). A rate of 0 leaves that load out. Catalog updates
+are pim events (a product with a new price) produced to pim_internal, the topic the shop's pim
+publisher relays to the catalog. Prints "started" when the load begins and, at the end, one JSON
+line with what was achieved.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import itertools
@@ -78,9 +82,22 @@ async def put(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reques
     return status
 
 
-async def write_carts(url: str, ids: list[str], per_s: float, until: float) -> dict[str, object]:
-    """Cart writes paced to `per_s` in total over CART_CONNECTIONS connections (open loop: a write
-    starts when due, not when the previous one ended, as long as a connection is free)."""
+def cart_request(netloc: str, cart: str, product_id: str | None, quantity: int) -> bytes:
+    """The PUT of `quantity` of `product_id` into `cart`; with no product, the GET of the cart."""
+    if product_id is None:
+        return f"GET /api/v1/cart HTTP/1.1\r\nHost: {netloc}\r\nCookie: cart={cart}\r\n\r\n".encode()
+    body = json.dumps({"quantity": quantity}).encode()
+    return (
+        f"PUT /api/v1/cart/items/{product_id} HTTP/1.1\r\nHost: {netloc}\r\n"
+        f"Cookie: cart={cart}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+async def write_carts(url: str, ids: list[str], per_s: float, until: float, reads: bool) -> dict[str, object]:
+    """Cart writes (`reads`: cart reads) paced to `per_s` in total over CART_CONNECTIONS connections
+    (open loop: a request starts when due, not when the previous one ended, as long as a connection
+    is free)."""
     parts = urlsplit(url)
     started = time.monotonic()
     counter = itertools.count()
@@ -97,12 +114,7 @@ async def write_carts(url: str, ids: list[str], per_s: float, until: float) -> d
             if due >= until:
                 break
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            body = json.dumps({"quantity": 1 + n % 5}).encode()
-            request = (
-                f"PUT /api/v1/cart/items/{ids[n % len(ids)]} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-                f"Cookie: cart={cart}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n"
-            ).encode() + body
+            request = cart_request(parts.netloc, cart, None if reads else ids[n % len(ids)], 1 + n % 5)
             sent = time.perf_counter()
             status = await put(reader, writer, request)
             latencies.append(time.perf_counter() - sent)
@@ -111,29 +123,45 @@ async def write_carts(url: str, ids: list[str], per_s: float, until: float) -> d
 
     await asyncio.gather(*(connection(n) for n in range(CART_CONNECTIONS)))
     return {
-        "cart_writes": len(latencies),
+        "cart_writes": len(latencies),  # or cart reads, with --cart-reads
         "cart_failures": failures,
         "cart_p50_ms": percentile(latencies, 0.5) * 1e3 if latencies else None,
         "cart_p99_ms": percentile(latencies, 0.99) * 1e3 if latencies else None,
     }
 
 
-def main(
-    url: str, bootstrap: str, rows: int, cart_per_s: float, catalog_per_s: float, seconds: float
-) -> None:
-    ids = data.product_ids(rows, 20)
-    until = time.monotonic() + seconds
+def main(args: argparse.Namespace) -> None:
+    ids = data.product_ids(args.rows, 20)
+    until = time.monotonic() + args.seconds
     sent: list[int] = []
-    updater = threading.Thread(target=update_catalog, args=(bootstrap, rows, catalog_per_s, until, sent))
-    updater.start()
+    updater = threading.Thread(
+        target=update_catalog, args=(args.bootstrap, args.rows, args.catalog_per_s, until, sent)
+    )
+    if args.catalog_per_s > 0:
+        updater.start()
     print("started", flush=True)
-    result = asyncio.run(write_carts(url, ids, cart_per_s, until))
-    updater.join()
-    result.update({"catalog_updates": sent[0] if sent else 0, "seconds": seconds})
+    if args.cart_per_s > 0:
+        result = asyncio.run(write_carts(args.url, ids, args.cart_per_s, until, args.cart_reads))
+    else:
+        time.sleep(max(0.0, until - time.monotonic()))
+        result = {"cart_writes": 0, "cart_failures": 0, "cart_p50_ms": None, "cart_p99_ms": None}
+    if updater.is_alive():
+        updater.join()
+    result.update({"catalog_updates": sent[0] if sent else 0, "seconds": args.seconds})
     print(json.dumps(result), flush=True)
 
 
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.write_driver")
+    parser.add_argument("url")
+    parser.add_argument("bootstrap")
+    parser.add_argument("rows", type=int)
+    parser.add_argument("cart_per_s", type=float)
+    parser.add_argument("catalog_per_s", type=float)
+    parser.add_argument("seconds", type=float)
+    parser.add_argument("--cart-reads", action="store_true", help="GET the carts instead of writing them")
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    main(
-        sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
-    )
+    main(parse(sys.argv[1:]))
