@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench import cpu, data, pyspy, wrk
@@ -36,14 +36,6 @@ WARMUP_S = 2
 # compiles its produce and fetch paths in the first half minute of writes, and meanwhile took 70%
 # of core 1 (20% once warm), which is no state of a broker in service.
 WRITE_WARMUP_S = 40
-# The parts of the write load, each run alone beside the reads: (cart requests/s, catalog updates/s,
-# cart reads instead of writes). Cart reads go through the same HTTP and handler as a cart write but
-# not through Kafka, so cart writes minus cart reads is what a write's way through Kafka costs.
-WRITE_PARTS = {
-    "reads_under_cart_reads": (CART_WRITES_PER_S, 0, True),
-    "reads_under_cart_writes": (CART_WRITES_PER_S, 0, False),
-    "reads_under_catalog_updates": (0, CATALOG_UPDATES_PER_S, False),
-}
 PART_RUNS = 3
 CART_SCRIPT = """
 -- PUT a quantity into one of 10,000 carts (cookie) for one of a few products, round robin.
@@ -59,6 +51,27 @@ request = function()
   return wrk.format("PUT", "/api/v1/cart/items/" .. ids[n %% #ids + 1], headers, body)
 end
 """
+
+
+@dataclass(frozen=True)
+class WriteLoad:
+    """What the write driver sends: cart requests and catalog updates a second, and whether the
+    cart requests read the carts instead of writing them."""
+
+    cart_per_s: float = CART_WRITES_PER_S
+    catalog_per_s: float = CATALOG_UPDATES_PER_S
+    cart_reads: bool = False
+
+
+WRITES = WriteLoad()
+# The parts of the write load, each run alone beside the reads. Cart reads go through the same HTTP
+# and handler as a cart write but not through Kafka, so cart writes less cart reads is what a
+# write's way through Kafka costs.
+WRITE_PARTS = {
+    "reads_under_cart_reads": WriteLoad(catalog_per_s=0, cart_reads=True),
+    "reads_under_cart_writes": WriteLoad(catalog_per_s=0),
+    "reads_under_catalog_updates": WriteLoad(cart_per_s=0),
+}
 
 
 @dataclass
@@ -109,10 +122,7 @@ class HttpRuns:
             }
             for name, runs in self.threads.items()
         }
-        figures["write_parts"] = {
-            name: {"cart_per_s": cart, "catalog_per_s": catalog, "cart_reads": reads}
-            for name, (cart, catalog, reads) in WRITE_PARTS.items()
-        }
+        figures["write_parts"] = {name: asdict(load) for name, load in WRITE_PARTS.items()}
         for name, results in self.runs.items():
             figures[name] = {
                 "requests_per_s": spread([r.requests_per_s for r in results]).as_dict(),
@@ -173,7 +183,7 @@ def reads_under_writes(
     start_driver(stack, shop, rows, WRITE_WARMUP_S).communicate(timeout=WRITE_WARMUP_S + 60)
     writes_alone(stack, shop, results, rows, seconds)
     for _ in range(runs):
-        results.driver.append(reads_beside(stack, shop, results, "reads_under_writes", seconds, rows))
+        results.driver.append(reads_beside(stack, shop, results, "reads_under_writes", rows, seconds, WRITES))
 
 
 def reads_under_write_parts(
@@ -181,24 +191,16 @@ def reads_under_write_parts(
 ) -> None:
     """The reads beside each part of the write load alone (WRITE_PARTS), run after run in turn."""
     for _ in range(runs):
-        for name, (cart_per_s, catalog_per_s, cart_reads) in WRITE_PARTS.items():
-            reads_beside(stack, shop, results, name, seconds, rows, cart_per_s, catalog_per_s, cart_reads)
+        for name, load in WRITE_PARTS.items():
+            reads_beside(stack, shop, results, name, rows, seconds, load)
 
 
 def reads_beside(
-    stack: Stack,
-    shop: Server,
-    results: HttpRuns,
-    name: str,
-    seconds: float,
-    rows: int,
-    cart_per_s: float = CART_WRITES_PER_S,
-    catalog_per_s: float = CATALOG_UPDATES_PER_S,
-    cart_reads: bool = False,
+    stack: Stack, shop: Server, results: HttpRuns, name: str, rows: int, seconds: float, load: WriteLoad
 ) -> dict[str, object]:
-    """One read run while the write driver runs (at these rates); records it under `name` with the
-    CPU per process and per thread group; returns what the driver achieved."""
-    driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S, cart_per_s, catalog_per_s, cart_reads)
+    """One read run while the write driver sends `load`; records it under `name` with the CPU per
+    process and per thread group; returns what the driver achieved."""
+    driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S, load)
     try:
         time.sleep(WARMUP_S)
         with cpu_window(stack, shop, per_thread=True) as window:
@@ -243,13 +245,7 @@ def cpu_window(stack: Stack, server: Server, per_thread: bool = False) -> cpu.Wi
 
 
 def start_driver(
-    stack: Stack,
-    shop: Server,
-    rows: int,
-    seconds: float,
-    cart_per_s: float = CART_WRITES_PER_S,
-    catalog_per_s: float = CATALOG_UPDATES_PER_S,
-    cart_reads: bool = False,
+    stack: Stack, shop: Server, rows: int, seconds: float, load: WriteLoad = WRITES
 ) -> subprocess.Popen[str]:
     argv = [
         sys.executable,
@@ -258,10 +254,10 @@ def start_driver(
         shop.url,
         stack.config.kafka_bootstrap,
         str(rows),
-        str(cart_per_s),
-        str(catalog_per_s),
+        str(load.cart_per_s),
+        str(load.catalog_per_s),
         str(seconds),
-        *(["--cart-reads"] if cart_reads else []),
+        *(["--cart-reads"] if load.cart_reads else []),
     ]
     with open(stack.logs / "write_driver.log", "ab") as log_file:
         driver = subprocess.Popen(
