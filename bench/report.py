@@ -189,9 +189,8 @@ def _http_limits(figures: dict[str, float | None], http: dict[str, Any]) -> list
         if reads and floor and "reads" in cpu:
             budget = _writes_allowed(share("reads", "server") / reads, floor)
         lines.append(_write_threads(http["write_threads"], budget))
-    lines += _write_parts(
-        http, budget=1 - READS_UNDER_WRITES_RATIO * floor / reads if floor and reads else None
-    )
+    # The share of the read rate the writes may take away: _writes_allowed with each read 1/reads.
+    lines += _write_parts(http, budget=_writes_allowed(1 / reads, floor) if floor and reads else None)
     writes = figures["cart_writes_per_s"]
     if writes and "cart_writes_c64" in cpu:
         lines.append(
@@ -388,9 +387,10 @@ def _http_section(http: dict[str, Any] | None) -> list[str]:
         "floor": "floor: constant-response Granian ASGI app, same body",
         "reads": "shop: `GET /api/v1/products?sort=name&page=3&per_page=100`",
         "reads_under_writes": "shop, same page, while the write driver runs",
-        "reads_under_cart_reads": "shop, same page, beside 500 cart reads/s alone",
-        "reads_under_cart_writes": "shop, same page, beside 500 cart writes/s alone",
-        "reads_under_catalog_updates": "shop, same page, beside 2,000 catalog updates/s alone",
+        **{
+            name: f"shop, same page, beside {_part_name(load)} alone"
+            for name, load in http.get("write_parts", {}).items()
+        },
         "cart_writes_c1": "cart writes `PUT /api/v1/cart/items/{id}`, 1 connection",
         "cart_writes_c64": "cart writes, 64 connections",
     }
@@ -421,6 +421,13 @@ def _http_section(http: dict[str, Any] | None) -> list[str]:
             f"{achieved['catalog_updates']} catalog updates in {achieved['seconds']:g} s."
         )
     return [*lines, ""]
+
+
+def _part_name(load: dict[str, Any]) -> str:
+    """A part of the write load (bench/http_load.py WRITE_PARTS) in words: "500 cart writes/s"."""
+    if load["cart_per_s"]:
+        return f"{load['cart_per_s']:,.0f} cart {'reads' if load['cart_reads'] else 'writes'}/s"
+    return f"{load['catalog_per_s']:,.0f} catalog updates/s"
 
 
 def _pages_section(pages: dict[str, Any] | None) -> list[str]:
