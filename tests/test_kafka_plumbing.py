@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+import time
 
 import pytest
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
@@ -202,3 +203,50 @@ def test_an_acknowledged_write_that_is_not_applied_in_time_raises_not_applied(co
         assert asyncio.run(producer.produce_applied(topic, message, watch, 0.5)) == first + 2
     finally:
         producer.close()
+
+
+def test_the_watch_answers_each_event_loop_its_own_waiters_once_their_offset_is_applied() -> None:
+    """Two event loops in two threads wait for different offsets; a third thread advances the
+    watch as the applying thread does. Each waiter is answered on its own loop, none early, and a
+    thread blocked in wait_blocking is released too."""
+    watch = OffsetWatch()
+    answered: dict[int, float] = {}
+    ready = threading.Barrier(3)
+
+    def wait_on_a_loop(offset: int) -> None:
+        async def wait() -> None:
+            waiting = asyncio.ensure_future(watch.wait(offset, 10))
+            await asyncio.sleep(0.05)  # registered before the barrier lets the advances begin
+            ready.wait()
+            assert await waiting
+            answered[offset] = watch.applied
+
+        asyncio.run(wait())
+
+    loops = [threading.Thread(target=wait_on_a_loop, args=(offset,)) for offset in (3, 7)]
+    blocked: list[bool] = []
+    blocking = threading.Thread(target=lambda: blocked.append(watch.wait_blocking(5, 10)))
+    for thread in [*loops, blocking]:
+        thread.start()
+    ready.wait()
+    for offset in range(10):
+        watch.advance(offset)
+        time.sleep(0.02)
+    for thread in [*loops, blocking]:
+        thread.join(10)
+    assert blocked == [True]
+    assert set(answered) == {3, 7}
+    assert answered[3] >= 3 and answered[7] >= 7
+    assert watch.waiting == 0
+
+
+def test_a_waiter_is_not_answered_before_its_offset_and_times_out_cleanly() -> None:
+    watch = OffsetWatch()
+    watch.advance(4)
+
+    async def wait() -> tuple[bool, bool]:
+        return await watch.wait(4, 1), await watch.wait(5, 0.2)
+
+    assert asyncio.run(wait()) == (True, False)
+    assert watch.waiting == 0
+    assert not watch.wait_blocking(5, 0.05)

@@ -5,6 +5,7 @@ pub mod checkout;
 mod checkout_view;
 pub mod codec;
 pub mod encode;
+mod feed;
 pub mod fulfilment;
 pub mod order_index;
 mod projection;
@@ -76,6 +77,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.py().get_type::<projection::SnapshotError>(),
     )?;
     m.add_class::<projection::SavedSnapshot>()?;
+    m.add_class::<feed::OffsetSignal>()?;
+    m.add_class::<feed::Feed>()?;
     m.add_class::<py_catalog::PyCatalog>()?;
     m.add_class::<py_checkout::PyCheckout>()?;
     m.add_class::<py_checkout::PyFulfilment>()?;

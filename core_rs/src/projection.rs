@@ -24,6 +24,33 @@ create_exception!(
 /// Undecodable messages of a batch: (offset, why).
 pub type Poison = Vec<(i64, String)>;
 
+/// Each (offset, bytes) decoded into an op; an undecodable one becomes `poison(offset)` and is
+/// listed with why.
+fn decode_all<Op>(
+    batch: &[(i64, &[u8])],
+    decode: impl Fn(i64, &[u8]) -> Result<Op, DecodeError>,
+    poison: impl Fn(i64) -> Op,
+) -> (Vec<Op>, Poison) {
+    const AHEAD: usize = 4;
+    let mut failed = Vec::new();
+    let ops = batch
+        .iter()
+        .enumerate()
+        .map(|(i, (offset, bytes))| {
+            // The messages lie all over the heap: the next ones start loading while this one
+            // is decoded.
+            if let Some((_, ahead)) = batch.get(i + AHEAD) {
+                prefetch_lines(ahead.as_ptr(), ahead.len());
+            }
+            decode(*offset, bytes).unwrap_or_else(|err| {
+                failed.push((*offset, err.0));
+                poison(*offset)
+            })
+        })
+        .collect();
+    (ops, failed)
+}
+
 pub struct Projection<M: Apply> {
     model: LeftRight<M>,
     /// Offset of the published copy, readable without touching the model.
@@ -44,7 +71,8 @@ where
     M::Op: Send + Sync,
     M: Send + Sync,
 {
-    /// Decodes each (offset, bytes); an undecodable one becomes `poison(offset)` (it advances the
+    /// Decodes each (offset, bytes) with the GIL held (the bytes are Python's), then applies
+    /// them with it released; an undecodable one becomes `poison(offset)` (it advances the
     /// offset and changes nothing else) and is reported.
     pub fn apply(
         &self,
@@ -53,30 +81,31 @@ where
         decode: impl Fn(i64, &[u8]) -> Result<M::Op, DecodeError>,
         poison: impl Fn(i64) -> M::Op,
     ) -> Poison {
-        const AHEAD: usize = 4;
-        let mut failed = Vec::new();
-        let ops: Vec<M::Op> = batch
-            .iter()
-            .enumerate()
-            .map(|(i, (offset, bytes))| {
-                // The messages lie all over Python's heap: the next ones start loading while
-                // this one is decoded.
-                if let Some((_, ahead)) = batch.get(i + AHEAD) {
-                    let ahead = ahead.as_bytes();
-                    prefetch_lines(ahead.as_ptr(), ahead.len());
-                }
-                decode(*offset, bytes.as_bytes()).unwrap_or_else(|err| {
-                    failed.push((*offset, err.0));
-                    poison(*offset)
-                })
-            })
-            .collect();
-        let Some((last, _)) = batch.last() else {
-            return failed;
-        };
-        py.detach(|| self.model.write(ops));
-        self.offset.store(*last, Ordering::Release);
+        let raw: Vec<(i64, &[u8])> = batch.iter().map(|(o, b)| (*o, b.as_bytes())).collect();
+        let (ops, failed) = decode_all(&raw, decode, poison);
+        if let Some((last, _)) = raw.last() {
+            py.detach(|| self.publish(ops, *last));
+        }
         failed
+    }
+
+    /// As `apply`, for bytes that are not Python's: from a thread that does not hold the GIL.
+    pub fn apply_raw(
+        &self,
+        batch: &[(i64, &[u8])],
+        decode: impl Fn(i64, &[u8]) -> Result<M::Op, DecodeError>,
+        poison: impl Fn(i64) -> M::Op,
+    ) -> Poison {
+        let (ops, failed) = decode_all(batch, decode, poison);
+        if let Some((last, _)) = batch.last() {
+            self.publish(ops, *last);
+        }
+        failed
+    }
+
+    fn publish(&self, ops: Vec<M::Op>, last: i64) {
+        self.model.write(ops);
+        self.offset.store(last, Ordering::Release);
     }
 
     pub fn offset(&self) -> i64 {

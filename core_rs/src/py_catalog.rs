@@ -2,12 +2,27 @@
 
 use crate::catalog::{self, Catalog, Change, Op, Sort};
 use crate::encode;
+use crate::feed::Consume;
 use crate::projection::{Poison, Projection};
 use crate::snapshot::Identity;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::collections::HashMap;
+
+fn poison(offset: i64) -> Op {
+    Op {
+        offset,
+        pim_offset: i64::MIN,
+        change: Change::Poison,
+    }
+}
+
+impl Consume for PyCatalog {
+    fn apply_raw(&self, batch: &[(i64, &[u8])]) -> Poison {
+        self.projection.apply_raw(batch, catalog::decode, poison)
+    }
+}
 
 /// The catalog projection with wait-free reads.
 #[pyclass(module = "shop._core", name = "Catalog", frozen)]
@@ -25,12 +40,7 @@ impl PyCatalog {
 
     /// Applies a batch of (offset, catalog_internal message) in order and publishes it at once.
     fn apply(&self, py: Python<'_>, batch: Vec<(i64, Bound<'_, PyBytes>)>) -> Poison {
-        self.projection
-            .apply(py, &batch, catalog::decode, |offset| Op {
-                offset,
-                pim_offset: i64::MIN,
-                change: Change::Poison,
-            })
+        self.projection.apply(py, &batch, catalog::decode, poison)
     }
 
     /// Writes the published state to `path` atomically (temporary file, fsync, rename), with the

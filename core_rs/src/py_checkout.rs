@@ -2,6 +2,7 @@
 
 use crate::checkout::{self, Checkout, Effect, Outcome};
 use crate::checkout_view;
+use crate::feed::Consume;
 use crate::fulfilment::{self, Fulfilment};
 use crate::projection::{Poison, Projection, SavedSnapshot};
 use crate::relay;
@@ -9,6 +10,36 @@ use crate::snapshot::Identity;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::collections::HashMap;
+
+fn checkout_poison(offset: i64) -> checkout::Op {
+    checkout::Op {
+        offset,
+        pim_offset: None,
+        fulfilment_offset: None,
+        effect: Effect::Poison,
+    }
+}
+
+fn fulfilment_poison(offset: i64) -> fulfilment::Op {
+    fulfilment::Op {
+        offset,
+        effect: fulfilment::Effect::Poison,
+    }
+}
+
+impl Consume for PyCheckout {
+    fn apply_raw(&self, batch: &[(i64, &[u8])]) -> Poison {
+        self.projection
+            .apply_raw(batch, checkout::decode, checkout_poison)
+    }
+}
+
+impl Consume for PyFulfilment {
+    fn apply_raw(&self, batch: &[(i64, &[u8])]) -> Poison {
+        self.projection
+            .apply_raw(batch, fulfilment::decode, fulfilment_poison)
+    }
+}
 
 #[pyclass(module = "shop._core", name = "Checkout", frozen)]
 #[derive(Default)]
@@ -26,12 +57,7 @@ impl PyCheckout {
     /// Applies a batch of (offset, checkout_internal message); decisions are taken here.
     fn apply(&self, py: Python<'_>, batch: Vec<(i64, Bound<'_, PyBytes>)>) -> Poison {
         self.projection
-            .apply(py, &batch, checkout::decode, |offset| checkout::Op {
-                offset,
-                pim_offset: None,
-                fulfilment_offset: None,
-                effect: Effect::Poison,
-            })
+            .apply(py, &batch, checkout::decode, checkout_poison)
     }
 
     /// The published state serialized into memory (with the GIL released), to be written to a
@@ -220,10 +246,7 @@ impl PyFulfilment {
 
     fn apply(&self, py: Python<'_>, batch: Vec<(i64, Bound<'_, PyBytes>)>) -> Poison {
         self.projection
-            .apply(py, &batch, fulfilment::decode, |offset| fulfilment::Op {
-                offset,
-                effect: fulfilment::Effect::Poison,
-            })
+            .apply(py, &batch, fulfilment::decode, fulfilment_poison)
     }
 
     /// The published state serialized into memory (with the GIL released), to be written to a

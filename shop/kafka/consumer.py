@@ -10,14 +10,16 @@ from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from shop import metrics
+from shop import _core, metrics
 from shop.config import Config
+from shop.kafka import admin
 from shop.kafka.admin import watermarks
 from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.offsets import OffsetWatch
 from shop.kafka.producer import Producer
 from shop.kafka.snapshots import Snapshots, Snapshotting
 from shop.kafka.worker import Worker
+from shop.retry import retry
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,13 @@ def consumer_settings(config: Config, group: str) -> dict[str, object]:
         "queued.max.messages.kbytes": 262_144,
         "fetch.max.bytes": 104_857_600,
         "max.partition.fetch.bytes": 16_777_216,
+    }
+
+
+def librdkafka_strings(settings: dict[str, object]) -> dict[str, str]:
+    """Settings as librdkafka takes them: strings, with "true" and "false" for booleans."""
+    return {
+        key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in settings.items()
     }
 
 
@@ -106,37 +115,42 @@ class ProjectionLoop(Worker):
         self._applied_events = metrics.APPLIED_EVENTS.labels(self.topic)
 
     def work(self) -> None:
-        consumer = Consumer(consumer_settings(self.config, f"shop-projection-{self.topic}"))
-        try:
-            _low, high = watermarks(consumer, self.topic)
-            self.dead_letters.resume()
-            self.end_at_start = self.end_offset = high - 1
-            self.snapshots.restore(self.end_at_start)
-            start = self.projection.offset + 1
-            self.watch.advance(self.projection.offset)
-            self._check_loaded()
-            consumer.assign([TopicPartition(self.topic, 0, start)])
-            log.info("loading %s from offset %d to %d", self.topic, start, self.end_at_start)
-            started = time.monotonic()
-            while not self._stopping.is_set():
-                messages = consume_available(consumer, self.config.consume_batch, POLL_S)
-                self.last_poll = time.monotonic()
-                batch = readable(messages, f"consuming {self.topic}")
-                self.end_offset = max(self.end_offset, _cached_high(consumer, self.topic) - 1)
-                if batch:
-                    self._apply(batch)
-                    if not self.loaded.is_set() and self._check_loaded():
-                        log.info(
-                            "loaded %s up to offset %d in %.2fs",
-                            self.topic,
-                            self.end_at_start,
-                            time.monotonic() - started,
-                        )
-                if self.loaded.is_set() and self.snapshots.due():
-                    self.snapshots.write("due")
-            self.snapshots.write("shutdown")
-        finally:
-            consumer.close()
+        settings = consumer_settings(self.config, f"shop-projection-{self.topic}")
+        feed = _core.Feed(librdkafka_strings(settings), self.topic, self.watch.signal)
+        # librdkafka's errors come as RuntimeError: retried like admin's metadata requests.
+        _low, high = retry(
+            lambda: feed.watermarks(admin.TIMEOUT_S),
+            f"reading the end of {self.topic}",
+            lambda exc: isinstance(exc, RuntimeError),
+            admin.TIMEOUT_S,
+        )
+        self.dead_letters.resume()
+        self.end_at_start = self.end_offset = high - 1
+        self.snapshots.restore(self.end_at_start)
+        start = self.projection.offset + 1
+        self.watch.advance(self.projection.offset)
+        self._check_loaded()
+        feed.assign(start)
+        log.info("loading %s from offset %d to %d", self.topic, start, self.end_at_start)
+        started = time.monotonic()
+        while not self._stopping.is_set():
+            events, seconds, poison, errors = feed.pump(self.projection, self.config.consume_batch, POLL_S)
+            self.last_poll = time.monotonic()
+            for error in errors:
+                log.warning("consuming %s: %s", self.topic, error)
+            self.end_offset = max(self.end_offset, feed.cached_high() - 1)
+            if events:
+                self._applied(events, seconds, poison)
+                if not self.loaded.is_set() and self._check_loaded():
+                    log.info(
+                        "loaded %s up to offset %d in %.2fs",
+                        self.topic,
+                        self.end_at_start,
+                        time.monotonic() - started,
+                    )
+            if self.loaded.is_set() and self.snapshots.due():
+                self.snapshots.write("due")
+        self.snapshots.write("shutdown")
 
     def stalled(self, timeout: float) -> str | None:
         """Why the loop looks stuck, or None: it stopped polling, or it has lag and applies nothing."""
@@ -148,15 +162,14 @@ class ProjectionLoop(Worker):
             return f"lag {lag} and no progress for {now - self.last_progress:.0f}s"
         return None
 
-    def _apply(self, batch: list[tuple[int, bytes]]) -> None:
-        started = time.perf_counter()
-        poison = self.projection.apply(batch)
-        self._apply_seconds.observe(time.perf_counter() - started)
-        self._applied_events.inc(len(batch))
-        for offset, error in poison:
-            self._dead_letter(offset, dict(batch)[offset], error)
+    def _applied(self, events: int, seconds: list[float], poison: list[tuple[int, bytes, str]]) -> None:
+        """Accounts for what a pump applied; copies its poison to the dead letters."""
+        for batch_seconds in seconds:
+            self._apply_seconds.observe(batch_seconds)
+        self._applied_events.inc(events)
+        for offset, value, error in poison:
+            self._dead_letter(offset, value, error)
         self.last_progress = time.monotonic()
-        self.watch.advance(self.projection.offset)
 
     def _check_loaded(self) -> bool:
         if self.projection.offset >= self.end_at_start:
@@ -167,12 +180,6 @@ class ProjectionLoop(Worker):
         """Undecodable events are kept, not dropped: copied to `<topic>_dead` for inspection. The
         model skipped it already (its offset advanced, nothing else changed)."""
         self.dead_letters.copy(offset, value, error, self.acknowledged)
-
-
-def _cached_high(consumer: Consumer, topic: str) -> int:
-    """The high watermark the client learned with its last fetch: no request to the broker."""
-    _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), cached=True)
-    return int(high) if high is not None and high >= 0 else -1
 
 
 def replay(config: Config, topic: str, apply: Callable[[list[tuple[int, bytes]]], object]) -> int:

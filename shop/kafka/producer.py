@@ -186,6 +186,7 @@ class Producer:
         Raises ProduceError if Kafka did not acknowledge the write, NotApplied if it did but the
         projection had not applied it within `timeout` seconds more than the produce timeout."""
         loop = asyncio.get_running_loop()
+        watch.attach(loop)
         future: asyncio.Future[int] = loop.create_future()
         acknowledged: list[int] = []
 
