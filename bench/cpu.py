@@ -32,9 +32,10 @@ def process_seconds(pid: int) -> float:
 THREAD_GROUPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("librdkafka (C)", lambda name: name.startswith("rdk:")),
     ("Granian (tokio, Rust)", lambda name: name.startswith("tokio")),
-    ("projections (Python, applying in Rust)", lambda name: name.startswith("proj-")),
+    ("projections (consuming and applying in Rust)", lambda name: name.startswith("proj-")),
     ("relays (Python)", lambda name: name.endswith(("-pub", "-br"))),
-    ("delivery reports (Python)", lambda name: name == "delivery-report"),
+    # The relays' (Python) and the shoppers' writes' (Rust: core_rs/src/commands.rs).
+    ("delivery reports", lambda name: name == "delivery-report" or name.startswith("cmd-")),
     ("snapshots", lambda name: name.startswith("snap-")),
 )
 EVENT_LOOP = "event loop (Python)"

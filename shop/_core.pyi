@@ -1,5 +1,7 @@
 """Type stubs of the Rust extension (core_rs). Keep in step with core_rs/src/lib.rs and py_*.rs."""
 
+from collections.abc import Callable
+
 __version__: str
 
 class SnapshotError(ValueError):
@@ -22,7 +24,8 @@ class SavedSnapshot:
 class OffsetSignal:
     """The applied offset of one projection: published by the thread that applies batches,
     waited for by threads (`wait`) and by event loops (through an eventfd of `add_waker`,
-    written once an offset at or past the one given to `want` is applied)."""
+    written once an offset at or past the one given to `want` is applied, or once a write of
+    `Commands.send` is done: acknowledged and applied, or refused by Kafka)."""
 
     def __init__(self) -> None: ...
     @property
@@ -33,6 +36,30 @@ class OffsetSignal:
     def add_waker(self) -> int: ...
     def remove_waker(self, fd: int) -> None: ...
     def wait(self, offset: int, timeout: float) -> bool: ...
+    def take_done(self) -> list[tuple[int, int | str]]:
+        """The writes that are done, taken: (id, offset) or (id, why Kafka did not take it)."""
+    @property
+    def held(self) -> int:
+        """Writes acknowledged by Kafka and waiting to be applied."""
+    def forget(self, write: int) -> int | None:
+        """Write `write` is no longer waited for; its offset if Kafka acknowledged it."""
+
+class Commands:
+    """The shoppers' writes: two librdkafka producers (one sending at once, one lingering), each
+    with a Rust thread serving its delivery reports without the GIL."""
+
+    def __init__(
+        self,
+        lone: dict[str, str],
+        shared: dict[str, str],
+        timeout: float,
+        on_stats: Callable[[str], None] | None = None,
+    ) -> None: ...
+    def send(self, topic: str, value: bytes, signal: OffsetSignal, shared: bool) -> int:
+        """Sends to partition 0 of `topic`; returns the write's id in `signal`. RuntimeError if
+        it could not be sent (closed, queue full for `timeout` seconds)."""
+    def close(self, timeout: float) -> int:
+        """Flushes both within `timeout` seconds; returns the writes still unacknowledged."""
 
 class Feed:
     """Partition 0 of one topic consumed into a projection by librdkafka, without the GIL."""

@@ -131,10 +131,10 @@ def test_a_stuck_consumer_is_reported_until_it_moves_again(config: Config) -> No
 
 
 def test_a_write_is_answered_once_its_projection_applied_it_and_not_before(config: Config) -> None:
-    """produce_applied hands Kafka's acknowledgement to the watch, and the watch answers the write
+    """Rust holds Kafka's acknowledgement in the watch's signal, and the watch answers the write
     with its offset when the projection reaches it: nothing earlier."""
     admin.ensure_topics(config, [catalog.INTERNAL])
-    producer = Producer(config)
+    producer = CommandProducer(config)
     watch = OffsetWatch()
     _, message = product_changed(0, 0, id="p", name="Pear", price=3)
 
@@ -154,7 +154,7 @@ def test_a_write_is_answered_once_its_projection_applied_it_and_not_before(confi
         assert asyncio.run(write()) == (0, 1)
         assert watch.waiting == 0
     finally:
-        producer.close()
+        assert producer.close() == 0
 
 
 def test_a_lone_write_goes_at_once_and_writes_that_find_others_in_flight_share_a_lingering_producer(
@@ -188,12 +188,13 @@ def test_a_lone_write_goes_at_once_and_writes_that_find_others_in_flight_share_a
 
 def test_an_acknowledged_write_that_is_not_applied_in_time_raises_not_applied(config: Config) -> None:
     admin.ensure_topics(config, [catalog.INTERNAL])
-    producer = Producer(dataclasses.replace(config, produce_timeout=1))
+    plain = Producer(config)
+    producer = CommandProducer(dataclasses.replace(config, produce_timeout=1))
     topic = config.topic(catalog.INTERNAL)
     _, message = product_changed(0, 0, id="p", name="Pear", price=3)
     watch = OffsetWatch()
     try:
-        first = producer.produce(topic, message).result(30)
+        first = plain.produce(topic, message).result(30)
         with pytest.raises(NotApplied) as raised:
             asyncio.run(producer.produce_applied(topic, message, watch, 0.5))
         assert raised.value.offset == first + 1
@@ -202,7 +203,8 @@ def test_an_acknowledged_write_that_is_not_applied_in_time_raises_not_applied(co
         watch.advance(first + 10)
         assert asyncio.run(producer.produce_applied(topic, message, watch, 0.5)) == first + 2
     finally:
-        producer.close()
+        assert producer.close() == 0
+        plain.close()
 
 
 def test_the_watch_answers_each_event_loop_its_own_waiters_once_their_offset_is_applied() -> None:

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod checkout;
 mod checkout_view;
 pub mod codec;
+mod commands;
 pub mod encode;
 mod feed;
 pub mod fulfilment;
@@ -79,6 +80,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<projection::SavedSnapshot>()?;
     m.add_class::<feed::OffsetSignal>()?;
     m.add_class::<feed::Feed>()?;
+    m.add_class::<commands::Commands>()?;
     m.add_class::<py_catalog::PyCatalog>()?;
     m.add_class::<py_checkout::PyCheckout>()?;
     m.add_class::<py_checkout::PyFulfilment>()?;

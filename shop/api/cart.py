@@ -16,8 +16,7 @@ from shop.api.problems import Problem, invalid, not_ready, unavailable
 from shop.config import Config
 from shop.contexts.checkout import CheckoutContext, new_id
 from shop.kafka.breaker import BreakerOpen, CircuitBreaker
-from shop.kafka.offsets import NotApplied
-from shop.kafka.producer import ProduceError
+from shop.kafka.offsets import NotApplied, ProduceError
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from shop.kafka import admin
 from shop.kafka.admin import watermarks
 from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.offsets import OffsetWatch
-from shop.kafka.producer import Producer
+from shop.kafka.producer import Producer, librdkafka_strings
 from shop.kafka.snapshots import Snapshots, Snapshotting
 from shop.kafka.worker import Worker
 from shop.retry import retry
@@ -46,13 +46,6 @@ def consumer_settings(config: Config, group: str) -> dict[str, object]:
         "queued.max.messages.kbytes": 262_144,
         "fetch.max.bytes": 104_857_600,
         "max.partition.fetch.bytes": 16_777_216,
-    }
-
-
-def librdkafka_strings(settings: dict[str, object]) -> dict[str, str]:
-    """Settings as librdkafka takes them: strings, with "true" and "false" for booleans."""
-    return {
-        key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in settings.items()
     }
 
 

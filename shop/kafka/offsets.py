@@ -10,14 +10,15 @@ from typing import Any, TypeVar
 
 from shop import _core
 
-# A write acknowledged by Kafka and waiting to be applied: its offset, the future that answers it
-# with that offset, and the event loop the future belongs to.
-Held = tuple[int, asyncio.Future[int], asyncio.AbstractEventLoop]
 # A request waiting for an offset: the offset, its future and its event loop.
 Waiting = tuple[int, asyncio.Future[None], asyncio.AbstractEventLoop]
 T = TypeVar("T", bound=tuple[int, "asyncio.Future[Any]", asyncio.AbstractEventLoop])
 # What OffsetSignal.want is told when no event loop waits.
 NOBODY = 2**63 - 1
+
+
+class ProduceError(RuntimeError):
+    """Kafka did not acknowledge a write."""
 
 
 class NotApplied(Exception):
@@ -41,8 +42,8 @@ class OffsetWatch:
         self._waiters: list[Waiting] = []
         # Long-lived followers (cart event streams): released like waiters, not counted as commands.
         self._followers: list[Waiting] = []
-        # Writes handed over by the producer's poll thread as Kafka acknowledged them (see `hold`).
-        self._held: list[Held] = []
+        # The shoppers' writes in flight, by their id in the signal: answered when Rust lists them done.
+        self._writes: dict[int, tuple[asyncio.Future[int], asyncio.AbstractEventLoop]] = {}
         self._wakers: dict[asyncio.AbstractEventLoop, int] = {}
 
     @property
@@ -54,8 +55,8 @@ class OffsetWatch:
         self.signal.advance(offset)
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On `loop`'s thread, before anything on it waits: gives the loop an eventfd to be woken
-        through. Loops that are closed meanwhile give theirs back."""
+        """On `loop`'s thread, before anything on it waits or writes: gives the loop an eventfd to
+        be woken through. Loops that are closed meanwhile give theirs back."""
         if loop in self._wakers:
             return
         for closed in [other for other in self._wakers if other.is_closed()]:
@@ -64,22 +65,18 @@ class OffsetWatch:
         loop.add_reader(fd, self._woken, loop, fd)
         self._wakers[loop] = fd
 
-    def hold(self, offset: int, future: asyncio.Future[int], loop: asyncio.AbstractEventLoop) -> bool:
-        """From any thread: keeps the write at `offset` until it is applied, then answers `future`
-        with the offset on `loop` (attached). False if it is applied already (the caller answers it
-        then). The write's acknowledgement thus wakes no event loop: only its application does."""
-        with self._lock:
-            if self.applied >= offset:
-                return False
-            self._held.append((offset, future, loop))
-            self._want()
-        return True
+    def expect(self, write: int, future: asyncio.Future[int], loop: asyncio.AbstractEventLoop) -> None:
+        """On `loop`'s thread (attached), right after `_core.Commands.send` returned `write`: the
+        future is answered on `loop` once Rust lists the write as done (acknowledged and applied,
+        or refused). Nothing can be done before this runs: only this loop's thread takes them."""
+        self._writes[write] = (future, loop)
 
-    def forget(self, future: asyncio.Future[int]) -> None:
-        """A held write whose request gave up (timed out, cancelled) is no longer waited for."""
-        with self._lock:
-            self._held = [entry for entry in self._held if entry[1] is not future]
-            self._want()
+    def forget(self, write: int) -> int | None:
+        """A write whose request gave up is no longer waited for; returns its offset if Kafka
+        acknowledged it (it is durable, only not applied yet)."""
+        self._writes.pop(write, None)
+        offset = self.signal.forget(write)
+        return None if offset is None else int(offset)
 
     def _want(self, wake: bool = True) -> None:
         """With the lock held: tells Rust the lowest offset waited for, then (`wake`) wakes the
@@ -87,7 +84,7 @@ class OffsetWatch:
         wish. A loop that was just woken need not: the offset it read is at most the one Rust
         compared against the lower wish before."""
         lowest = min(
-            (entry[0] for entries in (self._held, self._waiters, self._followers) for entry in entries),
+            (entry[0] for entries in (self._waiters, self._followers) for entry in entries),
             default=NOBODY,
         )
         self.signal.want(lowest)
@@ -95,18 +92,23 @@ class OffsetWatch:
             self.signal.wake()
 
     def _woken(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
-        """On `loop`: answers its writes and waiters that the applied offset covers."""
+        """On `loop`: answers the writes that are done and the waiters the applied offset covers."""
         with contextlib.suppress(BlockingIOError):
             os.eventfd_read(fd)
+        for write, outcome in self.signal.take_done():
+            future, owner = self._writes.pop(write, (None, None))
+            if future is None or owner is None:
+                continue  # its request gave up
+            if owner is loop:
+                _answer(future, outcome)
+            else:
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                    owner.call_soon_threadsafe(_answer, future, outcome)
         applied = self.applied
         with self._lock:
-            held, self._held = _split(self._held, applied, loop)
             waiters, self._waiters = _split(self._waiters, applied, loop)
             followers, self._followers = _split(self._followers, applied, loop)
             self._want(wake=False)
-        for offset, future, _loop in held:
-            if not future.done():
-                future.set_result(offset)
         for _offset, waiter, _loop in waiters + followers:
             if not waiter.done():
                 waiter.set_result(None)
@@ -148,7 +150,18 @@ class OffsetWatch:
 
     @property
     def waiting(self) -> int:
-        return len(self._waiters) + len(self._held)
+        """Requests waiting for an offset, and writes acknowledged and waiting to be applied."""
+        return len(self._waiters) + int(self.signal.held)
+
+
+def _answer(future: asyncio.Future[int], outcome: int | str) -> None:
+    """A write's answer: its offset, or ProduceError with why Kafka did not take it."""
+    if future.done():
+        return
+    if isinstance(outcome, str):
+        future.set_exception(ProduceError(outcome))
+    else:
+        future.set_result(outcome)
 
 
 def _split(entries: list[T], applied: int, loop: asyncio.AbstractEventLoop) -> tuple[list[T], list[T]]:

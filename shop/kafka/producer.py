@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -16,9 +14,10 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _Producer
 
+from shop import _core
 from shop.config import Config
 from shop.kafka.health import STATS_INTERVAL_MS
-from shop.kafka.offsets import NotApplied, OffsetWatch
+from shop.kafka.offsets import NotApplied, OffsetWatch, ProduceError
 from shop.progress import Progress
 from shop.threads import name_this_thread
 
@@ -35,10 +34,6 @@ RELAY_LINGER_MS = 20
 REQUEST_LINGER_MS = 1
 
 
-class ProduceError(RuntimeError):
-    """Kafka did not acknowledge a write."""
-
-
 # A write's offset once Kafka acknowledged it, or why it was not.
 Outcome = int | ProduceError
 
@@ -49,17 +44,6 @@ def _outcome(topic: str, err: KafkaError | None, message: Any) -> Outcome:
     if err.code() == KafkaError._MSG_TIMED_OUT:
         return ProduceError(f"{topic}: not acknowledged within the produce timeout")
     return ProduceError(f"{topic}: {err.str()}")
-
-
-def _resolve(outcomes: list[tuple[asyncio.Future[int], Outcome]]) -> None:
-    """On the event loop: answers the writes' waiters (a cancelled one has left already)."""
-    for future, outcome in outcomes:
-        if future.done():
-            continue
-        if isinstance(outcome, ProduceError):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
 
 
 class Deliveries:
@@ -101,6 +85,13 @@ class Deliveries:
         return True
 
 
+def librdkafka_strings(settings: dict[str, Any]) -> dict[str, str]:
+    """Settings as librdkafka takes them from Rust: strings, with "true" and "false" for booleans."""
+    return {
+        key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in settings.items()
+    }
+
+
 def producer_settings(config: Config, extra: dict[str, Any]) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "bootstrap.servers": config.kafka_bootstrap,
@@ -133,9 +124,6 @@ class Producer:
         # 0 is librdkafka's "no limit": such a producer waits for its queue as long as it takes.
         self.timeout = settings["message.timeout.ms"] / 1000 or math.inf
         self._producer = _Producer(settings)
-        # Outcomes for asyncio callers, handed to their event loops once per poll: one wakeup of a
-        # loop for all the writes acknowledged together, not one each.
-        self._for_loops: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[int], Outcome]] = deque()
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="delivery-reports", daemon=True)
         self._poller.start()
@@ -146,20 +134,8 @@ class Producer:
         while not self._closed.is_set():
             try:
                 self._producer.poll(0.05)
-                self._hand_to_loops()
             except Exception:
                 log.exception("serving delivery reports")
-        self._hand_to_loops()  # what the closing flush delivered after the last round
-
-    def _hand_to_loops(self) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], Outcome]]] = {}
-        while self._for_loops:
-            loop, future, outcome = self._for_loops.popleft()
-            by_loop.setdefault(loop, []).append((future, outcome))
-        for loop, outcomes in by_loop.items():
-            # A closed loop raises RuntimeError: nobody waits for these answers any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_resolve, outcomes)
 
     def produce(
         self, topic: str, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None
@@ -178,37 +154,6 @@ class Producer:
 
         self._send(topic, value, headers, delivered)
         return future
-
-    async def produce_applied(self, topic: str, value: bytes, watch: OffsetWatch, timeout: float) -> int:
-        """Sends `value` to partition 0 of `topic`; returns its offset once Kafka acknowledged it
-        and `watch`'s projection applied it (read-your-writes). The acknowledgement goes from the
-        poll thread straight to the watch, so the event loop wakes once per write, not twice.
-        Raises ProduceError if Kafka did not acknowledge the write, NotApplied if it did but the
-        projection had not applied it within `timeout` seconds more than the produce timeout."""
-        loop = asyncio.get_running_loop()
-        watch.attach(loop)
-        future: asyncio.Future[int] = loop.create_future()
-        acknowledged: list[int] = []
-
-        def delivered(err: KafkaError | None, message: Any) -> None:
-            outcome = _outcome(topic, err, message)
-            if isinstance(outcome, int):
-                acknowledged.append(outcome)
-                if watch.hold(outcome, future, loop):
-                    return
-            self._for_loops.append((loop, future, outcome))
-
-        self._send(topic, value, None, delivered)
-        try:
-            async with asyncio.timeout(self.timeout + timeout):
-                return await future
-        except TimeoutError:
-            if acknowledged:
-                raise NotApplied(acknowledged[0]) from None
-            raise ProduceError(f"{topic}: not acknowledged within the produce timeout") from None
-        finally:
-            if not future.done() or future.cancelled():
-                watch.forget(future)
 
     def produce_into(self, deliveries: Deliveries, topic: str, value: bytes) -> None:
         """Sends `value` to partition 0 of `topic` as one of `deliveries`."""
@@ -252,35 +197,68 @@ class Producer:
 
 
 class CommandProducer:
-    """The shoppers' writes. A write with no other in flight is sent at once, by a producer that
-    does not linger: lingering, it paid 1 ms and a second wakeup of librdkafka's thread for nobody
-    to share the request with. Writes that find others in flight go through a producer that
-    lingers REQUEST_LINGER_MS, so that under load they share produce requests. Two writes in flight
-    at once have no order a client could rely on (each waits for its own), so two producers keep
-    every order that matters: a client's next write starts after its last one was applied."""
+    """The shoppers' writes, produced from Rust (`_core.Commands`): Kafka's acknowledgements are
+    served there without the GIL and held by the projection's OffsetSignal until applied, so a
+    write wakes the event loop once, when it can be answered. A write with no other in flight is
+    sent at once, by a producer that does not linger: lingering, it paid 1 ms and a second wakeup
+    of librdkafka's thread for nobody to share the request with. Writes that find others in
+    flight go through a producer that lingers REQUEST_LINGER_MS, so that under load they share
+    produce requests. Two writes in flight at once have no order a client could rely on (each
+    waits for its own), so two producers keep every order that matters: a client's next write
+    starts after its last one was applied. `on_stats` receives librdkafka's statistics (JSON)
+    every second."""
 
     def __init__(self, config: Config, on_stats: Callable[[str], None] | None = None) -> None:
-        self.lone = Producer(config, extra={"linger.ms": 0})
-        self.shared = Producer(config, on_stats=on_stats)
+        shared: dict[str, Any] = {}
+        if on_stats is not None:
+            # The statistics say whether a broker is up: keep a connection open even while no
+            # write is sent (the breaker sends none while no broker is up), or none would be again.
+            shared.update({"statistics.interval.ms": STATS_INTERVAL_MS, "enable.sparse.connections": False})
+        lone_settings = producer_settings(config, {"linger.ms": 0})
+        # 0 is librdkafka's "no limit": such a write waits for its queue as long as it takes.
+        self.timeout = lone_settings["message.timeout.ms"] / 1000 or math.inf
+        self._commands = _core.Commands(
+            librdkafka_strings(lone_settings),
+            librdkafka_strings(producer_settings(config, shared)),
+            min(self.timeout, IMPORT_TIMEOUT_S),
+            on_stats,
+        )
         self.in_flight = 0  # writes between produce and answer; the event loop's thread only
         self.sent = {"lone": 0, "shared": 0}  # writes through each producer (same thread)
 
     async def produce_applied(self, topic: str, value: bytes, watch: OffsetWatch, timeout: float) -> int:
-        """As Producer.produce_applied, through the producer that suits the writes in flight."""
+        """Sends `value` to partition 0 of `topic`; returns its offset once Kafka acknowledged it
+        and `watch`'s projection applied it (read-your-writes). Raises ProduceError if Kafka did
+        not acknowledge the write, NotApplied if it did but the projection had not applied it
+        within `timeout` seconds more than the produce timeout."""
         lone = self.in_flight == 0
         self.sent["lone" if lone else "shared"] += 1
+        loop = asyncio.get_running_loop()
+        watch.attach(loop)
+        future: asyncio.Future[int] = loop.create_future()
+        try:
+            write = self._commands.send(topic, value, watch.signal, not lone)
+        except RuntimeError as exc:
+            raise ProduceError(str(exc)) from None
+        watch.expect(write, future, loop)
         self.in_flight += 1
         try:
-            return await (self.lone if lone else self.shared).produce_applied(topic, value, watch, timeout)
+            async with asyncio.timeout(self.timeout + timeout):
+                return await future
+        except TimeoutError:
+            offset = watch.forget(write)
+            if offset is not None:
+                raise NotApplied(offset) from None
+            raise ProduceError(f"{topic}: not acknowledged within the produce timeout") from None
         finally:
             self.in_flight -= 1
+            if not future.done() or future.cancelled():
+                watch.forget(write)
 
     def close(self, timeout: float = 30.0) -> int:
         """Flushes and closes both within `timeout` seconds in all; returns how many writes are
         still unacknowledged."""
-        deadline = time.monotonic() + timeout
-        remaining = self.lone.close(timeout)
-        return remaining + self.shared.close(max(0.0, deadline - time.monotonic()))
+        return int(self._commands.close(timeout))
 
 
 def relay_producer(config: Config) -> Producer:

@@ -16,7 +16,8 @@ from shop.config import Config
 from shop.kafka import admin
 from shop.kafka.consumer import POLL_S, consume_available, consumer_settings, readable
 from shop.kafka.dead_letters import DeadLetters
-from shop.kafka.producer import Deliveries, ProduceError, Producer
+from shop.kafka.offsets import ProduceError
+from shop.kafka.producer import Deliveries, Producer
 from shop.kafka.worker import Worker
 from shop.retry import backoff
 

@@ -1,0 +1,217 @@
+//! The shoppers' writes (carts, orders), produced from Rust. Kafka's acknowledgement of each one is
+//! served by a thread of this module without the GIL and handed to the projection's
+//! `OffsetSignal`, which holds it until the projection applied it (read-your-writes) and then
+//! wakes the event loop that waits. With the delivery reports served in Python, every write cost
+//! a Python thread a wakeup and the GIL changing hands on the server's one core.
+
+use crate::feed::{OffsetSignal, SignalState};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What travels with a write through librdkafka: whose signal answers it, and its id there.
+struct Pending {
+    signal: Arc<SignalState>,
+    id: u64,
+    topic: String,
+}
+
+/// Serves a producer's events: delivery reports (no GIL) and statistics (handed to Python).
+struct Deliveries {
+    on_stats: Option<Py<PyAny>>,
+}
+
+impl ClientContext for Deliveries {
+    fn stats_raw(&self, statistics: &[u8]) {
+        let Some(on_stats) = &self.on_stats else {
+            return;
+        };
+        Python::attach(|py| {
+            let text = String::from_utf8_lossy(statistics);
+            if let Err(err) = on_stats.call1(py, (text.as_ref(),)) {
+                err.print(py);
+            }
+        });
+    }
+}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = Box<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
+        let outcome = match result {
+            Ok(message) => Ok(message.offset()),
+            Err((err, _)) => Err(describe(&pending.topic, err)),
+        };
+        pending.signal.acknowledged(pending.id, outcome);
+    }
+}
+
+fn describe(topic: &str, err: &KafkaError) -> String {
+    match err.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::MessageTimedOut) => {
+            format!("{topic}: not acknowledged within the produce timeout")
+        }
+        _ => format!("{topic}: {err}"),
+    }
+}
+
+/// One librdkafka producer with the thread that serves its events.
+struct Served {
+    producer: Arc<BaseProducer<Deliveries>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Served {
+    fn new(settings: HashMap<String, String>, on_stats: Option<Py<PyAny>>, name: &str) -> PyResult<Self> {
+        let mut config = ClientConfig::new();
+        for (key, value) in settings {
+            config.set(key, value);
+        }
+        let producer: BaseProducer<Deliveries> = config
+            .create_with_context(Deliveries { on_stats })
+            .map_err(|err| PyRuntimeError::new_err(err.to_string()))?;
+        let producer = Arc::new(producer);
+        // This thread serves every delivery report: a write is answered only through it.
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::Builder::new().name(name.into()).spawn({
+            let (producer, stop) = (producer.clone(), stop.clone());
+            move || {
+                while !stop.load(Ordering::Acquire) {
+                    producer.poll(Duration::from_millis(100));
+                }
+            }
+        })?;
+        Ok(Served {
+            producer,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Waits up to `timeout` for every write to be acknowledged, then stops the thread; returns
+    /// how many are still unacknowledged.
+    fn close(&mut self, timeout: Duration) -> i32 {
+        let _ = self.producer.flush(timeout);
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.producer.in_flight_count()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // Never closed: the thread stops within a poll and frees the producer itself.
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+/// The shoppers' writes: a producer that sends at once for a write with no other in flight, and
+/// one that lingers for writes that can share a request (see shop/kafka/producer.py).
+#[pyclass(module = "shop._core", name = "Commands", frozen)]
+pub struct Commands {
+    lone: std::sync::Mutex<Served>,
+    shared: std::sync::Mutex<Served>,
+    closed: AtomicBool,
+    timeout: Duration,
+}
+
+#[pymethods]
+impl Commands {
+    /// Two producers with librdkafka settings `lone` and `shared`; `on_stats` receives the shared
+    /// one's statistics (JSON) when it has `statistics.interval.ms`. A write's queue may stay full
+    /// for at most `timeout` seconds.
+    #[new]
+    #[pyo3(signature = (lone, shared, timeout, on_stats=None))]
+    fn new(
+        lone: HashMap<String, String>,
+        shared: HashMap<String, String>,
+        timeout: f64,
+        on_stats: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        Ok(Commands {
+            lone: std::sync::Mutex::new(Served::new(lone, None, "cmd-lone-dr")?),
+            shared: std::sync::Mutex::new(Served::new(shared, on_stats, "cmd-shared-dr")?),
+            closed: AtomicBool::new(false),
+            timeout: Duration::from_secs_f64(timeout.max(0.0)),
+        })
+    }
+
+    /// Sends `value` to partition 0 of `topic` (through the lingering producer if `shared`);
+    /// returns the write's id in `signal`, whose event loops are woken when it is done. Raises
+    /// RuntimeError if it could not be sent.
+    fn send(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        value: &[u8],
+        signal: &OffsetSignal,
+        shared: bool,
+    ) -> PyResult<u64> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(PyRuntimeError::new_err(format!(
+                "{topic}: the producer is closed (the shop is shutting down)"
+            )));
+        }
+        let state = signal.state.clone();
+        let id = state.new_write();
+        let pending = Box::new(Pending {
+            signal: state,
+            id,
+            topic: topic.to_owned(),
+        });
+        let served = if shared { &self.shared } else { &self.lone };
+        let served = served.lock().unwrap_or_else(|e| e.into_inner());
+        let deadline = Instant::now() + self.timeout;
+        let mut record = BaseRecord::with_opaque_to(topic, pending)
+            .payload(value)
+            .partition(0);
+        loop {
+            // With the GIL held: a send takes microseconds, and releasing the GIL would let
+            // another thread take it, costing this one a thread switch to get it back.
+            match served.producer.send::<[u8], [u8]>(record) {
+                Ok(()) => return Ok(id),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                    if Instant::now() < deadline =>
+                {
+                    record = back;
+                    py.detach(|| std::thread::sleep(Duration::from_millis(10)));
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "{topic}: the producer's queue stayed full"
+                    )));
+                }
+                Err((err, _)) => return Err(PyRuntimeError::new_err(format!("{topic}: {err}"))),
+            }
+        }
+    }
+
+    /// Flushes both producers within `timeout` seconds in all and stops their threads; returns
+    /// how many writes are still unacknowledged.
+    fn close(&self, py: Python<'_>, timeout: f64) -> i32 {
+        self.closed.store(true, Ordering::Release);
+        let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
+        py.detach(|| {
+            let mut remaining = 0;
+            for served in [&self.lone, &self.shared] {
+                let left = deadline.saturating_duration_since(Instant::now());
+                remaining += served.lock().unwrap_or_else(|e| e.into_inner()).close(left);
+            }
+            remaining
+        })
+    }
+}
+
