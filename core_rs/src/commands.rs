@@ -73,7 +73,11 @@ struct Served {
 }
 
 impl Served {
-    fn new(settings: HashMap<String, String>, on_stats: Option<Py<PyAny>>, name: &str) -> PyResult<Self> {
+    fn new(
+        settings: HashMap<String, String>,
+        on_stats: Option<Py<PyAny>>,
+        name: &str,
+    ) -> PyResult<Self> {
         let mut config = ClientConfig::new();
         for (key, value) in settings {
             config.set(key, value);
@@ -214,4 +218,3 @@ impl Commands {
         })
     }
 }
-

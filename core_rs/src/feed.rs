@@ -234,7 +234,12 @@ impl OffsetSignal {
 
 impl Drop for SignalState {
     fn drop(&mut self) {
-        for fd in self.wakers.get_mut().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for fd in self
+            .wakers
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             // SAFETY: owned by this signal, which is going away.
             unsafe { libc::close(fd) };
         }
