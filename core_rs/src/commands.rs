@@ -15,7 +15,6 @@ use rdkafka::ClientContext;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// What travels with a write through librdkafka: whose signal answers it, and its id there.
@@ -28,6 +27,8 @@ struct Pending {
 /// Serves a producer's events: delivery reports (no GIL) and statistics (handed to Python).
 struct Deliveries {
     on_stats: Option<Py<PyAny>>,
+    /// Set once the producer is closed: no more statistics for Python, which may be exiting.
+    closed: Arc<AtomicBool>,
 }
 
 impl ClientContext for Deliveries {
@@ -35,6 +36,9 @@ impl ClientContext for Deliveries {
         let Some(on_stats) = &self.on_stats else {
             return;
         };
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
         Python::attach(|py| {
             let text = String::from_utf8_lossy(statistics);
             if let Err(err) = on_stats.call1(py, (text.as_ref(),)) {
@@ -69,8 +73,10 @@ fn describe(topic: &str, err: &KafkaError) -> String {
 struct Served {
     producer: Arc<BaseProducer<Deliveries>>,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
+
+/// How long the thread serving a producer's events waits per poll.
+const POLL_WINDOW: Duration = Duration::from_secs(1);
 
 impl Served {
     fn new(
@@ -82,35 +88,34 @@ impl Served {
         for (key, value) in settings {
             config.set(key, value);
         }
+        let stop = Arc::new(AtomicBool::new(false));
+        let context = Deliveries {
+            on_stats,
+            closed: stop.clone(),
+        };
         let producer: BaseProducer<Deliveries> = config
-            .create_with_context(Deliveries { on_stats })
+            .create_with_context(context)
             .map_err(|err| PyRuntimeError::new_err(err.to_string()))?;
         let producer = Arc::new(producer);
         // This thread serves every delivery report: a write is answered only through it.
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::Builder::new().name(name.into()).spawn({
+        std::thread::Builder::new().name(name.into()).spawn({
             let (producer, stop) = (producer.clone(), stop.clone());
             move || {
                 while !stop.load(Ordering::Acquire) {
-                    producer.poll(Duration::from_millis(100));
+                    // rdkafka's poll waits out its whole window, and spins through its last
+                    // fraction of a millisecond: a long window makes that spin negligible.
+                    producer.poll(POLL_WINDOW);
                 }
             }
         })?;
-        Ok(Served {
-            producer,
-            stop,
-            thread: Some(thread),
-        })
+        Ok(Served { producer, stop })
     }
 
-    /// Waits up to `timeout` for every write to be acknowledged, then stops the thread; returns
-    /// how many are still unacknowledged.
+    /// Waits up to `timeout` for every write to be acknowledged, then lets the thread stop (it
+    /// does within POLL_WINDOW, freeing the producer); returns how many are still unacknowledged.
     fn close(&mut self, timeout: Duration) -> i32 {
         let _ = self.producer.flush(timeout);
         self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
         self.producer.in_flight_count()
     }
 }

@@ -412,10 +412,15 @@ impl Feed {
         let deadline = Instant::now() + Duration::from_secs_f64(wait.max(0.0));
         let (mut events, mut seconds, mut errors) = (0, Vec::new(), Vec::new());
         loop {
-            let Some(first) = self
-                .consumer
-                .poll(deadline.saturating_duration_since(Instant::now()))
-            else {
+            // Whole milliseconds, and none once less than one is left: librdkafka waits in
+            // milliseconds, and rdkafka polls again at once for a fraction of one, spinning.
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis();
+            if left == 0 {
+                break;
+            }
+            let Some(first) = self.consumer.poll(Duration::from_millis(left as u64)) else {
                 break;
             };
             let mut messages = Vec::new();
