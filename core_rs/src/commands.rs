@@ -113,7 +113,7 @@ impl Served {
 
     /// Waits up to `timeout` for every write to be acknowledged, then lets the thread stop (it
     /// does within POLL_WINDOW, freeing the producer); returns how many are still unacknowledged.
-    fn close(&mut self, timeout: Duration) -> i32 {
+    fn close(&self, timeout: Duration) -> i32 {
         let _ = self.producer.flush(timeout);
         self.stop.store(true, Ordering::Release);
         self.producer.in_flight_count()
@@ -131,8 +131,8 @@ impl Drop for Served {
 /// one that lingers for writes that can share a request (see shop/kafka/producer.py).
 #[pyclass(module = "shop._core", name = "Commands", frozen)]
 pub struct Commands {
-    lone: std::sync::Mutex<Served>,
-    shared: std::sync::Mutex<Served>,
+    lone: Served,
+    shared: Served,
     closed: AtomicBool,
     timeout: Duration,
 }
@@ -151,8 +151,8 @@ impl Commands {
         on_stats: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         Ok(Commands {
-            lone: std::sync::Mutex::new(Served::new(lone, None, "cmd-lone-dr")?),
-            shared: std::sync::Mutex::new(Served::new(shared, on_stats, "cmd-shared-dr")?),
+            lone: Served::new(lone, None, "cmd-lone-dr")?,
+            shared: Served::new(shared, on_stats, "cmd-shared-dr")?,
             closed: AtomicBool::new(false),
             timeout: Duration::from_secs_f64(timeout.max(0.0)),
         })
@@ -182,7 +182,6 @@ impl Commands {
             topic: topic.to_owned(),
         });
         let served = if shared { &self.shared } else { &self.lone };
-        let served = served.lock().unwrap_or_else(|e| e.into_inner());
         let deadline = Instant::now() + self.timeout;
         let mut record = BaseRecord::with_opaque_to(topic, pending)
             .payload(value)
@@ -217,7 +216,7 @@ impl Commands {
             let mut remaining = 0;
             for served in [&self.lone, &self.shared] {
                 let left = deadline.saturating_duration_since(Instant::now());
-                remaining += served.lock().unwrap_or_else(|e| e.into_inner()).close(left);
+                remaining += served.close(left);
             }
             remaining
         })
