@@ -1,6 +1,7 @@
 """Type stubs of the Rust extension (core_rs). Keep in step with core_rs/src/lib.rs and py_*.rs."""
 
 from collections.abc import Callable
+from typing import overload
 
 __version__: str
 
@@ -74,6 +75,13 @@ class Feed:
         """Consumes and applies for `wait` seconds: (events applied, seconds per batch, poison
         met as (offset, message, why), the consumer's errors). Returns early after poison."""
 
+class PageMark:
+    """What a catalog page showed (its products, their count, its page number) at an offset."""
+
+    @property
+    def offset(self) -> int:
+        """The catalog_internal offset the page was taken at."""
+
 class Catalog:
     """The catalog projection with wait-free reads (two copies swapped atomically)."""
 
@@ -97,6 +105,17 @@ class Catalog:
     def page(self, sort: str, prefix: str, page: int, per_page: int, protobuf: bool = False) -> bytes:
         """A page as JSON, or as protobuf shop.catalog.Page. Raises ValueError on an unknown sort or
         per_page 0; the page is clamped into range."""
+    @overload
+    def page_unless_shown(
+        self, sort: str, prefix: str, page: int, per_page: int, protobuf: bool = False, shown: None = None
+    ) -> tuple[PageMark, bytes]: ...
+    @overload
+    def page_unless_shown(
+        self, sort: str, prefix: str, page: int, per_page: int, protobuf: bool, shown: PageMark
+    ) -> tuple[PageMark, bytes | None]:
+        """The page as `page` answers it and a mark of the products it shows. The body is None when
+        `shown` marks a page that showed the very same products (same count and page number too):
+        an answer cached with `shown` still holds. Raises as `page` does."""
     def product(self, id: str, protobuf: bool = False) -> bytes | None:
         """One enabled product as JSON or protobuf shop.catalog.ProductView; None when unknown."""
     def write_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str) -> int:

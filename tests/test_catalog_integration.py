@@ -88,6 +88,10 @@ def test_import_bridge_and_pages_end_to_end(config: Config, shop: ShopProcess) -
     for product_id in gone:
         assert shop.get(f"/api/v1/products/{product_id}").status_code == 404
     assert shop.get(f"/api/v1/products/{changed[1][0]}").json()["price"] == int(changed[1][5])
+    # The page read before the change, which the app cached, shows it.
+    now = {p["id"]: p for p in all_products(shop)}
+    assert now[changed[1][0]]["price"] == int(changed[1][5])
+    assert len(now) == ROWS - 1 and not set(gone) & set(now)
 
     # The same file again produces nothing.
     again = pim_csv.import_products(config, as_csv(changed), progress=False)

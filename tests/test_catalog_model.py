@@ -91,6 +91,60 @@ def test_replaying_gives_the_same_state(events: list[tuple[int, bytes]], cuts: l
         assert once.page(sort, "", 1, 1000) == twice.page(sort, "", 1, 1000)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    events=event_streams(),
+    cuts=st.lists(st.integers(min_value=0, max_value=50), max_size=6),
+    sort=st.sampled_from(["id", "price", "name"]),
+    prefix=st.sampled_from(["", "a", "b"]),
+    page=st.integers(min_value=1, max_value=4),
+    per_page=st.integers(min_value=1, max_value=5),
+    protobuf=st.booleans(),
+)
+def test_a_page_marked_as_shown_comes_back_only_when_it_changed(
+    events: list[tuple[int, bytes]],
+    cuts: list[int],
+    sort: str,
+    prefix: str,
+    page: int,
+    per_page: int,
+    protobuf: bool,
+) -> None:
+    """What the app's page cache relies on: a body withheld is the body the page has now."""
+    catalog = _core.Catalog()
+    shown, cached = catalog.page_unless_shown(sort, prefix, page, per_page, protobuf)
+    for batch in split(events, cuts):
+        catalog.apply(batch)
+        mark, body = catalog.page_unless_shown(sort, prefix, page, per_page, protobuf, shown)
+        assert mark.offset == catalog.offset
+        current = catalog.page(sort, prefix, page, per_page, protobuf)
+        if body is None:
+            assert cached == current
+        else:
+            assert body == current
+            cached = body
+        shown = mark
+
+
+def test_a_shown_page_is_kept_through_changes_to_other_products_and_not_through_its_own() -> None:
+    catalog = _core.Catalog()
+    catalog.apply([product_changed(i, i, id=f"p{i}", name=f"n{i}", price=i) for i in range(10)])
+    shown, body = catalog.page_unless_shown("name", "", 1, 3)
+    assert [p["id"] for p in json.loads(body)["items"]] == ["p0", "p1", "p2"]
+
+    catalog.apply([product_changed(10, 10, id="p7", name="n7", price=70)])  # not on the page
+    shown, body = catalog.page_unless_shown("name", "", 1, 3, False, shown)
+    assert (shown.offset, body) == (10, None)
+
+    catalog.apply([product_changed(11, 11, id="p1", name="n1", price=11)])  # on it: a new price
+    shown, body = catalog.page_unless_shown("name", "", 1, 3, False, shown)
+    assert body is not None and json.loads(body)["items"][1]["price"] == 11
+
+    catalog.apply([product_changed(12, 12, id="p9", name="n9", price=9, disabled=True)])  # total
+    shown, body = catalog.page_unless_shown("name", "", 1, 3, False, shown)
+    assert body is not None and json.loads(body)["total"] == 9
+
+
 def test_protobuf_page_carries_the_same_page() -> None:
     catalog = _core.Catalog()
     catalog.apply([product_changed(0, 0, id="a", name="Apple", price=250, description="crisp")])
@@ -122,6 +176,8 @@ def test_bad_page_arguments_raise_clear_errors() -> None:
     for call, message in [
         (lambda: catalog.page("color", "", 1, 10), "unknown sort"),
         (lambda: catalog.page("id", "", 1, 0), "per_page"),
+        (lambda: catalog.page_unless_shown("color", "", 1, 10), "unknown sort"),
+        (lambda: catalog.page_unless_shown("id", "", 1, 0), "per_page"),
     ]:
         try:
             call()

@@ -104,7 +104,8 @@ impl Product {
         prefetch_lines(self.0.ptr().cast(), 128);
     }
 
-    fn same(&self, other: &Product) -> bool {
+    /// The same allocation: the same product, as long as `self` is held.
+    pub fn same(&self, other: &Product) -> bool {
         self.0.ptr() == other.0.ptr()
     }
 

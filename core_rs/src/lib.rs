@@ -82,6 +82,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<feed::Feed>()?;
     m.add_class::<commands::Commands>()?;
     m.add_class::<py_catalog::PyCatalog>()?;
+    m.add_class::<py_catalog::PageMark>()?;
     m.add_class::<py_checkout::PyCheckout>()?;
     m.add_class::<py_checkout::PyFulfilment>()?;
     m.add_function(wrap_pyfunction!(fulfilment_publish, m)?)?;

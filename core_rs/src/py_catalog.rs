@@ -1,6 +1,6 @@
 //! The catalog as a Python class: apply batches with the GIL released, read encoded pages.
 
-use crate::catalog::{self, Catalog, Change, Op, Sort};
+use crate::catalog::{self, Catalog, Change, Op, Page, Product, Sort};
 use crate::encode;
 use crate::feed::Consume;
 use crate::projection::{Poison, Projection};
@@ -9,6 +9,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 fn poison(offset: i64) -> Op {
     Op {
@@ -121,20 +122,42 @@ impl PyCatalog {
         per_page: usize,
         protobuf: bool,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let sort = Sort::parse(sort).ok_or_else(|| {
-            PyValueError::new_err(format!("unknown sort {sort:?}: id, price or name"))
-        })?;
-        if per_page == 0 {
-            return Err(PyValueError::new_err("per_page must be at least 1"));
-        }
+        let sort = parse_page_request(sort, per_page)?;
         let model = self.projection.read();
         let found = model.page(sort, prefix, page, per_page);
-        let body = if protobuf {
-            encode::page_protobuf(&found, per_page, sort, prefix)
-        } else {
-            encode::page_json(&found, per_page, sort, prefix)
-        };
-        Ok(PyBytes::new(py, &body))
+        Ok(PyBytes::new(
+            py,
+            &encode_page(&found, per_page, sort, prefix, protobuf),
+        ))
+    }
+
+    /// The page as `page` answers it, with a mark of what it shows; the body is None when `shown`
+    /// marks a page that showed the very same products, so an answer cached with `shown` still
+    /// holds. A catalog update elsewhere in the catalog then costs a cached page a look at its
+    /// products' addresses instead of encoding it again.
+    #[pyo3(signature = (sort, prefix, page, per_page, protobuf = false, shown = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn page_unless_shown<'py>(
+        &self,
+        py: Python<'py>,
+        sort: &str,
+        prefix: &str,
+        page: usize,
+        per_page: usize,
+        protobuf: bool,
+        shown: Option<PyRef<'py, PageMark>>,
+    ) -> PyResult<(PageMark, Option<Bound<'py, PyBytes>>)> {
+        let sort = parse_page_request(sort, per_page)?;
+        let model = self.projection.read();
+        let found = model.page(sort, prefix, page, per_page);
+        let offset = model.offset();
+        if let Some(shown) = shown.filter(|shown| shown.products.same(&found)) {
+            let products = Arc::clone(&shown.products);
+            return Ok((PageMark { offset, products }, None));
+        }
+        let body = encode_page(&found, per_page, sort, prefix, protobuf);
+        let products = Arc::new(ShownProducts::of(&found));
+        Ok((PageMark { offset, products }, Some(PyBytes::new(py, &body))))
     }
 
     /// One enabled product, JSON or protobuf (`shop.catalog.ProductView`); None when unknown.
@@ -152,5 +175,69 @@ impl PyCatalog {
         } else {
             PyBytes::new(py, &encode::single_json(product))
         })
+    }
+}
+
+fn parse_page_request(sort: &str, per_page: usize) -> PyResult<Sort> {
+    let sort = Sort::parse(sort).ok_or_else(|| {
+        PyValueError::new_err(format!("unknown sort {sort:?}: id, price or name"))
+    })?;
+    if per_page == 0 {
+        return Err(PyValueError::new_err("per_page must be at least 1"));
+    }
+    Ok(sort)
+}
+
+fn encode_page(
+    found: &Page<'_>,
+    per_page: usize,
+    sort: Sort,
+    prefix: &str,
+    protobuf: bool,
+) -> Vec<u8> {
+    if protobuf {
+        encode::page_protobuf(found, per_page, sort, prefix)
+    } else {
+        encode::page_json(found, per_page, sort, prefix)
+    }
+}
+
+/// What a page showed, as of a catalog offset (see `Catalog.page_unless_shown`).
+#[pyclass(module = "shop._core", frozen)]
+pub struct PageMark {
+    /// The catalog_internal offset the page was taken at.
+    #[pyo3(get)]
+    offset: i64,
+    products: Arc<ShownProducts>,
+}
+
+/// The products of a page, their count and the page number after clamping: all a page's body
+/// depends on besides the request. A product's bytes never change (an update stores a new
+/// product), and holding a reference keeps its allocation alive, so no other product can take
+/// its address while the mark exists: the same addresses are the same contents.
+struct ShownProducts {
+    items: Vec<Product>,
+    total: usize,
+    page: usize,
+}
+
+impl ShownProducts {
+    fn of(found: &Page<'_>) -> ShownProducts {
+        ShownProducts {
+            items: found.items.iter().map(|&product| product.clone()).collect(),
+            total: found.total,
+            page: found.page,
+        }
+    }
+
+    fn same(&self, found: &Page<'_>) -> bool {
+        self.total == found.total
+            && self.page == found.page
+            && self.items.len() == found.items.len()
+            && self
+                .items
+                .iter()
+                .zip(&found.items)
+                .all(|(held, now)| held.same(now))
     }
 }

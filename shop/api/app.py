@@ -7,11 +7,13 @@ import gc
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shop import metrics
+from shop._core import PageMark
 from shop.api import http
 from shop.api.cart import Answer, CartRoutes
 from shop.api.cart_events import CartEvents
@@ -48,9 +50,8 @@ class App:
         self._catalog_ready = False
         self._checkout_ready = False
         self._carts: CartRoutes | None = None
-        # Answers with encoded pages by (query string, protobuf), each valid for the catalog offset it
-        # was built at.
-        self._pages: dict[tuple[bytes, bool], tuple[int, tuple[http.Message, http.Message]]] = {}
+        # Answers with encoded pages by (query string, protobuf).
+        self._pages: dict[tuple[bytes, bool], CachedPage] = {}
         self._openapi = json.dumps(spec()).encode()
         self.storefront = Storefront()
         self.cart_events = CartEvents(self.config, lambda: None if self.shop is None else self.shop.checkout)
@@ -194,27 +195,33 @@ class App:
         return shop.catalog.model
 
     def _cached_page(self, scope: Scope) -> tuple[http.Message, http.Message] | None:
-        """The answer to a GET of this page if it is cached for the catalog's current offset and
-        needs no CORS headers; else None, and the request takes the full path."""
+        """The answer to a GET of this page if it was cached and needs no CORS headers; else None,
+        and the request takes the full path. Once the catalog has moved on, the answer is checked
+        against what the page shows now, and encoded again only if that changed."""
         if not self._catalog_ready or scope["method"] != "GET" or self._cors_headers(scope):
             return None
-        key = (scope.get("query_string", b""), http.wants_protobuf(scope))
-        cached = self._pages.get(key)
-        if cached is None or self.shop is None or cached[0] != self.shop.catalog.model.offset:
+        cached = self._pages.get((scope.get("query_string", b""), http.wants_protobuf(scope)))
+        if cached is None or self.shop is None:
             return None
-        return cached[1]
+        model = self.shop.catalog.model
+        if cached.mark.offset != model.offset:
+            cached.mark, body = model.page_unless_shown(*cached.request, cached.protobuf, cached.mark)
+            if body is not None:
+                cached.answer = _page_answer(body, cached.protobuf, [])
+        return cached.answer
 
     def _catalog_page(self, scope: Scope, cors: http.Headers) -> tuple[http.Message, http.Message]:
         model = self._catalog()
         protobuf = http.wants_protobuf(scope)
-        offset = model.offset
-        sort, prefix, page, per_page = _page_request(scope)
-        body = model.page(sort, prefix, page, per_page, protobuf)
-        answer = http.response(200, body, http.PROTOBUF if protobuf else http.JSON, cors)
+        request = _page_request(scope)
+        mark, body = model.page_unless_shown(*request, protobuf)
+        answer = _page_answer(body, protobuf, cors)
         if not cors:  # answers with CORS headers name the origin: not shared between origins
             if len(self._pages) >= PAGE_CACHE_SIZE:
                 self._pages.clear()
-            self._pages[(scope.get("query_string", b""), protobuf)] = (offset, answer)
+            self._pages[(scope.get("query_string", b""), protobuf)] = CachedPage(
+                request, protobuf, mark, answer
+            )
         return answer
 
     def _product(self, scope: Scope, product_id: str) -> tuple[bytes, bytes]:
@@ -285,6 +292,20 @@ def _require(scope: Scope, *methods: str) -> None:
     if scope["method"] not in methods:
         allow = ", ".join(methods).encode()
         raise Problem(405, f"{scope['method']} is not allowed here", headers=[(b"allow", allow)])
+
+
+@dataclass(slots=True)
+class CachedPage:
+    """A page's answer, the request it answers and a mark of the products it shows."""
+
+    request: tuple[str, str, int, int]
+    protobuf: bool
+    mark: PageMark
+    answer: tuple[http.Message, http.Message]
+
+
+def _page_answer(body: bytes, protobuf: bool, cors: http.Headers) -> tuple[http.Message, http.Message]:
+    return http.response(200, body, http.PROTOBUF if protobuf else http.JSON, cors)
 
 
 def _page_request(scope: Scope) -> tuple[str, str, int, int]:
