@@ -5,6 +5,13 @@ from typing import overload
 
 __version__: str
 
+class KafkaClientError(RuntimeError):
+    """A failure of the extension's own Kafka clients (Feed, Commands)."""
+
+    code: int | None
+    """librdkafka's error number (those confluent_kafka.KafkaError names), or None for a failure
+    librdkafka did not report (a closed producer)."""
+
 class SnapshotError(ValueError):
     """A snapshot that cannot be used: damaged or truncated, of another format version, of another
     kind of projection, or of another topic (name, topic id, cluster id, or offsets past its end)."""
@@ -57,7 +64,7 @@ class Commands:
         on_stats: Callable[[str], None] | None = None,
     ) -> None: ...
     def send(self, topic: str, value: bytes, signal: OffsetSignal, shared: bool) -> int:
-        """Sends to partition 0 of `topic`; returns the write's id in `signal`. RuntimeError if
+        """Sends to partition 0 of `topic`; returns the write's id in `signal`. KafkaClientError if
         it could not be sent (closed, queue full for `timeout` seconds)."""
     def close(self, timeout: float) -> int:
         """Flushes both within `timeout` seconds; returns the writes still unacknowledged."""

@@ -252,3 +252,21 @@ def test_a_waiter_is_not_answered_before_its_offset_and_times_out_cleanly() -> N
     assert asyncio.run(wait()) == (True, False)
     assert watch.waiting == 0
     assert not watch.wait_blocking(5, 0.05)
+
+
+def test_the_extensions_kafka_errors_carry_librdkafkas_code_and_are_retried_only_when_transient() -> None:
+    """No broker listens on port 1: the feed's request fails with a code that says so, and the
+    shared retry takes it as transient; a bad setting has no code and is not retried."""
+    nowhere = {"bootstrap.servers": "127.0.0.1:1", "group.id": "nobody"}
+    feed = _core.Feed(nowhere, "t", _core.OffsetSignal())
+    with pytest.raises(_core.KafkaClientError) as unreachable:
+        feed.watermarks(0.3)
+    assert unreachable.value.code in admin.UNREACHABLE_ERRORS
+    assert str(unreachable.value).startswith("the offsets of t: ")
+    assert admin.transient(unreachable.value)
+
+    with pytest.raises(_core.KafkaClientError) as misconfigured:
+        _core.Feed({**nowhere, "no.such.setting": "1"}, "t", _core.OffsetSignal())
+    assert misconfigured.value.code is None
+    assert "no.such.setting" in str(misconfigured.value)
+    assert not admin.transient(misconfigured.value)

@@ -4,8 +4,8 @@
 //! wakes the event loop that waits. With the delivery reports served in Python, every write cost
 //! a Python thread a wakeup and the GIL changing hands on the server's one core.
 
+use crate::client_error::{client_error, kafka_error};
 use crate::feed::{OffsetSignal, SignalState};
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -80,6 +80,7 @@ const POLL_WINDOW: Duration = Duration::from_secs(1);
 
 impl Served {
     fn new(
+        py: Python<'_>,
         settings: HashMap<String, String>,
         on_stats: Option<Py<PyAny>>,
         name: &str,
@@ -95,7 +96,7 @@ impl Served {
         };
         let producer: BaseProducer<Deliveries> = config
             .create_with_context(context)
-            .map_err(|err| PyRuntimeError::new_err(err.to_string()))?;
+            .map_err(|err| kafka_error(py, "a command producer", &err))?;
         let producer = Arc::new(producer);
         // This thread serves every delivery report: a write is answered only through it.
         std::thread::Builder::new().name(name.into()).spawn({
@@ -145,14 +146,15 @@ impl Commands {
     #[new]
     #[pyo3(signature = (lone, shared, timeout, on_stats=None))]
     fn new(
+        py: Python<'_>,
         lone: HashMap<String, String>,
         shared: HashMap<String, String>,
         timeout: f64,
         on_stats: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         Ok(Commands {
-            lone: Served::new(lone, None, "cmd-lone-dr")?,
-            shared: Served::new(shared, on_stats, "cmd-shared-dr")?,
+            lone: Served::new(py, lone, None, "cmd-lone-dr")?,
+            shared: Served::new(py, shared, on_stats, "cmd-shared-dr")?,
             closed: AtomicBool::new(false),
             timeout: Duration::from_secs_f64(timeout.max(0.0)),
         })
@@ -160,7 +162,7 @@ impl Commands {
 
     /// Sends `value` to partition 0 of `topic` (through the lingering producer if `shared`);
     /// returns the write's id in `signal`, whose event loops are woken when it is done. Raises
-    /// RuntimeError if it could not be sent.
+    /// KafkaClientError if it could not be sent.
     fn send(
         &self,
         py: Python<'_>,
@@ -170,9 +172,10 @@ impl Commands {
         shared: bool,
     ) -> PyResult<u64> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(PyRuntimeError::new_err(format!(
-                "{topic}: the producer is closed (the shop is shutting down)"
-            )));
+            return Err(client_error(
+                py,
+                format!("{topic}: the producer is closed (the shop is shutting down)"),
+            ));
         }
         let state = signal.state.clone();
         let id = state.new_write();
@@ -197,12 +200,14 @@ impl Commands {
                     record = back;
                     py.detach(|| std::thread::sleep(Duration::from_millis(10)));
                 }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    return Err(PyRuntimeError::new_err(format!(
-                        "{topic}: the producer's queue stayed full"
-                    )));
+                Err((err @ KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    return Err(kafka_error(
+                        py,
+                        &format!("{topic}: the producer's queue stayed full"),
+                        &err,
+                    ));
                 }
-                Err((err, _)) => return Err(PyRuntimeError::new_err(format!("{topic}: {err}"))),
+                Err((err, _)) => return Err(kafka_error(py, topic, &err)),
             }
         }
     }

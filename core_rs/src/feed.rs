@@ -4,10 +4,11 @@
 //! applied. No Python runs per batch: with a consumer in Python every applied write cost the GIL
 //! changing hands two or three times on the shop's one core.
 
+use crate::client_error::kafka_error;
 use crate::projection::Poison;
 use crate::py_catalog::PyCatalog;
 use crate::py_checkout::{PyCheckout, PyFulfilment};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rdkafka::config::ClientConfig;
@@ -319,16 +320,13 @@ impl Target {
     }
 }
 
-fn kafka_error(err: rdkafka::error::KafkaError) -> PyErr {
-    PyRuntimeError::new_err(err.to_string())
-}
-
 #[pymethods]
 impl Feed {
     /// A consumer of partition 0 of `topic` with librdkafka `settings`, publishing what it
     /// applies to `signal`.
     #[new]
     fn new(
+        py: Python<'_>,
         settings: HashMap<String, String>,
         topic: String,
         signal: Py<OffsetSignal>,
@@ -337,7 +335,9 @@ impl Feed {
         for (key, value) in settings {
             config.set(key, value);
         }
-        let consumer: BaseConsumer = config.create().map_err(kafka_error)?;
+        let consumer: BaseConsumer = config
+            .create()
+            .map_err(|err| kafka_error(py, &format!("a consumer of {topic}"), &err))?;
         Ok(Feed {
             consumer,
             topic,
@@ -350,8 +350,8 @@ impl Feed {
         py.detach(|| {
             self.consumer
                 .fetch_watermarks(&self.topic, 0, Duration::from_secs_f64(timeout))
-                .map_err(kafka_error)
         })
+        .map_err(|err| kafka_error(py, &format!("the offsets of {}", self.topic), &err))
     }
 
     /// The high watermark learned with the last fetch (-1 before any): no request.
@@ -375,12 +375,12 @@ impl Feed {
     }
 
     /// Starts consuming at `offset`.
-    fn assign(&self, offset: i64) -> PyResult<()> {
+    fn assign(&self, py: Python<'_>, offset: i64) -> PyResult<()> {
         let mut partitions = TopicPartitionList::new();
         partitions
             .add_partition_offset(&self.topic, 0, Offset::Offset(offset))
-            .map_err(kafka_error)?;
-        self.consumer.assign(&partitions).map_err(kafka_error)
+            .and_then(|()| self.consumer.assign(&partitions))
+            .map_err(|err| kafka_error(py, &format!("assigning {}", self.topic), &err))
     }
 
     /// Consumes and applies to `model` for `wait` seconds, in batches of at most `most` events,

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod checkout;
 mod checkout_view;
+mod client_error;
 pub mod codec;
 mod commands;
 pub mod encode;
@@ -73,6 +74,10 @@ fn published_offset(message: &[u8]) -> PyResult<i64> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add(
+        "KafkaClientError",
+        m.py().get_type::<client_error::KafkaClientError>(),
+    )?;
     m.add(
         "SnapshotError",
         m.py().get_type::<projection::SnapshotError>(),

@@ -13,6 +13,7 @@ from typing import TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]
 
+from shop import _core
 from shop.config import Config
 from shop.retry import retry
 
@@ -40,12 +41,15 @@ UNREACHABLE_ERRORS = frozenset(
 
 
 def transient(exc: Exception) -> bool:
-    """True for a failure that may pass by itself (a broker starting, a leader moving)."""
+    """True for a failure that may pass by itself (a broker starting, a leader moving), from
+    confluent-kafka's clients or from the extension's own (the same librdkafka codes)."""
     if isinstance(exc, TimeoutError):
         return True
     if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
         error: KafkaError = exc.args[0]
         return bool(error.retriable()) or error.code() in UNREACHABLE_ERRORS | LEADERSHIP_ERRORS
+    if isinstance(exc, _core.KafkaClientError):
+        return exc.code in UNREACHABLE_ERRORS | LEADERSHIP_ERRORS
     return False
 
 
@@ -84,7 +88,7 @@ def ensure_topics(config: Config, names: Iterable[str]) -> None:
                 raise
     _wait_for_leaders(admin, topics)
     # In a cluster a broker may not know a topic the controller just created: asked again.
-    _retrying(lambda: _check_existing(admin, topics))
+    retrying(lambda: _check_existing(admin, topics))
 
 
 def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> None:
@@ -107,10 +111,10 @@ def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> None:
 T = TypeVar("T")
 
 
-def _retrying(call: Callable[[], T]) -> T:
+def retrying(call: Callable[[], T], what: str = "a metadata request") -> T:
     """`call()`, retried with backoff and jitter while the broker is unreachable or answers that
     leadership is still settling: metadata requests change nothing, so repeating them is safe."""
-    return retry(call, "a metadata request", transient, TIMEOUT_S)
+    return retry(call, what, transient, TIMEOUT_S)
 
 
 def watermarks(consumer: Consumer, topic: str) -> tuple[int, int]:
@@ -120,7 +124,7 @@ def watermarks(consumer: Consumer, topic: str) -> tuple[int, int]:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=TIMEOUT_S)
         return int(low), int(high)
 
-    return _retrying(fetch)
+    return retrying(fetch)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +145,7 @@ def topic_identity(config: Config, topic: str) -> TopicIdentity:
         cluster = admin.describe_cluster(request_timeout=TIMEOUT_S).result()
         return TopicIdentity(topic, str(found.topic_id), str(cluster.cluster_id))
 
-    return _retrying(describe)
+    return retrying(describe)
 
 
 def _check_existing(admin: AdminClient, topics: list[str]) -> None:

@@ -19,7 +19,6 @@ from shop.kafka.offsets import OffsetWatch
 from shop.kafka.producer import Producer, librdkafka_strings
 from shop.kafka.snapshots import Snapshots, Snapshotting
 from shop.kafka.worker import Worker
-from shop.retry import retry
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +109,8 @@ class ProjectionLoop(Worker):
     def work(self) -> None:
         settings = consumer_settings(self.config, f"shop-projection-{self.topic}")
         feed = _core.Feed(librdkafka_strings(settings), self.topic, self.watch.signal)
-        # librdkafka's errors come as RuntimeError: retried like admin's metadata requests.
-        _low, high = retry(
-            lambda: feed.watermarks(admin.TIMEOUT_S),
-            f"reading the end of {self.topic}",
-            lambda exc: isinstance(exc, RuntimeError),
-            admin.TIMEOUT_S,
+        _low, high = admin.retrying(
+            lambda: feed.watermarks(admin.TIMEOUT_S), f"reading the end of {self.topic}"
         )
         self.dead_letters.resume()
         self.end_at_start = self.end_offset = high - 1

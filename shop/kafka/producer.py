@@ -238,7 +238,7 @@ class CommandProducer:
         future: asyncio.Future[int] = loop.create_future()
         try:
             write = self._commands.send(topic, value, watch.signal, not lone)
-        except RuntimeError as exc:
+        except _core.KafkaClientError as exc:
             raise ProduceError(str(exc)) from None
         watch.expect(write, future, loop)
         self.in_flight += 1
@@ -250,10 +250,11 @@ class CommandProducer:
             if offset is not None:
                 raise NotApplied(offset) from None
             raise ProduceError(f"{topic}: not acknowledged within the produce timeout") from None
+        except asyncio.CancelledError:  # the request is gone: nobody waits for the answer
+            watch.forget(write)
+            raise
         finally:
             self.in_flight -= 1
-            if not future.done() or future.cancelled():
-                watch.forget(write)
 
     def close(self, timeout: float = 30.0) -> int:
         """Flushes and closes both within `timeout` seconds in all; returns how many writes are
