@@ -50,17 +50,34 @@ def thread_group(pid: int, tid: int, name: str) -> str:
 
 def thread_seconds(pids: list[int]) -> dict[str, float]:
     """CPU seconds used so far by the threads of `pids`, summed per group (see THREAD_GROUPS)."""
-    seconds: dict[str, float] = {}
+    return _per_group(pids, "stat", stat_seconds)
+
+
+def thread_switches(pids: list[int]) -> dict[str, float]:
+    """Times the threads of `pids` were switched off the CPU so far (they waited, or were
+    preempted), summed per group: each costs the core a context switch."""
+    return _per_group(pids, "status", switches)
+
+
+def switches(status: Path) -> float:
+    """Context switches (voluntary and not) in a /proc `status` file of a thread."""
+    counts = (line.split()[1] for line in status.read_text().splitlines() if "ctxt_switches:" in line)
+    return float(sum(map(int, counts)))
+
+
+def _per_group(pids: list[int], file: str, measure: Callable[[Path], float]) -> dict[str, float]:
+    """`measure` of each thread's /proc/<pid>/task/<tid>/`file`, summed per group."""
+    totals: dict[str, float] = {}
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").glob("*"):
             try:
                 name = (task / "comm").read_text().strip()
-                used = stat_seconds(task / "stat")
+                value = measure(task / file)
             except OSError:
                 continue  # the thread ended meanwhile
             group = thread_group(pid, int(task.name), name)
-            seconds[group] = seconds.get(group, 0.0) + used
-    return seconds
+            totals[group] = totals.get(group, 0.0) + value
+    return totals
 
 
 def children_seconds() -> float:
@@ -82,6 +99,7 @@ class Window:
         self.threads_of = threads_of or []
         self.shares: dict[str, float] = {}
         self.thread_shares: dict[str, float] = {}
+        self.thread_switches: dict[str, float] = {}  # per second
 
     def _sample(self) -> dict[str, float]:
         sample = {name: sum(map(process_seconds, pids)) for name, pids in self.processes.items()}
@@ -92,6 +110,7 @@ class Window:
         self._started = time.perf_counter()
         self._before = self._sample()
         self._threads_before = thread_seconds(self.threads_of)
+        self._switches_before = thread_switches(self.threads_of)
         return self
 
     def __exit__(
@@ -100,7 +119,9 @@ class Window:
         elapsed = time.perf_counter() - self._started
         after = self._sample()
         self.shares = {name: (after[name] - self._before[name]) / elapsed for name in after}
-        threads = thread_seconds(self.threads_of)
-        self.thread_shares = {
-            group: (used - self._threads_before.get(group, 0.0)) / elapsed for group, used in threads.items()
-        }
+        self.thread_shares = _rates(thread_seconds(self.threads_of), self._threads_before, elapsed)
+        self.thread_switches = _rates(thread_switches(self.threads_of), self._switches_before, elapsed)
+
+
+def _rates(after: dict[str, float], before: dict[str, float], elapsed: float) -> dict[str, float]:
+    return {group: (value - before.get(group, 0.0)) / elapsed for group, value in after.items()}

@@ -86,6 +86,8 @@ class HttpRuns:
     write_threads: dict[str, float] = field(default_factory=dict)
     # Per load, per run: the share of the server's core per group of its threads.
     threads: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    # Per load, per run: the server's thread switches per second per group of its threads.
+    switches: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     body_bytes: int = 0
     # The frames taking the most samples of the server's work under each load (py-spy, after the runs).
     profiles: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
@@ -96,6 +98,7 @@ class HttpRuns:
             self.cpu_use.setdefault(name, []).append(window.shares)
             if window.thread_shares:
                 self.threads.setdefault(name, []).append(window.thread_shares)
+                self.switches.setdefault(name, []).append(window.thread_switches)
         log.info(
             "%s: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %d errors",
             name,
@@ -116,12 +119,8 @@ class HttpRuns:
             name: {process: spread([run[process] for run in runs]).as_dict() for process in runs[0]}
             for name, runs in self.cpu_use.items()
         }
-        figures["threads"] = {
-            name: {
-                group: spread([run.get(group, 0.0) for run in runs]).median for group in set().union(*runs)
-            }
-            for name, runs in self.threads.items()
-        }
+        figures["threads"] = _group_medians(self.threads)
+        figures["switches"] = _group_medians(self.switches)
         figures["write_parts"] = {name: asdict(load) for name, load in WRITE_PARTS.items()}
         for name, results in self.runs.items():
             figures[name] = {
@@ -235,6 +234,14 @@ def writes_alone(stack: Stack, shop: Server, results: HttpRuns, rows: int, secon
     results.cpu_use.setdefault("writes_alone", []).append(window.shares)
     results.write_threads = window.thread_shares
     log.info("writes alone: server %.0f%% of its core; %s", window.shares["server"] * 100, output.strip())
+
+
+def _group_medians(loads: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Per load, per thread group: the median over the runs."""
+    return {
+        name: {group: spread([run.get(group, 0.0) for run in runs]).median for group in set().union(*runs)}
+        for name, runs in loads.items()
+    }
 
 
 def cpu_window(stack: Stack, server: Server, per_thread: bool = False) -> cpu.Window:

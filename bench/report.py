@@ -281,11 +281,23 @@ def _write_parts(http: dict[str, Any], budget: float | None) -> list[str]:
     lines = [line]
     threads = http.get("threads", {})
     if all(name in threads for name in ("reads", http_only, writes, catalog)):
-        kafka_path = _per_thread(threads, http, reads, writes, parts[writes]["cart_per_s"], http_only)
-        update = _per_thread(threads, http, reads, catalog, parts[catalog]["catalog_per_s"])
+        kafka_path = _ranked(
+            _per_thread(threads, http, reads, writes, parts[writes]["cart_per_s"], http_only), 1e6, 0
+        )
+        update = _ranked(_per_thread(threads, http, reads, catalog, parts[catalog]["catalog_per_s"]), 1e6, 0)
         lines.append(
             "- Per thread group of the server, in µs of the core: a cart write's way through Kafka "
             f"(cart writes less cart reads) {kafka_path}; a catalog update {update}."
+        )
+    switches = http.get("switches", {})
+    if all(name in switches for name in ("reads", http_only, writes, catalog)):
+        per_write = _per_thread(switches, http, reads, writes, parts[writes]["cart_per_s"], http_only)
+        per_update = _per_thread(switches, http, reads, catalog, parts[catalog]["catalog_per_s"])
+        lines.append(
+            "- Thread switches on the server's core, each a context switch of its one core: a cart "
+            f"write's way through Kafka {sum(per_write.values()):.1f} ({_ranked(per_write, 1, 1)}); "
+            f"a catalog update {sum(per_update.values()):.1f} ({_ranked(per_update, 1, 1)}). Each Kafka round "
+            "trip wakes a client thread, and each wakeup takes the core from the threads serving reads."
         )
     return lines
 
@@ -297,22 +309,29 @@ def _per_thread(
     load: str,
     rate: float,
     minus: str | None = None,
-) -> str:
-    """Per thread group, µs of the core per event of `load` (at `rate` events/s): what each group
-    used beyond the reads it served (at its read-only cost per read), less what it used so in the
-    load `minus`."""
+) -> dict[str, float]:
+    """Per thread group, what one event of `load` (at `rate` events/s) cost: what each group used
+    per second (CPU seconds, or switches) beyond the reads it served (at its read-only cost per
+    read), less what it used so in the load `minus`, divided by `rate`."""
 
     def beyond_reads(name: str, group: str) -> float:
         served = _median(http, name, "requests_per_s") or 0.0
         return threads[name].get(group, 0.0) - served * threads["reads"].get(group, 0.0) / reads
 
     groups = set(threads[load]) | (set(threads[minus]) if minus else set())
-    costs = {
-        group: (beyond_reads(load, group) - (beyond_reads(minus, group) if minus else 0.0)) * 1e6 / rate
+    return {
+        group: (beyond_reads(load, group) - (beyond_reads(minus, group) if minus else 0.0)) / rate
         for group in groups
     }
+
+
+def _ranked(costs: dict[str, float], scale: float, digits: int) -> str:
+    """The groups by cost, largest first, each `cost * scale` rounded to `digits`; the ones that
+    round to nothing left out."""
     ranked = sorted(costs.items(), key=lambda item: -item[1])
-    return ", ".join(f"{group} {cost:.0f}" for group, cost in ranked if abs(cost) >= 0.5)
+    return ", ".join(
+        f"{group} {cost * scale:.{digits}f}" for group, cost in ranked if round(cost * scale, digits) != 0
+    )
 
 
 def _limit(load: str, share: Callable[[str, str], float]) -> str:
