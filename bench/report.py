@@ -296,8 +296,9 @@ def _write_parts(http: dict[str, Any], budget: float | None) -> list[str]:
         lines.append(
             "- Thread switches on the server's core, each a context switch of its one core: a cart "
             f"write's way through Kafka {sum(per_write.values()):.1f} ({_ranked(per_write, 1, 1)}); "
-            f"a catalog update {sum(per_update.values()):.1f} ({_ranked(per_update, 1, 1)}). Each Kafka round "
-            "trip wakes a client thread, and each wakeup takes the core from the threads serving reads."
+            f"a catalog update {sum(per_update.values()):.1f} ({_ranked(per_update, 1, 1)}). "
+            "Each Kafka round trip wakes a client thread, and each wakeup takes the core from the "
+            "threads serving reads."
         )
     return lines
 
