@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from shop.config import Config
 from tests.kafka_broker import REPO, free_port
@@ -83,3 +84,11 @@ class ShopProcess:
 
     def get(self, path: str, **kwargs: object) -> httpx.Response:
         return httpx.get(self.url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """The value of one series of /metrics (KeyError if the shop does not report it)."""
+        for family in text_string_to_metric_families(self.get("/metrics").text):
+            for sample in family.samples:
+                if sample.name == name and (labels is None or sample.labels == labels):
+                    return float(sample.value)
+        raise KeyError(name)

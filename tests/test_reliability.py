@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from shop.config import Config
 from shop.contexts import pim_csv, stock_csv
@@ -74,14 +73,6 @@ def import_sample(config: Config, products: int) -> list[str]:
     return ids
 
 
-def metric(shop: ShopProcess, name: str, labels: dict[str, str] | None = None) -> float:
-    for family in text_string_to_metric_families(shop.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name == name and (labels is None or sample.labels == labels):
-                return float(sample.value)
-    raise KeyError(name)
-
-
 @pytest.fixture(scope="module")
 def strict(
     broker: Broker, tmp_path_factory: pytest.TempPathFactory
@@ -132,7 +123,7 @@ def test_headers_that_do_not_arrive_in_time_close_the_connection(
 def test_writes_beyond_max_commands_are_shed_with_503(strict: tuple[ShopProcess, list[str]]) -> None:
     shop, ids = strict
     held = HeldRequest(shop.config.http_port, "PUT", f"/api/v1/cart/items/{ids[0]}", 15)
-    eventually(lambda: metric(shop, "shop_commands_in_flight") == 1, timeout=10)
+    eventually(lambda: shop.metric("shop_commands_in_flight") == 1, timeout=10)
     with httpx.Client(timeout=30) as client:
         shed = put(shop, client, ids[1], 1)
         assert_503(shed, "overloaded")
@@ -140,7 +131,7 @@ def test_writes_beyond_max_commands_are_shed_with_503(strict: tuple[ShopProcess,
     held.send(b'{"quantity": 2}')
     response = held.response()
     assert response.status == 200, response.body
-    assert metric(shop, "shop_commands_shed_total") >= 1
+    assert shop.metric("shop_commands_shed_total") >= 1
 
 
 def test_the_breaker_opens_on_failed_writes_fails_fast_and_closes_on_recovery(tmp_path: Path) -> None:
@@ -161,11 +152,11 @@ def test_the_breaker_opens_on_failed_writes_fails_fast_and_closes_on_recovery(tm
             finally:
                 broker.signal(signal.SIGCONT)
             eventually(lambda: put(shop, client, ids[0], 3).status_code == 200, timeout=60)
-            assert metric(shop, "shop_breaker_state", {"state": "closed"}) == 1
+            assert shop.metric("shop_breaker_state", {"state": "closed"}) == 1
             assert client.get(shop.url + "/readyz").json()["checks"]["breaker"] is True
 
             broker.kill()
-            eventually(lambda: metric(shop, "shop_breaker_state", {"state": "open"}) == 1, timeout=30)
+            eventually(lambda: shop.metric("shop_breaker_state", {"state": "open"}) == 1, timeout=30)
             started = time.monotonic()
             refused = put(shop, client, ids[0], 5)
             assert_503(refused, "breaker-open")
@@ -197,7 +188,7 @@ def assert_breaker_opens(shop: ShopProcess, client: httpx.Client, product_id: st
             break
         assert_503(response, "write-failed")
     assert kinds[-1] == "/problems/breaker-open", kinds
-    assert metric(shop, "shop_breaker_state", {"state": "open"}) == 1
+    assert shop.metric("shop_breaker_state", {"state": "open"}) == 1
 
 
 @pytest.fixture
@@ -212,7 +203,7 @@ def test_sigterm_finishes_the_request_in_flight_and_flushes_the_producer(shop: S
     assert shop.process is not None
     product = shop.get("/api/v1/products").json()["items"][0]["id"]
     held = HeldRequest(shop.config.http_port, "PUT", f"/api/v1/cart/items/{product}", 15)
-    eventually(lambda: metric(shop, "shop_commands_in_flight") == 1, timeout=10)
+    eventually(lambda: shop.metric("shop_commands_in_flight") == 1, timeout=10)
     os.killpg(shop.process.pid, signal.SIGTERM)
     eventually(lambda: "Shutting down granian" in shop.log_tail(200), timeout=10)
     held.send(b'{"quantity": 4}')
