@@ -85,10 +85,13 @@ class ShopProcess:
     def get(self, path: str, **kwargs: object) -> httpx.Response:
         return httpx.get(self.url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
 
-    def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
-        """The value of one series of /metrics (KeyError if the shop does not report it)."""
+    def metric(self, name: str, labels: dict[str, str] | None = None, default: float | None = None) -> float:
+        """The value of one series of /metrics; `default` (or KeyError) while the shop does not
+        report it (a labelled counter appears at its first increment)."""
         for family in text_string_to_metric_families(self.get("/metrics").text):
             for sample in family.samples:
                 if sample.name == name and (labels is None or sample.labels == labels):
                     return float(sample.value)
-        raise KeyError(name)
+        if default is None:
+            raise KeyError(name)
+        return default

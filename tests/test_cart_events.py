@@ -72,14 +72,6 @@ def refused(shop: ShopProcess, path: str = "/api/v1/cart/events", **headers: str
     return refusal.value.response.status_code
 
 
-def metric(shop: ShopProcess, series: str) -> float:
-    """One series of /metrics (0 while it does not exist yet)."""
-    for line in shop.get("/metrics").text.splitlines():
-        if line.startswith(series + " "):
-            return float(line.split()[-1])
-    return 0.0
-
-
 def test_the_stream_sends_the_cart_then_every_change(
     shop: ShopProcess, client: httpx.Client, ids: list[str]
 ) -> None:
@@ -133,12 +125,12 @@ def test_a_foreign_origin_is_refused_and_the_shops_own_is_accepted(
     shop: ShopProcess, client: httpx.Client
 ) -> None:
     cookie = f"cart={client.cookies['cart']}"
-    refusals = metric(shop, 'shop_cart_streams_refused_total{status="403"}')
+    refusals = shop.metric("shop_cart_streams_refused_total", {"status": "403"}, default=0.0)
     assert refused(shop, cookie=cookie, origin="http://evil.example") == 403
-    assert metric(shop, 'shop_cart_streams_refused_total{status="403"}') == refusals + 1
+    assert shop.metric("shop_cart_streams_refused_total", {"status": "403"}, default=0.0) == refusals + 1
     with open_stream(shop, client, origin=shop.url) as stream:
         assert json.loads(stream.recv(WAIT_S))["items"] == client.get("/api/v1/cart").json()["items"]
-        assert metric(shop, "shop_cart_streams") >= 1
+        assert shop.metric("shop_cart_streams", default=0.0) >= 1
 
 
 def test_a_websocket_elsewhere_is_refused(shop: ShopProcess, client: httpx.Client) -> None:
