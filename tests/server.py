@@ -15,6 +15,22 @@ from prometheus_client.parser import text_string_to_metric_families
 from shop.config import Config
 from tests.kafka_broker import REPO, free_port
 
+# One series of a Prometheus text exposition: its name and sorted labels; and its samples by series.
+Series = tuple[str, tuple[tuple[str, str], ...]]
+Samples = dict[Series, float]
+
+
+def metric_samples(text: str) -> Samples:
+    return {
+        series(sample.name, sample.labels): float(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def series(name: str, labels: dict[str, str] | None = None) -> Series:
+    return name, tuple(sorted((labels or {}).items()))
+
 
 def stop_group(process: subprocess.Popen[bytes]) -> None:
     """Stops a process started with start_new_session=True and everything it started."""
@@ -85,13 +101,14 @@ class ShopProcess:
     def get(self, path: str, **kwargs: object) -> httpx.Response:
         return httpx.get(self.url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
 
+    def metrics(self) -> Samples:
+        """Every sample /metrics reports now."""
+        return metric_samples(self.get("/metrics").text)
+
     def metric(self, name: str, labels: dict[str, str] | None = None, default: float | None = None) -> float:
         """The value of one series of /metrics; `default` (or KeyError) while the shop does not
         report it (a labelled counter appears at its first increment)."""
-        for family in text_string_to_metric_families(self.get("/metrics").text):
-            for sample in family.samples:
-                if sample.name == name and (labels is None or sample.labels == labels):
-                    return float(sample.value)
-        if default is None:
+        value = self.metrics().get(series(name, labels), default)
+        if value is None:
             raise KeyError(name)
-        return default
+        return value

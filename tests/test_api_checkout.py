@@ -8,13 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from shop._proto import checkout_pb2
 from shop.contexts import pim_csv, stock_csv
 from tests.conftest import fresh_config
 from tests.kafka_broker import Broker
-from tests.server import ShopProcess
+from tests.server import Samples, ShopProcess, metric_samples
 
 PRODUCTS = 4
 
@@ -176,14 +175,10 @@ def test_protobuf_cart_and_bad_headers(client: httpx.Client, ids: list[str]) -> 
     assert_problem(client.post(f"/api/v1/cart/items/{ids[0]}"), 405)
 
 
-def scrape(client: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape(client: httpx.Client) -> Samples:
     response = client.get("/metrics")
     assert response.status_code == 200
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
+    return metric_samples(response.text)
 
 
 def test_metrics_move_with_the_work(client: httpx.Client, ids: list[str]) -> None:

@@ -27,7 +27,7 @@ from shop.contexts import checkout, fulfilment, pim, pim_csv
 from shop.kafka.consumer import replay
 from tests.faults import from_scratch, wait_for
 from tests.kafka_broker import REPO
-from tests.server import ShopProcess
+from tests.server import ShopProcess, series
 from tests.test_checkout_integration import import_catalog
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults, pytest.mark.timeout(300)]
@@ -274,8 +274,9 @@ def publisher_reached_end(shop: ShopProcess) -> bool:
     """Checkout's publisher has relayed checkout_internal up to the end its projection saw (at
     least the end at start, after every order: the shoppers stopped before the restart), so every
     accepted order is in checkout_pub."""
-    end = shop.metric("shop_end_offset", {"context": "checkout"})
-    return shop.metric("shop_relay_position", {"relay": "checkout-publisher"}) >= end
+    samples = shop.metrics()  # both from one scrape
+    end = samples[series("shop_end_offset", {"context": "checkout"})]
+    return samples[series("shop_relay_position", {"relay": "checkout-publisher"})] >= end
 
 
 def assert_stock_counted_once(config: Config, products: list[str], units: Counter[str]) -> None:

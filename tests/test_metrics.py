@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from shop.metrics import HttpMetrics
+from tests.server import Samples, metric_samples
 
 
-def scraped(metrics: HttpMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scraped(metrics: HttpMetrics) -> Samples:
     registry = CollectorRegistry()
     registry.register(metrics)
-    text = generate_latest(registry).decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+    return metric_samples(generate_latest(registry).decode())
 
 
 def test_requests_are_counted_by_route_and_status() -> None:
