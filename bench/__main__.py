@@ -23,7 +23,7 @@ import pyperf
 
 from bench import data, http_load, machine, pages, report, stack, startup
 from bench.stats import spread
-from tests.kafka_broker import REPO
+from fixtures.host import REPO
 
 log = logging.getLogger("bench")
 PARTS = ("pages", "memory", "startup", "http")

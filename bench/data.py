@@ -7,10 +7,10 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
+from fixtures.host import REPO
 from shop._proto import catalog_pb2
 from shop.contexts import pim_csv, stock_csv
 
-REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "bench"
 SEED = 0
 LENGTH = struct.Struct("<I")

@@ -22,7 +22,7 @@ from bench import cpu, data, pyspy, wrk
 from bench.processes import LOAD_CPU, SERVER_CPU, Server, floor_server, http_get, pin_process, pinned
 from bench.stack import READY_TIMEOUT_S, Stack
 from bench.stats import spread
-from tests.kafka_broker import REPO
+from fixtures.host import REPO
 
 log = logging.getLogger("bench")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import confluent_kafka
 
-from bench.data import REPO
+from fixtures.host import REPO
 
 
 def _first_line(argv: list[str]) -> str:

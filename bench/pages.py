@@ -18,8 +18,8 @@ from collections.abc import Callable
 import pyperf
 
 from bench import data
+from fixtures.reference import ReferenceCatalog
 from shop import _core
-from tests.reference import ReferenceCatalog
 
 # Every sort, without and with a name prefix. "Lorem" starts about 1 name in 110 (names are three
 # random words out of about 110, capitalised), so with sort=id|price it selects ~9,000 of 10^6.

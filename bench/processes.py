@@ -10,9 +10,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from fixtures.host import REPO, free_port
+from fixtures.server import stop_group
 from shop.config import Config
-from tests.kafka_broker import REPO, free_port
-from tests.server import stop_group
 
 SERVER_CPU = "0"  # the server under test
 LOAD_CPU = "1"  # wrk, the write driver and the broker

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from bench import data
 from bench.processes import Server, shop_server
+from fixtures.host import free_port
+from fixtures.kafka_broker import Broker
 from shop.config import Config
 from shop.contexts import pim_csv, stock_csv
-from tests.kafka_broker import Broker, free_port
 
 log = logging.getLogger("bench")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bench.stack import READY_TIMEOUT_S, Stack
 from bench.stats import Spread, spread
+from fixtures.host import REPO
 from shop.contexts import catalog, checkout, fulfilment
-from tests.kafka_broker import REPO
 
 log = logging.getLogger("bench")
 

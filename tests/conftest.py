@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fixtures.kafka_broker import Broker, single_broker
 from shop.config import Config
-from tests.kafka_broker import Broker, single_broker
+from tests.support.config import fresh_config
 
 
 @pytest.fixture(scope="session")
@@ -21,16 +20,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         yield broker
     finally:
         broker.stop()
-
-
-def fresh_config(broker: Broker) -> Config:
-    """A configuration whose topics (and snapshot folder) no other test uses."""
-    return Config(
-        kafka_bootstrap=broker.bootstrap,
-        topic_prefix=f"t{uuid.uuid4().hex[:10]}-",
-        sample_rows=0,
-        snapshot_dir=tempfile.mkdtemp(prefix="shop-snapshots-"),
-    )
 
 
 @pytest.fixture

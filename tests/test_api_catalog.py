@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fixtures.kafka_broker import Broker
+from fixtures.server import ShopProcess
 from shop._proto import catalog_pb2
 from shop.contexts import pim_csv
-from tests.conftest import fresh_config
-from tests.kafka_broker import Broker
-from tests.server import ShopProcess
+from tests.support.config import fresh_config
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fixtures.kafka_broker import Broker
+from fixtures.server import Samples, ShopProcess, metric_samples
 from shop._proto import checkout_pb2
 from shop.contexts import pim_csv, stock_csv
-from tests.conftest import fresh_config
-from tests.kafka_broker import Broker
-from tests.server import Samples, ShopProcess, metric_samples
+from tests.support.config import fresh_config
 
 PRODUCTS = 4
 

@@ -14,10 +14,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from fixtures.kafka_broker import Broker
+from fixtures.server import ShopProcess
 from shop.contexts import pim_csv, stock_csv
-from tests.conftest import fresh_config
-from tests.kafka_broker import Broker
-from tests.server import ShopProcess
+from tests.support.config import fresh_config
 
 WAIT_S = 20  # generous: the machine is shared; a push normally arrives in milliseconds
 

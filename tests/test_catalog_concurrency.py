@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import threading
 
+from fixtures.reference import product_changed
 from shop import _core
-from tests.reference import product_changed
 
 PRODUCTS = 2_000
 

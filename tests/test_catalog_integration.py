@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fixtures.server import ShopProcess
 from shop import _core
 from shop.config import Config
 from shop.contexts import catalog, pim, pim_csv
 from shop.kafka import admin
 from shop.kafka.producer import Producer
 from shop.kafka.relay import Relay
-from tests.server import ShopProcess
+from tests.support.polling import eventually
 
 ROWS = 300
 
@@ -32,14 +32,6 @@ def as_csv(rows: list[list[str]]) -> io.StringIO:
     csv.writer(out, lineterminator="\n").writerows(rows)
     out.seek(0)
     return out
-
-
-def eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.1)
 
 
 def all_products(shop: ShopProcess, sort: str = "id") -> list[dict[str, object]]:

@@ -9,9 +9,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fixtures.reference import ReferenceCatalog, product_changed
 from shop import _core
 from shop._proto import catalog_pb2
-from tests.reference import ReferenceCatalog, product_changed
 
 IDS = st.sampled_from([f"p{i}" for i in range(12)] + ["ä", "Z", "p1x"])
 NAMES = st.text(alphabet='abAé "\\\n', min_size=0, max_size=4)

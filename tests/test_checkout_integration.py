@@ -10,31 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fixtures.server import ShopProcess
 from shop import _core
 from shop.config import Config
-from shop.contexts import checkout, fulfilment, pim_csv, stock_csv
+from shop.contexts import fulfilment, stock_csv
 from shop.kafka.consumer import replay
-from tests.server import ShopProcess
-from tests.test_catalog_integration import eventually
-
-
-def import_catalog(config: Config, products: int, stock: dict[int, int]) -> list[str]:
-    """Imports `products` sample products and stock targets by product index; returns their ids."""
-    csv_text = io.StringIO()
-    pim_csv.fake_products(products, 11, csv_text)
-    csv_text.seek(0)
-    pim_csv.import_products(config, csv_text, progress=False)
-    ids = [line.split(",")[0] for line in csv_text.getvalue().splitlines()[1:]]
-    lines = ["product_id,quantity"] + [f"{ids[i]},{units}" for i, units in stock.items()]
-    stock_csv.import_stock(config, io.StringIO("\n".join(lines) + "\n"), progress=False)
-    return ids
-
-
-def checkout_state(config: Config) -> _core.Checkout:
-    """A fresh replay of checkout_internal: what any instance reaches after a restart."""
-    model = _core.Checkout()
-    replay(config, checkout.INTERNAL, model.apply)
-    return model
+from tests.support.catalog import import_catalog
+from tests.support.polling import eventually
+from tests.support.replay import checkout_state
 
 
 @pytest.fixture

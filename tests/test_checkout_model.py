@@ -11,9 +11,9 @@ import hypothesis.strategies as st
 from hypothesis import HealthCheck, event, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from fixtures.reference_checkout import Cart, ReferenceCheckout, ReferenceFulfilment
 from shop import _core
 from shop._proto import checkout_pb2, fulfilment_pb2, pim_pb2
-from tests.reference_checkout import Cart, ReferenceCheckout, ReferenceFulfilment
 
 PRODUCTS = ["p0", "p1", "p2", "p3"]
 UNKNOWN_PRODUCT = "px"  # never in pim

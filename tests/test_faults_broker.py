@@ -12,13 +12,16 @@ import httpx
 import pytest
 from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
+from fixtures.kafka_broker import cluster, single_broker
+from fixtures.server import ShopProcess
 from shop import _core
 from shop.config import Config
 from shop.contexts import catalog, checkout, pim_csv
 from shop.kafka import admin
 from shop.kafka.consumer import replay
-from tests.conftest import fresh_config
-from tests.faults import (
+from tests.support.catalog import import_catalog
+from tests.support.config import fresh_config
+from tests.support.faults import (
     LATENCY_BOUND_S,
     PRODUCE_TIMEOUT_S,
     Shopper,
@@ -27,12 +30,9 @@ from tests.faults import (
     ready,
     start_shoppers,
     tight,
-    wait_for,
     wait_until_each,
 )
-from tests.kafka_broker import cluster, single_broker
-from tests.server import ShopProcess
-from tests.test_checkout_integration import import_catalog
+from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults, pytest.mark.timeout(240)]
 
@@ -58,12 +58,12 @@ def test_broker_crash_loses_no_acknowledged_write_and_the_shop_recovers_by_itsel
         broker.kill()
         killed = time.monotonic()
         # Refused at once: the breaker (or the broker watch) stops writes from piling up.
-        wait_for(lambda: all(any(w.fast for w in s.failed()) for s in shoppers), 60, "fast 503s")
-        wait_for(lambda: shop.get("/readyz").status_code == 503, 30, "readiness fails")
+        eventually(lambda: all(any(w.fast for w in s.failed()) for s in shoppers), 60, "fast 503s")
+        eventually(lambda: shop.get("/readyz").status_code == 503, 30, "readiness fails")
         assert shop.get("/api/v1/products").status_code == 200  # reads go on from the model
 
         broker.start()
-        wait_for(lambda: ready(shop), 90, "the shop ready again by itself")
+        eventually(lambda: ready(shop), 90, "the shop ready again by itself")
         recovered = time.monotonic() - killed
         wait_until_each(shoppers, 5, timeout=60)
         for shopper in shoppers:
@@ -95,13 +95,13 @@ def test_relays_busy_when_the_broker_crashes_finish_by_themselves(tmp_path: Path
         shop.start(wait_ready=0)
         # Watched in Kafka: the catalog's routes answer only once its bridge has caught up.
         bridged = config.topic(catalog.INTERNAL)
-        wait_for(lambda: admin.end_offset(config, bridged) > 0, 60, "the catalog bridge at work")
+        eventually(lambda: admin.end_offset(config, bridged) > 0, 60, "the catalog bridge at work")
         broker.kill()
         assert catalog_total(shop) == -1, "the bridges finished before the crash"
         time.sleep(OUTAGE_S)
         broker.start()
-        wait_for(lambda: catalog_total(shop) == RELAYED_PRODUCTS, 120, "the whole import in the catalog")
-        wait_for(lambda: ready(shop), 60, "the shop ready again")
+        eventually(lambda: catalog_total(shop) == RELAYED_PRODUCTS, 120, "the whole import in the catalog")
+        eventually(lambda: ready(shop), 60, "the shop ready again")
         assert shop.get("/healthz").status_code == 200, shop.get("/healthz").text
         model = _core.Checkout()
         replay(config, checkout.INTERNAL, model.apply)

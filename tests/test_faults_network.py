@@ -16,9 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.host import free_port
+from fixtures.kafka_broker import single_broker_behind
+from fixtures.server import ShopProcess
 from shop.config import Config
-from tests.conftest import fresh_config
-from tests.faults import (
+from tests.support.catalog import import_catalog
+from tests.support.config import fresh_config
+from tests.support.faults import (
     FAST_S,
     LATENCY_BOUND_S,
     Shopper,
@@ -28,13 +32,10 @@ from tests.faults import (
     ready,
     start_shoppers,
     tight,
-    wait_for,
     wait_until_each,
 )
-from tests.kafka_broker import free_port, single_broker_behind
-from tests.server import ShopProcess
-from tests.tcp_proxy import TcpProxy
-from tests.test_checkout_integration import import_catalog
+from tests.support.polling import eventually
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults, pytest.mark.timeout(300)]
 
@@ -106,11 +107,11 @@ def cut_fails_fast(proxy: TcpProxy, shop: ShopProcess, config: Config, shoppers:
     proxy.refuse()
     proxy.reset_connections()
     cut = time.monotonic()
-    wait_for(lambda: shop.get("/readyz").status_code == 503, config.broker_timeout + 30, "unready")
+    eventually(lambda: shop.get("/readyz").status_code == 503, config.broker_timeout + 30, "unready")
     unready_after = time.monotonic() - cut
     assert unready_after <= config.broker_timeout + UNREADY_SLACK_S, unready_after
     refused_from = time.monotonic() + 1.0  # the broker watch has certainly seen it by now
-    wait_for(lambda: _failed_since(shoppers, refused_from) >= 2 * len(shoppers), 30, "refusals")
+    eventually(lambda: _failed_since(shoppers, refused_from) >= 2 * len(shoppers), 30, "refusals")
     late = [w for w in _all_writes(shoppers) if w.at >= refused_from]
     assert late and all(not w.acknowledged and w.seconds < FAST_S for w in late), late
     print(f"cut: unready after {unready_after:.1f}s, {len(late)} writes refused at once")
@@ -122,15 +123,15 @@ def blackhole_fails_fast(proxy: TcpProxy, shop: ShopProcess, shoppers: list[Shop
     once (one probe per cooldown still waits), and readiness says the breaker is open."""
     proxy.blackhole()
     holed = time.monotonic()
-    wait_for(lambda: _breaker_open(shop), 60, "the breaker open")
-    wait_for(lambda: _fast_failures_since(shoppers, holed) >= len(shoppers), 30, "fast refusals")
+    eventually(lambda: _breaker_open(shop), 60, "the breaker open")
+    eventually(lambda: _fast_failures_since(shoppers, holed) >= len(shoppers), 30, "fast refusals")
     print(f"blackhole: breaker open after {time.monotonic() - holed:.1f}s")
 
 
 def heal_recovers(proxy: TcpProxy, shop: ShopProcess, shoppers: list[Shopper]) -> None:
     proxy.heal()
     healed = time.monotonic()
-    wait_for(lambda: ready(shop), 90, "ready again by itself")
+    eventually(lambda: ready(shop), 90, "ready again by itself")
     print(f"healed: ready again after {time.monotonic() - healed:.1f}s")
     wait_until_each(shoppers, 3, timeout=60)
 

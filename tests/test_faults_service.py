@@ -20,15 +20,16 @@ from typing import Any
 import httpx
 import pytest
 
+from fixtures.host import REPO
+from fixtures.server import ShopProcess, series
 from shop import _core
 from shop._proto import checkout_pb2, fulfilment_pb2
 from shop.config import Config
 from shop.contexts import checkout, fulfilment, pim, pim_csv
 from shop.kafka.consumer import replay
-from tests.faults import from_scratch, wait_for
-from tests.kafka_broker import REPO
-from tests.server import ShopProcess, series
-from tests.test_checkout_integration import import_catalog
+from tests.support.catalog import import_catalog
+from tests.support.faults import from_scratch
+from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults, pytest.mark.timeout(300)]
 
@@ -248,17 +249,17 @@ def test_shop_killed_while_orders_are_bridged_counts_every_unit_once(config: Con
         for shopper in shoppers:
             shopper.start()
         # Killed while orders are placed, published, bridged to fulfilment, shipped and bridged back.
-        wait_for(lambda: sum(len(s.placed) for s in shoppers) >= 20, 120, "20 orders placed")
+        eventually(lambda: sum(len(s.placed) for s in shoppers) >= 20, 120, "20 orders placed")
         shop.kill()
         for shopper in shoppers:
             shopper.join(40)
         shop.start(wait_ready=120)
         # Ready does not wait for checkout's publisher: the orders written before the kill reach
         # checkout_pub once it caught up (after the killed instance's relay session expired).
-        wait_for(lambda: publisher_reached_end(shop), 60, "checkout's publisher caught up")
+        eventually(lambda: publisher_reached_end(shop), 60, "checkout's publisher caught up")
 
         units, accepted = ordered_units(config)
-        wait_for(lambda: shipped_orders(config) >= accepted, 60, "every accepted order shipped")
+        eventually(lambda: shipped_orders(config) >= accepted, 60, "every accepted order shipped")
         placed = {order: items for s in shoppers for order, items in s.placed.items()}
         assert set(placed) <= accepted  # every 201 is an accepted order
         published = published_orders(config)

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fixtures.kafka_broker import Broker
+from fixtures.reference import product_changed
 from shop import _core
 from shop._proto import checkout_pb2, fulfilment_pb2, pim_pb2
 from shop.api.app import App
-from tests.asgi import request, running_app
-from tests.kafka_broker import Broker
-from tests.reference import product_changed
+from tests.support.asgi import request, running_app
 
 EXAMPLES = int(os.environ.get("SHOP_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(

@@ -11,6 +11,7 @@ import time
 import pytest
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
+from fixtures.reference import product_changed
 from shop import _core
 from shop.config import Config
 from shop.contexts import catalog
@@ -18,8 +19,7 @@ from shop.kafka import admin
 from shop.kafka.consumer import ProjectionLoop, replay
 from shop.kafka.offsets import NotApplied, OffsetWatch
 from shop.kafka.producer import CommandProducer, Producer
-from tests.reference import product_changed
-from tests.test_catalog_integration import eventually
+from tests.support.polling import eventually
 
 
 def test_topics_are_created_idempotently_with_the_settings_of_a_source_of_truth(config: Config) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from fixtures.server import Samples, metric_samples
 from shop.metrics import HttpMetrics
-from tests.server import Samples, metric_samples
 
 
 def scraped(metrics: HttpMetrics) -> Samples:

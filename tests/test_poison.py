@@ -11,15 +11,16 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from fixtures.server import ShopProcess
 from shop._proto import checkout_pb2
 from shop.config import Config
 from shop.contexts import catalog, checkout, fulfilment, pim
 from shop.kafka import admin
 from shop.kafka.dead_letters import CONSUMER, ERROR, SOURCE_OFFSET, SOURCE_TOPIC
 from shop.kafka.producer import Producer
-from tests.server import ShopProcess
-from tests.test_catalog_integration import eventually
-from tests.test_checkout_integration import checkout_state, import_catalog
+from tests.support.catalog import import_catalog
+from tests.support.polling import eventually
+from tests.support.replay import checkout_state
 
 pytestmark = pytest.mark.timeout(240)
 

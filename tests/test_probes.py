@@ -7,12 +7,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from fixtures.kafka_broker import single_broker
+from fixtures.server import ShopProcess
 from shop.config import Config
 from shop.service import Shop
-from tests.conftest import fresh_config
-from tests.kafka_broker import single_broker
-from tests.server import ShopProcess
-from tests.test_catalog_integration import eventually
+from tests.support.config import fresh_config
+from tests.support.polling import eventually
 
 
 def test_readiness_fails_while_the_broker_is_down_and_recovers(tmp_path: Path) -> None:

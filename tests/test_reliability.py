@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fixtures.kafka_broker import Broker, single_broker
+from fixtures.server import ShopProcess
 from shop.config import Config
 from shop.contexts import pim_csv, stock_csv
-from tests.conftest import fresh_config
-from tests.kafka_broker import Broker, single_broker
-from tests.server import ShopProcess
-from tests.test_catalog_integration import eventually
-from tests.test_checkout_integration import checkout_state
+from tests.support.config import fresh_config
+from tests.support.polling import eventually
+from tests.support.replay import checkout_state
 
 pytestmark = pytest.mark.timeout(240)
 

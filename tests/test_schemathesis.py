@@ -19,10 +19,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import fresh_config
-from tests.kafka_broker import Broker
-from tests.server import ShopProcess
-from tests.test_checkout_integration import import_catalog
+from fixtures.kafka_broker import Broker
+from fixtures.server import ShopProcess
+from tests.support.catalog import import_catalog
+from tests.support.config import fresh_config
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from fixtures.kafka_broker import Broker
 from shop.api.app import App
-from tests.asgi import Answer, request, running_app
-from tests.kafka_broker import Broker
+from tests.support.asgi import Answer, request, running_app
 
 pytestmark = pytest.mark.timeout(180)
 

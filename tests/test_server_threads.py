@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.host import REPO
+from fixtures.server import ShopProcess
 from shop.config import Config
-from tests.kafka_broker import REPO
-from tests.server import ShopProcess
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux threads")
 # The threads a serving shop starts, as `top -H` shows them: projections, relays, and one thread

@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fixtures.reference import product_changed
+from fixtures.server import ShopProcess
 from shop import _core
 from shop._proto import checkout_pb2, fulfilment_pb2
 from shop.config import Config
@@ -27,10 +29,8 @@ from shop.kafka import admin
 from shop.kafka.consumer import Projection, ProjectionLoop, replay
 from shop.kafka.producer import Producer
 from shop.kafka.snapshots import Snapshots, snapshot_path
-from tests.reference import product_changed
-from tests.server import ShopProcess
-from tests.test_catalog_integration import eventually
-from tests.test_checkout_integration import import_catalog
+from tests.support.catalog import import_catalog
+from tests.support.polling import eventually
 
 CONTEXTS = (catalog.INTERNAL, checkout.INTERNAL, fulfilment.INTERNAL)
 MODELS: dict[str, Callable[[], Projection]] = {

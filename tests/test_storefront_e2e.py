@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.host import REPO
+from fixtures.server import ShopProcess, stop_group
 from shop.api.static import STATIC_DIR
 from shop.config import Config
 from shop.contexts import pim_csv, stock_csv
-from tests.kafka_broker import REPO
-from tests.server import ShopProcess, stop_group
 
 PRODUCTS = 60  # three pages of 24
 SCRIPT = REPO / "web" / "e2e" / "storefront.e2e.mjs"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from fixtures.host import REPO, free_port
+from fixtures.server import stop_group
 from shop import __version__
 from shop.config import Config
-from tests.kafka_broker import REPO, free_port
-from tests.server import stop_group
 
 
 def build_wheel(out: Path) -> Path:

@@ -6,17 +6,17 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from fixtures.server import ShopProcess
 from shop._proto import checkout_pb2
 from shop.config import Config
 from shop.contexts import checkout
 from shop.kafka.consumer import replay
-from tests.server import ShopProcess
+from tests.support.polling import eventually
 
 SHOPPERS = 4
 # Tight timeouts, so that a fault shows in seconds: Kafka has 2 s to acknowledge a write, three
@@ -154,7 +154,7 @@ def start_shoppers(shop: ShopProcess, products: list[str], request_timeout: floa
 def wait_until_each(shoppers: list[Shopper], more_acknowledged: int, timeout: float) -> None:
     """Until every shopper has `more_acknowledged` more acknowledged writes than now."""
     targets = [len(s.acknowledged()) + more_acknowledged for s in shoppers]
-    wait_for(
+    eventually(
         lambda: all(len(s.acknowledged()) >= t for s, t in zip(shoppers, targets, strict=True)),
         timeout,
         f"{more_acknowledged} more acknowledged writes per shopper",
@@ -189,15 +189,6 @@ def ready(shop: ShopProcess) -> bool:
 def from_scratch(config: Config) -> Config:
     """The same shop without snapshots: a clean replay of every topic from its first offset."""
     return dataclasses.replace(config, snapshot_dir="")
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Polls `check()` until it is true; fails naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached in {timeout:.0f}s")
-        time.sleep(0.1)
 
 
 # Why a write may fail while Kafka is unreachable (README, "Timeouts, the circuit breaker..."):

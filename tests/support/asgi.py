@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from fixtures.kafka_broker import Broker
 from shop.api.app import App
 from shop.service import Shop
-from tests.conftest import fresh_config
-from tests.kafka_broker import Broker
-from tests.test_checkout_integration import import_catalog
+from tests.support.catalog import import_catalog
+from tests.support.config import fresh_config
 
 Answer = tuple[int, dict[bytes, bytes], bytes]
 
