@@ -79,7 +79,7 @@ lint: build ## ruff, rustfmt, clippy, mypy
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets --no-default-features -- -D warnings
-	$(VENV)/bin/mypy shop bench
+	$(VENV)/bin/mypy $(PY_DIRS)
 	cd web && $(WEB_ENV) npm run typecheck && npm run lint
 
 fmt: $(VENV)/.installed $(WEB_DEPS) ## format Python, Rust and TypeScript

@@ -23,7 +23,8 @@ python;send_response (shop/api/http.py:50);write (libc.so.6) 10
 def test_waiting_leaves_are_left_out_and_work_is_ranked(tmp_path: Path) -> None:
     collapsed = tmp_path / "profile.txt"
     collapsed.write_text(COLLAPSED)
-    assert top_frames(collapsed) == [
+    expected: list[tuple[object, str]] = [
         (pytest.approx(0.75), "App._cached_page (shop/api/app.py:201)"),
         (pytest.approx(0.25), "write (libc.so.6)"),
     ]
+    assert top_frames(collapsed) == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -129,6 +130,7 @@ def test_a_page_marked_as_shown_comes_back_only_when_it_changed(
 def test_a_shown_page_is_kept_through_changes_to_other_products_and_not_through_its_own() -> None:
     catalog = _core.Catalog()
     catalog.apply([product_changed(i, i, id=f"p{i}", name=f"n{i}", price=i) for i in range(10)])
+    body: bytes | None  # None once a mark is given and the page it marks still holds
     shown, body = catalog.page_unless_shown("name", "", 1, 3)
     assert [p["id"] for p in json.loads(body)["items"]] == ["p0", "p1", "p2"]
 
@@ -173,12 +175,13 @@ def test_undecodable_events_are_reported_and_change_nothing_but_the_offset() -> 
 
 def test_bad_page_arguments_raise_clear_errors() -> None:
     catalog = _core.Catalog()
-    for call, message in [
+    calls: list[tuple[Callable[[], object], str]] = [
         (lambda: catalog.page("color", "", 1, 10), "unknown sort"),
         (lambda: catalog.page("id", "", 1, 0), "per_page"),
         (lambda: catalog.page_unless_shown("color", "", 1, 10), "unknown sort"),
         (lambda: catalog.page_unless_shown("id", "", 1, 0), "per_page"),
-    ]:
+    ]
+    for call, message in calls:
         try:
             call()
         except ValueError as exc:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 
 from fixtures.kafka_broker import cluster, single_broker
 from fixtures.server import ShopProcess

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from fixtures.reference import product_changed
 from shop import _core
 from shop._proto import checkout_pb2, fulfilment_pb2, pim_pb2
 from shop.api.app import App
+from shop.kafka.consumer import Projection
 from tests.support.asgi import request, running_app
 
 EXAMPLES = int(os.environ.get("SHOP_FUZZ_EXAMPLES", "200"))
@@ -157,7 +158,11 @@ def test_translations_answer_bytes_or_value_error(message: bytes, offset: int) -
 @pytest.fixture(scope="module")
 def snapshots() -> Iterator[dict[str, bytes]]:
     """A valid snapshot of each projection, written by the projection itself."""
-    models = {"catalog": _core.Catalog(), "checkout": _core.Checkout(), "fulfilment": _core.Fulfilment()}
+    models: dict[str, Projection] = {
+        "catalog": _core.Catalog(),
+        "checkout": _core.Checkout(),
+        "fulfilment": _core.Fulfilment(),
+    }
     models["catalog"].apply([product_changed(0, 0, id="p1", name="Pear", price=3)])
     models["checkout"].apply(list(enumerate(CHECKOUT_INTERNAL)))
     models["fulfilment"].apply(list(enumerate(FULFILMENT_INTERNAL)))
@@ -170,7 +175,11 @@ def snapshots() -> Iterator[dict[str, bytes]]:
         yield found
 
 
-MODELS = {"catalog": _core.Catalog, "checkout": _core.Checkout, "fulfilment": _core.Fulfilment}
+MODELS: dict[str, Callable[[], Projection]] = {
+    "catalog": _core.Catalog,
+    "checkout": _core.Checkout,
+    "fulfilment": _core.Fulfilment,
+}
 
 
 @FUZZ

@@ -113,6 +113,12 @@ class StuckCatalog:
     def sizes(self) -> dict[str, int]:
         return self.model.sizes()
 
+    def write_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str) -> int:
+        return self.model.write_snapshot(path, topic, topic_id, cluster_id)
+
+    def load_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int) -> int:
+        return self.model.load_snapshot(path, topic, topic_id, cluster_id, end_offset)
+
 
 def test_a_stuck_consumer_is_reported_until_it_moves_again(config: Config) -> None:
     admin.ensure_topics(config, [catalog.INTERNAL, catalog.INTERNAL + "_dead"])

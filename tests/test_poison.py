@@ -37,19 +37,25 @@ CONSUMERS = {
 }
 
 
-def dead_letters(config: Config, topic: str) -> list[dict[str, str]]:
-    """The headers of every message in `<topic>_dead`, decoded."""
+def text(header: str | bytes | None) -> str:
+    """A header's value as the shop writes it: UTF-8 bytes."""
+    assert isinstance(header, bytes), header
+    return header.decode()
+
+
+def dead_letters(config: Config, topic: str) -> list[dict[str, str | bytes]]:
+    """The headers of every message in `<topic>_dead`, decoded, and its value (under "value")."""
     dead = config.topic(topic + "_dead")
     consumer = Consumer({"bootstrap.servers": config.kafka_bootstrap, "group.id": "test-dead"})
     try:
         _low, high = admin.watermarks(consumer, dead)
         consumer.assign([TopicPartition(dead, 0, 0)])
-        found = []
+        found: list[dict[str, str | bytes]] = []
         while len(found) < high:
             message = consumer.poll(10)
             assert message is not None and message.error() is None
-            headers = {k: v.decode() for k, v in message.headers() or []}
-            found.append({**headers, "value": message.value()})
+            headers = dict(message.headers() or {})  # a consumed message's: a list of (key, value)
+            found.append({**{k: text(v) for k, v in headers.items()}, "value": message.value() or b""})
         return found
     finally:
         consumer.close()

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import SupportsInt, cast
 
 import httpx
 import pytest
@@ -304,11 +305,13 @@ def snapshot_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCapture
 
 def writes(log: pytest.LogCaptureFixture) -> list[tuple[int, str, str]]:
     """(offset, reason, thread) of each snapshot written."""
-    found = []
+    found: list[tuple[int, str, str]] = []
     for record in log.records:
         if record.getMessage().startswith("wrote the snapshot of"):
             assert isinstance(record.args, tuple)
-            found.append((int(record.args[1]), str(record.args[2]), str(record.threadName)))
+            found.append(
+                (int(cast(SupportsInt, record.args[1])), str(record.args[2]), str(record.threadName))
+            )
     return found
 
 

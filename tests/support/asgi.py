@@ -12,6 +12,7 @@ from typing import Any
 
 from fixtures.kafka_broker import Broker
 from shop.api.app import App
+from shop.api.http import Message, Scope
 from shop.service import Shop
 from tests.support.catalog import import_catalog
 from tests.support.config import fresh_config
@@ -62,15 +63,17 @@ def request(
     return asyncio.run(_call(app, scope, body or []))
 
 
-async def _call(app: App, scope: dict[str, Any], body: list[bytes]) -> Answer:
-    chunks = [{"type": "http.request", "body": c, "more_body": i < len(body) - 1} for i, c in enumerate(body)]
+async def _call(app: App, scope: Scope, body: list[bytes]) -> Answer:
+    chunks: list[Message] = [
+        {"type": "http.request", "body": c, "more_body": i < len(body) - 1} for i, c in enumerate(body)
+    ]
     chunks = chunks or [{"type": "http.request", "body": b"", "more_body": False}]
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return chunks.pop(0) if chunks else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     await app(scope, receive, send)
