@@ -7,7 +7,7 @@ PY          := $(VENV)/bin/python
 export PYO3_PYTHON := $(abspath $(PY))
 CARGO       ?= cargo
 EXT         := shop/_core.abi3.so
-RUST_SRC    := Cargo.toml core_rs/build.rs $(wildcard core_rs/src/*.rs) $(wildcard proto/*.proto)
+RUST_SRC    := Cargo.toml core_rs/build.rs $(shell find core_rs/src -name "*.rs") $(wildcard proto/*.proto)
 PROTO_PY    := $(patsubst proto/%.proto,shop/_proto/%_pb2.py,$(wildcard proto/*.proto))
 KAFKA       := ops/kafka/kafka.sh
 KAFKA_JARS  := ops/kafka/lib/.complete
@@ -80,6 +80,7 @@ lint: build ## ruff, rustfmt, clippy, mypy
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets --no-default-features -- -D warnings
 	$(VENV)/bin/mypy $(PY_DIRS)
+	$(PY) -m mypy.stubtest shop._core
 	cd web && $(WEB_ENV) npm run typecheck && npm run lint
 
 fmt: $(VENV)/.installed $(WEB_DEPS) ## format Python, Rust and TypeScript

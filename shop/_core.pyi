@@ -1,9 +1,48 @@
-"""Type stubs of the Rust extension (core_rs). Keep in step with core_rs/src/lib.rs and py_*.rs."""
+"""Type stubs of the Rust extension (core_rs/src/bindings/); `make lint` checks them with stubtest."""
 
 from collections.abc import Callable
-from typing import overload
+from typing import Protocol, final, overload
+
+from typing_extensions import disjoint_base
 
 __version__: str
+__all__ = [
+    "MAX_PAGE",
+    "MAX_PER_PAGE",
+    "MAX_PREFIX",
+    "MAX_QUANTITY",
+    "SORTS",
+    "Catalog",
+    "Checkout",
+    "Commands",
+    "Feed",
+    "Fulfilment",
+    "KafkaClientError",
+    "OffsetSignal",
+    "PageMark",
+    "Projection",
+    "SavedSnapshot",
+    "SnapshotError",
+    "__version__",
+    "catalog_bridge",
+    "checkout_fulfilment_bridge",
+    "checkout_pim_bridge",
+    "fulfilment_checkout_bridge",
+    "fulfilment_publish",
+    "pim_publish",
+    "published_offset",
+]
+
+SORTS: list[str]
+"""The sort orders of a catalog listing."""
+MAX_PAGE: int
+"""The highest page number a listing request may name (past the last page, the last is shown)."""
+MAX_PER_PAGE: int
+"""The most products a listing page holds."""
+MAX_PREFIX: int
+"""The most characters of a listing's name prefix."""
+MAX_QUANTITY: int
+"""The most units of one product a cart line holds."""
 
 class KafkaClientError(RuntimeError):
     """A failure of the extension's own Kafka clients (Feed, Commands)."""
@@ -16,6 +55,7 @@ class SnapshotError(ValueError):
     """A snapshot that cannot be used: damaged or truncated, of another format version, of another
     kind of projection, or of another topic (name, topic id, cluster id, or offsets past its end)."""
 
+@final
 class SavedSnapshot:
     """A snapshot serialized into memory by `save_snapshot`: the whole file, checksum included, not
     yet on disk. It holds no reference to the projection."""
@@ -29,6 +69,7 @@ class SavedSnapshot:
         """Writes the file to `path` atomically (a temporary file beside it, fsync, rename, fsync of
         the directory) with the GIL released; any thread may call it. Raises OSError."""
 
+@final
 class OffsetSignal:
     """The applied offset of one projection: published by the thread that applies batches,
     waited for by threads (`wait`) and by event loops (through an eventfd of `add_waker`,
@@ -49,39 +90,79 @@ class OffsetSignal:
     @property
     def held(self) -> int:
         """Writes acknowledged by Kafka and waiting to be applied."""
-    def forget(self, write: int) -> int | None:
-        """Write `write` is no longer waited for; its offset if Kafka acknowledged it."""
+    def forget(self, id: int) -> int | None:
+        """Write `id` is no longer waited for; its offset if Kafka acknowledged it."""
 
+@final
 class Commands:
     """The shoppers' writes: two librdkafka producers (one sending at once, one lingering), each
     with a Rust thread serving its delivery reports without the GIL."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         lone: dict[str, str],
         shared: dict[str, str],
         timeout: float,
         on_stats: Callable[[str], None] | None = None,
-    ) -> None: ...
+    ) -> Commands: ...
     def send(self, topic: str, value: bytes, signal: OffsetSignal, shared: bool) -> int:
         """Sends to partition 0 of `topic`; returns the write's id in `signal`. KafkaClientError if
         it could not be sent (closed, queue full for `timeout` seconds)."""
     def close(self, timeout: float) -> int:
         """Flushes both within `timeout` seconds; returns the writes still unacknowledged."""
 
+class _Applies(Protocol):
+    def apply(self, batch: list[tuple[int, bytes]]) -> list[tuple[int, str]]: ...
+
+@final
 class Feed:
     """Partition 0 of one topic consumed into a projection by librdkafka, without the GIL."""
 
-    def __init__(self, settings: dict[str, str], topic: str, signal: OffsetSignal) -> None: ...
+    def __new__(cls, settings: dict[str, str], topic: str, signal: OffsetSignal) -> Feed: ...
     def watermarks(self, timeout: float) -> tuple[int, int]: ...
     def cached_high(self) -> int: ...
     def assign(self, offset: int) -> None: ...
     def pump(
-        self, model: object, most: int, wait: float
+        self, model: Projection | _Applies, most: int, wait: float
     ) -> tuple[int, list[float], list[tuple[int, bytes, str]], list[str]]:
         """Consumes and applies for `wait` seconds: (events applied, seconds per batch, poison
         met as (offset, message, why), the consumer's errors). Returns early after poison."""
 
+@disjoint_base
+class Projection:
+    """Any projection (Catalog, Checkout, Fulfilment): a model kept by applying its topic's events
+    to two copies swapped atomically, so reads never wait."""
+
+    def apply(self, batch: list[tuple[int, bytes]]) -> list[tuple[int, str]]:
+        """Applies (offset, message) pairs in order, publishing them at once with the GIL released.
+        Returns (offset, error) for each message that could not be decoded (its offset is applied,
+        nothing else changes)."""
+    @property
+    def offset(self) -> int:
+        """Last applied offset of the projection's topic, -1 before the first."""
+    def sizes(self) -> dict[str, int]:
+        """Counts of what the model holds, by kind."""
+    @property
+    def snapshot_in_memory(self) -> bool:
+        """True when the model is small enough for `save_snapshot`; else `write_snapshot` streams it."""
+    def save_snapshot(self, topic: str, topic_id: str, cluster_id: str) -> SavedSnapshot:
+        """The published state serialized into memory as `write_snapshot` would write it, with the
+        GIL released. The state is held only while it is serialized (the batch after next waits
+        for it), so the slow part, writing and syncing the file, can follow in another thread
+        while batches are applied. Call it from the thread that applies batches."""
+    def write_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str) -> int:
+        """Writes the published state to `path` atomically (a temporary file beside it, fsync,
+        rename), tagged with the topic's name, id and cluster id and a crc32c checksum, with the GIL
+        released. Returns the offset it covers. Call it from the thread that applies batches."""
+    def load_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int) -> int:
+        """Loads and publishes the snapshot at `path` if it is whole, of this format version, of this
+        kind of projection and of this topic (name, id, cluster id), and covers no offset past
+        `end_offset`. The second copy is cloned from it when the next batch is applied, so a start
+        with nothing to replay is ready sooner. Returns the offset it covers; the caller applies
+        the events after it. Raises SnapshotError (nothing changed) when the snapshot cannot be
+        used, or when this projection applied events already; OSError when the file cannot be read."""
+
+@final
 class PageMark:
     """What a catalog page showed (its products, their count, its page number) at an offset."""
 
@@ -89,29 +170,23 @@ class PageMark:
     def offset(self) -> int:
         """The catalog_internal offset the page was taken at."""
 
-class Catalog:
+@final
+class Catalog(Projection):
     """The catalog projection with wait-free reads (two copies swapped atomically)."""
 
     def __init__(self) -> None: ...
-    def apply(self, batch: list[tuple[int, bytes]]) -> list[tuple[int, str]]:
-        """Applies (offset, catalog_internal message) pairs in order, publishing them at once with the
-        GIL released. Returns (offset, error) for each message that could not be decoded."""
-    @property
-    def offset(self) -> int:
-        """Last applied catalog_internal offset, -1 before the first."""
     @property
     def pim_offset(self) -> int:
         """Last applied pim_pub offset; the bridge resumes after it."""
     def __len__(self) -> int: ...
-    def sizes(self) -> dict[str, int]:
-        """Counts of what the model holds, by kind: {"products": n}."""
     def heap_bytes(self) -> tuple[int, int]:
         """(bytes of the indexes of both copies, bytes of the products they share): the capacity of
         the B+tree nodes and the products' allocations, without the allocator's overhead. Walks
         every node and product: O(n), for benchmarks and reports, not for every request."""
     def page(self, sort: str, prefix: str, page: int, per_page: int, protobuf: bool = False) -> bytes:
-        """A page as JSON, or as protobuf shop.catalog.Page. Raises ValueError on an unknown sort or
-        per_page 0; the page is clamped into range."""
+        """A page as JSON, or as protobuf shop.catalog.Page. Raises ValueError on a sort not in SORTS,
+        per_page outside 1..MAX_PER_PAGE or a prefix longer than MAX_PREFIX; the page is clamped
+        into range."""
     @overload
     def page_unless_shown(
         self, sort: str, prefix: str, page: int, per_page: int, protobuf: bool = False, shown: None = None
@@ -125,17 +200,6 @@ class Catalog:
         an answer cached with `shown` still holds. Raises as `page` does."""
     def product(self, id: str, protobuf: bool = False) -> bytes | None:
         """One enabled product as JSON or protobuf shop.catalog.ProductView; None when unknown."""
-    def write_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str) -> int:
-        """Writes the published state to `path` atomically (a temporary file beside it, fsync,
-        rename), tagged with the topic's name, id and cluster id and a crc32c checksum, with the GIL
-        released. Returns the offset it covers. Call it from the thread that applies batches."""
-    def load_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int) -> int:
-        """Loads and publishes the snapshot at `path` if it is whole, of this format version, of this
-        kind of projection and of this topic (name, id, cluster id), and covers no offset past
-        `end_offset`. The second copy is cloned from it when the next batch is applied, so a start
-        with nothing to replay is ready sooner. Returns the offset it covers; the caller applies
-        the events after it. Raises SnapshotError (nothing changed) when the snapshot cannot be
-        used, or when this projection applied events already; OSError when the file cannot be read."""
 
 def pim_publish(message: bytes, offset: int) -> bytes:
     """pim_internal message → pim_pub message carrying `offset`. Raises ValueError on garbage."""
@@ -158,13 +222,11 @@ def checkout_fulfilment_bridge(message: bytes, offset: int) -> bytes:
 def fulfilment_checkout_bridge(message: bytes, offset: int) -> bytes:
     """checkout_pub message → fulfilment_internal OrderShipped carrying `offset`."""
 
-class Checkout:
+@final
+class Checkout(Projection):
     """The checkout projection: products, stock, carts and orders; decisions are taken in apply."""
 
     def __init__(self) -> None: ...
-    def apply(self, batch: list[tuple[int, bytes]]) -> list[tuple[int, str]]: ...
-    @property
-    def offset(self) -> int: ...
     @property
     def pim_offset(self) -> int: ...
     @property
@@ -173,66 +235,47 @@ class Checkout:
         """JSON {"version", "items", "total_price"} or protobuf shop.checkout.Cart.
 
         An unknown cart is empty at version 0."""
+    def cart_answer(
+        self, cart_id: str, protobuf: bool = False, written_at: int | None = None
+    ) -> tuple[str | None, int, int, bytes]:
+        """(fate, version, offset, body) of the cart, all read from one published copy. `fate` is
+        about the CartItemSet applied at `written_at`: None when it changed the cart (or no
+        `written_at`), else why it changed nothing: "quantity", "not-for-sale", "ordered", or
+        "forgotten" when too many refusals came after it to tell."""
+    def item_refusal(self, cart_id: str, product_id: str, quantity: int) -> str | None:
+        """Why setting this quantity would be refused now (named as in `cart_answer`), or None."""
+    def cart_change(self, cart_id: str, shown_version: int) -> tuple[bool, int, bytes | None]:
+        """(ordered, version, the JSON body unless the version is `shown_version` or the cart was
+        ordered), all read from one published copy: for streams that follow a cart."""
     def cart_version(self, cart_id: str) -> int: ...
     def cart_ordered(self, cart_id: str) -> bool: ...
     def product_state(self, product_id: str) -> str | None:
         """ "enabled", "disabled", or None when unknown."""
     def order(self, order_id: str, cart_id: str, protobuf: bool = False) -> bytes | None:
         """An accepted order, only to a cart of the shopper who placed it."""
+    def order_answer(self, order_id: str, cart_id: str, protobuf: bool = False) -> tuple[int, bytes | None]:
+        """(offset, the order as `order` answers it), read from one published copy."""
+    def decision_answer(
+        self, order_id: str, cart_id: str, protobuf: bool = False
+    ) -> tuple[int, str, list[str], bytes | None] | None:
+        """(offset, status or reason, products concerned, the order's body if accepted) as `outcome`
+        and `order` answer them, read from one published copy; None if no such order was placed."""
     def outcome(self, order_id: str) -> tuple[str, list[str]] | None:
         """accepted | shipped | backordered | ordered | version | empty, or unavailable | stock with
         the product ids concerned; None if no such order was placed."""
-    def sizes(self) -> dict[str, int]:
-        """Counts of what the model holds: products, stock_levels, carts, orders."""
     def stock(self, product_id: str) -> tuple[int, int, int]:
         """(on hand, reserved, available)."""
     def order_created(self, offset: int) -> bytes | None:
         """The checkout_pub message of the order accepted at `offset`, if one was."""
-    def save_snapshot(self, topic: str, topic_id: str, cluster_id: str) -> SavedSnapshot:
-        """The published state serialized into memory as `write_snapshot` would write it, with the
-        GIL released. The state is held only while it is serialized (the batch after next waits
-        for it), so the slow part, writing and syncing the file, can follow in another thread
-        while batches are applied. Call it from the thread that applies batches."""
-    def write_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str) -> int:
-        """Writes the published state to `path` atomically (a temporary file beside it, fsync,
-        rename), tagged with the topic's name, id and cluster id and a crc32c checksum, with the GIL
-        released. Returns the offset it covers. Call it from the thread that applies batches."""
-    def load_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int) -> int:
-        """Loads and publishes the snapshot at `path` if it is whole, of this format version, of this
-        kind of projection and of this topic (name, id, cluster id), and covers no offset past
-        `end_offset`. The second copy is cloned from it when the next batch is applied, so a start
-        with nothing to replay is ready sooner. Returns the offset it covers; the caller applies
-        the events after it. Raises SnapshotError (nothing changed) when the snapshot cannot be
-        used, or when this projection applied events already; OSError when the file cannot be read."""
 
-class Fulfilment:
+@final
+class Fulfilment(Projection):
     """The fulfilment projection: on-hand stock and shipped orders."""
 
     def __init__(self) -> None: ...
-    def apply(self, batch: list[tuple[int, bytes]]) -> list[tuple[int, str]]: ...
-    @property
-    def offset(self) -> int: ...
     @property
     def checkout_offset(self) -> int: ...
     def on_hand(self, product_id: str) -> int: ...
-    def sizes(self) -> dict[str, int]:
-        """Counts of what the model holds: stock_levels, shipped_orders."""
     def stock(self) -> dict[str, int]: ...
     def shipped(self, order_id: str) -> bool | None:
         """None if not shipped; else whether it shipped in full."""
-    def save_snapshot(self, topic: str, topic_id: str, cluster_id: str) -> SavedSnapshot:
-        """The published state serialized into memory as `write_snapshot` would write it, with the
-        GIL released. The state is held only while it is serialized (the batch after next waits
-        for it), so the slow part, writing and syncing the file, can follow in another thread
-        while batches are applied. Call it from the thread that applies batches."""
-    def write_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str) -> int:
-        """Writes the published state to `path` atomically (a temporary file beside it, fsync,
-        rename), tagged with the topic's name, id and cluster id and a crc32c checksum, with the GIL
-        released. Returns the offset it covers. Call it from the thread that applies batches."""
-    def load_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int) -> int:
-        """Loads and publishes the snapshot at `path` if it is whole, of this format version, of this
-        kind of projection and of this topic (name, id, cluster id), and covers no offset past
-        `end_offset`. The second copy is cloned from it when the next batch is applied, so a start
-        with nothing to replay is ready sooner. Returns the offset it covers; the caller applies
-        the events after it. Raises SnapshotError (nothing changed) when the snapshot cannot be
-        used, or when this projection applied events already; OSError when the file cannot be read."""

@@ -14,6 +14,13 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from fixtures.reference_checkout import Cart, ReferenceCheckout, ReferenceFulfilment
 from shop import _core
 from shop._proto import checkout_pb2, fulfilment_pb2, pim_pb2
+from tests.support.checkout_messages import (
+    cart_item_set,
+    checkout_message,
+    order_placed,
+    product_changed,
+    stock_corrected,
+)
 
 PRODUCTS = ["p0", "p1", "p2", "p3"]
 UNKNOWN_PRODUCT = "px"  # never in pim
@@ -40,47 +47,6 @@ Log = list[bytes]  # a topic: the offset is the index
 
 
 # -- messages ----------------------------------------------------------------------------------
-
-
-def checkout_message(**event: Any) -> bytes:
-    return checkout_pb2.InternalMessage(**event).SerializeToString()
-
-
-def cart_item_set(cart_id: str, product_id: str, quantity: int) -> bytes:
-    return checkout_message(
-        cart_item_set=checkout_pb2.CartItemSet(cart_id=cart_id, product_id=product_id, quantity=quantity)
-    )
-
-
-def order_placed(
-    cart_id: str, order_id: str, version: int, next_cart_id: str, created_at_ms: int = 0
-) -> bytes:
-    return checkout_message(
-        order_placed=checkout_pb2.OrderPlaced(
-            cart_id=cart_id,
-            order_id=order_id,
-            cart_version=version,
-            next_cart_id=next_cart_id,
-            created_at_ms=created_at_ms,
-        )
-    )
-
-
-def product_changed(pim_offset: int, product_id: str, price: int = 100, name: str = "", **rest: Any) -> bytes:
-    return checkout_message(
-        product_changed=checkout_pb2.ProductChanged(
-            product_id=product_id, price=price, name=name, pim_offset=pim_offset, **rest
-        )
-    )
-
-
-def stock_corrected(fulfilment_offset: int, product_id: str, change: int) -> bytes:
-    return checkout_message(
-        fulfilment_changed=checkout_pb2.FulfilmentChanged(
-            stock_corrected=fulfilment_pb2.StockCorrected(product_id=product_id, quantity_change=change),
-            fulfilment_offset=fulfilment_offset,
-        )
-    )
 
 
 def parse_created(raw: bytes | None) -> checkout_pb2.PublicMessage | None:

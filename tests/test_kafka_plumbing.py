@@ -119,6 +119,13 @@ class StuckCatalog:
     def load_snapshot(self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int) -> int:
         return self.model.load_snapshot(path, topic, topic_id, cluster_id, end_offset)
 
+    @property
+    def snapshot_in_memory(self) -> bool:
+        return self.model.snapshot_in_memory
+
+    def save_snapshot(self, topic: str, topic_id: str, cluster_id: str) -> _core.SavedSnapshot:
+        return self.model.save_snapshot(topic, topic_id, cluster_id)
+
 
 def test_a_stuck_consumer_is_reported_until_it_moves_again(config: Config) -> None:
     admin.ensure_topics(config, [catalog.INTERNAL, catalog.INTERNAL + "_dead"])

@@ -12,7 +12,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shop import metrics
+from shop import _core, metrics
 from shop._core import PageMark
 from shop.api import http
 from shop.api.cart import Answer, CartRoutes
@@ -31,10 +31,7 @@ PRODUCT_PREFIX = PRODUCTS + "/"
 CART = "/api/v1/cart"
 CART_ITEMS = CART + "/items/"
 ORDERS = "/api/v1/orders/"
-SORTS = ("id", "price", "name")
 CATALOG_PARAMS = frozenset({"sort", "prefix", "page", "per_page"})
-MAX_PREFIX = 100
-MAX_PAGE = 1_000_000_000
 PAGE_CACHE_SIZE = 4096
 GC_THRESHOLD = 50_000  # container allocations between young-generation collections (default 700)
 UPGRADE = (b"upgrade", b"websocket")
@@ -311,13 +308,13 @@ def _page_answer(body: bytes, protobuf: bool, cors: http.Headers) -> tuple[http.
 def _page_request(scope: Scope) -> tuple[str, str, int, int]:
     params = http.query_params(scope, CATALOG_PARAMS)
     sort = params.get("sort", "id")
-    if sort not in SORTS:
-        raise invalid("sort", f"must be one of {', '.join(SORTS)}")
+    if sort not in _core.SORTS:
+        raise invalid("sort", f"must be one of {', '.join(_core.SORTS)}")
     prefix = params.get("prefix", "")
-    if len(prefix) > MAX_PREFIX:
-        raise invalid("prefix", f"must be at most {MAX_PREFIX} characters")
-    page = http.int_param(params, "page", 1, 1, MAX_PAGE)
-    per_page = http.int_param(params, "per_page", 100, 1, 1000)
+    if len(prefix) > _core.MAX_PREFIX:
+        raise invalid("prefix", f"must be at most {_core.MAX_PREFIX} characters")
+    page = http.int_param(params, "page", 1, 1, _core.MAX_PAGE)
+    per_page = http.int_param(params, "per_page", 100, 1, _core.MAX_PER_PAGE)
     return sort, prefix, page, per_page
 
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from shop import metrics
+from shop import _core, metrics
 from shop.api import http
 from shop.api.http import Receive, Scope
 from shop.api.problems import Problem, invalid, not_ready, unavailable
@@ -24,7 +24,6 @@ COOKIE = "cart"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 CART_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BODY = 1024
-MAX_QUANTITY = 999
 OUTCOME_STATUS = {"stock": 409, "unavailable": 409, "ordered": 409, "version": 412, "empty": 422}
 OUTCOME_DETAIL = {
     "stock": "the stock does not cover these positions; nothing was ordered",
@@ -83,7 +82,7 @@ class CartRoutes:
     async def get_cart(self, scope: Scope) -> Answer:
         cart_id, cookie = self._cart_id(scope)
         await self._wait_min_offset(scope)
-        return self._cart(scope, cart_id, 200, cookie)
+        return self._cart(scope, cart_id, cookie)
 
     async def set_item(self, scope: Scope, receive: Receive, product_id: str, quantity: int | None) -> Answer:
         with self.slots:
@@ -91,13 +90,14 @@ class CartRoutes:
             if quantity is None:
                 body = await http.read_body(scope, receive, MAX_BODY, self.config.body_timeout)
                 quantity = _quantity(body)
-            if quantity > 0 and self.model.product_state(product_id) != "enabled":
-                raise Problem(404, f"no product with id {product_id!r} is for sale")
-            if self.model.cart_ordered(cart_id):
-                raise Problem(409, "this cart was ordered already; fetch the cart to get a new one")
+            # A command the model would refuse now is not written; one that is written gets the
+            # model's decision when it was applied (the product may have changed meanwhile).
+            refusal = self.model.item_refusal(cart_id, product_id, quantity)
+            if refusal is not None:
+                raise _refused(refusal, product_id)
             item = quantity
-            await self._produce(lambda: self.checkout.set_item(cart_id, product_id, item))
-            return self._cart(scope, cart_id, 200, cookie)
+            offset = await self._produce(lambda: self.checkout.set_item(cart_id, product_id, item))
+            return self._cart(scope, cart_id, cookie, product_id, written_at=offset)
 
     async def place_order(self, scope: Scope) -> Answer:
         with self.slots:
@@ -107,38 +107,48 @@ class CartRoutes:
         cart_id, cookie = self._cart_id(scope)
         version = _if_match(scope)
         order_id, next_cart_id = await self._produce(lambda: self.checkout.place_order(cart_id, version))
-        outcome = self.model.outcome(order_id)
-        if outcome is None:  # cannot happen once the offset is applied; never answer from nothing
+        decided = self.model.decision_answer(order_id, cart_id, http.wants_protobuf(scope))
+        if decided is None:  # cannot happen once the offset is applied; never answer from nothing
             raise unavailable("the order was written but not yet decided; retry", 1, "not-applied")
-        reason, products = outcome
+        offset, reason, products, body = decided
         if reason in OUTCOME_STATUS:
             positions = [{"name": product, "reason": reason} for product in products]
             raise Problem(OUTCOME_STATUS[reason], OUTCOME_DETAIL[reason], positions)
-        body = self.model.order(order_id, cart_id, http.wants_protobuf(scope)) or b""
         headers = [
             (b"location", f"/api/v1/orders/{order_id}".encode()),
             _set_cookie(scope, next_cart_id, self.trusted_proxies),
-            (b"shop-offset", str(self.model.offset).encode()),
+            (b"shop-offset", str(offset).encode()),
         ]
-        return Answer(201, body, _content_type(scope), headers + cookie)
+        return Answer(201, body or b"", _content_type(scope), headers + cookie)
 
     async def get_order(self, scope: Scope, order_id: str) -> Answer:
         cart_id, _cookie = self._cart_id(scope)
         await self._wait_min_offset(scope)
-        body = self.model.order(order_id, cart_id, http.wants_protobuf(scope))
+        offset, body = self.model.order_answer(order_id, cart_id, http.wants_protobuf(scope))
         if body is None:
             raise Problem(404, "no such order for this cart")
-        return Answer(200, body, _content_type(scope), [(b"shop-offset", str(self.model.offset).encode())])
+        return Answer(200, body, _content_type(scope), [(b"shop-offset", str(offset).encode())])
 
-    def _cart(self, scope: Scope, cart_id: str, status: int, cookie: list[tuple[bytes, bytes]]) -> Answer:
-        version = self.model.cart_version(cart_id)
+    def _cart(
+        self,
+        scope: Scope,
+        cart_id: str,
+        cookie: list[tuple[bytes, bytes]],
+        product_id: str = "",
+        written_at: int | None = None,
+    ) -> Answer:
+        """The cart, its ETag and the offset it shows, from one published copy; with `written_at`,
+        a problem instead if the model refused the CartItemSet applied at that offset."""
+        protobuf = http.wants_protobuf(scope)
+        refusal, version, offset, body = self.model.cart_answer(cart_id, protobuf, written_at)
+        if refusal is not None:
+            raise _refused(refusal, product_id)
         headers = [
             (b"etag", f'"{version}"'.encode()),
-            (b"shop-offset", str(self.model.offset).encode()),
+            (b"shop-offset", str(offset).encode()),
             (b"cache-control", b"no-store"),
         ]
-        body = self.model.cart(cart_id, http.wants_protobuf(scope))
-        return Answer(status, body, _content_type(scope), headers + cookie)
+        return Answer(200, body, _content_type(scope), headers + cookie)
 
     def _cart_id(self, scope: Scope) -> tuple[str, list[tuple[bytes, bytes]]]:
         """The cart of the cookie, or a new one with the header that sets it."""
@@ -189,6 +199,22 @@ class CartRoutes:
         raise unavailable(f"offset {offset} is not applied yet on this instance; retry", 1, "not-applied")
 
 
+def _refused(refusal: str, product_id: str) -> Problem:
+    """The answer to a CartItemSet the checkout model refused (see `_core.Checkout.cart_answer`)."""
+    if refusal == "not-for-sale":
+        return Problem(404, f"no product with id {product_id!r} is for sale")
+    if refusal == "ordered":
+        return Problem(409, "this cart was ordered already; fetch the cart to get a new one")
+    if refusal == "quantity":
+        return _quantity_problem()
+    detail = "the write was applied, but too many refusals came after it to tell its own; fetch the cart"
+    return unavailable(detail, 1, "not-applied")
+
+
+def _quantity_problem() -> Problem:
+    return invalid("quantity", f"must be a whole number from 0 to {_core.MAX_QUANTITY}")
+
+
 def _content_type(scope: Scope) -> bytes:
     return http.PROTOBUF if http.wants_protobuf(scope) else http.JSON
 
@@ -212,8 +238,8 @@ def _quantity(body: bytes) -> int:
     if unknown:
         raise invalid(sorted(unknown)[0], "unknown field")
     quantity = document["quantity"]
-    if type(quantity) is not int or not 0 <= quantity <= MAX_QUANTITY:
-        raise invalid("quantity", f"must be a whole number from 0 to {MAX_QUANTITY}")
+    if type(quantity) is not int or not 0 <= quantity <= _core.MAX_QUANTITY:
+        raise _quantity_problem()
     return quantity
 
 

@@ -136,10 +136,10 @@ class Stream:
     async def _follow(self) -> tuple[int, str] | None:
         """Pushes changes until the stream must end; returns the close to send (None: client left)."""
         offset = self.watch.applied
-        if self.model.cart_ordered(self.cart_id):  # a tab that has not yet seen the new cookie
+        ordered, version, body = self.model.cart_change(self.cart_id, -1)
+        if ordered or body is None:  # a tab that has not yet seen the new cookie
             return CLOSE_ORDERED, "the cart was ordered; fetch the new cart"
-        version = self.model.cart_version(self.cart_id)
-        await self._send_cart()
+        await self._send_cart(body)
         receiving = asyncio.ensure_future(self.receive())
         following = asyncio.ensure_future(self.watch.follow(offset, IDLE_WAKE_S))
         stopping = asyncio.ensure_future(self.stopping.wait())
@@ -160,12 +160,11 @@ class Stream:
                     receiving = asyncio.ensure_future(self.receive())
                 if following in done:
                     offset = self.watch.applied
-                    if self.model.cart_ordered(self.cart_id):
+                    ordered, version, body = self.model.cart_change(self.cart_id, version)
+                    if ordered:
                         return CLOSE_ORDERED, "the cart was ordered; fetch the new cart"
-                    current = self.model.cart_version(self.cart_id)
-                    if current != version:
-                        version = current
-                        await self._send_cart()
+                    if body is not None:
+                        await self._send_cart(body)
                     following = asyncio.ensure_future(self.watch.follow(offset, IDLE_WAKE_S))
         finally:
             # Granian sends no close frame while a receive is pending: end every wait first.
@@ -175,8 +174,7 @@ class Stream:
             if pending:  # asyncio.wait, not gather: Granian's receive is a future gather cannot read
                 await asyncio.wait(pending, timeout=CANCEL_WAIT_S)
 
-    async def _send_cart(self) -> None:
-        body = self.model.cart(self.cart_id, False)
+    async def _send_cart(self, body: bytes) -> None:
         await self.send({"type": "websocket.send", "text": body.decode()})
         metrics.CART_PUSHES.inc()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shop import __version__
+from shop import __version__, _core
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 CART_ITEM = {
@@ -12,11 +12,15 @@ CART_ITEM = {
     "name": {"type": "string"},
     "price": {"type": "integer", "description": "cents"},
     "small_image_url": {"type": "string"},
-    "quantity": {"type": "integer", "minimum": 1, "maximum": 999},
+    "quantity": {"type": "integer", "minimum": 1, "maximum": _core.MAX_QUANTITY},
     "in_stock": {"type": "boolean"},
     "more_in_stock": {"type": "boolean"},
 }
 NOT_READY = {"$ref": "#/components/responses/NotReady"}
+# The limits are the Rust core's, which enforces them: written once, there.
+QUANTITY_SET = {"type": "integer", "minimum": 0, "maximum": _core.MAX_QUANTITY}
+PREFIX = {"type": "string", "maxLength": _core.MAX_PREFIX}
+PER_PAGE = {"type": "integer", "minimum": 1, "maximum": _core.MAX_PER_PAGE}
 
 
 def _json_and_protobuf(schema: str, package: str = "catalog") -> dict[str, Any]:
@@ -72,7 +76,7 @@ def _cart_paths() -> dict[str, Any]:
                             "schema": {
                                 "type": "object",
                                 "required": ["quantity"],
-                                "properties": {"quantity": {"type": "integer", "minimum": 0, "maximum": 999}},
+                                "properties": {"quantity": QUANTITY_SET},
                                 "additionalProperties": False,
                             }
                         }
@@ -178,12 +182,12 @@ def spec() -> dict[str, Any]:
                     "summary": "A page of the catalog",
                     "operationId": "listProducts",
                     "parameters": [
-                        _query("sort", {"type": "string", "enum": ["id", "price", "name"]}, "order"),
+                        _query("sort", {"type": "string", "enum": _core.SORTS}, "order"),
+                        _query("prefix", PREFIX, "name prefix (case-sensitive)"),
                         _query(
-                            "prefix", {"type": "string", "maxLength": 100}, "name prefix (case-sensitive)"
+                            "page", {"type": "integer", "minimum": 1, "maximum": _core.MAX_PAGE}, "from 1"
                         ),
-                        _query("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000_000}, "from 1"),
-                        _query("per_page", {"type": "integer", "minimum": 1, "maximum": 1000}, "items"),
+                        _query("per_page", PER_PAGE, "items"),
                     ],
                     "responses": {
                         "200": {
@@ -230,7 +234,7 @@ def spec() -> dict[str, Any]:
                         "page": {"type": "integer", "minimum": 1},
                         "pages": {"type": "integer", "minimum": 0},
                         "per_page": {"type": "integer", "minimum": 1},
-                        "sort": {"type": "string", "enum": ["id", "price", "name"]},
+                        "sort": {"type": "string", "enum": _core.SORTS},
                         "prefix": {"type": "string"},
                     },
                 },

@@ -111,11 +111,11 @@ class CheckoutContext:
         self._wait_applied(offset)  # at once: the batch was waited for
         return self.model.order_created(offset)
 
-    async def set_item(self, cart_id: str, product_id: str, quantity: int) -> None:
-        """Produces the command; returns once Kafka acknowledged it and it is applied."""
+    async def set_item(self, cart_id: str, product_id: str, quantity: int) -> int:
+        """Produces the command; returns its offset once Kafka acknowledged it and it is applied."""
         command = checkout_pb2.CartItemSet(cart_id=cart_id, product_id=product_id, quantity=quantity)
         message = checkout_pb2.InternalMessage(cart_item_set=command).SerializeToString()
-        await self._write(message)
+        return await self._write(message)
 
     async def place_order(self, cart_id: str, cart_version: int) -> tuple[str, str]:
         """Produces OrderPlaced with a fresh order id and next cart id; returns them once it is
@@ -132,8 +132,8 @@ class CheckoutContext:
         await self._write(message)
         return order_id, next_cart_id
 
-    async def _write(self, message: bytes) -> None:
-        """Produces `message`; returns once Kafka acknowledged it and the projection applied it
-        (ProduceError, NotApplied otherwise)."""
+    async def _write(self, message: bytes) -> int:
+        """Produces `message`; returns its offset once Kafka acknowledged it and the projection
+        applied it (ProduceError, NotApplied otherwise)."""
         topic, watch = self.config.topic(INTERNAL), self.projection.watch
-        await self.producer.produce_applied(topic, message, watch, self.config.ready_timeout)
+        return await self.producer.produce_applied(topic, message, watch, self.config.ready_timeout)

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from confluent_kafka import KafkaException
 
@@ -45,10 +45,10 @@ class Snapshotting(Protocol):
         self, path: str, topic: str, topic_id: str, cluster_id: str, end_offset: int
     ) -> int: ...
 
-
-@runtime_checkable
-class SavingInMemory(Snapshotting, Protocol):
-    """A projection whose snapshot is small enough to be serialized into memory."""
+    @property
+    def snapshot_in_memory(self) -> bool:
+        """Small enough to be serialized into memory (`save_snapshot`) rather than streamed."""
+        ...
 
     def save_snapshot(self, topic: str, topic_id: str, cluster_id: str) -> _core.SavedSnapshot: ...
 
@@ -144,7 +144,7 @@ class Snapshots:
             return  # one at a time: the next is due again once this one is written
         if self.path is None or self.identity is None or self.projection.offset <= self.covered:
             return
-        if isinstance(self.projection, SavingInMemory):
+        if self.projection.snapshot_in_memory:
             self._save(self.projection, self.identity, reason)
         else:
             self._stream(self.identity, reason)
@@ -154,7 +154,7 @@ class Snapshots:
         if self._persisting is not None:
             self._persisting.join()
 
-    def _save(self, projection: SavingInMemory, identity: admin.TopicIdentity, reason: str) -> None:
+    def _save(self, projection: Snapshotting, identity: admin.TopicIdentity, reason: str) -> None:
         """Serializes here (the only part that holds the model), then persists in the background,
         or here at shutdown."""
         started = time.monotonic()

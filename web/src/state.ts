@@ -1,4 +1,5 @@
 // The app's state logic, free of the DOM and the network so it can be tested on its own.
+import { MAX_QUANTITY } from "./generated/api";
 import type { Cart, CartItem, Problem } from "./types";
 
 const euros = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR" });
@@ -32,8 +33,6 @@ export function quantityOf(cart: Cart | undefined, productId: string): number {
 export function canAddOne(item: CartItem): boolean {
   return item.more_in_stock && item.quantity < MAX_QUANTITY;
 }
-
-export const MAX_QUANTITY = 999;
 
 export function stockNote(item: CartItem): string | undefined {
   if (!item.in_stock) return "Out of stock";

@@ -4,8 +4,8 @@
 //! wakes the event loop that waits. With the delivery reports served in Python, every write cost
 //! a Python thread a wakeup and the GIL changing hands on the server's one core.
 
-use crate::client_error::{client_error, kafka_error};
-use crate::feed::{OffsetSignal, SignalState};
+use super::error::{client_error, kafka_error};
+use crate::signal::{OffsetSignal, SignalState};
 use pyo3::prelude::*;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -25,13 +25,13 @@ struct Pending {
 }
 
 /// Serves a producer's events: delivery reports (no GIL) and statistics (handed to Python).
-struct Deliveries {
+struct ProducerEvents {
     on_stats: Option<Py<PyAny>>,
     /// Set once the producer is closed: no more statistics for Python, which may be exiting.
     closed: Arc<AtomicBool>,
 }
 
-impl ClientContext for Deliveries {
+impl ClientContext for ProducerEvents {
     fn stats_raw(&self, statistics: &[u8]) {
         let Some(on_stats) = &self.on_stats else {
             return;
@@ -48,7 +48,7 @@ impl ClientContext for Deliveries {
     }
 }
 
-impl ProducerContext for Deliveries {
+impl ProducerContext for ProducerEvents {
     type DeliveryOpaque = Box<Pending>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
@@ -71,7 +71,7 @@ fn describe(topic: &str, err: &KafkaError) -> String {
 
 /// One librdkafka producer with the thread that serves its events.
 struct Served {
-    producer: Arc<BaseProducer<Deliveries>>,
+    producer: Arc<BaseProducer<ProducerEvents>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -90,11 +90,11 @@ impl Served {
             config.set(key, value);
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let context = Deliveries {
+        let context = ProducerEvents {
             on_stats,
             closed: stop.clone(),
         };
-        let producer: BaseProducer<Deliveries> = config
+        let producer: BaseProducer<ProducerEvents> = config
             .create_with_context(context)
             .map_err(|err| kafka_error(py, "a command producer", &err))?;
         let producer = Arc::new(producer);

@@ -1,92 +1,27 @@
-//! The catalog as a Python class: apply batches with the GIL released, read encoded pages.
+//! The catalog as a Python class: encoded pages and products, read wait-free.
 
-use crate::catalog::{self, Catalog, Change, Op, Page, Product, Sort};
-use crate::encode;
-use crate::feed::Consume;
-use crate::projection::{Poison, Projection};
-use crate::snapshot::Identity;
+use super::{new_projection, PyProjection};
+use crate::catalog::{
+    encode, Catalog, Page, Product, Sort, MAX_PAGE, MAX_PER_PAGE, MAX_PREFIX, SORTS,
+};
+use crate::projection::Projection;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-fn poison(offset: i64) -> Op {
-    Op {
-        offset,
-        pim_offset: i64::MIN,
-        change: Change::Poison,
-    }
-}
-
-impl Consume for PyCatalog {
-    fn apply_raw(&self, batch: &[(i64, &[u8])]) -> Poison {
-        self.projection.apply_raw(batch, catalog::decode, poison)
-    }
-}
-
 /// The catalog projection with wait-free reads.
-#[pyclass(module = "shop._core", name = "Catalog", frozen)]
-#[derive(Default)]
+#[pyclass(module = "shop._core", name = "Catalog", extends = PyProjection, frozen)]
 pub struct PyCatalog {
-    projection: Projection<Catalog>,
+    projection: Arc<Projection<Catalog>>,
 }
 
 #[pymethods]
 impl PyCatalog {
     #[new]
-    fn new() -> Self {
-        PyCatalog::default()
-    }
-
-    /// Applies a batch of (offset, catalog_internal message) in order and publishes it at once.
-    fn apply(&self, py: Python<'_>, batch: Vec<(i64, Bound<'_, PyBytes>)>) -> Poison {
-        self.projection.apply(py, &batch, catalog::decode, poison)
-    }
-
-    /// Writes the published state to `path` atomically (temporary file, fsync, rename), with the
-    /// GIL released; returns the offset it covers.
-    fn write_snapshot(
-        &self,
-        py: Python<'_>,
-        path: &str,
-        topic: String,
-        topic_id: String,
-        cluster_id: String,
-    ) -> PyResult<i64> {
-        let identity = Identity {
-            topic,
-            topic_id,
-            cluster_id,
-        };
-        self.projection.write_snapshot(py, path, identity)
-    }
-
-    /// Loads the snapshot at `path` if it is whole, of this format and of this topic, and covers
-    /// no offset past `end_offset`; returns the offset it covers. Raises SnapshotError (the state
-    /// unchanged) or OSError otherwise.
-    fn load_snapshot(
-        &self,
-        py: Python<'_>,
-        path: &str,
-        topic: String,
-        topic_id: String,
-        cluster_id: String,
-        end_offset: i64,
-    ) -> PyResult<i64> {
-        let identity = Identity {
-            topic,
-            topic_id,
-            cluster_id,
-        };
-        self.projection
-            .load_snapshot(py, path, identity, end_offset)
-    }
-
-    /// Last applied offset of catalog_internal (-1 before the first).
-    #[getter]
-    fn offset(&self) -> i64 {
-        self.projection.offset()
+    fn new() -> PyClassInitializer<Self> {
+        let (base, projection) = new_projection::<Catalog>();
+        base.add_subclass(PyCatalog { projection })
     }
 
     /// Last applied pim_pub offset: the bridge resumes after it.
@@ -106,11 +41,6 @@ impl PyCatalog {
         self.projection.read().len()
     }
 
-    /// Counts of what the model holds, by kind (products), as checkout and fulfilment report them.
-    fn sizes(&self) -> HashMap<&'static str, usize> {
-        HashMap::from([("products", self.projection.read().len())])
-    }
-
     /// A page of products, JSON or protobuf (`shop.catalog.Page`).
     #[pyo3(signature = (sort, prefix, page, per_page, protobuf = false))]
     fn page<'py>(
@@ -122,7 +52,7 @@ impl PyCatalog {
         per_page: usize,
         protobuf: bool,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let sort = parse_page_request(sort, per_page)?;
+        let sort = parse_page_request(sort, prefix, per_page)?;
         let model = self.projection.read();
         let found = model.page(sort, prefix, page, per_page);
         Ok(PyBytes::new(
@@ -147,7 +77,7 @@ impl PyCatalog {
         protobuf: bool,
         shown: Option<PyRef<'py, PageMark>>,
     ) -> PyResult<(PageMark, Option<Bound<'py, PyBytes>>)> {
-        let sort = parse_page_request(sort, per_page)?;
+        let sort = parse_page_request(sort, prefix, per_page)?;
         let model = self.projection.read();
         let found = model.page(sort, prefix, page, per_page);
         let offset = model.offset();
@@ -178,12 +108,22 @@ impl PyCatalog {
     }
 }
 
-fn parse_page_request(sort: &str, per_page: usize) -> PyResult<Sort> {
+/// A page request within the limits every listing shares (exported as SORTS, MAX_PER_PAGE and
+/// MAX_PREFIX); ValueError otherwise.
+fn parse_page_request(sort: &str, prefix: &str, per_page: usize) -> PyResult<Sort> {
     let sort = Sort::parse(sort).ok_or_else(|| {
-        PyValueError::new_err(format!("unknown sort {sort:?}: id, price or name"))
+        PyValueError::new_err(format!(
+            "unknown sort {sort:?}: one of {}",
+            SORTS.join(", ")
+        ))
     })?;
-    if per_page == 0 {
-        return Err(PyValueError::new_err("per_page must be at least 1"));
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        let why = format!("per_page must be from 1 to {MAX_PER_PAGE}");
+        return Err(PyValueError::new_err(why));
+    }
+    if prefix.chars().count() > MAX_PREFIX {
+        let why = format!("prefix must be at most {MAX_PREFIX} characters");
+        return Err(PyValueError::new_err(why));
     }
     Ok(sort)
 }
@@ -240,4 +180,13 @@ impl ShownProducts {
                 .zip(&found.items)
                 .all(|(held, now)| held.same(now))
     }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("SORTS", SORTS.to_vec())?;
+    m.add("MAX_PAGE", MAX_PAGE)?;
+    m.add("MAX_PER_PAGE", MAX_PER_PAGE)?;
+    m.add("MAX_PREFIX", MAX_PREFIX)?;
+    m.add_class::<PyCatalog>()?;
+    m.add_class::<PageMark>()
 }

@@ -2,6 +2,7 @@
 
 use crate::codec::fulfilment::{internal_message::Event, InternalMessage, OrderShipped};
 use crate::codec::DecodeError;
+use crate::projection::Model;
 use crate::snapshot::{self, Persist, Reader, Snapshot, Writer};
 use crate::stock::OnHand;
 use crate::swap::{replay_by_reapplying, Apply};
@@ -84,19 +85,34 @@ impl Fulfilment {
     pub fn checkout_offset(&self) -> i64 {
         self.on_hand.shipped_through()
     }
-    /// How many stock levels and shipped orders the model holds (for metrics).
-    pub fn sizes(&self) -> [(&'static str, usize); 2] {
-        [
-            ("stock_levels", self.on_hand.len()),
-            ("shipped_orders", self.shipped.len()),
-        ]
-    }
 
     pub fn on_hand(&self) -> &OnHand {
         &self.on_hand
     }
     pub fn shipped(&self, order_id: &str) -> Option<bool> {
         self.shipped.get(order_id).copied()
+    }
+}
+
+impl Model for Fulfilment {
+    const SNAPSHOT_IN_MEMORY: bool = true;
+
+    fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
+        decode(offset, bytes)
+    }
+
+    fn poison(offset: i64) -> Op {
+        Op {
+            offset,
+            effect: Effect::Poison,
+        }
+    }
+
+    fn sizes(&self) -> Vec<(&'static str, usize)> {
+        vec![
+            ("stock_levels", self.on_hand.len()),
+            ("shipped_orders", self.shipped.len()),
+        ]
     }
 }
 

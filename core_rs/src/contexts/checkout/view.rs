@@ -2,7 +2,7 @@
 
 use crate::checkout::{total_price, Cart, Checkout, Line, Order};
 use crate::codec::checkout as pb;
-use crate::encode::{json_int, json_string};
+use crate::json::{json_int, json_string};
 use prost::Message;
 
 /// A cart line with its stock flags as the shopper sees them.

@@ -11,8 +11,11 @@
 //!   unknown fields) is taken without decoding: its bytes are the view. Anything else is decoded
 //!   with prost and the view encoded again, which gives the same bytes for the same product.
 
+pub mod encode;
+
 use crate::codec::{catalog, pim, varint_len, DecodeError, Field, FieldReader};
 use crate::order_index::{prefetch_lines, Order, OrderIndex};
+use crate::projection::Model;
 use crate::snapshot::{self, Reader, Snapshot, SnapshotError, Writer};
 use crate::swap::Apply;
 use prost::Message;
@@ -451,6 +454,14 @@ pub enum Sort {
     Name,
 }
 
+/// What a page request may ask for: every listing's limits, exported to the API and its spec.
+pub const SORTS: [&str; 3] = ["id", "price", "name"];
+pub const MAX_PER_PAGE: usize = 1000;
+/// Page numbers past the last page are clamped to it; this bounds what a request may name.
+pub const MAX_PAGE: usize = 1_000_000_000;
+/// Characters of a name prefix.
+pub const MAX_PREFIX: usize = 100;
+
 impl Sort {
     pub fn parse(name: &str) -> Option<Sort> {
         match name {
@@ -835,6 +846,27 @@ impl Catalog {
 /// Saved as: the offsets, the product views in id order, then for the price and the name order
 /// the position in id order of each product. Loading then sorts nothing: each index is built
 /// bottom-up from its order, after checking that the order is right.
+impl Model for Catalog {
+    /// Hundreds of MB: streamed to its file rather than held in memory twice.
+    const SNAPSHOT_IN_MEMORY: bool = false;
+
+    fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
+        decode(offset, bytes)
+    }
+
+    fn poison(offset: i64) -> Op {
+        Op {
+            offset,
+            pim_offset: i64::MIN,
+            change: Change::Poison,
+        }
+    }
+
+    fn sizes(&self) -> Vec<(&'static str, usize)> {
+        vec![("products", self.len())]
+    }
+}
+
 impl Snapshot for Catalog {
     const KIND: &'static str = "catalog";
 

@@ -2,9 +2,12 @@
 //! Every decision (is a quantity accepted, is an order accepted) is taken here, while the event is
 //! applied, so every replica and every replay decides the same way.
 
+pub mod view;
+
 use crate::codec::checkout::{self as pb, fulfilment_changed::Change, internal_message::Event};
 use crate::codec::fulfilment::OrderShipped;
 use crate::codec::DecodeError;
+use crate::projection::Model;
 use crate::snapshot::{self, Persist, Reader, Snapshot, SnapshotError, Writer};
 use crate::stock::OnHand;
 use crate::swap::{replay_by_reapplying, Apply};
@@ -80,9 +83,79 @@ pub fn total_price(lines: &[Line]) -> i64 {
     })
 }
 
+/// Why a CartItemSet changed nothing. Decided here when the command is applied, so the answer to
+/// the shopper is the decision every replica and replay takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The quantity is outside 0..=MAX_QUANTITY.
+    Quantity,
+    /// The product is unknown or disabled (and the quantity is not 0).
+    NotForSale,
+    /// The cart was ordered already: it takes no more changes.
+    Ordered,
+}
+
+impl Refusal {
+    pub fn name(self) -> &'static str {
+        match self {
+            Refusal::Quantity => "quantity",
+            Refusal::NotForSale => "not-for-sale",
+            Refusal::Ordered => "ordered",
+        }
+    }
+}
+
+/// The refused CartItemSet commands of the last REFUSALS_KEPT refusals, by offset: enough for a
+/// writer to learn its command's fate right after it was applied. Not part of snapshots: nobody
+/// waits for a command applied before the process started.
+#[derive(Debug, Clone, Default)]
+pub struct Refusals {
+    by_offset: std::collections::BTreeMap<i64, Refusal>,
+    /// The lowest offset whose fate is still known: refusals before it were let go.
+    known_from: i64,
+}
+
+const REFUSALS_KEPT: usize = 4096;
+
+/// The fate of the command at one offset, as far as the model still knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Applied,
+    Refused(Refusal),
+    /// Too long ago: more than REFUSALS_KEPT refusals came after it.
+    Forgotten,
+}
+
+impl Refusals {
+    /// No refusal known, and none before `offset` knowable (a model restored from a snapshot).
+    fn since(offset: i64) -> Refusals {
+        Refusals {
+            by_offset: Default::default(),
+            known_from: offset,
+        }
+    }
+
+    fn record(&mut self, offset: i64, refusal: Refusal) {
+        self.by_offset.insert(offset, refusal);
+        if self.by_offset.len() > REFUSALS_KEPT {
+            if let Some((oldest, _)) = self.by_offset.pop_first() {
+                self.known_from = oldest + 1;
+            }
+        }
+    }
+
+    pub fn fate(&self, offset: i64) -> Fate {
+        match self.by_offset.get(&offset) {
+            Some(refusal) => Fate::Refused(*refusal),
+            None if offset < self.known_from => Fate::Forgotten,
+            None => Fate::Applied,
+        }
+    }
+}
+
 /// What became of an OrderPlaced command.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Decision {
     Accepted,
     /// The cart was ordered already.
     Ordered,
@@ -197,9 +270,10 @@ pub struct Checkout {
     reserved: HashMap<String, i64>,
     carts: HashMap<String, Cart>,
     orders: HashMap<String, Order>,
-    outcomes: HashMap<String, Outcome>,
+    decisions: HashMap<String, Decision>,
     /// checkout_internal offset of each accepted OrderPlaced → its order id (for the publisher).
     accepted_at: HashMap<i64, String>,
+    refusals: Refusals,
     offset: i64,
     pim_offset: i64,
     fulfilment_offset: i64,
@@ -213,8 +287,9 @@ impl Default for Checkout {
             reserved: HashMap::default(),
             carts: HashMap::default(),
             orders: HashMap::default(),
-            outcomes: HashMap::default(),
+            decisions: HashMap::default(),
             accepted_at: HashMap::default(),
+            refusals: Refusals::default(),
             offset: -1,
             pim_offset: -1,
             fulfilment_offset: -1,
@@ -250,7 +325,7 @@ impl Apply for Checkout {
                 cart_id,
                 product_id,
                 quantity,
-            } => self.set_item(cart_id, product_id, *quantity),
+            } => self.set_item(op.offset, cart_id, product_id, *quantity),
             Effect::Place(placed) => self.place(op.offset, placed),
             Effect::Poison => {}
         }
@@ -272,16 +347,6 @@ impl Checkout {
         self.products.get(id)
     }
 
-    /// How many products, stock levels, carts and orders the model holds (for metrics).
-    pub fn sizes(&self) -> [(&'static str, usize); 4] {
-        [
-            ("products", self.products.len()),
-            ("stock_levels", self.on_hand.len()),
-            ("carts", self.carts.len()),
-            ("orders", self.orders.len()),
-        ]
-    }
-
     pub fn cart(&self, id: &str) -> Option<&Cart> {
         self.carts.get(id)
     }
@@ -290,8 +355,8 @@ impl Checkout {
         self.orders.get(id)
     }
 
-    pub fn outcome(&self, order_id: &str) -> Option<&Outcome> {
-        self.outcomes.get(order_id)
+    pub fn decision(&self, order_id: &str) -> Option<&Decision> {
+        self.decisions.get(order_id)
     }
 
     pub fn order_accepted_at(&self, offset: i64) -> Option<(&str, &Order)> {
@@ -339,11 +404,28 @@ impl Checkout {
         self.products.get(product_id).is_some_and(|p| !p.disabled)
     }
 
-    fn set_item(&mut self, cart_id: &str, product_id: &str, quantity: i64) {
+    /// Why setting `quantity` of `product_id` in `cart_id` would change nothing, if it would not.
+    pub fn refusal(&self, cart_id: &str, product_id: &str, quantity: i64) -> Option<Refusal> {
         if !(0..=MAX_QUANTITY).contains(&quantity) {
-            return;
+            return Some(Refusal::Quantity);
         }
         if quantity > 0 && !self.enabled(product_id) {
+            return Some(Refusal::NotForSale);
+        }
+        if self.carts.get(cart_id).is_some_and(|c| c.ordered) {
+            return Some(Refusal::Ordered);
+        }
+        None
+    }
+
+    /// The fate of the command applied at `offset`.
+    pub fn fate(&self, offset: i64) -> Fate {
+        self.refusals.fate(offset)
+    }
+
+    fn set_item(&mut self, offset: i64, cart_id: &str, product_id: &str, quantity: i64) {
+        if let Some(refusal) = self.refusal(cart_id, product_id, quantity) {
+            self.refusals.record(offset, refusal);
             return;
         }
         let cart = self
@@ -353,9 +435,6 @@ impl Checkout {
                 owner: cart_id.into(),
                 ..Cart::default()
             });
-        if cart.ordered {
-            return;
-        }
         if quantity == 0 {
             cart.items.remove(product_id);
         } else {
@@ -364,26 +443,26 @@ impl Checkout {
         cart.version += 1;
     }
 
-    fn decide(&self, placed: &pb::OrderPlaced) -> Outcome {
+    fn decide(&self, placed: &pb::OrderPlaced) -> Decision {
         let Some(cart) = self.carts.get(&placed.cart_id) else {
             return if placed.cart_version != 0 {
-                Outcome::Version
+                Decision::Version
             } else {
-                Outcome::Empty
+                Decision::Empty
             };
         };
         if cart.ordered {
-            return Outcome::Ordered;
+            return Decision::Ordered;
         }
         if cart.version != placed.cart_version {
-            return Outcome::Version;
+            return Decision::Version;
         }
         if cart.items.is_empty() {
-            return Outcome::Empty;
+            return Decision::Empty;
         }
         let unavailable = sorted_ids(cart.items.keys().filter(|id| !self.enabled(id)));
         if !unavailable.is_empty() {
-            return Outcome::Unavailable(unavailable);
+            return Decision::Unavailable(unavailable);
         }
         let short = sorted_ids(
             cart.items
@@ -392,17 +471,17 @@ impl Checkout {
                 .map(|(id, _)| id),
         );
         if !short.is_empty() {
-            return Outcome::Stock(short);
+            return Decision::Stock(short);
         }
-        Outcome::Accepted
+        Decision::Accepted
     }
 
     fn place(&mut self, offset: i64, placed: &pb::OrderPlaced) {
-        if self.outcomes.contains_key(&placed.order_id) {
+        if self.decisions.contains_key(&placed.order_id) {
             return; // a retried command: decided once
         }
-        let outcome = self.decide(placed);
-        if outcome == Outcome::Accepted {
+        let decision = self.decide(placed);
+        if decision == Decision::Accepted {
             let cart = self
                 .carts
                 .get(&placed.cart_id)
@@ -431,7 +510,7 @@ impl Checkout {
             );
             self.accepted_at.insert(offset, placed.order_id.clone());
         }
-        self.outcomes.insert(placed.order_id.clone(), outcome);
+        self.decisions.insert(placed.order_id.clone(), decision);
     }
 
     fn ship(&mut self, shipped: &OrderShipped) {
@@ -562,16 +641,16 @@ impl Persist for Order {
     }
 }
 
-impl Persist for Outcome {
+impl Persist for Decision {
     const MIN_BYTES: usize = 1 + 4;
     fn save(&self, out: &mut Writer<'_>) {
         let (tag, ids): (u8, &[String]) = match self {
-            Outcome::Accepted => (0, &[]),
-            Outcome::Ordered => (1, &[]),
-            Outcome::Version => (2, &[]),
-            Outcome::Empty => (3, &[]),
-            Outcome::Unavailable(ids) => (4, ids),
-            Outcome::Stock(ids) => (5, ids),
+            Decision::Accepted => (0, &[]),
+            Decision::Ordered => (1, &[]),
+            Decision::Version => (2, &[]),
+            Decision::Empty => (3, &[]),
+            Decision::Unavailable(ids) => (4, ids),
+            Decision::Stock(ids) => (5, ids),
         };
         out.u8(tag);
         out.len(ids.len());
@@ -581,13 +660,13 @@ impl Persist for Outcome {
         let tag = input.u8()?;
         let ids = Vec::<String>::restore(input)?;
         match (tag, ids.is_empty()) {
-            (0, true) => Ok(Outcome::Accepted),
-            (1, true) => Ok(Outcome::Ordered),
-            (2, true) => Ok(Outcome::Version),
-            (3, true) => Ok(Outcome::Empty),
-            (4, false) => Ok(Outcome::Unavailable(ids)),
-            (5, false) => Ok(Outcome::Stock(ids)),
-            _ => Err(SnapshotError(format!("{tag} is not an order outcome"))),
+            (0, true) => Ok(Decision::Accepted),
+            (1, true) => Ok(Decision::Ordered),
+            (2, true) => Ok(Decision::Version),
+            (3, true) => Ok(Decision::Empty),
+            (4, false) => Ok(Decision::Unavailable(ids)),
+            (5, false) => Ok(Decision::Stock(ids)),
+            _ => Err(SnapshotError(format!("{tag} is not an order decision"))),
         }
     }
 }
@@ -595,6 +674,32 @@ impl Persist for Outcome {
 /// Saved field by field; the order of the hash maps is whatever it is, loading does not care.
 /// `accepted_at` is kept whole: the publisher may resume before the snapshot's offset and still
 /// asks which order was accepted at each offset after the last one it announced.
+impl Model for Checkout {
+    const SNAPSHOT_IN_MEMORY: bool = true;
+
+    fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
+        decode(offset, bytes)
+    }
+
+    fn poison(offset: i64) -> Op {
+        Op {
+            offset,
+            pim_offset: None,
+            fulfilment_offset: None,
+            effect: Effect::Poison,
+        }
+    }
+
+    fn sizes(&self) -> Vec<(&'static str, usize)> {
+        vec![
+            ("products", self.products.len()),
+            ("stock_levels", self.on_hand.len()),
+            ("carts", self.carts.len()),
+            ("orders", self.orders.len()),
+        ]
+    }
+}
+
 impl Snapshot for Checkout {
     const KIND: &'static str = "checkout";
 
@@ -611,13 +716,14 @@ impl Snapshot for Checkout {
         self.reserved.save(out);
         self.carts.save(out);
         self.orders.save(out);
-        self.outcomes.save(out);
+        self.decisions.save(out);
         self.accepted_at.save(out);
     }
 
     fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
+        let offset: i64 = Persist::restore(input)?;
         Ok(Checkout {
-            offset: Persist::restore(input)?,
+            offset,
             pim_offset: Persist::restore(input)?,
             fulfilment_offset: Persist::restore(input)?,
             products: Persist::restore(input)?,
@@ -625,8 +731,9 @@ impl Snapshot for Checkout {
             reserved: Persist::restore(input)?,
             carts: Persist::restore(input)?,
             orders: Persist::restore(input)?,
-            outcomes: Persist::restore(input)?,
+            decisions: Persist::restore(input)?,
             accepted_at: Persist::restore(input)?,
+            refusals: Refusals::since(offset + 1),
         })
     }
 }
@@ -747,12 +854,12 @@ mod tests {
         );
         for cart in ["c1", "c1-next", "c1-next-next"] {
             let cart = model.cart(cart);
-            out += &String::from_utf8(crate::checkout_view::cart_json(model, cart)).unwrap();
+            out += &String::from_utf8(view::cart_json(model, cart)).unwrap();
         }
         for order in ["o0", "o1", "o2", "o3"] {
-            out += &format!("{:?}", model.outcome(order));
+            out += &format!("{:?}", model.decision(order));
             if let Some(o) = model.order(order) {
-                out += &String::from_utf8(crate::checkout_view::order_json(order, o)).unwrap();
+                out += &String::from_utf8(view::order_json(order, o)).unwrap();
             }
         }
         for offset in 0..12 {

@@ -1,0 +1,8 @@
+//! The bounded contexts' models, each decided by applying its internal topic, and the relays'
+//! translations between their public and internal topics.
+
+pub mod catalog;
+pub mod checkout;
+pub mod fulfilment;
+pub mod relay;
+pub mod stock;

@@ -1,0 +1,208 @@
+//! Consuming a projection's topic without the GIL: a Kafka consumer (librdkafka, through the
+//! rdkafka crate) polled by the projection's thread in Rust, each batch applied to the model as it
+//! arrives, and event loops woken through an eventfd once an offset one of them waits for is
+//! applied. No Python runs per batch: with a consumer in Python every applied write cost the GIL
+//! changing hands two or three times on the shop's one core.
+
+use super::error::kafka_error;
+use crate::bindings::PyProjection;
+use crate::projection::{Poison, Projected};
+use crate::signal::{OffsetSignal, SignalState};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one `pump` did: events applied, seconds each batch took to apply, the poison met (offset,
+/// message, why), and the consumer's errors.
+type Pumped = (
+    usize,
+    Vec<f64>,
+    Vec<(i64, Py<PyBytes>, String)>,
+    Vec<String>,
+);
+
+/// Partition 0 of one topic, consumed into a projection.
+#[pyclass(module = "shop._core", name = "Feed", frozen)]
+pub struct Feed {
+    consumer: BaseConsumer,
+    topic: String,
+    signal: Py<OffsetSignal>,
+}
+
+#[pymethods]
+impl Feed {
+    /// A consumer of partition 0 of `topic` with librdkafka `settings`, publishing what it
+    /// applies to `signal`.
+    #[new]
+    fn new(
+        py: Python<'_>,
+        settings: HashMap<String, String>,
+        topic: String,
+        signal: Py<OffsetSignal>,
+    ) -> PyResult<Self> {
+        let mut config = ClientConfig::new();
+        for (key, value) in settings {
+            config.set(key, value);
+        }
+        let consumer: BaseConsumer = config
+            .create()
+            .map_err(|err| kafka_error(py, &format!("a consumer of {topic}"), &err))?;
+        Ok(Feed {
+            consumer,
+            topic,
+            signal,
+        })
+    }
+
+    /// (low, high) offsets of partition 0, asked of the broker.
+    fn watermarks(&self, py: Python<'_>, timeout: f64) -> PyResult<(i64, i64)> {
+        py.detach(|| {
+            self.consumer
+                .fetch_watermarks(&self.topic, 0, Duration::from_secs_f64(timeout))
+        })
+        .map_err(|err| kafka_error(py, &format!("the offsets of {}", self.topic), &err))
+    }
+
+    /// The high watermark learned with the last fetch (-1 before any): no request.
+    fn cached_high(&self) -> i64 {
+        let (mut low, mut high) = (-1i64, -1i64);
+        let Ok(topic) = CString::new(self.topic.as_str()) else {
+            return -1;
+        };
+        // SAFETY: the client pointer lives as long as the consumer; librdkafka only reads the
+        // topic name and writes the two integers.
+        unsafe {
+            rdkafka_sys::rd_kafka_get_watermark_offsets(
+                self.consumer.client().native_ptr(),
+                topic.as_ptr(),
+                0,
+                &mut low,
+                &mut high,
+            );
+        }
+        high
+    }
+
+    /// Starts consuming at `offset`.
+    fn assign(&self, py: Python<'_>, offset: i64) -> PyResult<()> {
+        let mut partitions = TopicPartitionList::new();
+        partitions
+            .add_partition_offset(&self.topic, 0, Offset::Offset(offset))
+            .and_then(|()| self.consumer.assign(&partitions))
+            .map_err(|err| kafka_error(py, &format!("assigning {}", self.topic), &err))
+    }
+
+    /// Consumes and applies to `model` for `wait` seconds, in batches of at most `most` events,
+    /// with the GIL released; returns early after a batch with poison (the caller copies it to
+    /// the dead letters before going on).
+    fn pump(&self, py: Python<'_>, model: &Bound<'_, PyAny>, most: usize, wait: f64) -> Pumped {
+        let sink = Sink::of(model);
+        let signal = &self.signal.get().state;
+        let (events, seconds, poison, errors) =
+            py.detach(|| self.run(&sink, signal, most.max(1), wait));
+        let poison = poison
+            .into_iter()
+            .map(|(offset, bytes, why)| (offset, PyBytes::new(py, &bytes).unbind(), why))
+            .collect();
+        (events, seconds, poison, errors)
+    }
+}
+
+/// What batches are applied to: a projection of this crate, without the GIL; or any Python
+/// object with `apply(batch) -> poison` (a test's wrapper), with it.
+enum Sink {
+    Projection(Arc<dyn Projected>),
+    Python(Py<PyAny>),
+}
+
+impl Sink {
+    fn of(model: &Bound<'_, PyAny>) -> Sink {
+        match model.cast::<PyProjection>() {
+            Ok(projection) => Sink::Projection(Arc::clone(&projection.get().projected)),
+            Err(_) => Sink::Python(model.clone().unbind()),
+        }
+    }
+
+    fn apply(&self, batch: &[(i64, &[u8])]) -> Poison {
+        match self {
+            Sink::Projection(projected) => projected.apply_raw(batch),
+            Sink::Python(model) => Python::attach(|py| {
+                let batch: Vec<(i64, Bound<'_, PyBytes>)> = batch
+                    .iter()
+                    .map(|(offset, bytes)| (*offset, PyBytes::new(py, bytes)))
+                    .collect();
+                model
+                    .call_method1(py, "apply", (batch,))
+                    .and_then(|poison| poison.extract(py))
+                    .unwrap_or_else(|err| {
+                        // A model that raises is a bug: shown, and its batch counted as applied.
+                        err.print(py);
+                        Vec::new()
+                    })
+            }),
+        }
+    }
+}
+
+type Run = (usize, Vec<f64>, Vec<(i64, Vec<u8>, String)>, Vec<String>);
+
+impl Feed {
+    fn run(&self, model: &Sink, signal: &SignalState, most: usize, wait: f64) -> Run {
+        let deadline = Instant::now() + Duration::from_secs_f64(wait.max(0.0));
+        let (mut events, mut seconds, mut errors) = (0, Vec::new(), Vec::new());
+        loop {
+            // Whole milliseconds, and none once less than one is left: librdkafka waits in
+            // milliseconds, and rdkafka polls again at once for a fraction of one, spinning.
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis();
+            if left == 0 {
+                break;
+            }
+            let Some(first) = self.consumer.poll(Duration::from_millis(left as u64)) else {
+                break;
+            };
+            let mut messages = Vec::new();
+            let mut next = Some(first);
+            while let Some(result) = next.take() {
+                match result {
+                    Ok(message) => messages.push(message),
+                    Err(err) => errors.push(err.to_string()),
+                }
+                if messages.len() < most {
+                    next = self.consumer.poll(Duration::ZERO);
+                }
+            }
+            let batch: Vec<(i64, &[u8])> = messages
+                .iter()
+                .map(|m| (m.offset(), m.payload().unwrap_or_default()))
+                .collect();
+            if let Some(&(last, _)) = batch.last() {
+                let started = Instant::now();
+                let failed = model.apply(&batch);
+                seconds.push(started.elapsed().as_secs_f64());
+                events += batch.len();
+                signal.publish(last);
+                if !failed.is_empty() {
+                    let bytes: HashMap<i64, &[u8]> = batch.iter().copied().collect();
+                    let poison = failed
+                        .into_iter()
+                        .map(|(offset, why)| (offset, bytes[&offset].to_vec(), why))
+                        .collect();
+                    return (events, seconds, poison, errors);
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        (events, seconds, Vec::new(), errors)
+    }
+}
