@@ -18,8 +18,8 @@ from shop import __version__, _core, logs
 from shop.config import Config, add_arguments, from_args
 from shop.contexts import catalog, checkout, fulfilment, pim, pim_csv, stock_csv
 from shop.kafka import admin
-from shop.kafka.consumer import Projection, ProjectionLoop
 from shop.kafka.producer import Producer
+from shop.kafka.projection import Projection, ProjectionLoop
 from shop.service import all_topics
 
 log = logging.getLogger("shop")
@@ -132,12 +132,8 @@ def serve_http(target: str, config: Config) -> None:
     ).serve()
 
 
-# SCHED_BATCH: a thread that wakes (the event loop when a write is applied, the projection thread
-# when its fetch arrives) does not preempt the thread that woke it. Preempting it meant a switch to
-# a thread that at once waited for the GIL the other still held, and a switch back: with 500 cart
-# writes a second the event loop switched 3,300 times a second with the normal policy and 1,400
-# with batch, and the same load took 24% of the core against 27% (tests/test_server_threads.py pins the
-# policy; README "Benchmarks" has the figures). Threads and workers started later inherit it.
+# SCHED_BATCH: a thread that wakes does not preempt the thread that woke it, which still holds the
+# GIL it would wait for (docs/design.md, "The server process"). Later threads and workers inherit it.
 CPU_POLICIES = {"batch": "SCHED_BATCH", "normal": "SCHED_OTHER"}
 
 

@@ -2,7 +2,7 @@
 metadata requests, waits at start, a relay restarting from the position Kafka holds.
 
 Full jitter (a random delay between 0 and the current cap) keeps many clients that failed together
-from retrying together. Writes of commands are never retried here: see README "Timeouts, retries".
+from retrying together. Writes of commands are never retried here: see README "Retries".
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ from shop.config import Config
 from shop.contexts import catalog, checkout, fulfilment, pim
 from shop.kafka import admin
 from shop.kafka.breaker import CircuitBreaker
-from shop.kafka.consumer import ProjectionLoop
 from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.health import BrokerWatch
 from shop.kafka.producer import CommandProducer, relay_producer
+from shop.kafka.projection import ProjectionLoop
 from shop.kafka.relay import Relay
 from shop.retry import retry
 

@@ -23,7 +23,7 @@ from fixtures.reference import product_changed
 from shop import _core
 from shop._proto import checkout_pb2, fulfilment_pb2, pim_pb2
 from shop.api.app import App
-from shop.kafka.consumer import Projection
+from shop.kafka.projection import Projection
 from tests.support.asgi import request, running_app
 
 EXAMPLES = int(os.environ.get("SHOP_FUZZ_EXAMPLES", "200"))

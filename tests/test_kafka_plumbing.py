@@ -16,9 +16,10 @@ from shop import _core
 from shop.config import Config
 from shop.contexts import catalog
 from shop.kafka import admin
-from shop.kafka.consumer import ProjectionLoop, replay
+from shop.kafka.consumer import replay
 from shop.kafka.offsets import NotApplied, OffsetWatch
 from shop.kafka.producer import CommandProducer, Producer
+from shop.kafka.projection import ProjectionLoop
 from tests.support.polling import eventually
 
 
@@ -188,7 +189,7 @@ def test_a_lone_write_goes_at_once_and_writes_that_find_others_in_flight_share_a
             await asyncio.sleep(0.01)
         threading.Thread(target=watch.advance, args=(1,)).start()
         answered = [await first, await second]
-        assert producer.in_flight == 0
+        assert watch.writes_in_flight == 0
         threading.Timer(0.2, watch.advance, args=(2,)).start()
         return [*answered, await producer.produce_applied(topic, message, watch, 30)]
 

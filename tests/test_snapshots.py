@@ -27,8 +27,9 @@ from shop._proto import checkout_pb2, fulfilment_pb2
 from shop.config import Config
 from shop.contexts import catalog, checkout, fulfilment, pim_csv
 from shop.kafka import admin
-from shop.kafka.consumer import Projection, ProjectionLoop, replay
+from shop.kafka.consumer import replay
 from shop.kafka.producer import Producer
+from shop.kafka.projection import Projection, ProjectionLoop
 from shop.kafka.snapshots import Snapshots, snapshot_path
 from tests.support.catalog import import_catalog
 from tests.support.polling import eventually

@@ -8,8 +8,8 @@ import threading
 from shop import _core
 from shop.config import Config
 from shop.contexts import pim
-from shop.kafka.consumer import ProjectionLoop
 from shop.kafka.producer import Producer
+from shop.kafka.projection import ProjectionLoop
 from shop.kafka.relay import bridge
 
 INTERNAL = "catalog_internal"

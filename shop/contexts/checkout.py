@@ -11,8 +11,8 @@ from shop import _core
 from shop._proto import checkout_pb2
 from shop.config import Config
 from shop.contexts import fulfilment, pim
-from shop.kafka.consumer import ProjectionLoop
 from shop.kafka.producer import CommandProducer, Producer
+from shop.kafka.projection import ProjectionLoop
 from shop.kafka.relay import Relay, bridge, publisher
 
 INTERNAL = "checkout_internal"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from shop import _core
 from shop.config import Config
-from shop.kafka.consumer import ProjectionLoop
 from shop.kafka.producer import Producer
+from shop.kafka.projection import ProjectionLoop
 from shop.kafka.relay import Relay, bridge, publisher
 
 INTERNAL = "fulfilment_internal"

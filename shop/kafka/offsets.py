@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import threading
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from shop import _core
@@ -65,13 +66,40 @@ class OffsetWatch:
         loop.add_reader(fd, self._woken, loop, fd)
         self._wakers[loop] = fd
 
-    def expect(self, write: int, future: asyncio.Future[int], loop: asyncio.AbstractEventLoop) -> None:
-        """On `loop`'s thread (attached), right after `_core.Commands.send` returned `write`: the
-        future is answered on `loop` once Rust lists the write as done (acknowledged and applied,
-        or refused). Nothing can be done before this runs: only this loop's thread takes them."""
-        self._writes[write] = (future, loop)
+    @property
+    def writes_in_flight(self) -> int:
+        """Writes sent and not yet answered."""
+        return len(self._writes)
 
-    def forget(self, write: int) -> int | None:
+    async def applied_write(
+        self, send: Callable[[_core.OffsetSignal], int], topic: str, timeout: float
+    ) -> int:
+        """Sends a write through `send` (which returns its id in this signal: `_core.Commands.send`)
+        and returns its offset once Kafka acknowledged it and the projection applied it. Raises
+        ProduceError if Kafka did not take it, NotApplied if it did but the projection had not
+        applied it within `timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        self.attach(loop)
+        future: asyncio.Future[int] = loop.create_future()
+        try:
+            write = send(self.signal)
+        except _core.KafkaClientError as exc:
+            raise ProduceError(str(exc)) from None
+        # Nothing can answer it before this: only this loop's thread takes the done writes.
+        self._writes[write] = (future, loop)
+        try:
+            async with asyncio.timeout(timeout):
+                return await future
+        except TimeoutError:
+            offset = self._forget(write)
+            if offset is not None:
+                raise NotApplied(offset) from None
+            raise ProduceError(f"{topic}: not acknowledged within the produce timeout") from None
+        except asyncio.CancelledError:  # the request is gone: nobody waits for the answer
+            self._forget(write)
+            raise
+
+    def _forget(self, write: int) -> int | None:
         """A write whose request gave up is no longer waited for; returns its offset if Kafka
         acknowledged it (it is durable, only not applied yet)."""
         self._writes.pop(write, None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import threading
@@ -17,7 +16,7 @@ from confluent_kafka import Producer as _Producer
 from shop import _core
 from shop.config import Config
 from shop.kafka.health import STATS_INTERVAL_MS
-from shop.kafka.offsets import NotApplied, OffsetWatch, ProduceError
+from shop.kafka.offsets import OffsetWatch, ProduceError
 from shop.progress import Progress
 from shop.threads import name_this_thread
 
@@ -35,10 +34,10 @@ REQUEST_LINGER_MS = 1
 
 
 # A write's offset once Kafka acknowledged it, or why it was not.
-Outcome = int | ProduceError
+DeliveryResult = int | ProduceError
 
 
-def _outcome(topic: str, err: KafkaError | None, message: Any) -> Outcome:
+def _delivery_result(topic: str, err: KafkaError | None, message: Any) -> DeliveryResult:
     if err is None:
         return int(message.offset())
     if err.code() == KafkaError._MSG_TIMED_OUT:
@@ -146,11 +145,11 @@ class Producer:
         def delivered(err: KafkaError | None, message: Any) -> None:
             if not future.set_running_or_notify_cancel():  # cancelled: nobody waits for the answer
                 return
-            outcome = _outcome(topic, err, message)
-            if isinstance(outcome, ProduceError):
-                future.set_exception(outcome)
+            result = _delivery_result(topic, err, message)
+            if isinstance(result, ProduceError):
+                future.set_exception(result)
             else:
-                future.set_result(outcome)
+                future.set_result(result)
 
         self._send(topic, value, headers, delivered)
         return future
@@ -223,38 +222,20 @@ class CommandProducer:
             min(self.timeout, IMPORT_TIMEOUT_S),
             on_stats,
         )
-        self.in_flight = 0  # writes between produce and answer; the event loop's thread only
-        self.sent = {"lone": 0, "shared": 0}  # writes through each producer (same thread)
+        self.sent = {"lone": 0, "shared": 0}  # writes through each producer (event loop's thread)
 
     async def produce_applied(self, topic: str, value: bytes, watch: OffsetWatch, timeout: float) -> int:
         """Sends `value` to partition 0 of `topic`; returns its offset once Kafka acknowledged it
         and `watch`'s projection applied it (read-your-writes). Raises ProduceError if Kafka did
         not acknowledge the write, NotApplied if it did but the projection had not applied it
         within `timeout` seconds more than the produce timeout."""
-        lone = self.in_flight == 0
+        lone = watch.writes_in_flight == 0
         self.sent["lone" if lone else "shared"] += 1
-        loop = asyncio.get_running_loop()
-        watch.attach(loop)
-        future: asyncio.Future[int] = loop.create_future()
-        try:
-            write = self._commands.send(topic, value, watch.signal, not lone)
-        except _core.KafkaClientError as exc:
-            raise ProduceError(str(exc)) from None
-        watch.expect(write, future, loop)
-        self.in_flight += 1
-        try:
-            async with asyncio.timeout(self.timeout + timeout):
-                return await future
-        except TimeoutError:
-            offset = watch.forget(write)
-            if offset is not None:
-                raise NotApplied(offset) from None
-            raise ProduceError(f"{topic}: not acknowledged within the produce timeout") from None
-        except asyncio.CancelledError:  # the request is gone: nobody waits for the answer
-            watch.forget(write)
-            raise
-        finally:
-            self.in_flight -= 1
+
+        def send(signal: _core.OffsetSignal) -> int:
+            return self._commands.send(topic, value, signal, not lone)
+
+        return await watch.applied_write(send, topic, self.timeout + timeout)
 
     def close(self, timeout: float = 30.0) -> int:
         """Flushes and closes both within `timeout` seconds in all; returns how many writes are
