@@ -34,7 +34,7 @@ THREAD_GROUPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("Granian (tokio, Rust)", lambda name: name.startswith("tokio")),
     ("projections (consuming and applying in Rust)", lambda name: name.startswith("proj-")),
     ("relays (Python)", lambda name: name.endswith(("-pub", "-br"))),
-    # The relays' (Python) and the shoppers' writes' (Rust: core_rs/src/commands.rs).
+    # The relays' (Python) and the shoppers' writes' (Rust: core_rs/src/kafka/commands.rs).
     ("delivery reports", lambda name: name == "delivery-report" or name.startswith("cmd-")),
     ("snapshots", lambda name: name.startswith("snap-")),
 )

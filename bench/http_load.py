@@ -33,8 +33,8 @@ CART_WRITES_PER_S = 500
 CATALOG_UPDATES_PER_S = 2000
 WARMUP_S = 2
 # The write load runs this long before anything under writes is measured: a fresh broker's JVM
-# compiles its produce and fetch paths in the first half minute of writes, and meanwhile took 70%
-# of core 1 (20% once warm), which is no state of a broker in service.
+# compiles its produce and fetch paths in the first half minute of writes, and meanwhile takes
+# several times the CPU of a warm one, which is no state of a broker in service.
 WRITE_WARMUP_S = 40
 PART_RUNS = 3
 CART_SCRIPT = """

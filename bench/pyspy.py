@@ -15,7 +15,7 @@ SECONDS = 10
 RATE = 100  # samples per second: enough for a flame graph, light on a 2-core machine
 LOADS = ("reads", "reads-under-writes", "cart-writes")
 # Leaves where a thread waits (for the GIL, a lock, a socket, a timer) rather than works. glibc's
-# epoll_wait is epoll_pwait underneath: its frame is named so, and once counted as work it topped
+# epoll_wait is epoll_pwait underneath and its frame is named so; counted as work, it would top
 # every table with the event loop's idle time.
 WAITING = (
     "epoll_wait",

@@ -119,8 +119,7 @@ def serve_http(target: str, config: Config) -> None:
         port=config.http_port,
         interface=Interfaces.ASGI,
         # uvloop, not asyncio's own loop: every request and every write's answer is a callback
-        # handed over from another thread, and uvloop does that in C: one core answered 15,800 catalog
-        # pages a second with asyncio and 22,000 with uvloop, side by side in one session.
+        # handed over from another thread, which uvloop does in C (docs/design.md).
         loop=Loops.uvloop,
         workers=1,
         backpressure=config.http_backpressure,

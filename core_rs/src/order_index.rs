@@ -709,9 +709,8 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
     /// (moving half of them, so both nodes keep room and the retried insert, wherever it now
     /// routes, cannot bounce back and forth), or else splits the child. False if splitting is
     /// needed but `branch` is full too. Spilling into a sibling with fewer free slots would fill
-    /// nodes a little more, but each spill then moves few items, so the same nodes spill again
-    /// soon: at a million catalog entries that took a sixth of the apply time, against 2% more
-    /// memory for the model (heap 1.317 -> 1.338 times the event bytes).
+    /// nodes a little more, but each spill would then move few items and the same nodes spill
+    /// again soon: much apply time for little memory (docs/design.md, "The catalog").
     fn make_room(branch: &mut Branch<T>, i: usize) -> bool {
         let cap = Self::cap(&branch.children[i]);
         let spare = |j: usize| cap - branch.children[j].len();

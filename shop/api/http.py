@@ -172,8 +172,8 @@ async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) 
             raise Problem(413, f"the body is larger than {limit} bytes")
         chunks.append(chunk)
         # Granian hands over a body in one message with more_body set, then an empty last one.
-        # Once the declared length is in, that last receive is skipped: it cost each cart write
-        # another round trip from the server's thread to the event loop.
+        # Once the declared length is in, that last receive is skipped: awaiting it costs each cart
+        # write another round trip from the server's thread to the event loop.
         if not message.get("more_body", False) or size == declared:
             return b"".join(chunks)
 

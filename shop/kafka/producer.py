@@ -23,13 +23,11 @@ from shop.threads import name_this_thread
 log = logging.getLogger(__name__)
 IMPORT_TIMEOUT_S = 120
 # Relays write in batches: each hop waits this long for more messages to send together, so that
-# the next hop's consumer wakes once per batch, not once per message (2,000 catalog updates a second
-# otherwise cost the shop's core most of its time in thread switches). Nobody waits on a relay.
+# the next hop's consumer wakes once per batch, not once per message. Nobody waits on a relay.
 RELAY_LINGER_MS = 20
 # A request's write that finds others in flight waits this long for more to share its produce
-# request. Sent at once, each write was a request of its own: at 64 concurrent cart writes
-# librdkafka's threads then took 43 µs of the core per write and the shop answered 5,000 writes/s;
-# with 1 ms, 9 µs and 7,800/s. A lone write goes at once (see CommandProducer).
+# request: a request per write costs librdkafka's threads several times the CPU under load
+# (docs/design.md). A lone write goes at once (see CommandProducer).
 REQUEST_LINGER_MS = 1
 
 
@@ -199,8 +197,8 @@ class CommandProducer:
     """The shoppers' writes, produced from Rust (`_core.Commands`): Kafka's acknowledgements are
     served there without the GIL and held by the projection's OffsetSignal until applied, so a
     write wakes the event loop once, when it can be answered. A write with no other in flight is
-    sent at once, by a producer that does not linger: lingering, it paid 1 ms and a second wakeup
-    of librdkafka's thread for nobody to share the request with. Writes that find others in
+    sent at once, by a producer that does not linger: lingering would cost it 1 ms and a second
+    wakeup of librdkafka's thread for nobody to share the request with. Writes that find others in
     flight go through a producer that lingers REQUEST_LINGER_MS, so that under load they share
     produce requests. Two writes in flight at once have no order a client could rely on (each
     waits for its own), so two producers keep every order that matters: a client's next write

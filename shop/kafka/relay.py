@@ -69,8 +69,8 @@ class Relay(Worker):
         # Set once this instance relayed everything present when it was assigned the source, or
         # learned that another instance holds it.
         self.caught_up = threading.Event()
-        # Set once `settled`: afterwards a batch relayed and not yet applied is lag, not unreadiness
-        # (under a stream of changes /readyz otherwise failed 1 probe in 50).
+        # Set once `settled`: afterwards a batch relayed and not yet applied is lag, not unreadiness,
+        # or a stream of changes would make readiness probes flap.
         self._settled = False
         self.assigned = False
         self.end_at_assign = -1

@@ -109,9 +109,8 @@ class Snapshots:
         """Enough events applied, or enough time passed with some applied, since the last snapshot;
         none is being written, and the last attempt did not just fail. Enough events is
         SHOP_SNAPSHOT_EVENTS, or as many as the model holds items if that is more: a snapshot costs
-        time in proportion to the model (0.2 s in the applying thread for checkout at 10^6 products
-        and stock levels, and read-your-writes answers wait for it), so it is taken no more often
-        than the replay it saves would cost."""
+        time in proportion to the model (in the applying thread, and read-your-writes answers wait
+        for it), so it is taken no more often than the replay it saves would cost."""
         applied = self.projection.offset - self.covered
         if self.path is None or applied <= 0 or self.persisting:
             return False

@@ -17,7 +17,7 @@ export function outOfStockPositions(cart: Cart | undefined): CartItem[] {
   return cart ? cart.items.filter((item) => !item.in_stock) : [];
 }
 
-/** The badge counts units (not positions, as the original did) and says what is out of stock. */
+/** The badge counts units (what the shopper added), not positions, and says what is out of stock. */
 export function badgeLabel(cart: Cart | undefined): string {
   const units = unitsInCart(cart);
   const missing = outOfStockPositions(cart).length;
@@ -83,8 +83,8 @@ export function backoffDelay(attempt: number, base: number, max: number, random:
 }
 
 /**
- * Hands out tickets so only the newest request's answer is applied: a slow answer to an older filter
- * can never overwrite the results of a newer one (the original guarded the page number only).
+ * Hands out tickets so only the newest request's answer is applied: a slow answer to an older query
+ * (filter, sort or page) can never overwrite the results of a newer one.
  */
 export class Latest {
   private ticket = 0;

@@ -1,8 +1,8 @@
 //! The shoppers' writes (carts, orders), produced from Rust. Kafka's acknowledgement of each one is
 //! served by a thread of this module without the GIL and handed to the projection's
 //! `OffsetSignal`, which holds it until the projection applied it (read-your-writes) and then
-//! wakes the event loop that waits. With the delivery reports served in Python, every write cost
-//! a Python thread a wakeup and the GIL changing hands on the server's one core.
+//! wakes the event loop that waits. Served in Python, every delivery report would cost a Python
+//! thread a wakeup and the GIL changing hands on the server's one core.
 
 use super::error::{client_error, kafka_error};
 use crate::signal::{OffsetSignal, SignalState};

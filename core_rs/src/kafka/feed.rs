@@ -1,8 +1,8 @@
 //! Consuming a projection's topic without the GIL: a Kafka consumer (librdkafka, through the
 //! rdkafka crate) polled by the projection's thread in Rust, each batch applied to the model as it
 //! arrives, and event loops woken through an eventfd once an offset one of them waits for is
-//! applied. No Python runs per batch: with a consumer in Python every applied write cost the GIL
-//! changing hands two or three times on the shop's one core.
+//! applied. No Python runs per batch: a consumer in Python would make the GIL change hands two
+//! or three times per applied write on the shop's one core.
 
 use super::error::kafka_error;
 use crate::bindings::PyProjection;

@@ -920,7 +920,7 @@ struct SavedEntries {
 impl SavedEntries {
     /// Rebuilds the saved products and all their entries in one pass. An entry is made while its
     /// product is in the cache, having just been built: made later, in price or name order, each
-    /// would wait for its product to come from memory (a million misses, half the load time).
+    /// would wait for its product to come from memory (a cache miss per entry).
     fn read(input: &mut Reader<'_>) -> snapshot::Result<SavedEntries> {
         let len = input.len(4 + 8)?;
         let mut saved = SavedEntries {
