@@ -72,12 +72,12 @@ class OffsetWatch:
         return len(self._writes)
 
     async def applied_write(
-        self, send: Callable[[_core.OffsetSignal], int], topic: str, timeout: float
+        self, send: Callable[[_core.OffsetSignal], int], topic: str, ack_timeout: float, apply_timeout: float
     ) -> int:
         """Sends a write through `send` (which returns its id in this signal: `_core.Commands.send`)
         and returns its offset once Kafka acknowledged it and the projection applied it. Raises
-        ProduceError if Kafka did not take it, NotApplied if it did but the projection had not
-        applied it within `timeout` seconds."""
+        ProduceError if Kafka did not acknowledge it within `ack_timeout` seconds, NotApplied if it
+        did but the projection had not applied it `apply_timeout` seconds later."""
         loop = asyncio.get_running_loop()
         self.attach(loop)
         future: asyncio.Future[int] = loop.create_future()
@@ -88,16 +88,19 @@ class OffsetWatch:
         # Nothing can answer it before this: only this loop's thread takes the done writes.
         self._writes[write] = (future, loop)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(ack_timeout):
                 return await future
         except TimeoutError:
             offset = self._forget(write)
-            if offset is not None:
-                raise NotApplied(offset) from None
-            raise ProduceError(f"{topic}: not acknowledged within the produce timeout") from None
         except asyncio.CancelledError:  # the request is gone: nobody waits for the answer
             self._forget(write)
             raise
+        if offset is None:
+            raise ProduceError(f"{topic}: not acknowledged within the produce timeout")
+        # Acknowledged, durable, and not applied yet: wait for it as any reader would.
+        if await self.wait(offset, apply_timeout):
+            return offset
+        raise NotApplied(offset)
 
     def _forget(self, write: int) -> int | None:
         """A write whose request gave up is no longer waited for; returns its offset if Kafka

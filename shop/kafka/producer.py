@@ -29,6 +29,9 @@ RELAY_LINGER_MS = 20
 # request: a request per write costs librdkafka's threads several times the CPU under load
 # (docs/design.md). A lone write goes at once (see CommandProducer).
 REQUEST_LINGER_MS = 1
+# librdkafka fails a write that outlived its message timeout at its next timeout scan, once a
+# second: a write not acknowledged by then is answered as failed, whatever librdkafka reports later.
+ACK_MARGIN_S = 1.0
 
 
 # A write's offset once Kafka acknowledged it, or why it was not.
@@ -225,15 +228,15 @@ class CommandProducer:
     async def produce_applied(self, topic: str, value: bytes, watch: OffsetWatch, timeout: float) -> int:
         """Sends `value` to partition 0 of `topic`; returns its offset once Kafka acknowledged it
         and `watch`'s projection applied it (read-your-writes). Raises ProduceError if Kafka did
-        not acknowledge the write, NotApplied if it did but the projection had not applied it
-        within `timeout` seconds more than the produce timeout."""
+        not acknowledge the write within the produce timeout (and ACK_MARGIN_S), NotApplied if it
+        did but the projection had not applied it within `timeout` seconds more."""
         lone = watch.writes_in_flight == 0
         self.sent["lone" if lone else "shared"] += 1
 
         def send(signal: _core.OffsetSignal) -> int:
             return self._commands.send(topic, value, signal, not lone)
 
-        return await watch.applied_write(send, topic, self.timeout + timeout)
+        return await watch.applied_write(send, topic, self.timeout + ACK_MARGIN_S, timeout)
 
     def close(self, timeout: float = 30.0) -> int:
         """Flushes and closes both within `timeout` seconds in all; returns how many writes are
