@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from shop._core import PageMark
 from shop.api import http
 from shop.api.cart import Answer, CartRoutes
 from shop.api.cart_events import CartEvents
-from shop.api.http import Receive, Scope, Send
+from shop.api.http import Headers, Receive, Scope, Send
 from shop.api.openapi import spec
 from shop.api.problems import Problem, invalid, not_ready
 from shop.api.static import Storefront
@@ -85,13 +86,15 @@ class App:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        if scope["path"] == PRODUCTS:
+        path: str = scope["path"]
+        if path == PRODUCTS:
             # The hottest route: a page answered before is sent as it was (same catalog offset).
             cached = self._cached_page(scope)
             if cached is not None:
                 await http.send_response(send, cached)
-                self._record("products", 200, started)
+                self._record(CATALOG.name, 200, started)
                 return
+        route, rest = find_route(path)
         status = 500
 
         async def send_recording(message: http.Message) -> None:
@@ -101,73 +104,79 @@ class App:
             await send(message)
 
         try:
-            await self._answer(scope, receive, send_recording)
+            await self._answer(scope, receive, send_recording, route, rest)
         finally:
-            self._record(route_name(scope["path"]), status, started)
+            self._record(route.name, status, started)
 
     @staticmethod
     def _record(route: str, status: int, started: float) -> None:
         metrics.HTTP.record(route, status, time.perf_counter() - started)
 
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, route: Route, rest: str) -> None:
         cors = self._cors_headers(scope)
+        method = scope["method"]
         try:
-            if scope["method"] == "OPTIONS" and cors:
+            if method == "OPTIONS" and cors:
                 await http.respond(send, 204, b"", headers=cors + self._preflight_headers())
                 return
-            await self._route(scope, receive, send, cors)
+            if route.checkout:
+                self._cart_routes()  # raises 503 until checkout is ready
+            if route.methods is not None and method not in route.methods:
+                allow = ", ".join(route.methods).encode()
+                raise Problem(405, f"{method} is not allowed here", headers=[(b"allow", allow)])
+            await route.handler(self, scope, receive, send, cors, rest)
         except Problem as problem:
             await http.respond_problem(send, problem, cors)
         except Exception:
-            log.exception("%s %s failed", scope["method"], scope["path"])
+            log.exception("%s %s failed", method, scope["path"])
             await http.respond_problem(send, Problem(500, "the shop failed to answer; see its log"), cors)
 
-    async def _route(self, scope: Scope, receive: Receive, send: Send, cors: http.Headers) -> None:
-        path: str = scope["path"]
-        if path.startswith(CART) or path.startswith(ORDERS):
-            answer = await self._cart_route(scope, receive, path)
-            await http.respond(send, answer.status, answer.body, answer.content_type, answer.headers + cors)
-        elif path == PRODUCTS:
-            _require(scope, "GET")
-            await http.send_response(send, self._catalog_page(scope, cors))
-        elif path.startswith(PRODUCT_PREFIX):
-            _require(scope, "GET")
-            body, content_type = self._product(scope, path[len(PRODUCT_PREFIX) :])
-            await http.respond(send, 200, body, content_type, cors)
-        elif path == "/healthz":
-            await self._status(send, self._shop().health())
-        elif path == "/readyz":
-            await self._status(send, self._shop().readiness())
-        elif path == "/metrics":
-            _require(scope, "GET")
-            await http.respond(send, 200, generate_latest(), CONTENT_TYPE_LATEST.encode())
-        elif path == "/openapi.json":
-            _require(scope, "GET")
-            await http.respond(send, 200, self._openapi, headers=cors)
-        elif self.storefront.serves(path):
-            await self.storefront.respond(scope, send)
-        else:
-            raise Problem(404, f"no resource at {path}")
+    # Handlers, named in ROUTES below: (scope, receive, send, CORS headers, the path after a prefix).
 
-    async def _cart_route(self, scope: Scope, receive: Receive, path: str) -> Answer:
-        routes = self._cart_routes()
-        method = scope["method"]
-        if path == CART:
-            _require(scope, "GET")
-            return await routes.get_cart(scope)
-        if path == CART + "/order":
-            _require(scope, "POST")
-            return await routes.place_order(scope)
-        if path.startswith(CART_ITEMS) and len(path) > len(CART_ITEMS):
-            _require(scope, "PUT", "DELETE")
-            product_id = path[len(CART_ITEMS) :]
-            return await routes.set_item(scope, receive, product_id, 0 if method == "DELETE" else None)
-        if path.startswith(ORDERS) and len(path) > len(ORDERS):
-            _require(scope, "GET")
-            return await routes.get_order(scope, path[len(ORDERS) :])
-        if path == CART + "/events":  # reached over plain HTTP: the client did not ask to upgrade
-            raise Problem(426, "this is a WebSocket: connect with Upgrade: websocket", headers=[UPGRADE])
-        raise Problem(404, f"no resource at {path}")
+    async def _products(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        await http.send_response(send, self._catalog_page(scope, cors))
+
+    async def _product(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        protobuf = http.wants_protobuf(scope)
+        body = self._catalog().product(rest, protobuf)
+        if body is None:
+            raise Problem(404, f"no product with id {rest!r}")
+        await http.respond(send, 200, body, http.PROTOBUF if protobuf else http.JSON, cors)
+
+    async def _get_cart(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        await _send_answer(send, await self._cart_routes().get_cart(scope), cors)
+
+    async def _order_cart(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        await _send_answer(send, await self._cart_routes().place_order(scope), cors)
+
+    async def _set_item(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        quantity = 0 if scope["method"] == "DELETE" else None
+        await _send_answer(send, await self._cart_routes().set_item(scope, receive, rest, quantity), cors)
+
+    async def _get_order(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        await _send_answer(send, await self._cart_routes().get_order(scope, rest), cors)
+
+    async def _health(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        await self._status(send, self._shop().health())
+
+    async def _readiness(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        await self._status(send, self._shop().readiness())
+
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        await http.respond(send, 200, generate_latest(), CONTENT_TYPE_LATEST.encode())
+
+    async def _spec(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        await http.respond(send, 200, self._openapi, headers=cors)
+
+    async def _storefront(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        await self.storefront.respond(scope, send)
+
+    async def _upgrade(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        # Reached over plain HTTP: the client did not ask to upgrade.
+        raise Problem(426, "this is a WebSocket: connect with Upgrade: websocket", headers=[UPGRADE])
+
+    async def _not_found(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        raise Problem(404, f"no resource at {scope['path']}")
 
     def _cart_routes(self) -> CartRoutes:
         if self._carts is None:
@@ -221,13 +230,6 @@ class App:
             )
         return answer
 
-    def _product(self, scope: Scope, product_id: str) -> tuple[bytes, bytes]:
-        protobuf = http.wants_protobuf(scope)
-        body = self._catalog().product(product_id, protobuf)
-        if body is None:
-            raise Problem(404, f"no product with id {product_id!r}")
-        return body, (http.PROTOBUF if protobuf else http.JSON)
-
     async def _status(self, send: Send, status: Any) -> None:
         answer = {"status": "ok" if status.ok else "failing", "checks": status.checks, **status.reports}
         body = json.dumps(answer).encode()
@@ -264,31 +266,64 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(GC_THRESHOLD, 20, 20)
 
 
+Handler = Callable[[App, Scope, Receive, Send, Headers, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A route: its metrics label (never the raw path: ids would explode it), the methods it allows
+    (None: any) and its handler. With `checkout`, a 503 until checkout is ready comes before all."""
+
+    name: str
+    methods: tuple[str, ...] | None
+    handler: Handler
+    checkout: bool = False
+
+
+ANY = None
+GET = ("GET",)
+CATALOG = Route("products", GET, App._products)  # also answered from the page cache in App._http
+# Exact paths first, then prefixes in order (the rest of the path is an id); then the storefront.
+ROUTES: dict[str, Route] = {
+    PRODUCTS: CATALOG,
+    CART: Route("cart", GET, App._get_cart, checkout=True),
+    CART + "/order": Route("cart_order", ("POST",), App._order_cart, checkout=True),
+    CART + "/events": Route("other", ANY, App._upgrade, checkout=True),  # the WebSocket, over plain HTTP
+    CART_ITEMS: Route("cart_item", ANY, App._not_found, checkout=True),  # no product id
+    ORDERS: Route("order", ANY, App._not_found, checkout=True),  # no order id
+    "/healthz": Route("healthz", ANY, App._health),
+    "/readyz": Route("readyz", ANY, App._readiness),
+    "/metrics": Route("metrics", GET, App._metrics),
+    "/openapi.json": Route("openapi.json", GET, App._spec),
+}
+PREFIX_ROUTES: tuple[tuple[str, Route], ...] = (
+    (PRODUCT_PREFIX, Route("product", GET, App._product)),
+    (CART_ITEMS, Route("cart_item", ("PUT", "DELETE"), App._set_item, checkout=True)),
+    (ORDERS, Route("order", GET, App._get_order, checkout=True)),
+    (CART, Route("other", ANY, App._not_found, checkout=True)),  # any other path under the cart
+)
+STOREFRONT = Route("storefront", ("GET", "HEAD"), App._storefront)
+NOT_FOUND = Route("other", ANY, App._not_found)
+
+
+def find_route(path: str) -> tuple[Route, str]:
+    """The route of a path, and the rest of the path after the route's prefix."""
+    route = ROUTES.get(path)
+    if route is not None:
+        return route, ""
+    for prefix, route in PREFIX_ROUTES:
+        if path.startswith(prefix):
+            return route, path[len(prefix) :]
+    return (STOREFRONT if Storefront.serves(path) else NOT_FOUND), ""
+
+
 def route_name(path: str) -> str:
-    """The route a path belongs to, as a metrics label (never the raw path: ids would explode it)."""
-    if path == PRODUCTS:
-        return "products"
-    if path.startswith(PRODUCT_PREFIX):
-        return "product"
-    if path == CART:
-        return "cart"
-    if path == CART + "/order":
-        return "cart_order"
-    if path.startswith(CART_ITEMS):
-        return "cart_item"
-    if path.startswith(ORDERS):
-        return "order"
-    if path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
-        return path[1:]
-    if Storefront.serves(path):
-        return "storefront"
-    return "other"
+    """The route a path belongs to, as a metrics label."""
+    return find_route(path)[0].name
 
 
-def _require(scope: Scope, *methods: str) -> None:
-    if scope["method"] not in methods:
-        allow = ", ".join(methods).encode()
-        raise Problem(405, f"{scope['method']} is not allowed here", headers=[(b"allow", allow)])
+async def _send_answer(send: Send, answer: Answer, cors: Headers) -> None:
+    await http.respond(send, answer.status, answer.body, answer.content_type, answer.headers + cors)
 
 
 @dataclass(slots=True)
