@@ -12,6 +12,7 @@ __all__ = [
     "MAX_PREFIX",
     "MAX_QUANTITY",
     "SORTS",
+    "CartView",
     "Catalog",
     "Checkout",
     "Commands",
@@ -19,6 +20,7 @@ __all__ = [
     "Fulfilment",
     "KafkaClientError",
     "OffsetSignal",
+    "OrderDecision",
     "PageMark",
     "Projection",
     "SavedSnapshot",
@@ -235,13 +237,9 @@ class Checkout(Projection):
         """JSON {"version", "items", "total_price"} or protobuf shop.checkout.Cart.
 
         An unknown cart is empty at version 0."""
-    def cart_answer(
-        self, cart_id: str, protobuf: bool = False, written_at: int | None = None
-    ) -> tuple[str | None, int, int, bytes]:
-        """(fate, version, offset, body) of the cart, all read from one published copy. `fate` is
-        about the CartItemSet applied at `written_at`: None when it changed the cart (or no
-        `written_at`), else why it changed nothing: "quantity", "not-for-sale", "ordered", or
-        "forgotten" when too many refusals came after it to tell."""
+    def cart_answer(self, cart_id: str, protobuf: bool = False, written_at: int | None = None) -> CartView:
+        """The cart as one published copy shows it; with `written_at`, also the fate of the
+        CartItemSet applied at that offset (`CartView.refusal`)."""
     def item_refusal(self, cart_id: str, product_id: str, quantity: int) -> str | None:
         """Why setting this quantity would be refused now (named as in `cart_answer`), or None."""
     def cart_change(self, cart_id: str, shown_version: int) -> tuple[bool, int, bytes | None]:
@@ -255,11 +253,9 @@ class Checkout(Projection):
         """An accepted order, only to a cart of the shopper who placed it."""
     def order_answer(self, order_id: str, cart_id: str, protobuf: bool = False) -> tuple[int, bytes | None]:
         """(offset, the order as `order` answers it), read from one published copy."""
-    def decision_answer(
-        self, order_id: str, cart_id: str, protobuf: bool = False
-    ) -> tuple[int, str, list[str], bytes | None] | None:
-        """(offset, status or reason, products concerned, the order's body if accepted) as `outcome`
-        and `order` answer them, read from one published copy; None if no such order was placed."""
+    def decision_answer(self, order_id: str, cart_id: str, protobuf: bool = False) -> OrderDecision | None:
+        """The decision on the order `order_id` placed for `cart_id`, as `outcome` and `order` answer
+        it, read from one published copy; None if no such order was placed."""
     def outcome(self, order_id: str) -> tuple[str, list[str]] | None:
         """accepted | shipped | backordered | ordered | version | empty, or unavailable | stock with
         the product ids concerned; None if no such order was placed."""
@@ -267,6 +263,55 @@ class Checkout(Projection):
         """(on hand, reserved, available)."""
     def order_created(self, offset: int) -> bytes | None:
         """The checkout_pub message of the order accepted at `offset`, if one was."""
+
+@final
+class CartView:
+    """A cart as one published copy shows it."""
+
+    @property
+    def refusal(self) -> str | None:
+        """Why the CartItemSet asked about changed nothing: "quantity", "not-for-sale", "ordered",
+        "not-in-cart", or "forgotten" when too many refusals came after it to tell; None when it
+        changed the cart or none was asked about."""
+    @property
+    def version(self) -> int: ...
+    @property
+    def offset(self) -> int:
+        """The offset of the copy read."""
+    @property
+    def body(self) -> bytes:
+        """JSON {"version", "items", "total_price", "order_id" once ordered} or protobuf
+        shop.checkout.Cart."""
+    @property
+    def order_id(self) -> str | None:
+        """Once the cart was ordered: its order."""
+    @property
+    def next_cart_id(self) -> str | None:
+        """Once the cart was ordered: the shopper's next cart."""
+
+@final
+class OrderDecision:
+    """The decision on an OrderPlaced as one published copy shows it."""
+
+    @property
+    def offset(self) -> int:
+        """The offset of the copy read."""
+    @property
+    def status(self) -> str:
+        """accepted | shipped | backordered, or why it was refused: ordered | version | empty |
+        unavailable | stock."""
+    @property
+    def products(self) -> list[str]:
+        """The products a refusal concerns (unavailable, stock)."""
+    @property
+    def body(self) -> bytes | None:
+        """The order as its shopper sees it; None unless accepted."""
+    @property
+    def order_id(self) -> str | None:
+        """For a cart ordered already ("ordered"): that earlier order."""
+    @property
+    def next_cart_id(self) -> str | None:
+        """For a cart ordered already ("ordered"): the shopper's next cart."""
 
 @final
 class Fulfilment(Projection):

@@ -49,6 +49,11 @@ def ids(catalog: tuple[ShopProcess, list[str]]) -> list[str]:
     return catalog[1]
 
 
+def cookie_set(response: httpx.Response) -> str:
+    """The cart id of the answer's Set-Cookie."""
+    return response.headers["set-cookie"].split(";")[0].removeprefix("cart=")
+
+
 def assert_problem(response: httpx.Response, status: int, name: str | None = None) -> dict[str, object]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
@@ -159,6 +164,43 @@ def test_an_order_is_placed_once_and_seen_by_its_shopper_only(client: httpx.Clie
     with httpx.Client(base_url=client.base_url) as stranger:
         assert_problem(stranger.get(f"/api/v1/orders/{order['id']}"), 404)
     assert_problem(client.get("/api/v1/orders/" + "0" * 32), 404)
+
+
+def test_a_retried_order_and_the_ordered_cart_lead_to_the_order_and_the_next_cart(
+    client: httpx.Client, ids: list[str]
+) -> None:
+    """The first answer was lost: the shopper retries with the ordered cart's cookie."""
+    cart = client.put(f"/api/v1/cart/items/{ids[0]}", json={"quantity": 1})
+    ordered_cookie = client.cookies["cart"]
+    placed = client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]})
+    assert placed.status_code == 201, placed.text
+    order_id, next_cookie = placed.json()["id"], client.cookies["cart"]
+    with httpx.Client(base_url=client.base_url, cookies={"cart": ordered_cookie}) as retrying:
+        again = retrying.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]})
+        problem = assert_problem(again, 409)
+        assert problem["order_id"] == order_id
+        assert again.headers["location"] == f"/api/v1/orders/{order_id}"
+        assert cookie_set(again) == next_cookie
+    with httpx.Client(base_url=client.base_url, cookies={"cart": ordered_cookie}) as returning:
+        seen = returning.get("/api/v1/cart")
+        assert seen.status_code == 200
+        assert seen.json()["order_id"] == order_id
+        assert seen.headers["location"] == f"/api/v1/orders/{order_id}"
+        assert cookie_set(seen) == next_cookie
+    with httpx.Client(base_url=client.base_url, cookies={"cart": next_cookie}) as moved_on:
+        assert moved_on.get(seen.headers["location"]).json()["id"] == order_id
+        assert moved_on.get("/api/v1/cart").json() == {"version": 0, "items": [], "total_price": 0}
+
+
+def test_removing_a_product_not_in_the_cart_is_404_and_writes_nothing(
+    client: httpx.Client, ids: list[str]
+) -> None:
+    before = client.put(f"/api/v1/cart/items/{ids[0]}", json={"quantity": 1})
+    offset = before.headers["shop-offset"]
+    assert_problem(client.delete(f"/api/v1/cart/items/{ids[1]}"), 404)
+    assert_problem(client.delete("/api/v1/cart/items/no-such-product"), 404)
+    after = client.get("/api/v1/cart")
+    assert (after.headers["etag"], after.headers["shop-offset"]) == (before.headers["etag"], offset)
 
 
 def test_protobuf_cart_and_bad_headers(client: httpx.Client, ids: list[str]) -> None:

@@ -17,6 +17,8 @@ from shop.kafka.breaker import CircuitBreaker
 from tests.support.checkout_messages import cart_item_set, order_placed, product_changed, stock_corrected
 
 CART = "c" * 32
+NEXT = "d" * 32
+EMPTY_CART = {"version": 0, "items": [], "total_price": 0}
 RACE_SECONDS = 2.0
 
 
@@ -79,12 +81,13 @@ def test_the_model_records_why_it_refused_a_cart_command() -> None:
             (3, cart_item_set(CART, "off", 1)),
             (4, cart_item_set(CART, "unknown", 2)),
             (5, cart_item_set(CART, "p", _core.MAX_QUANTITY + 1)),
-            (6, cart_item_set(CART, "off", 0)),  # removing is always allowed
+            (6, cart_item_set(CART, "off", 0)),  # not in the cart: nothing to remove
+            (7, cart_item_set(CART, "p", 0)),
         ]
     )
-    fates = [model.cart_answer(CART, written_at=offset)[0] for offset in range(2, 7)]
-    assert fates == [None, "not-for-sale", "not-for-sale", "quantity", None]
-    assert model.cart_answer(CART)[1] == 2  # the two accepted commands
+    fates = [model.cart_answer(CART, written_at=offset).refusal for offset in range(2, 8)]
+    assert fates == [None, "not-for-sale", "not-for-sale", "quantity", "not-in-cart", None]
+    assert model.cart_answer(CART).version == 2  # the two accepted commands
 
 
 def test_a_product_disabled_after_the_check_gets_the_models_refusal() -> None:
@@ -94,18 +97,31 @@ def test_a_product_disabled_after_the_check_gets_the_models_refusal() -> None:
     model.apply([(0, product_changed(0, "p"))])
     assert model.item_refusal(CART, "p", 1) is None
     model.apply([(1, product_changed(1, "p", disabled=True)), (2, cart_item_set(CART, "p", 1))])
-    refusal, version, offset, body = model.cart_answer(CART, written_at=2)
-    assert (refusal, version, offset) == ("not-for-sale", 0, 2)
-    assert json.loads(body)["items"] == []
+    view = model.cart_answer(CART, written_at=2)
+    assert (view.refusal, view.version, view.offset) == ("not-for-sale", 0, 2)
+    assert json.loads(view.body)["items"] == []
     assert model.item_refusal(CART, "p", 1) == "not-for-sale"
 
 
-def test_an_ordered_cart_refuses_changes() -> None:
+def test_an_ordered_cart_refuses_changes_and_leads_to_its_order_and_the_next_cart() -> None:
     model = _core.Checkout()
     model.apply(
         [(0, product_changed(0, "p")), (1, stock_corrected(0, "p", 5)), (2, cart_item_set(CART, "p", 1))]
     )
-    model.apply([(3, order_placed(CART, "o", 1, "n" * 32)), (4, cart_item_set(CART, "p", 2))])
+    model.apply([(3, order_placed(CART, "o", 1, NEXT)), (4, cart_item_set(CART, "p", 2))])
     assert model.outcome("o") == ("accepted", [])
-    assert model.cart_answer(CART, written_at=4)[0] == "ordered"
+    view = model.cart_answer(CART, written_at=4)
+    assert (view.refusal, view.order_id, view.next_cart_id) == ("ordered", "o", NEXT)
+    assert json.loads(view.body)["order_id"] == "o"
     assert model.item_refusal(CART, "p", 2) == "ordered"
+    # The order retried (its answer was lost): refused as ordered, naming the order and next cart.
+    model.apply([(5, order_placed(CART, "o-retry", 1, "m" * 32))])
+    decided = model.decision_answer("o-retry", CART)
+    assert decided is not None
+    assert (decided.status, decided.order_id, decided.next_cart_id) == ("ordered", "o", NEXT)
+    assert decided.body is None
+    accepted = model.decision_answer("o", CART)
+    assert accepted is not None and accepted.order_id is None and accepted.body is not None
+    assert json.loads(accepted.body)["id"] == "o"
+    fresh = model.cart_answer(NEXT)
+    assert (fresh.order_id, fresh.version, json.loads(fresh.body)) == (None, 0, EMPTY_CART)

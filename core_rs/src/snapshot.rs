@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 const MAGIC: &[u8; 8] = b"ETSSNAP\n";
 /// Bumped whenever the layout of any model's state changes: older files are then refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Bytes buffered (and checksummed) at a time while writing.
 const CHUNK: usize = 1 << 20;
 
@@ -367,6 +367,23 @@ impl Persist for Arc<str> {
     }
     fn restore(input: &mut Reader<'_>) -> Result<Self> {
         Ok(Arc::from(input.str()?))
+    }
+}
+
+impl<T: Persist> Persist for Option<T> {
+    const MIN_BYTES: usize = 1;
+    fn save(&self, out: &mut Writer<'_>) {
+        self.is_some().save(out);
+        if let Some(value) = self {
+            value.save(out);
+        }
+    }
+    fn restore(input: &mut Reader<'_>) -> Result<Self> {
+        Ok(if bool::restore(input)? {
+            Some(T::restore(input)?)
+        } else {
+            None
+        })
     }
 }
 

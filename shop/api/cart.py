@@ -110,16 +110,20 @@ class CartRoutes:
         decided = self.model.decision_answer(order_id, cart_id, http.wants_protobuf(scope))
         if decided is None:  # cannot happen once the offset is applied; never answer from nothing
             raise unavailable("the order was written but not yet decided; retry", 1, "not-applied")
-        offset, reason, products, body = decided
+        reason = decided.status
+        if decided.order_id is not None and decided.next_cart_id is not None:
+            # Ordered already (a retry whose first answer was lost): lead to that order and on.
+            headers = self._to_order(scope, decided.order_id, decided.next_cart_id)
+            extensions: dict[str, object] = {"order_id": decided.order_id}
+            raise Problem(409, OUTCOME_DETAIL[reason], headers=headers, extensions=extensions)
         if reason in OUTCOME_STATUS:
-            positions = [{"name": product, "reason": reason} for product in products]
+            positions = [{"name": product, "reason": reason} for product in decided.products]
             raise Problem(OUTCOME_STATUS[reason], OUTCOME_DETAIL[reason], positions)
         headers = [
-            (b"location", f"/api/v1/orders/{order_id}".encode()),
-            _set_cookie(scope, next_cart_id, self.trusted_proxies),
-            (b"shop-offset", str(offset).encode()),
+            *self._to_order(scope, order_id, next_cart_id),
+            (b"shop-offset", str(decided.offset).encode()),
         ]
-        return Answer(201, body or b"", _content_type(scope), headers + cookie)
+        return Answer(201, decided.body or b"", _content_type(scope), headers + cookie)
 
     async def get_order(self, scope: Scope, order_id: str) -> Answer:
         cart_id, _cookie = self._cart_id(scope)
@@ -139,16 +143,23 @@ class CartRoutes:
     ) -> Answer:
         """The cart, its ETag and the offset it shows, from one published copy; with `written_at`,
         a problem instead if the model refused the CartItemSet applied at that offset."""
-        protobuf = http.wants_protobuf(scope)
-        refusal, version, offset, body = self.model.cart_answer(cart_id, protobuf, written_at)
-        if refusal is not None:
-            raise _refused(refusal, product_id)
+        view = self.model.cart_answer(cart_id, http.wants_protobuf(scope), written_at)
+        if view.refusal is not None:
+            raise _refused(view.refusal, product_id)
         headers = [
-            (b"etag", f'"{version}"'.encode()),
-            (b"shop-offset", str(offset).encode()),
+            (b"etag", f'"{view.version}"'.encode()),
+            (b"shop-offset", str(view.offset).encode()),
             (b"cache-control", b"no-store"),
         ]
-        return Answer(200, body, _content_type(scope), headers + cookie)
+        if view.order_id is not None and view.next_cart_id is not None:
+            # An ordered cart (its order's answer may have been lost): its order, and the next cart.
+            headers += self._to_order(scope, view.order_id, view.next_cart_id)
+        return Answer(200, view.body, _content_type(scope), headers + cookie)
+
+    def _to_order(self, scope: Scope, order_id: str, next_cart_id: str) -> list[tuple[bytes, bytes]]:
+        """Where an ordered cart leads: its order, and the shopper's next cart (as the cookie)."""
+        location = (b"location", f"/api/v1/orders/{order_id}".encode())
+        return [location, _set_cookie(scope, next_cart_id, self.trusted_proxies)]
 
     def _cart_id(self, scope: Scope) -> tuple[str, list[tuple[bytes, bytes]]]:
         """The cart of the cookie, or a new one with the header that sets it."""
@@ -205,6 +216,8 @@ def _refused(refusal: str, product_id: str) -> Problem:
         return Problem(404, f"no product with id {product_id!r} is for sale")
     if refusal == "ordered":
         return Problem(409, "this cart was ordered already; fetch the cart to get a new one")
+    if refusal == "not-in-cart":
+        return Problem(404, f"no product with id {product_id!r} is in the cart; nothing was written")
     if refusal == "quantity":
         return _quantity_problem()
     detail = "the write was applied, but too many refusals came after it to tell its own; fetch the cart"

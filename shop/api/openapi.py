@@ -55,6 +55,10 @@ def _cart_paths() -> dict[str, Any]:
         "/api/v1/cart": {
             "get": {
                 "summary": "The cart of the cart cookie (created if missing)",
+                "description": (
+                    "Once the cart was ordered, the answer carries its order_id, Location names the "
+                    "order and Set-Cookie moves the shopper to the next cart."
+                ),
                 "operationId": "getCart",
                 "parameters": [MIN_OFFSET],
                 "responses": {
@@ -96,12 +100,21 @@ def _cart_paths() -> dict[str, Any]:
                 "summary": "Remove a product from the cart",
                 "operationId": "removeCartItem",
                 "parameters": [PRODUCT_ID],
-                "responses": {"200": _cart_answer("the updated cart"), "409": PROBLEM, "503": NOT_READY},
+                "responses": {
+                    "200": _cart_answer("the updated cart"),
+                    "404": PROBLEM,
+                    "409": PROBLEM,
+                    "503": NOT_READY,
+                },
             },
         },
         "/api/v1/cart/order": {
             "post": {
                 "summary": "Order the cart as it was seen (If-Match: its ETag)",
+                "description": (
+                    "Safe to retry: a cart ordered already answers 409 with the order's order_id, "
+                    "Location naming it and Set-Cookie moving the shopper to the next cart."
+                ),
                 "operationId": "orderCart",
                 "parameters": [
                     {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"}}
@@ -250,6 +263,7 @@ def spec() -> dict[str, Any]:
                         "version": {"type": "integer", "minimum": 0},
                         "items": {"type": "array", "items": {"$ref": "#/components/schemas/CartItem"}},
                         "total_price": {"type": "integer"},
+                        "order_id": {"type": "string", "description": "once the cart was ordered: its order"},
                     },
                 },
                 "Order": {

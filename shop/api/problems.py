@@ -31,6 +31,8 @@ class Problem(Exception):
     invalid_params: list[dict[str, str]] = field(default_factory=list)
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     type: str = "about:blank"
+    # Members of this problem type beyond the standard ones (RFC 9457 extension members).
+    extensions: dict[str, object] = field(default_factory=dict)
 
     def body(self) -> bytes:
         content: dict[str, object] = {
@@ -41,6 +43,7 @@ class Problem(Exception):
         }
         if self.invalid_params:
             content["invalid_params"] = self.invalid_params
+        content.update(self.extensions)
         return json.dumps(content).encode()
 
 
@@ -51,7 +54,7 @@ def invalid(name: str, reason: str) -> Problem:
 
 def unavailable(detail: str, retry_after: int, kind: str) -> Problem:
     """A 503 the client may retry after `retry_after` seconds; `kind` (the problem type) says why:
-    overloaded, breaker-open or write-timeout."""
+    overloaded, breaker-open, write-failed or not-applied."""
     return Problem(
         503,
         detail,

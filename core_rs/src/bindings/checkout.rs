@@ -2,20 +2,50 @@
 //! version, offset and body always agree.
 
 use super::{new_projection, PyProjection};
-use crate::checkout::{view, Checkout, Decision, Fate, MAX_QUANTITY};
+use crate::checkout::{view, Cart, Checkout, Decision, Fate, MAX_QUANTITY};
 use crate::projection::Projection;
 use crate::relay;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::sync::Arc;
 
-/// A cart as answered: (why the command at `written_at` changed nothing, or None; the cart's
-/// version; the offset of the copy read; the body).
-type CartAnswer<'py> = (Option<&'static str>, i64, i64, Bound<'py, PyBytes>);
+/// A cart as one published copy shows it.
+#[pyclass(module = "shop._core", frozen, get_all)]
+pub struct CartView {
+    /// Why the CartItemSet applied at the offset asked about changed nothing (None: it changed
+    /// the cart, or none was asked about).
+    refusal: Option<&'static str>,
+    version: i64,
+    /// The offset of the copy read.
+    offset: i64,
+    body: Py<PyBytes>,
+    /// Once the cart was ordered: its order, and the shopper's next cart.
+    order_id: Option<String>,
+    next_cart_id: Option<String>,
+}
 
-/// An order as answered to its shopper: (the offset of the copy read; its status, or why it was
-/// refused; the products concerned; the body, None unless accepted).
-type OrderAnswer<'py> = (i64, String, Vec<String>, Option<Bound<'py, PyBytes>>);
+/// The decision on an OrderPlaced as one published copy shows it.
+#[pyclass(module = "shop._core", frozen, get_all)]
+pub struct OrderDecision {
+    /// The offset of the copy read.
+    offset: i64,
+    /// The order's status once accepted, else why it was refused.
+    status: String,
+    /// The products a refusal concerns.
+    products: Vec<String>,
+    /// The order as its shopper sees it, None unless accepted.
+    body: Option<Py<PyBytes>>,
+    /// For a cart ordered already ("ordered"): that order, and the shopper's next cart.
+    order_id: Option<String>,
+    next_cart_id: Option<String>,
+}
+
+fn ordered_ids(cart: Option<&Cart>) -> (Option<String>, Option<String>) {
+    match cart.and_then(|c| c.ordered.as_ref()) {
+        Some(o) => (Some(o.order_id.clone()), Some(o.next_cart_id.clone())),
+        None => (None, None),
+    }
+}
 
 #[pyclass(module = "shop._core", name = "Checkout", extends = PyProjection, frozen)]
 pub struct PyCheckout {
@@ -49,26 +79,33 @@ impl PyCheckout {
         PyBytes::new(py, &cart_body(&model, cart_id, protobuf))
     }
 
-    /// The cart with its version and the offset it was read at, all from one copy; with
-    /// `written_at`, also the fate of the CartItemSet applied at that offset: None when it was
-    /// applied, the refusal's name ("quantity", "not-for-sale", "ordered"), or "forgotten".
+    /// The cart from one copy; with `written_at`, also the fate of the CartItemSet applied at
+    /// that offset: its refusal's name ("quantity", "not-for-sale", "ordered", "not-in-cart"), or
+    /// "forgotten" when too many refusals came after it to tell.
     #[pyo3(signature = (cart_id, protobuf = false, written_at = None))]
-    fn cart_answer<'py>(
+    fn cart_answer(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         cart_id: &str,
         protobuf: bool,
         written_at: Option<i64>,
-    ) -> CartAnswer<'py> {
+    ) -> CartView {
         let model = self.projection.read();
-        let refused = written_at.and_then(|offset| match model.fate(offset) {
+        let refusal = written_at.and_then(|offset| match model.fate(offset) {
             Fate::Applied => None,
             Fate::Refused(refusal) => Some(refusal.name()),
             Fate::Forgotten => Some("forgotten"),
         });
-        let version = model.cart(cart_id).map_or(0, |c| c.version);
-        let body = PyBytes::new(py, &cart_body(&model, cart_id, protobuf));
-        (refused, version, model.offset(), body)
+        let cart = model.cart(cart_id);
+        let (order_id, next_cart_id) = ordered_ids(cart);
+        CartView {
+            refusal,
+            version: cart.map_or(0, |c| c.version),
+            offset: model.offset(),
+            body: PyBytes::new(py, &cart_body(&model, cart_id, protobuf)).unbind(),
+            order_id,
+            next_cart_id,
+        }
     }
 
     /// For a stream that showed the cart at `shown_version`: (ordered, version, the body if the
@@ -81,7 +118,7 @@ impl PyCheckout {
     ) -> (bool, i64, Option<Bound<'py, PyBytes>>) {
         let model = self.projection.read();
         let cart = model.cart(cart_id);
-        let (ordered, version) = cart.map_or((false, 0), |c| (c.ordered, c.version));
+        let (ordered, version) = cart.map_or((false, 0), |c| (c.ordered.is_some(), c.version));
         let body = (version != shown_version && !ordered)
             .then(|| PyBytes::new(py, &cart_body(&model, cart_id, false)));
         (ordered, version, body)
@@ -99,7 +136,7 @@ impl PyCheckout {
         self.projection
             .read()
             .cart(cart_id)
-            .is_some_and(|c| c.ordered)
+            .is_some_and(|c| c.ordered.is_some())
     }
 
     /// Why setting this quantity would be refused now (as `cart_answer` names it), or None. A
@@ -152,21 +189,32 @@ impl PyCheckout {
         Some(decision_names(&model, order_id, model.decision(order_id)?))
     }
 
-    /// The decision on an OrderPlaced with the order as its shopper sees it, from one copy; None
-    /// if no decision on it was applied.
+    /// The decision on the OrderPlaced of `order_id` for `cart_id`, with the order as its
+    /// shopper sees it, from one copy; None if no decision on it was applied.
     #[pyo3(signature = (order_id, cart_id, protobuf = false))]
-    fn decision_answer<'py>(
+    fn decision_answer(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         order_id: &str,
         cart_id: &str,
         protobuf: bool,
-    ) -> Option<OrderAnswer<'py>> {
+    ) -> Option<OrderDecision> {
         let model = self.projection.read();
-        let (status, products) = decision_names(&model, order_id, model.decision(order_id)?);
+        let decision = model.decision(order_id)?;
+        let (status, products) = decision_names(&model, order_id, decision);
         let body = order_body(&model, order_id, cart_id, protobuf);
-        let body = body.map(|body| PyBytes::new(py, &body));
-        Some((model.offset(), status, products, body))
+        let (earlier, next_cart_id) = match decision {
+            Decision::Ordered => ordered_ids(model.cart(cart_id)),
+            _ => (None, None),
+        };
+        Some(OrderDecision {
+            offset: model.offset(),
+            status,
+            products,
+            body: body.map(|body| PyBytes::new(py, &body).unbind()),
+            order_id: earlier,
+            next_cart_id,
+        })
     }
 
     /// (on hand, reserved, available) of a product.
@@ -228,5 +276,7 @@ fn decision_names(model: &Checkout, order_id: &str, decision: &Decision) -> (Str
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_QUANTITY", MAX_QUANTITY)?;
-    m.add_class::<PyCheckout>()
+    m.add_class::<PyCheckout>()?;
+    m.add_class::<CartView>()?;
+    m.add_class::<OrderDecision>()
 }

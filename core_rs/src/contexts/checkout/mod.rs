@@ -31,9 +31,17 @@ pub struct Product {
 pub struct Cart {
     pub items: HashMap<String, i64>,
     pub version: i64,
-    pub ordered: bool,
+    /// Set once the cart was ordered: it takes no more changes, and leads to its order.
+    pub ordered: Option<Ordered>,
     /// The shopper: the first cart's id, handed on to each next cart. Orders are visible to it.
     pub owner: Arc<str>,
+}
+
+/// Where an ordered cart leads its shopper: the order, and the cart that follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ordered {
+    pub order_id: String,
+    pub next_cart_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +101,8 @@ pub enum Refusal {
     NotForSale,
     /// The cart was ordered already: it takes no more changes.
     Ordered,
+    /// A removal (quantity 0) of a product the cart does not hold.
+    NotInCart,
 }
 
 impl Refusal {
@@ -101,6 +111,7 @@ impl Refusal {
             Refusal::Quantity => "quantity",
             Refusal::NotForSale => "not-for-sale",
             Refusal::Ordered => "ordered",
+            Refusal::NotInCart => "not-in-cart",
         }
     }
 }
@@ -412,8 +423,12 @@ impl Checkout {
         if quantity > 0 && !self.enabled(product_id) {
             return Some(Refusal::NotForSale);
         }
-        if self.carts.get(cart_id).is_some_and(|c| c.ordered) {
+        let cart = self.carts.get(cart_id);
+        if cart.is_some_and(|c| c.ordered.is_some()) {
             return Some(Refusal::Ordered);
+        }
+        if quantity == 0 && !cart.is_some_and(|c| c.items.contains_key(product_id)) {
+            return Some(Refusal::NotInCart);
         }
         None
     }
@@ -451,7 +466,7 @@ impl Checkout {
                 Decision::Empty
             };
         };
-        if cart.ordered {
+        if cart.ordered.is_some() {
             return Decision::Ordered;
         }
         if cart.version != placed.cart_version {
@@ -491,7 +506,10 @@ impl Checkout {
             for line in &lines {
                 *self.reserved.entry(line.product_id.clone()).or_insert(0) += line.quantity;
             }
-            self.carts.get_mut(&placed.cart_id).expect("cart").ordered = true;
+            self.carts.get_mut(&placed.cart_id).expect("cart").ordered = Some(Ordered {
+                order_id: placed.order_id.clone(),
+                next_cart_id: placed.next_cart_id.clone(),
+            });
             self.carts.insert(
                 placed.next_cart_id.clone(),
                 Cart {
@@ -563,6 +581,20 @@ impl Persist for Product {
     fn prefetch(&self) {
         self.name.prefetch();
         self.small_image_url.prefetch();
+    }
+}
+
+impl Persist for Ordered {
+    const MIN_BYTES: usize = 4 + 4;
+    fn save(&self, out: &mut Writer<'_>) {
+        self.order_id.save(out);
+        self.next_cart_id.save(out);
+    }
+    fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
+        Ok(Ordered {
+            order_id: Persist::restore(input)?,
+            next_cart_id: Persist::restore(input)?,
+        })
     }
 }
 

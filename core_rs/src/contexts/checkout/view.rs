@@ -36,6 +36,10 @@ pub fn cart_json(model: &Checkout, cart: Option<&Cart>) -> Vec<u8> {
     items_json(&mut out, &cart_lines(model, &lines));
     out.extend_from_slice(b",\"total_price\":");
     json_int(&mut out, total_price(&lines));
+    if let Some(ordered) = cart.and_then(|c| c.ordered.as_ref()) {
+        out.extend_from_slice(b",\"order_id\":");
+        json_string(&mut out, ordered.order_id.as_bytes());
+    }
     out.push(b'}');
     out
 }
@@ -46,6 +50,10 @@ pub fn cart_protobuf(model: &Checkout, cart: Option<&Cart>) -> Vec<u8> {
         version: cart.map_or(0, |c| c.version),
         items: cart_lines(model, &lines).iter().map(item_message).collect(),
         total_price: total_price(&lines),
+        order_id: cart
+            .and_then(|c| c.ordered.as_ref())
+            .map(|o| o.order_id.clone())
+            .unwrap_or_default(),
     }
     .encode_to_vec()
 }
