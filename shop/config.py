@@ -47,7 +47,10 @@ class Config:
     body_timeout: int = _setting(10, "seconds a client has to send a request body before it gets 408")
     breaker_failures: int = _setting(5, "consecutive failed writes that open the broker circuit breaker")
     breaker_cooldown: int = _setting(5, "seconds the open breaker fails writes fast before it probes again")
-    max_commands: int = _setting(256, "most cart and order writes in flight at once; beyond that 503")
+    max_commands: int = _setting(256, "most cart and order writes past their body at once; beyond that 503")
+    max_offset_waits: int = _setting(
+        64, "most requests waiting at once for their Shop-Min-Offset to be applied; beyond that 503"
+    )
     http_backpressure: int = _setting(512, "most requests the server works on at once; more queue")
     http_backlog: int = _setting(1024, "most connections queued (the listen backlog) beyond those")
     cpu_policy: str = _setting(

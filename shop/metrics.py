@@ -30,8 +30,15 @@ RELAY_RESTARTS = Counter(
     ["relay"],
 )
 COMMANDS_IN_FLIGHT = Gauge("shop_commands_in_flight", "Cart and order writes being handled now")
+COMMANDS_WRITING = Gauge(
+    "shop_commands_writing", "Cart and order writes past their body (at most max_commands; more are shed)"
+)
 COMMANDS_SHED = Counter(
-    "shop_commands_shed_total", "Writes refused with 503 because max_commands were in flight"
+    "shop_commands_shed_total", "Writes refused with 503 because max_commands were under way"
+)
+OFFSET_WAITS_SHED = Counter(
+    "shop_offset_waits_shed_total",
+    "Reads refused with 503 because max_offset_waits were waiting for their Shop-Min-Offset",
 )
 CART_STREAMS = Gauge("shop_cart_streams", "Open cart event WebSockets (/api/v1/cart/events)")
 CART_STREAMS_REFUSED = Counter(

@@ -3,12 +3,16 @@ shop process. A request is held in flight by sending its head and not yet its bo
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import io
 import os
 import signal
 import socket
+import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,6 +21,7 @@ import pytest
 
 from fixtures.kafka_broker import Broker, single_broker
 from fixtures.server import ShopProcess
+from shop.api.cart import BEYOND_END_WAIT_S
 from shop.config import Config
 from shop.contexts import pim_csv, stock_csv
 from shop.kafka.producer import ACK_MARGIN_S
@@ -58,13 +63,21 @@ class HeldRequest:
         while chunk := self.sock.recv(65536):
             data += chunk
         self.sock.close()
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        return Response(int(lines[0].split()[1]), headers, body)
+        return parse_response(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def parse_response(data: bytes) -> Response:
+    """An HTTP/1.1 answer read up to the closed connection."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return Response(int(lines[0].split()[1]), headers, body)
 
 
 def import_sample(config: Config, products: int) -> list[str]:
@@ -124,15 +137,25 @@ def test_headers_that_do_not_arrive_in_time_close_the_connection(
         assert 0.5 < time.monotonic() - started < 20
 
 
-def test_writes_beyond_max_commands_are_shed_with_503(strict: tuple[ShopProcess, list[str]]) -> None:
+def test_writes_beyond_max_commands_are_shed_with_503(
+    strict: tuple[ShopProcess, list[str]], broker: Broker
+) -> None:
+    """A write takes its slot once its body is in: one whose body has not arrived is in flight but
+    takes none; one that waits for Kafka (frozen here) takes the only one, and the next is shed."""
     shop, ids = strict
     held = HeldRequest(shop.config.http_port, "PUT", f"/api/v1/cart/items/{ids[0]}", 15)
     eventually(lambda: shop.metric("shop_commands_in_flight") == 1, timeout=10)
     with httpx.Client(timeout=30) as client:
-        shed = put(shop, client, ids[1], 1)
-        assert_503(shed, "overloaded")
-        assert client.get(shop.url + "/api/v1/products").status_code == 200  # reads are not shed
-    held.send(b'{"quantity": 2}')
+        assert put(shop, client, ids[1], 1).status_code == 200
+        broker.signal(signal.SIGSTOP)
+        try:
+            held.send(b'{"quantity": 2}')
+            eventually(lambda: shop.metric("shop_commands_writing") == 1, timeout=10)
+            shed = put(shop, client, ids[1], 1)
+            assert_503(shed, "overloaded")
+            assert client.get(shop.url + "/api/v1/products").status_code == 200  # reads are not shed
+        finally:
+            broker.signal(signal.SIGCONT)
     response = held.response()
     assert response.status == 200, response.body
     assert shop.metric("shop_commands_shed_total") >= 1
@@ -221,3 +244,128 @@ def test_sigterm_finishes_the_request_in_flight_and_flushes_the_producer(shop: S
     cart_id = response.headers["set-cookie"].split(";")[0].split("=")[1]
     cart = checkout_state(shop.config).cart(cart_id)
     assert b'"quantity":4' in cart  # acknowledged before the answer, so in Kafka after the stop
+
+
+# More requests for an offset no instance wrote than the server works on at once
+# (SHOP_HTTP_BACKPRESSURE, 512 by default).
+FLOOD = 600
+FAR_FUTURE = 10**15
+READS = 20
+# A catalog read during the flood: a read alone takes milliseconds.
+READ_BOUND_S = 1.0
+# Far more than any flood answer may take: a missing answer fails the test, it does not hang it.
+GIVE_UP_S = 10.0
+
+
+Timed = tuple[Response | None, float]
+
+
+async def exchange(
+    port: int, request: bytes, give_up: float, sent: Callable[[], None] = lambda: None
+) -> Timed:
+    """Sends `request` on a new connection (then calls `sent`) and reads up to its close: the
+    answer (None if none came within `give_up` seconds) and the seconds it took."""
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(give_up):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                writer.write(request)
+                await writer.drain()
+                sent()
+                data = await reader.read()
+            finally:
+                writer.close()
+        return parse_response(data), time.monotonic() - started
+    except TimeoutError:
+        return None, time.monotonic() - started
+
+
+async def flood_and_read(port: int) -> tuple[list[Timed], list[Timed]]:
+    """FLOOD requests with a far-future Shop-Min-Offset at once; once all are sent, READS catalog
+    reads one after the other. The answers of both."""
+    far = (
+        f"GET /api/v1/cart HTTP/1.1\r\nHost: x\r\nShop-Min-Offset: {FAR_FUTURE}\r\nConnection: close\r\n\r\n"
+    )
+    read = b"GET /api/v1/products?per_page=10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    all_sent = asyncio.Event()
+    count = collections.Counter[str]()
+
+    def sent() -> None:
+        count["sent"] += 1
+        if count["sent"] == FLOOD:
+            all_sent.set()
+
+    flood = [asyncio.create_task(exchange(port, far.encode(), GIVE_UP_S, sent)) for _ in range(FLOOD)]
+    async with asyncio.timeout(GIVE_UP_S):
+        await all_sent.wait()
+    reads = [await exchange(port, read, GIVE_UP_S / 2) for _ in range(READS)]
+    return await asyncio.gather(*flood), reads
+
+
+def test_far_future_min_offsets_are_refused_quickly_and_leave_reads_alone(shop: ShopProcess) -> None:
+    """Offsets past the end of the topic wait at most a moment (another instance may have just
+    written them) before their 400, and requests waiting for an offset have a limit of their own:
+    beyond it 503 at once. Catalog reads meanwhile are answered at once."""
+    flood, reads = asyncio.run(flood_and_read(shop.config.http_port))
+    read_ms = sorted(1000 * seconds for _answer, seconds in reads)
+    flood_ms = sorted(1000 * seconds for _answer, seconds in flood)
+    statuses = collections.Counter(answer.status if answer else None for answer, _seconds in flood)
+    print(
+        f"\nreads under the flood: median {statistics.median(read_ms):.1f} ms, max {read_ms[-1]:.1f} ms;"
+        f" flood: median {statistics.median(flood_ms):.0f} ms, max {flood_ms[-1]:.0f} ms, {dict(statuses)}"
+    )
+    assert [answer.status if answer else None for answer, _seconds in reads] == [200] * READS
+    assert read_ms[-1] < 1000 * READ_BOUND_S
+    assert set(statuses) <= {400, 503} and statuses[400] >= 1, statuses
+    for answer, _seconds in flood:
+        assert answer is not None
+        if answer.status == 400:
+            assert b"Shop-Min-Offset" in answer.body
+        else:
+            assert_503(answer, "overloaded")
+    assert flood_ms[-1] < 1000 * (BEYOND_END_WAIT_S + 2 * ANSWER_SLACK_S)
+
+
+def test_a_min_offset_written_a_moment_later_is_still_answered(shop: ShopProcess) -> None:
+    """The brief wait past the end: an offset another instance has just written (written here
+    while the read waits) is answered, not refused."""
+    product = shop.get("/api/v1/products").json()["items"][0]["id"]
+    with httpx.Client(base_url=shop.url, timeout=30) as client:
+        ahead = (
+            int(client.put(f"/api/v1/cart/items/{product}", json={"quantity": 1}).headers["shop-offset"]) + 1
+        )
+        with ThreadPoolExecutor(1) as pool:
+            read = pool.submit(httpx.get, shop.url + "/api/v1/cart", headers={"shop-min-offset": str(ahead)})
+            eventually(lambda: shop.metric("shop_commands_waiting") == 1, timeout=5, what="the read waiting")
+            written = client.put(f"/api/v1/cart/items/{product}", json={"quantity": 2})
+            assert int(written.headers["shop-offset"]) >= ahead
+            answer = read.result(timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert int(answer.headers["shop-offset"]) >= ahead
+
+
+SLOW_BODIES = 300  # more than SHOP_MAX_COMMANDS (256 by default)
+
+
+def test_slow_bodies_take_no_write_slot(shop: ShopProcess) -> None:
+    """Writes whose bodies trickle in are counted in flight, but a write slot is taken only once
+    the body is in: a few hundred of them do not turn an honest write into a 503."""
+    product = shop.get("/api/v1/products").json()["items"][0]["id"]
+    path = f"/api/v1/cart/items/{product}"
+    held = [HeldRequest(shop.config.http_port, "PUT", path, 15) for _ in range(SLOW_BODIES)]
+    try:
+        eventually(
+            lambda: shop.metric("shop_commands_in_flight") >= shop.config.max_commands,
+            timeout=20,
+            what="slow bodies in flight",
+        )
+        with httpx.Client(timeout=30) as client:
+            response = put(shop, client, product, 2)
+        assert response.status_code == 200, response.text
+        eventually(lambda: shop.metric("shop_commands_in_flight") == SLOW_BODIES, timeout=20)
+        assert shop.metric("shop_commands_shed_total") == 0
+    finally:
+        for request in held:
+            request.close()
+    eventually(lambda: shop.metric("shop_commands_in_flight") == 0, timeout=20)

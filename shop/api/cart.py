@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from prometheus_client import Counter
+
 from shop import _core, metrics
 from shop.api import http
 from shop.api.http import Receive, Scope
@@ -24,6 +26,11 @@ COOKIE = "cart"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 CART_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BODY = 1024
+# How long a Shop-Min-Offset past the end of the topic (as this instance last saw it) waits before
+# its 400: another instance may have just written it.
+BEYOND_END_WAIT_S = 1.0
+WRITES_BUSY = "the shop is busy: {} writes are under way; nothing was written"
+OFFSET_WAITS_BUSY = "the shop is busy: {} requests wait for their Shop-Min-Offset; retry"
 OUTCOME_STATUS = {"stock": 409, "unavailable": 409, "ordered": 409, "version": 412, "empty": 422}
 OUTCOME_DETAIL = {
     "stock": "the stock does not cover these positions; nothing was ordered",
@@ -42,28 +49,38 @@ class Answer:
     headers: list[tuple[bytes, bytes]]
 
 
-class CommandSlots:
-    """Load shedding: at most `limit` writes at once; the next ones get 503 at once rather than
-    queueing behind writes that already wait on Kafka. Used by the event loop thread only."""
+class Slots:
+    """Load shedding: at most `limit` holders at once; the next ones get 503 `overloaded` at once
+    rather than queueing. `busy` is the 503's detail, formatted with the slots taken. Metrics read
+    `taken` when scraped: no metric update (and its lock) per request. Event loop thread only."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, shed: Counter, busy: str) -> None:
         self.limit = limit
-        self.in_flight = 0
-        # Read when scraped: no metric update (and its lock) on every write.
-        metrics.COMMANDS_IN_FLIGHT.set_function(lambda: self.in_flight)
+        self.taken = 0
+        self._shed = shed
+        self._busy = busy
 
     def __enter__(self) -> None:
-        if self.in_flight >= self.limit:
-            metrics.COMMANDS_SHED.inc()
-            raise unavailable(
-                f"the shop is busy: {self.in_flight} writes are in flight; nothing was written",
-                1,
-                "overloaded",
-            )
-        self.in_flight += 1
+        if self.taken >= self.limit:
+            self._shed.inc()
+            raise unavailable(self._busy.format(self.taken), 1, "overloaded")
+        self.taken += 1
 
     def __exit__(self, *exc_info: object) -> None:
-        self.in_flight -= 1
+        self.taken -= 1
+
+
+class Handling:
+    """Counts the requests inside it, without a limit."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> None:
+        self.count += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.count -= 1
 
 
 class CartRoutes:
@@ -73,7 +90,17 @@ class CartRoutes:
         self.model = checkout.model
         self.breaker = breaker
         self.trusted_proxies = frozenset(p.strip() for p in config.trusted_proxies.split(",") if p.strip())
-        self.slots = CommandSlots(config.max_commands)
+        # Writes from the route's start, their body still arriving or not (shop_commands_in_flight);
+        # a write slot (of max_commands) is taken only once the body is in: clients that trickle
+        # bodies (each for body_timeout at most) cannot crowd out honest writes.
+        self.handling = Handling()
+        self.slots = Slots(config.max_commands, metrics.COMMANDS_SHED, WRITES_BUSY)
+        metrics.COMMANDS_IN_FLIGHT.set_function(lambda: self.handling.count)
+        metrics.COMMANDS_WRITING.set_function(lambda: self.slots.taken)
+        # Reads waiting for their Shop-Min-Offset: a limit of their own, below the server's
+        # (http_backpressure), so that requests for offsets not applied here cannot take every
+        # server slot and queue reads behind them.
+        self.offset_waits = Slots(config.max_offset_waits, metrics.OFFSET_WAITS_SHED, OFFSET_WAITS_BUSY)
 
     def ready(self) -> None:
         if not self.checkout.ready():
@@ -85,22 +112,23 @@ class CartRoutes:
         return self._cart(scope, cart_id, cookie)
 
     async def set_item(self, scope: Scope, receive: Receive, product_id: str, quantity: int | None) -> Answer:
-        with self.slots:
+        with self.handling:
             cart_id, cookie = self._cart_id(scope)
             if quantity is None:
                 body = await http.read_body(scope, receive, MAX_BODY, self.config.body_timeout)
                 quantity = _quantity(body)
-            # A command the model would refuse now is not written; one that is written gets the
-            # model's decision when it was applied (the product may have changed meanwhile).
-            refusal = self.model.item_refusal(cart_id, product_id, quantity)
-            if refusal is not None:
-                raise _refused(refusal, product_id)
-            item = quantity
-            offset = await self._produce(lambda: self.checkout.set_item(cart_id, product_id, item))
-            return self._cart(scope, cart_id, cookie, product_id, written_at=offset)
+            with self.slots:
+                # A command the model would refuse now is not written; one that is written gets the
+                # model's decision when it was applied (the product may have changed meanwhile).
+                refusal = self.model.item_refusal(cart_id, product_id, quantity)
+                if refusal is not None:
+                    raise _refused(refusal, product_id)
+                item = quantity
+                offset = await self._produce(lambda: self.checkout.set_item(cart_id, product_id, item))
+                return self._cart(scope, cart_id, cookie, product_id, written_at=offset)
 
     async def place_order(self, scope: Scope) -> Answer:
-        with self.slots:
+        with self.handling, self.slots:  # no body: the slot at once
             return await self._place_order(scope)
 
     async def _place_order(self, scope: Scope) -> Answer:
@@ -198,15 +226,28 @@ class CartRoutes:
         return result
 
     async def _wait_min_offset(self, scope: Scope) -> None:
-        """Waits for the client's `Shop-Min-Offset`. One that is still past the end of the topic
-        after the wait (the consumer has fetched the end many times meanwhile) is no offset this
-        shop ever handed out: 400, not a 503 that invites retrying forever."""
+        """Waits for the client's `Shop-Min-Offset`, in one of `offset_waits` (503 when all are
+        taken). One past the end of the topic as this instance last fetched it waits only
+        BEYOND_END_WAIT_S (another instance may have just written it; the consumer learns of it
+        within a fetch), and if it is still past the end then, it is no offset any instance handed
+        out: 400, not a 503 that invites retrying forever. One within the topic that this instance
+        has not applied yet waits up to ready_timeout, then 503."""
         offset = http.min_offset(scope)
-        if offset is None or await self.checkout.projection.watch.wait(offset, self.config.ready_timeout):
+        projection = self.checkout.projection
+        if offset is None or projection.watch.applied >= offset:
             return
-        end = self.checkout.projection.end_offset
-        if offset > end:
-            raise invalid("Shop-Min-Offset", f"{offset} is past the last offset written ({end})")
+        with self.offset_waits:
+            timeout: float = self.config.ready_timeout
+            if offset > projection.end_offset:
+                brief = min(BEYOND_END_WAIT_S, timeout)
+                if await projection.watch.wait(offset, brief):
+                    return
+                end = projection.end_offset
+                if offset > end:
+                    raise invalid("Shop-Min-Offset", f"{offset} is past the last offset written ({end})")
+                timeout -= brief
+            if await projection.watch.wait(offset, timeout):
+                return
         raise unavailable(f"offset {offset} is not applied yet on this instance; retry", 1, "not-applied")
 
 

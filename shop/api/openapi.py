@@ -45,7 +45,10 @@ MIN_OFFSET = {
     "in": "header",
     "required": False,
     "schema": {"type": "integer", "minimum": 0},
-    "description": "answer only once this instance applied this checkout offset (a Shop-Offset seen before)",
+    "description": (
+        "answer only once this instance applied this checkout offset (a Shop-Offset seen before); "
+        "400 if it is still past the end of the topic after 1 s"
+    ),
 }
 PRODUCT_ID = {"name": "product_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
