@@ -8,14 +8,13 @@ from Rust (never a panic), and no request may get a 5xx or a body that is not wh
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from fixtures.kafka_broker import Broker
@@ -25,14 +24,7 @@ from shop._proto import checkout_pb2, fulfilment_pb2, pim_pb2
 from shop.api.app import App
 from shop.kafka.projection import Projection
 from tests.support.asgi import request, running_app
-
-EXAMPLES = int(os.environ.get("SHOP_FUZZ_EXAMPLES", "200"))
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+from tests.support.hostile import BODIES, FUZZ, HEADER_VALUES, QUERIES, TEXT, assert_well_answered
 
 PRODUCT = pim_pb2.Product(
     id="p1", price=250, name="Pear", description="d", category="c/d", small_image_url="u"
@@ -214,44 +206,6 @@ def app(broker: Broker) -> Iterator[App]:
         yield app
 
 
-def assert_well_answered(status: int, headers: dict[bytes, bytes], body: bytes) -> None:
-    assert status < 500, body
-    if status >= 400:
-        assert headers[b"content-type"] == b"application/problem+json"
-        assert json.loads(body)["status"] == status
-    elif headers[b"content-type"] == b"application/json":
-        json.loads(body)
-
-
-TEXT = st.text(max_size=30)
-QUERY_NAMES = st.sampled_from(["sort", "prefix", "page", "per_page", "x", "", "page[]", "sort%00"])
-QUERY_VALUES = st.one_of(
-    TEXT, st.integers(-(2**70), 2**70).map(str), st.sampled_from(["id", "price", "name", "1e3", " 1", "0x10"])
-)
-QUERIES = st.one_of(
-    st.binary(max_size=60),
-    st.lists(st.tuples(QUERY_NAMES, QUERY_VALUES), max_size=5).map(
-        lambda pairs: "&".join(f"{k}={v}" for k, v in pairs).encode("utf-8", "surrogatepass")
-    ),
-)
-HEADER_VALUES = st.one_of(
-    st.binary(max_size=40), st.sampled_from([b'"1"', b'W/"0"', b"3", b"-1", b"99999999999999999999"])
-)
-QUANTITIES = st.one_of(
-    st.integers(-(2**70), 2**70),
-    st.floats(allow_nan=True),
-    st.booleans(),
-    st.none(),
-    TEXT,
-    st.lists(st.integers(), max_size=2),
-)
-BODIES = st.one_of(
-    st.binary(max_size=2000).map(lambda b: [b]),
-    st.dictionaries(st.sampled_from(["quantity", "q", ""]), QUANTITIES, max_size=3).map(
-        lambda d: [json.dumps(d).encode()]
-    ),
-    st.lists(st.binary(max_size=600), max_size=4),
-)
 ROUTES = st.sampled_from(
     [
         ("GET", "/api/v1/products"),
