@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shop import _core, metrics
 from shop._core import PageMark
-from shop.api import http
+from shop.api import http, inputs
 from shop.api.cart import Answer, CartRoutes
 from shop.api.cart_events import CartEvents
 from shop.api.http import Headers, Receive, Scope, Send
@@ -138,7 +138,7 @@ class App:
 
     async def _product(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         protobuf = http.wants_protobuf(scope)
-        body = self._catalog().product(rest, protobuf)
+        body = self._catalog().product(inputs.text_id(rest, "id"), protobuf)
         if body is None:
             raise Problem(404, f"no product with id {rest!r}")
         await http.respond(send, 200, body, http.PROTOBUF if protobuf else http.JSON, cors)
@@ -150,17 +150,21 @@ class App:
         await _send_answer(send, await self._cart_routes().place_order(scope), cors)
 
     async def _set_item(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        product_id = inputs.text_id(rest, "product_id")
         quantity = 0 if scope["method"] == "DELETE" else None
-        await _send_answer(send, await self._cart_routes().set_item(scope, receive, rest, quantity), cors)
+        answer = await self._cart_routes().set_item(scope, receive, product_id, quantity)
+        await _send_answer(send, answer, cors)
 
     async def _get_order(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
-        await _send_answer(send, await self._cart_routes().get_order(scope, rest), cors)
+        # An id that cannot be an order's is looked up as the empty one: the same 404 as any unknown id.
+        order_id = inputs.order_id(rest) or ""
+        await _send_answer(send, await self._cart_routes().get_order(scope, order_id), cors)
 
     async def _health(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
-        await self._status(send, self._shop().health())
+        await self._status(scope, send, self._shop().health())
 
     async def _readiness(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
-        await self._status(send, self._shop().readiness())
+        await self._status(scope, send, self._shop().readiness())
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         await http.respond(send, 200, generate_latest(), CONTENT_TYPE_LATEST.encode())
@@ -230,10 +234,12 @@ class App:
             )
         return answer
 
-    async def _status(self, send: Send, status: Any) -> None:
+    async def _status(self, scope: Scope, send: Send, status: Any) -> None:
         answer = {"status": "ok" if status.ok else "failing", "checks": status.checks, **status.reports}
-        body = json.dumps(answer).encode()
-        await http.respond(send, 200 if status.ok else 503, body)
+        start, body = http.response(200 if status.ok else 503, json.dumps(answer).encode())
+        if scope["method"] == "HEAD":  # the headers of the GET (its length too), no body
+            body = {**body, "body": b""}
+        await http.send_response(send, (start, body))
 
     def _cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
         if not self.cors_origins:
@@ -282,6 +288,7 @@ class Route:
 
 ANY = None
 GET = ("GET",)
+PROBE = ("GET", "HEAD")
 CATALOG = Route("products", GET, App._products)  # also answered from the page cache in App._http
 # Exact paths first, then prefixes in order (the rest of the path is an id); then the storefront.
 ROUTES: dict[str, Route] = {
@@ -291,8 +298,8 @@ ROUTES: dict[str, Route] = {
     CART + "/events": Route("other", ANY, App._upgrade, checkout=True),  # the WebSocket, over plain HTTP
     CART_ITEMS: Route("cart_item", ANY, App._not_found, checkout=True),  # no product id
     ORDERS: Route("order", ANY, App._not_found, checkout=True),  # no order id
-    "/healthz": Route("healthz", ANY, App._health),
-    "/readyz": Route("readyz", ANY, App._readiness),
+    "/healthz": Route("healthz", PROBE, App._health),
+    "/readyz": Route("readyz", PROBE, App._readiness),
     "/metrics": Route("metrics", GET, App._metrics),
     "/openapi.json": Route("openapi.json", GET, App._spec),
 }

@@ -3,7 +3,6 @@ model once it applied the command (read-your-writes)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import TypeVar
 from prometheus_client import Counter
 
 from shop import _core, metrics
-from shop.api import http
+from shop.api import http, inputs
 from shop.api.http import Receive, Scope
 from shop.api.problems import Problem, invalid, not_ready, unavailable
 from shop.config import Config
@@ -282,10 +281,7 @@ def _set_cookie(scope: Scope, cart_id: str, trusted_proxies: frozenset[str]) -> 
 
 
 def _quantity(body: bytes) -> int:
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise invalid("body", 'must be JSON like {"quantity": 2}') from None
+    document = inputs.json_body(body, MAX_BODY, '{"quantity": 2}')
     if not isinstance(document, dict) or "quantity" not in document:
         raise invalid("quantity", 'is missing: send {"quantity": n}')
     unknown = set(document) - {"quantity"}
@@ -301,10 +297,4 @@ def _if_match(scope: Scope) -> int:
     raw = http.header(scope, b"if-match")
     if raw is None:
         raise Problem(428, 'send If-Match with the cart version you saw (its ETag, e.g. "3")')
-    text = raw.decode("latin-1").strip()
-    if text.startswith("W/"):
-        text = text[2:]
-    text = text.strip('"')
-    if not text.isdigit() or len(text) > 18:
-        raise invalid("If-Match", "must be the cart's ETag, a quoted whole number")
-    return int(text)
+    return inputs.etag(raw)

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from shop import metrics
-from shop.api import http
-from shop.api.cart import CART_ID, COOKIE
+from shop.api import http, inputs
+from shop.api.cart import COOKIE
 from shop.api.http import Receive, Scope, Send
 from shop.api.problems import Problem
 from shop.config import Config
@@ -87,8 +87,8 @@ class CartEvents:
         # A well-formed id with no events yet is accepted: GET /api/v1/cart issues cookies without
         # writing, so a fresh shopper's cart is unknown to the model until its first change. Such an
         # id only ever shows the empty cart it names, as GET /api/v1/cart would.
-        cart_id = http.cookie(scope, COOKIE)
-        if cart_id is None or not CART_ID.match(cart_id):
+        cart_id = inputs.cart_id(http.cookie(scope, COOKIE))
+        if cart_id is None:
             raise Problem(403, "no cart cookie: GET /api/v1/cart first")
         checkout = self._checkout()
         if checkout is None or not checkout.ready():
@@ -107,7 +107,13 @@ class CartEvents:
         if origin in self.cors_origins:
             return True
         host = http.header(scope, b"host")
-        return host is not None and urlsplit(origin).netloc == host.decode("latin-1")
+        if host is None:
+            return False
+        try:
+            netloc = urlsplit(origin).netloc
+        except ValueError:  # no URL at all, such as "http://[" (an unclosed IPv6 address)
+            return False
+        return netloc == host.decode("latin-1")
 
 
 class Stream:

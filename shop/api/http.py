@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from shop.api import inputs
 from shop.api.problems import Problem, invalid
 
 Scope = MutableMapping[str, Any]
@@ -114,12 +115,7 @@ def int_param(params: dict[str, str], name: str, default: int, low: int, high: i
     raw = params.get(name)
     if raw is None:
         return default
-    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(raw) > 12:
-        raise invalid(name, f"must be a whole number from {low} to {high}")
-    value = int(raw)
-    if not low <= value <= high:
-        raise invalid(name, f"must be a whole number from {low} to {high}")
-    return value
+    return inputs.whole_number(raw, name, low, high)
 
 
 def cookie(scope: Scope, name: str) -> str | None:
@@ -141,11 +137,7 @@ def min_offset(scope: Scope) -> int | None:
 def _whole_number(scope: Scope, name: str, problem: str) -> int | None:
     """Header `name` as a whole number (at most 18 digits), None when absent; 400 `problem` else."""
     raw = header(scope, name.lower().encode())
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise invalid(name, problem)
-    return int(raw)
+    return None if raw is None else inputs.header_number(raw, name, problem)
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:
