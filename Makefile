@@ -98,8 +98,8 @@ test-web: $(WEB_DEPS) ## vitest: the storefront's state logic
 test-py: build $(KAFKA_JARS) chromium ## pytest (starts its own broker on free ports; drives chromium)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-fuzz: build $(KAFKA_JARS) ## a long fuzz run: tests/test_fuzz.py with many more examples (about 5 minutes)
-	SHOP_FUZZ_EXAMPLES=$${SHOP_FUZZ_EXAMPLES:-3500} $(VENV)/bin/pytest tests/test_fuzz.py -q --timeout 1200
+fuzz: build $(KAFKA_JARS) ## a long fuzz run: tests/test_fuzz.py and tests/test_hostile_inputs.py with many more examples (about 7 minutes)
+	SHOP_FUZZ_EXAMPLES=$${SHOP_FUZZ_EXAMPLES:-3500} $(VENV)/bin/pytest tests/test_fuzz.py tests/test_hostile_inputs.py -q --timeout 1200
 
 test: lint test-rust test-web test-py ## every suite: lint, Rust, vitest and Python (unit, property, integration on a real broker, browser)
 
