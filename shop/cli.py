@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -25,6 +27,8 @@ from shop.service import all_topics
 log = logging.getLogger("shop")
 # Beyond shutdown_timeout for the requests and the flush: the relays and projections stop too.
 STOP_MARGIN_S = 15
+# The ports this process serves on, each with its lock (see check_port_free).
+_PORT_LOCKS: dict[int, socket.socket] = {}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -80,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(config: Config, args: argparse.Namespace) -> None:
     set_cpu_policy(config.cpu_policy)  # a wrong setting fails before anything is imported
+    check_port_free(config.http_host, config.http_port)  # and so does a port in use
     admin.ensure_topics(config, all_topics())
     if config.sample_rows > 0 and admin.end_offset(config, config.topic(pim.INTERNAL)) == 0:
         log.info(
@@ -102,6 +107,7 @@ def run(config: Config, args: argparse.Namespace) -> None:
 
 def serve(config: Config, args: argparse.Namespace) -> None:
     os.environ.update(config.to_env())  # the worker builds its Config from the environment
+    check_port_free(config.http_host, config.http_port)
     log.info("serving on http://%s:%d", config.http_host, config.http_port)
     serve_http("shop.api.app:app", config)
 
@@ -129,6 +135,33 @@ def serve_http(target: str, config: Config) -> None:
         log_access=False,
         log_level=config.log_level.lower(),  # type: ignore[arg-type]
     ).serve()
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fails the start if another shop starts or serves on `port`, or any socket listens on
+    `host`:`port`. Granian binds with SO_REUSEPORT, which lets a second shop bind the port of a
+    running one and silently take a share of its connections. Two checks: a lock held for the life
+    of this process (an abstract Unix socket named after the port: atomic, gone when the process
+    is), since Granian listens only once the shop has loaded; and a bind without SO_REUSEPORT,
+    which fails while anything else listens there."""
+    if port not in _PORT_LOCKS and sys.platform == "linux":
+        lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            lock.bind(f"\0event-thingy-store-http-port-{port}")
+        except OSError:
+            lock.close()
+            raise SystemExit(
+                f"error: cannot serve on {host}:{port}: another shop starts or serves on port {port}"
+            ) from None
+        _PORT_LOCKS[port] = lock
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a stopped shop's TIME_WAIT is fine
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            hint = " (another shop or server listens there)" if exc.errno == errno.EADDRINUSE else ""
+            raise SystemExit(f"error: cannot serve on {host}:{port}: {exc.strerror}{hint}") from None
 
 
 # SCHED_BATCH: a thread that wakes does not preempt the thread that woke it, which still holds the
