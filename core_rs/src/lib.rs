@@ -16,6 +16,7 @@ pub mod projection;
 pub mod signal;
 pub mod snapshot;
 pub mod swap;
+mod sync;
 
 pub use contexts::{catalog, checkout, fulfilment, relay, stock};
 

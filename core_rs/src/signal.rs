@@ -2,9 +2,14 @@
 //! variable), event loops (an eventfd each) and the shoppers' writes in flight, which Kafka
 //! acknowledged and which are answered once the projection applied them (read-your-writes).
 
+#[cfg(loom)]
+use crate::sync::AtomicUsize;
+use crate::sync::{
+    locked, seq_cst_between_store_and_load, wait_timeout_while, AtomicI64, AtomicU64, Condvar,
+    Mutex, Ordering,
+};
 use pyo3::prelude::*;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The applied offset of one projection, and whoever waits for it: threads (on a condition
@@ -31,6 +36,9 @@ pub struct SignalState {
     /// their loop has not taken yet. One lock: a write is in at most one of the two.
     writes: Mutex<Writes>,
     next_write: AtomicU64,
+    /// Under loom, `wake_all` counts here instead of writing eventfds.
+    #[cfg(loom)]
+    wakes: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -49,13 +57,10 @@ impl Default for SignalState {
             advanced: Condvar::new(),
             writes: Mutex::new(Writes::default()),
             next_write: AtomicU64::new(0),
+            #[cfg(loom)]
+            wakes: AtomicUsize::new(0),
         }
     }
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding one of these locks leaves plain data behind: go on with it.
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl SignalState {
@@ -81,9 +86,31 @@ impl SignalState {
         };
         // SeqCst on both sides (this store then load; `want`'s store then the caller's load of
         // `applied`): either this sees the wanted offset, or the waiter sees the applied one.
+        seq_cst_between_store_and_load();
         if released || self.wanted.load(Ordering::SeqCst) <= offset {
             self.wake_all();
         }
+    }
+
+    /// The last offset applied (-1 before any).
+    pub(crate) fn applied(&self) -> i64 {
+        self.applied.load(Ordering::SeqCst)
+    }
+
+    /// The lowest offset some event loop waits for from now on (i64::MAX: none). The caller
+    /// reads `applied` afterwards and wakes the loops itself if it is there already.
+    pub(crate) fn want(&self, offset: i64) {
+        self.wanted.store(offset, Ordering::SeqCst);
+        seq_cst_between_store_and_load();
+    }
+
+    /// True once `offset` is applied, false after `timeout`.
+    pub(crate) fn wait(&self, offset: i64, timeout: Duration) -> bool {
+        let guard = locked(&self.lock);
+        let (_guard, timed_out) = wait_timeout_while(&self.advanced, guard, timeout, |_| {
+            self.applied.load(Ordering::SeqCst) < offset
+        });
+        !timed_out || self.applied.load(Ordering::SeqCst) >= offset
     }
 
     /// A new id for a write about to be produced.
@@ -106,6 +133,13 @@ impl SignalState {
         self.wake_all();
     }
 
+    #[cfg(loom)]
+    fn wake_all(&self) {
+        let _wakers = locked(&self.wakers);
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[cfg(not(loom))]
     fn wake_all(&self) {
         let one: u64 = 1;
         for fd in locked(&self.wakers).iter() {
@@ -126,7 +160,7 @@ impl OffsetSignal {
     /// The last offset applied (-1 before any).
     #[getter]
     fn applied(&self) -> i64 {
-        self.state.applied.load(Ordering::SeqCst)
+        self.state.applied()
     }
 
     /// Publishes `offset` as applied (a snapshot loaded, or a batch applied from Python).
@@ -137,7 +171,7 @@ impl OffsetSignal {
     /// The lowest offset some event loop waits for from now on (i64::MAX: none). The caller
     /// reads `applied` afterwards and wakes the loops itself if it is there already.
     fn want(&self, offset: i64) {
-        self.state.wanted.store(offset, Ordering::SeqCst);
+        self.state.want(offset);
     }
 
     /// Writes every loop's eventfd now.
@@ -169,17 +203,8 @@ impl OffsetSignal {
 
     /// From a plain thread: true once `offset` is applied, false after `timeout` seconds.
     fn wait(&self, py: Python<'_>, offset: i64, timeout: f64) -> bool {
-        let state = &self.state;
-        py.detach(|| {
-            let guard = locked(&state.lock);
-            let (_guard, result) = state
-                .advanced
-                .wait_timeout_while(guard, Duration::from_secs_f64(timeout.max(0.0)), |_| {
-                    state.applied.load(Ordering::SeqCst) < offset
-                })
-                .unwrap_or_else(|e| e.into_inner());
-            !result.timed_out() || state.applied.load(Ordering::SeqCst) >= offset
-        })
+        let timeout = Duration::from_secs_f64(timeout.max(0.0));
+        py.detach(|| self.state.wait(offset, timeout))
     }
 
     /// The writes that are done, (id, offset) or (id, why Kafka did not take it), taken.
@@ -225,5 +250,126 @@ impl Drop for SignalState {
             // SAFETY: owned by this signal, which is going away.
             unsafe { libc::close(fd) };
         }
+    }
+}
+
+/// The offset signal's wake-ups model-checked (`make test-loom`): loom runs each model under every
+/// interleaving of its threads and the older values a weak load may return, over the shop's own
+/// `publish`, `want`, `applied`, `acknowledged` and `wait`, with loom's atomics, mutexes and
+/// condition variable; `wake_all` counts its wake-ups instead of writing eventfds.
+///
+/// What it checks: no lost wake-up between `want` (then the caller's look at `applied`, as in
+/// shop/kafka/offsets.py `_want`) and `publish`; no write left held once its offset is applied,
+/// and a wake-up after it is done; `wait` never misses a publish (a missed notification would
+/// leave it waiting: loom reports the deadlock).
+///
+/// What it cannot: the eventfds and the Python loops that read them; time (loom's timed wait waits
+/// for a notification, so the timeout path is not explored); `SeqCst` on loads and stores, which
+/// loom weakens to acquire/release: `seq_cst_between_store_and_load` gives the model the order
+/// the real build has (see `crate::sync`).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::thread;
+
+    fn shared() -> Arc<SignalState> {
+        Arc::new(SignalState::default())
+    }
+
+    fn spawn(
+        state: &Arc<SignalState>,
+        f: impl FnOnce(&SignalState) + Send + 'static,
+    ) -> thread::JoinHandle<()> {
+        let state = Arc::clone(state);
+        thread::spawn(move || f(&state))
+    }
+
+    fn wakes(state: &SignalState) -> usize {
+        state.wakes.load(Ordering::SeqCst)
+    }
+
+    /// What `_want` does: tell Rust the offset wanted, then look at `applied` (and wake the loops
+    /// if it is there). True if the look found it applied.
+    fn want_then_look(state: &SignalState, offset: i64) -> bool {
+        state.want(offset);
+        state.applied() >= offset
+    }
+
+    #[test]
+    fn a_wanted_offset_published_concurrently_is_seen_or_woken() {
+        for published in [1, 2] {
+            loom::model(move || {
+                let state = shared();
+                let publisher = spawn(&state, move |state| state.publish(published));
+                let seen = want_then_look(&state, 1);
+                publisher.join().unwrap();
+                assert!(seen || wakes(&state) > 0, "lost wake-up");
+            });
+        }
+    }
+
+    #[test]
+    fn a_wanted_offset_reached_over_two_publishes_is_seen_or_woken() {
+        loom::model(|| {
+            let state = shared();
+            let publisher = spawn(&state, |state| {
+                state.publish(0);
+                state.publish(1);
+            });
+            let seen = want_then_look(&state, 1);
+            publisher.join().unwrap();
+            assert!(seen || wakes(&state) > 0, "lost wake-up");
+        });
+    }
+
+    #[test]
+    fn a_write_acknowledged_while_its_offset_is_published_is_not_left_held() {
+        for (acknowledged, published) in [(3, 3), (3, 5), (5, 3)] {
+            loom::model(move || {
+                let state = shared();
+                let id = state.new_write();
+                let publisher = spawn(&state, move |state| state.publish(published));
+                state.acknowledged(id, Ok(acknowledged));
+                publisher.join().unwrap();
+                let writes = locked(&state.writes);
+                if acknowledged <= published {
+                    assert!(writes.held.is_empty(), "held though applied");
+                    assert_eq!(writes.done, [(id, Ok(acknowledged))]);
+                    assert!(wakes(&state) > 0, "done without a wake-up");
+                } else {
+                    assert_eq!(writes.held, [(acknowledged, id)]);
+                    assert!(writes.done.is_empty());
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn a_waiting_thread_never_misses_a_publish() {
+        loom::model(|| {
+            let state = shared();
+            let waiter = spawn(&state, |state| {
+                assert!(state.wait(1, Duration::from_secs(60)));
+            });
+            state.publish(0);
+            state.publish(1);
+            waiter.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn two_waiters_for_different_offsets_are_both_released() {
+        loom::model(|| {
+            let state = shared();
+            let first = spawn(&state, |state| {
+                assert!(state.wait(1, Duration::from_secs(60)))
+            });
+            let second = spawn(&state, |state| {
+                assert!(state.wait(2, Duration::from_secs(60)))
+            });
+            state.publish(2);
+            first.join().unwrap();
+            second.join().unwrap();
+        });
     }
 }

@@ -7,8 +7,10 @@
 //! The replay need not redo the batch: applying it to the first copy records what it did (see
 //! `Apply::Replay`), which the second copy, in the same state before it, takes as it is.
 
+use crate::sync::{locked, spin_loop, yield_now, Mutex};
 use arc_swap::{ArcSwap, Guard};
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::sync::Arc;
 
 /// A state that changes only by applying operations, in order, deterministically.
 pub trait Apply: Default + Clone {
@@ -52,8 +54,63 @@ macro_rules! replay_by_reapplying {
 }
 pub(crate) use replay_by_reapplying;
 
-struct Standby<M: Apply> {
-    copy: Arc<M>,
+/// Where the published copy lives, and the counted handle to a copy that readers hold and the
+/// writer checks: `ArcSwap` over std's `Arc` in the shop, a loom model of it in `loom_tests`.
+/// `LeftRight` is written once against this, so the model check runs the shop's own `write`.
+pub trait Published<M>: Sized {
+    /// A counted handle to one copy.
+    type Copy: Deref<Target = M> + Clone;
+    /// A handle for the duration of one read.
+    type Guard: Deref<Target = Self::Copy>;
+
+    fn wrap(model: M) -> Self::Copy;
+    fn new(copy: Self::Copy) -> Self;
+    fn load(&self) -> Self::Guard;
+    fn load_full(&self) -> Self::Copy;
+    /// Publishes `copy` and returns the copy it replaces, every reader's handle to which counts
+    /// from then on (`get_mut` sees it).
+    fn swap(&self, copy: Self::Copy) -> Self::Copy;
+    fn store(&self, copy: Self::Copy);
+    /// The copy to mutate, if no other handle to it is left.
+    fn get_mut(copy: &mut Self::Copy) -> Option<&mut M>;
+}
+
+impl<M> Published<M> for ArcSwap<M> {
+    type Copy = Arc<M>;
+    type Guard = Guard<Arc<M>>;
+
+    #[inline]
+    fn wrap(model: M) -> Arc<M> {
+        Arc::new(model)
+    }
+    #[inline]
+    fn new(copy: Arc<M>) -> Self {
+        ArcSwap::new(copy)
+    }
+    #[inline]
+    fn load(&self) -> Guard<Arc<M>> {
+        ArcSwap::load(self)
+    }
+    #[inline]
+    fn load_full(&self) -> Arc<M> {
+        ArcSwap::load_full(self)
+    }
+    #[inline]
+    fn swap(&self, copy: Arc<M>) -> Arc<M> {
+        ArcSwap::swap(self, copy)
+    }
+    #[inline]
+    fn store(&self, copy: Arc<M>) {
+        ArcSwap::store(self, copy)
+    }
+    #[inline]
+    fn get_mut(copy: &mut Arc<M>) -> Option<&mut M> {
+        Arc::get_mut(copy)
+    }
+}
+
+struct Standby<M: Apply, P: Published<M>> {
+    copy: P::Copy,
     /// What the published copy did and the standby copy has not yet.
     behind: Option<M::Replay>,
     /// After an install the standby copy is a placeholder: the next write makes it a clone of the
@@ -61,18 +118,18 @@ struct Standby<M: Apply> {
     twin_pending: bool,
 }
 
-pub struct LeftRight<M: Apply> {
-    published: ArcSwap<M>,
+pub struct LeftRight<M: Apply, P: Published<M> = ArcSwap<M>> {
+    published: P,
     /// Held only by the writer; readers never touch it.
-    standby: Mutex<Standby<M>>,
+    standby: Mutex<Standby<M, P>>,
 }
 
-impl<M: Apply> Default for LeftRight<M> {
+impl<M: Apply, P: Published<M>> Default for LeftRight<M, P> {
     fn default() -> Self {
         LeftRight {
-            published: ArcSwap::from_pointee(M::default()),
+            published: P::new(P::wrap(M::default())),
             standby: Mutex::new(Standby {
-                copy: Arc::new(M::default()),
+                copy: P::wrap(M::default()),
                 behind: None,
                 twin_pending: false,
             }),
@@ -80,69 +137,61 @@ impl<M: Apply> Default for LeftRight<M> {
     }
 }
 
-impl<M: Apply> LeftRight<M> {
+impl<M: Apply, P: Published<M>> LeftRight<M, P> {
     /// The current copy. Hold the guard only for the duration of one read.
-    pub fn read(&self) -> Guard<Arc<M>> {
+    pub fn read(&self) -> P::Guard {
         self.published.load()
     }
 
     /// The current copy, to hold for longer than a read (while it is saved, say): the writer
     /// waits for it before mutating that copy again, at the batch after next.
-    pub fn read_full(&self) -> Arc<M> {
+    pub fn read_full(&self) -> P::Copy {
         self.published.load_full()
     }
 
     /// Applies `ops` to the standby copy, publishes it, and retires the previous copy.
     /// Writers are serialised; each waits (never a reader) until no reader holds the copy it mutates.
     pub fn write(&self, ops: Vec<M::Op>) {
-        let mut standby = self
-            .standby
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut standby = locked(&self.standby);
         let standby = &mut *standby;
         if standby.twin_pending {
             // Only this writer changes the published copy, so it is the state to clone.
-            standby.copy = Arc::new(M::clone(&self.published.load()));
+            standby.copy = P::wrap(M::clone(&self.published.load()));
             standby.twin_pending = false;
         }
-        let copy = exclusive(&mut standby.copy);
+        let copy = exclusive::<M, P>(&mut standby.copy);
         if let Some(behind) = standby.behind.take() {
             copy.replay(behind);
         }
         let replay = copy.apply_recorded(ops);
-        let fresh = Arc::clone(&standby.copy);
+        let fresh = P::Copy::clone(&standby.copy);
         standby.copy = self.published.swap(fresh);
         standby.behind = Some(replay);
     }
-}
 
-impl<M: Apply> LeftRight<M> {
     /// Replaces the state with `model` (a snapshot, say), dropping anything not yet replayed. The
     /// second copy is made at the next write.
     pub fn install(&self, model: M) {
-        let mut standby = self
-            .standby
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        standby.copy = Arc::new(M::default());
+        let mut standby = locked(&self.standby);
+        standby.copy = P::wrap(M::default());
         standby.behind = None;
         standby.twin_pending = true;
-        self.published.store(Arc::new(model));
+        self.published.store(P::wrap(model));
     }
 }
 
-/// Waits until the last reader dropped its reference, then returns the copy for mutation.
-fn exclusive<M>(copy: &mut Arc<M>) -> &mut M {
+/// Waits until the last reader dropped its handle, then returns the copy for mutation.
+fn exclusive<M, P: Published<M>>(copy: &mut P::Copy) -> &mut M {
     let mut spins = 0u32;
-    while Arc::get_mut(copy).is_none() {
+    while P::get_mut(copy).is_none() {
         spins += 1;
         if spins < 64 {
-            std::hint::spin_loop();
+            spin_loop();
         } else {
-            std::thread::yield_now();
+            yield_now();
         }
     }
-    Arc::get_mut(copy).expect("no reader holds the standby copy")
+    P::get_mut(copy).expect("no reader holds the standby copy")
 }
 
 #[cfg(test)]
@@ -232,5 +281,214 @@ mod tests {
             reader.join().unwrap();
         }
         assert_eq!(lr.read().a, 200_000);
+    }
+}
+
+/// The swap's protocol model-checked (`make test-loom`): loom runs each model below under every
+/// interleaving of its threads (and the older values a weak load may return), over the shop's own
+/// `write`, `install`, `read`, `read_full` and `exclusive`, with loom's `Mutex`, `Arc` and cells.
+///
+/// What it checks: a reader sees the state before a batch or after it, never a part; the writer
+/// never mutates a copy a reader still holds (the models' fields are loom cells, so a mutation not
+/// ordered after every read of that copy, through the `Arc` count that `get_mut` checks, fails the
+/// model); no batch is lost or applied twice across `write`, `install` and `read_full`, in either
+/// copy.
+///
+/// What it cannot: `ArcSwap` is built on std atomics loom does not see, so `Slot` stands in for it
+/// with its contract: `load`, `swap` and `store` each take one indivisible step, and once `swap`
+/// returns every reader's handle to the old copy counts in that copy's `Arc` (arc-swap pays its
+/// readers' debts before it returns). That arc-swap keeps this contract is tested by arc-swap, and
+/// that `Arc`'s count is exact by std: loom's `Arc` never shows a stale count.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::cell::UnsafeCell;
+    use loom::sync::{Arc, Mutex};
+    use loom::thread;
+
+    /// `ArcSwap`'s contract on loom's primitives.
+    struct Slot<M>(Mutex<Arc<M>>);
+
+    impl<M> Published<M> for Slot<M> {
+        type Copy = Arc<M>;
+        type Guard = Box<Arc<M>>;
+
+        fn wrap(model: M) -> Arc<M> {
+            Arc::new(model)
+        }
+        fn new(copy: Arc<M>) -> Self {
+            Slot(Mutex::new(copy))
+        }
+        fn load(&self) -> Box<Arc<M>> {
+            Box::new(self.load_full())
+        }
+        fn load_full(&self) -> Arc<M> {
+            Arc::clone(&self.0.lock().unwrap())
+        }
+        fn swap(&self, copy: Arc<M>) -> Arc<M> {
+            std::mem::replace(&mut *self.0.lock().unwrap(), copy)
+        }
+        fn store(&self, copy: Arc<M>) {
+            let old = self.swap(copy);
+            drop(old);
+        }
+        fn get_mut(copy: &mut Arc<M>) -> Option<&mut M> {
+            Arc::get_mut(copy)
+        }
+    }
+
+    /// Two counters that every op moves together, in cells loom watches: a torn read shows as a
+    /// difference, a read racing a write as a failed model.
+    struct Pair {
+        a: UnsafeCell<u64>,
+        b: UnsafeCell<u64>,
+    }
+
+    // SAFETY: shared only through `LeftRight`, whose protocol is what loom checks here: every
+    // access goes through the cells, and loom fails the model on any access racing a write.
+    unsafe impl Sync for Pair {}
+
+    impl Pair {
+        fn new(value: u64) -> Self {
+            Pair {
+                a: UnsafeCell::new(value),
+                b: UnsafeCell::new(value),
+            }
+        }
+
+        fn get(&self) -> (u64, u64) {
+            // SAFETY: a plain read; loom checks it is ordered after every write to the cell.
+            let a = self.a.with(|a| unsafe { *a });
+            let b = self.b.with(|b| unsafe { *b });
+            (a, b)
+        }
+
+        /// The value, asserting the read is not torn.
+        fn value(&self) -> u64 {
+            let (a, b) = self.get();
+            assert_eq!(a, b, "torn read");
+            a
+        }
+    }
+
+    impl Default for Pair {
+        fn default() -> Self {
+            Pair::new(0)
+        }
+    }
+
+    impl Clone for Pair {
+        fn clone(&self) -> Self {
+            Pair::new(self.value())
+        }
+    }
+
+    impl Apply for Pair {
+        type Op = u64;
+        replay_by_reapplying!(u64);
+        fn apply(&mut self, op: &u64) {
+            // SAFETY: loom checks that no read of this copy races the write.
+            self.a.with_mut(|a| unsafe { *a += op });
+            self.b.with_mut(|b| unsafe { *b += op });
+        }
+    }
+
+    type Model = LeftRight<Pair, Slot<Pair>>;
+
+    fn spawn(lr: &Arc<Model>, f: impl FnOnce(&Model) + 'static) -> thread::JoinHandle<()> {
+        let lr = Arc::clone(lr);
+        thread::spawn(move || f(&lr))
+    }
+
+    /// Writes nothing twice and reads after each: each write publishes the other copy, so the two
+    /// reads see both copies, which must agree.
+    fn assert_both_copies(lr: &Model, value: u64) {
+        for _ in 0..2 {
+            lr.write(vec![]);
+            assert_eq!(lr.read().value(), value, "the copies disagree");
+        }
+    }
+
+    #[test]
+    fn a_reader_sees_whole_batches_and_no_copy_it_holds_is_mutated() {
+        loom::model(|| {
+            let lr = Arc::new(Model::default());
+            let reader = spawn(&lr, |lr| {
+                let mut last = 0;
+                for _ in 0..2 {
+                    let copy = lr.read();
+                    let value = copy.value();
+                    assert_eq!(value % 10, 0, "part of a batch");
+                    assert!(value >= last, "went back in time");
+                    last = value;
+                }
+            });
+            for _ in 0..3 {
+                lr.write(vec![3, 7]);
+            }
+            reader.join().unwrap();
+            assert_eq!(lr.read().value(), 30);
+            assert_both_copies(&lr, 30);
+        });
+    }
+
+    #[test]
+    fn two_readers_on_different_copies_each_see_whole_batches() {
+        loom::model(|| {
+            let lr = Arc::new(Model::default());
+            let readers = [(); 2].map(|_| {
+                spawn(&lr, |lr| {
+                    let value = lr.read().value();
+                    assert_eq!(value % 10, 0, "part of a batch");
+                })
+            });
+            for _ in 0..3 {
+                lr.write(vec![3, 7]);
+            }
+            for reader in readers {
+                reader.join().unwrap();
+            }
+            assert_both_copies(&lr, 30);
+        });
+    }
+
+    #[test]
+    fn a_copy_held_by_read_full_is_not_mutated_until_let_go() {
+        loom::model(|| {
+            let lr = Arc::new(Model::default());
+            let saver = spawn(&lr, |lr| {
+                let held = lr.read_full();
+                let before = held.value();
+                thread::yield_now();
+                assert_eq!(held.value(), before, "a held copy changed");
+            });
+            lr.write(vec![1]);
+            lr.write(vec![2]);
+            lr.write(vec![4]);
+            saver.join().unwrap();
+            assert_eq!(lr.read().value(), 7);
+            assert_both_copies(&lr, 7);
+        });
+    }
+
+    #[test]
+    fn an_install_racing_a_write_and_a_read_loses_no_batch() {
+        loom::model(|| {
+            let lr = Arc::new(Model::default());
+            let installer = spawn(&lr, |lr| lr.install(Pair::new(100)));
+            let reader = spawn(&lr, |lr| {
+                let value = lr.read().value();
+                assert!([0, 1, 100, 101].contains(&value), "read {value}");
+            });
+            lr.write(vec![1]);
+            installer.join().unwrap();
+            reader.join().unwrap();
+            // The install replaced the state either before the write (101) or after it (100).
+            let installed = lr.read().value();
+            assert!(installed == 100 || installed == 101, "read {installed}");
+            lr.write(vec![2]);
+            assert_eq!(lr.read().value(), installed + 2);
+            assert_both_copies(&lr, installed + 2);
+        });
     }
 }
