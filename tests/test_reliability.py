@@ -140,22 +140,22 @@ def test_headers_that_do_not_arrive_in_time_close_the_connection(
 def test_writes_beyond_max_commands_are_shed_with_503(
     strict: tuple[ShopProcess, list[str]], broker: Broker
 ) -> None:
-    """A write takes its slot once its body is in: one whose body has not arrived is in flight but
-    takes none; one that waits for Kafka (frozen here) takes the only one, and the next is shed."""
+    """A write past its body that waits for Kafka (frozen here) holds the only write slot: the next
+    write is shed. (One whose body has not arrived holds none: test_slow_bodies_take_no_write_slot.)
+    The broker is frozen first: the held body must go within the strict shop's 2 s body timeout."""
     shop, ids = strict
-    held = HeldRequest(shop.config.http_port, "PUT", f"/api/v1/cart/items/{ids[0]}", 15)
-    eventually(lambda: shop.metric("shop_commands_in_flight") == 1, timeout=10)
-    with httpx.Client(timeout=30) as client:
-        assert put(shop, client, ids[1], 1).status_code == 200
-        broker.signal(signal.SIGSTOP)
-        try:
-            held.send(b'{"quantity": 2}')
-            eventually(lambda: shop.metric("shop_commands_writing") == 1, timeout=10)
+    broker.signal(signal.SIGSTOP)
+    try:
+        held = HeldRequest(shop.config.http_port, "PUT", f"/api/v1/cart/items/{ids[0]}", 15)
+        eventually(lambda: shop.metric("shop_commands_in_flight") == 1, timeout=10)
+        held.send(b'{"quantity": 2}')
+        eventually(lambda: shop.metric("shop_commands_writing") == 1, timeout=10)
+        with httpx.Client(timeout=30) as client:
             shed = put(shop, client, ids[1], 1)
             assert_503(shed, "overloaded")
             assert client.get(shop.url + "/api/v1/products").status_code == 200  # reads are not shed
-        finally:
-            broker.signal(signal.SIGCONT)
+    finally:
+        broker.signal(signal.SIGCONT)
     response = held.response()
     assert response.status == 200, response.body
     assert shop.metric("shop_commands_shed_total") >= 1
@@ -327,9 +327,10 @@ def test_far_future_min_offsets_are_refused_quickly_and_leave_reads_alone(shop: 
     assert flood_ms[-1] < 1000 * (BEYOND_END_WAIT_S + 2 * ANSWER_SLACK_S)
 
 
-def test_a_min_offset_written_a_moment_later_is_still_answered(shop: ShopProcess) -> None:
-    """The brief wait past the end: an offset another instance has just written (written here
-    while the read waits) is answered, not refused."""
+def test_an_offset_past_the_end_waits_briefly_for_a_write_then_is_refused(shop: ShopProcess) -> None:
+    """An offset past the end of the topic waits a moment: another instance may have just written
+    it (written here while the read waits), and then it is answered. Nobody writes it: a 400 after
+    that moment, not after the ready timeout."""
     product = shop.get("/api/v1/products").json()["items"][0]["id"]
     with httpx.Client(base_url=shop.url, timeout=30) as client:
         ahead = (
@@ -341,8 +342,14 @@ def test_a_min_offset_written_a_moment_later_is_still_answered(shop: ShopProcess
             written = client.put(f"/api/v1/cart/items/{product}", json={"quantity": 2})
             assert int(written.headers["shop-offset"]) >= ahead
             answer = read.result(timeout=30)
-    assert answer.status_code == 200, answer.text
-    assert int(answer.headers["shop-offset"]) >= ahead
+        assert answer.status_code == 200, answer.text
+        assert int(answer.headers["shop-offset"]) >= ahead
+
+        started = time.monotonic()
+        refused = client.get("/api/v1/cart", headers={"shop-min-offset": str(FAR_FUTURE)})
+        seconds = time.monotonic() - started
+    assert refused.status_code == 400, refused.text
+    assert 0.9 * BEYOND_END_WAIT_S <= seconds < BEYOND_END_WAIT_S + ANSWER_SLACK_S
 
 
 SLOW_BODIES = 300  # more than SHOP_MAX_COMMANDS (256 by default)
