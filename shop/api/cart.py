@@ -3,7 +3,6 @@ model once it applied the command (read-your-writes)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -23,7 +22,6 @@ T = TypeVar("T")
 
 COOKIE = "cart"
 COOKIE_MAX_AGE = 365 * 24 * 3600
-CART_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BODY = 1024
 # How long a Shop-Min-Offset past the end of the topic (as this instance last saw it) waits before
 # its 400: another instance may have just written it.
@@ -190,8 +188,8 @@ class CartRoutes:
 
     def _cart_id(self, scope: Scope) -> tuple[str, list[tuple[bytes, bytes]]]:
         """The cart of the cookie, or a new one with the header that sets it."""
-        cart_id = http.cookie(scope, COOKIE)
-        if cart_id is not None and CART_ID.match(cart_id):
+        cart_id = inputs.cart_id(http.cookie(scope, COOKIE))
+        if cart_id is not None:
             return cart_id, []
         cart_id = new_id()
         return cart_id, [_set_cookie(scope, cart_id, self.trusted_proxies)]
