@@ -230,8 +230,10 @@ class CartRoutes:
         out: 400, not a 503 that invites retrying forever. One within the topic that this instance
         has not applied yet waits up to ready_timeout, then 503."""
         offset = http.min_offset(scope)
+        if offset is None:
+            return
         projection = self.checkout.projection
-        if offset is None or projection.watch.applied >= offset:
+        if projection.watch.applied >= offset:
             return
         with self.offset_waits:
             timeout: float = self.config.ready_timeout
