@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 WRK         := /usr/bin/wrk
 
-.PHONY: help run serve test test-rust test-py test-web chromium fuzz lint fmt build kafka-up kafka-down bench profile wheel clean
+.PHONY: help run serve test test-rust test-py test-web chromium fuzz lint fmt build kafka-up kafka-down bench profile soak wheel clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -119,6 +119,9 @@ bench: build $(KAFKA_JARS) $(WRK) ## every benchmark (under 20 min) into bench/r
 
 profile: build $(KAFKA_JARS) $(WRK) ## py-spy flame graphs of the shop under wrk load into bench/results/
 	$(PY) -m bench.profile
+
+soak: build $(KAFKA_JARS) $(WRK) ## an hour-long mixed load with resource sampling (SOAK_MINUTES=60) into bench/results/soak.{json,md}
+	$(PY) -m bench.soak
 
 wheel: $(PROTO_PY) $(STOREFRONT) ## a manylinux abi3 wheel in dist/ (with the storefront)
 	$(VENV)/bin/maturin build --release --out dist
