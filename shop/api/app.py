@@ -34,6 +34,9 @@ CART_ITEMS = CART + "/items/"
 ORDERS = "/api/v1/orders/"
 CATALOG_PARAMS = frozenset({"sort", "prefix", "page", "per_page"})
 PAGE_CACHE_SIZE = 4096
+# The cache's key is the raw query (no parsing on a hit), so pages past the end, clamped to the
+# last page, are each another copy of it: the bytes are bounded too, not only the count.
+PAGE_CACHE_BYTES = 64 * 1024 * 1024
 GC_THRESHOLD = 50_000  # container allocations between young-generation collections (default 700)
 UPGRADE = (b"upgrade", b"websocket")
 
@@ -49,7 +52,7 @@ class App:
         self._checkout_ready = False
         self._carts: CartRoutes | None = None
         # Answers with encoded pages by (query string, protobuf).
-        self._pages: dict[tuple[bytes, bool], CachedPage] = {}
+        self._pages = PageCache(PAGE_CACHE_SIZE, PAGE_CACHE_BYTES)
         self._openapi = json.dumps(spec()).encode()
         self.storefront = Storefront()
         self.cart_events = CartEvents(self.config, lambda: None if self.shop is None else self.shop.checkout)
@@ -217,6 +220,7 @@ class App:
         if cached.mark.offset != model.offset:
             cached.mark, body = model.page_unless_shown(*cached.request, cached.protobuf, cached.mark)
             if body is not None:
+                self._pages.resize(cached, len(body))
                 cached.answer = _page_answer(body, cached.protobuf, [])
         return cached.answer
 
@@ -227,11 +231,8 @@ class App:
         mark, body = model.page_unless_shown(*request, protobuf)
         answer = _page_answer(body, protobuf, cors)
         if not cors:  # answers with CORS headers name the origin: not shared between origins
-            if len(self._pages) >= PAGE_CACHE_SIZE:
-                self._pages.clear()
-            self._pages[(scope.get("query_string", b""), protobuf)] = CachedPage(
-                request, protobuf, mark, answer
-            )
+            key = (scope.get("query_string", b""), protobuf)
+            self._pages.put(key, CachedPage(request, protobuf, mark, answer, len(body)))
         return answer
 
     async def _status(self, scope: Scope, send: Send, status: Any) -> None:
@@ -341,6 +342,39 @@ class CachedPage:
     protobuf: bool
     mark: PageMark
     answer: tuple[http.Message, http.Message]
+    size: int  # bytes of the body
+
+
+class PageCache:
+    """Cached page answers by (raw query, protobuf), at most `most` of them and `most_bytes` of
+    bodies; when either is reached it starts over (the hot pages come back at once)."""
+
+    def __init__(self, most: int, most_bytes: int) -> None:
+        self.most = most
+        self.most_bytes = most_bytes
+        self.bytes = 0
+        self._pages: dict[tuple[bytes, bool], CachedPage] = {}
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def get(self, key: tuple[bytes, bool]) -> CachedPage | None:
+        return self._pages.get(key)
+
+    def put(self, key: tuple[bytes, bool], page: CachedPage) -> None:
+        if len(self._pages) >= self.most or self.bytes + page.size > self.most_bytes:
+            self._pages.clear()
+            self.bytes = 0
+        replaced = self._pages.get(key)
+        if replaced is not None:
+            self.bytes -= replaced.size
+        self._pages[key] = page
+        self.bytes += page.size
+
+    def resize(self, page: CachedPage, size: int) -> None:
+        """`page` (cached) was encoded again, `size` bytes now."""
+        self.bytes += size - page.size
+        page.size = size
 
 
 def _page_answer(body: bytes, protobuf: bool, cors: http.Headers) -> tuple[http.Message, http.Message]:
