@@ -196,11 +196,12 @@ def test_removing_a_product_not_in_the_cart_is_404_and_writes_nothing(
     client: httpx.Client, ids: list[str]
 ) -> None:
     before = client.put(f"/api/v1/cart/items/{ids[0]}", json={"quantity": 1})
-    offset = before.headers["shop-offset"]
     assert_problem(client.delete(f"/api/v1/cart/items/{ids[1]}"), 404)
     assert_problem(client.delete("/api/v1/cart/items/no-such-product"), 404)
     after = client.get("/api/v1/cart")
-    assert (after.headers["etag"], after.headers["shop-offset"]) == (before.headers["etag"], offset)
+    # The cart's version (its ETag) moves with every command applied to it; the bridges may move
+    # the topic's offset meanwhile, so that is no measure of this cart.
+    assert (after.headers["etag"], after.json()) == (before.headers["etag"], before.json())
 
 
 def test_protobuf_cart_and_bad_headers(client: httpx.Client, ids: list[str]) -> None:
