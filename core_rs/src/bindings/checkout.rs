@@ -76,7 +76,7 @@ impl PyCheckout {
     #[pyo3(signature = (cart_id, protobuf = false))]
     fn cart<'py>(&self, py: Python<'py>, cart_id: &str, protobuf: bool) -> Bound<'py, PyBytes> {
         let model = self.projection.read();
-        PyBytes::new(py, &cart_body(&model, cart_id, protobuf))
+        PyBytes::new(py, &cart_body(&model, model.cart(cart_id), protobuf))
     }
 
     /// The cart from one copy; with `written_at`, also the fate of the CartItemSet applied at
@@ -102,7 +102,7 @@ impl PyCheckout {
             refusal,
             version: cart.map_or(0, |c| c.version),
             offset: model.offset(),
-            body: PyBytes::new(py, &cart_body(&model, cart_id, protobuf)).unbind(),
+            body: PyBytes::new(py, &cart_body(&model, cart, protobuf)).unbind(),
             order_id,
             next_cart_id,
         }
@@ -120,7 +120,7 @@ impl PyCheckout {
         let cart = model.cart(cart_id);
         let (ordered, version) = cart.map_or((false, 0), |c| (c.ordered.is_some(), c.version));
         let body = (version != shown_version && !ordered)
-            .then(|| PyBytes::new(py, &cart_body(&model, cart_id, false)));
+            .then(|| PyBytes::new(py, &cart_body(&model, cart, false)));
         (ordered, version, body)
     }
 
@@ -235,8 +235,7 @@ impl PyCheckout {
     }
 }
 
-fn cart_body(model: &Checkout, cart_id: &str, protobuf: bool) -> Vec<u8> {
-    let cart = model.cart(cart_id);
+fn cart_body(model: &Checkout, cart: Option<&Cart>, protobuf: bool) -> Vec<u8> {
     if protobuf {
         view::cart_protobuf(model, cart)
     } else {
