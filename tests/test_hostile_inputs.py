@@ -27,6 +27,7 @@ from shop.api import http, inputs
 from shop.api.app import App
 from shop.api.http import Message
 from shop.api.problems import Problem
+from shop.kafka.producer import ACK_MARGIN_S
 from tests.support.asgi import Answer, request, running_app
 from tests.support.hostile import (
     ANY_TEXT,
@@ -74,7 +75,7 @@ def bound(app: App, method: str, headers: list[tuple[bytes, bytes]]) -> float:
     if any(name == b"shop-min-offset" for name, _value in headers):
         seconds += app.config.ready_timeout
     if method in WRITES:
-        seconds += app.config.produce_timeout + 1 + app.config.ready_timeout
+        seconds += app.config.produce_timeout + ACK_MARGIN_S + app.config.ready_timeout
     return seconds
 
 

@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from fixtures.kafka_broker import Broker
 from fixtures.server import ShopProcess
+from shop.kafka.producer import ACK_MARGIN_S
 from tests.support.catalog import import_catalog
 from tests.support.config import fresh_config
 
@@ -101,7 +102,7 @@ def test_requests_the_spec_forbids_get_a_4xx_within_their_bound(running_shop: Sh
             if any(name.lower() == "shop-min-offset" for name in case.headers or {}):
                 bound += config.ready_timeout
             if case.method.upper() != "GET":
-                bound += config.produce_timeout + 1 + config.ready_timeout
+                bound += config.produce_timeout + ACK_MARGIN_S + config.ready_timeout
             assert response.elapsed <= bound, (case.as_curl_command(), response.elapsed)
 
         try:
