@@ -47,8 +47,9 @@ pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 
 STOCK = 20
 ACCEPTED = frozenset({"accepted", "shipped", "backordered"})
-# Where scenario B kills the instance handling the order, one round each.
-KILL_POINTS = ("at-once", "once-written", "after-3ms", "at-once", "once-written")
+# Where scenario B kills the instance handling the order, one round each (each round costs about
+# 8 s; a second round of the same points was dropped to keep `make test` within its budget).
+KILL_POINTS = ("at-once", "once-written", "after-3ms")
 SLICE_S = 0.0005  # the frozen instance runs this long at a time (time.sleep makes it 1-2 ms)
 SETTLE_S = 0.05  # once it is frozen again: what it sent has reached the broker's log
 WAIT_WRITTEN_S = 60.0  # the most the order may take to reach the topic, slices included
