@@ -1,31 +1,74 @@
 //! JSON output helpers shared by every response encoder.
 
 /// Appends `bytes` (valid UTF-8) as a JSON string, escaping only what JSON requires.
+///
+/// Eight bytes are checked at a time (a word with no control byte, quote or backslash is copied
+/// as it is): product texts rarely need an escape, and checking byte by byte took 40% of an
+/// uncached catalog page.
 pub fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
-        let escape: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(byte >> 4)]);
-            out.push(HEX[usize::from(byte & 0xf)]);
-        } else {
-            out.extend_from_slice(escape);
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(word) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+            if !needs_escape(word) {
+                i += 8;
+                continue;
+            }
         }
-        start = i + 1;
+        let end = (i + 8).min(bytes.len());
+        for (j, &byte) in bytes.iter().enumerate().take(end).skip(i) {
+            if let Some(escape) = escape_of(byte) {
+                out.extend_from_slice(&bytes[start..j]);
+                push_escape(out, byte, escape);
+                start = j + 1;
+            }
+        }
+        i = end;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of `word` is below `n` (n <= 128): nonzero exactly then (the classic bit
+/// trick; only which bytes it flags can be off, never whether one is flagged).
+const fn any_byte_below(word: u64, n: u8) -> bool {
+    word.wrapping_sub(ONES * n as u64) & !word & HIGHS != 0
+}
+
+/// Whether any byte of `word` is a control byte, a quote or a backslash.
+const fn needs_escape(word: u64) -> bool {
+    any_byte_below(word, 0x20)
+        || any_byte_below(word ^ (ONES * b'"' as u64), 1)
+        || any_byte_below(word ^ (ONES * b'\\' as u64), 1)
+}
+
+/// How `byte` is written in a JSON string when not as itself; empty means `\u00XX`.
+fn escape_of(byte: u8) -> Option<&'static [u8]> {
+    match byte {
+        b'"' => Some(b"\\\""),
+        b'\\' => Some(b"\\\\"),
+        b'\n' => Some(b"\\n"),
+        b'\r' => Some(b"\\r"),
+        b'\t' => Some(b"\\t"),
+        0..=0x1f => Some(b""),
+        _ => None,
+    }
+}
+
+fn push_escape(out: &mut Vec<u8>, byte: u8, escape: &[u8]) {
+    if escape.is_empty() {
+        out.extend_from_slice(b"\\u00");
+        out.push(HEX[usize::from(byte >> 4)]);
+        out.push(HEX[usize::from(byte & 0xf)]);
+    } else {
+        out.extend_from_slice(escape);
+    }
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -47,5 +90,34 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "\"a\\\"b\\\\c\\nd\\u0001é€\""
         );
+    }
+
+    /// The word-at-a-time check agrees with a byte-by-byte escape for any text, at any alignment.
+    #[test]
+    fn json_string_matches_escaping_byte_by_byte() {
+        use proptest::prelude::*;
+        let texts = proptest::collection::vec(
+            prop_oneof![
+                Just(b'"'),
+                Just(b'\\'),
+                0u8..0x20,
+                0x20u8..0x7f,
+                0x7fu8..=0xff
+            ],
+            0..40,
+        );
+        proptest!(|(text in texts)| {
+            let mut fast = Vec::new();
+            json_string(&mut fast, &text);
+            let mut slow = vec![b'"'];
+            for &byte in &text {
+                match escape_of(byte) {
+                    Some(escape) => push_escape(&mut slow, byte, escape),
+                    None => slow.push(byte),
+                }
+            }
+            slow.push(b'"');
+            prop_assert_eq!(fast, slow);
+        });
     }
 }

@@ -178,6 +178,10 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
+# The fields of a listing's item, in the order the catalog writes them.
+SUMMARY_FIELDS = ("id", "name", "price", "category", "small_image_url")
+
+
 def spec() -> dict[str, Any]:
     product_properties = {
         "id": {"type": "string"},
@@ -241,11 +245,18 @@ def spec() -> dict[str, Any]:
                     "properties": product_properties,
                     "additionalProperties": False,
                 },
+                "ProductSummary": {
+                    "description": "a listing's item: what a product card shows",
+                    "type": "object",
+                    "required": list(SUMMARY_FIELDS),
+                    "properties": {name: product_properties[name] for name in SUMMARY_FIELDS},
+                    "additionalProperties": False,
+                },
                 "Page": {
                     "type": "object",
                     "required": ["items", "total", "page", "pages", "per_page", "sort", "prefix"],
                     "properties": {
-                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/ProductView"}},
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/ProductSummary"}},
                         "total": {"type": "integer", "minimum": 0},
                         "page": {"type": "integer", "minimum": 1},
                         "pages": {"type": "integer", "minimum": 0},

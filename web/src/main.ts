@@ -14,7 +14,7 @@ import {
   shortPositions,
   unitsInCart,
 } from "./state";
-import type { Cart, CartItem, Order, Product, Sort } from "./types";
+import type { Cart, CartItem, Order, ProductSummary, Sort } from "./types";
 import {
   cartView,
   catalogControls,
@@ -322,7 +322,7 @@ function showCartEverywhere(next: Cart): void {
   sync.publish({ kind: "cart", cart: next });
 }
 
-function addOne(product: Product): void {
+function addOne(product: ProductSummary): void {
   changeQuantity(product.id, product.name, (current) => current + 1);
 }
 

@@ -3,6 +3,8 @@ import type { components, operations } from "./generated/api";
 
 type Schemas = components["schemas"];
 export type Product = Schemas["ProductView"];
+/** A listing's item: what a product card shows (a product's own page has every field). */
+export type ProductSummary = Schemas["ProductSummary"];
 export type Page = Schemas["Page"];
 export type Cart = Schemas["Cart"];
 export type CartItem = Schemas["CartItem"];

@@ -2,10 +2,10 @@
 import { h, picture } from "./dom";
 import { formatRoute, type Route, SORTS } from "./routes";
 import { canAddOne, formatPrice, quantityOf, stockNote } from "./state";
-import type { Cart, CartItem, Order, Page, Product, Sort } from "./types";
+import type { Cart, CartItem, Order, Page, Product, ProductSummary, Sort } from "./types";
 
 export interface CatalogActions {
-  addOne(product: Product): void;
+  addOne(product: ProductSummary): void;
 }
 
 export interface CartActions {
@@ -101,7 +101,7 @@ export function catalogResults(
   ];
 }
 
-function productCard(product: Product, cart: Cart | undefined, actions: CatalogActions): HTMLElement {
+function productCard(product: ProductSummary, cart: Cart | undefined, actions: CatalogActions): HTMLElement {
   const inCart = quantityOf(cart, product.id);
   return h(
     "li",
@@ -115,7 +115,7 @@ function productCard(product: Product, cart: Cart | undefined, actions: CatalogA
 }
 
 function addButton(
-  product: Product,
+  product: ProductSummary,
   cart: Cart | undefined,
   actions: CatalogActions,
   key: string,

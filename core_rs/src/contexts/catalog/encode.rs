@@ -17,9 +17,18 @@ const VIEW_KEYS: [&str; 8] = [
 ];
 /// The order keys are written in: the API's documented order.
 const JSON_ORDER: [usize; 8] = [0, 2, 1, 3, 4, 5, 6, 7];
+/// The fields of a listing's item (`ProductSummary`), in the same order: what a card shows.
+/// Description, long text and the large image are for the product's own page; they were four
+/// fifths of a listing's bytes.
+const SUMMARY_ORDER: [usize; 5] = [0, 2, 1, 5, 6];
 
 /// Appends one product as a JSON object; absent proto3 fields get their default.
 pub fn product_json(out: &mut Vec<u8>, view: &[u8]) {
+    view_json(out, view, &JSON_ORDER);
+}
+
+/// Appends the fields `order` names of a product view as a JSON object.
+fn view_json(out: &mut Vec<u8>, view: &[u8], order: &[usize]) {
     let mut strings: [&[u8]; 8] = [b""; 8];
     let mut price = 0i64;
     for (number, field) in FieldReader::new(view) {
@@ -30,7 +39,7 @@ pub fn product_json(out: &mut Vec<u8>, view: &[u8]) {
         }
     }
     out.push(b'{');
-    for (i, &field) in JSON_ORDER.iter().enumerate() {
+    for (i, &field) in order.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -45,16 +54,15 @@ pub fn product_json(out: &mut Vec<u8>, view: &[u8]) {
     out.push(b'}');
 }
 
-/// A catalog page as JSON.
+/// A catalog page as JSON; its items are summaries.
 pub fn page_json(page: &Page<'_>, per_page: usize, sort: Sort, prefix: &str) -> Vec<u8> {
-    let size: usize = page.items.iter().map(|p| p.view().len() + 160).sum();
-    let mut out = Vec::with_capacity(size + 160 + prefix.len());
+    let mut out = Vec::with_capacity(page.items.len() * SUMMARY_JSON_GUESS + 160 + prefix.len());
     out.extend_from_slice(b"{\"items\":[");
     for (i, product) in page.items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        product_json(&mut out, product.view());
+        view_json(&mut out, product.view(), &SUMMARY_ORDER);
     }
     out.extend_from_slice(b"],\"total\":");
     json_int(&mut out, page.total as i64);
@@ -72,12 +80,18 @@ pub fn page_json(page: &Page<'_>, per_page: usize, sort: Sort, prefix: &str) -> 
     out
 }
 
-/// A catalog page as a protobuf `shop.catalog.Page`: each item is the stored view, copied.
+/// Room for one summary's JSON, most of the time: keys, an id, a name, a category and an URL.
+const SUMMARY_JSON_GUESS: usize = 192;
+
+/// A catalog page as a protobuf `shop.catalog.Page`: each item a `ProductSummary`, the summary's
+/// fields copied from the stored view (the two messages share their field numbers).
 pub fn page_protobuf(page: &Page<'_>, per_page: usize, sort: Sort, prefix: &str) -> Vec<u8> {
-    let size: usize = page.items.iter().map(|p| p.view().len() + 4).sum();
-    let mut out = Vec::with_capacity(size + 48 + prefix.len());
+    let mut out = Vec::with_capacity(page.items.len() * SUMMARY_JSON_GUESS + 48 + prefix.len());
+    let mut summary = Vec::with_capacity(SUMMARY_JSON_GUESS);
     for product in &page.items {
-        put_bytes_field(&mut out, 1, product.view());
+        summary.clear();
+        summary_protobuf(&mut summary, product.view());
+        put_bytes_field(&mut out, 1, &summary);
     }
     put_int64_field(&mut out, 2, page.total as i64);
     put_int64_field(&mut out, 3, page.page as i64);
@@ -88,6 +102,18 @@ pub fn page_protobuf(page: &Page<'_>, per_page: usize, sort: Sort, prefix: &str)
         put_bytes_field(&mut out, 7, prefix.as_bytes());
     }
     out
+}
+
+/// The summary's fields of a stored view, copied as they are encoded (canonical, in order).
+fn summary_protobuf(out: &mut Vec<u8>, view: &[u8]) {
+    for (number, field) in FieldReader::new(view) {
+        let wanted = SUMMARY_ORDER.iter().any(|&i| i + 1 == number as usize);
+        match (wanted, field) {
+            (true, Field::Varint(value)) => put_int64_field(out, number, value as i64),
+            (true, Field::Bytes(bytes)) => put_bytes_field(out, number, bytes),
+            _ => {}
+        }
+    }
 }
 
 /// One product as JSON.
@@ -113,6 +139,41 @@ mod tests {
         assert_eq!(
             json,
             r#"{"id":"x","name":"N","price":0,"description":"","longtext":"","category":"","small_image_url":"","large_image_url":""}"#
+        );
+    }
+
+    #[test]
+    fn a_summary_has_the_listing_fields_in_order_and_decodes_as_one() {
+        use prost::Message;
+        let product = Product::from_pim(&pim::Product {
+            id: "x".into(),
+            name: "N".into(),
+            price: 250,
+            description: "long".into(),
+            longtext: "longer".into(),
+            category: "c".into(),
+            small_image_url: "s".into(),
+            large_image_url: "l".into(),
+            ..Default::default()
+        });
+        let mut json = Vec::new();
+        view_json(&mut json, product.view(), &SUMMARY_ORDER);
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            r#"{"id":"x","name":"N","price":250,"category":"c","small_image_url":"s"}"#
+        );
+        let mut bytes = Vec::new();
+        summary_protobuf(&mut bytes, product.view());
+        let summary = crate::codec::catalog::ProductSummary::decode(bytes.as_slice()).unwrap();
+        assert_eq!(
+            summary,
+            crate::codec::catalog::ProductSummary {
+                id: "x".into(),
+                price: 250,
+                name: "N".into(),
+                category: "c".into(),
+                small_image_url: "s".into(),
+            }
         );
     }
 }
