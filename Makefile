@@ -117,6 +117,15 @@ $(WRK):
 bench: build $(KAFKA_JARS) $(WRK) ## every benchmark (under 20 min) into bench/results/latest.{json,md}; BENCH_QUICK=1 for a short run
 	$(PY) -m bench
 
+# pytest-benchmark keeps its runs under a folder per machine kind (Linux-CPython-3.11-64bit).
+MICRO_BASELINE := bench/results/micro
+MICRO_ARGS     := -p no:cacheprovider -q --benchmark-storage=file://$(MICRO_BASELINE) --benchmark-columns=min,median,max,rounds
+
+.PHONY: bench-micro
+bench-micro: build ## pytest-benchmark of the Rust core's hot calls against the saved baseline (BENCH_MICRO_SAVE=1 saves a new one)
+	$(VENV)/bin/pytest bench/micro.py $(MICRO_ARGS) \
+	  $(if $(BENCH_MICRO_SAVE),--benchmark-save=baseline,--benchmark-compare --benchmark-compare-fail=median:30%)
+
 profile: build $(KAFKA_JARS) $(WRK) ## py-spy flame graphs of the shop under wrk load into bench/results/
 	$(PY) -m bench.profile
 

@@ -36,12 +36,13 @@ class Settings:
     startup_runs: int
     http_runs: int
     http_seconds: float
+    browse_s: float  # browsing before the last memory sample
 
     @classmethod
     def from_env(cls) -> Settings:
         if os.environ.get("BENCH_QUICK", "") not in ("", "0"):
-            return cls(quick=True, products=50_000, startup_runs=2, http_runs=2, http_seconds=3)
-        return cls(quick=False, products=1_000_000, startup_runs=3, http_runs=5, http_seconds=8)
+            return cls(quick=True, products=50_000, startup_runs=2, http_runs=2, http_seconds=3, browse_s=15)
+        return cls(quick=False, products=1_000_000, startup_runs=3, http_runs=5, http_seconds=8, browse_s=300)
 
 
 def run_pages(settings: Settings) -> dict[str, Any]:
@@ -85,14 +86,18 @@ def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]
     """The parts that need a broker and the shop's data in it: one broker for all of them."""
     kafka = stack.start_stack(f"run-{os.getpid()}")
     try:
-        results["first_start_s"] = stack.load(kafka, settings.products)
+        imported = stack.load(kafka, settings.products)
+        results["first_start_s"] = imported.first_start_s
+        results["imported"] = asdict(imported)
         if "startup" in parts:
             results["startup"] = startup.compare(kafka, settings.startup_runs)
             seconds, loaded = startup.from_snapshots(kafka, settings.startup_runs)
             results["snapshot_startup_s"] = seconds.as_dict()
             results["snapshot_load_s"] = loaded
         if "http" in parts:
-            runs = http_load.measure(kafka, settings.products, settings.http_runs, settings.http_seconds)
+            runs = http_load.measure(
+                kafka, settings.products, settings.http_runs, settings.http_seconds, settings.browse_s
+            )
             results["http"] = runs.summary()
     finally:
         kafka.stop()

@@ -1,6 +1,10 @@
 """HTTP load with wrk: the shop on core 0, wrk (and the broker, and the write driver) on core 1.
 
 Reads: the measured page against the floor app serving the same bytes, alternated run by run.
+Browse and uncached (bench/browse.py): many different pages as shoppers ask for them, each against
+a floor answering the workload's mean response size; browse again under the write load.
+Process memory: the resident memory of every process of `shop serve`, empty, loaded, and after
+minutes of browsing.
 Reads under writes: the same page while bench.write_driver applies cart writes and catalog updates;
 then beside each part of that load alone (cart reads, cart writes, catalog updates), which tells
 what each costs the reads and in which threads.
@@ -18,10 +22,19 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench import cpu, data, pyspy, wrk
-from bench.processes import LOAD_CPU, SERVER_CPU, Server, floor_server, http_get, pin_process, pinned
+from bench import browse, cpu, data, pyspy, wrk
+from bench.processes import (
+    LOAD_CPU,
+    SERVER_CPU,
+    Server,
+    floor_server,
+    http_get,
+    pin_process,
+    pinned,
+    process_rss_bytes,
+)
 from bench.stack import READY_TIMEOUT_S, Stack
-from bench.stats import spread
+from bench.stats import percentile, spread
 from fixtures.host import REPO
 
 log = logging.getLogger("bench")
@@ -89,6 +102,10 @@ class HttpRuns:
     # Per load, per run: the server's thread switches per second per group of its threads.
     switches: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     body_bytes: int = 0
+    # The mean answer size of each browse workload (its floor answers that many bytes).
+    workload_bytes: dict[str, int] = field(default_factory=dict)
+    # Resident bytes summed over the shop's processes: empty, loaded, after browsing.
+    process_rss: dict[str, int] = field(default_factory=dict)
     # The frames taking the most samples of the server's work under each load (py-spy, after the runs).
     profiles: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
 
@@ -111,6 +128,9 @@ class HttpRuns:
     def summary(self) -> dict[str, object]:
         figures: dict[str, object] = {
             "body_bytes": self.body_bytes,
+            "workload_bytes": self.workload_bytes,
+            "process_rss": self.process_rss,
+            "propagation_ms": _propagation(self.driver),
             "write_driver": self.driver,
             "profiles": self.profiles,
             "write_threads": self.write_threads,
@@ -129,22 +149,47 @@ class HttpRuns:
                 "p99_ms": spread([r.p99_ms for r in results]).as_dict(),
                 "errors": sum(r.errors for r in results),
             }
-        if "reads" in self.runs:
-            pairs = zip(self.runs["reads"], self.runs["floor"], strict=True)
-            figures["read_ratio"] = spread([r.requests_per_s / f.requests_per_s for r, f in pairs]).as_dict()
+        for shop, floor, ratio in RATIOS:
+            if shop in self.runs:
+                pairs = zip(self.runs[shop], self.runs[floor], strict=True)
+                figures[ratio] = spread([r.requests_per_s / f.requests_per_s for r, f in pairs]).as_dict()
         return figures
 
 
-def measure(stack: Stack, rows: int, runs: int, seconds: float) -> HttpRuns:
+# (shop runs, floor runs, their ratio): runs alternated one to one.
+RATIOS = (
+    ("reads", "floor", "read_ratio"),
+    ("browse", "browse_floor", "browse_ratio"),
+    ("uncached", "uncached_floor", "uncached_ratio"),
+)
+
+
+def _propagation(drivers: list[dict[str, object]]) -> dict[str, float] | None:
+    """p50 and p99 over every probe of every write driver run with catalog updates."""
+    probes = [float(ms) for run in drivers for ms in run.get("propagation_ms", [])]  # type: ignore[attr-defined]
+    if not probes:
+        return None
+    return {"p50_ms": percentile(probes, 0.5), "p99_ms": percentile(probes, 0.99), "probes": len(probes)}
+
+
+def measure(stack: Stack, rows: int, runs: int, seconds: float, browse_s: float) -> HttpRuns:
     results = HttpRuns()
     pin_process(stack.broker.pid(), LOAD_CPU)
+    results.process_rss["empty"] = empty_shop_rss(stack)
     shop = stack.shop(cpus=SERVER_CPU, snapshots=True, name="http-shop").start()
     try:
         shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
+        results.process_rss["loaded"] = process_rss_bytes(shop.pids())
+        workloads = browse.workloads(rows, stack.folder / "workloads")
         reads(stack, shop, results, runs, seconds)
+        browsing(stack, shop, results, workloads, runs, seconds)
         reads_under_writes(stack, shop, results, rows, runs, seconds)
+        browse_under_writes(stack, shop, results, rows, workloads["browse"], runs, seconds)
         reads_under_write_parts(stack, shop, results, rows, min(runs, PART_RUNS), seconds)
         cart_writes(stack, shop, results, rows, runs, seconds)
+        log.info("browsing for %.0f s before the last memory sample", browse_s)
+        workloads["browse"].run(shop.url, READ_CONNECTIONS, browse_s)
+        results.process_rss["after_browse"] = process_rss_bytes(shop.pids())
         for name, load in loads(stack, shop, rows).items():
             collapsed = pyspy.profile_load(shop, load, stack.folder / f"profile-{name}.txt")
             results.profiles[name] = pyspy.top_frames(collapsed)
@@ -175,6 +220,68 @@ def reads(stack: Stack, shop: Server, results: HttpRuns, runs: int, seconds: flo
         floor.stop()
 
 
+def empty_shop_rss(stack: Stack) -> int:
+    """The resident bytes of a ready shop with nothing in its topics (its own topic prefix)."""
+    empty = stack.shop(cpus=SERVER_CPU, snapshots=False, name="empty-shop", topic_prefix="empty-").start()
+    try:
+        empty.wait_until("/readyz", 200, READY_TIMEOUT_S)
+        time.sleep(WARMUP_S)  # its threads have started and touched their stacks
+        return process_rss_bytes(empty.pids())
+    finally:
+        empty.stop()
+
+
+def browsing(
+    stack: Stack,
+    shop: Server,
+    results: HttpRuns,
+    workloads: dict[str, browse.Workload],
+    runs: int,
+    seconds: float,
+) -> None:
+    """Each workload against its floor (the workload's mean answer size), alternated run by run.
+    Run k replays from its own k-th of the list: an uncached run never meets a query twice."""
+    for workload in workloads.values():
+        size = browse.mean_body_bytes(shop.url, workload)
+        results.workload_bytes[workload.name] = size
+        body = browse.floor_body(stack.folder, workload.name, size)
+        floor = floor_server(body, "application/json", SERVER_CPU, stack.logs / f"floor-{workload.name}.log")
+        floor.start()
+        try:
+            floor.wait_until("/", 200, 60)
+            for server in (floor, shop):
+                workload.run(server.url, READ_CONNECTIONS, WARMUP_S)
+            for run in range(runs):
+                start = (run + 1) * workload.count // (runs + 1)
+                with cpu_window(stack, floor) as window:
+                    result = workload.run(floor.url, READ_CONNECTIONS, seconds, start)
+                results.add(f"{workload.name}_floor", result, window)
+                with cpu_window(stack, shop, per_thread=True) as window:
+                    result = workload.run(shop.url, READ_CONNECTIONS, seconds, start)
+                results.add(workload.name, result, window)
+        finally:
+            floor.stop()
+
+
+def browse_under_writes(
+    stack: Stack,
+    shop: Server,
+    results: HttpRuns,
+    rows: int,
+    workload: browse.Workload,
+    runs: int,
+    seconds: float,
+) -> None:
+    for run in range(runs):
+
+        def read(seconds: float, start: int = run * workload.count // runs) -> wrk.WrkResult:
+            return workload.run(shop.url, READ_CONNECTIONS, seconds, start)
+
+        results.driver.append(
+            reads_beside(stack, shop, results, "browse_under_writes", rows, seconds, WRITES, read)
+        )
+
+
 def reads_under_writes(
     stack: Stack, shop: Server, results: HttpRuns, rows: int, runs: int, seconds: float
 ) -> None:
@@ -195,15 +302,23 @@ def reads_under_write_parts(
 
 
 def reads_beside(
-    stack: Stack, shop: Server, results: HttpRuns, name: str, rows: int, seconds: float, load: WriteLoad
+    stack: Stack,
+    shop: Server,
+    results: HttpRuns,
+    name: str,
+    rows: int,
+    seconds: float,
+    load: WriteLoad,
+    read: Callable[[float], wrk.WrkResult] | None = None,
 ) -> dict[str, object]:
-    """One read run while the write driver sends `load`; records it under `name` with the CPU per
-    process and per thread group; returns what the driver achieved."""
+    """One read run (`read`, by default the measured page) while the write driver sends `load`;
+    records it under `name` with the CPU per process and per thread group; returns what the
+    driver achieved."""
     driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S, load)
     try:
         time.sleep(WARMUP_S)
         with cpu_window(stack, shop, per_thread=True) as window:
-            result = wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
+            result = read(seconds) if read else wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
         children_before = cpu.children_seconds()
         output, _ = driver.communicate(timeout=seconds + 60)
         # The driver ran for seconds + 2 warm-ups; its share over that time, beside wrk's.
@@ -214,7 +329,7 @@ def reads_beside(
             driver.kill()
             driver.wait()
     achieved: dict[str, object] = json.loads(output.strip().splitlines()[-1])
-    log.info("write driver (%s): %s", name, achieved)
+    log.info("write driver (%s): %s", name, {k: v for k, v in achieved.items() if k != "propagation_ms"})
     return achieved
 
 
@@ -296,6 +411,7 @@ def cart_script(folder: Path, ids: list[str]) -> Path:
 
 def loads(kafka: Stack, shop: Server, rows: int) -> dict[str, Callable[[float], object]]:
     script = cart_script(kafka.folder, data.product_ids(rows, 20))
+    workloads = browse.workloads(rows, kafka.folder / "workloads")
 
     def reads(seconds: float) -> object:
         return wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
@@ -311,4 +427,12 @@ def loads(kafka: Stack, shop: Server, rows: int) -> dict[str, Callable[[float], 
         url = shop.url + "/api/v1/cart/items/"
         return wrk.run(url, WRITE_CONNECTIONS, seconds, script)
 
-    return {"reads": reads, "reads-under-writes": reads_under_writes, "cart-writes": cart_writes}
+    def replay(workload: browse.Workload) -> Callable[[float], object]:
+        return lambda seconds: workload.run(shop.url, READ_CONNECTIONS, seconds)
+
+    return {
+        "reads": reads,
+        "reads-under-writes": reads_under_writes,
+        "cart-writes": cart_writes,
+        **{name: replay(workload) for name, workload in workloads.items()},
+    }

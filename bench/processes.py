@@ -134,6 +134,11 @@ def _command(pid: int) -> str:
         return ""
 
 
+def process_rss_bytes(pids: list[int]) -> int:
+    """Resident bytes summed over processes (a server and its workers)."""
+    return sum(rss_bytes(pid) for pid in pids)
+
+
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

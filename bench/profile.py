@@ -1,6 +1,6 @@
 """`make profile`: py-spy flame graphs (SVG) of the shop's server process under wrk load.
 
-    python -m bench.profile [reads] [reads-under-writes] [cart-writes]
+    python -m bench.profile [reads] [reads-under-writes] [cart-writes] [browse] [uncached]
 
 Starts its own broker with the quick data set (BENCH_PROFILE_PRODUCTS, 50,000 by default), the shop
 on core 0 and wrk on core 1 as `make bench` does, and records bench/results/profile-<load>.svg

@@ -38,6 +38,17 @@ TARGETS = [
     Target("cart_write_p99_ms", "≤ 10 ms", lambda v: v <= 10),
     Target("cart_writes_per_s", "≥ 5,000 writes/s", lambda v: v >= 5000),
     Target("rss_vs_payload_ratio", "≤ 1.5", lambda v: v <= 1.5),
+    # Issue #26: what shoppers do, and the whole process.
+    Target("browse_ratio", "≥ 0.8", lambda v: v >= 0.8),
+    Target("browse_p99_ms", "≤ 10 ms", lambda v: v <= 10),
+    Target("uncached_page_ratio", "≥ 0.7", lambda v: v >= 0.7),
+    Target("uncached_page_p99_ms", "≤ 10 ms", lambda v: v <= 10),
+    Target("browse_under_writes_ratio", "≥ 0.7", lambda v: v >= 0.7),
+    Target("browse_under_writes_p99_ms", "≤ 15 ms", lambda v: v <= 15),
+    Target("process_rss_vs_payload_ratio", "≤ 2.0", lambda v: v <= 2.0),
+    Target("process_rss_after_browse_vs_payload_ratio", "≤ 2.0", lambda v: v <= 2.0),
+    Target("propagation_p99_ms", "≤ 100 ms", lambda v: v <= 100),
+    Target("first_start_vs_raw_consume_ratio", "≤ 2.0", lambda v: v <= 2.0),
 ]
 
 
@@ -87,6 +98,38 @@ def keys(results: dict[str, Any]) -> dict[str, float | None]:
         "rss_bytes_per_product": per_product.get("rss"),
         "payload_bytes_per_product": per_product.get("payload"),
         "rss_vs_payload_ratio": _ratio(per_product.get("rss"), per_product.get("payload")),
+        **browse_keys(results),
+    }
+
+
+def browse_keys(results: dict[str, Any]) -> dict[str, float | None]:
+    """The figures of issue #26: browsing as shoppers do, the whole process's memory, propagation
+    and the first start."""
+    http, imported = results.get("http", {}), results.get("imported", {})
+    rows = results.get("settings", {}).get("products")
+    rss, payload = http.get("process_rss", {}), imported.get("payload_bytes")
+    grown = {k: rss[k] - rss["empty"] for k in ("loaded", "after_browse") if k in rss and "empty" in rss}
+    browse_floor = _median(http, "browse_floor", "requests_per_s")
+    propagation = http.get("propagation_ms") or {}
+    return {
+        "browse_rps": _median(http, "browse", "requests_per_s"),
+        "browse_floor_rps": browse_floor,
+        "browse_ratio": _median(http, "browse_ratio"),
+        "browse_p99_ms": _median(http, "browse", "p99_ms"),
+        "uncached_page_ratio": _median(http, "uncached_ratio"),
+        "uncached_page_p99_ms": _median(http, "uncached", "p99_ms"),
+        "browse_under_writes_ratio": _ratio(
+            _median(http, "browse_under_writes", "requests_per_s"), browse_floor
+        ),
+        "browse_under_writes_p99_ms": _median(http, "browse_under_writes", "p99_ms"),
+        "process_rss_bytes_per_product": _ratio(grown.get("loaded"), rows),
+        "process_rss_vs_payload_ratio": _ratio(grown.get("loaded"), payload),
+        "process_rss_after_browse_vs_payload_ratio": _ratio(grown.get("after_browse"), payload),
+        "propagation_p99_ms": propagation.get("p99_ms"),
+        "first_start_1m_s": imported.get("first_start_s"),
+        "first_start_vs_raw_consume_ratio": _ratio(
+            imported.get("first_start_s"), imported.get("raw_consume_s")
+        ),
     }
 
 
@@ -413,6 +456,7 @@ def _http_section(http: dict[str, Any] | None) -> list[str]:
         },
         "cart_writes_c1": "cart writes `PUT /api/v1/cart/items/{id}`, 1 connection",
         "cart_writes_c64": "cart writes, 64 connections",
+        **_browse_names(http.get("workload_bytes", {})),
     }
     lines = [
         f"### HTTP (server on core 0, wrk `-t1` on core 1; page body {http['body_bytes']:,} bytes)",
@@ -434,6 +478,10 @@ def _http_section(http: dict[str, Any] | None) -> list[str]:
             )
     if "read_ratio" in http:
         lines += ["", f"Read ratio per run (shop / floor run just before it): {_runs(http['read_ratio'])}."]
+    for key, text in (("browse_ratio", "Browse"), ("uncached_ratio", "Uncached pages")):
+        if key in http:
+            lines += ["", f"{text} ratio per run (shop / its floor run just before it): {_runs(http[key])}."]
+    lines += _process_lines(http)
     for achieved in http.get("write_driver", []):
         lines.append(
             f"Write driver: {achieved['cart_writes']} cart writes ({achieved['cart_failures']} failed, "
@@ -441,6 +489,36 @@ def _http_section(http: dict[str, Any] | None) -> list[str]:
             f"{achieved['catalog_updates']} catalog updates in {achieved['seconds']:g} s."
         )
     return [*lines, ""]
+
+
+def _browse_names(sizes: dict[str, int]) -> dict[str, str]:
+    """The rows of bench/browse.py's workloads, their floors answering the workload's mean size."""
+    browse, uncached = sizes.get("browse", 0), sizes.get("uncached", 0)
+    return {
+        "browse_floor": f"floor: constant body of browse's mean answer ({browse:,} bytes)",
+        "browse": "shop: browse (70% listing pages, 10% with a name prefix, 20% product pages, at random)",
+        "browse_under_writes": "shop: browse, while the write driver runs",
+        "uncached_floor": f"floor: constant body of the uncached pages' mean answer ({uncached:,} bytes)",
+        "uncached": "shop: listing pages, no query twice in a run",
+    }
+
+
+def _process_lines(http: dict[str, Any]) -> list[str]:
+    """The whole process's memory and the propagation probes."""
+    lines = []
+    rss = http.get("process_rss", {})
+    if rss:
+        mib = ", ".join(f"{name} {value / 2**20:,.0f} MiB" for name, value in rss.items())
+        lines += ["", f"Resident memory of `shop serve` (every process of its group summed): {mib}."]
+    propagation = http.get("propagation_ms")
+    if propagation:
+        lines += [
+            "",
+            f"Propagation of a catalog update beside the write load's 2,000 updates/s (pim_internal to the "
+            f"product page showing it, {propagation['probes']} probes): p50 {propagation['p50_ms']:.1f} ms, "
+            f"p99 {propagation['p99_ms']:.1f} ms.",
+        ]
+    return lines
 
 
 def _part_name(load: dict[str, Any]) -> str:

@@ -6,14 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from bench.stack import READY_TIMEOUT_S, Stack
+from bench.stack import READY_TIMEOUT_S, Stack, raw_consume
 from bench.stats import Spread, spread
-from fixtures.host import REPO
 from shop.contexts import catalog, checkout, fulfilment
 
 log = logging.getLogger("bench")
@@ -22,14 +18,6 @@ log = logging.getLogger("bench")
 LOADED_TOPICS = (catalog.INTERNAL, checkout.INTERNAL, fulfilment.INTERNAL)
 LOADED = re.compile(r"loaded (\S+) up to offset \d+ in ([\d.]+)s")
 SNAPSHOT_LOADED = re.compile(r"loaded the snapshot of (\S+) at offset \d+ in ([\d.]+)s")
-
-
-def raw_consume_seconds(stack: Stack) -> float:
-    """Seconds from exec to exit of bench.raw_consume over the topics a starting shop loads."""
-    argv = [sys.executable, "-m", "bench.raw_consume", stack.config.kafka_bootstrap, *LOADED_TOPICS]
-    started = time.perf_counter()
-    subprocess.run(argv, cwd=REPO, check=True, capture_output=True, timeout=READY_TIMEOUT_S)
-    return time.perf_counter() - started
 
 
 def shop_start_seconds(stack: Stack, snapshots: bool, name: str) -> float:
@@ -61,7 +49,7 @@ def compare(stack: Stack, runs: int) -> dict[str, object]:
     each, their ratio per run, and how long each projection took to load in the shop."""
     shop, raw, loaded = [], [], []
     for run in range(runs):
-        raw.append(raw_consume_seconds(stack))
+        raw.append(raw_consume(stack, LOADED_TOPICS)[0])
         shop.append(shop_start_seconds(stack, snapshots=False, name=f"startup-{run}"))
         loaded.append(load_seconds(stack.logs / f"startup-{run}.log"))
         log.info("startup run %d: shop %.1fs (%s), raw consume %.1fs", run, shop[-1], loaded[-1], raw[-1])

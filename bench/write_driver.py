@@ -8,8 +8,10 @@ be applied: read-your-writes). With --cart-reads the same connections, carts and
 `GET /api/v1/cart` instead: the HTTP and handler part of a cart request, without Kafka (the
 benchmark tells the two costs apart with it). A rate of 0 leaves that load out. Catalog updates
 are pim events (a product with a new price) produced to pim_internal, the topic the shop's pim
-publisher relays to the catalog. Prints "started" when the load begins and, at the end, one JSON
-line with what was achieved.
+publisher relays to the catalog. Beside the updates, probes measure propagation: a price change
+of a product the updates leave alone, produced to pim_internal, and the time until that product's
+page shows it. Prints "started" when the load begins and, at the end, one JSON line with what was
+achieved.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import random
 import sys
 import threading
 import time
+import urllib.request
 from urllib.parse import urlsplit
 
 from confluent_kafka import Producer
@@ -37,6 +40,11 @@ from shop.kafka.producer import producer_settings
 CART_CONNECTIONS = 16
 UPDATED_PRODUCTS = 2000
 TICK_S = 0.01
+PROBED_PRODUCTS = 50  # the products after the updated ones
+PROBE_EVERY_S = 0.1
+PROBE_POLL_S = 0.002
+PROBE_TIMEOUT_S = 10.0
+PROBE_PRICES = 10_000  # probe prices count up from here, above every price an update draws
 
 
 def products(rows: int, count: int) -> list[bytes]:
@@ -67,6 +75,37 @@ def update_catalog(bootstrap: str, rows: int, per_s: float, until: float, sent: 
         time.sleep(TICK_S)
     producer.flush(30)
     sent.append(count)
+
+
+def probe_propagation(url: str, bootstrap: str, rows: int, until: float, found: list[float]) -> None:
+    """Every PROBE_EVERY_S until `until`, a new price for one of the probed products, then the
+    milliseconds until its product page shows that price (polled every PROBE_POLL_S); a price not
+    shown within PROBE_TIMEOUT_S counts as that long."""
+    producer = Producer(producer_settings(Config(kafka_bootstrap=bootstrap), {"linger.ms": 5}))
+    probes = [
+        pim_pb2.InternalMessage.FromString(m) for m in products(rows, UPDATED_PRODUCTS + PROBED_PRODUCTS)
+    ]
+    probes = [m for m in probes[UPDATED_PRODUCTS:] if not m.product.disabled]
+    for price, message in enumerate(itertools.cycle(probes), start=PROBE_PRICES):
+        if time.monotonic() >= until:
+            break
+        message.product.price = price
+        sent = time.perf_counter()
+        producer.produce(pim.INTERNAL, message.SerializeToString(), partition=0)
+        producer.poll(0)
+        shows_price(f"{url}/api/v1/products/{message.product.id}", price, sent + PROBE_TIMEOUT_S)
+        found.append((time.perf_counter() - sent) * 1e3)
+        time.sleep(PROBE_EVERY_S)
+    producer.flush(30)
+
+
+def shows_price(url: str, price: int, deadline: float) -> None:
+    """Returns once the product at `url` has `price`, or at `deadline`."""
+    while time.perf_counter() < deadline:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            if json.loads(response.read())["price"] == price:
+                return
+        time.sleep(PROBE_POLL_S)
 
 
 async def put(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
@@ -137,17 +176,25 @@ def main(args: argparse.Namespace) -> None:
     updater = threading.Thread(
         target=update_catalog, args=(args.bootstrap, args.rows, args.catalog_per_s, until, sent)
     )
+    propagation: list[float] = []
+    prober = threading.Thread(
+        target=probe_propagation, args=(args.url, args.bootstrap, args.rows, until, propagation)
+    )
     if args.catalog_per_s > 0:
         updater.start()
+        prober.start()
     print("started", flush=True)
     if args.cart_per_s > 0:
         result = asyncio.run(write_carts(args.url, ids, args.cart_per_s, until, args.cart_reads))
     else:
         time.sleep(max(0.0, until - time.monotonic()))
         result = {"cart_writes": 0, "cart_failures": 0, "cart_p50_ms": None, "cart_p99_ms": None}
-    if updater.is_alive():
-        updater.join()
-    result.update({"catalog_updates": sent[0] if sent else 0, "seconds": args.seconds})
+    for thread in (updater, prober):
+        if thread.is_alive():
+            thread.join()
+    result.update(
+        {"catalog_updates": sent[0] if sent else 0, "seconds": args.seconds, "propagation_ms": propagation}
+    )
     print(json.dumps(result), flush=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,14 +36,19 @@ def run(
     connections: int,
     seconds: float,
     script: Path | None = None,
+    script_args: Sequence[str] = (),
     cpus: str | None = LOAD_CPU,
 ) -> WrkResult:
-    """`connections` keep-alive connections from one thread for `seconds`, with latency percentiles."""
+    """`connections` keep-alive connections from one thread for `seconds`, with latency percentiles;
+    `script_args` go to the Lua script's init."""
     argv = [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "--latency"]
     if script is not None:
         argv += ["-s", str(script)]
+    argv.append(url)
+    if script_args:
+        argv += ["--", *script_args]
     done = subprocess.run(
-        pinned(cpus, [*argv, url]), capture_output=True, text=True, timeout=seconds + 30, check=True
+        pinned(cpus, argv), capture_output=True, text=True, timeout=seconds + 30, check=True
     )
     return parse(done.stdout)
 
