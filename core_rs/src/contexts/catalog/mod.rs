@@ -34,6 +34,9 @@ struct Keys {
     name_len: u32,
 }
 
+/// The bytes at the end of a view that hold a listing's last fields (category and the image URLs).
+const TAIL_BYTES: usize = 192;
+
 /// One enabled product: its encoded `ProductView` and where its keys are, in one shared
 /// allocation. Cloning shares it.
 #[derive(Clone)]
@@ -103,8 +106,17 @@ impl Product {
 
     /// Starts loading the product's first bytes (its keys and the start of its view, where the
     /// id is) into the cache, without waiting for them.
-    fn prefetch(&self) {
+    pub fn prefetch(&self) {
         prefetch_lines(self.0.ptr().cast(), 128);
+    }
+
+    /// Starts loading the end of the view into the cache: its last fields, the category and the
+    /// image URLs, which a listing's summary shows. Reads the view's length, so the product's
+    /// first line should be on its way already (`prefetch`).
+    pub fn prefetch_tail(&self) {
+        let view = self.view();
+        let tail = view.len().min(TAIL_BYTES);
+        prefetch_lines(view[view.len() - tail..].as_ptr(), tail);
     }
 
     /// The same allocation: the same product, as long as `self` is held.
