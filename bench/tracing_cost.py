@@ -1,0 +1,115 @@
+"""What tracing costs the browse path: the same catalog page under wrk from two shops on core 0
+that differ only in `trace_ratio` (off, and 1% exported to a real Zipkin), run by run alternately
+(ABBA, so neither always goes first), so both see the same machine. Zipkin, the broker and wrk run
+on core 1.
+
+    python -m bench.tracing_cost [ROUNDS] [SECONDS]
+
+Prints each run and a summary (JSON): requests/s and the shop's CPU per request per setting (the
+CPU figure holds up better on a shared machine), the ratios of 1% to off per round, and the spans
+Zipkin received against the requests the traced shop answered."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from dataclasses import replace
+
+import httpx
+
+from bench import wrk
+from bench.ab_cart_cpu import group_cpu_s
+from bench.http_load import PAGE, READ_CONNECTIONS, WARMUP_S
+from bench.processes import LOAD_CPU, SERVER_CPU, Server, pin_process, shop_server
+from bench.stack import READY_TIMEOUT_S, Stack, load, start_stack
+from bench.stats import spread
+from fixtures.zipkin import Zipkin
+
+log = logging.getLogger("bench")
+
+ROWS = 10_000
+RATIOS = {"off": 0.0, "1%": 0.01}
+SPANS_RECEIVED = re.compile(r'^zipkin_collector_spans_total\{transport="http",?\}\s+([\d.E]+)', re.MULTILINE)
+
+
+def spans_received(zipkin: Zipkin) -> int:
+    text = httpx.get(f"{zipkin.url}/prometheus", timeout=10).text
+    found = SPANS_RECEIVED.search(text)
+    return int(float(found.group(1))) if found else 0
+
+
+def traced_shop(stack: Stack, ratio: float, zipkin: Zipkin, name: str) -> Server:
+    config = replace(stack.config, snapshot_dir="", trace_ratio=ratio, trace_endpoint=zipkin.spans_endpoint)
+    return shop_server(config, SERVER_CPU, stack.logs / f"{name}.log")
+
+
+def measure(stack: Stack, zipkin: Zipkin, rounds: int, seconds: float) -> dict[str, object]:
+    shops = {
+        name: traced_shop(stack, ratio, zipkin, f"shop-{index}").start()
+        for index, (name, ratio) in enumerate(RATIOS.items())
+    }
+    try:
+        for shop in shops.values():
+            shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
+            wrk.run(shop.url + PAGE, READ_CONNECTIONS, WARMUP_S)
+        runs: dict[str, list[float]] = {name: [] for name in shops}
+        cpu_us: dict[str, list[float]] = {name: [] for name in shops}
+        traced_requests, spans_before = 0, spans_received(zipkin)
+        for round_number in range(rounds):
+            order = list(shops.items())
+            for name, shop in order if round_number % 2 == 0 else reversed(order):
+                assert shop.process is not None
+                group = os.getpgid(shop.process.pid)
+                cpu_before = group_cpu_s(group)
+                result = wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
+                assert result.errors == 0, f"{name}: {result.errors} errors"
+                runs[name].append(result.requests_per_s)
+                cpu_us[name].append(1e6 * (group_cpu_s(group) - cpu_before) / result.requests)
+                if RATIOS[name] > 0:
+                    traced_requests += result.requests
+                print(
+                    round_number,
+                    name,
+                    f"{result.requests_per_s:.0f} req/s",
+                    f"{cpu_us[name][-1]:.1f} CPU µs/request",
+                    f"p99 {result.p99_ms:.2f} ms",
+                    flush=True,
+                )
+    finally:
+        for shop in shops.values():
+            shop.stop()  # flushes the spans still queued
+    throughput = [one / off for one, off in zip(runs["1%"], runs["off"], strict=True)]
+    cpu = [one / off for one, off in zip(cpu_us["1%"], cpu_us["off"], strict=True)]
+    return {
+        "page": PAGE,
+        "seconds_per_run": seconds,
+        "requests_per_s": {name: spread(values).as_dict() for name, values in runs.items()},
+        "cpu_us_per_request": {name: spread(values).as_dict() for name, values in cpu_us.items()},
+        "throughput_1pct_to_off": spread(throughput).as_dict(),
+        "cpu_1pct_to_off": spread(cpu).as_dict(),
+        "requests_at_1pct": traced_requests,
+        "spans_received": spans_received(zipkin) - spans_before,
+    }
+
+
+def main(rounds: int, seconds: float) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    stack = start_stack("tracing-cost")
+    zipkin = Zipkin(stack.logs / "zipkin.log")
+    try:
+        load(stack, ROWS)
+        zipkin.start()
+        assert zipkin.process is not None
+        for pid in (stack.broker.pid(), zipkin.process.pid):
+            pin_process(pid, LOAD_CPU)
+        print(json.dumps(measure(stack, zipkin, rounds, seconds), indent=2))
+    finally:
+        zipkin.stop()
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5, float(sys.argv[2]) if len(sys.argv) > 2 else 8)
