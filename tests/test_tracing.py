@@ -1,6 +1,7 @@
 """Tracing on a real broker and a real Zipkin (started once for the module): one order's trace, read
 back from Zipkin's query API, holds a span of every hop from the HTTP request through checkout,
-fulfilment and back, each the child of the hop before; a browser opens it in Zipkin's UI."""
+fulfilment and back, each the child of the hop before; a browser opens it in Zipkin's UI. Before
+them, the sampling decisions, in process."""
 
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ from fixtures.host import REPO
 from fixtures.kafka_broker import Broker
 from fixtures.server import ShopProcess, stop_group
 from fixtures.zipkin import Zipkin
+from shop import tracing
+from shop.config import Config
 from shop.contexts import pim_csv, stock_csv
 from tests.support.config import fresh_config
-
-pytestmark = pytest.mark.kafka
 
 TRACE_WAIT_S = 30.0
 SCRIPT = REPO / "web" / "e2e" / "zipkin.e2e.mjs"
@@ -112,6 +113,53 @@ def order_way(spans: list[Span]) -> list[Span] | None:
     return way or None
 
 
+@pytest.fixture
+def traced_rarely() -> Iterator[None]:
+    """Tracing on, but at a ratio that picks no request of a test: only callers' decisions count.
+    The endpoint is closed: a span that were exported would only be logged as lost."""
+    tracing.configure(Config(trace_ratio=1e-12, trace_endpoint="http://127.0.0.1:9/api/v2/spans"))
+    yield
+    tracing.shutdown()
+
+
+def request(traceparent: str | None = None) -> dict[str, Any]:
+    headers = [(b"host", b"shop")]
+    if traceparent is not None:
+        headers.append((b"traceparent", traceparent.encode()))
+    return {"method": "GET", "path": "/api/v1/cart", "headers": headers}
+
+
+def test_off_nothing_is_traced_and_no_span_made() -> None:
+    tracing.configure(Config())
+    assert not tracing.enabled()
+    assert tracing.request_span(request(f"00-{'1' * 32}-{'2' * 16}-01"), str) is None
+    with tracing.producing("checkout_internal") as headers:
+        assert headers is None
+    assert tracing.RelayHops("relay", "a", "b", []).start(0) is None
+
+
+def test_a_caller_s_sampling_decision_is_followed(traced_rarely: None) -> None:
+    assert tracing.request_span(request(), str) is None  # the ratio did not pick it
+    trace_id, parent = "ab" * 16, "cd" * 8
+    span = tracing.request_span(request(f"00-{trace_id}-{parent}-01"), lambda path: "cart")
+    assert span is not None and span.is_recording()
+    assert f"{span.get_span_context().trace_id:032x}" == trace_id
+    with tracing.serving(span), tracing.producing("checkout_internal") as headers:
+        assert headers is not None
+        sent = dict(headers)["traceparent"].decode()
+        assert sent.startswith(f"00-{trace_id}-") and sent.endswith("-01")
+        assert parent not in sent  # the producer span's own id: the apply becomes its child
+    unsampled = tracing.request_span(request(f"00-{trace_id}-{parent}-00"), str)
+    assert unsampled is not None and not unsampled.is_recording()
+
+
+def test_the_ratio_is_a_number_setting() -> None:
+    assert Config.from_env({"SHOP_TRACE_RATIO": "0.01"}).trace_ratio == 0.01
+    with pytest.raises(SystemExit, match="expected a number"):
+        Config.from_env({"SHOP_TRACE_RATIO": "1%"})
+
+
+@pytest.mark.kafka
 def test_an_order_is_one_trace_with_a_timed_span_per_hop(order_trace: tuple[str, list[Span]]) -> None:
     trace_id, spans = order_trace
     way = order_way(spans)
@@ -128,6 +176,7 @@ def test_an_order_is_one_trace_with_a_timed_span_per_hop(order_trace: tuple[str,
         assert any(span.get("parentId") == ids[hop] for span in by_name(spans, apply)), (apply, found)
 
 
+@pytest.mark.kafka
 def test_the_trace_opens_in_zipkins_ui(zipkin: Zipkin, order_trace: tuple[str, list[Span]]) -> None:
     chromium = shutil.which("chromium")
     assert chromium is not None, "chromium is missing: `make test-py` installs it with apt-get"
