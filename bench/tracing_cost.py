@@ -101,7 +101,7 @@ def main(rounds: int, seconds: float) -> None:
     zipkin = Zipkin(stack.logs / "zipkin.log")
     try:
         load(stack, ROWS)
-        zipkin.start()
+        zipkin.start().wait_ready()
         assert zipkin.process is not None
         for pid in (stack.broker.pid(), zipkin.process.pid):
             pin_process(pid, LOAD_CPU)

@@ -12,6 +12,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+service=zipkin
+# shellcheck source=ops/service.sh
+source "$here/../service.sh"
 repo=$(cd "$here/../.." && pwd)
 data=${ZIPKIN_DATA_DIR:-$repo/data/zipkin}
 port=${ZIPKIN_PORT:-9411}
@@ -20,10 +23,6 @@ timeout=${ZIPKIN_START_TIMEOUT:-90}
 jar=$here/lib/zipkin-server-3.5.1-exec.jar
 pid_file=$data/zipkin.pid
 log_file=$data/zipkin.log
-
-running() {
-  [[ -f $pid_file ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null
-}
 
 fetch_jar() {
   if [[ ! -f $here/lib/.complete ]]; then
@@ -64,30 +63,4 @@ start() {
   echo "zipkin: started (pid $pid): UI http://127.0.0.1:$port/zipkin/, spans to http://127.0.0.1:$port/api/v2/spans"
 }
 
-stop() {
-  if ! running; then
-    echo "zipkin: not running"
-    rm -f "$pid_file"
-    return
-  fi
-  local pid
-  pid=$(cat "$pid_file")
-  kill "$pid"
-  for _ in $(seq 1 150); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "zipkin: still running after 30s, killing pid $pid" >&2
-    kill -9 "$pid"
-  fi
-  rm -f "$pid_file"
-  echo "zipkin: stopped"
-}
-
-case ${1:-} in
-  start) start ;;
-  stop) stop ;;
-  status) if running; then echo "zipkin: running (pid $(cat "$pid_file")) on port $port"; else echo "zipkin: not running"; exit 1; fi ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+service_main "$@"

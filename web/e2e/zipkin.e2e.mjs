@@ -2,7 +2,7 @@
 // and sees a row per hop (SPAN_NAMES, comma-separated). Started by tests/test_tracing.py.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch, run } from "./browser.mjs";
 
 const ZIPKIN = process.env.ZIPKIN_URL;
 const TRACE_ID = process.env.TRACE_ID;
@@ -12,11 +12,7 @@ const WAIT_MS = 30_000; // the machine is shared: generous, but bounded
 
 async function main() {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
-    timeout: 60_000,
-  });
+  const browser = await launch();
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.goto(`${ZIPKIN}/zipkin/traces/${TRACE_ID}`);
@@ -32,10 +28,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => console.log("zipkin e2e: all passed"),
-  (error) => {
-    console.error(`not ok - ${error.stack ?? error}`);
-    process.exit(1);
-  },
-);
+run(main, "zipkin e2e");

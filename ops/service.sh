@@ -1,0 +1,37 @@
+# Sourced by ops/<service>/<service>.sh: a local background process known by its pid file.
+# The sourcing script sets `service` (its name in messages) and `pid_file`, and defines `start`;
+# `service_main "$@"` then runs start | stop | status.
+
+running() {
+  [[ -f $pid_file ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null
+}
+
+stop() {
+  if ! running; then
+    echo "$service: not running"
+    rm -f "$pid_file"
+    return
+  fi
+  local pid
+  pid=$(cat "$pid_file")
+  kill "$pid"
+  for _ in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "$service: still running after 30s, killing pid $pid" >&2
+    kill -9 "$pid"
+  fi
+  rm -f "$pid_file"
+  echo "$service: stopped"
+}
+
+service_main() {
+  case ${1:-} in
+    start) start ;;
+    stop) stop ;;
+    status) if running; then echo "$service: running (pid $(cat "$pid_file"))"; else echo "$service: not running"; exit 1; fi ;;
+    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  esac
+}
