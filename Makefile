@@ -84,9 +84,10 @@ tracing-down: ## stop the local Zipkin
 	$(ZIPKIN) stop
 
 run: build kafka-up ## install what is missing, start Kafka, load sample data if empty, serve on :8000 (traced if `make tracing` runs)
-	@# every request is traced while the local Zipkin runs, unless SHOP_TRACE_RATIO says otherwise
+	@# every request is traced to the local Zipkin while it runs, unless SHOP_TRACE_RATIO says otherwise
 	SHOP_KAFKA_BOOTSTRAP=$${SHOP_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
-	  SHOP_TRACE_RATIO=$${SHOP_TRACE_RATIO:-$$($(ZIPKIN) status >/dev/null 2>&1 && echo 1 || echo 0)} $(VENV)/bin/shop run
+	  SHOP_TRACE_RATIO=$${SHOP_TRACE_RATIO:-$$($(ZIPKIN) status >/dev/null 2>&1 && echo 1 || echo 0)} \
+	  SHOP_TRACE_ENDPOINT=$${SHOP_TRACE_ENDPOINT:-http://127.0.0.1:$${ZIPKIN_PORT:-9411}/api/v2/spans} $(VENV)/bin/shop run
 
 lint: build ## ruff, rustfmt, clippy, mypy
 	$(VENV)/bin/ruff check $(PY_DIRS)

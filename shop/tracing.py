@@ -55,7 +55,13 @@ def configure(config: Config) -> None:
     exporter = ZipkinExporter(endpoint=config.trace_endpoint)
     _provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=EXPORT_DELAY_MS))
     _tracer = _provider.get_tracer("shop")
-    _ratio = min(config.trace_ratio, 1.0)
+    _ratio = config.trace_ratio
+
+
+def check(config: Config) -> None:
+    """Stops the start on a ratio that is no share of the requests."""
+    if not 0.0 <= config.trace_ratio <= 1.0:
+        raise SystemExit(f"SHOP_TRACE_RATIO={config.trace_ratio}: expected a share from 0 to 1")
 
 
 def shutdown() -> None:

@@ -157,6 +157,8 @@ def test_the_ratio_is_a_number_setting() -> None:
     assert Config.from_env({"SHOP_TRACE_RATIO": "0.01"}).trace_ratio == 0.01
     with pytest.raises(SystemExit, match="expected a number"):
         Config.from_env({"SHOP_TRACE_RATIO": "1%"})
+    with pytest.raises(SystemExit, match="expected a share from 0 to 1"):
+        tracing.check(Config(trace_ratio=2.0))
 
 
 @pytest.mark.kafka
