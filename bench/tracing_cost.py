@@ -1,7 +1,7 @@
-"""What tracing costs the browse path: the same catalog page under wrk from two shops on core 0
-that differ only in `trace_ratio` (off, and 1% exported to a real Zipkin), run by run alternately
-(ABBA, so neither always goes first), so both see the same machine. Zipkin, the broker and wrk run
-on core 1.
+"""What tracing costs the browse path: the same catalog page under wrk from a shop on core 0 with
+`trace_ratio` off, and with 1% exported to a real Zipkin, run by run alternately (ABBA, so neither
+always goes first; a fresh shop each run), so both see the same machine. Zipkin, the broker and
+wrk run on core 1.
 
     python -m bench.tracing_cost [ROUNDS] [SECONDS]
 
@@ -23,7 +23,7 @@ import httpx
 from bench import wrk
 from bench.ab_cart_cpu import group_cpu_s
 from bench.http_load import PAGE, READ_CONNECTIONS, WARMUP_S
-from bench.processes import LOAD_CPU, SERVER_CPU, Server, pin_process, shop_server
+from bench.processes import LOAD_CPU, SERVER_CPU, pin_process, shop_server
 from bench.stack import READY_TIMEOUT_S, Stack, load, start_stack
 from bench.stats import spread
 from fixtures.zipkin import Zipkin
@@ -41,46 +41,44 @@ def spans_received(zipkin: Zipkin) -> int:
     return int(float(found.group(1))) if found else 0
 
 
-def traced_shop(stack: Stack, ratio: float, zipkin: Zipkin, name: str) -> Server:
+def measure_one(stack: Stack, zipkin: Zipkin, ratio: float, seconds: float) -> tuple[float, float, int]:
+    """A fresh shop with `ratio` under wrk: requests/s, its CPU µs per request, and its requests.
+    A shop per run, so that no difference between two long-lived processes (where each one's
+    memory landed) is taken for the setting's."""
     config = replace(stack.config, snapshot_dir="", trace_ratio=ratio, trace_endpoint=zipkin.spans_endpoint)
-    return shop_server(config, SERVER_CPU, stack.logs / f"{name}.log")
+    shop = shop_server(config, SERVER_CPU, stack.logs / f"shop-{ratio}.log").start()
+    try:
+        shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
+        wrk.run(shop.url + PAGE, READ_CONNECTIONS, WARMUP_S)
+        assert shop.process is not None
+        group = os.getpgid(shop.process.pid)
+        cpu_before = group_cpu_s(group)
+        result = wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
+        cpu_s = group_cpu_s(group) - cpu_before
+    finally:
+        shop.stop()  # flushes the spans still queued
+    assert result.errors == 0, f"{result.errors} errors at ratio {ratio}"
+    return result.requests_per_s, 1e6 * cpu_s / result.requests, result.requests
 
 
 def measure(stack: Stack, zipkin: Zipkin, rounds: int, seconds: float) -> dict[str, object]:
-    shops = {
-        name: traced_shop(stack, ratio, zipkin, f"shop-{index}").start()
-        for index, (name, ratio) in enumerate(RATIOS.items())
-    }
-    try:
-        for shop in shops.values():
-            shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
-            wrk.run(shop.url + PAGE, READ_CONNECTIONS, WARMUP_S)
-        runs: dict[str, list[float]] = {name: [] for name in shops}
-        cpu_us: dict[str, list[float]] = {name: [] for name in shops}
-        traced_requests, spans_before = 0, spans_received(zipkin)
-        for round_number in range(rounds):
-            order = list(shops.items())
-            for name, shop in order if round_number % 2 == 0 else reversed(order):
-                assert shop.process is not None
-                group = os.getpgid(shop.process.pid)
-                cpu_before = group_cpu_s(group)
-                result = wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
-                assert result.errors == 0, f"{name}: {result.errors} errors"
-                runs[name].append(result.requests_per_s)
-                cpu_us[name].append(1e6 * (group_cpu_s(group) - cpu_before) / result.requests)
-                if RATIOS[name] > 0:
-                    traced_requests += result.requests
-                print(
-                    round_number,
-                    name,
-                    f"{result.requests_per_s:.0f} req/s",
-                    f"{cpu_us[name][-1]:.1f} CPU µs/request",
-                    f"p99 {result.p99_ms:.2f} ms",
-                    flush=True,
-                )
-    finally:
-        for shop in shops.values():
-            shop.stop()  # flushes the spans still queued
+    runs: dict[str, list[float]] = {name: [] for name in RATIOS}
+    cpu_us: dict[str, list[float]] = {name: [] for name in RATIOS}
+    traced_requests, spans_before = 0, spans_received(zipkin)
+    for round_number in range(rounds):
+        order = list(RATIOS.items())
+        for name, ratio in order if round_number % 2 == 0 else reversed(order):
+            requests_per_s, cpu_per_request, requests = measure_one(stack, zipkin, ratio, seconds)
+            runs[name].append(requests_per_s)
+            cpu_us[name].append(cpu_per_request)
+            traced_requests += requests if ratio > 0 else 0
+            print(
+                round_number,
+                name,
+                f"{requests_per_s:.0f} req/s",
+                f"{cpu_per_request:.1f} CPU µs/request",
+                flush=True,
+            )
     throughput = [one / off for one, off in zip(runs["1%"], runs["off"], strict=True)]
     cpu = [one / off for one, off in zip(cpu_us["1%"], cpu_us["off"], strict=True)]
     return {

@@ -60,7 +60,8 @@ impl ProducerContext for ProducerEvents {
     }
 }
 
-fn owned_headers(headers: &[(String, Vec<u8>)]) -> OwnedHeaders {
+/// Kafka headers from (name, value) pairs, in order.
+pub(super) fn owned_headers(headers: &[(String, Vec<u8>)]) -> OwnedHeaders {
     headers.iter().fold(
         OwnedHeaders::new_with_capacity(headers.len()),
         |owned, (key, value)| {

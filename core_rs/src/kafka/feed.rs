@@ -254,3 +254,53 @@ impl Feed {
         (events, seconds, Vec::new(), errors, traced)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::trace_context;
+    use crate::kafka::commands::owned_headers;
+    use rdkafka::message::{OwnedMessage, Timestamp};
+
+    /// A message with `headers` as the command producer writes them.
+    fn message(headers: &[(&str, &str)]) -> OwnedMessage {
+        let pairs: Vec<(String, Vec<u8>)> = headers
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), value.as_bytes().to_vec()))
+            .collect();
+        let headers = (!pairs.is_empty()).then(|| owned_headers(&pairs));
+        OwnedMessage::new(
+            None,
+            None,
+            "t".into(),
+            Timestamp::NotAvailable,
+            0,
+            7,
+            headers,
+        )
+    }
+
+    #[test]
+    fn a_message_s_trace_context_is_its_traceparent_and_tracestate() {
+        let parent = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01";
+        let both = message(&[
+            ("shop-x", "1"),
+            ("tracestate", "a=b"),
+            ("traceparent", parent),
+        ]);
+        assert_eq!(
+            trace_context(&both),
+            Some((parent.to_owned(), "a=b".to_owned()))
+        );
+        let alone = message(&[("traceparent", parent)]);
+        assert_eq!(
+            trace_context(&alone),
+            Some((parent.to_owned(), String::new()))
+        );
+    }
+
+    #[test]
+    fn a_message_without_a_traceparent_has_no_trace_context() {
+        assert_eq!(trace_context(&message(&[])), None);
+        assert_eq!(trace_context(&message(&[("tracestate", "a=b")])), None);
+    }
+}
