@@ -64,6 +64,12 @@ def check(config: Config) -> None:
         raise SystemExit(f"SHOP_TRACE_RATIO={config.trace_ratio}: expected a share from 0 to 1")
 
 
+def flush() -> None:
+    """Sends the spans not yet exported now."""
+    if _provider is not None:
+        _provider.force_flush()
+
+
 def shutdown() -> None:
     """Sends the spans not yet exported and stops tracing."""
     global _provider, _tracer
