@@ -37,14 +37,6 @@ timeout=${KAFKA_START_TIMEOUT:-90}
 pid_file=$data/kafka.pid
 log_file=$data/kafka.log
 
-fetch_jars() {
-  if [[ ! -f $here/lib/.complete ]]; then
-    echo "kafka: fetching broker jars from Maven Central" >&2
-    (cd "$here" && mvn -q dependency:copy-dependencies -DoutputDirectory=lib)
-    touch "$here/lib/.complete"
-  fi
-}
-
 render_config() {
   mkdir -p "$data/logs"
   sed -e "s|@NODE_ID@|$node_id|" -e "s|@QUORUM_VOTERS@|$voters|" \
@@ -74,19 +66,7 @@ format_once() {
 }
 
 wait_until_started() {
-  local pid=$1 deadline=$((SECONDS + timeout))
-  until grep -q "Kafka Server started" "$log_file" 2>/dev/null; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "kafka: the broker exited; last lines of $log_file:" >&2
-      tail -n 20 "$log_file" >&2 || true
-      return 1
-    fi
-    if ((SECONDS > deadline)); then
-      echo "kafka: not started after ${timeout}s; see $log_file" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
+  wait_for "$1" grep -q "Kafka Server started" "$log_file"
   until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.1; done
 }
 
