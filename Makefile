@@ -11,6 +11,8 @@ RUST_SRC    := Cargo.toml core_rs/build.rs $(shell find core_rs/src -name "*.rs"
 PROTO_PY    := $(patsubst proto/%.proto,shop/_proto/%_pb2.py,$(wildcard proto/*.proto))
 KAFKA       := ops/kafka/kafka.sh
 KAFKA_JARS  := ops/kafka/lib/.complete
+ZIPKIN      := ops/zipkin/zipkin.sh
+ZIPKIN_JAR  := ops/zipkin/lib/.complete
 PY_DIRS     := shop tests fixtures $(wildcard bench)
 WEB_DEPS    := web/node_modules/.installed
 WEB_SRC     := $(wildcard web/*.html web/*.ts web/*.json web/src/*.ts web/src/*.css web/public/* web/scripts/*) shop/api/openapi.py
@@ -20,7 +22,7 @@ PYTEST_ARGS ?=
 SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 WRK         := /usr/bin/wrk
 
-.PHONY: help run serve test test-rust test-py test-web chromium fuzz lint fmt build kafka-up kafka-down bench profile soak wheel clean
+.PHONY: help run serve test test-rust test-py test-web chromium fuzz lint fmt build kafka-up kafka-down tracing tracing-down bench profile soak wheel clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -71,8 +73,21 @@ kafka-up: $(KAFKA_JARS) ## start the local Kafka (unless SHOP_KAFKA_BOOTSTRAP is
 kafka-down: ## stop the local Kafka
 	$(KAFKA) stop
 
-run: build kafka-up ## install what is missing, start Kafka, load sample data if empty, serve on :8000
-	SHOP_KAFKA_BOOTSTRAP=$${SHOP_KAFKA_BOOTSTRAP:-127.0.0.1:9092} $(VENV)/bin/shop run
+$(ZIPKIN_JAR): ops/zipkin/pom.xml
+	cd ops/zipkin && mvn -q dependency:copy-dependencies -DoutputDirectory=lib
+	touch $@
+
+tracing: $(ZIPKIN_JAR) ## start the local Zipkin (UI at http://127.0.0.1:9411/zipkin/); `make run` then traces every request to it
+	$(ZIPKIN) start
+
+tracing-down: ## stop the local Zipkin
+	$(ZIPKIN) stop
+
+run: build kafka-up ## install what is missing, start Kafka, load sample data if empty, serve on :8000 (traced if `make tracing` runs)
+	@# every request is traced to the local Zipkin while it runs, unless SHOP_TRACE_RATIO says otherwise
+	SHOP_KAFKA_BOOTSTRAP=$${SHOP_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
+	  SHOP_TRACE_RATIO=$${SHOP_TRACE_RATIO:-$$($(ZIPKIN) status >/dev/null 2>&1 && echo 1 || echo 0)} \
+	  SHOP_TRACE_ENDPOINT=$${SHOP_TRACE_ENDPOINT:-http://127.0.0.1:$${ZIPKIN_PORT:-9411}/api/v2/spans} $(VENV)/bin/shop run
 
 lint: build ## ruff, rustfmt, clippy, mypy
 	$(VENV)/bin/ruff check $(PY_DIRS)
@@ -101,7 +116,7 @@ test-loom: $(VENV)/.installed ## model-check the swap and the offset signal with
 test-web: $(WEB_DEPS) ## vitest: the storefront's state logic
 	cd web && npm test
 
-test-py: build $(KAFKA_JARS) chromium ## pytest (starts its own broker on free ports; drives chromium)
+test-py: build $(KAFKA_JARS) $(ZIPKIN_JAR) chromium ## pytest (starts its own broker on free ports; drives chromium)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 fuzz: build $(KAFKA_JARS) ## a long fuzz run: tests/test_fuzz.py and tests/test_hostile_inputs.py with many more examples (about 7 minutes)

@@ -107,9 +107,17 @@ class Commands:
         timeout: float,
         on_stats: Callable[[str], None] | None = None,
     ) -> Commands: ...
-    def send(self, topic: str, value: bytes, signal: OffsetSignal, shared: bool) -> int:
-        """Sends to partition 0 of `topic`; returns the write's id in `signal`. KafkaClientError if
-        it could not be sent (closed, queue full for `timeout` seconds)."""
+    def send(
+        self,
+        topic: str,
+        value: bytes,
+        signal: OffsetSignal,
+        shared: bool,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> int:
+        """Sends to partition 0 of `topic` with `headers` (a traced write's trace context); returns
+        the write's id in `signal`. KafkaClientError if it could not be sent (closed, queue full
+        for `timeout` seconds)."""
     def close(self, timeout: float) -> int:
         """Flushes both within `timeout` seconds; returns the writes still unacknowledged."""
 
@@ -120,15 +128,21 @@ class _Applies(Protocol):
 class Feed:
     """Partition 0 of one topic consumed into a projection by librdkafka, without the GIL."""
 
-    def __new__(cls, settings: dict[str, str], topic: str, signal: OffsetSignal) -> Feed: ...
+    def __new__(
+        cls, settings: dict[str, str], topic: str, signal: OffsetSignal, traced: bool = False
+    ) -> Feed: ...
     def watermarks(self, timeout: float) -> tuple[int, int]: ...
     def cached_high(self) -> int: ...
     def assign(self, offset: int) -> None: ...
     def pump(
         self, model: Projection | _Applies, most: int, wait: float
-    ) -> tuple[int, list[float], list[tuple[int, bytes, str]], list[str]]:
+    ) -> tuple[
+        int, list[float], list[tuple[int, bytes, str]], list[str], list[tuple[int, str, str, float, float]]
+    ]:
         """Consumes and applies for `wait` seconds: (events applied, seconds per batch, poison
-        met as (offset, message, why), the consumer's errors). Returns early after poison."""
+        met as (offset, message, why), the consumer's errors, and, when traced, the messages
+        applied that carry a trace context as (offset, traceparent, tracestate, start, end of
+        their batch's apply in seconds since the epoch)). Returns early after poison."""
 
 @disjoint_base
 class Projection:

@@ -16,7 +16,7 @@ from granian import Granian
 from granian.constants import Interfaces, Loops
 from granian.http import HTTP1Settings
 
-from shop import __version__, _core, logs
+from shop import __version__, _core, logs, tracing
 from shop.config import Config, add_arguments, from_args
 from shop.contexts import catalog, checkout, fulfilment, pim, pim_csv, stock_csv
 from shop.kafka import admin
@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 def run(config: Config, args: argparse.Namespace) -> None:
     set_cpu_policy(config.cpu_policy)  # a wrong setting fails before anything is imported
     check_port_free(config.http_host, config.http_port)  # and so does a port in use
+    tracing.check(config)  # and a trace ratio that is no share
     admin.ensure_topics(config, all_topics())
     if config.sample_rows > 0 and admin.end_offset(config, config.topic(pim.INTERNAL)) == 0:
         log.info(
@@ -108,6 +109,7 @@ def run(config: Config, args: argparse.Namespace) -> None:
 def serve(config: Config, args: argparse.Namespace) -> None:
     os.environ.update(config.to_env())  # the worker builds its Config from the environment
     check_port_free(config.http_host, config.http_port)
+    tracing.check(config)
     log.info("serving on http://%s:%d", config.http_host, config.http_port)
     serve_http("shop.api.app:app", config)
 

@@ -58,6 +58,12 @@ class Config:
     )
     shutdown_timeout: int = _setting(30, "seconds a SIGTERM waits for in-flight requests and writes")
     startup_timeout: int = _setting(120, "seconds the start retries an unreachable broker before it fails")
+    trace_ratio: float = _setting(
+        0.0, "fraction of requests traced through Kafka to the trace endpoint (0: tracing off; 1: all)"
+    )
+    trace_endpoint: str = _setting(
+        "http://127.0.0.1:9411/api/v2/spans", "Zipkin's span endpoint the traces are sent to"
+    )
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
@@ -83,6 +89,11 @@ def env_name(name: str) -> str:
 
 
 def _parse(field: dataclasses.Field[Any], raw: str) -> Any:
+    if isinstance(field.default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise SystemExit(f"{env_name(field.name)}={raw!r}: expected a number") from None
     if isinstance(field.default, int):
         try:
             return int(raw)

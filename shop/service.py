@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from shop import tracing
 from shop.config import Config
 from shop.contexts import catalog, checkout, fulfilment, pim
 from shop.kafka import admin
@@ -40,6 +41,7 @@ class Status:
 class Shop:
     def __init__(self, config: Config) -> None:
         self.config = config
+        tracing.configure(config)
         self.broker = BrokerWatch()
         self.producer = CommandProducer(config, on_stats=self.broker.on_stats)
         self.breaker = CircuitBreaker(
@@ -108,6 +110,7 @@ class Shop:
             log.error("shutdown: %d writes were not acknowledged by Kafka", remaining)
         else:
             log.info("shutdown: producer flushed, every write acknowledged")
+        tracing.shutdown()
 
     def readiness(self) -> Status:
         checks: dict[str, bool | str] = {

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fixtures.host import REPO
-from fixtures.server import ShopProcess, stop_group
+from fixtures.server import ShopProcess
 from shop.api.static import STATIC_DIR
 from shop.config import Config
 from shop.contexts import pim_csv, stock_csv
+from tests.support.browser import run_script
 
 PRODUCTS = 60  # three pages of 24
 SCRIPT = REPO / "web" / "e2e" / "storefront.e2e.mjs"
@@ -47,34 +45,11 @@ def test_a_shopper_browses_fills_the_cart_in_two_tabs_and_orders(
     shop: tuple[ShopProcess, dict[str, str]],
 ) -> None:
     assert (STATIC_DIR / "index.html").exists(), "run `make build` first: it builds web/ into shop/static"
-    chromium = shutil.which("chromium")
-    assert chromium is not None, "chromium is missing: `make test-py` installs it with apt-get"
     server, data = shop
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "BASE_URL": server.url,
-        "CHROMIUM": chromium,
-        "ARTIFACTS": str(ARTIFACTS),
-        "E2E_DATA": json.dumps(data),
-    }
-    # Its own process group: on a timeout the script and the browser it started are stopped together.
-    script = subprocess.Popen(
-        ["node", str(SCRIPT)],
-        cwd=REPO / "web",
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = script.communicate(timeout=SCRIPT_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        stop_group(script)
-        out, err = script.communicate()
-        pytest.fail(f"the browser tests took over {SCRIPT_TIMEOUT_S}s\n{out}\n{err}")
-    print(out)
-    assert script.returncode == 0, f"{out}\n{err}\nshop log:\n{server.log_tail()}"
+    env = {"BASE_URL": server.url, "ARTIFACTS": str(ARTIFACTS), "E2E_DATA": json.dumps(data)}
+    finished = run_script(SCRIPT, env, SCRIPT_TIMEOUT_S)
+    print(finished.out)
+    assert finished.returncode == 0, f"{finished.out}\n{finished.err}\nshop log:\n{server.log_tail()}"
     for name in ("catalog", "product", "cart", "order", "refused"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 0

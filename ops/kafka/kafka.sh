@@ -20,6 +20,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+service=kafka
+# shellcheck source=ops/service.sh
+source "$here/../service.sh"
 repo=$(cd "$here/../.." && pwd)
 data=${KAFKA_DATA_DIR:-$repo/data/kafka}
 port=${KAFKA_PORT:-9092}
@@ -33,18 +36,6 @@ heap=${KAFKA_HEAP:-512m}
 timeout=${KAFKA_START_TIMEOUT:-90}
 pid_file=$data/kafka.pid
 log_file=$data/kafka.log
-
-running() {
-  [[ -f $pid_file ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null
-}
-
-fetch_jars() {
-  if [[ ! -f $here/lib/.complete ]]; then
-    echo "kafka: fetching broker jars from Maven Central" >&2
-    (cd "$here" && mvn -q dependency:copy-dependencies -DoutputDirectory=lib)
-    touch "$here/lib/.complete"
-  fi
-}
 
 render_config() {
   mkdir -p "$data/logs"
@@ -75,19 +66,7 @@ format_once() {
 }
 
 wait_until_started() {
-  local pid=$1 deadline=$((SECONDS + timeout))
-  until grep -q "Kafka Server started" "$log_file" 2>/dev/null; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "kafka: the broker exited; last lines of $log_file:" >&2
-      tail -n 20 "$log_file" >&2 || true
-      return 1
-    fi
-    if ((SECONDS > deadline)); then
-      echo "kafka: not started after ${timeout}s; see $log_file" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
+  wait_for "$1" grep -q "Kafka Server started" "$log_file"
   until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.1; done
 }
 
@@ -107,30 +86,4 @@ start() {
   echo "kafka: started (pid $pid) on 127.0.0.1:$port, data in $data"
 }
 
-stop() {
-  if ! running; then
-    echo "kafka: not running"
-    rm -f "$pid_file"
-    return
-  fi
-  local pid
-  pid=$(cat "$pid_file")
-  kill "$pid"
-  for _ in $(seq 1 150); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "kafka: still running after 30s, killing pid $pid" >&2
-    kill -9 "$pid"
-  fi
-  rm -f "$pid_file"
-  echo "kafka: stopped"
-}
-
-case ${1:-} in
-  start) start ;;
-  stop) stop ;;
-  status) if running; then echo "kafka: running (pid $(cat "$pid_file"))"; else echo "kafka: not running"; exit 1; fi ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+service_main "$@"

@@ -13,7 +13,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shop import _core, metrics
+from shop import _core, metrics, tracing
 from shop._core import PageMark
 from shop.api import http, inputs
 from shop.api.cart import Answer, CartRoutes
@@ -88,6 +88,14 @@ class App:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        span = tracing.request_span(scope, route_name)
+        if span is None:
+            await self._serve(scope, receive, send)
+            return
+        with tracing.serving(span):
+            await self._serve(scope, receive, tracing.recording_status(span, send))
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         path: str = scope["path"]
         if path == PRODUCTS:

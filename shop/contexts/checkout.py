@@ -7,7 +7,7 @@ import secrets
 import threading
 import time
 
-from shop import _core
+from shop import _core, tracing
 from shop._proto import checkout_pb2
 from shop.config import Config
 from shop.contexts import fulfilment, pim
@@ -136,4 +136,7 @@ class CheckoutContext:
         """Produces `message`; returns its offset once Kafka acknowledged it and the projection
         applied it (ProduceError, NotApplied otherwise)."""
         topic, watch = self.config.topic(INTERNAL), self.projection.watch
-        return await self.producer.produce_applied(topic, message, watch, self.config.ready_timeout)
+        with tracing.producing(INTERNAL) as headers:
+            return await self.producer.produce_applied(
+                topic, message, watch, self.config.ready_timeout, headers
+            )

@@ -19,6 +19,7 @@ from shop.kafka.health import STATS_INTERVAL_MS
 from shop.kafka.offsets import OffsetWatch, ProduceError
 from shop.progress import Progress
 from shop.threads import name_this_thread
+from shop.tracing import KafkaHeaders
 
 log = logging.getLogger(__name__)
 IMPORT_TIMEOUT_S = 120
@@ -155,9 +156,11 @@ class Producer:
         self._send(topic, value, headers, delivered)
         return future
 
-    def produce_into(self, deliveries: Deliveries, topic: str, value: bytes) -> None:
-        """Sends `value` to partition 0 of `topic` as one of `deliveries`."""
-        self._send(topic, value, None, deliveries.delivered)
+    def produce_into(
+        self, deliveries: Deliveries, topic: str, value: bytes, headers: KafkaHeaders | None = None
+    ) -> None:
+        """Sends `value` (with `headers`) to partition 0 of `topic` as one of `deliveries`."""
+        self._send(topic, value, None if headers is None else list(headers), deliveries.delivered)
         deliveries.sent += 1  # after: a write that raised is not awaited
 
     def _send(
@@ -225,16 +228,23 @@ class CommandProducer:
         )
         self.sent = {"lone": 0, "shared": 0}  # writes through each producer (event loop's thread)
 
-    async def produce_applied(self, topic: str, value: bytes, watch: OffsetWatch, timeout: float) -> int:
-        """Sends `value` to partition 0 of `topic`; returns its offset once Kafka acknowledged it
-        and `watch`'s projection applied it (read-your-writes). Raises ProduceError if Kafka did
-        not acknowledge the write within the produce timeout (and ACK_MARGIN_S), NotApplied if it
-        did but the projection had not applied it within `timeout` seconds more."""
+    async def produce_applied(
+        self,
+        topic: str,
+        value: bytes,
+        watch: OffsetWatch,
+        timeout: float,
+        headers: KafkaHeaders | None = None,
+    ) -> int:
+        """Sends `value` (with `headers`) to partition 0 of `topic`; returns its offset once Kafka
+        acknowledged it and `watch`'s projection applied it (read-your-writes). Raises ProduceError
+        if Kafka did not acknowledge the write within the produce timeout (and ACK_MARGIN_S),
+        NotApplied if it did but the projection had not applied it within `timeout` seconds more."""
         lone = watch.writes_in_flight == 0
         self.sent["lone" if lone else "shared"] += 1
 
         def send(signal: _core.OffsetSignal) -> int:
-            return self._commands.send(topic, value, signal, not lone)
+            return self._commands.send(topic, value, signal, not lone, headers)
 
         return await watch.applied_write(send, topic, self.timeout + ACK_MARGIN_S, timeout)
 

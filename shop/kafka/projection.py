@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Protocol
 
-from shop import _core, metrics
+from shop import _core, metrics, tracing
 from shop.config import Config
 from shop.kafka import admin
 from shop.kafka.consumer import POLL_S, consumer_settings
@@ -55,10 +55,11 @@ class ProjectionLoop(Worker):
         # This topic's metrics, looked up once: not a labelled lookup per applied batch.
         self._apply_seconds = metrics.APPLY_SECONDS.labels(self.topic)
         self._applied_events = metrics.APPLIED_EVENTS.labels(self.topic)
+        self._span_name = f"apply {topic}"
 
     def work(self) -> None:
         settings = consumer_settings(self.config, f"shop-projection-{self.topic}")
-        feed = _core.Feed(librdkafka_strings(settings), self.topic, self.watch.signal)
+        feed = _core.Feed(librdkafka_strings(settings), self.topic, self.watch.signal, tracing.enabled())
         _low, high = admin.retrying(
             lambda: feed.watermarks(admin.TIMEOUT_S), f"reading the end of {self.topic}"
         )
@@ -72,11 +73,15 @@ class ProjectionLoop(Worker):
         log.info("loading %s from offset %d to %d", self.topic, start, self.end_at_start)
         started = time.monotonic()
         while not self._stopping.is_set():
-            events, seconds, poison, errors = feed.pump(self.projection, self.config.consume_batch, POLL_S)
+            events, seconds, poison, errors, traced = feed.pump(
+                self.projection, self.config.consume_batch, POLL_S
+            )
             self.last_poll = time.monotonic()
             for error in errors:
                 log.warning("consuming %s: %s", self.topic, error)
             self.end_offset = max(self.end_offset, feed.cached_high() - 1)
+            if traced:
+                tracing.record_applied(self._span_name, traced)
             if events:
                 self._applied(events, seconds, poison)
                 if not self.loaded.is_set() and self._check_loaded():

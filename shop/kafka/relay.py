@@ -11,7 +11,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from shop import _core, metrics
+from shop import _core, metrics, tracing
 from shop.config import Config
 from shop.kafka import admin
 from shop.kafka.consumer import POLL_S, consume_available, consumer_settings, readable
@@ -148,15 +148,25 @@ class Relay(Worker):
     def _relay_batch(self, messages: list[Message]) -> bool:
         """Translates and produces `messages`, then waits until Kafka acknowledged them all; a
         poison message is copied to the dead letters in order, after what precedes it. False if
-        the relay was stopped meanwhile."""
+        the relay was stopped meanwhile. A traced message's hop is a span, its output a child."""
+        hops = tracing.RelayHops(self.name, self.source, self.target, messages)
+        try:
+            return self._relay_each(messages, hops)
+        finally:
+            hops.end()
+
+    def _relay_each(self, messages: list[Message], hops: tracing.RelayHops) -> bool:
         deliveries, last = Deliveries(), None
         batch = readable(messages, f"relay {self.name}")
         if self.before_batch is not None and batch:
             self.before_batch(batch[-1][0])
         for offset, value in batch:
+            span = hops.start(offset)
             try:
                 translated = self.translate(value, offset)
             except ValueError as exc:
+                if span is not None:
+                    span.record_exception(exc)
                 if not self._settle(deliveries, last):
                     return False
                 if not self.dead_letters.copy(offset, value, str(exc), self.acknowledged):
@@ -164,7 +174,10 @@ class Relay(Worker):
                 deliveries, last, self.position = Deliveries(), None, offset
                 continue
             if translated is not None:
-                self.producer.produce_into(deliveries, self.target, translated)
+                headers = None if span is None else tracing.headers_of(span)
+                self.producer.produce_into(deliveries, self.target, translated, headers)
+            elif span is not None:
+                span.set_attribute("shop.relayed", False)
             last = offset
         return self._settle(deliveries, last)
 

@@ -3,7 +3,7 @@
 // Every wait is bounded; screenshots of the main pages go to ARTIFACTS on every run.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch, run } from "./browser.mjs";
 
 const BASE = process.env.BASE_URL;
 const ARTIFACTS = process.env.ARTIFACTS ?? "../test-artifacts/storefront";
@@ -341,11 +341,7 @@ async function refusals(page) {
 async function main() {
   check(BASE, "BASE_URL is not set");
   mkdirSync(ARTIFACTS, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
-    timeout: 60_000,
-  });
+  const browser = await launch();
   try {
     const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     context.setDefaultTimeout(WAIT_MS);
@@ -372,10 +368,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => console.log("storefront e2e: all passed"),
-  (error) => {
-    console.error(`not ok - ${error.stack ?? error}`);
-    process.exit(1);
-  },
-);
+run(main, "storefront e2e");

@@ -9,7 +9,7 @@ use crate::signal::{OffsetSignal, SignalState};
 use pyo3::prelude::*;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
 use std::collections::HashMap;
@@ -58,6 +58,19 @@ impl ProducerContext for ProducerEvents {
         };
         pending.signal.acknowledged(pending.id, outcome);
     }
+}
+
+/// Kafka headers from (name, value) pairs, in order.
+pub(super) fn owned_headers(headers: &[(String, Vec<u8>)]) -> OwnedHeaders {
+    headers.iter().fold(
+        OwnedHeaders::new_with_capacity(headers.len()),
+        |owned, (key, value)| {
+            owned.insert(Header {
+                key,
+                value: Some(value),
+            })
+        },
+    )
 }
 
 fn describe(topic: &str, err: &KafkaError) -> String {
@@ -160,9 +173,11 @@ impl Commands {
         })
     }
 
-    /// Sends `value` to partition 0 of `topic` (through the lingering producer if `shared`);
-    /// returns the write's id in `signal`, whose event loops are woken when it is done. Raises
-    /// KafkaClientError if it could not be sent.
+    /// Sends `value` with `headers` (the trace context of a traced write) to partition 0 of
+    /// `topic` (through the lingering producer if `shared`); returns the write's id in `signal`,
+    /// whose event loops are woken when it is done. Raises KafkaClientError if it could not be
+    /// sent.
+    #[pyo3(signature = (topic, value, signal, shared, headers=None))]
     fn send(
         &self,
         py: Python<'_>,
@@ -170,6 +185,7 @@ impl Commands {
         value: &[u8],
         signal: &OffsetSignal,
         shared: bool,
+        headers: Option<Vec<(String, Vec<u8>)>>,
     ) -> PyResult<u64> {
         if self.closed.load(Ordering::Acquire) {
             return Err(client_error(
@@ -189,6 +205,9 @@ impl Commands {
         let mut record = BaseRecord::with_opaque_to(topic, pending)
             .payload(value)
             .partition(0);
+        if let Some(headers) = headers {
+            record = record.headers(owned_headers(&headers));
+        }
         loop {
             // With the GIL held: a send takes microseconds, and releasing the GIL would let
             // another thread take it, costing this one a thread switch to get it back.
