@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from google.protobuf.message import Message
+
 from shop.config import Config
 from shop.contexts import catalog, checkout, fulfilment, pim
 from shop.kafka import admin
 from shop.kafka.breaker import CircuitBreaker
-from shop.kafka.dead_letters import DeadLetters
+from shop.kafka.dead_letters import DEAD_SUFFIX, DeadLetters, dead_topic
 from shop.kafka.health import BrokerWatch
 from shop.kafka.producer import CommandProducer, relay_producer
 from shop.kafka.projection import ProjectionLoop
@@ -21,12 +23,30 @@ log = logging.getLogger(__name__)
 # How long a stopping projection may take to write its snapshot (a million products: seconds).
 SNAPSHOT_TIMEOUT_S = 60.0
 
-TOPICS = pim.TOPICS + catalog.TOPICS + checkout.TOPICS + fulfilment.TOPICS
+# Every topic of the shop and the protobuf message its events are: the one registry the tools
+# that read topics (`shop events`, `shop copy-events`) decode with.
+EVENT_TYPES: dict[str, type[Message]] = {
+    **pim.EVENTS,
+    **catalog.EVENTS,
+    **checkout.EVENTS,
+    **fulfilment.EVENTS,
+}
+TOPICS = tuple(EVENT_TYPES)
+# The string fields of events that hold personal data (full protobuf names, so per event type),
+# replaced by `shop copy-events --scrub`. None yet: no event carries a shopper's email, name or
+# address. An order that does lists them here, e.g. "shop.checkout.OrderPlaced.email".
+PERSONAL_FIELDS: frozenset[str] = frozenset()
 
 
 def all_topics() -> tuple[str, ...]:
     """Every topic of the shop, with a dead-letter topic beside each."""
-    return TOPICS + tuple(f"{topic}_dead" for topic in TOPICS)
+    return TOPICS + tuple(dead_topic(topic) for topic in TOPICS)
+
+
+def event_type(topic: str) -> type[Message] | None:
+    """The message `topic`'s events are; a dead-letter topic holds its source's (refused) events.
+    None for a topic that is not the shop's."""
+    return EVENT_TYPES.get(topic.removesuffix(DEAD_SUFFIX) if topic in all_topics() else topic)
 
 
 @dataclass
