@@ -240,23 +240,20 @@ def copy_events(
     names = check_topics(source, all_topics() if topics is None else topics)
     admin.ensure_topics(destination, names)
     scrubber = Scrubber(personal_fields, cluster_id(source)) if scrub else None
-    clusters = Clusters(source, destination, scrubber)
+    clusters, summary = Clusters(source, destination, scrubber), Summary()
     try:
-        plans = [plan(clusters, topic, since_ms) for topic in names]
+        plans = [plan(clusters, topic, since_ms) for topic in names]  # every topic checked first
+        bar = Progress("copy-events", sum(p.end - p.start for p in plans), progress) if progress else None
+        producer = KafkaProducer(producer_settings(destination, COPY_PRODUCER))
+        try:
+            for topic_plan in plans:
+                summary.copied[topic_plan.topic] = _copy(clusters, producer, topic_plan, bar)
+        finally:
+            producer.flush(IMPORT_TIMEOUT_S)
+            if bar is not None:
+                bar.close()
     finally:
         clusters.close()
-    bar = Progress("copy-events", sum(p.end - p.start for p in plans), progress) if progress else None
-    summary = Summary()
-    clusters = Clusters(source, destination, scrubber)
-    producer = KafkaProducer(producer_settings(destination, COPY_PRODUCER))
-    try:
-        for topic_plan in plans:
-            summary.copied[topic_plan.topic] = _copy(clusters, producer, topic_plan, bar)
-    finally:
-        clusters.close()
-        producer.flush(IMPORT_TIMEOUT_S)
-        if bar is not None:
-            bar.close()
     summary.unscrubbed = scrubber.undecodable if scrubber else 0
     log.info("copy-events: %s", summary)
     return summary

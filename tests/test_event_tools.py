@@ -94,6 +94,10 @@ def source(
         with httpx.Client(base_url=shop.url, timeout=30) as shopper:
             assert shopper.put(f"/api/v1/cart/items/{ids[1]}", json={"quantity": 3}).status_code == 200
             cart = shopper.cookies["cart"]
+            seen = shopper.post(
+                "/api/v1/events", json={"events": [{"kind": "page_view", "product_id": ids[0]}]}
+            )
+            assert seen.status_code == 202, seen.text
         eventually(lambda: admin.end_offset(config, config.topic(checkout.INTERNAL + "_dead")) == 1)
         yield SourceShop(config, shop, ids, cart, ordered, order_id)
     finally:
