@@ -98,6 +98,9 @@ def source(
                 "/api/v1/events", json={"events": [{"kind": "page_view", "product_id": ids[0]}]}
             )
             assert seen.status_code == 202, seen.text
+            # Written without the request waiting: counted once it is in web_events.
+            product = f"/api/v1/products/{ids[0]}"
+            eventually(lambda: shopper.get(product).json()["popularity"]["views"] == 1)
         eventually(lambda: admin.end_offset(config, config.topic(checkout.INTERNAL + "_dead")) == 1)
         yield SourceShop(config, shop, ids, cart, ordered, order_id)
     finally:
@@ -182,7 +185,7 @@ def test_the_command_line(source: SourceShop, capsys: pytest.CaptureFixture[str]
     kafka = ["--kafka-bootstrap", source.config.kafka_bootstrap, "--topic-prefix", source.config.topic_prefix]
     cli.main(["events", "tail", pim.INTERNAL, "--json", "--product", source.ids[2], *kafka])
     assert json.loads(capsys.readouterr().out)["event"]["product"]["id"] == source.ids[2]
-    for topic, error in [("orders", "the shop has no topic 'orders'"), ("web_events_dead", "no topic")]:
+    for topic, error in [("orders", "the shop has no topic 'orders'"), ("pim_dead", "no topic")]:
         with pytest.raises(SystemExit) as exit:
             cli.main(["events", "tail", topic, *kafka])
         assert exit.value.code == 2 and error in capsys.readouterr().err

@@ -6,6 +6,9 @@ instead of queueing them."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from fixtures.host import free_port
+from fixtures.host import REPO, free_port
 from fixtures.kafka_broker import Broker
 from fixtures.server import ShopProcess
 from shop.api import web_events
+from shop.api.static import STATIC_DIR
 from shop.config import Config
 from shop.contexts import web
 from shop.kafka import admin
@@ -132,3 +136,23 @@ def test_a_slow_kafka_drops_batches_instead_of_queueing_them(config: Config) -> 
     finally:
         context.close(0)
         dead_letters.close(0)
+
+
+def test_the_storefront_s_page_views_are_counted(shop: tuple[ShopProcess, list[str]]) -> None:
+    """In chromium: a product viewed and added to the cart, counted once the page is left."""
+    assert (STATIC_DIR / "index.html").exists(), "run `make build` first: it builds web/ into shop/static"
+    chromium = shutil.which("chromium")
+    assert chromium is not None, "chromium is missing: `make test-py` installs it with apt-get"
+    server, ids = shop
+    env = {**os.environ, "BASE_URL": server.url, "CHROMIUM": chromium, "E2E_PRODUCT": ids[0]}
+    script = subprocess.run(
+        ["node", str(REPO / "web" / "e2e" / "web-events.e2e.mjs")],
+        cwd=REPO / "web",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    print(script.stdout)
+    assert script.returncode == 0, f"{script.stdout}\n{script.stderr}\nshop log:\n{server.log_tail()}"
