@@ -21,7 +21,9 @@ from shop.kafka import admin
 from shop.kafka.consumer import POLL_S, consume_available, consumer_settings, readable
 from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.producer import Producer
+from shop.kafka.relay import MAX_RESTART_DELAY_S, RESTARTABLE
 from shop.kafka.worker import Worker
+from shop.retry import backoff
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,18 @@ class WebEventsContext(Worker):
         return self.producer.close(timeout)
 
     def work(self) -> None:
+        """Counts on from the last offset counted, after any failure a relay recovers from too
+        (a broker away or moving leaders)."""
+        delays = backoff(cap=MAX_RESTART_DELAY_S)
+        while not self._stopping.is_set():
+            try:
+                self._count()
+            except RESTARTABLE as exc:
+                delay = next(delays)
+                log.warning("%s failed (%s): restarting in %.1fs", self.name, exc, delay)
+                self._stopping.wait(delay)
+
+    def _count(self) -> None:
         self.dead_letters.resume()
         consumer = Consumer(consumer_settings(self.config, f"shop-{TOPIC}"))
         try:
