@@ -127,14 +127,6 @@ class Record:
     event: Event | None
     poison: str | None
 
-    @property
-    def kind(self) -> str | None:
-        """The name of the event's variant (`cart_item_set`, `product`, ...)."""
-        if self.event is None:
-            return None
-        oneofs = self.event.DESCRIPTOR.oneofs
-        return self.event.WhichOneof(oneofs[0].name) if oneofs else None
-
     def header_texts(self) -> dict[str, str]:
         return {name: _text(value) for name, value in self.headers}
 
@@ -159,7 +151,7 @@ class Record:
         }
 
     def line(self) -> str:
-        """`partition:offset time [key=…] [trace=…] [header=…] [source …] kind {fields}`, or POISON."""
+        """`partition:offset time [key=…] [trace=…] [header=…] [source …] {event}`, or POISON."""
         parts = [f"{self.partition}:{self.offset}", _iso(self.timestamp_ms)]
         if self.key is not None:
             parts.append(f"key={_text(self.key)}")
@@ -173,7 +165,7 @@ class Record:
         offsets = source_offsets(fields)
         if offsets:
             parts.append("source " + ",".join(f"{name}={n}" for name, n in offsets.items()))
-        return " ".join([*parts, str(self.kind), json.dumps(fields, ensure_ascii=False)])
+        return " ".join([*parts, json.dumps(fields, ensure_ascii=False)])  # {"<variant>": {…}, …}
 
 
 def _text(value: bytes | str | None) -> str:

@@ -141,10 +141,10 @@ def test_lines_show_offset_time_headers_and_the_event(source: SourceShop) -> Non
     lines = out.getvalue().splitlines()
     poison = [line for line in lines if "POISON" in line]
     assert len(poison) == 1 and f"trace={TRACE_ID}" in poison[0], poison
-    set_items = [line for line in lines if " cart_item_set " in line]
+    set_items = [line for line in lines if ' {"cart_item_set": ' in line]
     assert set_items and all(line.startswith("0:") and "Z " in line for line in set_items)
     assert f'"cart_id": "{source.cart}"' in set_items[-1] and '"quantity": 3' in set_items[-1]
-    bridged = [line for line in lines if " product_changed " in line]
+    bridged = [line for line in lines if ' {"product_changed": ' in line]
     assert len(bridged) == 3 and "source pim_offset=0" in bridged[0]
 
 
