@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import io
 import logging
@@ -16,7 +17,7 @@ from granian import Granian
 from granian.constants import Interfaces, Loops
 from granian.http import HTTP1Settings
 
-from shop import __version__, _core, logs, tracing
+from shop import __version__, _core, copy_events, event_log, logs, tracing
 from shop.config import Config, add_arguments, from_args
 from shop.contexts import catalog, checkout, fulfilment, pim, pim_csv, stock_csv
 from shop.kafka import admin
@@ -41,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except pim_csv.CsvError as exc:
         print(f"error: {exc}; nothing was imported", file=sys.stderr)
         raise SystemExit(2) from None
-    except admin.TopicMismatch as exc:
+    except (admin.TopicMismatch, event_log.UnknownTopic, copy_events.CopyRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
@@ -79,7 +80,88 @@ def _parser() -> argparse.ArgumentParser:
         "bring every projection's snapshot up to date with its topic (load it, replay the tail, write it)",
         (*kafka, "snapshot_dir", "consume_batch"),
     )
+    _events_parser(commands.add_parser("events", help="read the shop's topics decoded"))
+    help = "copy the shop's topics from one cluster to another, offset for offset (resumes where it stopped)"
+    sub = command(
+        "copy-events",
+        copy_events_command,
+        help,
+        ("topic_prefix", "replication_factor", "min_insync_replicas", "log_level"),
+    )
+    sub.add_argument("--from", dest="source", required=True, metavar="BOOTSTRAP", help="the source cluster")
+    sub.add_argument(
+        "--to", dest="destination", required=True, metavar="BOOTSTRAP", help="the destination cluster"
+    )
+    sub.add_argument(
+        "--topics",
+        type=lambda text: [t for t in text.split(",") if t],
+        help="comma-separated topics (default: all of the shop's)",
+    )
+    sub.add_argument(
+        "--since", type=_time, help="refuse unless the destination already holds every event before TIME"
+    )
+    sub.add_argument(
+        "--scrub", action="store_true", help="replace personal data by stable fakes (docs/operations.md)"
+    )
     return parser
+
+
+def _events_parser(events: argparse.ArgumentParser) -> None:
+    actions = events.add_subparsers(required=True, metavar="ACTION")
+    help = "print a topic's messages decoded, one a line: partition:offset, time, headers, event"
+    sub = actions.add_parser("tail", help=help, description=help)
+    add_arguments(sub, ("kafka_bootstrap", "topic_prefix", "log_level"))
+    sub.set_defaults(command=events_tail)
+    sub.add_argument(
+        "topic", help="a topic of the shop, without the prefix (pim_pub, checkout_internal_dead, ...)"
+    )
+    start = sub.add_mutually_exclusive_group()
+    start.add_argument(
+        "--from", dest="first", type=int, help="first offset (negative: that many before the end)"
+    )
+    start.add_argument(
+        "--since", type=_time, help="first message at or after TIME (ISO 8601, or 15m, 2h, 3d ago)"
+    )
+    sub.add_argument("--follow", action="store_true", help="keep printing new messages until interrupted")
+    sub.add_argument("--key", help="only messages with this key")
+    sub.add_argument("--product", help="only events naming this product id")
+    sub.add_argument("--cart", help="only events naming this cart id")
+    sub.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _time(text: str) -> int:
+    try:
+        return event_log.parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def copy_events_command(config: Config, args: argparse.Namespace) -> None:
+    source = dataclasses.replace(config, kafka_bootstrap=args.source)
+    destination = dataclasses.replace(config, kafka_bootstrap=args.destination)
+    summary = copy_events.copy_events(
+        source, destination, args.topics, since_ms=args.since, scrub=args.scrub, progress=sys.stderr
+    )
+    print(f"copy-events: {summary}")
+
+
+def events_tail(config: Config, args: argparse.Namespace) -> None:
+    filters = event_log.Filters(key=args.key, product=args.product, cart=args.cart)
+    try:
+        event_log.tail(
+            config,
+            args.topic,
+            sys.stdout,
+            filters,
+            as_json=args.json,
+            since_ms=args.since,
+            first=args.first,
+            follow=args.follow,
+        )
+    except KeyboardInterrupt:  # --follow ends so
+        pass
+    except BrokenPipeError:  # piped into head: the reader has seen enough; no error at exit's flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def run(config: Config, args: argparse.Namespace) -> None:

@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 from shop.kafka.breaker import STATES, CircuitBreaker
 
 if TYPE_CHECKING:
+    from shop.contexts.web import WebEventsContext
     from shop.service import Shop
 
 APPLY_SECONDS = Histogram(
@@ -44,6 +45,14 @@ CART_STREAMS = Gauge("shop_cart_streams", "Open cart event WebSockets (/api/v1/c
 CART_STREAMS_REFUSED = Counter(
     "shop_cart_streams_refused_total", "Cart event WebSockets refused before the upgrade", ["status"]
 )
+WEB_EVENT_BATCHES = Counter(
+    "shop_web_event_batches_total",
+    "Browser event batches (POST /api/v1/events) by outcome: accepted, refused, rate_limited, "
+    "dropped (Kafka slow: queue full or not acknowledged in time), written",
+    ["outcome"],
+)
+# Products shown by popularity at /metrics: the most viewed only, so the series stay few.
+POPULAR_PRODUCTS = 10
 CART_PUSHES = Counter("shop_cart_pushes_total", "Carts sent over cart event WebSockets")
 
 
@@ -136,6 +145,7 @@ class ShopCollector(Collector):
         for name, letters in self.shop.dead_letters.items():
             dead.add_metric([name, letters.source], letters.count)
         yield dead
+        yield from web_metrics(self.shop.web)
         waiting = self.shop.checkout.projection.watch.waiting
         yield GaugeMetricFamily("shop_commands_waiting", "Requests waiting for their write to apply", waiting)
 
@@ -164,6 +174,24 @@ def kafka_client_gauges(stats: dict[str, Any]) -> Iterator[Metric]:
         up.add_metric([name], 1.0 if broker.get("state") == "UP" else 0.0)
         rtt.add_metric([name], broker.get("rtt", {}).get("avg", 0) / 1e6)
     yield from (up, rtt)
+
+
+def web_metrics(web: WebEventsContext) -> Iterator[Metric]:
+    """The popularity projection: totals, and the most viewed products."""
+    totals = _gauge("shop_web_events", "Browser events counted by the popularity projection", "kind")
+    views, adds = web.totals()
+    totals.add_metric(["page_view"], views)
+    totals.add_metric(["add_to_cart"], adds)
+    yield totals
+    popular = GaugeMetricFamily(
+        "shop_product_popularity",
+        f"Views and add-to-carts of the {POPULAR_PRODUCTS} most viewed products",
+        labels=["product", "kind"],
+    )
+    for product, (product_views, product_adds) in web.most_viewed(POPULAR_PRODUCTS):
+        popular.add_metric([product, "page_view"], product_views)
+        popular.add_metric([product, "add_to_cart"], product_adds)
+    yield popular
 
 
 def breaker_metrics(breaker: CircuitBreaker) -> Iterator[Metric]:

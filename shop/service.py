@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from google.protobuf.message import Message
+
 from shop import tracing
 from shop.config import Config
-from shop.contexts import catalog, checkout, fulfilment, pim
+from shop.contexts import catalog, checkout, fulfilment, pim, web
 from shop.kafka import admin
 from shop.kafka.breaker import CircuitBreaker
-from shop.kafka.dead_letters import DeadLetters
+from shop.kafka.dead_letters import DEAD_SUFFIX, DeadLetters, dead_topic
 from shop.kafka.health import BrokerWatch
 from shop.kafka.producer import CommandProducer, relay_producer
 from shop.kafka.projection import ProjectionLoop
@@ -21,13 +23,33 @@ log = logging.getLogger(__name__)
 
 # How long a stopping projection may take to write its snapshot (a million products: seconds).
 SNAPSHOT_TIMEOUT_S = 60.0
+WEB_EVENTS_FLUSH_S = 1.0
 
-TOPICS = pim.TOPICS + catalog.TOPICS + checkout.TOPICS + fulfilment.TOPICS
+# Every topic of the shop and the protobuf message its events are: the one registry the tools
+# that read topics (`shop events`, `shop copy-events`) decode with.
+EVENT_TYPES: dict[str, type[Message]] = {
+    **web.EVENTS,
+    **pim.EVENTS,
+    **catalog.EVENTS,
+    **checkout.EVENTS,
+    **fulfilment.EVENTS,
+}
+TOPICS = tuple(EVENT_TYPES)
+# The string fields of events that hold personal data (full protobuf names, so per event type),
+# replaced by `shop copy-events --scrub`. None yet: no event carries a shopper's email, name or
+# address. An order that does lists them here, e.g. "shop.checkout.OrderPlaced.email".
+PERSONAL_FIELDS: frozenset[str] = frozenset()
 
 
 def all_topics() -> tuple[str, ...]:
     """Every topic of the shop, with a dead-letter topic beside each."""
-    return TOPICS + tuple(f"{topic}_dead" for topic in TOPICS)
+    return TOPICS + tuple(dead_topic(topic) for topic in TOPICS)
+
+
+def event_type(topic: str) -> type[Message] | None:
+    """The message `topic`'s events are; a dead-letter topic holds its source's (refused) events.
+    None for a topic that is not the shop's."""
+    return EVENT_TYPES.get(topic.removesuffix(DEAD_SUFFIX) if topic in all_topics() else topic)
 
 
 @dataclass
@@ -59,6 +81,7 @@ class Shop:
             self.pim_publisher.caught_up,
             self.fulfilment.publisher.caught_up,
         )
+        self.web = web.WebEventsContext(config, self.relay_producer)
 
     @property
     def projections(self) -> dict[str, ProjectionLoop]:
@@ -89,6 +112,7 @@ class Shop:
         self.catalog.start()
         self.fulfilment.start()
         self.checkout.start()
+        self.web.start()
         log.info(
             "shop started: %d projections and %d relays running", len(self.projections), len(self.relays)
         )
@@ -101,11 +125,17 @@ class Shop:
         for relay in self.relays.values():
             relay.stop(self.config.shutdown_timeout)
         # Each projection writes its snapshot as it stops: all at once, each in its own thread.
+        self.web.stop_soon()
         for projection in self.projections.values():
             projection.stop_soon()
         for projection in self.projections.values():
             projection.stop(timeout=SNAPSHOT_TIMEOUT_S)
+        self.web.stop()
         remaining = sum(p.close(self.config.shutdown_timeout) for p in (self.producer, self.relay_producer))
+        # Browser events get a second, not the shutdown's wait: what is not sent by then is dropped.
+        dropped = self.web.close(WEB_EVENTS_FLUSH_S)
+        if dropped:
+            log.warning("shutdown: %d browser event batches dropped", dropped)
         if remaining:
             log.error("shutdown: %d writes were not acknowledged by Kafka", remaining)
         else:
@@ -117,6 +147,7 @@ class Shop:
             "catalog": self.catalog.ready(),
             "checkout": self.checkout.ready(),
             "fulfilment": self.fulfilment.ready(),
+            "web_events": self.web.loaded.is_set(),
         }
         down = self.broker.unreachable_for()
         if down > self.config.broker_timeout:
@@ -132,7 +163,11 @@ class Shop:
     @property
     def dead_letters(self) -> dict[str, DeadLetters]:
         """Per projection and relay, the events it could not decode or apply."""
-        workers: list[ProjectionLoop | Relay] = [*self.projections.values(), *self.relays.values()]
+        workers: list[ProjectionLoop | Relay | web.WebEventsContext] = [
+            *self.projections.values(),
+            *self.relays.values(),
+            self.web,
+        ]
         return {worker.name: worker.dead_letters for worker in workers}
 
     def health(self) -> Status:
@@ -140,6 +175,6 @@ class Shop:
         for name, loop in self.projections.items():
             stalled = loop.stalled(self.config.stall_timeout)
             checks[name] = True if loop.alive and stalled is None else (loop.failure or stalled or "stopped")
-        for name, relay in self.relays.items():
-            checks[name] = True if relay.alive else (relay.failure or "stopped")
+        for name, worker in {**self.relays, "web-events": self.web}.items():
+            checks[name] = True if worker.alive else (worker.failure or "stopped")
         return Status(all(v is True for v in checks.values()), checks)

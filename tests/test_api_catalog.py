@@ -50,6 +50,7 @@ def test_a_page_echoes_what_it_answers(shop: ShopProcess) -> None:
         "category",
         "small_image_url",
         "large_image_url",
+        "popularity",  # browser events (tests/test_web_events.py)
     ]
     assert {name: product[name] for name in page["items"][0]} == page["items"][0]
 

@@ -299,6 +299,7 @@ ROUTES = [
     ("POST", "/api/v1/cart/order"),
     ("GET", "/api/v1/orders/{id}"),
     ("GET", "/api/v1/cart/events"),
+    ("POST", "/api/v1/events"),
     ("GET", "/healthz"),
     ("HEAD", "/readyz"),
     ("GET", "/metrics"),

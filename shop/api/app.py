@@ -22,6 +22,7 @@ from shop.api.http import Headers, Receive, Scope, Send
 from shop.api.openapi import spec
 from shop.api.problems import Problem, invalid, not_ready
 from shop.api.static import Storefront
+from shop.api.web_events import WebEventRoutes
 from shop.config import Config
 from shop.service import Shop
 
@@ -55,6 +56,7 @@ class App:
         self._pages = PageCache(PAGE_CACHE_SIZE, PAGE_CACHE_BYTES)
         self._openapi = json.dumps(spec()).encode()
         self.storefront = Storefront()
+        self._web_events_routes = WebEventRoutes(self.config)
         self.cart_events = CartEvents(self.config, lambda: None if self.shop is None else self.shop.checkout)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -149,10 +151,18 @@ class App:
 
     async def _product(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         protobuf = http.wants_protobuf(scope)
-        body = self._catalog().product(inputs.text_id(rest, "id"), protobuf)
+        product_id = inputs.text_id(rest, "id")
+        body = self._catalog().product(product_id, protobuf)
         if body is None:
             raise Problem(404, f"no product with id {rest!r}")
+        if not protobuf:  # the view's JSON object, and how popular the product is (web events)
+            views, adds = self._shop().web.popularity(product_id)
+            body = body[:-1] + b',"popularity":{"views":%d,"add_to_carts":%d}}' % (views, adds)
         await http.respond(send, 200, body, http.PROTOBUF if protobuf else http.JSON, cors)
+
+    async def _web_events(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        body = await self._web_events_routes.post(scope, receive, self._shop().web, self._catalog())
+        await http.respond(send, 202, body, http.JSON, cors)
 
     async def _get_cart(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         await _send_answer(send, await self._cart_routes().get_cart(scope), cors)
@@ -310,6 +320,7 @@ ROUTES: dict[str, Route] = {
     "/healthz": Route("healthz", PROBE, App._health),
     "/readyz": Route("readyz", PROBE, App._readiness),
     "/metrics": Route("metrics", GET, App._metrics),
+    "/api/v1/events": Route("events", ("POST",), App._web_events),
     "/openapi.json": Route("openapi.json", GET, App._spec),
 }
 PREFIX_ROUTES: tuple[tuple[str, Route], ...] = (

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from shop import __version__, _core
+from shop.api import web_events
+from shop.contexts import web
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 CART_ITEM = {
@@ -21,6 +23,62 @@ NOT_READY = {"$ref": "#/components/responses/NotReady"}
 QUANTITY_SET = {"type": "integer", "minimum": 0, "maximum": _core.MAX_QUANTITY}
 PREFIX = {"type": "string", "maxLength": _core.MAX_PREFIX}
 PER_PAGE = {"type": "integer", "minimum": 1, "maximum": _core.MAX_PER_PAGE}
+
+
+POPULARITY = {
+    "type": "object",
+    "description": "browser events counted for the product",
+    "required": ["views", "add_to_carts"],
+    "properties": {
+        "views": {"type": "integer", "minimum": 0},
+        "add_to_carts": {"type": "integer", "minimum": 0},
+    },
+    "additionalProperties": False,
+}
+
+
+def _web_events() -> dict[str, Any]:
+    event = {
+        "type": "object",
+        "required": ["kind"],
+        "properties": {
+            "kind": {"type": "string", "enum": list(web.KINDS)},
+            "product_id": {"type": "string", "maxLength": web_events.MAX_PRODUCT_ID},
+            "query": {"type": "string", "maxLength": web_events.MAX_QUERY},
+        },
+        "additionalProperties": False,
+    }
+    body = {
+        "type": "object",
+        "required": ["events"],
+        "properties": {
+            "events": {"type": "array", "items": event, "minItems": 1, "maxItems": web_events.MAX_EVENTS}
+        },
+        "additionalProperties": False,
+    }
+    accepted = {
+        "type": "object",
+        "required": ["accepted", "dropped"],
+        "properties": {"accepted": {"type": "integer", "minimum": 1}, "dropped": {"type": "boolean"}},
+    }
+    return {
+        "summary": "What a shopper did, in a batch (the storefront sends it with navigator.sendBeacon)",
+        "description": (
+            "Validated: known kinds, products of the catalog, no personal data (a search with an email "
+            "address or a phone number is refused), at most 32 events in 4 KiB, and a rate per "
+            "cart (429). Never waits for Kafka: dropped is true when it was slow and the batch was dropped."
+        ),
+        "operationId": "postEvents",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "202": {"description": "accepted", "content": {"application/json": {"schema": accepted}}},
+            "400": PROBLEM,
+            "408": PROBLEM,
+            "413": PROBLEM,
+            "429": PROBLEM,
+            "503": NOT_READY,
+        },
+    }
 
 
 def _json_and_protobuf(schema: str, package: str = "catalog") -> dict[str, Any]:
@@ -227,13 +285,20 @@ def spec() -> dict[str, Any]:
                         {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
                     ],
                     "responses": {
-                        "200": {"description": "the product", "content": _json_and_protobuf("ProductView")},
+                        "200": {
+                            "description": "the product; in JSON with its popularity (browser events)",
+                            "content": {
+                                **_json_and_protobuf("ProductView"),
+                                "application/json": {"schema": {"$ref": "#/components/schemas/Product"}},
+                            },
+                        },
                         "404": PROBLEM,
                         "503": NOT_READY,
                     },
                 }
             },
             **_cart_paths(),
+            "/api/v1/events": {"post": _web_events()},
             "/healthz": {"get": _probe("liveness: every consumer thread runs")},
             "/readyz": {"get": _probe("readiness: every context loaded, bridges caught up")},
         },
@@ -250,6 +315,12 @@ def spec() -> dict[str, Any]:
                     "type": "object",
                     "required": list(SUMMARY_FIELDS),
                     "properties": {name: product_properties[name] for name in SUMMARY_FIELDS},
+                    "additionalProperties": False,
+                },
+                "Product": {
+                    "type": "object",
+                    "required": [*product_properties, "popularity"],
+                    "properties": {**product_properties, "popularity": POPULARITY},
                     "additionalProperties": False,
                 },
                 "Page": {

@@ -15,6 +15,7 @@ TITLES = {
     409: "Conflict",
     412: "Precondition Failed",
     428: "Precondition Required",
+    429: "Too Many Requests",
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",

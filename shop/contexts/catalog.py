@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 from shop import _core
+from shop._proto import catalog_pb2
 from shop.config import Config
 from shop.contexts import pim
 from shop.kafka.producer import Producer
@@ -13,7 +14,8 @@ from shop.kafka.projection import ProjectionLoop
 from shop.kafka.relay import bridge
 
 INTERNAL = "catalog_internal"
-TOPICS = (INTERNAL,)
+EVENTS = {INTERNAL: catalog_pb2.InternalMessage}
+TOPICS = tuple(EVENTS)
 
 
 class CatalogContext:

@@ -17,7 +17,8 @@ from shop.kafka.relay import Relay, bridge, publisher
 
 INTERNAL = "checkout_internal"
 PUBLIC = "checkout_pub"
-TOPICS = (INTERNAL, PUBLIC)
+EVENTS = {INTERNAL: checkout_pb2.InternalMessage, PUBLIC: checkout_pb2.PublicMessage}
+TOPICS = tuple(EVENTS)
 # Waiting for the projection to apply an order before announcing it: generous, the thread is idle.
 PUBLISH_WAIT_S = 60.0
 

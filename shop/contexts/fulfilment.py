@@ -4,6 +4,7 @@ checkout_pub ships accepted orders; the publisher copies both to fulfilment_pub.
 from __future__ import annotations
 
 from shop import _core
+from shop._proto import fulfilment_pb2
 from shop.config import Config
 from shop.kafka.producer import Producer
 from shop.kafka.projection import ProjectionLoop
@@ -11,7 +12,8 @@ from shop.kafka.relay import Relay, bridge, publisher
 
 INTERNAL = "fulfilment_internal"
 PUBLIC = "fulfilment_pub"
-TOPICS = (INTERNAL, PUBLIC)
+EVENTS = {INTERNAL: fulfilment_pb2.InternalMessage, PUBLIC: fulfilment_pb2.PublicMessage}
+TOPICS = tuple(EVENTS)
 
 
 class FulfilmentContext:

@@ -27,6 +27,7 @@ SOURCE_OFFSET = "shop-source-offset"
 ERROR = "shop-error"
 CONSUMER = "shop-consumer"
 MAX_ERROR_BYTES = 1000
+DEAD_SUFFIX = "_dead"
 # Waits for a background write as long as it takes; None once its consumer is stopping.
 Acknowledged = Callable[[Future[int]], int | None]
 
@@ -42,7 +43,7 @@ class DeadLetters:
         """`source` is the full topic name; `consumer` names the projection or relay."""
         self.config = config
         self.source = source
-        self.topic = f"{source}_dead"
+        self.topic = dead_topic(source)
         self.consumer = consumer
         self.producer = producer
         self.count = 0  # source offsets this consumer copied, in this run and earlier ones
@@ -89,6 +90,11 @@ class DeadLetters:
         if self.last is not None:
             report.update({"last_offset": self.last.offset, "last_error": self.last.error})
         return report
+
+
+def dead_topic(topic: str) -> str:
+    """The dead-letter topic beside `topic`."""
+    return topic + DEAD_SUFFIX
 
 
 def copied_offsets(config: Config, dead_topic: str, consumer_name: str) -> set[int]:

@@ -156,6 +156,17 @@ class Producer:
         self._send(topic, value, headers, delivered)
         return future
 
+    def offer(self, topic: str, value: bytes, delivered: Callable[[KafkaError | None, Any], None]) -> bool:
+        """Sends `value` to partition 0 of `topic` unless the local queue is full or the producer
+        closed: never waits. For writes worth less than the time of whoever sends them."""
+        if self._closed.is_set():
+            return False
+        try:
+            self._producer.produce(topic, value, partition=0, on_delivery=delivered)
+        except (BufferError, KafkaException):
+            return False
+        return True
+
     def produce_into(
         self, deliveries: Deliveries, topic: str, value: bytes, headers: KafkaHeaders | None = None
     ) -> None:

@@ -26,12 +26,15 @@ import {
   orderView,
   productDetail,
 } from "./views";
+import { WebEvents } from "./web-events";
 
 const PER_PAGE = 24;
 const FILTER_DEBOUNCE_MS = 250;
 const LOADING_DELAY_MS = 150; // fast answers never flash a spinner
 
 const api = new Api();
+const webEvents = new WebEvents(); // what the shopper does, for the products' popularity
+webEvents.listen(window);
 const view = document.querySelector<HTMLElement>("#view") as HTMLElement;
 const messages = document.querySelector<HTMLElement>("#messages") as HTMLElement;
 
@@ -90,8 +93,11 @@ function render(viewChanged: boolean): void {
   document.querySelector("#nav-cart")?.toggleAttribute("aria-current", route.view === "cart");
   if (route.view === "catalog" && !viewChanged && catalogShown) {
     catalogShown.load(route); // same view, new query: keep the controls (and the typing focus)
+    if (route.prefix) webEvents.track({ kind: "search", query: route.prefix });
     return;
   }
+  // A product's view is counted once the product is shown (the shop refuses unknown products).
+  if (viewChanged && route.view !== "product") webEvents.track({ kind: "page_view" });
   catalogShown = undefined;
   rerender = () => {};
   latest.next(); // the view's loads in flight are aborted: none may render into the new view
@@ -223,6 +229,7 @@ async function showProduct(id: string): Promise<void> {
     if (!latest.isCurrent(ticket)) return;
     loaded(view, ticket);
     document.title = `${product.name} · Event Thingy Store`;
+    webEvents.track({ kind: "page_view", product_id: product.id });
     rerender = () => replaceContent(view, productDetail(product, cart, { addOne }, lastCatalog));
     rerender();
     view.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
@@ -304,6 +311,7 @@ function changeQuantity(productId: string, name: string, target: (current: numbe
     }
     try {
       const next = await api.setQuantity(productId, quantity);
+      if (quantity > current) webEvents.track({ kind: "add_to_cart", product_id: productId });
       flagged.delete(productId);
       showCartEverywhere(next);
       say(quantity === 0 ? `Removed ${name}.` : `${name}: ${quantity} in the cart.`);
@@ -338,6 +346,7 @@ function placeOrder(): void {
     try {
       const order = await api.placeOrder(cart.version);
       placedOrders.set(order.id, order);
+      webEvents.track({ kind: "order" });
       flagged = new Set();
       sync.publish({ kind: "ordered" });
       navigate({ view: "order", id: order.id });
