@@ -37,3 +37,12 @@ def test_the_entry_bound_and_replacing_a_key_keep_the_byte_count_right() -> None
     assert (len(pages), pages.bytes) == (1, entries[0].size)
     pages.resize(entries[0], entries[0].size + 10)
     assert pages.bytes == entries[0].size
+
+
+def test_a_page_is_admitted_on_its_second_request_among_the_last_queries() -> None:
+    pages = PageCache(most=3, most_bytes=1 << 20)
+    assert [pages.admits((b"a", False)), pages.admits((b"a", False))] == [False, True]
+    assert not pages.admits((b"a", True))  # the protobuf answer is another page
+    for other in (b"b", b"c", b"d"):  # more queries than it remembers: it starts over
+        pages.admits((other, False))
+    assert not pages.admits((b"a", False))

@@ -246,11 +246,13 @@ class App:
         model = self._catalog()
         protobuf = http.wants_protobuf(scope)
         request = _page_request(scope)
+        key = (scope.get("query_string", b""), protobuf)
+        # Answers with CORS headers name the origin: not shared between origins.
+        if cors or not self._pages.admits(key):
+            return _page_answer(model.page(*request, protobuf), protobuf, cors)
         mark, body = model.page_unless_shown(*request, protobuf)
         answer = _page_answer(body, protobuf, cors)
-        if not cors:  # answers with CORS headers name the origin: not shared between origins
-            key = (scope.get("query_string", b""), protobuf)
-            self._pages.put(key, CachedPage(request, protobuf, mark, answer, len(body)))
+        self._pages.put(key, CachedPage(request, protobuf, mark, answer, len(body)))
         return answer
 
     async def _status(self, scope: Scope, send: Send, status: Any) -> None:
@@ -366,19 +368,34 @@ class CachedPage:
 
 class PageCache:
     """Cached page answers by (raw query, protobuf), at most `most` of them and `most_bytes` of
-    bodies; when either is reached it starts over (the hot pages come back at once)."""
+    bodies; when either is reached it starts over (the hot pages come back at once).
+
+    A page is admitted on its second request within the last `most` queries: shoppers browsing
+    over a large catalog rarely ask for the same page twice, and caching each page they see cost
+    every such request a mark of the page's products and an entry, and evicted the hot pages."""
 
     def __init__(self, most: int, most_bytes: int) -> None:
         self.most = most
         self.most_bytes = most_bytes
         self.bytes = 0
         self._pages: dict[tuple[bytes, bool], CachedPage] = {}
+        self._seen: set[tuple[bytes, bool]] = set()
 
     def __len__(self) -> int:
         return len(self._pages)
 
     def get(self, key: tuple[bytes, bool]) -> CachedPage | None:
         return self._pages.get(key)
+
+    def admits(self, key: tuple[bytes, bool]) -> bool:
+        """Whether the page of `key` is worth caching: asked for before (remembered until `most`
+        other queries were seen)."""
+        if key in self._seen:
+            return True
+        if len(self._seen) >= self.most:
+            self._seen.clear()
+        self._seen.add(key)
+        return False
 
     def put(self, key: tuple[bytes, bool], page: CachedPage) -> None:
         if len(self._pages) >= self.most or self.bytes + page.size > self.most_bytes:
