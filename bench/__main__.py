@@ -103,6 +103,31 @@ def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]
         kafka.stop()
 
 
+# The sections of the results each part writes.
+SECTIONS = {
+    "pages": ("pages",),
+    "memory": ("memory",),
+    "startup": ("startup", "snapshot_startup_s", "snapshot_load_s"),
+    "http": ("http",),
+}
+
+
+def carry_over(results: dict[str, Any], parts: set[str]) -> None:
+    """A run of some parts keeps the other parts' figures from the committed results, and says
+    from when they are."""
+    previous_path = report.RESULTS / "latest.json"
+    if not previous_path.exists():
+        return
+    previous = json.loads(previous_path.read_text())["details"]
+    kept = [part for part in PARTS if part not in parts and all(k in previous for k in SECTIONS[part])]
+    for part in kept:
+        for key in SECTIONS[part]:
+            results[key] = previous[key]
+    if kept:
+        note = f"{', '.join(kept)}: figures of the run finished {previous['finished_at']} (not run again)."
+        results.setdefault("notes", []).append(note)
+
+
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     settings = Settings.from_env()
@@ -124,6 +149,8 @@ def main(argv: list[str]) -> None:
     results["machine"]["load average at end"] = machine.load_average()
     results["duration_s"] = time.monotonic() - started
     results["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if not settings.quick and parts != set(PARTS):
+        carry_over(results, parts)
     # Quick runs are for development: their results stay out of the committed ones.
     paths = report.write(results, data.DATA / "results" if settings.quick else report.RESULTS)
     print("\n".join(str(p) for p in paths))
