@@ -276,6 +276,9 @@ pub struct NameEntry {
     key: [u64; 3],
     /// The id's first 7 bytes, then a last byte of 1 if `key` is the whole name.
     id_and_whole: u64,
+    /// The product's `price_key`: a name prefix's matches are ordered by id or price from their
+    /// entries, which lie side by side in the index, without reading each product.
+    price: u64,
     product: Product,
 }
 
@@ -305,6 +308,7 @@ impl NameEntry {
         NameEntry {
             key: name_key(name),
             id_and_whole: (sort_key(product.id()) & !0xff) | u64::from(whole),
+            price: price_key(product.price(), product.id()),
             product: product.clone(),
         }
     }
@@ -825,12 +829,7 @@ impl Catalog {
         } else if sort == Sort::Name {
             collect(self.by_name.iter_from(lo + skip).map(|e| &e.product), take)
         } else {
-            let matches: Vec<&Product> = self
-                .by_name
-                .iter_from(lo)
-                .take(total)
-                .map(|e| &e.product)
-                .collect();
+            let matches: Vec<&NameEntry> = self.by_name.iter_from(lo).take(total).collect();
             select_range(&matches, sort, skip, take)
         };
         Page {
@@ -983,31 +982,25 @@ fn collect<'a>(iter: impl Iterator<Item = &'a Product>, take: usize) -> Vec<&'a 
     iter.take(take).collect()
 }
 
-/// Items [skip, skip + take) of `matches` in `sort` order, without sorting all of them. Each
-/// match is read once, for a key kept beside it (the products lie all over memory: they are
-/// prefetched a few ahead); the selection then compares the keys, and products only on a tie.
+/// Items [skip, skip + take) of a name range's `matches` in `sort` order (id or price), without
+/// sorting all of them: the selection compares the keys their entries hold (a product is read
+/// only on a tie), so a one-letter prefix's tens of thousands of matches cost a pass over
+/// adjacent entries, not a cache miss each.
 fn select_range<'a>(
-    matches: &[&'a Product],
+    matches: &[&'a NameEntry],
     sort: Sort,
     skip: usize,
     take: usize,
 ) -> Vec<&'a Product> {
-    const AHEAD: usize = 16;
     if take == 0 {
         return Vec::new();
     }
-    let key = |product: &Product| match sort {
-        Sort::Id => sort_key(product.id()),
-        Sort::Price => price_key(product.price(), product.id()),
-        Sort::Name => sort_key(product.name()),
+    let key = |entry: &NameEntry| match sort {
+        Sort::Id => entry.id_and_whole & !0xff,
+        Sort::Price => entry.price,
+        Sort::Name => unreachable!("a name range is in name order already"),
     };
-    let mut keyed: Vec<(u64, &Product)> = Vec::with_capacity(matches.len());
-    for (i, &product) in matches.iter().enumerate() {
-        if let Some(ahead) = matches.get(i + AHEAD) {
-            ahead.prefetch();
-        }
-        keyed.push((key(product), product));
-    }
+    let mut keyed: Vec<(u64, &Product)> = matches.iter().map(|e| (key(e), &e.product)).collect();
     let cmp = |a: &(u64, &Product), b: &(u64, &Product)| {
         a.0.cmp(&b.0).then_with(|| {
             let (a, b) = (a.1, b.1);
