@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shop import _core, metrics, tracing
 from shop._core import PageMark
 from shop.api import http, inputs
-from shop.api.cart import Answer, CartRoutes
+from shop.api.cart import Answer, CartRoutes, offset_wait_slots, wait_min_offset
 from shop.api.cart_events import CartEvents
 from shop.api.http import Headers, Receive, Scope, Send
 from shop.api.openapi import spec
@@ -33,6 +33,9 @@ PRODUCT_PREFIX = PRODUCTS + "/"
 CART = "/api/v1/cart"
 CART_ITEMS = CART + "/items/"
 ORDERS = "/api/v1/orders/"
+CONTENT = "/api/v1/content"
+CONTENT_PREFIX = CONTENT + "/"
+CONTENT_PARAMS = frozenset({"kind"})
 CATALOG_PARAMS = frozenset({"sort", "prefix", "page", "per_page"})
 PAGE_CACHE_SIZE = 4096
 # The cache's key is the raw query (no parsing on a hit), so pages past the end, clamped to the
@@ -52,6 +55,9 @@ class App:
         self._catalog_ready = False
         self._checkout_ready = False
         self._carts: CartRoutes | None = None
+        self._content_ready = False
+        # Reads waiting for a Shop-Min-Offset, of any route: one limit for them all.
+        self.offset_waits = offset_wait_slots(self.config)
         # Answers with encoded pages by (query string, protobuf).
         self._pages = PageCache(PAGE_CACHE_SIZE, PAGE_CACHE_BYTES)
         self._openapi = json.dumps(spec()).encode()
@@ -164,6 +170,28 @@ class App:
         body = await self._web_events_routes.post(scope, receive, self._shop().web, self._catalog())
         await http.respond(send, 202, body, http.JSON, cors)
 
+    async def _content_list(
+        self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str
+    ) -> None:
+        kind = http.query_params(scope, CONTENT_PARAMS).get("kind")
+        if kind is not None and kind not in _core.CONTENT_KINDS:
+            raise invalid("kind", f"must be one of {', '.join(_core.CONTENT_KINDS)}")
+        content, catalog = await self._content(scope)
+        await _send_tagged(scope, send, content.list(kind, _now_ms(), catalog), content.offset, cors)
+
+    async def _content_entry(
+        self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str
+    ) -> None:
+        slug = inputs.text_id(rest, "slug")
+        if not _core.valid_slug(slug):
+            reason = f"must be lowercase letters, digits and inner hyphens, at most {_core.MAX_SLUG}"
+            raise invalid("slug", reason)
+        content, catalog = await self._content(scope)
+        found = content.entry(slug, _now_ms(), catalog)
+        if found is None:
+            raise Problem(404, f"no published content with slug {slug!r}")
+        await _send_tagged(scope, send, found, content.offset, cors)
+
     async def _get_cart(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         await _send_answer(send, await self._cart_routes().get_cart(scope), cors)
 
@@ -206,7 +234,7 @@ class App:
     def _cart_routes(self) -> CartRoutes:
         if self._carts is None:
             shop = self._shop()
-            self._carts = CartRoutes(self.config, shop.checkout, shop.breaker)
+            self._carts = CartRoutes(self.config, shop.checkout, shop.breaker, self.offset_waits)
         if not self._checkout_ready:
             self._carts.ready()
             self._checkout_ready = True
@@ -224,6 +252,21 @@ class App:
                 raise not_ready("the catalog")
             self._catalog_ready = True
         return shop.catalog.model
+
+    async def _content(self, scope: Scope) -> tuple[_core.Content, _core.Catalog]:
+        """The content model once it and the catalog (whose products teasers feature) are loaded,
+        and once it applied the client's Shop-Min-Offset."""
+        shop = self._shop()
+        if not self._content_ready:
+            if not shop.content.ready():
+                raise not_ready("the content")
+            self._content_ready = True
+        catalog = self._catalog()
+        offset = http.min_offset(scope)
+        if offset is not None:
+            projection = shop.content.projection
+            await wait_min_offset(offset, projection, self.offset_waits, self.config.ready_timeout)
+        return shop.content.model, catalog
 
     def _cached_page(self, scope: Scope) -> tuple[http.Message, http.Message] | None:
         """The answer to a GET of this page if it was cached and needs no CORS headers; else None,
@@ -324,9 +367,12 @@ ROUTES: dict[str, Route] = {
     "/metrics": Route("metrics", GET, App._metrics),
     "/api/v1/events": Route("events", ("POST",), App._web_events),
     "/openapi.json": Route("openapi.json", GET, App._spec),
+    CONTENT: Route("content_list", GET, App._content_list),
+    CONTENT_PREFIX: Route("content", ANY, App._not_found),  # no slug
 }
 PREFIX_ROUTES: tuple[tuple[str, Route], ...] = (
     (PRODUCT_PREFIX, Route("product", GET, App._product)),
+    (CONTENT_PREFIX, Route("content", GET, App._content_entry)),
     (CART_ITEMS, Route("cart_item", ("PUT", "DELETE"), App._set_item, checkout=True)),
     (ORDERS, Route("order", GET, App._get_order, checkout=True)),
     (CART, Route("other", ANY, App._not_found, checkout=True)),  # any other path under the cart
@@ -353,6 +399,34 @@ def route_name(path: str) -> str:
 
 async def _send_answer(send: Send, answer: Answer, cors: Headers) -> None:
     await http.respond(send, answer.status, answer.body, answer.content_type, answer.headers + cors)
+
+
+async def _send_tagged(
+    scope: Scope, send: Send, tagged: tuple[bytes, str], offset: int, cors: Headers
+) -> None:
+    """A body with its ETag: 304 without the body when If-None-Match names it. Revalidated on
+    every use (no-cache): a scheduled entry may appear at any moment."""
+    body, etag = tagged
+    headers = [
+        (b"etag", etag.encode()),
+        (b"shop-offset", str(offset).encode()),
+        (b"cache-control", b"no-cache"),
+        *cors,
+    ]
+    if_none_match = http.header(scope, b"if-none-match")
+    if if_none_match is not None and inputs.none_match(if_none_match, etag.encode()):
+        await http.send_response(send, _not_modified(headers))
+        return
+    await http.respond(send, 200, body, http.JSON, headers)
+
+
+def _not_modified(headers: Headers) -> tuple[http.Message, http.Message]:
+    start = {"type": "http.response.start", "status": 304, "headers": [*headers, *http.SECURITY_HEADERS]}
+    return start, {"type": "http.response.body", "body": b""}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @dataclass(slots=True)
