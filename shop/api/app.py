@@ -36,6 +36,8 @@ ORDERS = "/api/v1/orders/"
 CONTENT = "/api/v1/content"
 CONTENT_PREFIX = CONTENT + "/"
 CONTENT_PARAMS = frozenset({"kind"})
+# Request headers that change a content entry's answer: it is not taken from the cache with them.
+CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"shop-min-offset"})
 CATALOG_PARAMS = frozenset({"sort", "prefix", "page", "per_page"})
 PAGE_CACHE_SIZE = 4096
 # The cache's key is the raw query (no parsing on a hit), so pages past the end, clamped to the
@@ -60,6 +62,8 @@ class App:
         self.offset_waits = offset_wait_slots(self.config)
         # Answers with encoded pages by (query string, protobuf).
         self._pages = PageCache(PAGE_CACHE_SIZE, PAGE_CACHE_BYTES)
+        # Content entries' answers by path: one per entry shown (404s are not kept).
+        self._entries: dict[str, CachedEntry] = {}
         self._openapi = json.dumps(spec()).encode()
         self.storefront = Storefront()
         self._web_events_routes = WebEventRoutes(self.config)
@@ -112,6 +116,12 @@ class App:
             if cached is not None:
                 await http.send_response(send, cached)
                 self._record(CATALOG.name, 200, started)
+                return
+        elif path.startswith(CONTENT_PREFIX):
+            entry = self._cached_entry(scope, path)
+            if entry is not None:
+                await http.send_response(send, entry)
+                self._record(CONTENT_ENTRY.name, 200, started)
                 return
         route, rest = find_route(path)
         status = 500
@@ -177,7 +187,9 @@ class App:
         if kind is not None and kind not in _core.CONTENT_KINDS:
             raise invalid("kind", f"must be one of {', '.join(_core.CONTENT_KINDS)}")
         content, catalog = await self._content(scope)
-        await _send_tagged(scope, send, content.list(kind, _now_ms(), catalog), content.offset, cors)
+        offset = content.offset
+        answer = _tagged_answer(scope, content.list(kind, _now_ms(), catalog), offset, cors)
+        await http.send_response(send, answer)
 
     async def _content_entry(
         self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str
@@ -187,10 +199,17 @@ class App:
             reason = f"must be lowercase letters, digits and inner hyphens, at most {_core.MAX_SLUG}"
             raise invalid("slug", reason)
         content, catalog = await self._content(scope)
+        # Read before the entry: the answer shows at least these offsets, so a cached answer
+        # marked with them is never older than they say.
+        marks = (content.offset, catalog.offset)
         found = content.entry(slug, _now_ms(), catalog)
         if found is None:
             raise Problem(404, f"no published content with slug {slug!r}")
-        await _send_tagged(scope, send, found, content.offset, cors)
+        answer = _tagged_answer(scope, found, marks[0], cors)
+        if not cors and answer[0]["status"] == 200:
+            # Shown now, so shown for as long as neither projection moves (publish_at only passes).
+            self._entries[scope["path"]] = CachedEntry(marks, answer)
+        await http.send_response(send, answer)
 
     async def _get_cart(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         await _send_answer(send, await self._cart_routes().get_cart(scope), cors)
@@ -285,6 +304,19 @@ class App:
                 cached.answer = _page_answer(body, cached.protobuf, [])
         return cached.answer
 
+    def _cached_entry(self, scope: Scope, path: str) -> tuple[http.Message, http.Message] | None:
+        """The answer to a plain GET of a content entry answered before, while neither the content
+        nor the catalog (its featured products) moved; else None: the full path."""
+        cached = self._entries.get(path)
+        if cached is None or self.shop is None or scope["method"] != "GET":
+            return None
+        if cached.marks != (self.shop.content.model.offset, self.shop.catalog.model.offset):
+            return None
+        for name, _value in scope["headers"]:  # these make the answer another one
+            if name in CONDITIONAL_HEADERS or (name == b"origin" and self.cors_origins):
+                return None
+        return cached.answer
+
     def _catalog_page(self, scope: Scope, cors: http.Headers) -> tuple[http.Message, http.Message]:
         model = self._catalog()
         protobuf = http.wants_protobuf(scope)
@@ -354,6 +386,7 @@ ANY = None
 GET = ("GET",)
 PROBE = ("GET", "HEAD")
 CATALOG = Route("products", GET, App._products)  # also answered from the page cache in App._http
+CONTENT_ENTRY = Route("content", GET, App._content_entry)  # also from the entry cache in App._http
 # Exact paths first, then prefixes in order (the rest of the path is an id); then the storefront.
 ROUTES: dict[str, Route] = {
     PRODUCTS: CATALOG,
@@ -372,7 +405,7 @@ ROUTES: dict[str, Route] = {
 }
 PREFIX_ROUTES: tuple[tuple[str, Route], ...] = (
     (PRODUCT_PREFIX, Route("product", GET, App._product)),
-    (CONTENT_PREFIX, Route("content", GET, App._content_entry)),
+    (CONTENT_PREFIX, CONTENT_ENTRY),
     (CART_ITEMS, Route("cart_item", ("PUT", "DELETE"), App._set_item, checkout=True)),
     (ORDERS, Route("order", GET, App._get_order, checkout=True)),
     (CART, Route("other", ANY, App._not_found, checkout=True)),  # any other path under the cart
@@ -401,9 +434,9 @@ async def _send_answer(send: Send, answer: Answer, cors: Headers) -> None:
     await http.respond(send, answer.status, answer.body, answer.content_type, answer.headers + cors)
 
 
-async def _send_tagged(
-    scope: Scope, send: Send, tagged: tuple[bytes, str], offset: int, cors: Headers
-) -> None:
+def _tagged_answer(
+    scope: Scope, tagged: tuple[bytes, str], offset: int, cors: Headers
+) -> tuple[http.Message, http.Message]:
     """A body with its ETag: 304 without the body when If-None-Match names it. Revalidated on
     every use (no-cache): a scheduled entry may appear at any moment."""
     body, etag = tagged
@@ -415,9 +448,8 @@ async def _send_tagged(
     ]
     if_none_match = http.header(scope, b"if-none-match")
     if if_none_match is not None and inputs.none_match(if_none_match, etag.encode()):
-        await http.send_response(send, _not_modified(headers))
-        return
-    await http.respond(send, 200, body, http.JSON, headers)
+        return _not_modified(headers)
+    return http.response(200, body, http.JSON, headers)
 
 
 def _not_modified(headers: Headers) -> tuple[http.Message, http.Message]:
@@ -427,6 +459,14 @@ def _not_modified(headers: Headers) -> tuple[http.Message, http.Message]:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedEntry:
+    """A content entry's answer and the (content, catalog) offsets it was read at, or before."""
+
+    marks: tuple[int, int]
+    answer: tuple[http.Message, http.Message]
 
 
 @dataclass(slots=True)
