@@ -2,7 +2,7 @@
 
     python -m bench                 # the full suite: 10^6 products, bench/results/latest.{json,md}
     BENCH_QUICK=1 python -m bench   # small sizes, short runs: data/bench/results/latest.{json,md}
-    python -m bench pages http      # only some parts (pages, memory, startup, http)
+    python -m bench pages http      # only some parts (pages, memory, startup, http, content)
 
 It generates its data (kept in data/bench/), starts its own broker on free ports in a fresh folder
 and stops it at the end, and bounds every load run in time.
@@ -21,12 +21,12 @@ from typing import Any
 
 import pyperf
 
-from bench import data, http_load, machine, pages, report, stack, startup
+from bench import content, data, http_load, machine, pages, report, stack, startup
 from bench.stats import spread
 from fixtures.host import REPO
 
 log = logging.getLogger("bench")
-PARTS = ("pages", "memory", "startup", "http")
+PARTS = ("pages", "memory", "startup", "http", "content")
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,29 @@ class Settings:
     http_runs: int
     http_seconds: float
     browse_s: float  # browsing before the last memory sample
+    content_imports: int
 
     @classmethod
     def from_env(cls) -> Settings:
         if os.environ.get("BENCH_QUICK", "") not in ("", "0"):
-            return cls(quick=True, products=50_000, startup_runs=2, http_runs=2, http_seconds=3, browse_s=15)
-        return cls(quick=False, products=1_000_000, startup_runs=3, http_runs=5, http_seconds=8, browse_s=300)
+            return cls(
+                quick=True,
+                products=50_000,
+                startup_runs=2,
+                http_runs=2,
+                http_seconds=3,
+                browse_s=15,
+                content_imports=20,
+            )
+        return cls(
+            quick=False,
+            products=1_000_000,
+            startup_runs=3,
+            http_runs=5,
+            http_seconds=8,
+            browse_s=300,
+            content_imports=100,
+        )
 
 
 def run_pages(settings: Settings) -> dict[str, Any]:
@@ -99,6 +116,10 @@ def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]
                 kafka, settings.products, settings.http_runs, settings.http_seconds, settings.browse_s
             )
             results["http"] = runs.summary()
+        if "content" in parts:
+            results["content"] = content.measure(
+                kafka, settings.products, settings.http_runs, settings.http_seconds, settings.content_imports
+            )
     finally:
         kafka.stop()
 
@@ -144,7 +165,7 @@ def main(argv: list[str]) -> None:
         results["pages"] = run_pages(settings)
     if "memory" in parts:
         results["memory"] = run_memory(settings)
-    if parts & {"startup", "http"}:
+    if parts & {"startup", "http", "content"}:
         run_kafka_parts(settings, parts, results)
     results["machine"]["load average at end"] = machine.load_average()
     results["duration_s"] = time.monotonic() - started

@@ -199,22 +199,23 @@ def measure(stack: Stack, rows: int, runs: int, seconds: float, browse_s: float)
     return results
 
 
-def reads(stack: Stack, shop: Server, results: HttpRuns, runs: int, seconds: float) -> None:
-    body = http_get(shop.url + PAGE)
+def reads(stack: Stack, shop: Server, results: HttpRuns, runs: int, seconds: float, path: str = PAGE) -> None:
+    """`path` of the shop against the floor app serving its body, run by run in turn."""
+    body = http_get(shop.url + path)
     results.body_bytes = len(body)
     body_path = stack.folder / "page.json"
     body_path.write_bytes(body)
     floor = floor_server(body_path, "application/json", SERVER_CPU, stack.logs / "floor.log").start()
     try:
-        floor.wait_until(PAGE, 200, 60)
+        floor.wait_until(path, 200, 60)
         for server in (floor, shop):
-            wrk.run(server.url + PAGE, READ_CONNECTIONS, WARMUP_S)
+            wrk.run(server.url + path, READ_CONNECTIONS, WARMUP_S)
         for _ in range(runs):
             with cpu_window(stack, floor) as window:
-                result = wrk.run(floor.url + PAGE, READ_CONNECTIONS, seconds)
+                result = wrk.run(floor.url + path, READ_CONNECTIONS, seconds)
             results.add("floor", result, window)
             with cpu_window(stack, shop, per_thread=True) as window:
-                result = wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
+                result = wrk.run(shop.url + path, READ_CONNECTIONS, seconds)
             results.add("reads", result, window)
     finally:
         floor.stop()

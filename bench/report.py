@@ -49,6 +49,9 @@ TARGETS = [
     Target("process_rss_after_browse_vs_payload_ratio", "≤ 2.0", lambda v: v <= 2.0),
     Target("propagation_p99_ms", "≤ 100 ms", lambda v: v <= 100),
     Target("first_start_vs_raw_consume_ratio", "≤ 2.0", lambda v: v <= 2.0),
+    # Issue #29: content.
+    Target("content_read_ratio", "≥ 0.8", lambda v: v >= 0.8),
+    Target("content_import_to_visible_p99_s", "≤ 1 s", lambda v: v <= 1),
 ]
 
 
@@ -67,6 +70,7 @@ def _ratio(top: float | None, bottom: float | None) -> float | None:
 def keys(results: dict[str, Any]) -> dict[str, float | None]:
     """The figures of issue #6 from the measurements."""
     http, startup, memory = results.get("http", {}), results.get("startup", {}), results.get("memory")
+    content = results.get("content", {})
     floor = _median(http, "floor", "requests_per_s")
     pages = results.get("pages", {})
     speedups = [q["speedup"] for q in pages.get("queries", {}).values()]
@@ -98,6 +102,10 @@ def keys(results: dict[str, Any]) -> dict[str, float | None]:
         "rss_bytes_per_product": per_product.get("rss"),
         "payload_bytes_per_product": per_product.get("payload"),
         "rss_vs_payload_ratio": _ratio(per_product.get("rss"), per_product.get("payload")),
+        "content_read_rps": _median(content, "reads", "requests_per_s"),
+        "content_read_ratio": _median(content, "read_ratio"),
+        "content_read_p99_ms": _median(content, "reads", "p99_ms"),
+        "content_import_to_visible_p99_s": content.get("import_to_visible_s", {}).get("p99"),
         **browse_keys(results),
     }
 

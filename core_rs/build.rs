@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/catalog.proto",
         "proto/fulfilment.proto",
         "proto/checkout.proto",
+        "proto/cms.proto",
     ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");

@@ -7,15 +7,18 @@ from typing_extensions import disjoint_base
 
 __version__: str
 __all__ = [
+    "CONTENT_KINDS",
     "MAX_PAGE",
     "MAX_PER_PAGE",
     "MAX_PREFIX",
     "MAX_QUANTITY",
+    "MAX_SLUG",
     "SORTS",
     "CartView",
     "Catalog",
     "Checkout",
     "Commands",
+    "Content",
     "Feed",
     "Fulfilment",
     "KafkaClientError",
@@ -29,10 +32,13 @@ __all__ = [
     "catalog_bridge",
     "checkout_fulfilment_bridge",
     "checkout_pim_bridge",
+    "cms_publish",
     "fulfilment_checkout_bridge",
     "fulfilment_publish",
     "pim_publish",
     "published_offset",
+    "render_markdown",
+    "valid_slug",
 ]
 
 SORTS: list[str]
@@ -45,6 +51,10 @@ MAX_PREFIX: int
 """The most characters of a listing's name prefix."""
 MAX_QUANTITY: int
 """The most units of one product a cart line holds."""
+CONTENT_KINDS: list[str]
+"""The kinds of cms entry: page, hero, teaser."""
+MAX_SLUG: int
+"""The most characters of a cms entry's slug."""
 
 class KafkaClientError(RuntimeError):
     """A failure of the extension's own Kafka clients (Feed, Commands)."""
@@ -229,6 +239,17 @@ def published_offset(message: bytes) -> int:
 def fulfilment_publish(message: bytes, offset: int) -> bytes:
     """fulfilment_internal message → fulfilment_pub message carrying `offset`."""
 
+def cms_publish(message: bytes, offset: int) -> bytes:
+    """cms_internal message → cms_pub message carrying `offset`."""
+
+def valid_slug(slug: str) -> bool:
+    """Whether `slug` can name a cms entry: lowercase letters, digits and inner hyphens, at most
+    MAX_SLUG of them."""
+
+def render_markdown(markdown: str) -> str:
+    """The sanitized HTML of a Markdown text, as cms entries are rendered (pulldown-cmark, then
+    ammonia: no script, event handler, style, SVG or URL scheme but http, https, mailto, tel)."""
+
 def checkout_pim_bridge(message: bytes, offset: int) -> bytes:
     """pim_pub message → checkout_internal ProductChanged carrying `offset`."""
 
@@ -326,6 +347,19 @@ class OrderDecision:
     @property
     def next_cart_id(self) -> str | None:
         """For a cart ordered already ("ordered"): the shopper's next cart."""
+
+@final
+class Content(Projection):
+    """The cms projection: entries with their HTML rendered once, when applied."""
+
+    def __init__(self) -> None: ...
+    def entry(self, slug: str, now_ms: int, catalog: Catalog) -> tuple[bytes, str] | None:
+        """The entry `slug` as JSON with its ETag, if shown at `now_ms` (milliseconds since the
+        epoch), its featured products those `catalog` sells now; None when unknown, unpublished
+        or scheduled later."""
+    def list(self, kind: str | None, now_ms: int, catalog: Catalog) -> tuple[bytes, str]:
+        """The entries shown at `now_ms` of `kind` (any when None), by position then slug, as JSON
+        `{"items": [...]}` with its ETag. Raises ValueError for an unknown kind."""
 
 @final
 class Fulfilment(Projection):

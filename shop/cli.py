@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from granian import Granian
@@ -19,7 +20,7 @@ from granian.http import HTTP1Settings
 
 from shop import __version__, _core, copy_events, event_log, logs, tracing
 from shop.config import Config, add_arguments, from_args
-from shop.contexts import catalog, checkout, fulfilment, pim, pim_csv, stock_csv
+from shop.contexts import catalog, checkout, cms, cms_files, fulfilment, pim, pim_csv, stock_csv
 from shop.kafka import admin
 from shop.kafka.producer import Producer
 from shop.kafka.projection import Projection, ProjectionLoop
@@ -41,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.command(config, args)
     except pim_csv.CsvError as exc:
         print(f"error: {exc}; nothing was imported", file=sys.stderr)
+        raise SystemExit(2) from None
+    except cms_files.ContentError as exc:
+        print(f"error: {exc}; nothing was produced", file=sys.stderr)
         raise SystemExit(2) from None
     except (admin.TopicMismatch, event_log.UnknownTopic, copy_events.CopyRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -73,6 +77,21 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("fake-stock", fake_stock, "write deterministic stock levels for a products CSV to stdout")
     sub.add_argument("products", help="products CSV file")
     sub.add_argument("--seed", type=int, default=0)
+    sub = command(
+        "import-content", import_content, "make the cms entries equal a folder of Markdown files", kafka
+    )
+    sub.add_argument("path", help="folder of .md files, each a front matter and a Markdown body")
+    content = commands.add_parser("content", help="an entry's history and its revert", description=None)
+    content_commands = content.add_subparsers(required=True, metavar="ACTION")
+    sub = content_commands.add_parser("history", help="list the versions of an entry with their time")
+    add_arguments(sub, kafka)
+    sub.add_argument("slug")
+    sub.set_defaults(command=content_history)
+    sub = content_commands.add_parser("revert", help="produce a new version restoring an earlier one")
+    add_arguments(sub, kafka)
+    sub.add_argument("slug")
+    sub.add_argument("version", type=int)
+    sub.set_defaults(command=content_revert)
     command("topics", topics, "create the shop's topics (idempotent) and check their settings", kafka)
     command(
         "snapshot",
@@ -185,6 +204,13 @@ def run(config: Config, args: argparse.Namespace) -> None:
         stock_csv.fake_stock(products, config.sample_seed, stock)
         stock.seek(0)
         stock_csv.import_stock(config, stock, progress=sys.stderr.isatty())
+    content = Path(config.sample_content)
+    if config.sample_content and admin.end_offset(config, config.topic(cms.INTERNAL)) == 0:
+        if content.is_dir():
+            log.info("no content yet: importing %s", content)
+            cms_files.import_content(config, content)
+        else:
+            log.warning("no content yet, and no folder %s to import it from", content.resolve())
     serve(config, args)
 
 
@@ -275,6 +301,27 @@ def import_stock(config: Config, args: argparse.Namespace) -> None:
         print(f"import-stock: {stock_csv.import_stock(config, stream)}")
 
 
+def import_content(config: Config, args: argparse.Namespace) -> None:
+    print(f"import-content: {cms_files.import_content(config, Path(args.path))}")
+
+
+def content_history(config: Config, args: argparse.Namespace) -> None:
+    versions = cms_files.history(config).get(args.slug)
+    if not versions:
+        raise cms_files.ContentError(f"no entry with slug {args.slug!r}")
+    print("version  written (UTC)         state  title")
+    for version in versions:
+        print(version.describe())
+
+
+def content_revert(config: Config, args: argparse.Namespace) -> None:
+    version = cms_files.revert(config, args.slug, args.version)
+    if version is None:
+        print(f"{args.slug}: version {args.version} is its content already; nothing produced")
+    else:
+        print(f"{args.slug}: version {version.number} restores version {args.version}")
+
+
 def fake_stock(config: Config, args: argparse.Namespace) -> None:
     with _open(args.products) as products:
         stock_csv.fake_stock(products, args.seed, sys.stdout)
@@ -309,6 +356,7 @@ def snapshot(config: Config, args: argparse.Namespace) -> None:
         catalog.INTERNAL: _core.Catalog(),
         checkout.INTERNAL: _core.Checkout(),
         fulfilment.INTERNAL: _core.Fulfilment(),
+        cms.INTERNAL: _core.Content(),
     }
     producer = Producer(config)
     try:

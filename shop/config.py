@@ -24,6 +24,9 @@ class Config:
     cors_origins: str = _setting("", "comma-separated origins allowed by CORS (none by default)")
     sample_rows: int = _setting(10_000, "products `shop run` imports when the topics are empty (0: none)")
     sample_seed: int = _setting(0, "seed of the sample data `shop run` imports")
+    sample_content: str = _setting(
+        "content", "folder of Markdown content `shop run` imports when cms has none (empty: none)"
+    )
     consume_batch: int = _setting(10_000, "most messages a context applies in one batch")
     ready_timeout: int = _setting(30, "seconds a request waits for its own write to be applied")
     stall_timeout: int = _setting(30, "seconds a consumer may be stuck or lag unmoving before /healthz fails")

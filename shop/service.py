@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 
 from shop import tracing
 from shop.config import Config
-from shop.contexts import catalog, checkout, fulfilment, pim, web
+from shop.contexts import catalog, checkout, cms, fulfilment, pim, web
 from shop.kafka import admin
 from shop.kafka.breaker import CircuitBreaker
 from shop.kafka.dead_letters import DEAD_SUFFIX, DeadLetters, dead_topic
@@ -33,6 +33,7 @@ EVENT_TYPES: dict[str, type[Message]] = {
     **catalog.EVENTS,
     **checkout.EVENTS,
     **fulfilment.EVENTS,
+    **cms.EVENTS,
 }
 TOPICS = tuple(EVENT_TYPES)
 # The string fields of events that hold personal data (full protobuf names, so per event type),
@@ -82,6 +83,7 @@ class Shop:
             self.fulfilment.publisher.caught_up,
         )
         self.web = web.WebEventsContext(config, self.relay_producer)
+        self.content = cms.ContentContext(config, self.relay_producer)
 
     @property
     def projections(self) -> dict[str, ProjectionLoop]:
@@ -89,6 +91,7 @@ class Shop:
             "catalog": self.catalog.projection,
             "checkout": self.checkout.projection,
             "fulfilment": self.fulfilment.projection,
+            "cms": self.content.projection,
         }
 
     @property
@@ -98,6 +101,7 @@ class Shop:
             "catalog-bridge": self.catalog.bridge,
             **self.checkout.relays,
             **self.fulfilment.relays,
+            **self.content.relays,
         }
 
     def start(self) -> None:
@@ -113,6 +117,7 @@ class Shop:
         self.fulfilment.start()
         self.checkout.start()
         self.web.start()
+        self.content.start()
         log.info(
             "shop started: %d projections and %d relays running", len(self.projections), len(self.relays)
         )
@@ -148,6 +153,7 @@ class Shop:
             "checkout": self.checkout.ready(),
             "fulfilment": self.fulfilment.ready(),
             "web_events": self.web.loaded.is_set(),
+            "cms": self.content.ready(),
         }
         down = self.broker.unreachable_for()
         if down > self.config.broker_timeout:

@@ -18,12 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
+from fixtures.host import REPO
 from fixtures.kafka_broker import Broker, single_broker
 from fixtures.server import ShopProcess
 from shop import cli, event_log
 from shop._proto import checkout_pb2
 from shop.config import Config
-from shop.contexts import checkout, pim
+from shop.contexts import checkout, cms, cms_files, pim
 from shop.copy_events import CopyRefused, Scrubber, copy_events
 from shop.kafka import admin
 from shop.kafka.producer import Producer
@@ -76,10 +77,12 @@ def second_broker(second_broker_start: Future[Broker]) -> Broker:
 def source(
     broker: Broker, tmp_path_factory: pytest.TempPathFactory, second_broker_start: Future[Broker]
 ) -> Iterator[SourceShop]:
-    """A shop with products, stock, a cart, an order shipped and garbage in checkout_internal
-    (with a trace context): every topic holds something, and checkout_internal_dead the garbage."""
+    """A shop with products, stock, the sample content, a cart, an order shipped and garbage in
+    checkout_internal (with a trace context): every topic holds something, and
+    checkout_internal_dead the garbage."""
     config = fresh_config(broker)
     ids = import_catalog(config, 3, {0: 10, 1: 10, 2: 10})
+    content = cms_files.import_content(config, REPO / "content")
     shop = ShopProcess(config, Path(tmp_path_factory.mktemp("source")) / "shop.log").start()
     try:
         producer = Producer(config)
@@ -102,6 +105,7 @@ def source(
             product = f"/api/v1/products/{ids[0]}"
             eventually(lambda: shopper.get(product).json()["popularity"]["views"] == 1)
         eventually(lambda: admin.end_offset(config, config.topic(checkout.INTERNAL + "_dead")) == 1)
+        eventually(lambda: admin.end_offset(config, config.topic(cms.PUBLIC)) == content.new)
         yield SourceShop(config, shop, ids, cart, ordered, order_id)
     finally:
         shop.stop()

@@ -15,7 +15,7 @@ from fixtures.host import REPO
 from fixtures.server import ShopProcess
 from shop.api.static import STATIC_DIR
 from shop.config import Config
-from shop.contexts import pim_csv, stock_csv
+from shop.contexts import cms_files, pim_csv, stock_csv
 from tests.support.browser import run_script
 
 PRODUCTS = 60  # three pages of 24
@@ -36,9 +36,27 @@ def shop(config: Config, tmp_path: Path) -> Iterator[tuple[ShopProcess, dict[str
     stock[ids[1]] = 1
     lines = "".join(f"{product_id},{units}\n" for product_id, units in stock.items())
     stock_csv.import_stock(config, io.StringIO("product_id,quantity\n" + lines), progress=False)
+    import_content(config, tmp_path / "content", ids[5:8])
     server = ShopProcess(config, tmp_path / "shop.log").start()
     yield server, {"out_of_stock": ids[0], "single_unit": ids[1]}
     server.stop()
+
+
+def import_content(config: Config, folder: Path, featured: list[str]) -> None:
+    """A hero, two teasers featuring `featured`, two pages (one with markup to be sanitized)."""
+    folder.mkdir()
+    entries = {
+        "hero": ("hero", 0, "Big **news**.", []),
+        "first-teaser": ("teaser", 1, "Look.", featured[:2]),
+        "second-teaser": ("teaser", 2, "More.", featured[2:]),
+        "shipping": ("page", 1, "Fast. <script>alert(1)</script> [Returns](/pages/returns)", []),
+        "returns": ("page", 2, "| days |\n|---|\n| 30 |", []),
+    }
+    for slug, (kind, position, body, products) in entries.items():
+        front = f"slug: {slug}\ntitle: {slug.replace('-', ' ').title()}\nkind: {kind}\npublished: true\n"
+        front += f"position: {position}\nproducts: [{', '.join(products)}]\n"
+        (folder / f"{slug}.md").write_text(f"---\n{front}---\n{body}\n")
+    cms_files.import_content(config, folder)
 
 
 def test_a_shopper_browses_fills_the_cart_in_two_tabs_and_orders(
@@ -51,5 +69,5 @@ def test_a_shopper_browses_fills_the_cart_in_two_tabs_and_orders(
     finished = run_script(SCRIPT, env, SCRIPT_TIMEOUT_S)
     print(finished.out)
     assert finished.returncode == 0, f"{finished.out}\n{finished.err}\nshop log:\n{server.log_tail()}"
-    for name in ("catalog", "product", "cart", "order", "refused"):
+    for name in ("catalog", "home", "page", "product", "cart", "order", "refused"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 0

@@ -17,6 +17,11 @@ pub mod fulfilment {
 }
 
 #[allow(clippy::all, clippy::pedantic)]
+pub mod cms {
+    include!(concat!(env!("OUT_DIR"), "/shop.cms.rs"));
+}
+
+#[allow(clippy::all, clippy::pedantic)]
 pub mod checkout {
     include!(concat!(env!("OUT_DIR"), "/shop.checkout.rs"));
 }

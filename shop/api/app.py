@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shop import _core, metrics, tracing
 from shop._core import PageMark
 from shop.api import http, inputs
-from shop.api.cart import Answer, CartRoutes
+from shop.api.cart import Answer, CartRoutes, offset_wait_slots, wait_min_offset
 from shop.api.cart_events import CartEvents
 from shop.api.http import Headers, Receive, Scope, Send
 from shop.api.openapi import spec
@@ -33,6 +33,11 @@ PRODUCT_PREFIX = PRODUCTS + "/"
 CART = "/api/v1/cart"
 CART_ITEMS = CART + "/items/"
 ORDERS = "/api/v1/orders/"
+CONTENT = "/api/v1/content"
+CONTENT_PREFIX = CONTENT + "/"
+CONTENT_PARAMS = frozenset({"kind"})
+# Request headers that change a content entry's answer: it is not taken from the cache with them.
+CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"shop-min-offset"})
 CATALOG_PARAMS = frozenset({"sort", "prefix", "page", "per_page"})
 PAGE_CACHE_SIZE = 4096
 # The cache's key is the raw query (no parsing on a hit), so pages past the end, clamped to the
@@ -52,8 +57,13 @@ class App:
         self._catalog_ready = False
         self._checkout_ready = False
         self._carts: CartRoutes | None = None
+        self._content_ready = False
+        # Reads waiting for a Shop-Min-Offset, of any route: one limit for them all.
+        self.offset_waits = offset_wait_slots(self.config)
         # Answers with encoded pages by (query string, protobuf).
         self._pages = PageCache(PAGE_CACHE_SIZE, PAGE_CACHE_BYTES)
+        # Content entries' answers by path: one per entry shown (404s are not kept).
+        self._entries: dict[str, CachedEntry] = {}
         self._openapi = json.dumps(spec()).encode()
         self.storefront = Storefront()
         self._web_events_routes = WebEventRoutes(self.config)
@@ -106,6 +116,12 @@ class App:
             if cached is not None:
                 await http.send_response(send, cached)
                 self._record(CATALOG.name, 200, started)
+                return
+        elif path.startswith(CONTENT_PREFIX):
+            entry = self._cached_entry(scope, path)
+            if entry is not None:
+                await http.send_response(send, entry)
+                self._record(CONTENT_ENTRY.name, 200, started)
                 return
         route, rest = find_route(path)
         status = 500
@@ -164,6 +180,37 @@ class App:
         body = await self._web_events_routes.post(scope, receive, self._shop().web, self._catalog())
         await http.respond(send, 202, body, http.JSON, cors)
 
+    async def _content_list(
+        self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str
+    ) -> None:
+        kind = http.query_params(scope, CONTENT_PARAMS).get("kind")
+        if kind is not None and kind not in _core.CONTENT_KINDS:
+            raise invalid("kind", f"must be one of {', '.join(_core.CONTENT_KINDS)}")
+        content, catalog = await self._content(scope)
+        offset = content.offset
+        answer = _tagged_answer(scope, content.list(kind, _now_ms(), catalog), offset, cors)
+        await http.send_response(send, answer)
+
+    async def _content_entry(
+        self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str
+    ) -> None:
+        slug = inputs.text_id(rest, "slug")
+        if not _core.valid_slug(slug):
+            reason = f"must be lowercase letters, digits and inner hyphens, at most {_core.MAX_SLUG}"
+            raise invalid("slug", reason)
+        content, catalog = await self._content(scope)
+        # Read before the entry: the answer shows at least these offsets, so a cached answer
+        # marked with them is never older than they say.
+        marks = (content.offset, catalog.offset)
+        found = content.entry(slug, _now_ms(), catalog)
+        if found is None:
+            raise Problem(404, f"no published content with slug {slug!r}")
+        answer = _tagged_answer(scope, found, marks[0], cors)
+        if not cors and answer[0]["status"] == 200:
+            # Shown now, so shown for as long as neither projection moves (publish_at only passes).
+            self._entries[scope["path"]] = CachedEntry(marks, answer)
+        await http.send_response(send, answer)
+
     async def _get_cart(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         await _send_answer(send, await self._cart_routes().get_cart(scope), cors)
 
@@ -206,7 +253,7 @@ class App:
     def _cart_routes(self) -> CartRoutes:
         if self._carts is None:
             shop = self._shop()
-            self._carts = CartRoutes(self.config, shop.checkout, shop.breaker)
+            self._carts = CartRoutes(self.config, shop.checkout, shop.breaker, self.offset_waits)
         if not self._checkout_ready:
             self._carts.ready()
             self._checkout_ready = True
@@ -225,6 +272,21 @@ class App:
             self._catalog_ready = True
         return shop.catalog.model
 
+    async def _content(self, scope: Scope) -> tuple[_core.Content, _core.Catalog]:
+        """The content model once it and the catalog (whose products teasers feature) are loaded,
+        and once it applied the client's Shop-Min-Offset."""
+        shop = self._shop()
+        if not self._content_ready:
+            if not shop.content.ready():
+                raise not_ready("the content")
+            self._content_ready = True
+        catalog = self._catalog()
+        offset = http.min_offset(scope)
+        if offset is not None:
+            projection = shop.content.projection
+            await wait_min_offset(offset, projection, self.offset_waits, self.config.ready_timeout)
+        return shop.content.model, catalog
+
     def _cached_page(self, scope: Scope) -> tuple[http.Message, http.Message] | None:
         """The answer to a GET of this page if it was cached and needs no CORS headers; else None,
         and the request takes the full path. Once the catalog has moved on, the answer is checked
@@ -240,6 +302,19 @@ class App:
             if body is not None:
                 self._pages.resize(cached, len(body))
                 cached.answer = _page_answer(body, cached.protobuf, [])
+        return cached.answer
+
+    def _cached_entry(self, scope: Scope, path: str) -> tuple[http.Message, http.Message] | None:
+        """The answer to a plain GET of a content entry answered before, while neither the content
+        nor the catalog (its featured products) moved; else None: the full path."""
+        cached = self._entries.get(path)
+        if cached is None or self.shop is None or scope["method"] != "GET":
+            return None
+        if cached.marks != (self.shop.content.model.offset, self.shop.catalog.model.offset):
+            return None
+        for name, _value in scope["headers"]:  # these make the answer another one
+            if name in CONDITIONAL_HEADERS or (name == b"origin" and self.cors_origins):
+                return None
         return cached.answer
 
     def _catalog_page(self, scope: Scope, cors: http.Headers) -> tuple[http.Message, http.Message]:
@@ -311,6 +386,7 @@ ANY = None
 GET = ("GET",)
 PROBE = ("GET", "HEAD")
 CATALOG = Route("products", GET, App._products)  # also answered from the page cache in App._http
+CONTENT_ENTRY = Route("content", GET, App._content_entry)  # also from the entry cache in App._http
 # Exact paths first, then prefixes in order (the rest of the path is an id); then the storefront.
 ROUTES: dict[str, Route] = {
     PRODUCTS: CATALOG,
@@ -324,9 +400,12 @@ ROUTES: dict[str, Route] = {
     "/metrics": Route("metrics", GET, App._metrics),
     "/api/v1/events": Route("events", ("POST",), App._web_events),
     "/openapi.json": Route("openapi.json", GET, App._spec),
+    CONTENT: Route("content_list", GET, App._content_list),
+    CONTENT_PREFIX: Route("content", ANY, App._not_found),  # no slug
 }
 PREFIX_ROUTES: tuple[tuple[str, Route], ...] = (
     (PRODUCT_PREFIX, Route("product", GET, App._product)),
+    (CONTENT_PREFIX, CONTENT_ENTRY),
     (CART_ITEMS, Route("cart_item", ("PUT", "DELETE"), App._set_item, checkout=True)),
     (ORDERS, Route("order", GET, App._get_order, checkout=True)),
     (CART, Route("other", ANY, App._not_found, checkout=True)),  # any other path under the cart
@@ -353,6 +432,41 @@ def route_name(path: str) -> str:
 
 async def _send_answer(send: Send, answer: Answer, cors: Headers) -> None:
     await http.respond(send, answer.status, answer.body, answer.content_type, answer.headers + cors)
+
+
+def _tagged_answer(
+    scope: Scope, tagged: tuple[bytes, str], offset: int, cors: Headers
+) -> tuple[http.Message, http.Message]:
+    """A body with its ETag: 304 without the body when If-None-Match names it. Revalidated on
+    every use (no-cache): a scheduled entry may appear at any moment."""
+    body, etag = tagged
+    headers = [
+        (b"etag", etag.encode()),
+        (b"shop-offset", str(offset).encode()),
+        (b"cache-control", b"no-cache"),
+        *cors,
+    ]
+    if_none_match = http.header(scope, b"if-none-match")
+    if if_none_match is not None and inputs.none_match(if_none_match, etag.encode()):
+        return _not_modified(headers)
+    return http.response(200, body, http.JSON, headers)
+
+
+def _not_modified(headers: Headers) -> tuple[http.Message, http.Message]:
+    start = {"type": "http.response.start", "status": 304, "headers": [*headers, *http.SECURITY_HEADERS]}
+    return start, {"type": "http.response.body", "body": b""}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedEntry:
+    """A content entry's answer and the (content, catalog) offsets it was read at, or before."""
+
+    marks: tuple[int, int]
+    answer: tuple[http.Message, http.Message]
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from shop.config import Config
 from shop.contexts.checkout import CheckoutContext, new_id
 from shop.kafka.breaker import BreakerOpen, CircuitBreaker
 from shop.kafka.offsets import NotApplied, ProduceError
+from shop.kafka.projection import ProjectionLoop
 
 T = TypeVar("T")
 
@@ -67,6 +68,10 @@ class Slots:
         self.taken -= 1
 
 
+def offset_wait_slots(config: Config) -> Slots:
+    return Slots(config.max_offset_waits, metrics.OFFSET_WAITS_SHED, OFFSET_WAITS_BUSY)
+
+
 class Handling:
     """Counts the requests inside it, without a limit."""
 
@@ -81,7 +86,14 @@ class Handling:
 
 
 class CartRoutes:
-    def __init__(self, config: Config, checkout: CheckoutContext, breaker: CircuitBreaker) -> None:
+    def __init__(
+        self,
+        config: Config,
+        checkout: CheckoutContext,
+        breaker: CircuitBreaker,
+        offset_waits: Slots | None = None,
+    ) -> None:
+        """`offset_waits`: the reads waiting for a Shop-Min-Offset, if shared with other routes."""
         self.config = config
         self.checkout = checkout
         self.model = checkout.model
@@ -97,7 +109,7 @@ class CartRoutes:
         # Reads waiting for their Shop-Min-Offset: a limit of their own, below the server's
         # (http_backpressure), so that requests for offsets not applied here cannot take every
         # server slot and queue reads behind them.
-        self.offset_waits = Slots(config.max_offset_waits, metrics.OFFSET_WAITS_SHED, OFFSET_WAITS_BUSY)
+        self.offset_waits = offset_waits or offset_wait_slots(config)
 
     def ready(self) -> None:
         if not self.checkout.ready():
@@ -223,31 +235,34 @@ class CartRoutes:
         return result
 
     async def _wait_min_offset(self, scope: Scope) -> None:
-        """Waits for the client's `Shop-Min-Offset`, in one of `offset_waits` (503 when all are
-        taken). One past the end of the topic as this instance last fetched it waits only
-        BEYOND_END_WAIT_S (another instance may have just written it; the consumer learns of it
-        within a fetch), and if it is still past the end then, it is no offset any instance handed
-        out: 400, not a 503 that invites retrying forever. One within the topic that this instance
-        has not applied yet waits up to ready_timeout, then 503."""
+        # Without the header, the projection is not looked at (routes over a model alone have none).
         offset = http.min_offset(scope)
-        if offset is None:
-            return
-        projection = self.checkout.projection
-        if projection.watch.applied >= offset:
-            return
-        with self.offset_waits:
-            timeout: float = self.config.ready_timeout
-            if offset > projection.end_offset:
-                brief = min(BEYOND_END_WAIT_S, timeout)
-                if await projection.watch.wait(offset, brief):
-                    return
-                end = projection.end_offset
-                if offset > end:
-                    raise invalid("Shop-Min-Offset", f"{offset} is past the last offset written ({end})")
-                timeout -= brief
-            if await projection.watch.wait(offset, timeout):
+        if offset is not None:
+            projection = self.checkout.projection
+            await wait_min_offset(offset, projection, self.offset_waits, self.config.ready_timeout)
+
+
+async def wait_min_offset(offset: int, projection: ProjectionLoop, waits: Slots, timeout: float) -> None:
+    """Waits for a client's `Shop-Min-Offset` of `projection`, in one of `waits` (503 when all
+    are taken). One past the end of the topic as this instance last fetched it waits only
+    BEYOND_END_WAIT_S (another instance may have just written it; the consumer learns of it
+    within a fetch), and if it is still past the end then, it is no offset any instance handed
+    out: 400, not a 503 that invites retrying forever. One within the topic that this instance
+    has not applied yet waits up to `timeout` seconds, then 503."""
+    if projection.watch.applied >= offset:
+        return
+    with waits:
+        if offset > projection.end_offset:
+            brief = min(BEYOND_END_WAIT_S, timeout)
+            if await projection.watch.wait(offset, brief):
                 return
-        raise unavailable(f"offset {offset} is not applied yet on this instance; retry", 1, "not-applied")
+            end = projection.end_offset
+            if offset > end:
+                raise invalid("Shop-Min-Offset", f"{offset} is past the last offset written ({end})")
+            timeout -= brief
+        if await projection.watch.wait(offset, timeout):
+            return
+    raise unavailable(f"offset {offset} is not applied yet on this instance; retry", 1, "not-applied")
 
 
 def _refused(refusal: str, product_id: str) -> Problem:

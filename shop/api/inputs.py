@@ -49,6 +49,14 @@ def etag(raw: bytes, name: str = "If-Match") -> int:
     return int(found.group(2))
 
 
+def none_match(raw: bytes, etag: bytes) -> bool:
+    """Whether an `If-None-Match` list (`"a", W/"b"` or `*`) names `etag`: weak comparison, as
+    RFC 9110 asks for it. A malformed list matches nothing, so the full answer is sent."""
+    if raw.strip() == b"*":
+        return True
+    return any(tag.strip().removeprefix(b"W/") == etag for tag in raw.split(b","))
+
+
 def text_id(text: str, name: str) -> str:
     """An id from the path: text that can be encoded as UTF-8 (a server may hand on a lone
     surrogate from an undecodable path), else a 400. Whether it names anything is the caller's."""

@@ -232,6 +232,104 @@ def _cart_paths() -> dict[str, Any]:
     }
 
 
+def _content_paths() -> dict[str, Any]:
+    tagged = {
+        "ETag": {"schema": {"type": "string"}, "description": "the body's tag, for If-None-Match"},
+        "Shop-Offset": {"schema": {"type": "integer"}, "description": "the cms_internal offset shown"},
+    }
+    not_modified = {"description": "not modified: If-None-Match names the current ETag", "headers": tagged}
+    if_none_match = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}}
+    content_min_offset = {
+        **MIN_OFFSET,
+        "description": str(MIN_OFFSET["description"]).replace("checkout", "cms"),
+    }
+    return {
+        "/api/v1/content": {
+            "get": {
+                "summary": "The published content entries, by position then slug",
+                "operationId": "listContent",
+                "parameters": [
+                    _query(
+                        "kind", {"type": "string", "enum": _core.CONTENT_KINDS}, "only entries of this kind"
+                    ),
+                    if_none_match,
+                    content_min_offset,
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the entries shown now",
+                        "headers": tagged,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ContentList"}}
+                        },
+                    },
+                    "304": not_modified,
+                    "400": PROBLEM,
+                    "503": NOT_READY,
+                },
+            }
+        },
+        "/api/v1/content/{slug}": {
+            "get": {
+                "summary": "One published content entry (a page, the hero, a teaser)",
+                "description": "404 when unknown, not published, removed, or scheduled for later.",
+                "operationId": "getContent",
+                "parameters": [
+                    {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
+                    if_none_match,
+                    content_min_offset,
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the entry",
+                        "headers": tagged,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ContentEntry"}}
+                        },
+                    },
+                    "304": not_modified,
+                    "400": PROBLEM,
+                    "404": PROBLEM,
+                    "503": NOT_READY,
+                },
+            }
+        },
+    }
+
+
+def _content_schemas() -> dict[str, Any]:
+    entry = {
+        "slug": {"type": "string", "maxLength": _core.MAX_SLUG},
+        "kind": {"type": "string", "enum": _core.CONTENT_KINDS},
+        "title": {"type": "string"},
+        "position": {"type": "integer"},
+        "publish_at": {"type": "integer", "description": "milliseconds since the epoch; 0: at once"},
+        "updated_at": {"type": "integer", "description": "milliseconds since the epoch"},
+        "html": {"type": "string", "description": "the body, rendered from Markdown and sanitized"},
+        "version": {"type": "integer", "minimum": 1},
+        "products": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/ProductView"},
+            "description": "the featured products the catalog sells now",
+        },
+    }
+    return {
+        "ContentEntry": {
+            "type": "object",
+            "required": list(entry),
+            "properties": entry,
+            "additionalProperties": False,
+        },
+        "ContentList": {
+            "type": "object",
+            "required": ["items"],
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/ContentEntry"}}
+            },
+        },
+    }
+
+
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
@@ -299,6 +397,7 @@ def spec() -> dict[str, Any]:
             },
             **_cart_paths(),
             "/api/v1/events": {"post": _web_events()},
+            **_content_paths(),
             "/healthz": {"get": _probe("liveness: every consumer thread runs")},
             "/readyz": {"get": _probe("readiness: every context loaded, bridges caught up")},
         },
@@ -336,6 +435,7 @@ def spec() -> dict[str, Any]:
                         "prefix": {"type": "string"},
                     },
                 },
+                **_content_schemas(),
                 "CartItem": {
                     "type": "object",
                     "required": list(CART_ITEM),

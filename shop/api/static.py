@@ -21,7 +21,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 ASSETS = "/assets/"
 # Views of the single-page app; each is a URL a shopper may bookmark or share.
 APP_ROUTES = ("/cart",)
-APP_ROUTE_PREFIXES = ("/products/", "/orders/")
+APP_ROUTE_PREFIXES = ("/products/", "/orders/", "/pages/")
 IMMUTABLE = b"public, max-age=31536000, immutable"
 REVALIDATE = b"no-cache"
 CONTENT_TYPES = {

@@ -75,7 +75,7 @@ def replay(config: Config, topic: str, apply: Callable[[list[tuple[int, bytes]]]
         while offset < high - 1:
             batch = [
                 (int(m.offset() or 0), m.value() or b"")
-                for m in consumer.consume(config.consume_batch, timeout=1.0)
+                for m in consume_available(consumer, config.consume_batch, 1.0)
                 if m.error() is None
             ]
             if batch:

@@ -49,7 +49,7 @@ async function api(path) {
 }
 
 async function shownCards(page) {
-  return page.$$eval(".card", (cards) =>
+  return page.$$eval(".results .card", (cards) =>
     cards.map((card) => ({
       id: card.dataset.productId,
       name: card.querySelector(".card-title")?.textContent,
@@ -338,6 +338,68 @@ async function refusals(page) {
   log("removing both positions empties the cart");
 }
 
+// The home page's hero and teasers, the footer's page links and a page, each against the API.
+async function content(page) {
+  step = "home content";
+  await page.goto(BASE);
+  const [hero] = (await api("/api/v1/content?kind=hero")).items;
+  const teasers = (await api("/api/v1/content?kind=teaser")).items;
+  check(hero && teasers.length > 0, "the e2e data has a hero and teasers");
+  await eventually(async () => (await page.textContent(".hero .hero-title")) === hero.title, "the hero");
+  same(
+    await page.$$eval(".teaser > h2", (titles) => titles.map((title) => title.textContent)),
+    teasers.map((teaser) => teaser.title),
+    "teasers in order",
+  );
+  for (const teaser of teasers) {
+    const shown = await page.$$eval(`.teaser[data-slug="${teaser.slug}"] .card`, (cards) =>
+      cards.map((card) => ({ id: card.dataset.productId, price: card.querySelector(".price")?.textContent })),
+    );
+    const live = await Promise.all(teaser.products.map((p) => api(`/api/v1/products/${p.id}`)));
+    same(
+      shown,
+      live.map((p) => ({ id: p.id, price: price(p.price) })),
+      `${teaser.slug}: featured products`,
+    );
+  }
+  same(await page.$$eval(".hero script, .teaser script", (s) => s.length), 0, "no script in content");
+  await shot(page, "home");
+  log("the home page shows the hero and the teasers with the catalog's products and prices");
+
+  step = "footer";
+  const pages = (await api("/api/v1/content?kind=page")).items;
+  await eventually(
+    async () =>
+      JSON.stringify(await page.$$eval("#page-links a", (links) => links.map((a) => a.textContent))) ===
+      JSON.stringify(pages.map((p) => p.title)),
+    "the footer links every page in order",
+  );
+  await page.click(`#page-links a >> text=${pages[0].title}`);
+  await eventually(async () => (await page.textContent("h1")) === pages[0].title, "the page's heading");
+  check(page.url().endsWith(`/pages/${pages[0].slug}`), `URL ${page.url()}`);
+  same(
+    await page.$eval(".content-html", (body) => body.innerHTML.replaceAll(' data-nav=""', "")),
+    pages[0].html,
+    "the page's HTML is the API's (its links within the shop navigate in place)",
+  );
+  await shot(page, "page");
+  await page.evaluate(() => {
+    window.notReloaded = true;
+  });
+  await page.click(`.content-html a[href="/pages/${pages[1].slug}"]`);
+  await eventually(async () => (await page.textContent("h1")) === pages[1].title, "the linked page");
+  check(await page.evaluate(() => window.notReloaded === true), "a link within the shop reloaded the page");
+  log("the footer links the pages; a page shows the API's sanitized HTML, its links navigate in place");
+
+  step = "page not found";
+  await page.goto(`${BASE}/pages/no-such-page`);
+  await eventually(async () => (await page.textContent("h1")) === "Page not found", "not found");
+  same(await page.title(), "Not found · Event Thingy Store", "title");
+  log("an unknown page says it is not found");
+  await page.goto(BASE); // where the shopping starts
+  await page.waitForSelector(".results .card");
+}
+
 async function main() {
   check(BASE, "BASE_URL is not set");
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -353,6 +415,7 @@ async function main() {
         errors.push(message.text());
     });
     await browse(page);
+    await content(page);
     const products = await fillCart(page);
     const tab = await twoTabs(context, page, products);
     await order(page, tab);

@@ -1,7 +1,17 @@
 // The shop's HTTP API. GETs retry with exponential backoff on network failures and 502/503/504 (the shop
 // answers 503 while it loads); writes are sent once and their refusals reported to the shopper.
 import { backoffDelay } from "./state";
-import type { Cart, Order, Page, Problem, Product, Sort } from "./types";
+import type {
+  Cart,
+  ContentEntry,
+  ContentKind,
+  ContentList,
+  Order,
+  Page,
+  Problem,
+  Product,
+  Sort,
+} from "./types";
 
 /** Same origin unless the build sets VITE_API_BASE (e.g. https://api.example.com). */
 export const API_BASE: string = (import.meta.env.VITE_API_BASE ?? "").replace(/\/$/, "");
@@ -50,6 +60,14 @@ export class Api {
 
   product(id: string, signal?: AbortSignal): Promise<Product> {
     return this.get(`/api/v1/products/${encodeURIComponent(id)}`, signal);
+  }
+
+  content(slug: string, signal?: AbortSignal): Promise<ContentEntry> {
+    return this.get(`/api/v1/content/${encodeURIComponent(slug)}`, signal);
+  }
+
+  contentList(kind?: ContentKind, signal?: AbortSignal): Promise<ContentList> {
+    return this.get(kind ? `/api/v1/content?kind=${kind}` : "/api/v1/content", signal);
   }
 
   cart(signal?: AbortSignal): Promise<Cart> {

@@ -14,16 +14,19 @@ import {
   shortPositions,
   unitsInCart,
 } from "./state";
-import type { Cart, CartItem, Order, ProductSummary, Sort } from "./types";
+import type { Cart, CartItem, ContentEntry, Order, ProductSummary, Sort } from "./types";
 import {
   cartView,
   catalogControls,
   catalogResults,
+  contentPage,
   failure,
   heading,
+  homeContent,
   link,
   loading,
   orderView,
+  pageLinks,
   productDetail,
 } from "./views";
 import { WebEvents } from "./web-events";
@@ -43,6 +46,7 @@ let cart: Cart | undefined;
 let cartBusy = false;
 let flagged = new Set<string>(); // positions the last refused order named short of stock
 const latest = new Latest(); // one ticket for whatever the current view loads
+const latestHome = new Latest(); // the home page's hero and teasers load beside the catalog
 const placedOrders = new Map<string, Order>();
 let rerender: () => void = () => {};
 
@@ -114,6 +118,9 @@ function render(viewChanged: boolean): void {
     case "order":
       showOrder(route.id);
       break;
+    case "page":
+      showContentPage(route.slug);
+      break;
     case "missing":
       replaceContent(
         view,
@@ -135,9 +142,9 @@ function say(text: string, tone: "info" | "error" = "info"): void {
 }
 
 /** Shows `what` as loading after a short delay, unless `region` was filled by then. */
-function loadingIn(region: HTMLElement, what: string, ticket: number): void {
+function loadingIn(region: HTMLElement, what: string, ticket: number, tracker: Latest = latest): void {
   setTimeout(() => {
-    if (latest.isCurrent(ticket) && region.dataset.loaded !== String(ticket)) {
+    if (tracker.isCurrent(ticket) && region.dataset.loaded !== String(ticket)) {
       region.setAttribute("aria-busy", "true");
       replaceContent(region, loading(what));
     }
@@ -175,9 +182,12 @@ function showCatalog(initial: Extract<Route, { view: "catalog" }>) {
     },
   );
   const results = h("div", { class: "results" }); // the count (role=status) is announced, not the list
-  replaceContent(view, heading("Catalog"), controls.form, results);
+  const home = h("div", { class: "home" });
+  replaceContent(view, home, heading("Catalog"), controls.form, results);
+  void loadHome(home);
   const load = (next: Route) => {
     if (next.view !== "catalog") return;
+    home.hidden = next.prefix !== "" || next.page > 1; // the home page's content: only above page 1
     current = next;
     lastCatalog = next;
     controls.select.value = next.sort;
@@ -209,6 +219,68 @@ async function loadCatalogPage(
       results,
       failure(describe(error), () => void loadCatalogPage(page, results)),
     );
+  }
+}
+
+// --- content -------------------------------------------------------------------------------------------
+
+let renderHome: () => void = () => {};
+
+/** The hero and the teasers above the catalog, their featured products with the catalog's prices. */
+async function loadHome(home: HTMLElement): Promise<void> {
+  const { ticket, signal } = latestHome.next();
+  loadingIn(home, "featured content", ticket, latestHome);
+  try {
+    const entries = (await api.contentList(undefined, signal)).items;
+    if (!latestHome.isCurrent(ticket)) return;
+    loaded(home, ticket);
+    const of = (kind: ContentEntry["kind"]) => entries.filter((entry) => entry.kind === kind);
+    renderHome = () => replaceContent(home, homeContent(of("hero"), of("teaser"), cart, { addOne }));
+    renderHome();
+  } catch (error) {
+    if (aborted(error) || !latestHome.isCurrent(ticket)) return;
+    loaded(home, ticket);
+    replaceContent(
+      home,
+      failure(`The featured content could not be loaded: ${describe(error)}`, () => void loadHome(home)),
+    );
+  }
+}
+
+async function showContentPage(slug: string): Promise<void> {
+  const { ticket, signal } = latest.next();
+  replaceContent(view, heading("Page"));
+  loadingIn(view, "the page", ticket);
+  try {
+    const entry = await api.content(slug, signal);
+    if (!latest.isCurrent(ticket)) return;
+    loaded(view, ticket);
+    document.title = `${entry.title} · Event Thingy Store`;
+    replaceContent(view, contentPage(entry));
+    view.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
+  } catch (error) {
+    if (aborted(error) || !latest.isCurrent(ticket)) return;
+    loaded(view, ticket);
+    const missing = error instanceof ApiError && (error.status === 404 || error.status === 400);
+    document.title = `${missing ? "Not found" : "Page"} · Event Thingy Store`;
+    replaceContent(
+      view,
+      heading(missing ? "Page not found" : "Page"),
+      missing
+        ? h("p", { class: "empty" }, "There is no such page. ", link(lastCatalog, "Go to the catalog"))
+        : failure(describe(error), () => void showContentPage(slug)),
+    );
+  }
+}
+
+/** The footer's links to the pages (a failure leaves the footer without them). */
+async function loadPageLinks(): Promise<void> {
+  const footer = document.querySelector<HTMLElement>("#page-links");
+  if (!footer) return;
+  try {
+    replaceContent(footer, pageLinks((await api.contentList("page")).items));
+  } catch {
+    replaceContent(footer);
   }
 }
 
@@ -272,6 +344,7 @@ function showCart(next: Cart): void {
   const label = document.querySelector("#cart-label");
   if (label) label.textContent = badgeLabel(next);
   rerender();
+  if (route.view === "catalog") renderHome();
 }
 
 /** The cart of the current cookie: after an order here or elsewhere, that is a new, empty one. */
@@ -400,6 +473,7 @@ async function showOrder(id: string): Promise<void> {
 
 async function start(): Promise<void> {
   render(true);
+  void loadPageLinks();
   await refreshCart(); // also obtains the cart cookie the stream is authorised by
   sync.connect();
 }

@@ -9,6 +9,7 @@ describe("routes", () => {
       { view: "product", id: "a31aaee0-fba5" },
       { view: "cart" },
       { view: "order", id: "0f3a" },
+      { view: "page", slug: "shipping" },
     ];
     for (const route of routes) {
       const url = new URL(formatRoute(route), "http://shop.test");

@@ -1,5 +1,5 @@
-// Every view has its own URL: the catalog with its sort, filter and page in the query string, a product,
-// the cart and an order confirmation. Parsing is forgiving (a bad page becomes 1), formatting canonical.
+// Every view has its own URL: the catalog (the home page) with its sort, filter and page in the query
+// string, a product, the cart, an order confirmation and a content page. Parsing is forgiving (a bad page becomes 1), formatting canonical.
 import type { Sort } from "./types";
 
 export const SORTS: readonly Sort[] = ["name", "price", "id"];
@@ -10,6 +10,7 @@ export type Route =
   | { view: "product"; id: string }
   | { view: "cart" }
   | { view: "order"; id: string }
+  | { view: "page"; slug: string }
   | { view: "missing"; path: string };
 
 export function parseRoute(pathname: string, search: string): Route {
@@ -28,6 +29,8 @@ export function parseRoute(pathname: string, search: string): Route {
   if (product?.[1]) return { view: "product", id: decodeURIComponent(product[1]) };
   const order = /^\/orders\/([^/]+)$/.exec(pathname);
   if (order?.[1]) return { view: "order", id: decodeURIComponent(order[1]) };
+  const page = /^\/pages\/([^/]+)$/.exec(pathname);
+  if (page?.[1]) return { view: "page", slug: decodeURIComponent(page[1]) };
   return { view: "missing", path: pathname };
 }
 
@@ -47,6 +50,8 @@ export function formatRoute(route: Route): string {
       return "/cart";
     case "order":
       return `/orders/${encodeURIComponent(route.id)}`;
+    case "page":
+      return `/pages/${encodeURIComponent(route.slug)}`;
     case "missing":
       return route.path;
   }

@@ -10,4 +10,7 @@ export type Cart = Schemas["Cart"];
 export type CartItem = Schemas["CartItem"];
 export type Order = Schemas["Order"];
 export type Problem = Schemas["Problem"];
+export type ContentEntry = Schemas["ContentEntry"];
+export type ContentList = Schemas["ContentList"];
+export type ContentKind = ContentEntry["kind"];
 export type Sort = NonNullable<NonNullable<operations["listProducts"]["parameters"]["query"]>["sort"]>;

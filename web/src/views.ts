@@ -2,7 +2,7 @@
 import { h, picture } from "./dom";
 import { formatRoute, type Route, SORTS } from "./routes";
 import { canAddOne, formatPrice, quantityOf, stockNote } from "./state";
-import type { Cart, CartItem, Order, Page, Product, ProductSummary, Sort } from "./types";
+import type { Cart, CartItem, ContentEntry, Order, Page, Product, ProductSummary, Sort } from "./types";
 
 export interface CatalogActions {
   addOne(product: ProductSummary): void;
@@ -306,4 +306,69 @@ export function orderView(order: Order): HTMLElement[] {
     h("p", {}, "Total ", h("strong", { id: "order-total" }, formatPrice(order.total_price))),
     h("p", {}, link({ view: "catalog", sort: "name", prefix: "", page: 1 }, "Continue shopping")),
   ];
+}
+
+/** An entry's HTML, rendered and sanitized by the shop; its links within the shop navigate in place. */
+export function contentHtml(entry: ContentEntry): HTMLElement {
+  const body = h("div", { class: "content-html" });
+  body.innerHTML = entry.html;
+  for (const anchor of body.querySelectorAll<HTMLAnchorElement>("a[href^='/']")) {
+    anchor.setAttribute("data-nav", "");
+  }
+  return body;
+}
+
+/** The home page's hero and teasers; a teaser shows the products it features that are for sale. */
+export function homeContent(
+  hero: ContentEntry[],
+  teasers: ContentEntry[],
+  cart: Cart | undefined,
+  actions: CatalogActions,
+): HTMLElement[] {
+  return [
+    ...hero.map((entry) =>
+      h(
+        "section",
+        { class: "hero", "data-slug": entry.slug, "aria-label": entry.title },
+        h("p", { class: "hero-title" }, entry.title),
+        contentHtml(entry),
+      ),
+    ),
+    ...teasers.map((entry) =>
+      h(
+        "section",
+        { class: "teaser", "data-slug": entry.slug, "aria-label": entry.title },
+        h("h2", {}, entry.title),
+        contentHtml(entry),
+        entry.products.length > 0 &&
+          h(
+            "ul",
+            { class: "product-grid" },
+            entry.products.map((product) => productCard(product, cart, actions)),
+          ),
+      ),
+    ),
+  ];
+}
+
+/** A content page: its title, its HTML, and the way back home. */
+export function contentPage(entry: ContentEntry): HTMLElement[] {
+  return [
+    h("p", { class: "crumbs" }, link({ view: "catalog", sort: "name", prefix: "", page: 1 }, "‹ Home")),
+    h(
+      "article",
+      { class: "content-page", "data-slug": entry.slug },
+      heading(entry.title),
+      contentHtml(entry),
+    ),
+  ];
+}
+
+/** The footer's links to the content pages. */
+export function pageLinks(pages: ContentEntry[]): HTMLElement {
+  return h(
+    "ul",
+    { class: "page-links" },
+    pages.map((entry) => h("li", {}, link({ view: "page", slug: entry.slug }, entry.title))),
+  );
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// The catalog projection with wait-free reads.
 #[pyclass(module = "shop._core", name = "Catalog", extends = PyProjection, frozen)]
 pub struct PyCatalog {
-    projection: Arc<Projection<Catalog>>,
+    pub(crate) projection: Arc<Projection<Catalog>>,
 }
 
 #[pymethods]

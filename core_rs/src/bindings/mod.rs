@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod checkout;
+pub mod content;
 pub mod fulfilment;
 pub mod relays;
 
@@ -29,7 +30,7 @@ impl From<crate::codec::DecodeError> for PyErr {
     }
 }
 
-/// Any projection: the base class of Catalog, Checkout and Fulfilment, and what `Feed.pump`
+/// Any projection: the base class of Catalog, Checkout, Content and Fulfilment, and what `Feed.pump`
 /// applies batches to.
 #[pyclass(module = "shop._core", name = "Projection", subclass, frozen)]
 pub struct PyProjection {
@@ -181,6 +182,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<crate::kafka::Commands>()?;
     catalog::register(m)?;
     checkout::register(m)?;
+    content::register(m)?;
     fulfilment::register(m)?;
     relays::register(m)
 }

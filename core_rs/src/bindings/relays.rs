@@ -28,6 +28,10 @@ relay_function!(
     fulfilment_publish
 );
 relay_function!(
+    /// cms_internal message → cms_pub message carrying `offset`.
+    cms_publish
+);
+relay_function!(
     /// pim_pub message → checkout_internal ProductChanged carrying `offset`.
     checkout_pim_bridge
 );
@@ -50,6 +54,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pim_publish, m)?)?;
     m.add_function(wrap_pyfunction!(catalog_bridge, m)?)?;
     m.add_function(wrap_pyfunction!(fulfilment_publish, m)?)?;
+    m.add_function(wrap_pyfunction!(cms_publish, m)?)?;
     m.add_function(wrap_pyfunction!(checkout_pim_bridge, m)?)?;
     m.add_function(wrap_pyfunction!(checkout_fulfilment_bridge, m)?)?;
     m.add_function(wrap_pyfunction!(fulfilment_checkout_bridge, m)?)?;

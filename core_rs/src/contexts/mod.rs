@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod checkout;
+pub mod content;
 pub mod fulfilment;
 pub mod relay;
 pub mod stock;

@@ -3,8 +3,8 @@
 
 use crate::checkout::Order;
 use crate::codec::{
-    checkout, fulfilment, pim, put_bytes_field, put_int64_field, put_varint, DecodeError, Field,
-    FieldReader,
+    checkout, cms, fulfilment, pim, put_bytes_field, put_int64_field, put_varint, DecodeError,
+    Field, FieldReader,
 };
 use prost::Message;
 
@@ -25,6 +25,14 @@ pub fn fulfilment_publish(internal: &[u8], offset: i64) -> Result<Vec<u8>, Decod
         return Err(DecodeError(
             "fulfilment_internal message has no event".into(),
         ));
+    }
+    Ok(with_internal_offset(internal, offset))
+}
+
+/// cms_internal message at `offset` → cms_pub message.
+pub fn cms_publish(internal: &[u8], offset: i64) -> Result<Vec<u8>, DecodeError> {
+    if cms::InternalMessage::decode(internal)?.event.is_none() {
+        return Err(DecodeError("cms_internal message has no event".into()));
     }
     Ok(with_internal_offset(internal, offset))
 }
