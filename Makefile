@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 WRK         := /usr/bin/wrk
 
-.PHONY: help run serve test test-rust test-py test-web chromium fuzz lint fmt build kafka-up kafka-down tracing tracing-down bench profile soak wheel clean
+.PHONY: help run serve test test-rust test-py test-web lighthouse chromium fuzz lint fmt build kafka-up kafka-down tracing tracing-down bench profile soak wheel clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -122,7 +122,10 @@ test-py: build $(KAFKA_JARS) $(ZIPKIN_JAR) chromium ## pytest (starts its own br
 fuzz: build $(KAFKA_JARS) ## a long fuzz run: tests/test_fuzz.py and tests/test_hostile_inputs.py with many more examples (about 7 minutes)
 	SHOP_FUZZ_EXAMPLES=$${SHOP_FUZZ_EXAMPLES:-3500} $(VENV)/bin/pytest tests/test_fuzz.py tests/test_hostile_inputs.py -q --timeout 1200
 
-test: lint test-rust test-loom test-web test-py ## every suite: lint, Rust (tests and loom), vitest and Python (unit, property, integration on a real broker, browser)
+lighthouse: build $(KAFKA_JARS) chromium ## Lighthouse on the catalog, a product, the cart and an order, desktop and mobile (>= 95, CLS <= 0.05)
+	$(VENV)/bin/pytest tests/test_storefront_e2e.py -m lighthouse -q
+
+test: lint test-rust test-loom test-web test-py lighthouse ## every suite: lint, Rust (tests and loom), vitest, Python (unit, property, integration on a real broker, browser) and Lighthouse
 
 $(WRK):
 	@# Debian's wrk, the HTTP load generator of the benchmarks

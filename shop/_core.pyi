@@ -296,6 +296,8 @@ class Checkout(Projection):
         the product ids concerned; None if no such order was placed."""
     def stock(self, product_id: str) -> tuple[int, int, int]:
         """(on hand, reserved, available)."""
+    def stock_levels(self, product_ids: list[str]) -> bytes:
+        """JSON {"items": [{"product_id", "available"}]}: units for sale (0 if not for sale)."""
     def order_created(self, offset: int) -> bytes | None:
         """The checkout_pub message of the order accepted at `offset`, if one was."""
 

@@ -11,6 +11,7 @@ import pytest
 
 from fixtures.kafka_broker import Broker
 from fixtures.server import Samples, ShopProcess, metric_samples
+from shop import _core
 from shop._proto import checkout_pb2
 from shop.contexts import pim_csv, stock_csv
 from tests.support.config import fresh_config
@@ -245,3 +246,25 @@ def test_metrics_move_with_the_work(client: httpx.Client, ids: list[str]) -> Non
         if name == "shop_applied_events_total"
     }
     assert next(v for topic, v in applied_events.items() if topic.endswith("checkout_internal")) > 0
+
+
+def test_stock_levels_of_products_for_sale(client: httpx.Client, ids: list[str]) -> None:
+    """Units for sale as the storefront shows them: none for a disabled or unknown product."""
+    answer = client.post("/api/v1/stock", json={"product_ids": [*ids, "no-such-product"]})
+    assert answer.status_code == 200, answer.text
+    levels = [(level["product_id"], level["available"]) for level in answer.json()["items"]]
+    assert [product for product, _ in levels] == [*ids, "no-such-product"]  # in the order asked
+    # Other tests of this module order product 0 (10 units) and maybe product 1 (1 unit).
+    assert 0 < levels[0][1] <= 10 and levels[1][1] in (0, 1)
+    assert [available for _, available in levels[2:]] == [0, 0, 0]  # none, disabled, unknown
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[]", b'{"product_ids": "a"}', b'{"product_ids": [1]}', b'{"product_ids": [], "x": 1}', b"{"],
+)
+def test_bad_stock_requests_are_400(client: httpx.Client, body: bytes) -> None:
+    answer = client.post("/api/v1/stock", content=body, headers={"content-type": "application/json"})
+    assert_problem(answer, 400)
+    too_many = {"product_ids": ["a"] * (_core.MAX_PER_PAGE + 1)}
+    assert_problem(client.post("/api/v1/stock", json=too_many), 400, "product_ids")

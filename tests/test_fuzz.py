@@ -214,6 +214,7 @@ ROUTES = st.sampled_from(
         ("PUT", "/api/v1/cart/items/"),
         ("DELETE", "/api/v1/cart/items/"),
         ("POST", "/api/v1/cart/order"),
+        ("POST", "/api/v1/stock"),
         ("GET", "/api/v1/orders/"),
         ("PATCH", "/api/v1/cart"),
         ("GET", "/"),

@@ -298,6 +298,7 @@ ROUTES = [
     ("DELETE", "/api/v1/cart/items/{id}"),
     ("POST", "/api/v1/cart/order"),
     ("GET", "/api/v1/orders/{id}"),
+    ("POST", "/api/v1/stock"),
     ("GET", "/api/v1/cart/events"),
     ("POST", "/api/v1/events"),
     ("GET", "/healthz"),
@@ -306,6 +307,7 @@ ROUTES = [
     ("GET", "/openapi.json"),
     ("GET", "/products/{id}"),
     ("HEAD", "/assets/{id}"),
+    ("GET", "/images/sample/{id}"),
 ]
 METHODS = st.sampled_from(
     ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "get", "", "FOO"]

@@ -22,6 +22,7 @@ PRODUCTS = 60  # three pages of 24
 SCRIPT = REPO / "web" / "e2e" / "storefront.e2e.mjs"
 ARTIFACTS = REPO / "test-artifacts" / "storefront"
 SCRIPT_TIMEOUT_S = 240
+LIGHTHOUSE = REPO / "web" / "e2e" / "lighthouse.mjs"
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def shop(config: Config, tmp_path: Path) -> Iterator[tuple[ShopProcess, dict[str
     stock_csv.import_stock(config, io.StringIO("product_id,quantity\n" + lines), progress=False)
     import_content(config, tmp_path / "content", ids[5:8])
     server = ShopProcess(config, tmp_path / "shop.log").start()
-    yield server, {"out_of_stock": ids[0], "single_unit": ids[1]}
+    yield server, {"out_of_stock": ids[0], "single_unit": ids[1], "product": ids[2]}
     server.stop()
 
 
@@ -62,12 +63,26 @@ def import_content(config: Config, folder: Path, featured: list[str]) -> None:
 def test_a_shopper_browses_fills_the_cart_in_two_tabs_and_orders(
     shop: tuple[ShopProcess, dict[str, str]],
 ) -> None:
-    assert (STATIC_DIR / "index.html").exists(), "run `make build` first: it builds web/ into shop/static"
-    server, data = shop
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = {"BASE_URL": server.url, "ARTIFACTS": str(ARTIFACTS), "E2E_DATA": json.dumps(data)}
-    finished = run_script(SCRIPT, env, SCRIPT_TIMEOUT_S)
-    print(finished.out)
-    assert finished.returncode == 0, f"{finished.out}\n{finished.err}\nshop log:\n{server.log_tail()}"
+    out = run_node(SCRIPT, *shop)
     for name in ("catalog", "home", "page", "product", "cart", "order", "refused"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 0
+    assert "all passed" in out
+
+
+@pytest.mark.lighthouse
+def test_lighthouse_scores_every_page_95_or_more(shop: tuple[ShopProcess, dict[str, str]]) -> None:
+    """Performance, accessibility, best practices and SEO of the catalog, a product, the cart and an
+    order, desktop and mobile, each at least 95, and a layout shift of at most 0.05."""
+    out = run_node(LIGHTHOUSE, *shop)
+    assert "lighthouse: all passed" in out
+
+
+def run_node(script_path: Path, server: ShopProcess, data: dict[str, str]) -> str:
+    """Runs a node script of web/e2e against the shop; fails the test with its output if it fails."""
+    assert (STATIC_DIR / "index.html").exists(), "run `make build` first: it builds web/ into shop/static"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    env = {"BASE_URL": server.url, "ARTIFACTS": str(ARTIFACTS), "E2E_DATA": json.dumps(data)}
+    finished = run_script(script_path, env, SCRIPT_TIMEOUT_S)
+    print(finished.out)
+    assert finished.returncode == 0, f"{finished.out}\n{finished.err}\nshop log:\n{server.log_tail()}"
+    return finished.out

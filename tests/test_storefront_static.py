@@ -4,16 +4,20 @@ for a year, content types are right, and a shop without the web build says so in
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from shop.api import images
 from shop.api.app import App
 from shop.api.http import Message
 from shop.api.static import STATIC_DIR, Storefront
 from shop.config import Config
+from shop.contexts import pim_csv
 
 INDEX = b"<!doctype html><title>Event Thingy Store</title><script src=/assets/app-1a2b3c.js></script>"
 
@@ -113,6 +117,24 @@ def test_unknown_paths_stay_the_apis_404(site: Path) -> None:
         assert answer.headers["content-type"] == "application/problem+json"
 
 
+def test_a_browser_gets_the_apps_not_found_page_with_a_404(site: Path) -> None:
+    """A page asked for by a browser (Accept: text/html) outside the API: the app, which says "page not
+    found" in words; under /api/ a browser still gets the problem."""
+    html = "text/html,application/xhtml+xml,*/*;q=0.8"
+    answer = get(app_serving(site), "/nothing/here", accept=html)
+    assert (answer.status, answer.headers["content-type"], answer.body) == (
+        404,
+        "text/html; charset=utf-8",
+        INDEX,
+    )
+    assert answer.headers["cache-control"] == "no-cache"
+    assert (
+        get(app_serving(site), "/api/v1/nothing", accept=html).headers["content-type"]
+        == "application/problem+json"
+    )
+    assert get(app_serving(site), "/nothing/here", "POST", accept=html).status == 404
+
+
 def test_without_the_web_build_the_page_says_how_to_build_it(tmp_path: Path) -> None:
     answer = get(app_serving(tmp_path / "absent"), "/")
     assert answer.status == 404
@@ -124,3 +146,50 @@ def test_the_package_carries_the_built_storefront() -> None:
     index = (STATIC_DIR / "index.html").read_text()
     assert "<title>Event Thingy Store</title>" in index
     assert list((STATIC_DIR / "assets").glob("*.js"))
+
+
+def test_sample_pictures_are_drawn_alike_and_cached_for_a_year_by_their_hash(site: Path) -> None:
+    path = images.url("0123456789abcdef")
+    assert images.url("0123456789abcdef") == path  # the same seed, the same picture
+    assert images.url("fedcba9876543210") != path
+    answer = get(app_serving(site), path)
+    assert (answer.status, answer.headers["content-type"]) == (200, "image/svg+xml")
+    assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert answer.body.startswith(b"<svg ") and len(answer.body) < 1024
+    assert get(app_serving(site), path, **{"if-none-match": answer.headers["etag"]}).status == 304
+    for wrong in (path.replace(".svg", "0.svg"), path[:-8] + "0000.svg", images.PREFIX + "x.svg"):
+        assert get(app_serving(site), wrong).status == 404, wrong
+
+
+def test_sample_products_name_the_shops_own_pictures() -> None:
+    out = io.StringIO()
+    pim_csv.fake_products(3, 1, out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert all(row["small_image_url"].startswith(images.PREFIX) for row in rows)
+    assert len({row["small_image_url"] for row in rows}) == 3
+
+
+def test_files_compressed_at_build_are_sent_to_who_accepts_them(site: Path) -> None:
+    script = site / "assets" / "app-1a2b3c.js"
+    (site / "assets" / "app-1a2b3c.js.br").write_bytes(b"brotli bytes")
+    (site / "assets" / "app-1a2b3c.js.gz").write_bytes(b"gzip bytes")
+    app = app_serving(site)
+    plain = get(app, "/assets/app-1a2b3c.js")
+    assert (plain.body, plain.headers["vary"]) == (script.read_bytes(), "accept-encoding")
+    assert "content-encoding" not in plain.headers
+    br = get(app, "/assets/app-1a2b3c.js", **{"accept-encoding": "gzip, br"})
+    assert (br.body, br.headers["content-encoding"], br.headers["content-length"]) == (
+        b"brotli bytes",
+        "br",
+        "12",
+    )
+    assert br.headers["etag"] != plain.headers["etag"]
+    gz = get(app, "/assets/app-1a2b3c.js", **{"accept-encoding": "gzip"})
+    assert (gz.body, gz.headers["content-encoding"]) == (b"gzip bytes", "gzip")
+    assert get(app, "/assets/app-1a2b3c.js.br").status == 404  # the forms are no files of their own
+
+
+def test_the_built_storefront_carries_compressed_forms() -> None:
+    scripts = list((STATIC_DIR / "assets").glob("*.js"))
+    assert all(Path(f"{s}.br").stat().st_size < s.stat().st_size for s in scripts)
+    assert all(Path(f"{s}.gz").is_file() for s in scripts)

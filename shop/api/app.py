@@ -8,14 +8,14 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shop import _core, metrics, tracing
 from shop._core import PageMark
-from shop.api import http, inputs
+from shop.api import compression, http, images, inputs
 from shop.api.cart import Answer, CartRoutes, offset_wait_slots, wait_min_offset
 from shop.api.cart_events import CartEvents
 from shop.api.http import Headers, Receive, Scope, Send
@@ -38,6 +38,7 @@ CONTENT_PREFIX = CONTENT + "/"
 CONTENT_PARAMS = frozenset({"kind"})
 # Request headers that change a content entry's answer: it is not taken from the cache with them.
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"shop-min-offset"})
+STOCK = "/api/v1/stock"
 CATALOG_PARAMS = frozenset({"sort", "prefix", "page", "per_page"})
 PAGE_CACHE_SIZE = 4096
 # The cache's key is the raw query (no parsing on a hit), so pages past the end, clamped to the
@@ -228,6 +229,12 @@ class App:
         order_id = inputs.order_id(rest) or ""
         await _send_answer(send, await self._cart_routes().get_order(scope, order_id), cors)
 
+    async def _stock(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        await _send_answer(send, await self._cart_routes().stock(scope, receive), cors)
+
+    async def _image(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        await images.respond(scope, send, rest)
+
     async def _health(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         await self._status(scope, send, self._shop().health())
 
@@ -248,6 +255,9 @@ class App:
         raise Problem(426, "this is a WebSocket: connect with Upgrade: websocket", headers=[UPGRADE])
 
     async def _not_found(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        if self.storefront.shows_not_found(scope):
+            await self.storefront.respond_not_found(scope, send)
+            return
         raise Problem(404, f"no resource at {scope['path']}")
 
     def _cart_routes(self) -> CartRoutes:
@@ -302,7 +312,8 @@ class App:
             if body is not None:
                 self._pages.resize(cached, len(body))
                 cached.answer = _page_answer(body, cached.protobuf, [])
-        return cached.answer
+                cached.encoded.clear()
+        return cached.answer_for(compression.accepted(scope))
 
     def _cached_entry(self, scope: Scope, path: str) -> tuple[http.Message, http.Message] | None:
         """The answer to a plain GET of a content entry answered before, while neither the content
@@ -326,9 +337,9 @@ class App:
         if cors or not self._pages.admits(key):
             return _page_answer(model.page(*request, protobuf), protobuf, cors)
         mark, body = model.page_unless_shown(*request, protobuf)
-        answer = _page_answer(body, protobuf, cors)
-        self._pages.put(key, CachedPage(request, protobuf, mark, answer, len(body)))
-        return answer
+        page = CachedPage(request, protobuf, mark, _page_answer(body, protobuf, cors), len(body))
+        self._pages.put(key, page)
+        return page.answer_for(compression.accepted(scope))
 
     async def _status(self, scope: Scope, send: Send, status: Any) -> None:
         answer = {"status": "ok" if status.ok else "failing", "checks": status.checks, **status.reports}
@@ -395,6 +406,7 @@ ROUTES: dict[str, Route] = {
     CART + "/events": Route("other", ANY, App._upgrade, checkout=True),  # the WebSocket, over plain HTTP
     CART_ITEMS: Route("cart_item", ANY, App._not_found, checkout=True),  # no product id
     ORDERS: Route("order", ANY, App._not_found, checkout=True),  # no order id
+    STOCK: Route("stock", ("POST",), App._stock, checkout=True),
     "/healthz": Route("healthz", PROBE, App._health),
     "/readyz": Route("readyz", PROBE, App._readiness),
     "/metrics": Route("metrics", GET, App._metrics),
@@ -406,6 +418,7 @@ ROUTES: dict[str, Route] = {
 PREFIX_ROUTES: tuple[tuple[str, Route], ...] = (
     (PRODUCT_PREFIX, Route("product", GET, App._product)),
     (CONTENT_PREFIX, CONTENT_ENTRY),
+    (images.PREFIX, Route("image", GET, App._image)),
     (CART_ITEMS, Route("cart_item", ("PUT", "DELETE"), App._set_item, checkout=True)),
     (ORDERS, Route("order", GET, App._get_order, checkout=True)),
     (CART, Route("other", ANY, App._not_found, checkout=True)),  # any other path under the cart
@@ -478,6 +491,16 @@ class CachedPage:
     mark: PageMark
     answer: tuple[http.Message, http.Message]
     size: int  # bytes of the body
+    # The answer compressed, by encoding: each made once, at the first request accepting it.
+    encoded: dict[bytes, tuple[http.Message, http.Message]] = field(default_factory=dict)
+
+    def answer_for(self, encoding: bytes | None) -> tuple[http.Message, http.Message]:
+        if encoding is None or self.size < compression.MIN_BYTES:
+            return self.answer
+        answer = self.encoded.get(encoding)
+        if answer is None:
+            answer = self.encoded[encoding] = compression.encoded(self.answer, encoding)
+        return answer
 
 
 class PageCache:
@@ -528,7 +551,7 @@ class PageCache:
 
 
 def _page_answer(body: bytes, protobuf: bool, cors: http.Headers) -> tuple[http.Message, http.Message]:
-    return http.response(200, body, http.PROTOBUF if protobuf else http.JSON, cors)
+    return http.response(200, body, http.PROTOBUF if protobuf else http.JSON, [compression.VARY, *cors])
 
 
 def _page_request(scope: Scope) -> tuple[str, str, int, int]:

@@ -24,6 +24,8 @@ T = TypeVar("T")
 COOKIE = "cart"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_BODY = 1024
+# A stock request names the products of a catalog page at most: ids of up to 1000 bytes each.
+MAX_STOCK_BODY = 1024 * _core.MAX_PER_PAGE
 # How long a Shop-Min-Offset past the end of the topic (as this instance last saw it) waits before
 # its 400: another instance may have just written it.
 BEYOND_END_WAIT_S = 1.0
@@ -170,6 +172,11 @@ class CartRoutes:
             raise Problem(404, "no such order for this cart")
         return Answer(200, body, _content_type(scope), [(b"shop-offset", str(offset).encode())])
 
+    async def stock(self, scope: Scope, receive: Receive) -> Answer:
+        """Units for sale of the products named, from one copy (no cart needed, nothing written)."""
+        body = await http.read_body(scope, receive, MAX_STOCK_BODY, self.config.body_timeout)
+        return Answer(200, self.model.stock_levels(_product_ids(body)), http.JSON, [])
+
     def _cart(
         self,
         scope: Scope,
@@ -306,6 +313,16 @@ def _quantity(body: bytes) -> int:
     if type(quantity) is not int or not 0 <= quantity <= _core.MAX_QUANTITY:
         raise _quantity_problem()
     return quantity
+
+
+def _product_ids(body: bytes) -> list[str]:
+    document = inputs.json_body(body, MAX_STOCK_BODY, '{"product_ids": ["a", "b"]}')
+    if not isinstance(document, dict) or set(document) != {"product_ids"}:
+        raise invalid("product_ids", 'send {"product_ids": [...]} and nothing else')
+    ids = document["product_ids"]
+    if not isinstance(ids, list) or len(ids) > _core.MAX_PER_PAGE or not all(isinstance(i, str) for i in ids):
+        raise invalid("product_ids", f"must be a list of at most {_core.MAX_PER_PAGE} product ids (strings)")
+    return [inputs.text_id(i, "product_ids") for i in ids]
 
 
 def _if_match(scope: Scope) -> int:

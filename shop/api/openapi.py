@@ -94,6 +94,17 @@ def _json_and_protobuf(schema: str, package: str = "catalog") -> dict[str, Any]:
     }
 
 
+def _json_object(properties: dict[str, Any]) -> dict[str, Any]:
+    """A required JSON request body: an object of exactly these properties."""
+    schema = {
+        "type": "object",
+        "required": list(properties),
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
 def _cart_answer(description: str) -> dict[str, Any]:
     return {"description": description, "content": _json_and_protobuf("Cart", "checkout")}
 
@@ -134,19 +145,7 @@ def _cart_paths() -> dict[str, Any]:
                 "summary": "Set the quantity of a product (0 removes it)",
                 "operationId": "setCartItem",
                 "parameters": [PRODUCT_ID],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["quantity"],
-                                "properties": {"quantity": QUANTITY_SET},
-                                "additionalProperties": False,
-                            }
-                        }
-                    },
-                },
+                "requestBody": _json_object({"quantity": QUANTITY_SET}),
                 "responses": {
                     "200": _cart_answer("the updated cart"),
                     "400": PROBLEM,
@@ -209,6 +208,34 @@ def _cart_paths() -> dict[str, Any]:
                     "101": {"description": "switching to the WebSocket protocol"},
                     "403": PROBLEM,
                     "426": PROBLEM,
+                    "503": NOT_READY,
+                },
+            }
+        },
+        "/api/v1/stock": {
+            "post": {
+                "summary": "Units for sale of the products named (0: out of stock or not for sale)",
+                "description": "A read, without a cart: what the storefront says on cards and product pages.",
+                "operationId": "getStock",
+                "requestBody": _json_object(
+                    {
+                        "product_ids": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "maxItems": _core.MAX_PER_PAGE,
+                        }
+                    }
+                ),
+                "responses": {
+                    "200": {
+                        "description": "the units for sale, in the order asked",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/StockLevels"}}
+                        },
+                    },
+                    "400": PROBLEM,
+                    "408": PROBLEM,
+                    "413": PROBLEM,
                     "503": NOT_READY,
                 },
             }
@@ -449,6 +476,23 @@ def spec() -> dict[str, Any]:
                         "items": {"type": "array", "items": {"$ref": "#/components/schemas/CartItem"}},
                         "total_price": {"type": "integer"},
                         "order_id": {"type": "string", "description": "once the cart was ordered: its order"},
+                    },
+                },
+                "StockLevels": {
+                    "type": "object",
+                    "required": ["items"],
+                    "properties": {
+                        "items": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["product_id", "available"],
+                                "properties": {
+                                    "product_id": {"type": "string"},
+                                    "available": {"type": "integer", "minimum": 0},
+                                },
+                            },
+                        }
                     },
                 },
                 "Order": {

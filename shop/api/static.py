@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from shop.api import http
+from shop.api import compression, http
 from shop.api.http import Scope, Send
 from shop.api.problems import Problem
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 ASSETS = "/assets/"
+API = "/api/"
 # Views of the single-page app; each is a URL a shopper may bookmark or share.
 APP_ROUTES = ("/cart",)
 APP_ROUTE_PREFIXES = ("/products/", "/orders/", "/pages/")
@@ -50,12 +51,18 @@ NOT_BUILT = (
 )
 
 
+# Compressed forms beside a built file (web/scripts/compress.mjs), by the encoding they hold.
+SUFFIXES = {".br": compression.BR, ".gz": compression.GZIP}
+
+
 @dataclass(frozen=True)
 class File:
     body: bytes
     content_type: bytes
     cache_control: bytes
     etag: bytes
+    # The body compressed at build, by encoding.
+    encoded: dict[bytes, bytes] = field(default_factory=dict)
 
 
 class Storefront:
@@ -71,25 +78,51 @@ class Storefront:
         """True for the paths the storefront answers (its views and its files), built or not."""
         return _is_view(path) or path.startswith(ASSETS) or _is_top_level_file(path)
 
+    def shows_not_found(self, scope: Scope) -> bool:
+        """Whether a path nothing answers gets the app's own "page not found" (a browser asking for
+        a page outside the API) rather than the API's problem JSON."""
+        accept = http.header(scope, b"accept") or b""
+        return (
+            self.index is not None
+            and scope["method"] in ("GET", "HEAD")
+            and not scope["path"].startswith(API)
+            and b"text/html" in accept
+        )
+
+    async def respond_not_found(self, scope: Scope, send: Send) -> None:
+        """index.html with status 404: the app routes the unknown path to its not-found view."""
+        assert self.index is not None
+        await self._send(scope, send, 404, self.index, check_etag=False)
+
     async def respond(self, scope: Scope, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
             raise Problem(405, f"{scope['method']} is not allowed here", headers=[(b"allow", b"GET, HEAD")])
-        file = self._file(scope["path"])
+        await self._send(scope, send, 200, self._file(scope["path"]))
+
+    async def _send(self, scope: Scope, send: Send, status: int, file: File, check_etag: bool = True) -> None:
+        encoding = compression.accepted(scope)
+        encoded = [] if encoding not in file.encoded else [(b"content-encoding", encoding)]
+        body, etag = file.body, file.etag
+        if encoded:
+            # Each form has its own ETag: a cache never takes one encoding's bytes for another's.
+            body, etag = file.encoded[encoded[0][1]], file.etag[:-1] + b"-" + encoded[0][1] + b'"'
         headers = [
             (b"content-type", file.content_type),
-            (b"content-length", str(len(file.body)).encode()),
+            (b"content-length", str(len(body)).encode()),
             (b"cache-control", file.cache_control),
-            (b"etag", file.etag),
+            (b"etag", etag),
+            compression.VARY,
+            *encoded,
             *http.SECURITY_HEADERS,
         ]
         if file is self.index:
             headers.append((b"content-security-policy", CSP))
-        if http.header(scope, b"if-none-match") == file.etag:
+        if check_etag and http.header(scope, b"if-none-match") == etag:
             await send({"type": "http.response.start", "status": 304, "headers": headers[2:]})
             await send({"type": "http.response.body", "body": b""})
             return
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else file.body})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
     def _file(self, path: str) -> File:
         if self.index is None:
@@ -117,9 +150,13 @@ def _load(root: Path) -> dict[str, File]:
         return {}
     files = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file():
+        if path.is_file() and path.suffix not in SUFFIXES:
             url = "/" + path.relative_to(root).as_posix()
             files[url] = _file(path, url)
+            for suffix, encoding in SUFFIXES.items():
+                compressed = path.with_name(path.name + suffix)
+                if compressed.is_file():
+                    files[url].encoded[encoding] = compressed.read_bytes()
     return files
 
 

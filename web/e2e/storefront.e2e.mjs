@@ -4,6 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { launch, run } from "./browser.mjs";
+import { orderAsAnotherShopper } from "./shopper.mjs";
 
 const BASE = process.env.BASE_URL;
 const ARTIFACTS = process.env.ARTIFACTS ?? "../test-artifacts/storefront";
@@ -11,6 +12,8 @@ const DATA = JSON.parse(process.env.E2E_DATA ?? "{}");
 const WAIT_MS = 15_000; // the machine is shared: generous, but bounded
 const SYNC_MS = 3_000; // a change in one tab must show in the other within this (normally well under 1 s)
 const PER_PAGE = 24;
+const DESKTOP = { width: 1366, height: 900 };
+const PHONE = { width: 390, height: 844 };
 const euros = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR" });
 const price = (cents) => euros.format(cents / 100);
 
@@ -130,14 +133,43 @@ async function browse(page) {
   await shot(page, "catalog");
   log("the catalog's first page matches the API (names, prices, order)");
 
+  step = "pictures";
+  await eventually(async () => {
+    const first = await page.$eval(".results .card img", (img) => [
+      img.complete && img.naturalWidth > 0,
+      img.src,
+      img.loading,
+    ]);
+    return (first[0] && new URL(first[1]).origin === new URL(BASE).origin && first[2] === "eager") || first;
+  }, "the first card's picture comes from the shop itself, at once");
+  same(
+    await page.$eval(".results .card:nth-child(20) img", (img) => img.loading),
+    "lazy",
+    "a picture below the fold",
+  );
+  const box = await page.$eval(".results .card img", (img) => [
+    img.getAttribute("width"),
+    img.getAttribute("height"),
+  ]);
+  same(box, ["200", "100"], "the picture's size is set before it loads");
+  log("pictures are the shop's own, sized before they load, lazy below the fold");
+
   step = "sort";
   await page.selectOption("#sort", "price");
   await cardsMatch(page, "sort=price&page=1");
   check(page.url().endsWith("/?sort=price"), `URL ${page.url()}`);
+  await page.selectOption("#sort", "price_desc");
+  const highToLow = await cardsMatch(page, "sort=price_desc&page=1");
+  const prices = highToLow.items.map((p) => p.price);
+  same(
+    prices,
+    [...prices].sort((a, b) => b - a),
+    "prices from high to low",
+  );
   await page.selectOption("#sort", "id");
   await cardsMatch(page, "sort=id&page=1");
   await page.selectOption("#sort", "name");
-  log("sorting by price, id and name shows the API's order, and the URL says which");
+  log("sorting by price (both ways), id and name shows the API's order, and the URL says which");
 
   step = "paginate";
   await page.click("text=Next ›");
@@ -200,10 +232,12 @@ async function staleAnswers(page, prefix) {
 
 async function fillCart(page) {
   step = "product page";
+  await page.goto(BASE);
+  await cardsMatch(page, "sort=name&page=1");
   const product = (await api("/api/v1/products?sort=name&per_page=24")).items.find(
     (p) => p.id !== DATA.out_of_stock && p.id !== DATA.single_unit,
   );
-  await page.click(`.card[data-product-id="${product.id}"] .card-title a`);
+  await page.click(`.results .card[data-product-id="${product.id}"] .card-title a`);
   await eventually(async () => (await page.textContent("h1")) === product.name, "the product page's heading");
   check(page.url() === `${BASE}/products/${product.id}`, `URL ${page.url()}`);
   same(await page.textContent(".price.large"), price(product.price), "price");
@@ -217,7 +251,7 @@ async function fillCart(page) {
   const other = (await api("/api/v1/products?sort=name&per_page=24")).items.find(
     (p) => p.id !== product.id && p.id !== DATA.out_of_stock && p.id !== DATA.single_unit,
   );
-  await page.click(`.card[data-product-id="${other.id}"] button`);
+  await page.click(`.results .card[data-product-id="${other.id}"] button`);
   await eventually(async () => (await badge(page)) === 2, "badge 2");
   log("a second product from the catalog: badge 2");
   return [product, other];
@@ -272,7 +306,12 @@ async function order(page, tab) {
   await page.click("text=Place order");
   await page.waitForURL(/\/orders\/[0-9a-f]{32}$/, { timeout: WAIT_MS });
   const orderId = page.url().split("/").pop();
-  same(await page.textContent("#order-id"), orderId, "order id shown");
+  same(await page.getAttribute("#order-id", "data-order-id"), orderId, "the order shown");
+  same(
+    await page.textContent("#order-id"),
+    `${orderId.slice(0, 4)}-${orderId.slice(4, 8)}`.toUpperCase(),
+    "a short order number",
+  );
   const placed = await (await page.request.get(`${BASE}/api/v1/orders/${orderId}`)).json();
   same(placed.id, orderId, "order id from the API");
   same(await page.textContent("#order-total"), price(before.total_price), "order total");
@@ -281,15 +320,41 @@ async function order(page, tab) {
     before.items.map((i) => [i.product_id, i.quantity]),
     "items",
   );
+  same(await page.getAttribute("#order-status", "data-status"), "accepted", "the status at first");
+  same(await page.textContent("#order-status"), "Received: we are packing it", "the status in words");
+  const placedAt = await page.getAttribute("time", "datetime");
+  check(Math.abs(Date.parse(placedAt) - placed.created_at) < 1000, `the order's time ${placedAt}`);
+  await eventually(
+    async () => (await page.textContent("#order-status")) === "Shipped: on its way to you",
+    "the status follows the shipment without a reload",
+  );
   await eventually(async () => (await badge(page)) === 0, "badge 0 after the order");
   await eventually(async () => (await badge(tab)) === 0, "the other tab gets the new cart", WAIT_MS);
   await shot(page, "order");
   await page.reload();
   await eventually(
-    async () => (await page.textContent("#order-id")) === orderId,
+    async () => (await page.getAttribute("#order-id", "data-order-id")) === orderId,
     "the order page survives a reload",
   );
-  log(`ordered: confirmation ${orderId} matches the API; both tabs show an empty cart`);
+  log(`ordered: confirmation ${orderId} matches the API, its status turns to shipped live; both tabs empty`);
+  return orderId;
+}
+
+/** The order page in another locale writes its date that locale's way. */
+async function localeDates(browser, context, orderId) {
+  step = "dates in the shopper's locale";
+  const german = await browser.newContext({ locale: "de-DE", viewport: DESKTOP });
+  await german.addCookies(await context.cookies());
+  const page = await german.newPage();
+  await page.goto(`${BASE}/orders/${orderId}`);
+  const placed = await page.waitForSelector("time");
+  const text = await placed.textContent();
+  const expected = new Intl.DateTimeFormat("de-DE", { dateStyle: "long" }).format(
+    Date.parse(await placed.getAttribute("datetime")),
+  );
+  check(text.startsWith(expected), `German date "${text}" starts with "${expected}"`);
+  await german.close();
+  log(`an order page in de-DE says "${text}"`);
 }
 
 /** Adds the product shown and, once the badge says so, opens the cart through the app's own link. */
@@ -312,7 +377,14 @@ async function refusals(page) {
 
   step = "out of stock";
   await page.goto(`${BASE}/products/${DATA.out_of_stock}`);
-  await addAndOpenCart(page, 2);
+  await eventually(async () => (await page.textContent(".stock")) === "Out of stock", "the stock line");
+  check(await page.isDisabled('button[data-key="add"]'), "Add to cart is disabled when out of stock");
+  // Put in the cart anyway (by another client: the page offers no way): the order must refuse it.
+  const put = await page.request.put(`${BASE}/api/v1/cart/items/${DATA.out_of_stock}`, {
+    data: { quantity: 1 },
+  });
+  check(put.ok(), `PUT answered ${put.status()}`);
+  await page.goto(`${BASE}/cart`);
   await cartMatchesApi(page);
   const line = `.cart-line[data-product-id="${DATA.out_of_stock}"]`;
   same(await page.textContent(`${line} .stock-note`), "Out of stock", "stock flag");
@@ -327,6 +399,17 @@ async function refusals(page) {
   check(page.url().endsWith("/cart"), "no order was placed");
   await shot(page, "refused");
   log("an order with an out-of-stock position is refused and names it");
+
+  step = "stock taken by another shopper";
+  const single = `.cart-line[data-product-id="${DATA.single_unit}"] .stock-note`;
+  same(await page.locator(single).count(), 1, "the single unit is all in this cart");
+  same(await page.textContent(single), "All available stock is in your cart", "the single unit's note");
+  await orderAsAnotherShopper(BASE, DATA.single_unit);
+  await eventually(
+    async () => (await page.textContent(single)) === "Out of stock",
+    "the cart's stock flag follows",
+  );
+  log("another shopper's order of the last unit flags it out of stock in this cart, without a reload");
 
   step = "empty cart";
   for (const id of [DATA.out_of_stock, DATA.single_unit])
@@ -400,12 +483,176 @@ async function content(page) {
   await page.waitForSelector(".results .card");
 }
 
+/** Unknown paths, products and orders get a page that says so, with no "Try again" and no raw JSON. */
+async function notFoundPages(page, viewport) {
+  step = `not found (${viewport})`;
+  const pages = [
+    ["/no/such/page", "Page not found"],
+    ["/products/no-such-product", "Product not found"],
+    [`/orders/${"0".repeat(32)}`, "Order not found"],
+  ];
+  for (const [path, title] of pages) {
+    const response = await page.goto(BASE + path);
+    if (path === "/no/such/page") same(response.status(), 404, "an unknown path answers 404");
+    await eventually(async () => (await page.textContent("h1")) === title, `${path}: "${title}"`);
+    const text = await page.textContent("main");
+    check(!text.includes("Try again") && !text.includes("{"), `${path} shows ${text}`);
+    check(await page.isVisible('main a[href="/"]'), `${path} leads back to the catalog`);
+  }
+  log("an unknown path, product and order each get a human not-found page with a way back");
+}
+
+/** A failed write says so in the shopper's words (never a status code or a part of the shop). */
+async function errorWords(page) {
+  step = "error words";
+  await page.goto(BASE);
+  await page.waitForSelector(".results .card");
+  const failing = (url) => url.pathname.startsWith("/api/v1/cart/items/");
+  await page.route(failing, (route) =>
+    route.fulfill({
+      status: 503,
+      contentType: "application/problem+json",
+      body: JSON.stringify({
+        type: "about:blank",
+        title: "x",
+        status: 503,
+        detail: "no Kafka broker is reachable",
+      }),
+    }),
+  );
+  await page.click(".results .card:not(:has(button[disabled])) button");
+  await eventually(async () => (await page.getAttribute("#messages", "role")) === "alert", "an alert");
+  const message = await page.textContent("#messages");
+  check(!/[0-9]|kafka|broker|checkout/i.test(message), `the message says "${message}"`);
+  await page.unroute(failing);
+  log(`a failed write says "${message}"`);
+}
+
+/** Lower on the page, Add to cart shows it is pending, then the badge (in sight) and a toast say it. */
+async function feedbackBelowTheFold(page, viewport) {
+  step = `feedback (${viewport})`;
+  await page.goto(`${BASE}/?page=2`);
+  await page.waitForSelector(".results .card");
+  const before = await badge(page);
+  const button = page.locator(".results .card:not(:has(button[disabled])) button").last();
+  await button.scrollIntoViewIfNeeded();
+  const slow = (url) => url.pathname.startsWith("/api/v1/cart/items/");
+  await page.route(slow, async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await route.continue();
+  });
+  await button.click();
+  await eventually(async () => (await button.textContent()) === "Adding…", "the pending state");
+  same(await button.getAttribute("aria-busy"), "true", "aria-busy while pending");
+  await eventually(async () => (await badge(page)) === before + 1, "the badge counts it");
+  await page.unroute(slow);
+  same(await button.textContent(), "Add to cart", "the button after the answer");
+  const badgeBox = await page.locator("#cart-badge").boundingBox();
+  check(badgeBox && badgeBox.y >= 0 && badgeBox.y < 120, `the badge is in sight (y ${badgeBox?.y})`);
+  check(await page.isVisible("#messages"), "the toast is in sight");
+  check((await page.textContent("#messages")).includes("in the cart"), "the toast says it");
+  await shot(page, `feedback-${viewport}`);
+  log("added from below the fold: pending state, then the badge (sticky header) and a toast are in sight");
+}
+
+/** The stock label a shopper should see for `available` units. */
+const stockWords = (available) =>
+  available <= 0 ? "Out of stock" : available <= 3 ? `Only ${available} left` : "In stock";
+
+async function apiStock(ids) {
+  const response = await fetch(`${BASE}/api/v1/stock`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ product_ids: ids }),
+  });
+  check(response.ok, `POST /api/v1/stock answered ${response.status}`);
+  return new Map((await response.json()).items.map((level) => [level.product_id, level.available]));
+}
+
+/** Cards say in stock / only N left / out of stock as the API counts it, the last with its button disabled. */
+async function stockLabels(page, viewport, query = "sort=name") {
+  step = `stock labels (${viewport}, ${query})`;
+  await page.goto(`${BASE}/?${query}`);
+  const ids = (await api(`/api/v1/products?${query}&per_page=24`)).items.map((p) => p.id);
+  const stock = await apiStock(ids);
+  const want = JSON.stringify(ids.map((id) => [id, stockWords(stock.get(id)), stock.get(id) === 0]));
+  await eventually(async () => {
+    const shown = await page.$$eval(".results .card", (all) =>
+      all.map((c) => [
+        c.dataset.productId,
+        c.querySelector(".stock")?.textContent,
+        c.querySelector("button").disabled,
+      ]),
+    );
+    return JSON.stringify(shown) === want || JSON.stringify(shown);
+  }, "each card's stock line and button");
+  const labels = new Set([...stock.values()].map(stockWords));
+  log(`cards say ${[...labels].join(" / ")} as the API counts it; out of stock disables the button`);
+  return labels;
+}
+
+/** Page numbers, first and last; back restores the scroll position. */
+async function pagingAndScroll(page) {
+  step = "page numbers";
+  await page.goto(BASE);
+  const first = await cardsMatch(page, "sort=name&page=1");
+  await page.click('.pager a[aria-label="Last page"]');
+  await cardsMatch(page, `sort=name&page=${first.pages}`);
+  same(await page.textContent('.pager [aria-current="page"]'), String(first.pages), "the current page");
+  await page.click('.pager a[aria-label="First page"]');
+  await cardsMatch(page, "sort=name&page=1");
+  await page.click('.pager a[aria-label="Page 2"]');
+  await cardsMatch(page, "sort=name&page=2");
+  log(`page numbers, last (${first.pages}) and first show the API's pages`);
+
+  step = "scroll restored";
+  await page.goto(`${BASE}/?page=2`);
+  await cardsMatch(page, "sort=name&page=2");
+  const card = page.locator(".results .card").nth(20);
+  await card.scrollIntoViewIfNeeded();
+  const scrolled = await page.evaluate(() => window.scrollY);
+  check(scrolled > 200, `scrolled down (${scrolled})`);
+  await card.locator(".card-title a").click();
+  await page.waitForURL(/\/products\//);
+  await page.waitForSelector(".product");
+  await page.goBack();
+  await cardsMatch(page, "sort=name&page=2");
+  await eventually(
+    async () => Math.abs((await page.evaluate(() => window.scrollY)) - scrolled) <= 2,
+    "scroll restored",
+  );
+  log(`back from a product restores the catalog's scroll position (${scrolled} px)`);
+}
+
+async function skipLinkFirst(page, viewport) {
+  step = `skip link (${viewport})`;
+  await page.goto(BASE);
+  await page.waitForSelector(".results .card");
+  await page.keyboard.press("Tab");
+  same(await page.evaluate(() => document.activeElement?.className), "skip", "the first Tab");
+  log("the first Tab reaches the skip link");
+}
+
+async function phone(browser) {
+  const context = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
+  context.setDefaultTimeout(WAIT_MS);
+  const page = await context.newPage();
+  await page.goto(BASE);
+  await page.waitForSelector(".results .card");
+  await page.screenshot({ path: join(ARTIFACTS, "catalog-phone.png") });
+  await skipLinkFirst(page, "phone");
+  await stockLabels(page, "phone");
+  await feedbackBelowTheFold(page, "phone");
+  await notFoundPages(page, "phone");
+  await context.close();
+}
+
 async function main() {
   check(BASE, "BASE_URL is not set");
   mkdirSync(ARTIFACTS, { recursive: true });
   const browser = await launch();
   try {
-    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const context = await browser.newContext({ viewport: DESKTOP });
     context.setDefaultTimeout(WAIT_MS);
     const page = await context.newPage();
     const errors = [];
@@ -414,18 +661,26 @@ async function main() {
       if (message.type() === "error" && message.text().includes("Content Security Policy"))
         errors.push(message.text());
     });
+    await skipLinkFirst(page, "desktop");
     await browse(page);
     await content(page);
+    await stockLabels(page, "desktop");
+    for (const id of [DATA.out_of_stock, DATA.single_unit]) {
+      const name = (await api(`/api/v1/products/${id}`)).name;
+      const labels = await stockLabels(page, "desktop", `prefix=${encodeURIComponent(name)}`);
+      check(labels.has(id === DATA.out_of_stock ? "Out of stock" : "Only 1 left"), `${name}: ${[...labels]}`);
+    }
+    await pagingAndScroll(page);
     const products = await fillCart(page);
     const tab = await twoTabs(context, page, products);
-    await order(page, tab);
+    const orderId = await order(page, tab);
+    await localeDates(browser, context, orderId);
     await refusals(page);
+    await feedbackBelowTheFold(page, "desktop");
+    await errorWords(page);
+    await notFoundPages(page, "desktop");
     same(errors, [], "script errors in the page");
-    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
-    await phone.goto(BASE);
-    await phone.waitForSelector(".card");
-    await phone.screenshot({ path: join(ARTIFACTS, "catalog-phone.png") });
-    log("a phone-sized catalog renders");
+    await phone(browser);
   } finally {
     await browser.close();
   }

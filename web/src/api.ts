@@ -1,6 +1,6 @@
 // The shop's HTTP API. GETs retry with exponential backoff on network failures and 502/503/504 (the shop
 // answers 503 while it loads); writes are sent once and their refusals reported to the shopper.
-import { backoffDelay } from "./state";
+import { backoffDelay, shopperMessage } from "./state";
 import type {
   Cart,
   ContentEntry,
@@ -11,6 +11,7 @@ import type {
   Problem,
   Product,
   Sort,
+  StockLevels,
 } from "./types";
 
 /** Same origin unless the build sets VITE_API_BASE (e.g. https://api.example.com). */
@@ -26,7 +27,7 @@ export class ApiError extends Error {
     readonly status: number,
     readonly problem: Problem | undefined,
   ) {
-    super(problem?.detail ?? (status === 0 ? "The shop cannot be reached." : `The shop answered ${status}.`));
+    super(shopperMessage(status)); // the problem's detail is for developers: it stays out of the page
   }
 }
 
@@ -78,6 +79,15 @@ export class Api {
     return this.get(`/api/v1/orders/${encodeURIComponent(id)}`, signal);
   }
 
+  /** Units for sale of these products: a read (retried like a GET), though sent as a POST. */
+  stock(productIds: string[], signal?: AbortSignal): Promise<StockLevels> {
+    return this.get("/api/v1/stock", signal, {
+      method: "POST",
+      body: JSON.stringify({ product_ids: productIds }),
+      headers: { "content-type": "application/json" },
+    });
+  }
+
   setQuantity(productId: string, quantity: number): Promise<Cart> {
     return this.send("PUT", `/api/v1/cart/items/${encodeURIComponent(productId)}`, {
       body: JSON.stringify({ quantity }),
@@ -97,11 +107,14 @@ export class Api {
     return base.toString();
   }
 
-  async get<T>(path: string, signal?: AbortSignal): Promise<T> {
+  async get<T>(path: string, signal?: AbortSignal, read: RequestInit = { method: "GET" }): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       let response: Response | undefined;
       try {
-        response = await this.transport.fetch(this.base + path, this.init("GET", {}, signal));
+        response = await this.transport.fetch(
+          this.base + path,
+          this.init(read.method ?? "GET", read, signal),
+        );
       } catch (error) {
         if (signal?.aborted) throw error;
       }

@@ -45,11 +45,20 @@ export function replaceContent(region: HTMLElement, ...children: (Child | Child[
 
 /**
  * A product picture over a tile with the name's initial: until the image arrives, and for good when its
- * host cannot be reached, the tile shows.
+ * host cannot be reached, the tile shows. width and height reserve its box: nothing shifts when it loads.
  */
-export function picture(src: string, alt: string, width: number, height: number): HTMLElement {
+export function picture(src: string, alt: string, width: number, height: number, eager = false): HTMLElement {
   const initial = h("span", { class: "picture-fallback", "aria-hidden": "true" }, alt.slice(0, 1));
-  const image = h("img", { src, alt, width, height, loading: "lazy", decoding: "async" });
+  // Lazy below the fold; the first pictures (likely in sight) load at once.
+  const image = h("img", {
+    src,
+    alt,
+    width,
+    height,
+    loading: eager ? "eager" : "lazy",
+    fetchpriority: eager ? "high" : undefined,
+    decoding: "async",
+  });
   image.addEventListener("error", () => image.remove(), { once: true });
   const frame = h("span", { class: "picture" }, initial, image);
   frame.style.aspectRatio = `${width} / ${height}`; // through CSSOM: the CSP allows no inline styles

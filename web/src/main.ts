@@ -9,6 +9,7 @@ import {
   canAddOne,
   isNewer,
   Latest,
+  orderSettled,
   outOfStockPositions,
   refusalMessage,
   shortPositions,
@@ -25,6 +26,7 @@ import {
   homeContent,
   link,
   loading,
+  notFound,
   orderView,
   pageLinks,
   productDetail,
@@ -34,6 +36,9 @@ import { WebEvents } from "./web-events";
 const PER_PAGE = 24;
 const FILTER_DEBOUNCE_MS = 250;
 const LOADING_DELAY_MS = 150; // fast answers never flash a spinner
+const TOAST_MS = 4000; // a confirmation stays this long; an error until the next one
+const ORDER_POLL_MS = 2000; // an order page asks for its status while it may still change
+const CART_POLL_MS = 5000; // the cart page asks for its stock flags (other shoppers' orders)
 
 const api = new Api();
 const webEvents = new WebEvents(); // what the shopper does, for the products' popularity
@@ -49,6 +54,13 @@ const latest = new Latest(); // one ticket for whatever the current view loads
 const latestHome = new Latest(); // the home page's hero and teasers load beside the catalog
 const placedOrders = new Map<string, Order>();
 let rerender: () => void = () => {};
+let stopPolling: () => void = () => {};
+const pending = new Map<string, number>(); // changes on their way, by product id (or "order")
+const stock = new Map<string, number>(); // units available by product id, as last asked
+// Back and forward restore the scroll position once the view's data is shown (not at once: the
+// page is still empty then), so the browser's own restoration is off.
+history.scrollRestoration = "manual";
+let restoreScroll: number | undefined;
 
 const sync = new CartSync(api.cartEventsUrl(), {
   onCart: (incoming) => {
@@ -57,7 +69,10 @@ const sync = new CartSync(api.cartEventsUrl(), {
   onOrdered: () => void refreshCart(),
   onLive: (live) => {
     const state = document.querySelector("#live-state");
-    if (state) state.textContent = live ? "Cart in sync" : "Reconnecting…";
+    if (state)
+      state.textContent = live
+        ? "Your cart updates live in every tab."
+        : "Connection lost: your cart will update once it is back.";
   },
 });
 
@@ -65,8 +80,12 @@ const sync = new CartSync(api.cartEventsUrl(), {
 
 function navigate(next: Route, replace = false): void {
   const url = formatRoute(next);
-  if (replace) history.replaceState(null, "", url);
-  else history.pushState(null, "", url);
+  if (replace) history.replaceState({ scroll: 0 }, "", url);
+  else {
+    history.replaceState({ scroll: window.scrollY }, "", location.href); // for the way back
+    history.pushState({ scroll: 0 }, "", url);
+    window.scrollTo(0, 0);
+  }
   const viewChanged = next.view !== route.view || ("id" in next && "id" in route && next.id !== route.id);
   route = next;
   render(viewChanged);
@@ -87,13 +106,23 @@ document.addEventListener("click", (event) => {
   navigate(parseRoute(anchor.pathname, anchor.search));
 });
 
-window.addEventListener("popstate", () => {
+window.addEventListener("popstate", (event: PopStateEvent) => {
   route = parseRoute(location.pathname, location.search);
+  restoreScroll = (event.state as { scroll?: number } | null)?.scroll ?? 0;
   render(true);
 });
 
-function render(viewChanged: boolean): void {
+/** Called once a view's data is shown: back and forward return to where the shopper was. */
+function shown(): void {
+  if (restoreScroll === undefined) return;
+  window.scrollTo(0, restoreScroll);
+  restoreScroll = undefined;
+}
+
+function render(viewChanged: boolean, first = false): void {
   say("");
+  stopPolling();
+  stopPolling = () => {};
   document.querySelector("#nav-cart")?.toggleAttribute("aria-current", route.view === "cart");
   if (route.view === "catalog" && !viewChanged && catalogShown) {
     catalogShown.load(route); // same view, new query: keep the controls (and the typing focus)
@@ -122,23 +151,29 @@ function render(viewChanged: boolean): void {
       showContentPage(route.slug);
       break;
     case "missing":
-      replaceContent(
-        view,
-        heading("Page not found"),
-        h("p", {}, "There is nothing at ", h("code", {}, route.path), ". "),
-        link({ view: "catalog", sort: "name", prefix: "", page: 1 }, "Go to the catalog"),
-      );
-      document.title = "Not found · Event Thingy Store";
+      showNotFound("Page not found", "This page does not exist. The link may be mistyped or out of date.");
+      shown();
   }
-  if (viewChanged) view.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
+  // On the first load the focus stays at the top, so the first Tab reaches the skip link.
+  if (viewChanged && !first) view.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
+}
+
+function showNotFound(title: string, text: string): void {
+  replaceContent(view, notFound(title, text));
+  document.title = `${title} · Event Thingy Store`;
 }
 
 // --- messages -------------------------------------------------------------------------------------
 
+let toastTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** A message in the toast at the bottom of the window, visible wherever the page is scrolled. */
 function say(text: string, tone: "info" | "error" = "info"): void {
+  clearTimeout(toastTimer);
   messages.className = `messages ${tone}`;
   messages.setAttribute("role", tone === "error" ? "alert" : "status");
   messages.textContent = text;
+  if (text && tone === "info") toastTimer = setTimeout(() => say(""), TOAST_MS);
 }
 
 /** Shows `what` as loading after a short delay, unless `region` was filled by then. */
@@ -210,8 +245,10 @@ async function loadCatalogPage(
     if (!latest.isCurrent(ticket)) return; // an older query: a newer one owns the results
     if (answer.page !== page.page) navigate({ ...page, page: answer.page }, true); // clamped
     loaded(results, ticket);
-    rerender = () => replaceContent(results, catalogResults(answer, cart, { addOne }, goToPage));
+    rerender = () => replaceContent(results, catalogResults(answer, cart, catalogActions, page));
     rerender();
+    shown();
+    void loadStock(answer.items.map((p) => p.id));
   } catch (error) {
     if (aborted(error) || !latest.isCurrent(ticket)) return;
     loaded(results, ticket);
@@ -235,7 +272,7 @@ async function loadHome(home: HTMLElement): Promise<void> {
     if (!latestHome.isCurrent(ticket)) return;
     loaded(home, ticket);
     const of = (kind: ContentEntry["kind"]) => entries.filter((entry) => entry.kind === kind);
-    renderHome = () => replaceContent(home, homeContent(of("hero"), of("teaser"), cart, { addOne }));
+    renderHome = () => replaceContent(home, homeContent(of("hero"), of("teaser"), cart, catalogActions));
     renderHome();
   } catch (error) {
     if (aborted(error) || !latestHome.isCurrent(ticket)) return;
@@ -284,10 +321,15 @@ async function loadPageLinks(): Promise<void> {
   }
 }
 
-function goToPage(page: number): void {
-  if (route.view !== "catalog") return;
-  navigate({ ...route, page });
-  view.querySelector<HTMLElement>("h1")?.scrollIntoView({ block: "start" });
+/** Asks for the stock of the products shown; their cards and page say it once it is known. */
+async function loadStock(ids: string[]): Promise<void> {
+  try {
+    const answer = await api.stock(ids);
+    for (const level of answer.items) stock.set(level.product_id, level.available);
+    rerender();
+  } catch {
+    // Without stock levels the cards simply do not say them; the cart still checks.
+  }
 }
 
 // --- product ----------------------------------------------------------------------------------------
@@ -302,20 +344,22 @@ async function showProduct(id: string): Promise<void> {
     loaded(view, ticket);
     document.title = `${product.name} · Event Thingy Store`;
     webEvents.track({ kind: "page_view", product_id: product.id });
-    rerender = () => replaceContent(view, productDetail(product, cart, { addOne }, lastCatalog));
+    rerender = () => replaceContent(view, productDetail(product, cart, catalogActions, lastCatalog));
     rerender();
+    shown();
     view.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
+    void loadStock([product.id]);
   } catch (error) {
     if (aborted(error) || !latest.isCurrent(ticket)) return;
     loaded(view, ticket);
-    const text =
-      error instanceof ApiError && error.status === 404
-        ? "This product is not for sale (any more)."
-        : describe(error);
+    if (error instanceof ApiError && error.status === 404) {
+      showNotFound("Product not found", "This product is not for sale, or no longer.");
+      return;
+    }
     replaceContent(
       view,
       heading("Product"),
-      failure(text, () => void showProduct(id)),
+      failure(describe(error), () => void showProduct(id)),
     );
   }
 }
@@ -325,11 +369,32 @@ async function showProduct(id: string): Promise<void> {
 function showCartView(): void {
   document.title = "Cart · Event Thingy Store";
   rerender = () => {
-    if (cart) replaceContent(view, cartView(cart, cartBusy, flagged, { change, placeOrder }));
+    if (cart)
+      replaceContent(view, cartView(cart, cartBusy, flagged, { change, placeOrder, pending: isPending }));
     else replaceContent(view, heading("Your cart"), loading("your cart"));
   };
   rerender();
-  void refreshCart();
+  void refreshCart().then(shown);
+  // The stream pushes changes of the cart; the stock under it changes with other shoppers' orders.
+  stopPolling = poll(CART_POLL_MS, async () => {
+    if (!cartBusy) await refreshCart();
+    return true;
+  });
+}
+
+/** Runs `task` every `ms` while the page is visible, until it answers false or is stopped. */
+function poll(ms: number, task: () => Promise<boolean>): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const tick = async () => {
+    const again = document.visibilityState === "hidden" || (await task());
+    if (again && !stopped) timer = setTimeout(tick, ms);
+  };
+  timer = setTimeout(tick, ms);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
 
 /** Shows a cart (from an answer, another tab or the server's stream) everywhere it appears. */
@@ -360,21 +425,29 @@ async function refreshCart(): Promise<void> {
  * Cart changes run one after another, each computed from the cart the one before left: two quick
  * clicks on + add two units, and an order waits for the changes clicked before it.
  */
-function queue(task: () => Promise<void>): void {
+function queue(key: string, task: () => Promise<void>): void {
   pendingChanges += 1;
+  pending.set(key, (pending.get(key) ?? 0) + 1);
   cartBusy = true;
+  rerender(); // the pending state shows at once
   cartQueue = cartQueue.then(task).finally(() => {
     pendingChanges -= 1;
+    const left = (pending.get(key) ?? 1) - 1;
+    if (left > 0) pending.set(key, left);
+    else pending.delete(key);
     cartBusy = pendingChanges > 0;
     rerender();
   });
 }
 
+const isPending = (key: string) => pending.has(key);
+const catalogActions = { addOne, pending: isPending, available: (id: string) => stock.get(id) };
+
 let cartQueue: Promise<void> = Promise.resolve();
 let pendingChanges = 0;
 
 function changeQuantity(productId: string, name: string, target: (current: number) => number): void {
-  queue(async () => {
+  queue(productId, async () => {
     const item = cart?.items.find((i) => i.product_id === productId);
     const current = item?.quantity ?? 0;
     const quantity = target(current);
@@ -414,7 +487,7 @@ function change(item: CartItem, step: 1 | -1 | "remove"): void {
 }
 
 function placeOrder(): void {
-  queue(async () => {
+  queue("order", async () => {
     if (!cart) return;
     try {
       const order = await api.placeOrder(cart.version);
@@ -443,6 +516,7 @@ async function showOrder(id: string): Promise<void> {
   const known = placedOrders.get(id);
   if (known) {
     replaceContent(view, orderView(known));
+    followOrder(known);
     return;
   }
   const { ticket, signal } = latest.next();
@@ -453,26 +527,49 @@ async function showOrder(id: string): Promise<void> {
     if (!latest.isCurrent(ticket)) return;
     loaded(view, ticket);
     replaceContent(view, orderView(order));
+    shown();
     view.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
+    followOrder(order);
   } catch (error) {
     if (aborted(error) || !latest.isCurrent(ticket)) return;
     loaded(view, ticket);
-    const text =
-      error instanceof ApiError && error.status === 404
-        ? "No such order was placed from this browser."
-        : describe(error);
+    if (error instanceof ApiError && error.status === 404) {
+      showNotFound("Order not found", "No order with this number was placed from this browser.");
+      return;
+    }
     replaceContent(
       view,
       heading("Your order"),
-      failure(text, () => void showOrder(id)),
+      failure(describe(error), () => void showOrder(id)),
     );
   }
+}
+
+/** Asks for the order's status until it is settled; each change is shown (and announced). */
+function followOrder(order: Order): void {
+  let status = order.status;
+  if (orderSettled(status)) return;
+  const { ticket, signal } = latest.next();
+  stopPolling = poll(ORDER_POLL_MS, async () => {
+    try {
+      const next = await api.order(order.id, signal);
+      if (!latest.isCurrent(ticket)) return false;
+      if (next.status !== status) {
+        status = next.status;
+        placedOrders.set(next.id, next);
+        replaceContent(view, orderView(next));
+      }
+      return !orderSettled(status);
+    } catch {
+      return latest.isCurrent(ticket); // a failed poll is tried again; a left page stops
+    }
+  });
 }
 
 // --- start ------------------------------------------------------------------------------------------------
 
 async function start(): Promise<void> {
-  render(true);
+  render(true, true);
   void loadPageLinks();
   await refreshCart(); // also obtains the cart cookie the stream is authorised by
   sync.connect();

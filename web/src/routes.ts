@@ -2,7 +2,7 @@
 // string, a product, the cart, an order confirmation and a content page. Parsing is forgiving (a bad page becomes 1), formatting canonical.
 import type { Sort } from "./types";
 
-export const SORTS: readonly Sort[] = ["name", "price", "id"];
+export const SORTS: readonly Sort[] = ["name", "price", "price_desc", "id"];
 export const DEFAULT_SORT: Sort = "name";
 
 export type Route =

@@ -3,11 +3,19 @@ import {
   backoffDelay,
   badgeLabel,
   canAddOne,
+  FEW_LEFT,
+  formatDate,
   formatPrice,
   isNewer,
   Latest,
+  orderSettled,
+  orderStatusLabel,
+  pageNumbers,
   refusalMessage,
+  shopperMessage,
+  shortOrderNumber,
   shortPositions,
+  stockLabel,
   stockNote,
   unitsInCart,
 } from "./state";
@@ -95,9 +103,51 @@ describe("refusals", () => {
     expect(refusalMessage(422, undefined, shown)).toMatch(/cart is empty/);
   });
 
-  it("fall back to the server's detail", () => {
-    const problem = { type: "about:blank", title: "Error", status: 503, detail: "checkout is loading" };
-    expect(refusalMessage(503, problem, shown)).toBe("checkout is loading");
+  it("never show the server's words or a status code", () => {
+    const problem = {
+      type: "about:blank",
+      title: "Error",
+      status: 503,
+      detail: "no Kafka broker is reachable",
+    };
+    const message = refusalMessage(503, problem, shown);
+    expect(message).toBe("The shop is very busy right now. Please try again in a moment.");
+    for (const status of [0, 400, 404, 413, 500, 502, 503])
+      expect(shopperMessage(status)).not.toMatch(/[0-9]|Kafka|checkout|broker/i);
+  });
+});
+
+describe("words for the shopper", () => {
+  it("say how much stock is left", () => {
+    expect(stockLabel(0)).toBe("Out of stock");
+    expect(stockLabel(1)).toBe("Only 1 left");
+    expect(stockLabel(FEW_LEFT)).toBe(`Only ${FEW_LEFT} left`);
+    expect(stockLabel(FEW_LEFT + 1)).toBe("In stock");
+  });
+
+  it("name an order's status and a short order number", () => {
+    expect(orderStatusLabel("accepted")).toMatch(/^Received/);
+    expect(orderStatusLabel("shipped")).toMatch(/^Shipped/);
+    expect(orderStatusLabel("something new")).toBe("Being processed");
+    expect(orderSettled("shipped")).toBe(true);
+    expect(orderSettled("backordered")).toBe(false);
+    expect(shortOrderNumber("3f2a91bc00112233445566778899aabb")).toBe("3F2A-91BC");
+  });
+
+  it("write dates in the shopper's locale", () => {
+    const moment = Date.UTC(2026, 11, 2, 10, 30);
+    expect(formatDate(moment, "de-DE")).toMatch(/2\. Dezember 2026/);
+    expect(formatDate(moment, "en-US")).toMatch(/December 2, 2026/);
+  });
+});
+
+describe("the pager", () => {
+  it("numbers the pages near the current one, the first and the last", () => {
+    expect(pageNumbers(1, 1)).toEqual([1]);
+    expect(pageNumbers(1, 4)).toEqual([1, 2, 3, 4]);
+    expect(pageNumbers(6, 417)).toEqual([1, null, 4, 5, 6, 7, 8, null, 417]);
+    expect(pageNumbers(417, 417)).toEqual([1, null, 415, 416, 417]);
+    expect(pageNumbers(3, 6)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });
 

@@ -53,7 +53,7 @@ export function refusalMessage(status: number, problem: Problem | undefined, car
   switch (status) {
     case 409: {
       const ids = (problem?.invalid_params ?? []).map((param) => param.name ?? "");
-      if (ids.length === 0) return problem?.detail ?? "The cart cannot be changed any more.";
+      if (ids.length === 0) return "This cart was ordered already: it cannot be changed any more.";
       const names = ids.map((id) => cart?.items.find((item) => item.product_id === id)?.name ?? id);
       return `Not enough stock for ${names.join(", ")}. Lower the quantity or remove it, then order again. Nothing was ordered.`;
     }
@@ -62,10 +62,71 @@ export function refusalMessage(status: number, problem: Problem | undefined, car
     case 422:
       return "Your cart is empty: add something first.";
     case 404:
-      return problem?.detail ?? "Not found.";
+      return "This product is no longer for sale.";
     default:
-      return problem?.detail ?? `The shop answered ${status}. Please try again.`;
+      return shopperMessage(status);
   }
+}
+
+/**
+ * What went wrong, in the shopper's words: never a status code or the name of a part of the shop
+ * (a problem's detail is written for developers and stays out of the page).
+ */
+export function shopperMessage(status: number): string {
+  if (status === 0) return "We could not reach the shop. Check your connection, then try again.";
+  if (status === 404) return "We could not find what you were looking for.";
+  if (status === 429 || status >= 502)
+    return "The shop is very busy right now. Please try again in a moment.";
+  if (status >= 500) return "Something went wrong on our side. Please try again.";
+  return "That did not work. Please reload the page and try again.";
+}
+
+/** Units left from which a product says "only N left". */
+export const FEW_LEFT = 3;
+
+export type StockLevel = "in" | "few" | "out";
+
+export function stockLevel(available: number): StockLevel {
+  if (available <= 0) return "out";
+  return available <= FEW_LEFT ? "few" : "in";
+}
+
+export function stockLabel(available: number): string {
+  switch (stockLevel(available)) {
+    case "out":
+      return "Out of stock";
+    case "few":
+      return `Only ${available} left`;
+    case "in":
+      return "In stock";
+  }
+}
+
+const STATUS_LABELS: Record<string, string> = {
+  accepted: "Received: we are packing it",
+  shipped: "Shipped: on its way to you",
+  backordered: "Waiting for stock: it ships as soon as it arrives",
+};
+
+/** An order's status as the shopper reads it. */
+export function orderStatusLabel(status: string): string {
+  return STATUS_LABELS[status] ?? "Being processed";
+}
+
+/** Whether an order's status may still change (its page keeps asking). */
+export function orderSettled(status: string): boolean {
+  return status === "shipped";
+}
+
+/** The order number a shopper reads out: the id's first 8 characters, in two groups of 4. */
+export function shortOrderNumber(id: string): string {
+  const head = id.slice(0, 8).toUpperCase();
+  return `${head.slice(0, 4)}-${head.slice(4)}`;
+}
+
+/** A moment in the shopper's own locale and time zone. */
+export function formatDate(millis: number, locale?: string): string {
+  return new Intl.DateTimeFormat(locale, { dateStyle: "long", timeStyle: "short" }).format(millis);
 }
 
 /** Positions a 409 named as short of stock, to flag them in the cart. */
@@ -101,4 +162,20 @@ export class Latest {
   isCurrent(ticket: number): boolean {
     return ticket === this.ticket;
   }
+}
+
+/** Pages to number around the current one (besides the first and the last). */
+const PAGE_WINDOW = 2;
+
+/** The page numbers a pager shows, with null for a gap: 1 … 4 5 [6] 7 8 … 417. */
+export function pageNumbers(current: number, pages: number): (number | null)[] {
+  const from = Math.max(1, current - PAGE_WINDOW);
+  const to = Math.min(pages, current + PAGE_WINDOW);
+  const shown: (number | null)[] = [];
+  if (from > 1) shown.push(1);
+  if (from > 2) shown.push(null);
+  for (let n = from; n <= to; n++) shown.push(n);
+  if (to < pages - 1) shown.push(null);
+  if (to < pages) shown.push(pages);
+  return shown;
 }

@@ -13,4 +13,5 @@ export type Problem = Schemas["Problem"];
 export type ContentEntry = Schemas["ContentEntry"];
 export type ContentList = Schemas["ContentList"];
 export type ContentKind = ContentEntry["kind"];
+export type StockLevels = Schemas["StockLevels"];
 export type Sort = NonNullable<NonNullable<operations["listProducts"]["parameters"]["query"]>["sort"]>;

@@ -1,20 +1,43 @@
 // The views: functions from data to DOM. Controls carry data-key so focus survives a re-render.
 import { h, picture } from "./dom";
 import { formatRoute, type Route, SORTS } from "./routes";
-import { canAddOne, formatPrice, quantityOf, stockNote } from "./state";
+import {
+  canAddOne,
+  formatDate,
+  formatPrice,
+  orderStatusLabel,
+  pageNumbers,
+  quantityOf,
+  shortOrderNumber,
+  stockLabel,
+  stockLevel,
+  stockNote,
+} from "./state";
 import type { Cart, CartItem, ContentEntry, Order, Page, Product, ProductSummary, Sort } from "./types";
 
 export interface CatalogActions {
   addOne(product: ProductSummary): void;
+  /** Whether a change of this product (or "order") is on its way to the shop. */
+  pending(key: string): boolean;
+  /** Units available of a product, once known. */
+  available(productId: string): number | undefined;
 }
 
 export interface CartActions {
   /** One more (+1), one less (-1), or remove (the quantity becomes 0). */
   change(item: CartItem, change: 1 | -1 | "remove"): void;
   placeOrder(): void;
+  pending(key: string): boolean;
 }
 
-const SORT_LABELS: Record<Sort, string> = { name: "Name", price: "Price", id: "Id" };
+const CATALOG: Route = { view: "catalog", sort: "name", prefix: "", page: 1 };
+
+const SORT_LABELS: Record<Sort, string> = {
+  name: "Name",
+  price: "Price: low to high",
+  price_desc: "Price: high to low",
+  id: "Id",
+};
 
 export function link(route: Route, ...children: (Node | string)[]): HTMLAnchorElement {
   return h("a", { href: formatRoute(route), "data-nav": true }, ...children);
@@ -40,6 +63,15 @@ export function failure(text: string, retry: () => void): HTMLElement {
     h("p", {}, text),
     h("button", { type: "button", "data-key": "retry", onclick: retry }, "Try again"),
   );
+}
+
+/** A page that does not exist: no retry (it would not help), a way back into the shop instead. */
+export function notFound(title: string, text: string): HTMLElement[] {
+  return [
+    heading(title),
+    h("p", { class: "not-found" }, text),
+    h("p", {}, link(CATALOG, "Browse the catalog"), " or ", link({ view: "cart" }, "open your cart"), "."),
+  ];
 }
 
 /** The catalog's controls: built once per visit, so typing in the filter never loses focus. */
@@ -78,7 +110,7 @@ export function catalogResults(
   page: Page,
   cart: Cart | undefined,
   actions: CatalogActions,
-  go: (page: number) => void,
+  route: Extract<Route, { view: "catalog" }>,
 ) {
   if (page.items.length === 0) {
     return [
@@ -89,7 +121,7 @@ export function catalogResults(
       ),
     ];
   }
-  const items = page.items.map((product) => productCard(product, cart, actions));
+  const items = page.items.map((product, i) => productCard(product, cart, actions, i < EAGER_PICTURES));
   return [
     h(
       "p",
@@ -97,21 +129,36 @@ export function catalogResults(
       `${page.total} ${page.total === 1 ? "product" : "products"}`,
     ),
     h("ul", { class: "product-grid", "aria-describedby": "catalog-summary" }, items),
-    pager(page, go),
+    pager(page, route),
   ];
 }
 
-function productCard(product: ProductSummary, cart: Cart | undefined, actions: CatalogActions): HTMLElement {
+/** Cards whose pictures load at once: the first row or two, in sight on arrival. */
+const EAGER_PICTURES = 6;
+
+function productCard(
+  product: ProductSummary,
+  cart: Cart | undefined,
+  actions: CatalogActions,
+  eager: boolean,
+): HTMLElement {
   const inCart = quantityOf(cart, product.id);
   return h(
     "li",
     { class: "card", "data-product-id": product.id },
-    picture(product.small_image_url, product.name, 200, 100),
+    picture(product.small_image_url, product.name, 200, 100, eager),
     h("h2", { class: "card-title" }, link({ view: "product", id: product.id }, product.name)),
     h("p", { class: "price" }, formatPrice(product.price)),
+    stockLine(actions.available(product.id)),
     addButton(product, cart, actions, `add-${product.id}`),
-    inCart > 0 && h("p", { class: "in-cart" }, `${inCart} in cart`),
+    h("p", { class: "in-cart" }, inCart > 0 ? `${inCart} in cart` : ""), // always there: nothing shifts
   );
+}
+
+/** In stock, only N left or out of stock; an empty line of the same height until the stock is known. */
+function stockLine(available: number | undefined): HTMLElement {
+  if (available === undefined) return h("p", { class: "stock" });
+  return h("p", { class: `stock stock-${stockLevel(available)}` }, stockLabel(available));
 }
 
 function addButton(
@@ -121,41 +168,59 @@ function addButton(
   key: string,
 ): HTMLElement {
   const item = cart?.items.find((i) => i.product_id === product.id);
+  const available = actions.available(product.id);
+  const out = available !== undefined && available <= 0 && item === undefined;
   const full = item !== undefined && !canAddOne(item);
+  // Pending: still enabled (the clicks queue, and a disabled button would lose the keyboard focus).
+  const pending = actions.pending(product.id);
+  const text = out ? "Out of stock" : full ? "No more in stock" : pending ? "Adding…" : "Add to cart";
   return h(
     "button",
     {
       type: "button",
-      class: "primary",
+      class: `primary${pending ? " pending" : ""}`,
       "data-key": key,
-      disabled: full,
-      "aria-label": `Add ${product.name} to the cart`,
+      disabled: out || full,
+      "aria-busy": pending ? "true" : undefined,
+      "aria-label": `${text}: ${product.name}`, // starts with what it shows (voice control says that)
       onclick: () => actions.addOne(product),
     },
-    full ? "No more in stock" : "Add to cart",
+    text,
   );
 }
 
-function pager(page: Page, go: (page: number) => void): HTMLElement {
+function pager(page: Page, route: Extract<Route, { view: "catalog" }>): HTMLElement {
+  const last = Math.max(page.pages, 1);
+  // Links, not buttons: each page has its URL (open in a new tab, share it).
+  const to = (n: number, text: string, label: string, key: string) =>
+    n === page.page || n < 1 || n > last
+      ? h("span", { class: "page-link off", "aria-hidden": "true" }, text)
+      : h(
+          "a",
+          {
+            href: formatRoute({ ...route, page: n }),
+            "data-nav": true,
+            "data-key": key,
+            "aria-label": label,
+          },
+          text,
+        );
+  const numbers = pageNumbers(page.page, last).map((n) =>
+    n === null
+      ? h("span", { class: "gap", "aria-hidden": "true" }, "…")
+      : n === page.page
+        ? h("span", { class: "page-link current", "aria-current": "page" }, String(n))
+        : to(n, String(n), `Page ${n}`, `page-${n}`),
+  );
   return h(
     "nav",
     { class: "pager", "aria-label": "Pages" },
-    h(
-      "button",
-      { type: "button", "data-key": "prev", disabled: page.page <= 1, onclick: () => go(page.page - 1) },
-      "‹ Previous",
-    ),
-    h("span", { class: "page-of", "aria-live": "polite" }, `Page ${page.page} of ${Math.max(page.pages, 1)}`),
-    h(
-      "button",
-      {
-        type: "button",
-        "data-key": "next",
-        disabled: page.page >= page.pages,
-        onclick: () => go(page.page + 1),
-      },
-      "Next ›",
-    ),
+    to(1, "«", "First page", "first"),
+    to(page.page - 1, "‹ Previous", "Previous page", "prev"),
+    h("span", { class: "numbers" }, numbers),
+    to(page.page + 1, "Next ›", "Next page", "next"),
+    to(last, "»", "Last page", "last"),
+    h("span", { class: "page-of visually-hidden" }, `Page ${page.page} of ${last}`),
   );
 }
 
@@ -171,12 +236,13 @@ export function productDetail(
     h(
       "article",
       { class: "product", "data-product-id": product.id },
-      picture(product.large_image_url, product.name, 400, 200),
+      picture(product.large_image_url, product.name, 400, 200, true),
       h(
         "div",
         { class: "product-text" },
         heading(product.name),
         h("p", { class: "price large" }, formatPrice(product.price)),
+        stockLine(actions.available(product.id)),
         product.category && h("p", { class: "category" }, product.category),
         h("p", {}, product.description),
         product.longtext && h("p", { class: "longtext" }, product.longtext),
@@ -219,11 +285,12 @@ export function cartView(
         "button",
         {
           type: "button",
-          class: "primary",
           "data-key": "order",
+          "aria-busy": actions.pending("order") ? "true" : undefined,
+          class: `primary${actions.pending("order") ? " pending" : ""}`,
           onclick: actions.placeOrder,
         },
-        "Place order",
+        actions.pending("order") ? "Placing your order…" : "Place order",
       ),
     ),
   ];
@@ -233,7 +300,11 @@ function cartRow(item: CartItem, flagged: boolean, actions: CartActions): HTMLEl
   const note = stockNote(item);
   return h(
     "li",
-    { class: `cart-line${!item.in_stock || flagged ? " short" : ""}`, "data-product-id": item.product_id },
+    {
+      class: `cart-line${!item.in_stock || flagged ? " short" : ""}${actions.pending(item.product_id) ? " pending" : ""}`,
+      "data-product-id": item.product_id,
+      "aria-busy": actions.pending(item.product_id) ? "true" : undefined,
+    },
     picture(item.small_image_url, item.name, 100, 50),
     h(
       "div",
@@ -286,11 +357,27 @@ function cartRow(item: CartItem, flagged: boolean, actions: CartActions): HTMLEl
 }
 
 export function orderView(order: Order): HTMLElement[] {
-  const placed = new Date(order.created_at).toLocaleString("en-GB");
   return [
     heading("Thank you for your order"),
-    h("p", { class: "order-id" }, "Order ", h("strong", { id: "order-id" }, order.id)),
-    h("p", {}, `Status: ${order.status}, placed ${placed}`),
+    h(
+      "p",
+      { class: "order-id" },
+      "Order number ",
+      h("strong", { id: "order-id", "data-order-id": order.id }, shortOrderNumber(order.id)),
+    ),
+    h(
+      "p",
+      {},
+      "Placed ",
+      h("time", { datetime: new Date(order.created_at).toISOString() }, formatDate(order.created_at)),
+    ),
+    // role=status: a change of the status (polled) is announced
+    h(
+      "p",
+      { class: "order-status", role: "status" },
+      "Status: ",
+      h("strong", { id: "order-status", "data-status": order.status }, orderStatusLabel(order.status)),
+    ),
     h(
       "ul",
       { class: "order-lines" },
@@ -304,7 +391,7 @@ export function orderView(order: Order): HTMLElement[] {
       ),
     ),
     h("p", {}, "Total ", h("strong", { id: "order-total" }, formatPrice(order.total_price))),
-    h("p", {}, link({ view: "catalog", sort: "name", prefix: "", page: 1 }, "Continue shopping")),
+    h("p", {}, link(CATALOG, "Continue shopping")),
   ];
 }
 
@@ -344,7 +431,7 @@ export function homeContent(
           h(
             "ul",
             { class: "product-grid" },
-            entry.products.map((product) => productCard(product, cart, actions)),
+            entry.products.map((product) => productCard(product, cart, actions, false)),
           ),
       ),
     ),

@@ -227,6 +227,16 @@ impl PyCheckout {
         )
     }
 
+    /// JSON {"items": [{"product_id", "available"}]}: the units each product has for sale, all
+    /// from one copy.
+    fn stock_levels<'py>(&self, py: Python<'py>, product_ids: Vec<String>) -> Bound<'py, PyBytes> {
+        let model = self.projection.read();
+        PyBytes::new(
+            py,
+            &view::stock_json(&model, product_ids.iter().map(String::as_str)),
+        )
+    }
+
     /// The checkout_pub message for the order accepted at `offset`, if one was.
     fn order_created<'py>(&self, py: Python<'py>, offset: i64) -> Option<Bound<'py, PyBytes>> {
         let model = self.projection.read();

@@ -467,11 +467,13 @@ fn decode_canonical(offset: i64, bytes: &[u8]) -> Option<Op> {
 pub enum Sort {
     Id,
     Price,
+    /// Price high to low: the price order read backwards (ties by id, from the last).
+    PriceDesc,
     Name,
 }
 
 /// What a page request may ask for: every listing's limits, exported to the API and its spec.
-pub const SORTS: [&str; 3] = ["id", "price", "name"];
+pub const SORTS: [&str; 4] = ["id", "price", "price_desc", "name"];
 pub const MAX_PER_PAGE: usize = 1000;
 /// Page numbers past the last page are clamped to it; this bounds what a request may name.
 pub const MAX_PAGE: usize = 1_000_000_000;
@@ -483,6 +485,7 @@ impl Sort {
         match name {
             "id" => Some(Sort::Id),
             "price" => Some(Sort::Price),
+            "price_desc" => Some(Sort::PriceDesc),
             "name" => Some(Sort::Name),
             _ => None,
         }
@@ -492,6 +495,7 @@ impl Sort {
         match self {
             Sort::Id => "id",
             Sort::Price => "price",
+            Sort::PriceDesc => "price_desc",
             Sort::Name => "name",
         }
     }
@@ -824,6 +828,14 @@ impl Catalog {
             match sort {
                 Sort::Id => collect(self.by_id.iter_from(skip).map(|e| &e.product), take),
                 Sort::Price => collect(self.by_price.iter_from(skip).map(|e| &e.product), take),
+                Sort::PriceDesc => {
+                    // The same products as the ascending page mirrored at the end, backwards.
+                    let from = total - skip - take;
+                    let mut items =
+                        collect(self.by_price.iter_from(from).map(|e| &e.product), take);
+                    items.reverse();
+                    items
+                }
                 Sort::Name => collect(self.by_name.iter_from(skip).map(|e| &e.product), take),
             }
         } else if sort == Sort::Name {
@@ -998,6 +1010,7 @@ fn select_range<'a>(
     let key = |entry: &NameEntry| match sort {
         Sort::Id => entry.id_and_whole & !0xff,
         Sort::Price => entry.price,
+        Sort::PriceDesc => !entry.price,
         Sort::Name => unreachable!("a name range is in name order already"),
     };
     let mut keyed: Vec<(u64, &Product)> = matches.iter().map(|e| (key(e), &e.product)).collect();
@@ -1007,6 +1020,7 @@ fn select_range<'a>(
             match sort {
                 Sort::Id => a.id().cmp(b.id()),
                 Sort::Price => (a.price(), a.id()).cmp(&(b.price(), b.id())),
+                Sort::PriceDesc => (b.price(), b.id()).cmp(&(a.price(), a.id())),
                 Sort::Name => (a.name(), a.id()).cmp(&(b.name(), b.id())),
             }
         })
@@ -1073,6 +1087,15 @@ mod tests {
             ids(&catalog.page(Sort::Name, "", 1, 10)),
             ["a", "b", "d", "c"]
         );
+        assert_eq!(
+            ids(&catalog.page(Sort::PriceDesc, "", 1, 10)),
+            ["c", "a", "d", "b"]
+        );
+        assert_eq!(
+            ids(&catalog.page(Sort::PriceDesc, "", 1, 3)),
+            ["c", "a", "d"]
+        );
+        assert_eq!(ids(&catalog.page(Sort::PriceDesc, "", 2, 3)), ["b"]);
     }
 
     #[test]
@@ -1081,6 +1104,8 @@ mod tests {
         assert_eq!(ids(&catalog.page(Sort::Name, "ap", 1, 10)), ["a", "b"]);
         assert_eq!(ids(&catalog.page(Sort::Price, "ap", 1, 10)), ["b", "a"]);
         assert_eq!(ids(&catalog.page(Sort::Price, "ap", 2, 1)), ["a"]);
+        assert_eq!(ids(&catalog.page(Sort::PriceDesc, "ap", 1, 10)), ["a", "b"]);
+        assert_eq!(ids(&catalog.page(Sort::PriceDesc, "ap", 2, 1)), ["b"]);
         assert_eq!(catalog.page(Sort::Id, "zz", 1, 10).total, 0);
     }
 

@@ -389,6 +389,15 @@ impl Checkout {
         (self.on_hand(product_id) - self.reserved(product_id)).max(0)
     }
 
+    /// Units a shopper may still order: what is available of a product for sale, else none.
+    pub fn for_sale(&self, product_id: &str) -> i64 {
+        if self.enabled(product_id) {
+            self.available(product_id)
+        } else {
+            0
+        }
+    }
+
     /// The lines of a cart in display order: by name, then product id.
     pub fn lines(&self, cart: &Cart) -> Vec<Line> {
         let mut lines: Vec<Line> = cart
@@ -921,6 +930,17 @@ mod tests {
         assert_eq!(
             answers(&round_trip(&original, "checkout")),
             answers(&original)
+        );
+    }
+
+    #[test]
+    fn stock_levels_count_what_is_available_for_sale() {
+        let mut model = Checkout::default();
+        sample()[..9].iter().for_each(|op| model.apply(op)); // o2 reserved 2 of p1's 5
+        let levels = view::stock_json(&model, ["p1", "p2", "unknown"]);
+        assert_eq!(
+            String::from_utf8(levels).unwrap(),
+            r#"{"items":[{"product_id":"p1","available":3},{"product_id":"p2","available":0},{"product_id":"unknown","available":0}]}"#
         );
     }
 

