@@ -125,7 +125,7 @@ fuzz: build $(KAFKA_JARS) ## a long fuzz run: tests/test_fuzz.py and tests/test_
 lighthouse: build $(KAFKA_JARS) chromium ## Lighthouse on the catalog, a product, the cart and an order, desktop and mobile (>= 95, CLS <= 0.05)
 	$(VENV)/bin/pytest tests/test_storefront_e2e.py -m lighthouse -q
 
-test: lint test-rust test-loom test-web test-py lighthouse ## every suite: lint, Rust (tests and loom), vitest, Python (unit, property, integration on a real broker, browser) and Lighthouse
+test: lint test-rust test-loom test-web lighthouse test-py ## every suite: lint, Rust (tests and loom), vitest, Lighthouse, Python (unit, property, integration on a real broker, browser)
 
 $(WRK):
 	@# Debian's wrk, the HTTP load generator of the benchmarks
