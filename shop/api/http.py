@@ -98,7 +98,7 @@ def query_params(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:
     """The query parameters, each at most once and all of them known; else a 400 naming the culprit."""
     raw = scope.get("query_string", b"")
     try:
-        pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=False, errors="strict")
+        pairs = query_pairs(raw)
     except (UnicodeDecodeError, ValueError):
         raise Problem(400, "the query string is not valid percent-encoded UTF-8") from None
     params: dict[str, str] = {}
@@ -109,6 +109,16 @@ def query_params(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:
             raise invalid(name, "given more than once")
         params[name] = value
     return params
+
+
+def query_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """The (name, value) pairs of a query string as `parse_qsl` reads them (blank values kept).
+    A query with nothing escaped, what browsers and the storefront send, is split directly:
+    parse_qsl was a tenth of an uncached catalog page's Python time."""
+    text = raw.decode("ascii")
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
+    return [(name, value) for name, _, value in (part.partition("=") for part in text.split("&") if part)]
 
 
 def int_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
