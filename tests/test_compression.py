@@ -69,3 +69,16 @@ def test_small_answers_are_sent_as_they_are() -> None:
     page = CachedPage(("id", "", 1, 10), False, mark, page_answer(body, False, []), len(body))
     assert len(body) < compression.MIN_BYTES
     assert page.answer_for(b"br") is page.answer
+
+
+@pytest.mark.parametrize("encoding", [b"br", b"gzip"])
+def test_an_answer_sent_once_is_compressed_fast_when_accepted(encoding: bytes) -> None:
+    body = json.dumps({"items": [{"name": f"lorem ipsum {n}"} for n in range(200)]}).encode()
+    answer = page_answer(body, False, [])
+    assert compression.sent_once(answer, None) is answer
+    assert compression.sent_once(page_answer(b"{}", False, []), encoding)[1]["body"] == b"{}"
+    start, sent = compression.sent_once(answer, encoding)
+    headers = dict(start["headers"])
+    assert (headers[b"content-encoding"], int(headers[b"content-length"])) == (encoding, len(sent["body"]))
+    decompress = brotli.decompress if encoding == b"br" else gzip.decompress
+    assert decompress(sent["body"]) == body and len(sent["body"]) < len(body) // 3

@@ -335,7 +335,8 @@ class App:
         key = (scope.get("query_string", b""), protobuf)
         # Answers with CORS headers name the origin: not shared between origins.
         if cors or not self._pages.admits(key):
-            return _page_answer(model.page(*request, protobuf), protobuf, cors)
+            answer = _page_answer(model.page(*request, protobuf), protobuf, cors)
+            return compression.sent_once(answer, compression.accepted(scope))
         mark, body = model.page_unless_shown(*request, protobuf)
         page = CachedPage(request, protobuf, mark, _page_answer(body, protobuf, cors), len(body))
         self._pages.put(key, page)

@@ -421,7 +421,9 @@ export function homeContent(
         contentHtml(entry),
       ),
     ),
-    ...teasers.map((entry) =>
+    // The first teaser is in view when the page opens: its pictures load at once, like the first
+    // cards of a catalog page.
+    ...teasers.map((entry, t) =>
       h(
         "section",
         { class: "teaser", "data-slug": entry.slug, "aria-label": entry.title },
@@ -431,7 +433,9 @@ export function homeContent(
           h(
             "ul",
             { class: "product-grid" },
-            entry.products.map((product) => productCard(product, cart, actions, false)),
+            entry.products.map((product, i) =>
+              productCard(product, cart, actions, t === 0 && i < EAGER_PICTURES),
+            ),
           ),
       ),
     ),
