@@ -25,7 +25,7 @@ from fixtures.server import ShopProcess
 from shop import _core
 from shop._proto import checkout_pb2, fulfilment_pb2
 from shop.config import Config
-from shop.contexts import catalog, checkout, fulfilment, pim_csv
+from shop.contexts import catalog, checkout, cms, fulfilment, pim_csv
 from shop.kafka import admin
 from shop.kafka.consumer import replay
 from shop.kafka.producer import Producer
@@ -270,6 +270,7 @@ def test_shop_snapshot_brings_every_snapshot_up_to_date(config: Config) -> None:
     assert lines[1:] == [
         f"{config.topic(checkout.INTERNAL)}: empty, no snapshot",
         f"{config.topic(fulfilment.INTERNAL)}: empty, no snapshot",
+        f"{config.topic(cms.INTERNAL)}: empty, no snapshot",
     ]
     assert load(config, catalog.INTERNAL)[1] == 29
 

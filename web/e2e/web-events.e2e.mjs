@@ -36,7 +36,7 @@ async function main() {
     page.setDefaultTimeout(WAIT_MS);
     await page.goto(`${BASE}/products/${encodeURIComponent(PRODUCT)}`);
     await page.locator("h1", { hasText: /\S/ }).waitFor();
-    await page.getByRole("button", { name: /to the cart$/ }).click();
+    await page.getByRole("button", { name: /^Add to cart/ }).click();
     await page.locator(".in-cart", { hasText: "1 in cart" }).waitFor();
     await page.goto(BASE); // leaving the page sends what waits (pagehide)
     await page.locator(".card").first().waitFor();
