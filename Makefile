@@ -105,13 +105,12 @@ fmt: $(VENV)/.installed $(WEB_DEPS) ## format Python, Rust and TypeScript
 	cd web && npx biome check --write src e2e scripts
 
 test-rust: $(VENV)/.installed ## cargo test
-	$(CARGO) test --release --no-default-features
+	$(CARGO) test --profile test-fast --no-default-features
 
 .PHONY: test-loom
 test-loom: $(VENV)/.installed ## model-check the swap and the offset signal with loom
-	@# a target dir of its own (other RUSTFLAGS) and no LTO: a rebuild takes about 40 s, not 2 min
-	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-	  $(CARGO) test --release --no-default-features --lib loom
+	@# a feature, not RUSTFLAGS: only this crate is rebuilt, on test-rust's dependencies
+	$(CARGO) test --profile test-fast --no-default-features --features loom --lib loom
 
 test-web: $(WEB_DEPS) ## vitest: the storefront's state logic
 	cd web && npm test
