@@ -19,6 +19,7 @@ WEB_SRC     := $(wildcard web/*.html web/*.ts web/*.json web/src/*.ts web/src/*.
 STOREFRONT  := shop/static/index.html
 WEB_ENV     := PYTHON=$(abspath $(PY))
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 WRK         := /usr/bin/wrk
 
@@ -115,8 +116,10 @@ test-loom: $(VENV)/.installed ## model-check the swap and the offset signal with
 test-web: $(WEB_DEPS) ## vitest: the storefront's state logic
 	cd web && npm test
 
+# Two workers, each with its own broker, a whole file at a time (files share a shop process): most
+# tests wait on a broker or a restart, so the suite takes about 60% of its time on one worker.
 test-py: build $(KAFKA_JARS) $(ZIPKIN_JAR) chromium ## pytest (starts its own broker on free ports; drives chromium)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 fuzz: build $(KAFKA_JARS) ## a long fuzz run: tests/test_fuzz.py and tests/test_hostile_inputs.py with many more examples (about 7 minutes)
 	SHOP_FUZZ_EXAMPLES=$${SHOP_FUZZ_EXAMPLES:-3500} $(VENV)/bin/pytest tests/test_fuzz.py tests/test_hostile_inputs.py -q --timeout 1200
