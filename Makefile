@@ -19,6 +19,7 @@ WEB_SRC     := $(wildcard web/*.html web/*.ts web/*.json web/src/*.ts web/src/*.
 STOREFRONT  := shop/static/index.html
 WEB_ENV     := PYTHON=$(abspath $(PY))
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 WRK         := /usr/bin/wrk
 
@@ -105,19 +106,20 @@ fmt: $(VENV)/.installed $(WEB_DEPS) ## format Python, Rust and TypeScript
 	cd web && npx biome check --write src e2e scripts
 
 test-rust: $(VENV)/.installed ## cargo test
-	$(CARGO) test --release --no-default-features
+	$(CARGO) test --profile test-fast --no-default-features
 
 .PHONY: test-loom
 test-loom: $(VENV)/.installed ## model-check the swap and the offset signal with loom
-	@# a target dir of its own (other RUSTFLAGS) and no LTO: a rebuild takes about 40 s, not 2 min
-	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-	  $(CARGO) test --release --no-default-features --lib loom
+	@# a feature, not RUSTFLAGS: only this crate is rebuilt, on test-rust's dependencies
+	$(CARGO) test --profile test-fast --no-default-features --features loom --lib loom
 
 test-web: $(WEB_DEPS) ## vitest: the storefront's state logic
 	cd web && npm test
 
+# Two workers, each with its own broker, a whole file at a time (files share a shop process): most
+# tests wait on a broker or a restart, so the suite takes about 60% of its time on one worker.
 test-py: build $(KAFKA_JARS) $(ZIPKIN_JAR) chromium ## pytest (starts its own broker on free ports; drives chromium)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 fuzz: build $(KAFKA_JARS) ## a long fuzz run: tests/test_fuzz.py and tests/test_hostile_inputs.py with many more examples (about 7 minutes)
 	SHOP_FUZZ_EXAMPLES=$${SHOP_FUZZ_EXAMPLES:-3500} $(VENV)/bin/pytest tests/test_fuzz.py tests/test_hostile_inputs.py -q --timeout 1200

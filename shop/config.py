@@ -6,7 +6,11 @@ import argparse
 import dataclasses
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
+
+# The home page, teasers and pages shipped in the package, so a wheel's `shop run` shows them too.
+SAMPLE_CONTENT = Path(__file__).with_name("sample_content")
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -25,10 +29,10 @@ class Config:
     sample_rows: int = _setting(10_000, "products `shop run` imports when the topics are empty (0: none)")
     sample_seed: int = _setting(0, "seed of the sample data `shop run` imports")
     sample_content: str = _setting(
-        "content", "folder of Markdown content `shop run` imports when cms has none (empty: none)"
+        str(SAMPLE_CONTENT), "folder of Markdown content `shop run` imports when cms has none (empty: none)"
     )
     consume_batch: int = _setting(10_000, "most messages a context applies in one batch")
-    ready_timeout: int = _setting(30, "seconds a request waits for its own write to be applied")
+    ready_timeout: float = _setting(30.0, "seconds a request waits for its own write to be applied")
     stall_timeout: int = _setting(30, "seconds a consumer may be stuck or lag unmoving before /healthz fails")
     broker_timeout: int = _setting(10, "seconds without a reachable broker before /readyz fails")
     log_level: str = _setting("INFO", "log level: DEBUG, INFO, WARNING or ERROR")

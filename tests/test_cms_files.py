@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from shop._proto import cms_pb2
+from shop.config import SAMPLE_CONTENT
 from shop.contexts import cms_files
 
 PAGE = """---
@@ -129,6 +130,6 @@ def test_the_plan_is_the_exact_difference() -> None:
 
 
 def test_the_sample_content_parses() -> None:
-    entries = cms_files.parse_folder(Path(__file__).parent.parent / "content")
+    entries = cms_files.parse_folder(SAMPLE_CONTENT)
     kinds = sorted({e.kind for e in entries})
     assert kinds == ["hero", "page", "teaser"]

@@ -18,12 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from fixtures.host import REPO
 from fixtures.kafka_broker import Broker, single_broker
 from fixtures.server import ShopProcess
 from shop import cli, event_log
 from shop._proto import checkout_pb2
-from shop.config import Config
+from shop.config import SAMPLE_CONTENT, Config
 from shop.contexts import checkout, cms, cms_files, pim
 from shop.copy_events import CopyRefused, Scrubber, copy_events
 from shop.kafka import admin
@@ -82,7 +81,7 @@ def source(
     checkout_internal_dead the garbage."""
     config = fresh_config(broker)
     ids = import_catalog(config, 3, {0: 10, 1: 10, 2: 10})
-    content = cms_files.import_content(config, REPO / "content")
+    content = cms_files.import_content(config, SAMPLE_CONTENT)
     shop = ShopProcess(config, Path(tmp_path_factory.mktemp("source")) / "shop.log").start()
     try:
         producer = Producer(config)

@@ -1,5 +1,6 @@
 """The wheel as a packager ships it: built with maturin, installed into a fresh virtual environment,
-`shop --version` and `shop run` against a real broker, serving a catalog page and the storefront."""
+`shop --version` and `shop run` against a real broker, serving a catalog page, the storefront and
+the sample content it imported (shipped in the package: nothing of the source tree is at hand)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,13 @@ def test_the_wheel_installs_and_runs_the_shop(config: Config, tmp_path: Path) ->
     wheel = build_wheel(tmp_path / "dist")
     assert "abi3" in wheel.name and "manylinux" in wheel.name
     names = zipfile.ZipFile(wheel).namelist()
-    for shipped in ("shop/_core.abi3.so", "shop/_core.pyi", "shop/py.typed", "shop/_proto/catalog_pb2.py"):
+    for shipped in (
+        "shop/_core.abi3.so",
+        "shop/_core.pyi",
+        "shop/py.typed",
+        "shop/_proto/catalog_pb2.py",
+        "shop/sample_content/home-hero.md",
+    ):
         assert shipped in names
     assert "shop/static/index.html" in names  # the storefront, built from web/ by `make build`
     assert any(name.startswith("shop/static/assets/") and name.endswith(".js") for name in names)
@@ -53,6 +60,7 @@ def test_the_wheel_installs_and_runs_the_shop(config: Config, tmp_path: Path) ->
 
     port = free_port()
     env = {**os.environ, **config.to_env(), "SHOP_HTTP_PORT": str(port), "SHOP_SAMPLE_ROWS": "50"}
+    del env["SHOP_SAMPLE_CONTENT"]  # the default: the content inside the installed package
     log = tmp_path / "shop.log"
     with open(log, "wb") as out:
         # Run from a folder without the source tree, so only the installed wheel can be imported.
@@ -74,14 +82,23 @@ def test_the_wheel_installs_and_runs_the_shop(config: Config, tmp_path: Path) ->
         assert page is not None, log.read_text()
         assert page["total"] == 50
         assert len(page["items"]) == 5
-        storefront = httpx.get(f"http://127.0.0.1:{port}/cart", timeout=10)
-        assert storefront.status_code == 200
-        assert storefront.headers["content-type"] == "text/html; charset=utf-8"
-        assert "<title>Event Thingy Store</title>" in storefront.text
-        script = storefront.text.split('src="', 1)[1].split('"', 1)[0]
-        asset = httpx.get(f"http://127.0.0.1:{port}{script}", timeout=10)
-        assert asset.status_code == 200
-        assert asset.headers["content-type"] == "text/javascript; charset=utf-8"
-        assert "immutable" in asset.headers["cache-control"]
+        assert_serves_storefront_and_sample_content(f"http://127.0.0.1:{port}")
     finally:
         stop_group(process)
+
+
+def assert_serves_storefront_and_sample_content(url: str) -> None:
+    storefront = httpx.get(f"{url}/cart", timeout=10)
+    assert storefront.status_code == 200
+    assert storefront.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<title>Event Thingy Store</title>" in storefront.text
+    script = storefront.text.split('src="', 1)[1].split('"', 1)[0]
+    asset = httpx.get(f"{url}{script}", timeout=10)
+    assert asset.status_code == 200
+    assert asset.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert "immutable" in asset.headers["cache-control"]
+    hero = httpx.get(f"{url}/api/v1/content/home-hero", timeout=10)
+    assert hero.status_code == 200, hero.text
+    assert "<strong>order today</strong>" in hero.json()["html"]
+    pages = httpx.get(f"{url}/api/v1/content?kind=page", timeout=10).json()["items"]
+    assert {"shipping", "returns", "imprint"} <= {page["slug"] for page in pages}

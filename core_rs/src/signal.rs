@@ -2,7 +2,7 @@
 //! variable), event loops (an eventfd each) and the shoppers' writes in flight, which Kafka
 //! acknowledged and which are answered once the projection applied them (read-your-writes).
 
-#[cfg(loom)]
+#[cfg(feature = "loom")]
 use crate::sync::AtomicUsize;
 use crate::sync::{
     locked, seq_cst_between_store_and_load, wait_timeout_while, AtomicI64, AtomicU64, Condvar,
@@ -37,7 +37,7 @@ pub struct SignalState {
     writes: Mutex<Writes>,
     next_write: AtomicU64,
     /// Under loom, `wake_all` counts here instead of writing eventfds.
-    #[cfg(loom)]
+    #[cfg(feature = "loom")]
     wakes: AtomicUsize,
 }
 
@@ -57,7 +57,7 @@ impl Default for SignalState {
             advanced: Condvar::new(),
             writes: Mutex::new(Writes::default()),
             next_write: AtomicU64::new(0),
-            #[cfg(loom)]
+            #[cfg(feature = "loom")]
             wakes: AtomicUsize::new(0),
         }
     }
@@ -133,13 +133,13 @@ impl SignalState {
         self.wake_all();
     }
 
-    #[cfg(loom)]
+    #[cfg(feature = "loom")]
     fn wake_all(&self) {
         let _wakers = locked(&self.wakers);
         self.wakes.fetch_add(1, Ordering::SeqCst);
     }
 
-    #[cfg(not(loom))]
+    #[cfg(not(feature = "loom"))]
     fn wake_all(&self) {
         let one: u64 = 1;
         for fd in locked(&self.wakers).iter() {
@@ -267,7 +267,7 @@ impl Drop for SignalState {
 /// for a notification, so the timeout path is not explored); `SeqCst` on loads and stores, which
 /// loom weakens to acquire/release: `seq_cst_between_store_and_load` gives the model the order
 /// the real build has (see `crate::sync`).
-#[cfg(all(test, loom))]
+#[cfg(all(test, feature = "loom"))]
 mod loom_tests {
     use super::*;
     use loom::thread;

@@ -299,7 +299,7 @@ mod tests {
 /// returns every reader's handle to the old copy counts in that copy's `Arc` (arc-swap pays its
 /// readers' debts before it returns). That arc-swap keeps this contract is tested by arc-swap, and
 /// that `Arc`'s count is exact by std: loom's `Arc` never shows a stale count.
-#[cfg(all(test, loom))]
+#[cfg(all(test, feature = "loom"))]
 mod loom_tests {
     use super::*;
     use loom::cell::UnsafeCell;

@@ -1,8 +1,8 @@
-//! The synchronisation primitives of `swap` and `signal`: std's, or loom's under `--cfg loom`
+//! The synchronisation primitives of `swap` and `signal`: std's, or loom's with the `loom` feature
 //! (`make test-loom`), so the model checker explores every interleaving of the same code. In a
 //! normal build this module only re-exports std and adds nothing to any path.
 
-#[cfg(loom)]
+#[cfg(feature = "loom")]
 pub(crate) use loom::{
     hint::spin_loop,
     sync::{
@@ -11,7 +11,7 @@ pub(crate) use loom::{
     },
     thread::yield_now,
 };
-#[cfg(not(loom))]
+#[cfg(not(feature = "loom"))]
 pub(crate) use std::{
     hint::spin_loop,
     sync::{
@@ -37,14 +37,14 @@ pub(crate) fn wait_timeout_while<'a, T>(
     timeout: Duration,
     condition: impl FnMut(&mut T) -> bool,
 ) -> (MutexGuard<'a, T>, bool) {
-    #[cfg(not(loom))]
+    #[cfg(not(feature = "loom"))]
     {
         let (guard, result) = condvar
             .wait_timeout_while(guard, timeout, condition)
             .unwrap_or_else(|e| e.into_inner());
         (guard, result.timed_out())
     }
-    #[cfg(loom)]
+    #[cfg(feature = "loom")]
     {
         let _ = timeout;
         let (mut guard, mut condition) = (guard, condition);
@@ -61,6 +61,6 @@ pub(crate) fn wait_timeout_while<'a, T>(
 /// the real build (a store-buffering pair: one side sees the other's store), without false alarms.
 #[inline(always)]
 pub(crate) fn seq_cst_between_store_and_load() {
-    #[cfg(loom)]
+    #[cfg(feature = "loom")]
     loom::sync::atomic::fence(Ordering::SeqCst);
 }
