@@ -119,7 +119,8 @@ def change_and_schedule(config: Config, shop: ShopProcess, folder: Path) -> None
     """A changed folder: exactly one new, one changed, one removed; read your writes by offset."""
     (folder / "returns.md").write_text(page("returns", "Now 60 days.", position=2))
     (folder / "imprint.md").unlink()
-    publish_at = time.time() + 2.5
+    # Far enough ahead that the import and the reads below come before it, even on a busy machine.
+    publish_at = time.time() + 5
     at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(publish_at)) + f".{int(publish_at % 1 * 1000):03d}Z"
     (folder / "sale.md").write_text(page("sale", "Soon.", kind="teaser", publish_at=at))
     summary = cms_files.import_content(config, folder)

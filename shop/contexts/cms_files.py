@@ -32,7 +32,7 @@ from shop.config import Config
 from shop.contexts import cms
 from shop.kafka import admin
 from shop.kafka.consumer import replay
-from shop.kafka.producer import produce_all
+from shop.kafka.producer import ImportProducer
 
 log = logging.getLogger(__name__)
 
@@ -286,9 +286,10 @@ def import_content(config: Config, folder: Path) -> ImportSummary:
     """Reads and checks the whole folder first (a broken file stops everything), then produces
     only the changes to cms_internal."""
     entries = parse_folder(folder)
-    current = {slug: versions[-1].entry for slug, versions in history(config).items()}
-    events, summary = plan_import(entries, current)
-    produce(config, [(entry, 0) for entry in events])
+    with ImportProducer(config) as producer:
+        current = {slug: versions[-1].entry for slug, versions in history(config).items()}
+        events, summary = plan_import(entries, current)
+        produce(config, producer, [(entry, 0) for entry in events])
     log.info("import-content: %s", summary)
     return summary
 
@@ -296,19 +297,20 @@ def import_content(config: Config, folder: Path) -> ImportSummary:
 def revert(config: Config, slug: str, number: int) -> Version | None:
     """Produces a new version of `slug` equal to its version `number`; None when that is the
     current content already (nothing produced). ContentError for an unknown slug or version."""
-    versions = history(config).get(slug)
-    if not versions:
-        raise ContentError(f"no entry with slug {slug!r}")
-    if not 1 <= number <= len(versions):
-        raise ContentError(f"{slug} has versions 1 to {len(versions)}, not {number}")
-    wanted = versions[number - 1].entry
-    if _same(versions[-1].entry, wanted):
-        return None
-    changed_at = produce(config, [(wanted, number)])
+    with ImportProducer(config) as producer:
+        versions = history(config).get(slug)
+        if not versions:
+            raise ContentError(f"no entry with slug {slug!r}")
+        if not 1 <= number <= len(versions):
+            raise ContentError(f"{slug} has versions 1 to {len(versions)}, not {number}")
+        wanted = versions[number - 1].entry
+        if _same(versions[-1].entry, wanted):
+            return None
+        changed_at = produce(config, producer, [(wanted, number)])
     return Version(len(versions) + 1, changed_at, number, wanted)
 
 
-def produce(config: Config, entries: list[tuple[cms_pb2.Entry, int]]) -> int:
+def produce(config: Config, producer: ImportProducer, entries: list[tuple[cms_pb2.Entry, int]]) -> int:
     """Produces each (entry, version it reverts to or 0) as an EntryChanged; returns its time."""
     now = int(time.time() * 1000)
     messages = [
@@ -317,5 +319,5 @@ def produce(config: Config, entries: list[tuple[cms_pb2.Entry, int]]) -> int:
         ).SerializeToString()
         for entry, reverted_to in entries
     ]
-    produce_all(config, cms.INTERNAL, messages, None)
+    producer.produce_all(config.topic(cms.INTERNAL), messages, None)
     return now

@@ -16,7 +16,7 @@ from shop.config import Config
 from shop.contexts import pim
 from shop.kafka import admin
 from shop.kafka.consumer import replay
-from shop.kafka.producer import produce_all
+from shop.kafka.producer import ImportProducer
 from shop.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -180,9 +180,10 @@ def import_products(config: Config, stream: TextIO, progress: bool = True) -> Im
     """Parses the whole file first (a bad row stops everything), then produces only the changes."""
     rows = parse_products(stream)
     admin.ensure_topics(config, pim.TOPICS)
-    events, summary = plan_import(rows, current_products(config))
-    messages = [pim_pb2.InternalMessage(product=product).SerializeToString() for product in events]
-    bar = Progress("import-products", len(messages), sys.stderr) if progress else None
-    produce_all(config, pim.INTERNAL, messages, bar)
+    with ImportProducer(config) as producer:
+        events, summary = plan_import(rows, current_products(config))
+        messages = [pim_pb2.InternalMessage(product=product).SerializeToString() for product in events]
+        bar = Progress("import-products", len(messages), sys.stderr) if progress else None
+        producer.produce_all(config.topic(pim.INTERNAL), messages, bar)
     log.info("import-products: %s", summary)
     return summary

@@ -17,7 +17,7 @@ from shop.contexts import fulfilment
 from shop.contexts.pim_csv import CsvError
 from shop.kafka import admin
 from shop.kafka.consumer import replay
-from shop.kafka.producer import produce_all
+from shop.kafka.producer import ImportProducer
 from shop.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,18 @@ def import_stock(config: Config, stream: TextIO, progress: bool = True) -> Stock
     """Makes on-hand stock equal the file's targets (products not in the file keep theirs)."""
     targets = parse_stock(stream)
     admin.ensure_topics(config, fulfilment.TOPICS)
-    current = _core.Fulfilment()
-    replay(config, fulfilment.INTERNAL, current.apply)
+    with ImportProducer(config) as producer:
+        current = _core.Fulfilment()
+        replay(config, fulfilment.INTERNAL, current.apply)
+        messages, summary = plan_corrections(targets, current)
+        bar = Progress("import-stock", len(messages), sys.stderr) if progress else None
+        producer.produce_all(config.topic(fulfilment.INTERNAL), messages, bar)
+    log.info("import-stock: %s", summary)
+    return summary
+
+
+def plan_corrections(targets: dict[str, int], current: _core.Fulfilment) -> tuple[list[bytes], StockSummary]:
+    """The StockCorrected events that bring on-hand stock from `current` to `targets`."""
     summary = StockSummary(rows=len(targets))
     messages = []
     for product_id, target in targets.items():
@@ -90,7 +100,4 @@ def import_stock(config: Config, stream: TextIO, progress: bool = True) -> Stock
         summary.changed += 1
         corrected = fulfilment_pb2.StockCorrected(product_id=product_id, quantity_change=change)
         messages.append(fulfilment_pb2.InternalMessage(stock_corrected=corrected).SerializeToString())
-    bar = Progress("import-stock", len(messages), sys.stderr) if progress else None
-    produce_all(config, fulfilment.INTERNAL, messages, bar)
-    log.info("import-stock: %s", summary)
-    return summary
+    return messages, summary

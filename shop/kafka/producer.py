@@ -273,22 +273,41 @@ def relay_producer(config: Config) -> Producer:
     return Producer(config, extra={"message.timeout.ms": 0, "linger.ms": RELAY_LINGER_MS})
 
 
-def produce_all(config: Config, topic: str, messages: list[bytes], progress: Progress | None) -> None:
-    """Produces every message to `topic` in order (idempotent, acks=all) and returns once Kafka
-    acknowledged them all; raises ProduceError otherwise. Batches for throughput: no one waits on
-    a single message here."""
-    settings = {"linger.ms": 20, "batch.size": 1_000_000, "message.timeout.ms": IMPORT_TIMEOUT_S * 1000}
-    producer = Producer(config, extra=settings)
-    futures = []
-    for message in messages:
-        future = producer.produce(config.topic(topic), message)
+class ImportProducer:
+    """Produces an import's messages (idempotent, acks=all, batched for throughput: no one waits on
+    a single message). Made before the import reads the topic's current state: a new idempotent
+    client waits about 500 ms for its producer id (librdkafka retries that on a fixed timer once
+    it learned the broker's id), and this way the wait overlaps the read instead of following it."""
+
+    def __init__(self, config: Config) -> None:
+        settings = {"linger.ms": 20, "batch.size": 1_000_000, "message.timeout.ms": IMPORT_TIMEOUT_S * 1000}
+        self._producer: Producer | None = Producer(config, extra=settings)
+
+    def __enter__(self) -> ImportProducer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._close()
+
+    def _close(self) -> int:
+        """Flushes and frees the client (once); returns the writes still unacknowledged."""
+        producer, self._producer = self._producer, None
+        return 0 if producer is None else producer.close(timeout=IMPORT_TIMEOUT_S)
+
+    def produce_all(self, topic: str, messages: list[bytes], progress: Progress | None) -> None:
+        """Produces every message to `topic` in order and returns once Kafka acknowledged them
+        all; raises ProduceError otherwise. Once per import: the client is closed then."""
+        assert self._producer is not None, "an ImportProducer produces once"
+        futures = []
+        for message in messages:
+            future = self._producer.produce(topic, message)
+            if progress is not None:
+                future.add_done_callback(lambda _future: progress.advance())
+            futures.append(future)
+        unacknowledged = self._close()  # every delivery report served: the futures are done
         if progress is not None:
-            future.add_done_callback(lambda _future: progress.advance())
-        futures.append(future)
-    unacknowledged = producer.close(timeout=IMPORT_TIMEOUT_S)
-    if progress is not None:
-        progress.close()
-    for future in futures:
-        future.result(timeout=0)
-    if unacknowledged:
-        raise ProduceError(f"{unacknowledged} messages to {topic} were not acknowledged by Kafka")
+            progress.close()
+        for future in futures:
+            future.result(timeout=0)
+        if unacknowledged:
+            raise ProduceError(f"{unacknowledged} messages to {topic} were not acknowledged by Kafka")
