@@ -24,6 +24,7 @@ from email.utils import formatdate
 from typing import Any
 
 from confluent_kafka import Consumer
+from google.protobuf.message import DecodeError
 
 from shop import _core, metrics
 from shop._proto import checkout_pb2, fulfilment_pb2, notification_pb2, shoppers_pb2
@@ -248,8 +249,12 @@ def last_recorded(config: Config, source: str) -> int:
         window = 64
         while end > low:
             start = max(low, end - window)
-            for _offset, value in reversed(admin.read_range(consumer, topic, start, end)):
-                sent = notification_pb2.InternalMessage.FromString(value).email_sent
+            for offset, value in reversed(admin.read_range(consumer, topic, start, end)):
+                try:
+                    sent = notification_pb2.InternalMessage.FromString(value).email_sent
+                except DecodeError:
+                    log.warning("%s offset %d is not a notification record: stepped over", topic, offset)
+                    continue
                 if sent.source == source:
                     return sent.source_offset
             end, window = start, window * 2
