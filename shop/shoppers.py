@@ -57,8 +57,11 @@ COUNTRIES = frozenset(
 # The longest each field may be, in characters (an email: RFC 5321's path limit).
 MAX_LENGTH = {"email": 254, "name": 100, "street": 200, "postcode": 16, "city": 100, "country": 2}
 FIELDS = tuple(MAX_LENGTH)
-# One @, a local part without spaces, a domain of dotted labels: what a mail server can be asked.
-EMAIL = re.compile(r"[^@\s]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+# One @, an ASCII local part (RFC 5322's atom characters and dots), a domain of dotted labels: what
+# any mail server can be asked, without SMTPUTF8.
+EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
 POSTCODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]*")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -273,8 +276,10 @@ class Vault(Worker):
         return self._producer
 
     def _serve_deliveries(self) -> None:
-        while self._producer is not None:
-            self._producer.poll(0.1)
+        """Delivery reports of new keys, until the vault stops."""
+        producer = self._producer
+        while producer is not None and not self._stopping.is_set():
+            producer.poll(0.1)
 
 
 def _settle(done: asyncio.Future[None], outcome: Exception | None) -> None:
