@@ -190,8 +190,9 @@ class Vault(Worker):
         """A key written (or, for a tombstone, forgotten)."""
         shopper_id, _, key_id = (key or b"").decode(errors="replace").partition("/")
         with self._lock:
+            # What replaces a key (a tombstone, or anything that does not unwrap) erases it.
+            self._keys.get(shopper_id, {}).pop(key_id, None)
             if value is None:
-                self._keys.get(shopper_id, {}).pop(key_id, None)
                 return
             try:
                 record = shoppers_pb2.ShopperKey.FromString(value)

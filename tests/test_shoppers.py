@@ -17,15 +17,17 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka import Producer as KafkaProducer
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource  # type: ignore[attr-defined]
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from fixtures.kafka_broker import Broker
 from fixtures.server import ShopProcess
 from shop import shoppers
-from shop._proto import checkout_pb2
+from shop._proto import checkout_pb2, shoppers_pb2
 from shop.api.problems import Problem
 from shop.config import Config
 from shop.contexts import pim_csv, stock_csv
 from shop.kafka import admin
+from shop.shoppers import write_master_key
 from tests.support.config import fresh_config
 from tests.support.polling import eventually
 from tests.support.replay import checkout_state
@@ -261,3 +263,28 @@ def test_an_order_without_details_has_no_shopper(shop: ShopProcess) -> None:
         assert response.status_code == 201, response.text
         assert "shopper" not in response.json()
         assert "shopper" not in client.get(response.headers["location"]).json()
+
+
+def test_a_key_replaced_by_a_tombstone_or_anything_unreadable_is_forgotten(tmp_path: Path) -> None:
+    """What `shop forget` writes, and what a copy or a stray write may leave: either erases the key."""
+    write_master_key(str(tmp_path / "master.key"))
+    vault = shoppers.Vault(Config(master_key_file=str(tmp_path / "master.key")))
+    shopper_id, key_id, data_key = vault.shopper_id(ALICE["email"]), "k1", AESGCM.generate_key(bit_length=256)
+    aad = f"{shopper_id}/{key_id}".encode()
+    wrapped = AESGCM(vault.master).encrypt(b"n" * 12, data_key, aad)
+    key_record = shoppers_pb2.ShopperKey(
+        shopper_id=shopper_id, key_id=key_id, nonce=b"n" * 12, wrapped=wrapped
+    )
+    details = shoppers.details(ALICE).SerializeToString()
+    sealed = shoppers_pb2.Sealed(
+        shopper_id=shopper_id,
+        key_id=key_id,
+        nonce=b"m" * 12,
+        ciphertext=AESGCM(data_key).encrypt(b"m" * 12, details, aad),
+    ).SerializeToString()
+    for replacement in (None, b"", b"\xff garbage"):
+        vault._learn(aad, key_record.SerializeToString())
+        opened = vault.open(sealed)
+        assert opened is not None and opened.city == "Oxford"
+        vault._learn(aad, replacement)
+        assert vault.open(sealed) is None, replacement
