@@ -13,6 +13,10 @@ KAFKA       := ops/kafka/kafka.sh
 KAFKA_JARS  := ops/kafka/lib/.complete
 ZIPKIN      := ops/zipkin/zipkin.sh
 ZIPKIN_JAR  := ops/zipkin/lib/.complete
+MAILPIT     := ops/mailpit/mailpit.sh
+MAILPIT_BIN := ops/mailpit/bin/mailpit
+MAILPIT_MOD := github.com/axllent/mailpit@v1.33.1
+MASTER_KEY  := data/master.key
 PY_DIRS     := shop tests fixtures $(wildcard bench)
 WEB_DEPS    := web/node_modules/.installed
 WEB_SRC     := $(wildcard web/*.html web/*.ts web/*.json web/src/*.ts web/src/*.css web/public/* web/scripts/*) shop/api/openapi.py
@@ -23,7 +27,7 @@ PYTEST_WORKERS ?= 2
 SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 WRK         := /usr/bin/wrk
 
-.PHONY: help run serve test test-rust test-py test-web lighthouse chromium fuzz lint fmt build kafka-up kafka-down tracing tracing-down bench profile soak wheel clean
+.PHONY: help run serve test test-rust test-py test-web lighthouse chromium fuzz lint fmt build kafka-up kafka-down mail-up mail-down tracing tracing-down bench profile soak wheel clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -74,6 +78,21 @@ kafka-up: $(KAFKA_JARS) ## start the local Kafka (unless SHOP_KAFKA_BOOTSTRAP is
 kafka-down: ## stop the local Kafka
 	$(KAFKA) stop
 
+# Mailpit (the local SMTP server with a web UI) built from the Go module proxy, once.
+$(MAILPIT_BIN):
+	GOBIN=$(abspath ops/mailpit/bin) go install $(MAILPIT_MOD)
+
+mail-up: $(MAILPIT_BIN) ## start the local Mailpit (SMTP on 1025, UI at http://127.0.0.1:8025/)
+	$(MAILPIT) start
+
+mail-down: ## stop the local Mailpit
+	$(MAILPIT) stop
+
+# The master key that wraps every shopper's key: made once, never over an existing one.
+$(MASTER_KEY):
+	@mkdir -p $(dir $@)
+	umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' > $@
+
 $(ZIPKIN_JAR): ops/zipkin/pom.xml
 	cd ops/zipkin && mvn -q dependency:copy-dependencies -DoutputDirectory=lib
 	touch $@
@@ -84,7 +103,7 @@ tracing: $(ZIPKIN_JAR) ## start the local Zipkin (UI at http://127.0.0.1:9411/zi
 tracing-down: ## stop the local Zipkin
 	$(ZIPKIN) stop
 
-run: build kafka-up ## install what is missing, start Kafka, load sample data if empty, serve on :8000 (traced if `make tracing` runs)
+run: build kafka-up mail-up $(MASTER_KEY) ## install what is missing, start Kafka and Mailpit, load sample data if empty, serve on :8000 (traced if `make tracing` runs)
 	@# every request is traced to the local Zipkin while it runs, unless SHOP_TRACE_RATIO says otherwise
 	SHOP_KAFKA_BOOTSTRAP=$${SHOP_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
 	  SHOP_TRACE_RATIO=$${SHOP_TRACE_RATIO:-$$($(ZIPKIN) status >/dev/null 2>&1 && echo 1 || echo 0)} \
@@ -118,7 +137,7 @@ test-web: $(WEB_DEPS) ## vitest: the storefront's state logic
 
 # Two workers, each with its own broker, a whole file at a time (files share a shop process): most
 # tests wait on a broker or a restart, so the suite takes about 60% of its time on one worker.
-test-py: build $(KAFKA_JARS) $(ZIPKIN_JAR) chromium ## pytest (starts its own broker on free ports; drives chromium)
+test-py: build $(KAFKA_JARS) $(ZIPKIN_JAR) $(MAILPIT_BIN) chromium ## pytest (starts its own broker on free ports; drives chromium)
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 fuzz: build $(KAFKA_JARS) ## a long fuzz run: tests/test_fuzz.py and tests/test_hostile_inputs.py with many more examples (about 7 minutes)

@@ -4,6 +4,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/pim.proto",
         "proto/catalog.proto",
         "proto/fulfilment.proto",
+        "proto/shoppers.proto",
         "proto/checkout.proto",
         "proto/cms.proto",
     ];

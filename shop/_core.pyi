@@ -296,6 +296,11 @@ class Checkout(Projection):
         the product ids concerned; None if no such order was placed."""
     def stock(self, product_id: str) -> tuple[int, int, int]:
         """(on hand, reserved, available)."""
+    def order_shopper(self, order_id: str) -> bytes | None:
+        """The order's sealed shopper details (a serialized shoppers.Sealed, empty when none were
+        given); None for an unknown order."""
+    def order_notice(self, order_id: str) -> tuple[str, bytes, bytes] | None:
+        """(status, the order's JSON, its sealed shopper details); None for an unknown order."""
     def stock_levels(self, product_ids: list[str]) -> bytes:
         """JSON {"items": [{"product_id", "available"}]}: units for sale (0 if not for sale)."""
     def order_created(self, offset: int) -> bytes | None:

@@ -18,7 +18,7 @@ from granian import Granian
 from granian.constants import Interfaces, Loops
 from granian.http import HTTP1Settings
 
-from shop import __version__, _core, copy_events, event_log, logs, tracing
+from shop import __version__, _core, copy_events, event_log, logs, shoppers, tracing
 from shop.config import Config, add_arguments, from_args
 from shop.contexts import catalog, checkout, cms, cms_files, fulfilment, pim, pim_csv, stock_csv
 from shop.kafka import admin
@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("slug")
     sub.add_argument("version", type=int)
     sub.set_defaults(command=content_revert)
+    sub = command(
+        "forget",
+        forget,
+        "forget a shopper: erase their keys, so no order shows their details",
+        (*kafka, "master_key_file"),
+    )
+    sub.add_argument("email", help="the shopper's email address")
     command("topics", topics, "create the shop's topics (idempotent) and check their settings", kafka)
     command(
         "snapshot",
@@ -338,6 +345,12 @@ def _open(path: str) -> TextIO:
 
 def fake_products(config: Config, args: argparse.Namespace) -> None:
     pim_csv.fake_products(args.rows, args.seed, sys.stdout)
+
+
+def forget(config: Config, args: argparse.Namespace) -> None:
+    admin.ensure_topics(config, all_topics())
+    erased = shoppers.forget(config, args.email)
+    print(f"{erased} key(s) of that shopper erased; the broker drops them from shopper_keys when it compacts")
 
 
 def topics(config: Config, args: argparse.Namespace) -> None:

@@ -71,6 +71,16 @@ class Config:
     trace_endpoint: str = _setting(
         "http://127.0.0.1:9411/api/v2/spans", "Zipkin's span endpoint the traces are sent to"
     )
+    master_key_file: str = _setting(
+        "data/master.key", "file of the master key (64 hex digits) that wraps each shopper's key"
+    )
+    smtp_host: str = _setting("127.0.0.1", "SMTP server the order emails are sent to")
+    smtp_port: int = _setting(1025, "its port")
+    smtp_tls: str = _setting("none", "none, starttls or tls (SMTP over TLS from the first byte)")
+    smtp_user: str = _setting("", "SMTP login (empty: none)")
+    smtp_password: str = _setting("", "SMTP password")
+    mail_from: str = _setting("Event Thingy Store <shop@localhost>", "sender of the order emails")
+    public_url: str = _setting("http://127.0.0.1:8000", "the storefront's address, for links in emails")
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name

@@ -46,7 +46,7 @@ class Copied:
     """What a message is in both clusters: compared where the copies overlap."""
 
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone (a forgotten shopper's key), copied as one
     headers: tuple[tuple[str, bytes], ...]
     timestamp_ms: int
 
@@ -155,7 +155,7 @@ class Clusters:
     def as_copied(self, topic: str, message: Message) -> Copied:
         """The source's `message` as the destination must hold it: scrubbed if asked."""
         original = copied(message)
-        if self.scrub is None:
+        if self.scrub is None or original.value is None:
             return original
         return dataclasses.replace(original, value=self.scrub(topic, original.value))
 
@@ -171,7 +171,7 @@ def copied(message: Message) -> Copied:
     key = message.key()
     return Copied(
         None if key is None else bytes(key),
-        bytes(message.value() or b""),
+        None if message.value() is None else bytes(message.value() or b""),
         headers,
         int(message.timestamp()[1]),
     )

@@ -25,6 +25,12 @@ APPLY_SECONDS = Histogram(
 )
 APPLIED_EVENTS = Counter("shop_applied_events_total", "Events applied to a projection", ["topic"])
 DEAD_LETTERS = Counter("shop_dead_letters_total", "Events copied to a dead-letter topic", ["topic"])
+EMAILS = Counter(
+    "shop_emails_total",
+    "Order emails: accepted by the SMTP server (confirmed, shipped, backordered), refused for good, "
+    "or retried (the server down or busy)",
+    ["outcome"],
+)
 RELAY_RESTARTS = Counter(
     "shop_relay_restarts_total",
     "Times a relay started again from Kafka's position after a failure",

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
 
-from shop import tracing
+from shop import shoppers, tracing
 from shop.config import Config
-from shop.contexts import catalog, checkout, cms, fulfilment, pim, web
+from shop.contexts import catalog, checkout, cms, fulfilment, notification, pim, web
 from shop.kafka import admin
 from shop.kafka.breaker import CircuitBreaker
 from shop.kafka.dead_letters import DEAD_SUFFIX, DeadLetters, dead_topic
@@ -34,11 +34,13 @@ EVENT_TYPES: dict[str, type[Message]] = {
     **checkout.EVENTS,
     **fulfilment.EVENTS,
     **cms.EVENTS,
+    **shoppers.EVENTS,
+    **notification.EVENTS,
 }
 TOPICS = tuple(EVENT_TYPES)
 # The string fields of events that hold personal data (full protobuf names, so per event type),
-# replaced by `shop copy-events --scrub`. None yet: no event carries a shopper's email, name or
-# address. An order that does lists them here, e.g. "shop.checkout.OrderPlaced.email".
+# replaced by `shop copy-events --scrub`. None: an order's shopper details travel sealed with the
+# shopper's own key (shop/shoppers.py), which `shop forget` erases.
 PERSONAL_FIELDS: frozenset[str] = frozenset()
 
 
@@ -82,6 +84,13 @@ class Shop:
             self.pim_publisher.caught_up,
             self.fulfilment.publisher.caught_up,
         )
+        self.notification = notification.NotificationContext(
+            config,
+            self.relay_producer,
+            self.checkout.model,
+            self.checkout.vault,
+            (self.checkout.projection.loaded, self.checkout.vault.loaded),
+        )
         self.web = web.WebEventsContext(config, self.relay_producer)
         self.content = cms.ContentContext(config, self.relay_producer)
 
@@ -102,6 +111,7 @@ class Shop:
             **self.checkout.relays,
             **self.fulfilment.relays,
             **self.content.relays,
+            **self.notification.relays,
         }
 
     def start(self) -> None:
@@ -118,6 +128,8 @@ class Shop:
         self.checkout.start()
         self.web.start()
         self.content.start()
+        for relay in self.notification.relays.values():
+            relay.start()
         log.info(
             "shop started: %d projections and %d relays running", len(self.projections), len(self.relays)
         )
@@ -135,6 +147,8 @@ class Shop:
             projection.stop_soon()
         for projection in self.projections.values():
             projection.stop(timeout=SNAPSHOT_TIMEOUT_S)
+        self.checkout.vault.stop()
+        self.notification.stop()
         self.web.stop()
         remaining = sum(p.close(self.config.shutdown_timeout) for p in (self.producer, self.relay_producer))
         # Browser events get a second, not the shutdown's wait: what is not sent by then is dropped.

@@ -19,11 +19,12 @@ import httpx
 import pytest
 
 from fixtures.kafka_broker import Broker, single_broker
+from fixtures.mailpit import Mailpit
 from fixtures.server import ShopProcess
 from shop import cli, event_log
 from shop._proto import checkout_pb2
 from shop.config import SAMPLE_CONTENT, Config
-from shop.contexts import checkout, cms, cms_files, pim
+from shop.contexts import checkout, cms, cms_files, notification, pim
 from shop.copy_events import CopyRefused, Scrubber, copy_events
 from shop.kafka import admin
 from shop.kafka.producer import Producer
@@ -31,6 +32,7 @@ from shop.service import PERSONAL_FIELDS, TOPICS, all_topics
 from tests.support.catalog import import_catalog
 from tests.support.config import fresh_config
 from tests.support.polling import eventually
+from tests.support.shopper import DETAILS
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -79,7 +81,8 @@ def source(
     """A shop with products, stock, the sample content, a cart, an order shipped and garbage in
     checkout_internal (with a trace context): every topic holds something, and
     checkout_internal_dead the garbage."""
-    config = fresh_config(broker)
+    mailpit = Mailpit(Path(tmp_path_factory.mktemp("mailpit"))).start()
+    config = dataclasses.replace(fresh_config(broker), smtp_port=mailpit.smtp_port)
     ids = import_catalog(config, 3, {0: 10, 1: 10, 2: 10})
     content = cms_files.import_content(config, SAMPLE_CONTENT)
     shop = ShopProcess(config, Path(tmp_path_factory.mktemp("source")) / "shop.log").start()
@@ -89,7 +92,9 @@ def source(
         producer.close()
         with httpx.Client(base_url=shop.url, timeout=30) as shopper:
             placed = shopper.put(f"/api/v1/cart/items/{ids[0]}", json={"quantity": 2})
-            order = shopper.post("/api/v1/cart/order", headers={"if-match": placed.headers["etag"]})
+            order = shopper.post(
+                "/api/v1/cart/order", headers={"if-match": placed.headers["etag"]}, json=DETAILS
+            )
             assert order.status_code == 201, order.text
             order_id, ordered = order.json()["id"], shopper.cookies["cart"]
             eventually(lambda: shopper.get(f"/api/v1/orders/{order_id}").json()["status"] == "shipped")
@@ -105,9 +110,13 @@ def source(
             eventually(lambda: shopper.get(product).json()["popularity"]["views"] == 1)
         eventually(lambda: admin.end_offset(config, config.topic(checkout.INTERNAL + "_dead")) == 1)
         eventually(lambda: admin.end_offset(config, config.topic(cms.PUBLIC)) == content.new)
+        eventually(
+            lambda: admin.end_offset(config, config.topic(notification.INTERNAL)) == 2
+        )  # confirmed, shipped
         yield SourceShop(config, shop, ids, cart, ordered, order_id)
     finally:
         shop.stop()
+        mailpit.stop()
 
 
 def tail_json(config: Config, topic: str, **options: Any) -> list[dict[str, Any]]:

@@ -22,6 +22,11 @@ pub mod cms {
 }
 
 #[allow(clippy::all, clippy::pedantic)]
+pub mod shoppers {
+    include!(concat!(env!("OUT_DIR"), "/shop.shoppers.rs"));
+}
+
+#[allow(clippy::all, clippy::pedantic)]
 pub mod checkout {
     include!(concat!(env!("OUT_DIR"), "/shop.checkout.rs"));
 }

@@ -216,7 +216,7 @@ class App:
         await _send_answer(send, await self._cart_routes().get_cart(scope), cors)
 
     async def _order_cart(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
-        await _send_answer(send, await self._cart_routes().place_order(scope), cors)
+        await _send_answer(send, await self._cart_routes().place_order(scope, receive), cors)
 
     async def _set_item(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         product_id = inputs.text_id(rest, "product_id")

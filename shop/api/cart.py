@@ -3,13 +3,16 @@ model once it applied the command (read-your-writes)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from prometheus_client import Counter
 
-from shop import _core, metrics
+from shop import _core, metrics, shoppers
+from shop._proto.checkout_pb2 import Order
+from shop._proto.shoppers_pb2 import ShopperDetails
 from shop.api import http, inputs
 from shop.api.http import Receive, Scope
 from shop.api.problems import Problem, invalid, not_ready, unavailable
@@ -18,12 +21,15 @@ from shop.contexts.checkout import CheckoutContext, new_id
 from shop.kafka.breaker import BreakerOpen, CircuitBreaker
 from shop.kafka.offsets import NotApplied, ProduceError
 from shop.kafka.projection import ProjectionLoop
+from shop.shoppers import NoMasterKey
 
 T = TypeVar("T")
 
 COOKIE = "cart"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_BODY = 1024
+# An order's body: the shopper's details, each field within its length (shoppers.MAX_LENGTH).
+MAX_ORDER_BODY = 4096
 # A stock request names the products of a catalog page at most: ids of up to 1000 bytes each.
 MAX_STOCK_BODY = 1024 * _core.MAX_PER_PAGE
 # How long a Shop-Min-Offset past the end of the topic (as this instance last saw it) waits before
@@ -138,14 +144,20 @@ class CartRoutes:
                 offset = await self._produce(lambda: self.checkout.set_item(cart_id, product_id, item))
                 return self._cart(scope, cart_id, cookie, product_id, written_at=offset)
 
-    async def place_order(self, scope: Scope) -> Answer:
-        with self.handling, self.slots:  # no body: the slot at once
-            return await self._place_order(scope)
+    async def place_order(self, scope: Scope, receive: Receive) -> Answer:
+        with self.handling:
+            body = await http.read_body(scope, receive, MAX_ORDER_BODY, self.config.body_timeout)
+            shopper = _shopper(body)  # checked before anything is written: a refusal orders nothing
+            with self.slots:
+                return await self._place_order(scope, shopper)
 
-    async def _place_order(self, scope: Scope) -> Answer:
+    async def _place_order(self, scope: Scope, shopper: ShopperDetails | None) -> Answer:
         cart_id, cookie = self._cart_id(scope)
         version = _if_match(scope)
-        order_id, next_cart_id = await self._produce(lambda: self.checkout.place_order(cart_id, version))
+        sealed = b"" if shopper is None else await self._seal(shopper)
+        order_id, next_cart_id = await self._produce(
+            lambda: self.checkout.place_order(cart_id, version, sealed)
+        )
         decided = self.model.decision_answer(order_id, cart_id, http.wants_protobuf(scope))
         if decided is None:  # cannot happen once the offset is applied; never answer from nothing
             raise unavailable("the order was written but not yet decided; retry", 1, "not-applied")
@@ -162,7 +174,8 @@ class CartRoutes:
             *self._to_order(scope, order_id, next_cart_id),
             (b"shop-offset", str(decided.offset).encode()),
         ]
-        return Answer(201, decided.body or b"", _content_type(scope), headers + cookie)
+        body = self._with_shopper(scope, order_id, decided.body or b"")
+        return Answer(201, body, _content_type(scope), headers + cookie)
 
     async def get_order(self, scope: Scope, order_id: str) -> Answer:
         cart_id, _cookie = self._cart_id(scope)
@@ -170,7 +183,30 @@ class CartRoutes:
         offset, body = self.model.order_answer(order_id, cart_id, http.wants_protobuf(scope))
         if body is None:
             raise Problem(404, "no such order for this cart")
+        body = self._with_shopper(scope, order_id, body)
         return Answer(200, body, _content_type(scope), [(b"shop-offset", str(offset).encode())])
+
+    async def _seal(self, shopper: ShopperDetails) -> bytes:
+        try:
+            return await self.checkout.vault.seal(shopper)
+        except NoMasterKey as exc:
+            raise Problem(
+                503, f"the shop cannot keep personal data now ({exc}); nothing was ordered"
+            ) from None
+        except (RuntimeError, TimeoutError) as exc:
+            detail = f"the shopper's key was not written ({exc}); nothing was ordered, retry"
+            raise unavailable(detail, 1, "write-failed") from None
+
+    def _with_shopper(self, scope: Scope, order_id: str, body: bytes) -> bytes:
+        """The order's body with its shopper's details, opened here (never in the model, its
+        snapshots or its replays): absent when none were given or the shopper was forgotten."""
+        shopper = self.checkout.vault.open(self.model.order_shopper(order_id) or b"")
+        if shopper is None:
+            return body
+        if http.wants_protobuf(scope):  # a message's fields may come in any order: field 6 appended
+            return body + Order(shopper=shopper).SerializeToString()
+        details = {name: getattr(shopper, name) for name in shoppers.FIELDS}
+        return body[:-1] + b',"shopper":' + json.dumps(details, separators=(",", ":")).encode() + b"}"
 
     async def stock(self, scope: Scope, receive: Receive) -> Answer:
         """Units for sale of the products named, from one copy (no cart needed, nothing written)."""
@@ -313,6 +349,15 @@ def _quantity(body: bytes) -> int:
     if type(quantity) is not int or not 0 <= quantity <= _core.MAX_QUANTITY:
         raise _quantity_problem()
     return quantity
+
+
+def _shopper(body: bytes) -> ShopperDetails | None:
+    """The shopper's details of an order's body; None for an empty body (an order without them,
+    as before they were asked for)."""
+    if not body.strip():
+        return None
+    like = '{"email": "a@example.com", "name": "A", "street": "S 1", "postcode": "1", "city": "C", "country": "DE"}'  # noqa: E501
+    return shoppers.details(inputs.json_body(body, MAX_ORDER_BODY, like))
 
 
 def _product_ids(body: bytes) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shop import __version__, _core
+from shop import __version__, _core, shoppers
 from shop.api import web_events
 from shop.contexts import web
 
@@ -19,6 +19,7 @@ CART_ITEM = {
     "more_in_stock": {"type": "boolean"},
 }
 NOT_READY = {"$ref": "#/components/responses/NotReady"}
+SHOPPER_DETAILS = "#/components/schemas/ShopperDetails"
 # The limits are the Rust core's, which enforces them: written once, there.
 QUANTITY_SET = {"type": "integer", "minimum": 0, "maximum": _core.MAX_QUANTITY}
 PREFIX = {"type": "string", "maxLength": _core.MAX_PREFIX}
@@ -179,6 +180,14 @@ def _cart_paths() -> dict[str, Any]:
                 "parameters": [
                     {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"}}
                 ],
+                "requestBody": {
+                    "required": False,
+                    "description": (
+                        "who the order ships to (docs/notification.md); 422 names each field at fault. "
+                        "Without a body the order has no shopper details and gets no email."
+                    ),
+                    "content": {"application/json": {"schema": {"$ref": SHOPPER_DETAILS}}},
+                },
                 "responses": {
                     "201": {"description": "the order", "content": _json_and_protobuf("Order", "checkout")},
                     "400": PROBLEM,
@@ -504,6 +513,19 @@ def spec() -> dict[str, Any]:
                         "items": {"type": "array", "items": {"$ref": "#/components/schemas/CartItem"}},
                         "total_price": {"type": "integer"},
                         "created_at": {"type": "integer", "description": "milliseconds since the epoch"},
+                        "shopper": {
+                            "$ref": SHOPPER_DETAILS,
+                            "description": "absent when none were given, or once the shopper was forgotten",
+                        },
+                    },
+                },
+                "ShopperDetails": {
+                    "type": "object",
+                    "required": list(shoppers.FIELDS),
+                    "additionalProperties": False,
+                    "properties": {
+                        name: {"type": "string", "minLength": 1, "maxLength": length}
+                        for name, length in shoppers.MAX_LENGTH.items()
                     },
                 },
                 "Problem": {

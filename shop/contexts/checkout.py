@@ -14,6 +14,7 @@ from shop.contexts import fulfilment, pim
 from shop.kafka.producer import CommandProducer, Producer
 from shop.kafka.projection import ProjectionLoop
 from shop.kafka.relay import Relay, bridge, publisher
+from shop.shoppers import Vault
 
 INTERNAL = "checkout_internal"
 PUBLIC = "checkout_pub"
@@ -41,6 +42,8 @@ class CheckoutContext:
         self.config = config
         self.producer = producer
         self.model = _core.Checkout()
+        # The shoppers' keys: orders carry their details sealed, opened where they are shown.
+        self.vault = Vault(config)
         self.projection = ProjectionLoop(config, INTERNAL, self.model, relay_producer)
         loaded = self.projection.loaded
         self.pim_bridge = bridge(
@@ -83,6 +86,7 @@ class CheckoutContext:
         }
 
     def start(self) -> None:
+        self.vault.start()
         self.projection.start()
         for relay in self.relays.values():
             relay.start()
@@ -91,12 +95,14 @@ class CheckoutContext:
         for relay in self.relays.values():
             relay.stop()
         self.projection.stop()
+        self.vault.stop()
 
     def ready(self) -> bool:
         """Loaded, and what pim and fulfilment had published at start is applied."""
         offset = self.model.offset
         return (
             self.projection.loaded.is_set()
+            and self.vault.loaded.is_set()
             and self.pim_bridge.settled(offset)
             and self.stock_bridge.settled(offset)
         )
@@ -118,9 +124,9 @@ class CheckoutContext:
         message = checkout_pb2.InternalMessage(cart_item_set=command).SerializeToString()
         return await self._write(message)
 
-    async def place_order(self, cart_id: str, cart_version: int) -> tuple[str, str]:
-        """Produces OrderPlaced with a fresh order id and next cart id; returns them once it is
-        applied."""
+    async def place_order(self, cart_id: str, cart_version: int, shopper: bytes = b"") -> tuple[str, str]:
+        """Produces OrderPlaced with a fresh order id and next cart id (and the `shopper`'s sealed
+        details); returns them once it is applied."""
         order_id, next_cart_id = new_id(), new_id()
         command = checkout_pb2.OrderPlaced(
             cart_id=cart_id,
@@ -128,6 +134,7 @@ class CheckoutContext:
             cart_version=cart_version,
             next_cart_id=next_cart_id,
             created_at_ms=int(time.time() * 1000),
+            shopper=shopper,
         )
         message = checkout_pb2.InternalMessage(order_placed=command).SerializeToString()
         await self._write(message)

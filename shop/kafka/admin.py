@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 PARTITIONS = 1
 RETENTION_MS = "-1"
 TIMEOUT_S = 30.0
+# Topics that keep the last message per key instead of every message: the shoppers' keys, where a
+# tombstone must erase the key it replaces (shop/shoppers.py). Named here so that every creator of
+# the shop's topics (the shop, `shop topics`, the tools) creates it so.
+COMPACTED = ("shopper_keys",)
 # Answers a broker gives for a partition whose leadership is still settling (a new topic, a failover).
 LEADERSHIP_ERRORS = frozenset(
     {
@@ -70,15 +74,21 @@ def _admin_client(bootstrap: str, pid: int) -> AdminClient:
     return AdminClient({"bootstrap.servers": bootstrap})
 
 
-def ensure_topics(config: Config, names: Iterable[str]) -> None:
-    """Creates the missing topics; checks that existing ones have one partition and infinite retention."""
+def ensure_topics(config: Config, names: Iterable[str], compacted: Iterable[str] = COMPACTED) -> None:
+    """Creates the missing topics; checks that existing ones have one partition and infinite retention.
+    The `compacted` ones (of `names`) keep only the last message per key (shopper keys: a tombstone
+    there must erase what it replaces)."""
     admin = admin_client(config)
     topics = [config.topic(name) for name in names]
     wanted = {
         "retention.ms": RETENTION_MS,
         "min.insync.replicas": str(config.min_insync_replicas),
     }
-    new = [NewTopic(t, PARTITIONS, config.replication_factor, config=wanted) for t in topics]
+    compact = {config.topic(name) for name in compacted}
+    new = [
+        NewTopic(t, PARTITIONS, config.replication_factor, config={**wanted, **_cleanup(t in compact)})
+        for t in topics
+    ]
     for topic, future in admin.create_topics(new, request_timeout=TIMEOUT_S).items():
         try:
             future.result()
@@ -89,6 +99,10 @@ def ensure_topics(config: Config, names: Iterable[str]) -> None:
     _wait_for_leaders(admin, topics)
     # In a cluster a broker may not know a topic the controller just created: asked again.
     retrying(lambda: _check_existing(admin, topics))
+
+
+def _cleanup(compacted: bool) -> dict[str, str]:
+    return {"cleanup.policy": "compact"} if compacted else {}
 
 
 def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> None:

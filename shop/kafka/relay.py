@@ -246,24 +246,31 @@ def bridge(
 
 
 def last_published_offset(config: Config, public: str) -> int:
-    """The internal offset the last valid message of `public` carries (-1 for none). Messages
-    that are not valid (garbage someone wrote there) are stepped over, backwards, in growing
-    windows: the publisher must not stop on them, nor start again from the beginning."""
+    """The internal offset the last valid message of `public` carries (-1 for none)."""
+    return last_carried(config, public, _core.published_offset)
+
+
+def last_carried(config: Config, topic: str, carried: Callable[[bytes], int | None]) -> int:
+    """The source offset the last message of `topic` carries (-1 for none), as `carried` reads it
+    from a message: None for a message of another source. Messages that are not valid (garbage
+    someone wrote there; `carried` raises ValueError) are stepped over, backwards, in growing
+    windows: a relay must not stop on them, nor start again from the beginning."""
     consumer = Consumer(
         {"bootstrap.servers": config.kafka_bootstrap, "group.id": "shop-last", "enable.auto.commit": False}
     )
     try:
-        low, end = admin.watermarks(consumer, public)
+        low, end = admin.watermarks(consumer, topic)
         window = 16
         while end > low:
             start = max(low, end - window)
-            for offset, value in reversed(admin.read_range(consumer, public, start, end)):
+            for offset, value in reversed(admin.read_range(consumer, topic, start, end)):
                 try:
-                    return _core.published_offset(value)
+                    found = carried(value)
                 except ValueError as exc:
-                    log.warning(
-                        "%s offset %d is not a valid public message (%s): stepped over", public, offset, exc
-                    )
+                    log.warning("%s offset %d is not a valid message (%s): stepped over", topic, offset, exc)
+                    continue
+                if found is not None:
+                    return found
             end, window = start, window * 2
         return -1
     finally:

@@ -1,7 +1,8 @@
 // End-to-end: a shopper in Debian's chromium, against a running shop (BASE_URL), checked against the API.
 // Started by tests/test_storefront_e2e.py, which prepares the data (E2E_DATA) and the shop.
 // Every wait is bounded; screenshots of the main pages go to ARTIFACTS on every run.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { launch, run } from "./browser.mjs";
 import { orderAsAnotherShopper } from "./shopper.mjs";
@@ -16,6 +17,15 @@ const DESKTOP = { width: 1366, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const euros = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR" });
 const price = (cents) => euros.format(cents / 100);
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const SHOPPER = {
+  email: "e2e@example.com",
+  name: "Erin Example",
+  street: "Test Street 9",
+  postcode: "10115",
+  city: "Berlin",
+  country: "de",
+};
 
 let step = "start";
 const log = (text) => console.log(`ok - ${text}`);
@@ -300,10 +310,53 @@ async function twoTabs(context, page, [product]) {
   return tab;
 }
 
+/** axe-core's WCAG A/AA rules on the page as it is now: no violation. */
+async function noAxeViolations(page, what) {
+  await page.evaluate(AXE); // through DevTools: the page's CSP (script-src 'self') allows no script tag
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21aa"] });
+    return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(" ")}`);
+  });
+  same(violations, [], `axe violations on ${what}`);
+}
+
+/** The checkout form: refused details shown beside their fields, kept across a reload, sent by keyboard. */
+async function checkoutDetails(page) {
+  step = "checkout details";
+  const version = (await apiCart(page)).version;
+  await page.fill("#detail-email", "not an address");
+  await page.click("text=Place order");
+  await eventually(async () => (await page.locator(".field-error").count()) === 6, "an error per field");
+  same(await page.getAttribute("#detail-email", "aria-invalid"), "true", "the email is marked invalid");
+  same(
+    await page.getAttribute("#detail-email", "aria-describedby"),
+    "detail-email-error",
+    "its error is its description",
+  );
+  check(page.url().endsWith("/cart"), "no order was placed");
+  same((await apiCart(page)).version, version, "the cart is unchanged");
+  await noAxeViolations(page, "the form with its errors");
+  await page.fill("#detail-email", "");
+  for (const [name, value] of Object.entries(SHOPPER)) {
+    await page.focus(`#detail-${name}`);
+    await page.keyboard.type(value);
+  }
+  same(await page.locator(".field-error").count(), 0, "errors go as their fields are edited");
+  await page.reload();
+  await eventually(
+    async () => (await page.inputValue("#detail-city")) === SHOPPER.city,
+    "the details survive a reload",
+  );
+  await shot(page, "checkout");
+  log("checkout: refused details are shown beside their fields (axe: no violations), kept across a reload");
+}
+
 async function order(page, tab) {
+  await checkoutDetails(page);
   step = "order";
   const before = await apiCart(page);
-  await page.click("text=Place order");
+  await page.focus("#detail-country");
+  await page.keyboard.press("Enter"); // the form is sent from the keyboard
   await page.waitForURL(/\/orders\/[0-9a-f]{32}$/, { timeout: WAIT_MS });
   const orderId = page.url().split("/").pop();
   same(await page.getAttribute("#order-id", "data-order-id"), orderId, "the order shown");
@@ -315,6 +368,11 @@ async function order(page, tab) {
   const placed = await (await page.request.get(`${BASE}/api/v1/orders/${orderId}`)).json();
   same(placed.id, orderId, "order id from the API");
   same(await page.textContent("#order-total"), price(before.total_price), "order total");
+  same(placed.shopper, { ...SHOPPER, country: "DE" }, "the shopper's details in the API");
+  const address = await page.textContent("#order-address");
+  for (const part of [SHOPPER.name, SHOPPER.street, `${SHOPPER.postcode} ${SHOPPER.city}`, "DE"])
+    check(address.includes(part), `the address shown has ${part}: ${address}`);
+  await noAxeViolations(page, "the confirmation page");
   same(
     placed.items.map((i) => [i.product_id, i.quantity]),
     before.items.map((i) => [i.product_id, i.quantity]),

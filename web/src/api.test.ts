@@ -73,7 +73,16 @@ describe("writes", () => {
   it("are sent once, with the cart version as If-Match", async () => {
     const problem = { type: "about:blank", title: "Precondition Failed", status: 412, detail: "changed" };
     const { api, requests } = network(json(412, problem));
-    await expect(api.placeOrder(7)).rejects.toMatchObject({ status: 412 });
+    await expect(
+      api.placeOrder(7, {
+        email: "a@example.com",
+        name: "A",
+        street: "S 1",
+        postcode: "1",
+        city: "C",
+        country: "DE",
+      }),
+    ).rejects.toMatchObject({ status: 412 });
     expect(requests).toEqual([{ url: "http://shop.test/api/v1/cart/order", method: "POST" }]);
   });
 

@@ -10,6 +10,7 @@ import type {
   Page,
   Problem,
   Product,
+  ShopperDetails,
   Sort,
   StockLevels,
 } from "./types";
@@ -95,8 +96,11 @@ export class Api {
     });
   }
 
-  placeOrder(version: number): Promise<Order> {
-    return this.send("POST", "/api/v1/cart/order", { headers: { "if-match": `"${version}"` } });
+  placeOrder(version: number, details: ShopperDetails): Promise<Order> {
+    return this.send("POST", "/api/v1/cart/order", {
+      body: JSON.stringify(details),
+      headers: { "if-match": `"${version}"`, "content-type": "application/json" },
+    });
   }
 
   /** The WebSocket URL of the cart stream, on the API's host. */

@@ -7,15 +7,19 @@ import { formatRoute, parseRoute, type Route } from "./routes";
 import {
   badgeLabel,
   canAddOne,
+  DETAILS_KEY,
+  type DetailField,
+  fieldErrors,
   isNewer,
   Latest,
+  loadDetails,
   orderSettled,
   outOfStockPositions,
   refusalMessage,
   shortPositions,
   unitsInCart,
 } from "./state";
-import type { Cart, CartItem, ContentEntry, Order, ProductSummary, Sort } from "./types";
+import type { Cart, CartItem, ContentEntry, Order, ProductSummary, ShopperDetails, Sort } from "./types";
 import {
   cartView,
   catalogControls,
@@ -53,6 +57,18 @@ let flagged = new Set<string>(); // positions the last refused order named short
 const latest = new Latest(); // one ticket for whatever the current view loads
 const latestHome = new Latest(); // the home page's hero and teasers load beside the catalog
 const placedOrders = new Map<string, Order>();
+// The checkout form's details (kept in sessionStorage across reloads) and the shop's refusals of them.
+const details: ShopperDetails = loadDetails(storage());
+let detailErrors: Partial<Record<DetailField, string>> = {};
+
+/** The tab's sessionStorage, unless the browser refuses it (then nothing survives a reload). */
+function storage(): Storage | undefined {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return undefined;
+  }
+}
 let rerender: () => void = () => {};
 let stopPolling: () => void = () => {};
 const pending = new Map<string, number>(); // changes on their way, by product id (or "order")
@@ -378,7 +394,17 @@ function showCartView(): void {
   document.title = "Cart · Event Thingy Store";
   rerender = () => {
     if (cart)
-      replaceContent(view, cartView(cart, cartBusy, flagged, { change, placeOrder, pending: isPending }));
+      replaceContent(
+        view,
+        cartView(cart, cartBusy, flagged, {
+          change,
+          placeOrder,
+          pending: isPending,
+          details,
+          errors: detailErrors,
+          edit: editDetail,
+        }),
+      );
     else replaceContent(view, heading("Your cart"), loading("your cart"));
   };
   rerender();
@@ -494,11 +520,22 @@ function change(item: CartItem, step: 1 | -1 | "remove"): void {
   );
 }
 
+function editDetail(name: DetailField, value: string): void {
+  details[name] = value;
+  delete detailErrors[name];
+  try {
+    sessionStorage.setItem(DETAILS_KEY, JSON.stringify(details));
+  } catch {
+    // storage full or refused: the details are kept until the page is left
+  }
+}
+
 function placeOrder(): void {
   queue("order", async () => {
     if (!cart) return;
     try {
-      const order = await api.placeOrder(cart.version);
+      const order = await api.placeOrder(cart.version, details);
+      detailErrors = {};
       placedOrders.set(order.id, order);
       webEvents.track({ kind: "order" });
       flagged = new Set();
@@ -508,6 +545,7 @@ function placeOrder(): void {
     } catch (error) {
       if (error instanceof ApiError) {
         flagged = error.status === 409 ? shortPositions(error.problem) : new Set();
+        detailErrors = error.status === 422 ? fieldErrors(error.problem) : {};
         say(refusalMessage(error.status, error.problem, cart), "error");
         await refreshCart();
       } else {

@@ -3,11 +3,14 @@ import {
   backoffDelay,
   badgeLabel,
   canAddOne,
+  DETAILS_KEY,
   FEW_LEFT,
+  fieldErrors,
   formatDate,
   formatPrice,
   isNewer,
   Latest,
+  loadDetails,
   orderSettled,
   orderStatusLabel,
   pageNumbers,
@@ -183,5 +186,51 @@ describe("Latest", () => {
     };
     await Promise.all([load("Lo", 30), load("Lor", 1)]); // the older, slower answer comes back last
     expect(shown).toEqual(["Lor"]);
+  });
+});
+
+describe("checkout details", () => {
+  const problem = (params: { name: string; reason: string }[]) => ({
+    type: "about:blank",
+    title: "Unprocessable Content",
+    status: 422,
+    detail: "bad",
+    invalid_params: params,
+  });
+
+  it("put each refusal beside its field, in the shopper's words", () => {
+    const errors = fieldErrors(
+      problem([
+        { name: "email", reason: "is not an email address (name@example.com)" },
+        { name: "city", reason: "is missing: a non-empty string is needed" },
+        { name: "name", reason: "is longer than 100 characters" },
+        { name: "phone", reason: "unknown field" },
+      ]),
+    );
+    expect(errors).toEqual({
+      email: "Please enter an email address like name@example.com.",
+      city: "Please fill this in.",
+      name: "This is too long: at most 100 characters.",
+    });
+  });
+
+  it("come back from the session's storage, and only their own fields", () => {
+    const stored = JSON.stringify({ email: "a@example.com", city: 7, extra: "x" });
+    const storage = { getItem: (key: string) => (key === DETAILS_KEY ? stored : null) };
+    expect(loadDetails(storage)).toEqual({
+      email: "a@example.com",
+      name: "",
+      street: "",
+      postcode: "",
+      city: "",
+      country: "",
+    });
+    expect(loadDetails({ getItem: () => "{not json" }).email).toBe("");
+    expect(loadDetails(undefined).name).toBe("");
+  });
+
+  it("make a 422 with named fields a request to check them, not an empty cart", () => {
+    expect(refusalMessage(422, problem([{ name: "email", reason: "x" }]), undefined)).toContain("check");
+    expect(refusalMessage(422, undefined, undefined)).toContain("empty");
   });
 });

@@ -1,6 +1,6 @@
 // The app's state logic, free of the DOM and the network so it can be tested on its own.
 import { MAX_QUANTITY } from "./generated/api";
-import type { Cart, CartItem, Problem } from "./types";
+import type { Cart, CartItem, Problem, ShopperDetails } from "./types";
 
 const euros = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR" });
 
@@ -60,7 +60,9 @@ export function refusalMessage(status: number, problem: Problem | undefined, car
     case 412:
       return "Your cart changed in another tab or device. Check it, then order again.";
     case 422:
-      return "Your cart is empty: add something first.";
+      return (problem?.invalid_params ?? []).length > 0
+        ? "Please check the highlighted details. Nothing was ordered."
+        : "Your cart is empty: add something first.";
     case 404:
       return "This product is no longer for sale.";
     default:
@@ -178,4 +180,61 @@ export function pageNumbers(current: number, pages: number): (number | null)[] {
   if (to < pages - 1) shown.push(null);
   if (to < pages) shown.push(pages);
   return shown;
+}
+
+// --- checkout details ---------------------------------------------------------------------------------------
+
+export type DetailField = keyof ShopperDetails;
+
+/** The checkout form's fields, in order: label, input type and autofill hint (phones fill them in). */
+export const DETAIL_FIELDS: { name: DetailField; label: string; type: string; autocomplete: string }[] = [
+  { name: "email", label: "Email", type: "email", autocomplete: "email" },
+  { name: "name", label: "Full name", type: "text", autocomplete: "name" },
+  { name: "street", label: "Street and number", type: "text", autocomplete: "street-address" },
+  { name: "postcode", label: "Postcode", type: "text", autocomplete: "postal-code" },
+  { name: "city", label: "City", type: "text", autocomplete: "address-level2" },
+  { name: "country", label: "Country (two letters, e.g. DE)", type: "text", autocomplete: "country" },
+];
+
+export const DETAILS_KEY = "checkout-details";
+
+export function emptyDetails(): ShopperDetails {
+  return { email: "", name: "", street: "", postcode: "", city: "", country: "" };
+}
+
+/** The details typed before a reload (kept for the tab's session only), or empty ones. */
+export function loadDetails(storage: Pick<Storage, "getItem"> | undefined): ShopperDetails {
+  const details = emptyDetails();
+  try {
+    const saved: unknown = JSON.parse(storage?.getItem(DETAILS_KEY) ?? "{}");
+    if (saved && typeof saved === "object") {
+      for (const field of DETAIL_FIELDS) {
+        const value = (saved as Record<string, unknown>)[field.name];
+        if (typeof value === "string") details[field.name] = value;
+      }
+    }
+  } catch {
+    // unreadable: start empty
+  }
+  return details;
+}
+
+/** What the shopper should fix in each field the shop refused (422), in their words. */
+export function fieldErrors(problem: Problem | undefined): Partial<Record<DetailField, string>> {
+  const errors: Partial<Record<DetailField, string>> = {};
+  for (const param of problem?.invalid_params ?? []) {
+    const field = DETAIL_FIELDS.find((f) => f.name === param.name);
+    if (field) errors[field.name] = detailMessage(field.name, param.reason ?? "");
+  }
+  return errors;
+}
+
+function detailMessage(name: DetailField, reason: string): string {
+  if (reason.startsWith("is missing")) return "Please fill this in.";
+  if (reason.startsWith("is longer"))
+    return `This is too long: ${reason.replace("is longer than ", "at most ")}.`;
+  if (name === "email") return "Please enter an email address like name@example.com.";
+  if (name === "country") return "Please enter a two-letter country code, like DE, FR or US.";
+  if (name === "postcode") return "Please use letters, digits, spaces and dashes only.";
+  return "Please check this field.";
 }

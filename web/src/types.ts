@@ -9,6 +9,7 @@ export type Page = Schemas["Page"];
 export type Cart = Schemas["Cart"];
 export type CartItem = Schemas["CartItem"];
 export type Order = Schemas["Order"];
+export type ShopperDetails = Schemas["ShopperDetails"];
 export type Problem = Schemas["Problem"];
 export type ContentEntry = Schemas["ContentEntry"];
 export type ContentList = Schemas["ContentList"];

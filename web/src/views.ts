@@ -3,6 +3,8 @@ import { h, picture } from "./dom";
 import { formatRoute, type Route, SORTS } from "./routes";
 import {
   canAddOne,
+  DETAIL_FIELDS,
+  type DetailField,
   formatDate,
   formatPrice,
   orderStatusLabel,
@@ -13,7 +15,17 @@ import {
   stockLevel,
   stockNote,
 } from "./state";
-import type { Cart, CartItem, ContentEntry, Order, Page, Product, ProductSummary, Sort } from "./types";
+import type {
+  Cart,
+  CartItem,
+  ContentEntry,
+  Order,
+  Page,
+  Product,
+  ProductSummary,
+  ShopperDetails,
+  Sort,
+} from "./types";
 
 export interface CatalogActions {
   addOne(product: ProductSummary): void;
@@ -28,6 +40,11 @@ export interface CartActions {
   change(item: CartItem, change: 1 | -1 | "remove"): void;
   placeOrder(): void;
   pending(key: string): boolean;
+  /** The checkout details as typed so far, and what the shop refused in them. */
+  details: ShopperDetails;
+  errors: Partial<Record<DetailField, string>>;
+  /** A field was edited: kept (across reloads too) and its error cleared. */
+  edit(name: DetailField, value: string): void;
 }
 
 const CATALOG: Route = { view: "catalog", sort: "name", prefix: "", page: 1 };
@@ -281,19 +298,68 @@ export function cartView(
       "div",
       { class: "cart-total" },
       h("p", {}, "Total ", h("strong", { id: "cart-total" }, formatPrice(cart.total_price))),
-      h(
-        "button",
-        {
-          type: "button",
-          "data-key": "order",
-          "aria-busy": actions.pending("order") ? "true" : undefined,
-          class: `primary${actions.pending("order") ? " pending" : ""}`,
-          onclick: actions.placeOrder,
-        },
-        actions.pending("order") ? "Placing your order…" : "Place order",
-      ),
     ),
+    checkoutForm(actions),
   ];
+}
+
+/** Who the order ships to: labelled fields the browser can fill in, each refusal shown beside its field. */
+function checkoutForm(actions: CartActions): HTMLElement {
+  const onsubmit = (event: Event) => {
+    event.preventDefault();
+    actions.placeOrder();
+  };
+  const pending = actions.pending("order");
+  return h(
+    "form",
+    { class: "checkout", id: "checkout", novalidate: true, onsubmit },
+    h("h2", {}, "Shipping details"),
+    DETAIL_FIELDS.map((field) => detailField(field, actions)),
+    h(
+      "button",
+      {
+        type: "submit",
+        "data-key": "order",
+        "aria-busy": pending ? "true" : undefined,
+        class: `primary${pending ? " pending" : ""}`,
+      },
+      pending ? "Placing your order…" : "Place order",
+    ),
+  );
+}
+
+function detailField(field: (typeof DETAIL_FIELDS)[number], actions: CartActions): HTMLElement {
+  const id = `detail-${field.name}`;
+  const error = actions.errors[field.name];
+  const input = h("input", {
+    id,
+    name: field.name,
+    type: field.type,
+    autocomplete: field.autocomplete,
+    required: true,
+    "data-key": id,
+    value: actions.details[field.name],
+    "aria-invalid": error ? "true" : undefined,
+    "aria-describedby": error ? `${id}-error` : undefined,
+    autocapitalize: field.name === "country" ? "characters" : undefined,
+    maxlength: field.name === "country" ? 2 : undefined,
+    oninput: (event: Event) => {
+      actions.edit(field.name, input.value);
+      // The error goes once the field is edited; no re-render, so the caret stays where it is.
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
+      input.parentElement?.classList.remove("invalid");
+      input.parentElement?.querySelector(".field-error")?.remove();
+      void event;
+    },
+  });
+  return h(
+    "p",
+    { class: `field${error ? " invalid" : ""}` },
+    h("label", { for: id }, field.label),
+    input,
+    error ? h("span", { id: `${id}-error`, class: "field-error" }, error) : undefined,
+  );
 }
 
 function cartRow(item: CartItem, flagged: boolean, actions: CartActions): HTMLElement {
@@ -391,8 +457,25 @@ export function orderView(order: Order): HTMLElement[] {
       ),
     ),
     h("p", {}, "Total ", h("strong", { id: "order-total" }, formatPrice(order.total_price))),
+    order.shopper ? shippingAddress(order.shopper) : undefined,
     h("p", {}, link(CATALOG, "Continue shopping")),
-  ];
+  ].filter((part): part is HTMLElement => part !== undefined);
+}
+
+function shippingAddress(shopper: ShopperDetails): HTMLElement {
+  return h(
+    "div",
+    { class: "order-address" },
+    h("h2", {}, "Shipping to"),
+    h(
+      "address",
+      { id: "order-address" },
+      [shopper.name, shopper.street, `${shopper.postcode} ${shopper.city}`, shopper.country].flatMap(
+        (line, i) => (i === 0 ? [line] : [h("br"), line]),
+      ),
+    ),
+    h("p", {}, `Confirmation to ${shopper.email}`),
+  );
 }
 
 /** An entry's HTML, rendered and sanitized by the shop; its links within the shop navigate in place. */

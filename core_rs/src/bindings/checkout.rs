@@ -237,6 +237,29 @@ impl PyCheckout {
         )
     }
 
+    /// The sealed shopper details of an order (a serialized `shoppers.Sealed`; empty when none
+    /// were given), or None for an unknown order. Opened by the caller, who holds the keys.
+    fn order_shopper<'py>(&self, py: Python<'py>, order_id: &str) -> Option<Bound<'py, PyBytes>> {
+        let model = self.projection.read();
+        Some(PyBytes::new(py, &model.order(order_id)?.shopper))
+    }
+
+    /// (status, the order's JSON as its shopper sees it, the sealed shopper) of an order, for
+    /// whoever writes to the shopper (notification); None for an unknown order.
+    fn order_notice<'py>(
+        &self,
+        py: Python<'py>,
+        order_id: &str,
+    ) -> Option<(&'static str, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let model = self.projection.read();
+        let order = model.order(order_id)?;
+        Some((
+            order.status.name(),
+            PyBytes::new(py, &view::order_json(order_id, order)),
+            PyBytes::new(py, &order.shopper),
+        ))
+    }
+
     /// The checkout_pub message for the order accepted at `offset`, if one was.
     fn order_created<'py>(&self, py: Python<'py>, offset: i64) -> Option<Bound<'py, PyBytes>> {
         let model = self.projection.read();

@@ -76,6 +76,10 @@ pub struct Order {
     pub lines: Vec<Line>,
     pub created_at_ms: i64,
     pub status: Status,
+    /// The shopper's details as a serialized, sealed `shoppers.Sealed` (empty: none given). Kept
+    /// unread: only the holder of the shopper's key can open it, so forgetting that key forgets
+    /// them here too, in every replay and snapshot.
+    pub shopper: Vec<u8>,
 }
 
 impl Order {
@@ -533,6 +537,7 @@ impl Checkout {
                     lines,
                     created_at_ms: placed.created_at_ms,
                     status: Status::Accepted,
+                    shopper: placed.shopper.clone(),
                 },
             );
             self.accepted_at.insert(offset, placed.order_id.clone());
@@ -665,12 +670,13 @@ impl Persist for Status {
 }
 
 impl Persist for Order {
-    const MIN_BYTES: usize = 4 + 4 + 8 + 1;
+    const MIN_BYTES: usize = 4 + 4 + 8 + 1 + 4;
     fn save(&self, out: &mut Writer<'_>) {
         self.owner.save(out);
         self.lines.save(out);
         self.created_at_ms.save(out);
         self.status.save(out);
+        out.blob(&self.shopper);
     }
     fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
         Ok(Order {
@@ -678,6 +684,7 @@ impl Persist for Order {
             lines: Persist::restore(input)?,
             created_at_ms: Persist::restore(input)?,
             status: Persist::restore(input)?,
+            shopper: input.blob()?.to_vec(),
         })
     }
 }
@@ -845,6 +852,7 @@ mod tests {
             cart_version: version,
             next_cart_id: format!("{cart}-next"),
             created_at_ms: 7,
+            shopper: b"sealed".to_vec(),
         })
     }
 

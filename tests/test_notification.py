@@ -1,0 +1,155 @@
+"""Order emails over real SMTP (Mailpit): their content, one per Message-ID however often the shop
+is killed or the server goes away, and a refused mailbox in the dead letters."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fixtures.kafka_broker import Broker
+from fixtures.mailpit import Mailpit
+from fixtures.server import ShopProcess
+from shop.contexts import notification, pim_csv, stock_csv
+from tests.support.config import fresh_config
+from tests.support.polling import eventually
+
+SHOPPER = {
+    "email": "carol@example.com",
+    "name": "Carol <Danvers>",
+    "street": "Main Street 5",
+    "postcode": "10115",
+    "city": "Berlin",
+    "country": "DE",
+}
+# Mailpit refuses (550) every other recipient: the permanent refusal of a bad mailbox.
+ALLOWED = r"@example\.(com|org)$"
+KILLS = 3
+
+
+@pytest.fixture(scope="module")
+def mailpit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailpit]:
+    server = Mailpit(Path(tmp_path_factory.mktemp("mailpit")), allowed_recipients=ALLOWED).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shop(broker: Broker, mailpit: Mailpit, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShopProcess]:
+    config = replace(fresh_config(broker), smtp_port=mailpit.smtp_port, public_url="https://shop.example")
+    products = io.StringIO()
+    pim_csv.fake_products(1, 9, products)
+    product_id = products.getvalue().splitlines()[1].split(",")[0]
+    pim_csv.import_products(config, io.StringIO(products.getvalue()), progress=False)
+    stock_csv.import_stock(config, io.StringIO(f"product_id,quantity\n{product_id},100000\n"), progress=False)
+    shop = ShopProcess(config, Path(tmp_path_factory.mktemp("shop")) / "shop.log").start()
+    shop.product_id = product_id  # type: ignore[attr-defined]
+    yield shop
+    shop.stop()
+
+
+def place(shop: ShopProcess, email: str) -> str | None:
+    """One order with details for `email`; its id once answered 201, else None (the shop was down)."""
+    try:
+        with httpx.Client(base_url=shop.url, timeout=10) as client:
+            product_id = shop.product_id  # type: ignore[attr-defined]
+            cart = client.put(f"/api/v1/cart/items/{product_id}", json={"quantity": 1})
+            if cart.status_code != 200:
+                return None
+            ordered = client.post(
+                "/api/v1/cart/order",
+                headers={"if-match": cart.headers["etag"]},
+                json={**SHOPPER, "email": email},
+            )
+            return str(ordered.json()["id"]) if ordered.status_code == 201 else None
+    except httpx.HTTPError:
+        return None
+
+
+def ids_of(mailpit: Mailpit, kind: str) -> Counter[str]:
+    """How many emails of `kind` each Message-ID has in the mailbox."""
+    suffix = f".{kind}@{notification.MESSAGE_ID_DOMAIN}"
+    return Counter(m["MessageID"] for m in mailpit.messages() if m["MessageID"].endswith(suffix))
+
+
+def test_an_order_is_confirmed_and_shipped_by_email(shop: ShopProcess, mailpit: Mailpit) -> None:
+    order_id = place(shop, "carol@example.com")
+    assert order_id is not None
+    confirmed = notification.message_id(order_id, "confirmed").strip("<>")
+    shipped = notification.message_id(order_id, "shipped").strip("<>")
+    eventually(
+        lambda: {confirmed, shipped} <= set(ids_of(mailpit, "confirmed") | ids_of(mailpit, "shipped")), 30
+    )
+    summary = next(m for m in mailpit.messages() if m["MessageID"] == confirmed)
+    assert summary["To"][0]["Address"] == "carol@example.com"
+    email = mailpit.message(summary["ID"])
+    assert f"https://shop.example/orders/{order_id}" in email["Text"]
+    for part in ("Carol <Danvers>", "Main Street 5", "10115 Berlin", "DE", "Total: €"):
+        assert part in email["Text"]
+    assert "Carol &lt;Danvers&gt;" in email["HTML"]  # escaped in HTML
+    assert order_id[:8] in email["Subject"]
+
+
+def test_a_refused_mailbox_goes_to_the_dead_letters_and_the_rest_go_on(
+    shop: ShopProcess, mailpit: Mailpit
+) -> None:
+    refused = place(shop, "nobody@refused.test")
+    after = place(shop, "dave@example.com")
+    assert refused is not None and after is not None
+    confirmed = notification.message_id(after, "confirmed").strip("<>")
+    eventually(lambda: confirmed in ids_of(mailpit, "confirmed"), 30, "the next email is sent")
+    assert notification.message_id(refused, "confirmed").strip("<>") not in ids_of(mailpit, "confirmed")
+    labels = {"topic": shop.config.topic("checkout_pub")}
+    eventually(lambda: shop.metric("shop_dead_letters_total", labels, 0) >= 1, 10, "the dead letter counted")
+    assert shop.metric("shop_emails_total", {"outcome": "refused"}) >= 1
+
+
+def test_kills_and_an_smtp_outage_lose_no_email_and_duplicate_within_the_bound(
+    shop: ShopProcess, mailpit: Mailpit
+) -> None:
+    """Orders flow while the shop is SIGKILLed KILLS times and Mailpit is down for a while: every
+    accepted order gets its confirmation; duplicates (same Message-ID) stay within the bound."""
+    accepted: list[str] = []
+    stop = threading.Event()
+
+    def shopper() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            order_id = place(shop, f"shopper{n}@example.com")
+            if order_id is not None:
+                accepted.append(order_id)
+            else:
+                time.sleep(0.05)
+
+    flow = threading.Thread(target=shopper)
+    flow.start()
+    try:
+        for kill in range(KILLS):
+            time.sleep(2.0)
+            if kill == 1:
+                mailpit.stop()  # SMTP away while the shop is killed and comes back
+            shop.kill()
+            shop.start(wait_ready=60)
+            if kill == 1:
+                time.sleep(2.0)
+                mailpit.start()
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        flow.join(30)
+    assert len(accepted) >= 10, "too few orders flowed to test anything"
+    wanted = {notification.message_id(order_id, "confirmed").strip("<>") for order_id in accepted}
+    eventually(lambda: wanted <= set(ids_of(mailpit, "confirmed")), 60, "every accepted order confirmed")
+    sent = ids_of(mailpit, "confirmed")
+    duplicates = sum(count - 1 for count in sent.values())
+    print(f"{len(accepted)} orders, {len(sent)} confirmations, {duplicates} duplicates after {KILLS} kills")
+    # The bound of docs/notification.md: per kill, RECORD_WINDOW emails per notifier relay (two).
+    assert duplicates <= 2 * notification.RECORD_WINDOW * KILLS
