@@ -3,7 +3,8 @@ import "./style.css";
 import { Api, ApiError } from "./api";
 import { CartSync } from "./cart-sync";
 import { h, replaceContent } from "./dom";
-import { formatRoute, parseRoute, type Route } from "./routes";
+import { formatRoute, parseRoute, type Route, type SearchQuery } from "./routes";
+import { moveSelection, Suggester } from "./search";
 import {
   badgeLabel,
   canAddOne,
@@ -34,6 +35,7 @@ import {
   orderView,
   pageLinks,
   productDetail,
+  searchResults,
 } from "./views";
 import { WebEvents } from "./web-events";
 
@@ -153,6 +155,9 @@ function render(viewChanged: boolean, first = false): void {
   switch (route.view) {
     case "catalog":
       catalogShown = showCatalog(route);
+      break;
+    case "search":
+      showSearch(route);
       break;
     case "product":
       showProduct(route.id);
@@ -279,6 +284,117 @@ async function loadCatalogPage(
     replaceContent(
       results,
       failure(describe(error), () => void loadCatalogPage(page, results, attached)),
+    );
+  }
+}
+
+// --- search ------------------------------------------------------------------------------------------
+
+const searchForm = document.querySelector<HTMLFormElement>("#site-search") as HTMLFormElement;
+const searchBox = document.querySelector<HTMLInputElement>("#q") as HTMLInputElement;
+const suggestionList = document.querySelector<HTMLElement>("#suggestions") as HTMLElement;
+let suggestions: string[] = [];
+let selected = -1; // the suggestion chosen with the arrow keys; -1: the text box itself
+const suggester = new Suggester(
+  (q, signal) => api.suggest(q, signal),
+  (_q, found) => showSuggestions(found),
+);
+
+function showSuggestions(found: string[]): void {
+  suggestions = found;
+  selected = -1;
+  suggestionList.replaceChildren(
+    ...found.map((text, i) =>
+      h(
+        "li",
+        {
+          id: `suggestion-${i}`,
+          role: "option",
+          "aria-selected": "false",
+          // Before the box loses the focus: the click then lands on the option, not on nothing.
+          onpointerdown: (event: Event) => event.preventDefault(),
+          onclick: () => search(text),
+        },
+        text,
+      ),
+    ),
+  );
+  suggestionList.hidden = found.length === 0;
+  searchBox.setAttribute("aria-expanded", String(found.length > 0));
+  searchBox.removeAttribute("aria-activedescendant");
+}
+
+function showSelection(): void {
+  suggestionList.querySelectorAll("li").forEach((item, i) => {
+    item.setAttribute("aria-selected", String(i === selected));
+  });
+  if (selected >= 0) searchBox.setAttribute("aria-activedescendant", `suggestion-${selected}`);
+  else searchBox.removeAttribute("aria-activedescendant");
+}
+
+/** Shows the results of `q` (no filters), from the header's box. */
+function search(q: string): void {
+  suggester.cancel();
+  showSuggestions([]);
+  searchBox.value = q;
+  const query: SearchQuery = {
+    q,
+    category: undefined,
+    priceMin: undefined,
+    priceMax: undefined,
+    sort: "relevance",
+    page: 1,
+  };
+  navigate({ view: "search", ...query });
+}
+
+searchBox.addEventListener("input", () => suggester.input(searchBox.value));
+searchBox.addEventListener("keydown", (event) => {
+  if (!["ArrowDown", "ArrowUp", "Escape"].includes(event.key) || suggestions.length === 0) return;
+  event.preventDefault();
+  if (event.key === "Escape") {
+    suggester.cancel();
+    showSuggestions([]);
+    return;
+  }
+  selected = moveSelection(selected, suggestions.length, event.key);
+  showSelection();
+});
+searchBox.addEventListener("blur", () => {
+  suggester.cancel();
+  showSuggestions([]);
+});
+searchForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  search(selected >= 0 ? (suggestions[selected] ?? searchBox.value) : searchBox.value);
+});
+
+function showSearch(query: SearchQuery): void {
+  if (document.activeElement !== searchBox) searchBox.value = query.q;
+  document.title = query.q ? `Search: ${query.q} · Event Thingy Store` : "Search · Event Thingy Store";
+  const results = h("div", { class: "results" });
+  replaceContent(view, heading(query.q ? `Results for “${query.q}”` : "All products"), results);
+  void loadSearch(query, results);
+}
+
+async function loadSearch(query: SearchQuery, results: HTMLElement): Promise<void> {
+  const { ticket, signal } = latest.next();
+  loadingIn(results, "results", ticket);
+  try {
+    const answer = await api.search(query, PER_PAGE, signal);
+    if (!latest.isCurrent(ticket)) return; // another search owns the page now
+    if (answer.page !== query.page) navigate({ view: "search", ...query, page: answer.page }, true); // clamped
+    loaded(results, ticket);
+    rerender = () => replaceContent(results, searchResults(answer, query, cart, catalogActions));
+    rerender();
+    shown();
+    void loadStock(answer.items.map((p) => p.id));
+  } catch (error) {
+    if (aborted(error) || !latest.isCurrent(ticket)) return;
+    loaded(results, ticket);
+    replaceContent(
+      results,
+      failure(describe(error), () => void loadSearch(query, results)),
     );
   }
 }
