@@ -32,6 +32,22 @@ pub struct Doc {
     pub product: Product,
     pub price: i64,
     pub category: u32,
+    /// The first bytes of the id and the name as numbers that order as they do (`sort_key`):
+    /// results are ordered by them without reading the product, mostly.
+    pub id_key: u64,
+    pub name_key: u64,
+}
+
+impl Doc {
+    fn new(product: Product, category: u32) -> Doc {
+        Doc {
+            price: product.price(),
+            category,
+            id_key: catalog::sort_key(product.id()),
+            name_key: catalog::sort_key(product.name()),
+            product,
+        }
+    }
 }
 
 /// Slots holding a word, per field.
@@ -232,11 +248,7 @@ impl Search {
             }
         }
         let category = self.category(field_texts(product.view())[1]);
-        self.docs[slot as usize] = Some(Doc {
-            product: product.clone(),
-            price: product.price(),
-            category,
-        });
+        self.docs[slot as usize] = Some(Doc::new(product.clone(), category));
     }
 
     fn unindex(&mut self, slot: u32) {
@@ -366,12 +378,7 @@ impl Snapshot for Search {
             {
                 return Err(refuse("a product's category or id is wrong"));
             }
-            let price = product.price();
-            search.docs.push(Some(Doc {
-                product,
-                price,
-                category,
-            }));
+            search.docs.push(Some(Doc::new(product, category)));
         }
         for _ in 0..input.len(4)? {
             search.free.push(input.u32()?);

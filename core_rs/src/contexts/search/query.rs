@@ -9,7 +9,6 @@
 
 use super::text::{self, Match, QueryWord};
 use super::{Doc, Search};
-use crate::catalog::Product;
 use roaring::RoaringBitmap;
 use std::cmp::Ordering;
 
@@ -108,6 +107,9 @@ pub struct Score {
     pub prefixes: u16,
 }
 
+/// No match in a slot: above every rank.
+const NO_MATCH: u8 = u8::MAX;
+
 /// A match in a field, packed so that a smaller number is a better match: typos, field, prefix.
 fn rank(found: Match, field: usize) -> u8 {
     found.typos * 8 + (field as u8) * 2 + u8::from(found.prefix)
@@ -183,58 +185,42 @@ impl Search {
                 .map(|slot| (slot, Score::default()))
                 .collect();
         }
-        // Per word: the slots whose best match has each rank. Ranks partition the slots, so a
-        // slot's score is one lookup per word.
-        let by_word: Vec<Vec<RoaringBitmap>> = words.iter().map(|w| self.ranked(w)).collect();
-        let mut found = by_word[0]
-            .iter()
-            .fold(RoaringBitmap::new(), |all, b| all | b);
-        for ranks in &by_word[1..] {
-            found &= ranks.iter().fold(RoaringBitmap::new(), |all, b| all | b);
-        }
-        let mut scores = vec![Score::default(); found.len() as usize];
-        for ranks in &by_word {
-            for (rank, slots) in ranks.iter().enumerate() {
-                let add = unpack(rank as u8);
-                for slot in slots & &found {
-                    let at = found.rank(slot) as usize - 1;
-                    let score = &mut scores[at];
-                    score.typos += add.typos;
-                    score.fields += add.fields;
-                    score.prefixes += add.prefixes;
+        // Per word, each slot's best rank: one byte per slot, so the sum over the words is a
+        // pass over the slots instead of a bitmap look-up per slot and word.
+        let by_word: Vec<Vec<u8>> = words.iter().map(|w| self.best_ranks(w)).collect();
+        let mut found = Vec::new();
+        'slots: for slot in 0..self.docs.len() {
+            let mut score = Score::default();
+            for best in &by_word {
+                if best[slot] == NO_MATCH {
+                    continue 'slots;
                 }
+                let add = unpack(best[slot]);
+                score.typos += add.typos;
+                score.fields += add.fields;
+                score.prefixes += add.prefixes;
             }
+            found.push((slot as u32, score));
         }
-        found.iter().zip(scores).collect()
+        found
     }
 
-    /// The slots `word` matches, by the rank of their best match (index: `rank`).
-    fn ranked(&self, word: &QueryWord) -> Vec<RoaringBitmap> {
-        let mut ranks = vec![
-            RoaringBitmap::new();
-            rank(
-                Match {
-                    typos: 2,
-                    prefix: true
-                },
-                3
-            ) as usize
-                + 1
-        ];
+    /// The rank of `word`'s best match in each slot (NO_MATCH where it matches nothing).
+    fn best_ranks(&self, word: &QueryWord) -> Vec<u8> {
+        let mut best = vec![NO_MATCH; self.docs.len()];
         for (term, found) in self.matching_words(word) {
             let Some(postings) = self.postings(term) else {
                 continue;
             };
             for (field, slots) in postings.fields.iter().enumerate() {
-                ranks[rank(found, field) as usize] |= slots;
+                let rank = rank(found, field);
+                for slot in slots {
+                    let cell = &mut best[slot as usize];
+                    *cell = (*cell).min(rank);
+                }
             }
         }
-        let mut seen = RoaringBitmap::new();
-        for slots in &mut ranks {
-            *slots -= &seen;
-            seen |= &*slots;
-        }
-        ranks
+        best
     }
 
     /// The dictionary's words `word` matches, and how.
@@ -283,7 +269,7 @@ impl Search {
                 facets.prices[price_bucket(doc.price)] += 1;
             }
             if category_ok && price_ok {
-                results.push((doc, score));
+                results.push(Candidate::of(request.sort, doc, score));
             }
         }
         facets.categories = per_category
@@ -301,7 +287,7 @@ impl Search {
         let page = request.page.clamp(1, pages.max(1));
         let skip = (page - 1) * per_page;
         let take = per_page.min(total.saturating_sub(skip));
-        let order = |a: &(&Doc, Score), b: &(&Doc, Score)| compare(request.sort, a, b);
+        let order = |a: &Candidate<'_>, b: &Candidate<'_>| a.cmp(b, request.sort);
         if skip + take < results.len() && skip + take > 0 {
             results.select_nth_unstable_by(skip + take - 1, order);
             results.truncate(skip + take);
@@ -312,7 +298,7 @@ impl Search {
             .then(|| self.nearest_spelling(&words))
             .flatten();
         Hits {
-            items: results.into_iter().skip(skip).map(|(doc, _)| doc).collect(),
+            items: results.into_iter().skip(skip).map(|c| c.doc).collect(),
             total,
             page,
             pages,
@@ -404,12 +390,38 @@ pub fn price_bucket(price: i64) -> usize {
         .unwrap_or(0)
 }
 
-fn compare(sort: SearchSort, a: &(&Doc, Score), b: &(&Doc, Score)) -> Ordering {
-    let (pa, pb): (&Product, &Product) = (&a.0.product, &b.0.product);
-    let first = match sort {
-        SearchSort::Relevance => a.1.cmp(&b.1),
-        SearchSort::Price => a.0.price.cmp(&b.0.price),
-        SearchSort::Name => pa.name().cmp(pb.name()),
-    };
-    first.then_with(|| pa.id().cmp(pb.id()))
+/// A result as it is ordered: its sort key and the first bytes of its id as numbers, which decide
+/// most comparisons without reading the product (a cache miss each).
+struct Candidate<'a> {
+    primary: u64,
+    doc: &'a Doc,
+}
+
+impl<'a> Candidate<'a> {
+    fn of(sort: SearchSort, doc: &'a Doc, score: Score) -> Candidate<'a> {
+        let primary = match sort {
+            SearchSort::Relevance => {
+                (u64::from(score.typos) << 32)
+                    | (u64::from(score.fields) << 16)
+                    | u64::from(score.prefixes)
+            }
+            // Flipping the sign bit orders signed prices as unsigned numbers.
+            SearchSort::Price => (doc.price as u64) ^ (1 << 63),
+            SearchSort::Name => doc.name_key,
+        };
+        Candidate { primary, doc }
+    }
+
+    /// By the sort's key, then by id; a tie of the keys' first bytes reads the strings.
+    fn cmp(&self, other: &Candidate<'_>, sort: SearchSort) -> Ordering {
+        let (a, b) = (&self.doc.product, &other.doc.product);
+        self.primary
+            .cmp(&other.primary)
+            .then_with(|| match sort {
+                SearchSort::Name => a.name().cmp(b.name()),
+                _ => Ordering::Equal,
+            })
+            .then(self.doc.id_key.cmp(&other.doc.id_key))
+            .then_with(|| a.id().cmp(b.id()))
+    }
 }
