@@ -16,11 +16,10 @@ import pytest
 from fixtures.server import ShopProcess
 from shop import _core
 from shop.config import Config
-from shop.contexts import pim, pim_csv, search
+from shop.contexts import pim_csv, search
 from shop.kafka import admin
-from shop.kafka.producer import Producer
-from shop.kafka.relay import Relay
 from tests.support.polling import eventually
+from tests.support.replay import rerun_pim_bridge
 
 ROWS = 40
 
@@ -103,12 +102,7 @@ def test_imports_changes_disables_reruns_and_restarts_are_searchable(
     answers = {q: found(shop, q) for q in ("", name_word, "lorem ipsum", "dolre")}
 
     # The bridge run again from the start of pim_pub: every event bridged twice, nothing changes.
-    producer = Producer(config)
-    rerun = Relay(config, "rerun", pim.PUBLIC, search.INTERNAL, _core.catalog_bridge, lambda: 0, producer)
-    rerun.start()
-    assert rerun.caught_up.wait(30)
-    rerun.stop()
-    producer.close()
+    rerun_pim_bridge(config, search.INTERNAL)
     offset = bridged(config, 2 * (ROWS + 4))
     for q, body in answers.items():
         again = found(shop, q, offset)
