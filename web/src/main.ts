@@ -261,20 +261,44 @@ function showCatalog(initial: Extract<Route, { view: "catalog" }>) {
 }
 
 /** Loads a page of the catalog into `results`, shown once `attached` (the view is on screen). */
-async function loadCatalogPage(
+function loadCatalogPage(
   page: Extract<Route, { view: "catalog" }>,
   results: HTMLElement,
   attached: Promise<void>,
 ): Promise<void> {
+  return loadListing(results, {
+    what: "products",
+    ask: async (signal) => {
+      const answer = await api.products(page.sort, page.prefix, page.page, PER_PAGE, signal);
+      await attached;
+      return answer;
+    },
+    clamped: (shown) => navigate({ ...page, page: shown }, true),
+    page: page.page,
+    view: (answer) => catalogResults(answer, cart, catalogActions, page),
+  });
+}
+
+/** A listing of products (a catalog page, search results) loaded into `results`: only the answer to
+ * the latest request is shown; a page past the end becomes the last page; stock follows. */
+async function loadListing<A extends { page: number; items: ProductSummary[] }>(
+  results: HTMLElement,
+  listing: {
+    what: string;
+    ask: (signal: AbortSignal) => Promise<A>;
+    clamped: (page: number) => void;
+    page: number;
+    view: (answer: A) => HTMLElement[];
+  },
+): Promise<void> {
   const { ticket, signal } = latest.next();
-  loadingIn(results, "products", ticket);
+  loadingIn(results, listing.what, ticket);
   try {
-    const answer = await api.products(page.sort, page.prefix, page.page, PER_PAGE, signal);
-    await attached;
+    const answer = await listing.ask(signal);
     if (!latest.isCurrent(ticket)) return; // an older query: a newer one owns the results
-    if (answer.page !== page.page) navigate({ ...page, page: answer.page }, true); // clamped
+    if (answer.page !== listing.page) listing.clamped(answer.page);
     loaded(results, ticket);
-    rerender = () => replaceContent(results, catalogResults(answer, cart, catalogActions, page));
+    rerender = () => replaceContent(results, listing.view(answer));
     rerender();
     shown();
     void loadStock(answer.items.map((p) => p.id));
@@ -283,7 +307,7 @@ async function loadCatalogPage(
     loaded(results, ticket);
     replaceContent(
       results,
-      failure(describe(error), () => void loadCatalogPage(page, results, attached)),
+      failure(describe(error), () => void loadListing(results, listing)),
     );
   }
 }
@@ -377,26 +401,14 @@ function showSearch(query: SearchQuery): void {
   void loadSearch(query, results);
 }
 
-async function loadSearch(query: SearchQuery, results: HTMLElement): Promise<void> {
-  const { ticket, signal } = latest.next();
-  loadingIn(results, "results", ticket);
-  try {
-    const answer = await api.search(query, PER_PAGE, signal);
-    if (!latest.isCurrent(ticket)) return; // another search owns the page now
-    if (answer.page !== query.page) navigate({ view: "search", ...query, page: answer.page }, true); // clamped
-    loaded(results, ticket);
-    rerender = () => replaceContent(results, searchResults(answer, query, cart, catalogActions));
-    rerender();
-    shown();
-    void loadStock(answer.items.map((p) => p.id));
-  } catch (error) {
-    if (aborted(error) || !latest.isCurrent(ticket)) return;
-    loaded(results, ticket);
-    replaceContent(
-      results,
-      failure(describe(error), () => void loadSearch(query, results)),
-    );
-  }
+function loadSearch(query: SearchQuery, results: HTMLElement): Promise<void> {
+  return loadListing(results, {
+    what: "results",
+    ask: (signal) => api.search(query, PER_PAGE, signal),
+    clamped: (shown) => navigate({ view: "search", ...query, page: shown }, true),
+    page: query.page,
+    view: (answer) => searchResults(answer, query, cart, catalogActions),
+  });
 }
 
 // --- content -------------------------------------------------------------------------------------------
