@@ -138,6 +138,7 @@ SECTIONS = {
     "memory": ("memory",),
     "startup": ("startup", "snapshot_startup_s", "snapshot_load_s"),
     "http": ("http",),
+    "content": ("content",),
     "search": ("search",),
 }
 
