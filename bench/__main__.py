@@ -2,7 +2,7 @@
 
     python -m bench                 # the full suite: 10^6 products, bench/results/latest.{json,md}
     BENCH_QUICK=1 python -m bench   # small sizes, short runs: data/bench/results/latest.{json,md}
-    python -m bench pages http      # only some parts (pages, memory, startup, http, content)
+    python -m bench pages http      # only some parts (pages, memory, startup, http, content, search)
 
 It generates its data (kept in data/bench/), starts its own broker on free ports in a fresh folder
 and stops it at the end, and bounds every load run in time.
@@ -26,7 +26,7 @@ from bench.stats import spread
 from fixtures.host import REPO
 
 log = logging.getLogger("bench")
-PARTS = ("pages", "memory", "startup", "http", "content")
+PARTS = ("pages", "memory", "startup", "http", "content", "search")
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,14 @@ def run_memory(settings: Settings) -> dict[str, Any]:
     return result
 
 
+def run_search(settings: Settings) -> dict[str, Any]:
+    """The search index's figures, in a process of its own (its resident memory is measured)."""
+    argv = [sys.executable, "-m", "bench.search", str(settings.products)]
+    done = subprocess.run(argv, cwd=REPO, check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]) -> None:
     """The parts that need a broker and the shop's data in it: one broker for all of them."""
     kafka = stack.start_stack(f"run-{os.getpid()}")
@@ -130,6 +138,8 @@ SECTIONS = {
     "memory": ("memory",),
     "startup": ("startup", "snapshot_startup_s", "snapshot_load_s"),
     "http": ("http",),
+    "content": ("content",),
+    "search": ("search",),
 }
 
 
@@ -165,6 +175,8 @@ def main(argv: list[str]) -> None:
         results["pages"] = run_pages(settings)
     if "memory" in parts:
         results["memory"] = run_memory(settings)
+    if "search" in parts:
+        results["search"] = run_search(settings)
     if parts & {"startup", "http", "content"}:
         run_kafka_parts(settings, parts, results)
     results["machine"]["load average at end"] = machine.load_average()

@@ -8,11 +8,21 @@ from typing_extensions import disjoint_base
 __version__: str
 __all__ = [
     "CONTENT_KINDS",
+    "MAX_CATEGORY",
     "MAX_PAGE",
     "MAX_PER_PAGE",
     "MAX_PREFIX",
+    "MAX_PRICE",
     "MAX_QUANTITY",
+    "MAX_QUERY",
+    "MAX_QUERY_WORDS",
+    "MAX_SEARCH_PAGE",
+    "MAX_SEARCH_PER_PAGE",
     "MAX_SLUG",
+    "MAX_SUGGESTIONS",
+    "PRICE_BUCKETS",
+    "SEARCH_OPERATORS",
+    "SEARCH_SORTS",
     "SORTS",
     "CartView",
     "Catalog",
@@ -27,6 +37,7 @@ __all__ = [
     "PageMark",
     "Projection",
     "SavedSnapshot",
+    "Search",
     "SnapshotError",
     "__version__",
     "catalog_bridge",
@@ -38,6 +49,7 @@ __all__ = [
     "pim_publish",
     "published_offset",
     "render_markdown",
+    "search_query_problem",
     "valid_slug",
 ]
 
@@ -55,6 +67,26 @@ CONTENT_KINDS: list[str]
 """The kinds of cms entry: page, hero, teaser."""
 MAX_SLUG: int
 """The most characters of a cms entry's slug."""
+SEARCH_SORTS: list[str]
+"""The orders of a search result: relevance, price, name."""
+MAX_QUERY: int
+"""The most characters of a search query."""
+MAX_QUERY_WORDS: int
+"""The most words of a search query."""
+MAX_SEARCH_PER_PAGE: int
+"""The most results a search page holds."""
+MAX_SEARCH_PAGE: int
+"""The highest page number a search may name (past the last page, the last is shown)."""
+MAX_PRICE: int
+"""The highest price in cents a search filter may name."""
+MAX_CATEGORY: int
+"""The most characters of a search's category filter."""
+MAX_SUGGESTIONS: int
+"""The most completions a suggestion answers."""
+PRICE_BUCKETS: list[int]
+"""The lower bounds in cents of the price facet's ranges (the last is open)."""
+SEARCH_OPERATORS: str
+"""Characters of other engines' query syntax, which a search query may not hold."""
 
 class KafkaClientError(RuntimeError):
     """A failure of the extension's own Kafka clients (Feed, Commands)."""
@@ -367,6 +399,37 @@ class Content(Projection):
     def list(self, kind: str | None, now_ms: int, catalog: Catalog) -> tuple[bytes, str]:
         """The entries shown at `now_ms` of `kind` (any when None), by position then slug, as JSON
         `{"items": [...]}` with its ETag. Raises ValueError for an unknown kind."""
+
+@final
+class Search(Projection):
+    """The search projection: a full-text index of the enabled products."""
+
+    def __init__(self) -> None: ...
+    @property
+    def pim_offset(self) -> int:
+        """Last applied pim_pub offset: the bridge resumes after it."""
+    def __len__(self) -> int: ...
+    def postings_bytes(self) -> int:
+        """Bytes of the posting lists of one copy (serialized size)."""
+    def search(
+        self,
+        q: str,
+        category: str | None = None,
+        price_min: int | None = None,
+        price_max: int | None = None,
+        sort: str = "relevance",
+        page: int = 1,
+        per_page: int = 24,
+    ) -> bytes:
+        """A page of results as JSON, with facets, highlights and the offset it was read at.
+        Raises ValueError for a query search_query_problem refuses, a sort not in SEARCH_SORTS or
+        a page size out of range."""
+    def suggest(self, q: str) -> bytes:
+        """Up to MAX_SUGGESTIONS completions of `q` as JSON, with the offset they were read at."""
+
+def search_query_problem(q: str) -> str | None:
+    """Why `q` cannot be searched (too long, odd characters, operators, too many words); None if
+    it can."""
 
 @final
 class Fulfilment(Projection):

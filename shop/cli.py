@@ -20,7 +20,7 @@ from granian.http import HTTP1Settings
 
 from shop import __version__, _core, copy_events, event_log, logs, shoppers, tracing
 from shop.config import Config, add_arguments, from_args
-from shop.contexts import catalog, checkout, cms, cms_files, fulfilment, pim, pim_csv, stock_csv
+from shop.contexts import catalog, checkout, cms, cms_files, fulfilment, pim, pim_csv, search, stock_csv
 from shop.kafka import admin
 from shop.kafka.producer import Producer
 from shop.kafka.projection import Projection, ProjectionLoop
@@ -370,6 +370,7 @@ def snapshot(config: Config, args: argparse.Namespace) -> None:
         checkout.INTERNAL: _core.Checkout(),
         fulfilment.INTERNAL: _core.Fulfilment(),
         cms.INTERNAL: _core.Content(),
+        search.INTERNAL: _core.Search(),
     }
     producer = Producer(config)
     try:

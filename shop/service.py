@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 
 from shop import shoppers, tracing
 from shop.config import Config
-from shop.contexts import catalog, checkout, cms, fulfilment, notification, pim, web
+from shop.contexts import catalog, checkout, cms, fulfilment, notification, pim, search, web
 from shop.kafka import admin
 from shop.kafka.breaker import CircuitBreaker
 from shop.kafka.dead_letters import DEAD_SUFFIX, DeadLetters, dead_topic
@@ -36,6 +36,7 @@ EVENT_TYPES: dict[str, type[Message]] = {
     **cms.EVENTS,
     **shoppers.EVENTS,
     **notification.EVENTS,
+    **search.EVENTS,
 }
 TOPICS = tuple(EVENT_TYPES)
 # The string fields of events that hold personal data (full protobuf names, so per event type),
@@ -93,6 +94,7 @@ class Shop:
         )
         self.web = web.WebEventsContext(config, self.relay_producer)
         self.content = cms.ContentContext(config, self.relay_producer)
+        self.search = search.SearchContext(config, self.relay_producer, self.pim_publisher.caught_up)
 
     @property
     def projections(self) -> dict[str, ProjectionLoop]:
@@ -101,6 +103,7 @@ class Shop:
             "checkout": self.checkout.projection,
             "fulfilment": self.fulfilment.projection,
             "cms": self.content.projection,
+            "search": self.search.projection,
         }
 
     @property
@@ -108,6 +111,7 @@ class Shop:
         return {
             "pim-publisher": self.pim_publisher,
             "catalog-bridge": self.catalog.bridge,
+            "search-bridge": self.search.bridge,
             **self.checkout.relays,
             **self.fulfilment.relays,
             **self.content.relays,
@@ -130,6 +134,7 @@ class Shop:
         self.content.start()
         for relay in self.notification.relays.values():
             relay.start()
+        self.search.start()
         log.info(
             "shop started: %d projections and %d relays running", len(self.projections), len(self.relays)
         )
@@ -168,6 +173,7 @@ class Shop:
             "fulfilment": self.fulfilment.ready(),
             "web_events": self.web.loaded.is_set(),
             "cms": self.content.ready(),
+            "search": self.search.ready(),
         }
         down = self.broker.unreachable_for()
         if down > self.config.broker_timeout:

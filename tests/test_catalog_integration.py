@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 
 from fixtures.server import ShopProcess
-from shop import _core
 from shop.config import Config
 from shop.contexts import catalog, pim, pim_csv
 from shop.kafka import admin
-from shop.kafka.producer import Producer
-from shop.kafka.relay import Relay
 from tests.support.polling import eventually
+from tests.support.replay import rerun_pim_bridge
 
 ROWS = 300
 
@@ -105,13 +103,7 @@ def test_a_rerun_bridge_adds_no_duplicates(config: Config, shop: ShopProcess) ->
     bridged = admin.end_offset(config, config.topic(catalog.INTERNAL))
     shop.stop()
 
-    # Run the bridge again from the very start of pim_pub, as a confused operator might.
-    producer = Producer(config)
-    rerun = Relay(config, "rerun", pim.PUBLIC, catalog.INTERNAL, _core.catalog_bridge, lambda: 0, producer)
-    rerun.start()
-    assert rerun.caught_up.wait(30)
-    rerun.stop()
-    producer.close()
+    rerun_pim_bridge(config, catalog.INTERNAL)
     assert admin.end_offset(config, config.topic(catalog.INTERNAL)) == 2 * bridged
 
     shop.start()

@@ -25,7 +25,7 @@ from fixtures.server import ShopProcess
 from shop import _core
 from shop._proto import checkout_pb2, fulfilment_pb2
 from shop.config import Config
-from shop.contexts import catalog, checkout, cms, fulfilment, pim_csv
+from shop.contexts import catalog, checkout, cms, fulfilment, pim_csv, search
 from shop.kafka import admin
 from shop.kafka.consumer import replay
 from shop.kafka.producer import Producer
@@ -34,11 +34,12 @@ from shop.kafka.snapshots import Snapshots, snapshot_path
 from tests.support.catalog import import_catalog
 from tests.support.polling import eventually
 
-CONTEXTS = (catalog.INTERNAL, checkout.INTERNAL, fulfilment.INTERNAL)
+CONTEXTS = (catalog.INTERNAL, checkout.INTERNAL, fulfilment.INTERNAL, search.INTERNAL)
 MODELS: dict[str, Callable[[], Projection]] = {
     catalog.INTERNAL: _core.Catalog,
     checkout.INTERNAL: _core.Checkout,
     fulfilment.INTERNAL: _core.Fulfilment,
+    search.INTERNAL: _core.Search,
 }
 
 
@@ -97,6 +98,13 @@ def answers(topic: str, model: Projection, products: list[str], shoppers: Shoppe
                 pages.append(model.page(sort, prefix, 1, 1000))
                 pages.append(model.page(sort, prefix, 2, 7, protobuf=True))
         return pages + [model.product(p) for p in products]
+    if isinstance(model, _core.Search):
+        found: list[object] = [model.offset, model.pim_offset, len(model)]
+        for q in ("", "lorem", "Lorem ips", "dolre sit", "q"):
+            for sort in _core.SEARCH_SORTS:
+                found.append(model.search(q, sort=sort, per_page=_core.MAX_SEARCH_PER_PAGE))
+            found.append(model.suggest(q))
+        return found
     if isinstance(model, _core.Checkout):
         seen: list[object] = [model.offset, model.pim_offset, model.fulfilment_offset]
         seen += [model.cart(c) for c in shoppers.carts] + [model.cart_version(c) for c in shoppers.carts]
@@ -137,7 +145,7 @@ def test_snapshots_written_at_shutdown_plus_the_tail_equal_a_full_replay(
     # The tail: a changed catalog, new stock, more shoppers on a shop started from the snapshots,
     # then killed (no snapshot at shutdown), so that the snapshots stay behind their topics.
     shop.start()
-    assert shop.log_tail(400).count("loaded the snapshot of") == 3, shop.log_tail()
+    assert shop.log_tail(400).count("loaded the snapshot of") == 4, shop.log_tail()
     changed = io.StringIO()
     pim_csv.fake_products(70, 11, changed)  # the first 60 again, 10 new ...
     rows = changed.getvalue().splitlines()
@@ -271,6 +279,7 @@ def test_shop_snapshot_brings_every_snapshot_up_to_date(config: Config) -> None:
         f"{config.topic(checkout.INTERNAL)}: empty, no snapshot",
         f"{config.topic(fulfilment.INTERNAL)}: empty, no snapshot",
         f"{config.topic(cms.INTERNAL)}: empty, no snapshot",
+        f"{config.topic(search.INTERNAL)}: empty, no snapshot",
     ]
     assert load(config, catalog.INTERNAL)[1] == 29
 

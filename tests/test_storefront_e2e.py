@@ -71,7 +71,7 @@ def test_a_shopper_browses_fills_the_cart_in_two_tabs_and_orders(
 
 @pytest.mark.lighthouse
 def test_lighthouse_scores_every_page_95_or_more(shop: tuple[ShopProcess, dict[str, str]]) -> None:
-    """Performance, accessibility, best practices and SEO of the catalog, a product, the cart and an
+    """Performance, accessibility, best practices and SEO of the catalog, a search, a product, the cart and an
     order, desktop and mobile, each at least 95, and a layout shift of at most 0.05."""
     out = run_node(LIGHTHOUSE, *shop)
     assert "lighthouse: all passed" in out

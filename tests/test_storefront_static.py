@@ -65,7 +65,7 @@ def app_serving(root: Path) -> App:
     return app
 
 
-@pytest.mark.parametrize("view", ["/", "/cart", "/products/abc-123", "/orders/0f3a"])
+@pytest.mark.parametrize("view", ["/", "/cart", "/search", "/products/abc-123", "/orders/0f3a"])
 def test_every_view_answers_index_html_revalidated(site: Path, view: str) -> None:
     answer = get(app_serving(site), view)
     assert answer.status == 200

@@ -18,7 +18,7 @@ pub mod snapshot;
 pub mod swap;
 mod sync;
 
-pub use contexts::{catalog, checkout, content, fulfilment, relay, stock};
+pub use contexts::{catalog, checkout, content, fulfilment, relay, search, stock};
 
 use pyo3::prelude::*;
 

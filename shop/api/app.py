@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shop import _core, metrics, tracing
 from shop._core import PageMark
-from shop.api import compression, http, images, inputs
+from shop.api import compression, http, images, inputs, search
 from shop.api.cart import Answer, CartRoutes, offset_wait_slots, wait_min_offset
 from shop.api.cart_events import CartEvents
 from shop.api.http import Headers, Receive, Scope, Send
@@ -39,6 +39,7 @@ CONTENT_PARAMS = frozenset({"kind"})
 # Request headers that change a content entry's answer: it is not taken from the cache with them.
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"shop-min-offset"})
 STOCK = "/api/v1/stock"
+SEARCH = "/api/v1/search"
 CATALOG_PARAMS = frozenset({"sort", "prefix", "page", "per_page"})
 PAGE_CACHE_SIZE = 4096
 # The cache's key is the raw query (no parsing on a hit), so pages past the end, clamped to the
@@ -59,6 +60,7 @@ class App:
         self._checkout_ready = False
         self._carts: CartRoutes | None = None
         self._content_ready = False
+        self._search_ready = False
         # Reads waiting for a Shop-Min-Offset, of any route: one limit for them all.
         self.offset_waits = offset_wait_slots(self.config)
         # Answers with encoded pages by (query string, protobuf).
@@ -212,6 +214,18 @@ class App:
             self._entries[scope["path"]] = CachedEntry(marks, answer)
         await http.send_response(send, answer)
 
+    async def _search(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        request = search.search_request(scope)
+        model = await self._search_model(scope)
+        offset = model.offset  # read first: the answer shows at least this offset
+        await http.respond(send, 200, model.search(*request), http.JSON, _offset_header(offset, cors))
+
+    async def _suggest(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        q = search.suggest_query(scope)
+        model = await self._search_model(scope)
+        offset = model.offset  # read first: the answer shows at least this offset
+        await http.respond(send, 200, model.suggest(q), http.JSON, _offset_header(offset, cors))
+
     async def _get_cart(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         await _send_answer(send, await self._cart_routes().get_cart(scope), cors)
 
@@ -296,6 +310,20 @@ class App:
             projection = shop.content.projection
             await wait_min_offset(offset, projection, self.offset_waits, self.config.ready_timeout)
         return shop.content.model, catalog
+
+    async def _search_model(self, scope: Scope) -> _core.Search:
+        """The search model once it is ready, and once it applied the client's Shop-Min-Offset."""
+        shop = self._shop()
+        if not self._search_ready:
+            if not shop.search.ready():
+                raise not_ready("the search index")
+            self._search_ready = True
+        offset = http.min_offset(scope)
+        if offset is not None:
+            await wait_min_offset(
+                offset, shop.search.projection, self.offset_waits, self.config.ready_timeout
+            )
+        return shop.search.model
 
     def _cached_page(self, scope: Scope) -> tuple[http.Message, http.Message] | None:
         """The answer to a GET of this page if it was cached and needs no CORS headers; else None,
@@ -415,6 +443,8 @@ ROUTES: dict[str, Route] = {
     "/openapi.json": Route("openapi.json", GET, App._spec),
     CONTENT: Route("content_list", GET, App._content_list),
     CONTENT_PREFIX: Route("content", ANY, App._not_found),  # no slug
+    SEARCH: Route("search", GET, App._search),
+    SEARCH + "/suggest": Route("search_suggest", GET, App._suggest),
 }
 PREFIX_ROUTES: tuple[tuple[str, Route], ...] = (
     (PRODUCT_PREFIX, Route("product", GET, App._product)),
@@ -464,6 +494,11 @@ def _tagged_answer(
     if if_none_match is not None and inputs.none_match(if_none_match, etag.encode()):
         return _not_modified(headers)
     return http.response(200, body, http.JSON, headers)
+
+
+def _offset_header(offset: int, cors: Headers) -> Headers:
+    """The Shop-Offset an answer shows at least (read before it): a client's next Shop-Min-Offset."""
+    return [(b"shop-offset", str(offset).encode()), *cors]
 
 
 def _not_modified(headers: Headers) -> tuple[http.Message, http.Message]:

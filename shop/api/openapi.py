@@ -366,6 +366,126 @@ def _content_schemas() -> dict[str, Any]:
     }
 
 
+def _search_paths() -> dict[str, Any]:
+    shown = {
+        "Shop-Offset": {"schema": {"type": "integer"}, "description": "the search_internal offset shown"}
+    }
+    search_min_offset = {
+        **MIN_OFFSET,
+        "description": str(MIN_OFFSET["description"]).replace("checkout", "search"),
+    }
+    q = _query(
+        "q",
+        {"type": "string", "maxLength": _core.MAX_QUERY},
+        f"words (at most {_core.MAX_QUERY_WORDS}); the last also matches as a prefix while typed; "
+        f"no operators or quotes ({_core.SEARCH_OPERATORS})",
+    )
+    price = {"type": "integer", "minimum": 0, "maximum": _core.MAX_PRICE}
+
+    def answer(description: str, schema: str) -> dict[str, Any]:
+        body = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+        return {"description": description, "headers": shown, "content": body}
+
+    return {
+        "/api/v1/search": {
+            "get": {
+                "summary": "Products matching words, with facets and highlights",
+                "description": "See docs/search.md for the matching and ranking rules.",
+                "operationId": "search",
+                "parameters": [
+                    q,
+                    _query(
+                        "category", {"type": "string", "maxLength": _core.MAX_CATEGORY}, "only this category"
+                    ),
+                    _query("price_min", price, "cents, inclusive"),
+                    _query("price_max", price, "cents, inclusive"),
+                    _query("sort", {"type": "string", "enum": _core.SEARCH_SORTS}, "order"),
+                    _query(
+                        "page", {"type": "integer", "minimum": 1, "maximum": _core.MAX_SEARCH_PAGE}, "from 1"
+                    ),
+                    _query(
+                        "per_page",
+                        {"type": "integer", "minimum": 1, "maximum": _core.MAX_SEARCH_PER_PAGE},
+                        "items",
+                    ),
+                    search_min_offset,
+                ],
+                "responses": {
+                    "200": answer("the page of results (clamped into range)", "SearchPage"),
+                    "400": PROBLEM,
+                    "503": NOT_READY,
+                },
+            }
+        },
+        "/api/v1/search/suggest": {
+            "get": {
+                "summary": "Completions of what is typed so far",
+                "operationId": "suggest",
+                "parameters": [q, search_min_offset],
+                "responses": {
+                    "200": answer("the completions, most found first", "Suggestions"),
+                    "400": PROBLEM,
+                    "503": NOT_READY,
+                },
+            }
+        },
+    }
+
+
+def _search_schemas() -> dict[str, Any]:
+    count = {"type": "integer", "minimum": 0}
+    ranges = {"type": "array", "items": {"type": "array", "items": count, "minItems": 2, "maxItems": 2}}
+    highlight = {
+        "type": "object",
+        "description": "per field, the UTF-16 ranges [start, end) of the words the query matched",
+        "required": ["name", "category"],
+        "properties": {"name": ranges, "category": ranges},
+        "additionalProperties": False,
+    }
+    category_count = _closed_object({"value": {"type": "string"}, "count": count})
+    price_count = _closed_object(
+        {
+            "min": count,
+            "max": {"type": ["integer", "null"], "description": "null: no upper bound"},
+            "count": count,
+        }
+    )
+    page = {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/ProductSummary"}},
+        "highlights": {"type": "array", "items": highlight, "description": "one per item, in order"},
+        "total": count,
+        "page": {"type": "integer", "minimum": 1},
+        "pages": count,
+        "per_page": {"type": "integer", "minimum": 1},
+        "sort": {"type": "string", "enum": _core.SEARCH_SORTS},
+        "q": {"type": "string"},
+        "facets": _closed_object(
+            {
+                "category": {"type": "array", "items": category_count},
+                "price": {"type": "array", "items": price_count},
+            }
+        ),
+        "did_you_mean": {"type": ["string", "null"], "description": "near spellings, when nothing matched"},
+        "offset": {"type": "integer", "description": "the search_internal offset the answer was read at"},
+    }
+    suggestions = {
+        "q": {"type": "string"},
+        "suggestions": {"type": "array", "items": {"type": "string"}, "maxItems": _core.MAX_SUGGESTIONS},
+        "offset": {"type": "integer"},
+    }
+    return {"SearchPage": _closed_object(page), "Suggestions": _closed_object(suggestions)}
+
+
+def _closed_object(properties: dict[str, Any]) -> dict[str, Any]:
+    """A response object of exactly these properties, all present."""
+    return {
+        "type": "object",
+        "required": list(properties),
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
@@ -434,6 +554,7 @@ def spec() -> dict[str, Any]:
             **_cart_paths(),
             "/api/v1/events": {"post": _web_events()},
             **_content_paths(),
+            **_search_paths(),
             "/healthz": {"get": _probe("liveness: every consumer thread runs")},
             "/readyz": {"get": _probe("readiness: every context loaded, bridges caught up")},
         },
@@ -472,6 +593,7 @@ def spec() -> dict[str, Any]:
                     },
                 },
                 **_content_schemas(),
+                **_search_schemas(),
                 "CartItem": {
                     "type": "object",
                     "required": list(CART_ITEM),

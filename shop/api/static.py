@@ -2,7 +2,7 @@
 
 Hashed assets under /assets/ never change under their name, so browsers may keep them for a year;
 index.html names the current assets, so it is revalidated on every load (its ETag makes that cheap).
-The app's own routes (/, /cart, /products/…, /orders/…) all answer index.html: the app routes in the
+The app's own routes (/, /cart, /search, /products/…, /orders/…) all answer index.html: the app routes in the
 browser, so a shared link or a reload of any view works. Everything else stays the API's 404.
 """
 
@@ -21,7 +21,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 ASSETS = "/assets/"
 API = "/api/"
 # Views of the single-page app; each is a URL a shopper may bookmark or share.
-APP_ROUTES = ("/cart",)
+APP_ROUTES = ("/cart", "/search")
 APP_ROUTE_PREFIXES = ("/products/", "/orders/", "/pages/")
 IMMUTABLE = b"public, max-age=31536000, immutable"
 REVALIDATE = b"no-cache"

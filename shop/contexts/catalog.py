@@ -1,5 +1,5 @@
-"""catalog: the product listing. A bridge copies pim_pub into catalog_internal; the Rust projection
-serves pages from it."""
+"""catalog: the product listing. A bridge copies pim_pub into catalog_internal; the Rust projection serves
+pages from it."""
 
 from __future__ import annotations
 
@@ -10,38 +10,14 @@ from shop._proto import catalog_pb2
 from shop.config import Config
 from shop.contexts import pim
 from shop.kafka.producer import Producer
-from shop.kafka.projection import ProjectionLoop
-from shop.kafka.relay import bridge
 
 INTERNAL = "catalog_internal"
 EVENTS = {INTERNAL: catalog_pb2.InternalMessage}
 TOPICS = tuple(EVENTS)
 
 
-class CatalogContext:
+class CatalogContext(pim.ProductsContext):
+    model: _core.Catalog
+
     def __init__(self, config: Config, producer: Producer, pim_published: threading.Event) -> None:
-        self.model = _core.Catalog()
-        self.projection = ProjectionLoop(config, INTERNAL, self.model, producer)
-        self.bridge = bridge(
-            config,
-            "catalog-bridge",
-            pim.PUBLIC,
-            INTERNAL,
-            _core.catalog_bridge,
-            lambda: self.model.pim_offset,
-            producer,
-            self.projection.loaded,
-            upstream=(pim_published,),
-        )
-
-    def start(self) -> None:
-        self.projection.start()
-        self.bridge.start()
-
-    def stop(self) -> None:
-        self.bridge.stop()
-        self.projection.stop()
-
-    def ready(self) -> bool:
-        """Loaded, and everything pim had published at start is applied."""
-        return self.projection.loaded.is_set() and self.bridge.settled(self.model.offset)
+        super().__init__(config, INTERNAL, _core.Catalog(), producer, pim_published)

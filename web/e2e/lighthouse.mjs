@@ -34,7 +34,13 @@ async function main() {
   mkdirSync(ARTIFACTS, { recursive: true });
   // The order page is its shopper's only: audited with the cookie of the cart that placed it.
   const { cookie, id } = await orderAsAnotherShopper(BASE, DATA.product);
-  const pages = { catalog: "/", product: `/products/${DATA.product}`, cart: "/cart", order: `/orders/${id}` };
+  const pages = {
+    catalog: "/",
+    search: "/search?q=lorem",
+    product: `/products/${DATA.product}`,
+    cart: "/cart",
+    order: `/orders/${id}`,
+  };
   const chrome = await chromeLauncher.launch({
     chromePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     chromeFlags: ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage"],

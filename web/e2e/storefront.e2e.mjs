@@ -130,6 +130,67 @@ async function cartMatchesApi(page) {
   return cart;
 }
 
+async function shownIds(page) {
+  return page.$$eval(".results .card", (cards) => cards.map((card) => card.dataset.productId));
+}
+
+async function resultsMatch(page, query) {
+  const answer = await api(`/api/v1/search?${query}&per_page=${PER_PAGE}`);
+  const expected = JSON.stringify(answer.items.map((p) => p.id));
+  await eventually(
+    async () => JSON.stringify(await shownIds(page)) === expected,
+    `the results show ${query}`,
+  );
+  return answer;
+}
+
+async function searchFlow(page) {
+  step = "search box";
+  await page.goto(BASE);
+  await page.waitForSelector(".results .card");
+  const product = await api(`/api/v1/products/${DATA.product}`);
+  const typed = product.name.split(" ")[0].toLowerCase().slice(0, 3);
+  await page.locator("#q").pressSequentially(typed, { delay: 40 });
+  const expected = (await api(`/api/v1/search/suggest?q=${encodeURIComponent(typed)}`)).suggestions;
+  check(expected.length > 0, `nothing suggested for ${typed}`);
+  await eventually(async () => {
+    const shown = await page.$$eval("#suggestions li", (items) => items.map((item) => item.textContent));
+    return JSON.stringify(shown) === JSON.stringify(expected) || shown;
+  }, "the suggestions are the API's");
+  same(await page.getAttribute("#q", "aria-expanded"), "true", "the box says its list is open");
+  await page.keyboard.press("ArrowDown");
+  same(await page.getAttribute("#q", "aria-activedescendant"), "suggestion-0", "arrow down selects");
+  await shot(page, "search-suggestions");
+  await page.keyboard.press("Enter");
+  await page.waitForURL((url) => url.pathname === "/search");
+  same(new URL(page.url()).searchParams.get("q"), expected[0], "the URL holds the query");
+  const chosen = `q=${encodeURIComponent(expected[0])}`;
+  const answer = await resultsMatch(page, chosen);
+  check((await page.$$(".results .card mark")).length > 0, "matched words are marked");
+  same(await page.isHidden("#suggestions"), true, "the suggestions closed");
+  await shot(page, "search-results");
+  log("typing suggests what the API does; arrow down and Enter show its results, marked, in the URL");
+
+  step = "facets";
+  const category = answer.facets.category.at(-1);
+  await page.locator(".facets a", { hasText: `${category.value} (${category.count})` }).click();
+  await page.waitForURL((url) => url.searchParams.get("category") === category.value);
+  const narrowed = await resultsMatch(page, `${chosen}&category=${encodeURIComponent(category.value)}`);
+  same(narrowed.total, category.count, "the facet's count is what choosing it finds");
+  await page.goBack();
+  await resultsMatch(page, chosen);
+  await page.goForward();
+  await resultsMatch(page, `${chosen}&category=${encodeURIComponent(category.value)}`);
+  await page.reload();
+  await resultsMatch(page, `${chosen}&category=${encodeURIComponent(category.value)}`);
+  log("a category facet narrows to its count; back, forward and reload keep query and filter");
+
+  step = "no match";
+  await page.goto(`${BASE}/search?q=${encodeURIComponent("qqqzzzx")}`);
+  await page.waitForSelector(".results .empty");
+  log("a search that finds nothing says so");
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
@@ -698,6 +759,11 @@ async function phone(browser) {
   await page.goto(BASE);
   await page.waitForSelector(".results .card");
   await page.screenshot({ path: join(ARTIFACTS, "catalog-phone.png") });
+  const box = await page.locator("#q").boundingBox();
+  check(
+    box !== null && box.x >= 0 && box.x + box.width <= PHONE.width && box.height >= 40,
+    "the search box fits a phone",
+  );
   await skipLinkFirst(page, "phone");
   await stockLabels(page, "phone");
   await feedbackBelowTheFold(page, "phone");
@@ -721,6 +787,7 @@ async function main() {
     });
     await skipLinkFirst(page, "desktop");
     await browse(page);
+    await searchFlow(page);
     await content(page);
     await stockLabels(page, "desktop");
     for (const id of [DATA.out_of_stock, DATA.single_unit]) {

@@ -1,5 +1,7 @@
 // The shop's HTTP API. GETs retry with exponential backoff on network failures and 502/503/504 (the shop
 // answers 503 while it loads); writes are sent once and their refusals reported to the shopper.
+
+import { type SearchQuery, searchParams } from "./routes";
 import { backoffDelay, shopperMessage } from "./state";
 import type {
   Cart,
@@ -10,9 +12,11 @@ import type {
   Page,
   Problem,
   Product,
+  SearchPage,
   ShopperDetails,
   Sort,
   StockLevels,
+  Suggestions,
 } from "./types";
 
 /** Same origin unless the build sets VITE_API_BASE (e.g. https://api.example.com). */
@@ -58,6 +62,20 @@ export class Api {
   products(sort: Sort, prefix: string, page: number, perPage: number, signal?: AbortSignal): Promise<Page> {
     const query = new URLSearchParams({ sort, prefix, page: String(page), per_page: String(perPage) });
     return this.get(`/api/v1/products?${query}`, signal);
+  }
+
+  search(query: SearchQuery, perPage: number, signal?: AbortSignal): Promise<SearchPage> {
+    const params = searchParams(query);
+    params.set("per_page", String(perPage));
+    return this.get(`/api/v1/search?${params}`, signal);
+  }
+
+  async suggest(q: string, signal?: AbortSignal): Promise<string[]> {
+    const answer: Suggestions = await this.get(
+      `/api/v1/search/suggest?${new URLSearchParams({ q })}`,
+      signal,
+    );
+    return answer.suggestions;
   }
 
   product(id: string, signal?: AbortSignal): Promise<Product> {

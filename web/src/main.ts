@@ -3,7 +3,8 @@ import "./style.css";
 import { Api, ApiError } from "./api";
 import { CartSync } from "./cart-sync";
 import { h, replaceContent } from "./dom";
-import { formatRoute, parseRoute, type Route } from "./routes";
+import { formatRoute, parseRoute, type Route, type SearchQuery } from "./routes";
+import { moveSelection, Suggester } from "./search";
 import {
   badgeLabel,
   canAddOne,
@@ -34,6 +35,7 @@ import {
   orderView,
   pageLinks,
   productDetail,
+  searchResults,
 } from "./views";
 import { WebEvents } from "./web-events";
 
@@ -154,6 +156,9 @@ function render(viewChanged: boolean, first = false): void {
     case "catalog":
       catalogShown = showCatalog(route);
       break;
+    case "search":
+      showSearch(route);
+      break;
     case "product":
       showProduct(route.id);
       break;
@@ -256,20 +261,44 @@ function showCatalog(initial: Extract<Route, { view: "catalog" }>) {
 }
 
 /** Loads a page of the catalog into `results`, shown once `attached` (the view is on screen). */
-async function loadCatalogPage(
+function loadCatalogPage(
   page: Extract<Route, { view: "catalog" }>,
   results: HTMLElement,
   attached: Promise<void>,
 ): Promise<void> {
+  return loadListing(results, {
+    what: "products",
+    ask: async (signal) => {
+      const answer = await api.products(page.sort, page.prefix, page.page, PER_PAGE, signal);
+      await attached;
+      return answer;
+    },
+    clamped: (shown) => navigate({ ...page, page: shown }, true),
+    page: page.page,
+    view: (answer) => catalogResults(answer, cart, catalogActions, page),
+  });
+}
+
+/** A listing of products (a catalog page, search results) loaded into `results`: only the answer to
+ * the latest request is shown; a page past the end becomes the last page; stock follows. */
+async function loadListing<A extends { page: number; items: ProductSummary[] }>(
+  results: HTMLElement,
+  listing: {
+    what: string;
+    ask: (signal: AbortSignal) => Promise<A>;
+    clamped: (page: number) => void;
+    page: number;
+    view: (answer: A) => HTMLElement[];
+  },
+): Promise<void> {
   const { ticket, signal } = latest.next();
-  loadingIn(results, "products", ticket);
+  loadingIn(results, listing.what, ticket);
   try {
-    const answer = await api.products(page.sort, page.prefix, page.page, PER_PAGE, signal);
-    await attached;
+    const answer = await listing.ask(signal);
     if (!latest.isCurrent(ticket)) return; // an older query: a newer one owns the results
-    if (answer.page !== page.page) navigate({ ...page, page: answer.page }, true); // clamped
+    if (answer.page !== listing.page) listing.clamped(answer.page);
     loaded(results, ticket);
-    rerender = () => replaceContent(results, catalogResults(answer, cart, catalogActions, page));
+    rerender = () => replaceContent(results, listing.view(answer));
     rerender();
     shown();
     void loadStock(answer.items.map((p) => p.id));
@@ -278,9 +307,108 @@ async function loadCatalogPage(
     loaded(results, ticket);
     replaceContent(
       results,
-      failure(describe(error), () => void loadCatalogPage(page, results, attached)),
+      failure(describe(error), () => void loadListing(results, listing)),
     );
   }
+}
+
+// --- search ------------------------------------------------------------------------------------------
+
+const searchForm = document.querySelector<HTMLFormElement>("#site-search") as HTMLFormElement;
+const searchBox = document.querySelector<HTMLInputElement>("#q") as HTMLInputElement;
+const suggestionList = document.querySelector<HTMLElement>("#suggestions") as HTMLElement;
+let suggestions: string[] = [];
+let selected = -1; // the suggestion chosen with the arrow keys; -1: the text box itself
+const suggester = new Suggester(
+  (q, signal) => api.suggest(q, signal),
+  (_q, found) => showSuggestions(found),
+);
+
+function showSuggestions(found: string[]): void {
+  suggestions = found;
+  selected = -1;
+  suggestionList.replaceChildren(
+    ...found.map((text, i) =>
+      h(
+        "li",
+        {
+          id: `suggestion-${i}`,
+          role: "option",
+          "aria-selected": "false",
+          // Before the box loses the focus: the click then lands on the option, not on nothing.
+          onpointerdown: (event: Event) => event.preventDefault(),
+          onclick: () => search(text),
+        },
+        text,
+      ),
+    ),
+  );
+  suggestionList.hidden = found.length === 0;
+  searchBox.setAttribute("aria-expanded", String(found.length > 0));
+  searchBox.removeAttribute("aria-activedescendant");
+}
+
+function showSelection(): void {
+  suggestionList.querySelectorAll("li").forEach((item, i) => {
+    item.setAttribute("aria-selected", String(i === selected));
+  });
+  if (selected >= 0) searchBox.setAttribute("aria-activedescendant", `suggestion-${selected}`);
+  else searchBox.removeAttribute("aria-activedescendant");
+}
+
+/** Shows the results of `q` (no filters), from the header's box. */
+function search(q: string): void {
+  suggester.cancel();
+  showSuggestions([]);
+  searchBox.value = q;
+  const query: SearchQuery = {
+    q,
+    category: undefined,
+    priceMin: undefined,
+    priceMax: undefined,
+    sort: "relevance",
+    page: 1,
+  };
+  navigate({ view: "search", ...query });
+}
+
+searchBox.addEventListener("input", () => suggester.input(searchBox.value));
+searchBox.addEventListener("keydown", (event) => {
+  if (!["ArrowDown", "ArrowUp", "Escape"].includes(event.key) || suggestions.length === 0) return;
+  event.preventDefault();
+  if (event.key === "Escape") {
+    suggester.cancel();
+    showSuggestions([]);
+    return;
+  }
+  selected = moveSelection(selected, suggestions.length, event.key);
+  showSelection();
+});
+searchBox.addEventListener("blur", () => {
+  suggester.cancel();
+  showSuggestions([]);
+});
+searchForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  search(selected >= 0 ? (suggestions[selected] ?? searchBox.value) : searchBox.value);
+});
+
+function showSearch(query: SearchQuery): void {
+  if (document.activeElement !== searchBox) searchBox.value = query.q;
+  document.title = query.q ? `Search: ${query.q} · Event Thingy Store` : "Search · Event Thingy Store";
+  const results = h("div", { class: "results" });
+  replaceContent(view, heading(query.q ? `Results for “${query.q}”` : "All products"), results);
+  void loadSearch(query, results);
+}
+
+function loadSearch(query: SearchQuery, results: HTMLElement): Promise<void> {
+  return loadListing(results, {
+    what: "results",
+    ask: (signal) => api.search(query, PER_PAGE, signal),
+    clamped: (shown) => navigate({ view: "search", ...query, page: shown }, true),
+    page: query.page,
+    view: (answer) => searchResults(answer, query, cart, catalogActions),
+  });
 }
 
 // --- content -------------------------------------------------------------------------------------------

@@ -10,6 +10,24 @@ describe("routes", () => {
       { view: "cart" },
       { view: "order", id: "0f3a" },
       { view: "page", slug: "shipping" },
+      {
+        view: "search",
+        q: "red shoe",
+        category: "a/b & c",
+        priceMin: 0,
+        priceMax: 2500,
+        sort: "price",
+        page: 2,
+      },
+      {
+        view: "search",
+        q: "",
+        category: undefined,
+        priceMin: undefined,
+        priceMax: undefined,
+        sort: "relevance",
+        page: 1,
+      },
     ];
     for (const route of routes) {
       const url = new URL(formatRoute(route), "http://shop.test");
@@ -33,6 +51,29 @@ describe("routes", () => {
     });
     expect(parseRoute("/", "?page=abc")).toMatchObject({ page: 1 });
     expect(parseRoute("/", `?prefix=${"x".repeat(150)}`)).toMatchObject({ prefix: "x".repeat(100) });
+  });
+
+  it("read a hand-edited search forgivingly", () => {
+    expect(parseRoute("/search", "?q=x&sort=best&price_min=-5&page=0")).toEqual({
+      view: "search",
+      q: "x",
+      category: undefined,
+      priceMin: undefined,
+      priceMax: undefined,
+      sort: "relevance",
+      page: 1,
+    });
+    expect(
+      formatRoute({
+        view: "search",
+        q: "a b",
+        category: undefined,
+        priceMin: undefined,
+        priceMax: undefined,
+        sort: "relevance",
+        page: 1,
+      }),
+    ).toBe("/search?q=a+b");
   });
 
   it("say which paths are not views", () => {

@@ -16,3 +16,6 @@ export type ContentList = Schemas["ContentList"];
 export type ContentKind = ContentEntry["kind"];
 export type StockLevels = Schemas["StockLevels"];
 export type Sort = NonNullable<NonNullable<operations["listProducts"]["parameters"]["query"]>["sort"]>;
+export type SearchPage = Schemas["SearchPage"];
+export type Suggestions = Schemas["Suggestions"];
+export type SearchSort = SearchPage["sort"];

@@ -1,6 +1,7 @@
 // The views: functions from data to DOM. Controls carry data-key so focus survives a re-render.
 import { h, picture } from "./dom";
-import { formatRoute, type Route, SORTS } from "./routes";
+import { formatRoute, type Route, SEARCH_SORTS, type SearchQuery, SORTS } from "./routes";
+import { highlightParts, priceRangeLabel } from "./search";
 import {
   canAddOne,
   DETAIL_FIELDS,
@@ -23,6 +24,8 @@ import type {
   Page,
   Product,
   ProductSummary,
+  SearchPage,
+  SearchSort,
   ShopperDetails,
   Sort,
 } from "./types";
@@ -146,8 +149,132 @@ export function catalogResults(
       `${page.total} ${page.total === 1 ? "product" : "products"}`,
     ),
     h("ul", { class: "product-grid", "aria-describedby": "catalog-summary" }, items),
-    pager(page, route),
+    pager(page, (n) => ({ ...route, page: n })),
   ];
+}
+
+const SEARCH_SORT_LABELS: Record<SearchSort, string> = {
+  relevance: "Best match",
+  price: "Price",
+  name: "Name",
+};
+
+/** Text with the words a search matched in <mark>. */
+function highlighted(text: string, ranges: readonly (readonly number[])[]): (Node | string)[] {
+  return highlightParts(text, ranges).map((part) => (part.marked ? h("mark", {}, part.text) : part.text));
+}
+
+/** A search's results page: its facets to narrow it, the order, the cards with their matched words
+ * marked, and a pager; or why nothing was found, with a near spelling to try. */
+export function searchResults(
+  answer: SearchPage,
+  query: SearchQuery,
+  cart: Cart | undefined,
+  actions: CatalogActions,
+): HTMLElement[] {
+  const at = (change: Partial<SearchQuery>): Route => ({ view: "search", ...query, page: 1, ...change });
+  const summary = h(
+    "p",
+    { class: "summary", id: "search-summary", role: "status" },
+    `${answer.total} ${answer.total === 1 ? "result" : "results"}`,
+  );
+  if (answer.total === 0) {
+    const spelled = answer.did_you_mean;
+    return [
+      summary,
+      h(
+        "p",
+        { class: "empty" },
+        query.q ? `No product matches “${query.q}”.` : "No product matches these filters.",
+      ),
+      spelled
+        ? h("p", { class: "did-you-mean" }, "Did you mean ", link(at({ q: spelled }), spelled), "?")
+        : undefined,
+      query.category !== undefined || query.priceMin !== undefined || query.priceMax !== undefined
+        ? h(
+            "p",
+            {},
+            link(at({ category: undefined, priceMin: undefined, priceMax: undefined }), "Clear the filters"),
+          )
+        : undefined,
+    ].filter((e): e is HTMLParagraphElement => e !== undefined);
+  }
+  const cards = answer.items.map((product, i) =>
+    productCard(product, cart, actions, i < EAGER_PICTURES, answer.highlights[i]?.name ?? []),
+  );
+  return [
+    h(
+      "div",
+      { class: "search-layout" },
+      facets(answer, query, at),
+      h(
+        "div",
+        { class: "search-main" },
+        h(
+          "nav",
+          { class: "search-sorts", "aria-label": "Order" },
+          "Order: ",
+          SEARCH_SORTS.map((sort) =>
+            sort === query.sort
+              ? h("span", { class: "sort current", "aria-current": "true" }, SEARCH_SORT_LABELS[sort])
+              : link(at({ sort }), SEARCH_SORT_LABELS[sort]),
+          ),
+        ),
+        summary,
+        h("ul", { class: "product-grid", "aria-describedby": "search-summary" }, cards),
+        pager(answer, (n) => ({ view: "search", ...query, page: n })),
+      ),
+    ),
+  ];
+}
+
+function facets(
+  answer: SearchPage,
+  query: SearchQuery,
+  at: (change: Partial<SearchQuery>) => Route,
+): HTMLElement {
+  const option = (current: boolean, route: Route, label: string, count: number) =>
+    h(
+      "li",
+      {},
+      current
+        ? h("span", { class: "facet current", "aria-current": "true" }, `${label} (${count})`)
+        : link(route, `${label} (${count})`),
+    );
+  const categories = answer.facets.category.map((f) =>
+    option(f.value === query.category, at({ category: f.value }), f.value || "No category", f.count),
+  );
+  const prices = answer.facets.price
+    .filter((f) => f.count > 0)
+    .map((f) =>
+      option(
+        query.priceMin === f.min && query.priceMax === (f.max ?? undefined),
+        at({ priceMin: f.min, priceMax: f.max ?? undefined }),
+        priceRangeLabel(f.min, f.max, formatPrice),
+        f.count,
+      ),
+    );
+  const any = (what: string, route: Route) => h("li", {}, link(route, `Any ${what}`));
+  return h(
+    "aside",
+    { class: "facets", "aria-label": "Narrow the results" },
+    h("h2", {}, "Category"),
+    h(
+      "ul",
+      {},
+      query.category !== undefined ? any("category", at({ category: undefined })) : undefined,
+      categories,
+    ),
+    h("h2", {}, "Price"),
+    h(
+      "ul",
+      {},
+      query.priceMin !== undefined || query.priceMax !== undefined
+        ? any("price", at({ priceMin: undefined, priceMax: undefined }))
+        : undefined,
+      prices,
+    ),
+  );
 }
 
 /** Cards whose pictures load at once: the first row or two, in sight on arrival. */
@@ -158,13 +285,18 @@ function productCard(
   cart: Cart | undefined,
   actions: CatalogActions,
   eager: boolean,
+  matched: readonly (readonly number[])[] = [],
 ): HTMLElement {
   const inCart = quantityOf(cart, product.id);
   return h(
     "li",
     { class: "card", "data-product-id": product.id },
     picture(product.small_image_url, product.name, 200, 100, eager),
-    h("h2", { class: "card-title" }, link({ view: "product", id: product.id }, product.name)),
+    h(
+      "h2",
+      { class: "card-title" },
+      link({ view: "product", id: product.id }, ...highlighted(product.name, matched)),
+    ),
     h("p", { class: "price" }, formatPrice(product.price)),
     stockLine(actions.available(product.id)),
     addButton(product, cart, actions, `add-${product.id}`),
@@ -206,7 +338,8 @@ function addButton(
   );
 }
 
-function pager(page: Page, route: Extract<Route, { view: "catalog" }>): HTMLElement {
+/** Links to the pages of a listing: `at(n)` is page n's route. */
+function pager(page: { page: number; pages: number }, at: (n: number) => Route): HTMLElement {
   const last = Math.max(page.pages, 1);
   // Links, not buttons: each page has its URL (open in a new tab, share it).
   const to = (n: number, text: string, label: string, key: string) =>
@@ -215,7 +348,7 @@ function pager(page: Page, route: Extract<Route, { view: "catalog" }>): HTMLElem
       : h(
           "a",
           {
-            href: formatRoute({ ...route, page: n }),
+            href: formatRoute(at(n)),
             "data-nav": true,
             "data-key": key,
             "aria-label": label,

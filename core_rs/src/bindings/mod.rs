@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod content;
 pub mod fulfilment;
 pub mod relays;
+pub mod search;
 
 use crate::projection::{LoadError, Model, Poison, Projected, Projection};
 use crate::snapshot::{self, Identity};
@@ -30,7 +31,7 @@ impl From<crate::codec::DecodeError> for PyErr {
     }
 }
 
-/// Any projection: the base class of Catalog, Checkout, Content and Fulfilment, and what `Feed.pump`
+/// Any projection: the base class of Catalog, Checkout, Content, Fulfilment and Search, and what `Feed.pump`
 /// applies batches to.
 #[pyclass(module = "shop._core", name = "Projection", subclass, frozen)]
 pub struct PyProjection {
@@ -184,5 +185,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     checkout::register(m)?;
     content::register(m)?;
     fulfilment::register(m)?;
+    search::register(m)?;
     relays::register(m)
 }

@@ -6,4 +6,5 @@ pub mod checkout;
 pub mod content;
 pub mod fulfilment;
 pub mod relay;
+pub mod search;
 pub mod stock;

@@ -27,6 +27,11 @@ pub fn product_json(out: &mut Vec<u8>, view: &[u8]) {
     view_json(out, view, &JSON_ORDER);
 }
 
+/// Appends a listing's item (a product card's fields) as a JSON object.
+pub fn summary_json(out: &mut Vec<u8>, view: &[u8]) {
+    view_json(out, view, &SUMMARY_ORDER);
+}
+
 /// Appends the fields `order` names of a product view as a JSON object.
 fn view_json(out: &mut Vec<u8>, view: &[u8], order: &[usize]) {
     let mut strings: [&[u8]; 8] = [b""; 8];
@@ -63,7 +68,7 @@ pub fn page_json(page: &Page<'_>, per_page: usize, sort: Sort, prefix: &str) -> 
         if i > 0 {
             out.push(b',');
         }
-        view_json(&mut out, product.view(), &SUMMARY_ORDER);
+        summary_json(&mut out, product.view());
     }
     out.extend_from_slice(b"],\"total\":");
     json_int(&mut out, page.total as i64);

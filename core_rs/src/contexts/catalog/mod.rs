@@ -218,7 +218,7 @@ fn is_utf8(bytes: &[u8]) -> bool {
 
 /// The first 8 bytes of `s`, zero-padded, as a number that orders like the bytes do. Equal keys
 /// say nothing (a shorter string, or one with NUL bytes): the full strings decide then.
-fn sort_key(s: &str) -> u64 {
+pub(crate) fn sort_key(s: &str) -> u64 {
     key_of(s.as_bytes())
 }
 

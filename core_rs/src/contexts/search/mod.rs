@@ -1,0 +1,404 @@
+//! The search projection: a full-text index of the enabled products, kept by applying
+//! search_internal (the catalog's `ProductChanged` events, bridged from pim_pub the same way).
+//!
+//! Each product takes a slot (a small number, reused after a product is disabled). Every word of
+//! the index has one compressed bitmap of slots per field (name, category, description, long
+//! text): a word's matches are unions of bitmaps, a query's the intersection of its words'.
+//! Dictionary lookups go through a hash map; a sorted copy of the words serves prefixes.
+
+pub mod encode;
+pub mod query;
+pub mod text;
+
+use crate::catalog::{self, Change, Op, Product};
+use crate::codec::{DecodeError, Field, FieldReader};
+use crate::projection::Model;
+use crate::snapshot::{self, Reader, Snapshot, SnapshotError, Writer};
+use crate::swap::{replay_by_reapplying, Apply};
+use roaring::RoaringBitmap;
+use std::collections::{BTreeMap, HashMap};
+
+pub use query::{Facets, Hits, Request, SearchSort, PRICE_BUCKETS, SEARCH_SORTS};
+
+/// The fields searched, best first: a match in the name ranks above one in the category, and so on.
+pub const FIELDS: [&str; 4] = ["name", "category", "description", "longtext"];
+/// The protobuf numbers of those fields in a product view.
+const FIELD_NUMBERS: [u32; 4] = [3, 6, 4, 5];
+
+/// One indexed product: the catalog's stored product (its view is what a result shows), its
+/// price and its category's number, kept apart so filters and facets read no product.
+#[derive(Clone)]
+pub struct Doc {
+    pub product: Product,
+    pub price: i64,
+    pub category: u32,
+    /// The first bytes of the id and the name as numbers that order as they do (`sort_key`):
+    /// results are ordered by them without reading the product, mostly.
+    pub id_key: u64,
+    pub name_key: u64,
+}
+
+impl Doc {
+    fn new(product: Product, category: u32) -> Doc {
+        Doc {
+            price: product.price(),
+            category,
+            id_key: catalog::sort_key(product.id()),
+            name_key: catalog::sort_key(product.name()),
+            product,
+        }
+    }
+}
+
+/// Slots holding a word, per field.
+#[derive(Clone, Default)]
+pub struct Postings {
+    pub fields: [RoaringBitmap; 4],
+}
+
+impl Postings {
+    /// Every slot holding the word, in any field.
+    pub fn all(&self) -> RoaringBitmap {
+        let [a, b, c, d] = &self.fields;
+        a | b | c | d
+    }
+
+    fn is_empty(&self) -> bool {
+        self.fields.iter().all(RoaringBitmap::is_empty)
+    }
+}
+
+#[derive(Clone)]
+pub struct Search {
+    /// Products by slot; None for a free slot.
+    docs: Vec<Option<Doc>>,
+    /// Free slots, the last freed taken first.
+    free: Vec<u32>,
+    slots: HashMap<Box<str>, u32, ahash::RandomState>,
+    /// Words by number, with their postings; a word whose postings emptied stays, empty.
+    words: Vec<(Box<str>, Postings)>,
+    word_numbers: HashMap<Box<str>, u32, ahash::RandomState>,
+    /// The words in order, for prefixes.
+    sorted: BTreeMap<Box<str>, u32>,
+    /// Categories by number, as first met; never forgotten (a handful per catalog).
+    categories: Vec<Box<str>>,
+    category_numbers: HashMap<Box<str>, u32, ahash::RandomState>,
+    offset: i64,
+    pim_offset: i64,
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Search {
+            docs: Vec::new(),
+            free: Vec::new(),
+            slots: HashMap::default(),
+            words: Vec::new(),
+            word_numbers: HashMap::default(),
+            sorted: BTreeMap::new(),
+            categories: Vec::new(),
+            category_numbers: HashMap::default(),
+            offset: -1,
+            pim_offset: -1,
+        }
+    }
+}
+
+/// The strings of a product view's searched fields, in `FIELDS` order, and its category.
+fn field_texts(view: &[u8]) -> [&str; 4] {
+    let mut texts = [""; 4];
+    for (number, field) in FieldReader::new(view) {
+        if let (Some(at), Field::Bytes(bytes)) =
+            (FIELD_NUMBERS.iter().position(|&n| n == number), field)
+        {
+            // Views are checked to be UTF-8 when their event is applied.
+            texts[at] = std::str::from_utf8(bytes).unwrap_or_default();
+        }
+    }
+    texts
+}
+
+/// The distinct words of a product and the fields each is in (bit i: `FIELDS[i]`).
+fn product_words(product: &Product) -> Vec<(String, u8)> {
+    let mut found: HashMap<String, u8, ahash::RandomState> = HashMap::default();
+    for (field, text) in field_texts(product.view()).iter().enumerate() {
+        for term in text::terms(text) {
+            *found.entry(term).or_default() |= 1 << field;
+        }
+    }
+    let mut found: Vec<(String, u8)> = found.into_iter().collect();
+    found.sort_unstable();
+    found
+}
+
+impl Apply for Search {
+    type Op = Op;
+    replay_by_reapplying!(Op);
+
+    fn apply(&mut self, op: &Op) {
+        self.offset = op.offset;
+        if op.pim_offset <= self.pim_offset {
+            return; // bridged twice (or poison, whose pim_offset is the least)
+        }
+        self.pim_offset = op.pim_offset;
+        match &op.change {
+            Change::Upsert(product) => self.upsert(product),
+            Change::Disable(id) => self.remove(id),
+            Change::Poison => {}
+        }
+    }
+}
+
+impl Search {
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    pub fn pim_offset(&self) -> i64 {
+        self.pim_offset
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub fn doc(&self, slot: u32) -> Option<&Doc> {
+        self.docs.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    pub fn category_name(&self, number: u32) -> &str {
+        &self.categories[number as usize]
+    }
+
+    pub fn category_number(&self, name: &str) -> Option<u32> {
+        self.category_numbers.get(name).copied()
+    }
+
+    /// Every slot holding a product.
+    pub fn all_slots(&self) -> RoaringBitmap {
+        (0..self.docs.len() as u32)
+            .filter(|&slot| self.docs[slot as usize].is_some())
+            .collect()
+    }
+
+    /// Each word of the dictionary with its postings (empty ones included).
+    pub fn words(&self) -> impl Iterator<Item = &(Box<str>, Postings)> {
+        self.words.iter()
+    }
+
+    pub fn postings(&self, word: &str) -> Option<&Postings> {
+        let number = *self.word_numbers.get(word)?;
+        Some(&self.words[number as usize].1)
+    }
+
+    /// The words starting with `prefix`, in order, with their postings.
+    pub fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Postings)> + 'a {
+        self.sorted
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(word, _)| word.starts_with(prefix))
+            .map(|(word, &number)| (&**word, &self.words[number as usize].1))
+    }
+
+    fn upsert(&mut self, product: &Product) {
+        if let Some(&slot) = self.slots.get(product.id()) {
+            if self.docs[slot as usize]
+                .as_ref()
+                .is_some_and(|doc| doc.product == *product)
+            {
+                return; // the same product again
+            }
+            self.unindex(slot);
+            self.index(slot, product);
+            return;
+        }
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.docs.push(None);
+            (self.docs.len() - 1) as u32
+        });
+        self.slots.insert(product.id().into(), slot);
+        self.index(slot, product);
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(slot) = self.slots.remove(id) {
+            self.unindex(slot);
+            self.docs[slot as usize] = None;
+            self.free.push(slot);
+        }
+    }
+
+    fn index(&mut self, slot: u32, product: &Product) {
+        for (word, fields) in product_words(product) {
+            let number = self.word_number(word);
+            let postings = &mut self.words[number as usize].1;
+            for (field, bitmap) in postings.fields.iter_mut().enumerate() {
+                if fields & (1 << field) != 0 {
+                    bitmap.insert(slot);
+                }
+            }
+        }
+        let category = self.category(field_texts(product.view())[1]);
+        self.docs[slot as usize] = Some(Doc::new(product.clone(), category));
+    }
+
+    fn unindex(&mut self, slot: u32) {
+        let Some(doc) = self.docs[slot as usize].take() else {
+            return;
+        };
+        for (word, _) in product_words(&doc.product) {
+            let number = self.word_numbers[word.as_str()];
+            for bitmap in &mut self.words[number as usize].1.fields {
+                bitmap.remove(slot);
+            }
+        }
+    }
+
+    fn word_number(&mut self, word: String) -> u32 {
+        if let Some(&number) = self.word_numbers.get(word.as_str()) {
+            return number;
+        }
+        let number = self.words.len() as u32;
+        let word: Box<str> = word.into();
+        self.word_numbers.insert(word.clone(), number);
+        self.sorted.insert(word.clone(), number);
+        self.words.push((word, Postings::default()));
+        number
+    }
+
+    fn category(&mut self, name: &str) -> u32 {
+        if let Some(&number) = self.category_numbers.get(name) {
+            return number;
+        }
+        let number = self.categories.len() as u32;
+        self.category_numbers.insert(name.into(), number);
+        self.categories.push(name.into());
+        number
+    }
+
+    /// Bytes of the postings' bitmaps (serialized size, close to what they hold in memory).
+    pub fn postings_bytes(&self) -> usize {
+        self.words
+            .iter()
+            .flat_map(|(_, postings)| &postings.fields)
+            .map(RoaringBitmap::serialized_size)
+            .sum()
+    }
+}
+
+impl Model for Search {
+    const SNAPSHOT_IN_MEMORY: bool = false;
+
+    /// search_internal carries the catalog's events, bridged from pim_pub the same way.
+    fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
+        catalog::decode(offset, bytes)
+    }
+
+    fn poison(offset: i64) -> Op {
+        <catalog::Catalog as Model>::poison(offset)
+    }
+
+    fn sizes(&self) -> Vec<(&'static str, usize)> {
+        let live = self.words.iter().filter(|(_, p)| !p.is_empty()).count();
+        vec![("products", self.len()), ("words", live)]
+    }
+}
+
+/// Saved as: the offsets, the categories, each slot (its product view and category, or empty),
+/// the free slots, then each word with its four bitmaps. Loading tokenizes nothing.
+impl Snapshot for Search {
+    const KIND: &'static str = "search";
+
+    fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    fn save(&self, out: &mut Writer<'_>) {
+        out.i64(self.offset);
+        out.i64(self.pim_offset);
+        out.len(self.categories.len());
+        self.categories.iter().for_each(|name| out.str(name));
+        out.len(self.docs.len());
+        for doc in &self.docs {
+            match doc {
+                Some(doc) => {
+                    out.u8(1);
+                    out.blob(doc.product.view());
+                    out.u32(doc.category);
+                }
+                None => out.u8(0),
+            }
+        }
+        out.len(self.free.len());
+        self.free.iter().for_each(|&slot| out.u32(slot));
+        out.len(self.words.len());
+        let mut buffer = Vec::new();
+        for (word, postings) in &self.words {
+            out.str(word);
+            for bitmap in &postings.fields {
+                buffer.clear();
+                bitmap
+                    .serialize_into(&mut buffer)
+                    .expect("writes to memory");
+                out.blob(&buffer);
+            }
+        }
+    }
+
+    fn restore(input: &mut Reader<'_>) -> snapshot::Result<Search> {
+        let refuse = |why: &str| SnapshotError(why.into());
+        let mut search = Search {
+            offset: input.i64()?,
+            pim_offset: input.i64()?,
+            ..Search::default()
+        };
+        for _ in 0..input.len(4)? {
+            search.category(input.str()?);
+        }
+        let slots = input.len(1)?;
+        search.docs.reserve(slots);
+        for slot in 0..slots as u32 {
+            if input.u8()? == 0 {
+                search.docs.push(None);
+                continue;
+            }
+            let product = Product::from_view(input.blob()?).map_err(|err| refuse(&err.0))?;
+            let category = input.u32()?;
+            if category as usize >= search.categories.len()
+                || search.slots.insert(product.id().into(), slot).is_some()
+            {
+                return Err(refuse("a product's category or id is wrong"));
+            }
+            search.docs.push(Some(Doc::new(product, category)));
+        }
+        for _ in 0..input.len(4)? {
+            search.free.push(input.u32()?);
+        }
+        for number in 0..input.len(4)? as u32 {
+            let word: Box<str> = input.str()?.into();
+            let mut postings = Postings::default();
+            for bitmap in &mut postings.fields {
+                *bitmap = RoaringBitmap::deserialize_from(input.blob()?)
+                    .map_err(|_| refuse("a posting list is damaged"))?;
+            }
+            if search.word_numbers.insert(word.clone(), number).is_some() {
+                return Err(refuse("a word is saved twice"));
+            }
+            search.sorted.insert(word.clone(), number);
+            search.words.push((word, postings));
+        }
+        Ok(search)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,427 @@
+//! Answering a search: which products match every query word, how they rank, the filters and
+//! facets, and completions of what is typed so far.
+//!
+//! A query word matches a product word that is the same, that it starts (the last query word
+//! only: one is still typing it), or that is within its typos (`text::max_typos`). Of a product's
+//! matches of a query word the best counts: fewest typos, then the best field (name, category,
+//! description, long text), then a whole word over a prefix. Products rank by the sum of those
+//! over the query words, typos first, then fields, then prefixes, then by id.
+
+use super::text::{self, Match, QueryWord};
+use super::{Doc, Search};
+use roaring::RoaringBitmap;
+use std::cmp::Ordering;
+
+/// The orders of a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchSort {
+    Relevance,
+    Price,
+    Name,
+}
+
+pub const SEARCH_SORTS: [&str; 3] = ["relevance", "price", "name"];
+/// Characters of a query, and its words.
+pub const MAX_QUERY: usize = 200;
+pub const MAX_WORDS: usize = 10;
+pub const MAX_SEARCH_PER_PAGE: usize = 100;
+/// Page numbers past the last page are clamped to it; this bounds what a request may name.
+pub const MAX_SEARCH_PAGE: usize = 10_000;
+/// Highest price a filter may name, in cents.
+pub const MAX_PRICE: i64 = (1 << 40) - 1;
+/// Characters of a category filter.
+pub const MAX_CATEGORY: usize = 200;
+/// Completions a suggestion answers at most.
+pub const MAX_SUGGESTIONS: usize = 10;
+/// The price facet's ranges in cents: [0, 1000), [1000, 2500), ..., [10000, ∞).
+pub const PRICE_BUCKETS: [i64; 5] = [0, 1000, 2500, 5000, 10000];
+/// Characters that query syntax elsewhere uses (phrases, fields, groups, wildcards, boosts): this
+/// search has none, so a query holding them is refused rather than read differently than meant.
+pub const OPERATORS: &str = "\"*:()[]{}^~\\|&<>=";
+
+impl SearchSort {
+    pub fn parse(name: &str) -> Option<SearchSort> {
+        match name {
+            "relevance" => Some(SearchSort::Relevance),
+            "price" => Some(SearchSort::Price),
+            "name" => Some(SearchSort::Name),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        SEARCH_SORTS[self as usize]
+    }
+}
+
+/// Why a query cannot be searched, if it cannot.
+pub fn query_problem(q: &str) -> Option<String> {
+    if q.chars().count() > MAX_QUERY {
+        return Some(format!("must be at most {MAX_QUERY} characters"));
+    }
+    if let Some(c) = q.chars().find(|&c| odd_character(c)) {
+        return Some(format!(
+            "must not hold control, format or private-use characters (found U+{:04X})",
+            c as u32
+        ));
+    }
+    if let Some(c) = q.chars().find(|&c| OPERATORS.contains(c)) {
+        return Some(format!(
+            "must be words only: search has no operators or quotes (found {c:?})"
+        ));
+    }
+    if text::words(q).len() > MAX_WORDS {
+        return Some(format!("must be at most {MAX_WORDS} words"));
+    }
+    None
+}
+
+/// Characters a shopper does not type: controls, invisible formatting, private use,
+/// non-characters and the replacement character (what a broken encoding leaves).
+pub fn odd_character(c: char) -> bool {
+    let code = c as u32;
+    c.is_control()
+        || matches!(code, 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF)
+        || matches!(code, 0xE000..=0xF8FF | 0xF0000..=0x10FFFF)
+        || matches!(code, 0xFDD0..=0xFDEF | 0xFFFD)
+        || code & 0xFFFE == 0xFFFE
+}
+
+/// A search request, checked.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub q: &'a str,
+    pub category: Option<&'a str>,
+    pub price_min: Option<i64>,
+    pub price_max: Option<i64>,
+    pub sort: SearchSort,
+    pub page: usize,
+    pub per_page: usize,
+}
+
+/// What a product scored: sums over the query words of their best match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Score {
+    pub typos: u16,
+    pub fields: u16,
+    pub prefixes: u16,
+}
+
+/// No match in a slot: above every rank.
+const NO_MATCH: u8 = u8::MAX;
+
+/// A match in a field, packed so that a smaller number is a better match: typos, field, prefix.
+fn rank(found: Match, field: usize) -> u8 {
+    found.typos * 8 + (field as u8) * 2 + u8::from(found.prefix)
+}
+
+fn unpack(rank: u8) -> Score {
+    Score {
+        typos: u16::from(rank / 8),
+        fields: u16::from(rank % 8 / 2),
+        prefixes: u16::from(rank % 2),
+    }
+}
+
+/// The facet counts of a result: per category (the price filter applied, not the category's)
+/// and per price range (the category filter applied, not the price's), so each facet shows what
+/// choosing another value of it would give.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Facets {
+    /// (category, count), most first, then by name.
+    pub categories: Vec<(String, u64)>,
+    /// Count per range of `PRICE_BUCKETS`.
+    pub prices: [u64; PRICE_BUCKETS.len()],
+}
+
+/// A page of results.
+pub struct Hits<'a> {
+    pub items: Vec<&'a Doc>,
+    pub total: usize,
+    pub page: usize,
+    pub pages: usize,
+    pub facets: Facets,
+    /// The query with each word replaced by the nearest indexed word, when nothing matched.
+    pub did_you_mean: Option<String>,
+    words: Vec<QueryWord>,
+}
+
+impl Hits<'_> {
+    /// Where the query's words are in `text` (UTF-16 ranges): the product words they match.
+    pub fn highlights(&self, text: &str) -> Vec<(u32, u32)> {
+        text::words(text)
+            .into_iter()
+            .filter(|word| self.words.iter().any(|q| q.matches(&word.text).is_some()))
+            .map(|word| (word.start, word.end))
+            .collect()
+    }
+}
+
+/// The query words of `q`. The last one also matches as a prefix while it is being typed: when
+/// nothing (a space, say) follows it.
+fn query_words(q: &str) -> Vec<QueryWord> {
+    let terms: Vec<String> = text::terms(q).collect();
+    let typing = q.chars().last().is_some_and(char::is_alphanumeric);
+    let last = if typing {
+        terms.len().wrapping_sub(1)
+    } else {
+        usize::MAX
+    };
+    terms
+        .into_iter()
+        .enumerate()
+        .map(|(i, term)| QueryWord::new(term, i == last))
+        .collect()
+}
+
+impl Search {
+    /// The products matching every word of `q` (all products for no word), with their scores.
+    pub fn matching(&self, q: &str) -> Vec<(u32, Score)> {
+        let words = query_words(q);
+        if words.is_empty() {
+            return self
+                .all_slots()
+                .iter()
+                .map(|slot| (slot, Score::default()))
+                .collect();
+        }
+        // Per word, each slot's best rank: one byte per slot, so the sum over the words is a
+        // pass over the slots instead of a bitmap look-up per slot and word.
+        let by_word: Vec<Vec<u8>> = words.iter().map(|w| self.best_ranks(w)).collect();
+        let mut found = Vec::new();
+        'slots: for slot in 0..self.docs.len() {
+            let mut score = Score::default();
+            for best in &by_word {
+                if best[slot] == NO_MATCH {
+                    continue 'slots;
+                }
+                let add = unpack(best[slot]);
+                score.typos += add.typos;
+                score.fields += add.fields;
+                score.prefixes += add.prefixes;
+            }
+            found.push((slot as u32, score));
+        }
+        found
+    }
+
+    /// The rank of `word`'s best match in each slot (NO_MATCH where it matches nothing).
+    fn best_ranks(&self, word: &QueryWord) -> Vec<u8> {
+        let mut best = vec![NO_MATCH; self.docs.len()];
+        for (term, found) in self.matching_words(word) {
+            let Some(postings) = self.postings(term) else {
+                continue;
+            };
+            for (field, slots) in postings.fields.iter().enumerate() {
+                let rank = rank(found, field);
+                for slot in slots {
+                    let cell = &mut best[slot as usize];
+                    *cell = (*cell).min(rank);
+                }
+            }
+        }
+        best
+    }
+
+    /// The dictionary's words `word` matches, and how.
+    fn matching_words<'a>(&'a self, word: &'a QueryWord) -> Vec<(&'a str, Match)> {
+        let mut found = Vec::new();
+        if word.typos > 0 {
+            for (term, _) in self.words() {
+                if let Some(how) = word.matches(term) {
+                    found.push((&**term, how));
+                }
+            }
+            return found;
+        }
+        if word.last {
+            for (term, _) in self.with_prefix(&word.text) {
+                found.extend(word.matches(term).map(|how| (term, how)));
+            }
+        } else if let Some(&number) = self.word_numbers.get(word.text.as_str()) {
+            let exact = Match {
+                typos: 0,
+                prefix: false,
+            };
+            found.push((&*self.words[number as usize].0, exact));
+        }
+        found
+    }
+
+    /// Page `request.page` of what `request` finds, with its facets.
+    pub fn search(&self, request: &Request<'_>) -> Hits<'_> {
+        let matched = self.matching(request.q);
+        let category = request.category.map(|name| self.category_number(name));
+        let in_category = |doc: &Doc| category.map_or(true, |number| number == Some(doc.category));
+        let min = request.price_min.unwrap_or(i64::MIN);
+        let max = request.price_max.unwrap_or(i64::MAX);
+        let in_price = |doc: &Doc| (min..=max).contains(&doc.price);
+        let mut facets = Facets::default();
+        let mut per_category = vec![0u64; self.categories.len()];
+        let mut results = Vec::new();
+        for (slot, score) in matched {
+            let doc = self.doc(slot).expect("a matched slot holds a product");
+            let (category_ok, price_ok) = (in_category(doc), in_price(doc));
+            if price_ok {
+                per_category[doc.category as usize] += 1;
+            }
+            if category_ok {
+                facets.prices[price_bucket(doc.price)] += 1;
+            }
+            if category_ok && price_ok {
+                results.push(Candidate::of(request.sort, doc, score));
+            }
+        }
+        facets.categories = per_category
+            .iter()
+            .enumerate()
+            .filter(|(_, &count)| count > 0)
+            .map(|(number, &count)| (self.categories[number].to_string(), count))
+            .collect();
+        facets
+            .categories
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let total = results.len();
+        let per_page = request.per_page.max(1);
+        let pages = total.div_ceil(per_page);
+        let page = request.page.clamp(1, pages.max(1));
+        let skip = (page - 1) * per_page;
+        let take = per_page.min(total.saturating_sub(skip));
+        let order = |a: &Candidate<'_>, b: &Candidate<'_>| a.cmp(b, request.sort);
+        if skip + take < results.len() && skip + take > 0 {
+            results.select_nth_unstable_by(skip + take - 1, order);
+            results.truncate(skip + take);
+        }
+        results.sort_unstable_by(order);
+        let words = query_words(request.q);
+        let did_you_mean = (total == 0 && !words.is_empty())
+            .then(|| self.nearest_spelling(&words))
+            .flatten();
+        Hits {
+            items: results.into_iter().skip(skip).map(|c| c.doc).collect(),
+            total,
+            page,
+            pages,
+            facets,
+            did_you_mean,
+            words,
+        }
+    }
+
+    /// The query with each word replaced by the indexed word nearest to it (within two typos,
+    /// any length; the most frequent of the nearest), if that is another query.
+    fn nearest_spelling(&self, words: &[QueryWord]) -> Option<String> {
+        let mut spelled = Vec::with_capacity(words.len());
+        for word in words {
+            let chars: Vec<char> = word.text.chars().collect();
+            let best = self
+                .words()
+                .filter(|(_, postings)| !postings.is_empty())
+                .filter_map(|(term, postings)| {
+                    let distance = text::bounded_distance(&chars, term, 2)?;
+                    Some((distance, std::cmp::Reverse(postings.all().len()), term))
+                })
+                .min()?;
+            spelled.push(best.2.to_string());
+        }
+        let same = spelled.iter().zip(words).all(|(s, w)| *s == w.text);
+        (!same).then(|| spelled.join(" "))
+    }
+
+    /// Up to `MAX_SUGGESTIONS` completions of `q`: its text up to the last word, then an indexed
+    /// word that the last word starts, among the products matching the words before it; the
+    /// words found in most of those products first, then in order.
+    pub fn suggest(&self, q: &str) -> Vec<String> {
+        let words = text::words(q);
+        let Some(last) = words.last() else {
+            return Vec::new();
+        };
+        let head: String = utf16_prefix(q, last.start);
+        let within = (words.len() > 1).then(|| {
+            let before: Vec<&str> = words[..words.len() - 1]
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect();
+            // A space after the words: they are whole words, none taken as a prefix.
+            let slots: RoaringBitmap = self
+                .matching(&(before.join(" ") + " "))
+                .into_iter()
+                .map(|(slot, _)| slot)
+                .collect();
+            slots
+        });
+        let mut found: Vec<(u64, &str)> = self
+            .with_prefix(&last.text)
+            .map(|(term, postings)| {
+                let all = postings.all();
+                let count = match &within {
+                    Some(slots) => all.intersection_len(slots),
+                    None => all.len(),
+                };
+                (count, term)
+            })
+            .filter(|(count, _)| *count > 0)
+            .collect();
+        found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        found
+            .into_iter()
+            .take(MAX_SUGGESTIONS)
+            .map(|(_, term)| format!("{head}{term}"))
+            .collect()
+    }
+}
+
+/// The characters of `s` before UTF-16 position `at`.
+fn utf16_prefix(s: &str, at: u32) -> String {
+    let mut units = 0u32;
+    s.chars()
+        .take_while(|c| {
+            units += c.len_utf16() as u32;
+            units <= at
+        })
+        .collect()
+}
+
+/// The range of `PRICE_BUCKETS` a price falls in (a negative price: the first).
+pub fn price_bucket(price: i64) -> usize {
+    PRICE_BUCKETS
+        .iter()
+        .rposition(|&low| price >= low)
+        .unwrap_or(0)
+}
+
+/// A result as it is ordered: its sort key and the first bytes of its id as numbers, which decide
+/// most comparisons without reading the product (a cache miss each).
+struct Candidate<'a> {
+    primary: u64,
+    doc: &'a Doc,
+}
+
+impl<'a> Candidate<'a> {
+    fn of(sort: SearchSort, doc: &'a Doc, score: Score) -> Candidate<'a> {
+        let primary = match sort {
+            SearchSort::Relevance => {
+                (u64::from(score.typos) << 32)
+                    | (u64::from(score.fields) << 16)
+                    | u64::from(score.prefixes)
+            }
+            // Flipping the sign bit orders signed prices as unsigned numbers.
+            SearchSort::Price => (doc.price as u64) ^ (1 << 63),
+            SearchSort::Name => doc.name_key,
+        };
+        Candidate { primary, doc }
+    }
+
+    /// By the sort's key, then by id; a tie of the keys' first bytes reads the strings.
+    fn cmp(&self, other: &Candidate<'_>, sort: SearchSort) -> Ordering {
+        let (a, b) = (&self.doc.product, &other.doc.product);
+        self.primary
+            .cmp(&other.primary)
+            .then_with(|| match sort {
+                SearchSort::Name => a.name().cmp(b.name()),
+                _ => Ordering::Equal,
+            })
+            .then(self.doc.id_key.cmp(&other.doc.id_key))
+            .then_with(|| a.id().cmp(b.id()))
+    }
+}

@@ -1,0 +1,199 @@
+//! The matching rules of search, written once: how a text becomes words, how many typos a word
+//! may have, and when a query word matches a word of a product. tests/search_reference.py follows
+//! them in plain Python.
+
+/// A word of a text: lowercased letters and digits, and where it stood in UTF-16 code units
+/// (what the storefront's JavaScript strings index by).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    pub text: String,
+    pub start: u32,
+    pub end: u32,
+}
+
+/// The words of `text`: maximal runs of alphanumeric characters, each lowercased. Anything
+/// else (spaces, punctuation, symbols) separates words.
+pub fn words(text: &str) -> Vec<Word> {
+    let mut found = Vec::new();
+    let mut current = String::new();
+    let (mut start, mut at) = (0u32, 0u32);
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if current.is_empty() {
+                start = at;
+            }
+            current.extend(c.to_lowercase());
+        } else if !current.is_empty() {
+            found.push(Word {
+                text: std::mem::take(&mut current),
+                start,
+                end: at,
+            });
+        }
+        at += c.len_utf16() as u32;
+    }
+    if !current.is_empty() {
+        found.push(Word {
+            text: current,
+            start,
+            end: at,
+        });
+    }
+    found
+}
+
+/// The words of `text` alone, without positions.
+pub fn terms(text: &str) -> impl Iterator<Item = String> {
+    words(text).into_iter().map(|word| word.text)
+}
+
+/// Typos a query word of `len` characters may have: none below 5, one from 5, two from 9.
+pub fn max_typos(len: usize) -> u8 {
+    match len {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    }
+}
+
+/// How a query word matched a product's word: typos first, then whether only as the start of it
+/// (the last query word, as one types). Lower is better; `Match::rank` packs it with the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Match {
+    pub typos: u8,
+    pub prefix: bool,
+}
+
+/// A query word ready for matching: its characters, and whether it is the last one.
+pub struct QueryWord {
+    pub text: String,
+    chars: Vec<char>,
+    pub last: bool,
+    pub typos: u8,
+}
+
+impl QueryWord {
+    pub fn new(text: String, last: bool) -> QueryWord {
+        let chars: Vec<char> = text.chars().collect();
+        let typos = max_typos(chars.len());
+        QueryWord {
+            text,
+            chars,
+            last,
+            typos,
+        }
+    }
+
+    /// How this query word matches the product word `term`, if it does: the same word, the
+    /// start of it (last word only), or within the typos its length allows.
+    pub fn matches(&self, term: &str) -> Option<Match> {
+        if term == self.text {
+            return Some(Match {
+                typos: 0,
+                prefix: false,
+            });
+        }
+        if self.last && term.starts_with(self.text.as_str()) {
+            return Some(Match {
+                typos: 0,
+                prefix: true,
+            });
+        }
+        if self.typos == 0 {
+            return None;
+        }
+        let distance = bounded_distance(&self.chars, term, self.typos)?;
+        Some(Match {
+            typos: distance,
+            prefix: false,
+        })
+    }
+}
+
+/// The optimal string alignment distance between `a` and `b` (insertions, deletions,
+/// substitutions and swaps of neighbours, each one typo), if it is at most `most`.
+pub fn bounded_distance(a: &[char], b: &str, most: u8) -> Option<u8> {
+    let b: Vec<char> = b.chars().collect();
+    let most = most as usize;
+    if a.len().abs_diff(b.len()) > most {
+        return None;
+    }
+    let width = b.len() + 1;
+    let mut rows = vec![0usize; 3 * width];
+    for (j, cell) in rows[..width].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        let (row, prev, prev2) = (
+            (i % 3) * width,
+            ((i - 1) % 3) * width,
+            ((i + 1) % 3) * width,
+        );
+        rows[row] = i;
+        let mut best = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut value = (rows[prev + j] + 1)
+                .min(rows[row + j - 1] + 1)
+                .min(rows[prev + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                value = value.min(rows[prev2 + j - 2] + 1);
+            }
+            rows[row + j] = value;
+            best = best.min(value);
+        }
+        if best > most {
+            return None;
+        }
+    }
+    let distance = rows[(a.len() % 3) * width + b.len()];
+    (distance <= most).then_some(distance as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn distance(a: &str, b: &str) -> Option<u8> {
+        bounded_distance(&a.chars().collect::<Vec<_>>(), b, 2)
+    }
+
+    #[test]
+    fn words_are_lowercased_runs_with_utf16_positions() {
+        let found = words("Blue-Shoe, größe 42 😀x");
+        let texts: Vec<&str> = found.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(texts, ["blue", "shoe", "größe", "42", "x"]);
+        assert_eq!((found[1].start, found[1].end), (5, 9));
+        // The emoji takes two UTF-16 units.
+        assert_eq!((found[4].start, found[4].end), (22, 23));
+    }
+
+    #[test]
+    fn distances_count_swaps_as_one() {
+        assert_eq!(distance("shoe", "shoe"), Some(0));
+        assert_eq!(distance("shoe", "hsoe"), Some(1));
+        assert_eq!(distance("shoe", "sho"), Some(1));
+        assert_eq!(distance("shoe", "shirt"), None);
+        assert_eq!(distance("kitten", "sitting"), None);
+        assert_eq!(distance("kitten", "sittin"), Some(2));
+    }
+
+    #[test]
+    fn typo_budget_grows_with_length() {
+        let short = QueryWord::new("shoe".into(), false);
+        assert_eq!(short.matches("shoo"), None);
+        let five = QueryWord::new("boots".into(), false);
+        assert_eq!(five.matches("boats").map(|m| m.typos), Some(1));
+        assert_eq!(five.matches("bats"), None);
+        let nine = QueryWord::new("jumpsuits".into(), false);
+        assert_eq!(nine.matches("jumpsiut").map(|m| m.typos), Some(2));
+        let last = QueryWord::new("sh".into(), true);
+        assert_eq!(
+            last.matches("shoe"),
+            Some(Match {
+                typos: 0,
+                prefix: true
+            })
+        );
+    }
+}

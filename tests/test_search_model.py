@@ -1,0 +1,198 @@
+"""The Rust search index against the plain-Python reference (tests/support/reference_search.py):
+random catalogs, changes, disables, bridged duplicates and batches; queries with typos, prefixes,
+filters and sorts give the same results, totals and facets."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fixtures.reference import ReferenceCatalog, product_changed
+from shop import _core
+from tests.support import reference_search
+
+VOCABULARY = [
+    "shoe",
+    "shoes",
+    "shirt",
+    "boot",
+    "boots",
+    "running",
+    "runner",
+    "jacket",
+    "trainers",
+    "waterproof",
+    "bag",
+    "a1",
+]
+IDS = st.sampled_from([f"p{i}" for i in range(10)])
+SEPARATORS = st.sampled_from([" ", "-", ", ", " / "])
+CATEGORIES = st.sampled_from(["shoes", "shirts", "bags/small", ""])
+
+
+@st.composite
+def texts(draw: st.DrawFn, most: int = 4) -> str:
+    chosen = draw(st.lists(st.sampled_from([*VOCABULARY, "Shoe", "BOOTS", "Émile"]), max_size=most))
+    text = ""
+    for word in chosen:
+        text += word + draw(SEPARATORS)
+    return text
+
+
+@st.composite
+def event_streams(draw: st.DrawFn) -> list[tuple[int, bytes]]:
+    """search_internal messages: upserts, changes, disables and replayed bridge events."""
+    events = []
+    pim_offset = -1
+    for offset in range(draw(st.integers(min_value=0, max_value=30))):
+        kind = draw(st.sampled_from(["upsert", "upsert", "upsert", "disable", "replay"]))
+        if kind == "replay" and pim_offset >= 0:
+            source = draw(st.integers(min_value=0, max_value=pim_offset))
+        else:
+            pim_offset += 1
+            source = pim_offset
+        product = {
+            "id": draw(IDS),
+            "name": draw(texts(3)),
+            "category": draw(CATEGORIES),
+            "description": draw(texts()),
+            "longtext": draw(texts()),
+            "price": draw(st.integers(min_value=0, max_value=12000)),
+        }
+        events.append(product_changed(offset, source, disabled=kind == "disable", **product))
+    return events
+
+
+def typo(draw: st.DrawFn, word: str) -> str:
+    """`word` with one edit: a swap, a deletion, an insertion or a substitution."""
+    at = draw(st.integers(min_value=0, max_value=max(len(word) - 1, 0)))
+    kind = draw(st.sampled_from(["swap", "delete", "insert", "replace"]))
+    if kind == "swap" and at + 1 < len(word):
+        return word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+    if kind == "delete":
+        return word[:at] + word[at + 1 :]
+    letter = draw(st.sampled_from("aeiouxz"))
+    return word[:at] + letter + word[at + (kind == "replace") :]
+
+
+@st.composite
+def queries(draw: st.DrawFn) -> str:
+    parts = []
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        word = draw(st.sampled_from(VOCABULARY))
+        shape = draw(st.sampled_from(["whole", "whole", "typo", "two typos", "prefix"]))
+        if shape == "typo":
+            word = typo(draw, word)
+        elif shape == "two typos":
+            word = typo(draw, typo(draw, word))
+        elif shape == "prefix":
+            word = word[: draw(st.integers(min_value=1, max_value=len(word)))]
+        parts.append(word.upper() if draw(st.booleans()) else word)
+    return " ".join(parts) + draw(st.sampled_from(["", "", " ", "-"]))
+
+
+def split(events: list[tuple[int, bytes]], cuts: list[int]) -> list[list[tuple[int, bytes]]]:
+    bounds = sorted({0, len(events), *(c % (len(events) + 1) for c in cuts)})
+    return [events[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def answer(index: _core.Search, q: str, **filters: Any) -> dict[str, Any]:
+    body = json.loads(index.search(q, per_page=_core.MAX_SEARCH_PER_PAGE, **filters))
+    return {
+        "ids": [item["id"] for item in body["items"]],
+        "total": body["total"],
+        "category": [(f["value"], f["count"]) for f in body["facets"]["category"]],
+        "price": [f["count"] for f in body["facets"]["price"]],
+    }
+
+
+def build(events: list[tuple[int, bytes]], cuts: list[int]) -> tuple[_core.Search, ReferenceCatalog]:
+    index, reference = _core.Search(), ReferenceCatalog()
+    for batch in split(events, cuts):
+        index.apply(batch)
+    for offset, message in events:
+        reference.apply(offset, message)
+    return index, reference
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    events=event_streams(),
+    cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=4),
+    asked=st.lists(queries(), min_size=1, max_size=4),
+    category=st.none() | CATEGORIES,
+    prices=st.tuples(st.none() | st.integers(0, 6000), st.none() | st.integers(6000, 13000)),
+    sort=st.sampled_from(_core.SEARCH_SORTS),
+)
+def test_the_index_finds_what_the_reference_finds(
+    events: list[tuple[int, bytes]],
+    cuts: list[int],
+    asked: list[str],
+    category: str | None,
+    prices: tuple[int | None, int | None],
+    sort: str,
+) -> None:
+    index, reference = build(events, cuts)
+    assert len(index) == len(reference.products)
+    filters: dict[str, Any] = {
+        "category": category,
+        "price_min": prices[0],
+        "price_max": prices[1],
+        "sort": sort,
+    }
+    for q in asked:
+        expected = reference_search.search(reference, q, **filters)
+        assert answer(index, q, **filters) == expected, q
+
+
+@settings(max_examples=40, deadline=None)
+@given(events=event_streams(), q=queries())
+def test_suggestions_complete_the_last_word_with_words_that_find_something(
+    events: list[tuple[int, bytes]], q: str
+) -> None:
+    index, reference = build(events, [])
+    suggestions = json.loads(index.suggest(q))["suggestions"]
+    assert len(suggestions) <= _core.MAX_SUGGESTIONS
+    typed = reference_search.words(q)
+    for suggestion in suggestions:
+        completed = reference_search.words(suggestion)
+        assert completed[:-1] == typed[:-1] and completed[-1].startswith(typed[-1])
+        # Searched as whole words, a completion finds something.
+        assert reference_search.search(reference, suggestion + " ")["total"] > 0, suggestion
+
+
+def catalog_of(*products: dict[str, Any]) -> tuple[_core.Search, ReferenceCatalog]:
+    events = [product_changed(i, i, price=100, **p) for i, p in enumerate(products)]
+    return build(events, [])
+
+
+def test_ranking_by_typos_then_field_then_whole_words() -> None:
+    index, reference = catalog_of(
+        {"id": "long", "name": "Lamp", "longtext": "a waterproof coat"},
+        {"id": "desc", "name": "Coat", "description": "waterproof"},
+        {"id": "name", "name": "Waterproof coat"},
+        {"id": "typo", "name": "Watreproof coat"},
+        {"id": "prefix", "name": "Waterproofed coat"},
+    )
+    expected = ["name", "prefix", "desc", "long", "typo"]
+    assert answer(index, "waterproof")["ids"] == expected
+    assert reference_search.search(reference, "waterproof")["ids"] == expected
+    # Typed on: a space ends the word, which then matches whole words only ("waterproofed": 2 typos).
+    assert answer(index, "waterproof ")["ids"] == ["name", "desc", "long", "typo", "prefix"]
+
+
+def test_short_words_take_no_typo_and_long_ones_two() -> None:
+    index, _ = catalog_of({"id": "a", "name": "Boot"}, {"id": "b", "name": "Waterproofs"})
+    assert answer(index, "bot ")["ids"] == []
+    assert answer(index, "watrprofs")["ids"] == ["b"]
+    assert json.loads(index.search("bott "))["did_you_mean"] == "boot"
+
+
+def test_highlights_mark_matched_words_in_utf16_ranges() -> None:
+    index, _ = catalog_of({"id": "a", "name": "😀 Red shoe", "category": "shoes"})
+    body = json.loads(index.search("sho"))
+    assert body["highlights"] == [{"name": [[7, 11]], "category": [[0, 5]]}]
