@@ -80,6 +80,7 @@ impl Product {
             category: product.category.clone(),
             small_image_url: product.small_image_url.clone(),
             large_image_url: product.large_image_url.clone(),
+            popularity: None,
         }
         .encode_to_vec();
         let keys = canonical_keys(&view, Text::All).expect("prost encodes a view canonically");
