@@ -38,9 +38,16 @@ class Workload:
     paths_file: Path
     count: int
 
-    def run(self, base_url: str, connections: int, seconds: float, start: int = 0) -> wrk.WrkResult:
-        """One wrk run replaying the paths from line `start` (wrapping around at the end)."""
-        args = (str(self.paths_file), str(start % self.count))
+    def run(
+        self, base_url: str, connections: int, seconds: float, start: int = 0, accept_encoding: str = ""
+    ) -> wrk.WrkResult:
+        """One wrk run replaying the paths from line `start` (wrapping around at the end), with
+        `accept_encoding` in every request when given."""
+        args = (
+            str(self.paths_file),
+            str(start % self.count),
+            *([accept_encoding] if accept_encoding else []),
+        )
         return wrk.run(base_url + "/", connections, seconds, SCRIPT, args)
 
     def sample(self, count: int = SIZE_SAMPLE) -> list[str]:

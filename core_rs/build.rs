@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/shoppers.proto",
         "proto/checkout.proto",
         "proto/cms.proto",
+        "proto/web.proto",
     ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");

@@ -256,8 +256,11 @@ class Catalog(Projection):
         """The page as `page` answers it and a mark of the products it shows. The body is None when
         `shown` marks a page that showed the very same products (same count and page number too):
         an answer cached with `shown` still holds. Raises as `page` does."""
-    def product(self, id: str, protobuf: bool = False) -> bytes | None:
-        """One enabled product as JSON or protobuf shop.catalog.ProductView; None when unknown."""
+    def product(
+        self, id: str, protobuf: bool = False, popularity: tuple[int, int] | None = None
+    ) -> bytes | None:
+        """One enabled product as JSON or protobuf shop.catalog.ProductView, with its popularity
+        (views, add-to-carts) when given; None when unknown."""
 
 def pim_publish(message: bytes, offset: int) -> bytes:
     """pim_internal message → pim_pub message carrying `offset`. Raises ValueError on garbage."""

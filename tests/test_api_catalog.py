@@ -12,8 +12,12 @@ import pytest
 from fixtures.kafka_broker import Broker
 from fixtures.server import ShopProcess
 from shop._proto import catalog_pb2
+from shop.api import compression
 from shop.contexts import pim_csv
 from tests.support.config import fresh_config
+
+BIG = "big-lamp"
+PRODUCTS = 121
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +25,8 @@ def shop(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     config = fresh_config(broker)
     sample = io.StringIO()
     pim_csv.fake_products(120, 5, sample)
+    # One product whose own answer is large enough to be worth compressing (most are under 1 KB).
+    sample.write(f"{BIG},Big lamp,A lamp.,{'A long story of a lamp. ' * 100},lamps/big,100,,\n")
     sample.seek(0)
     pim_csv.import_products(config, sample, progress=False)
     process = ShopProcess(config, Path(tmp_path_factory.mktemp("shop")) / "shop.log").start()
@@ -31,13 +37,13 @@ def shop(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
 def test_a_page_echoes_what_it_answers(shop: ShopProcess) -> None:
     page = shop.get("/api/v1/products?sort=price&page=99&per_page=50").json()
     assert (page["total"], page["page"], page["pages"], page["per_page"], page["sort"]) == (
-        120,
+        PRODUCTS,
         3,
         3,
         50,
         "price",
     )
-    assert len(page["items"]) == 20
+    assert len(page["items"]) == PRODUCTS - 100
     # A listing carries what a product card shows; the product's own page carries everything.
     assert list(page["items"][0]) == ["id", "name", "price", "category", "small_image_url"]
     product = shop.get(f"/api/v1/products/{page['items'][0]['id']}").json()
@@ -78,7 +84,7 @@ def test_protobuf_on_accept(shop: ShopProcess) -> None:
     page = catalog_pb2.Page.FromString(response.content)
     json_page = shop.get("/api/v1/products?per_page=5&sort=name").json()
     assert [p.id for p in page.items] == [p["id"] for p in json_page["items"]]
-    assert page.total == 120
+    assert page.total == PRODUCTS
     one = shop.get(f"/api/v1/products/{page.items[0].id}", headers={"accept": "application/x-protobuf"})
     assert catalog_pb2.ProductView.FromString(one.content).name == page.items[0].name
 
@@ -135,3 +141,28 @@ def test_probes_and_spec(shop: ShopProcess) -> None:
     spec = shop.get("/openapi.json").json()
     routes = {"/api/v1/products", "/api/v1/cart", "/api/v1/cart/order", "/api/v1/orders/{id}"}
     assert routes <= set(spec["paths"])
+
+
+def test_a_product_answer_is_compressed_when_accepted_and_large_enough(shop: ShopProcess) -> None:
+    ids = [item["id"] for item in shop.get("/api/v1/products?per_page=3").json()["items"]]
+    seen = {True: 0, False: 0}
+    for product_id in [*ids, BIG]:
+        plain = shop.get(f"/api/v1/products/{product_id}", headers={"accept-encoding": "identity"})
+        packed = shop.get(f"/api/v1/products/{product_id}", headers={"accept-encoding": "gzip, br"})
+        large = len(plain.content) >= compression.MIN_BYTES
+        assert packed.headers.get("content-encoding") == ("br" if large else None)
+        assert packed.headers["vary"] == plain.headers["vary"] == "accept-encoding"
+        assert packed.json() == plain.json()  # decoded by httpx
+        if large:
+            assert int(packed.headers["content-length"]) < len(plain.content) * 0.7
+        seen[large] += 1
+    assert seen[True] and seen[False], seen
+
+
+def test_the_name_filter_ignores_case_and_accents(shop: ShopProcess) -> None:
+    name = shop.get("/api/v1/products?sort=name&per_page=1").json()["items"][0]["name"]
+    found = shop.get("/api/v1/products", params={"prefix": name[:3], "per_page": 1000}).json()
+    assert found["total"] > 0
+    for prefix in [name[:3].lower(), name[:3].upper(), name[0] + "\u0301" + name[1:3]]:
+        page = shop.get("/api/v1/products", params={"prefix": prefix, "per_page": 1000}).json()
+        assert (page["items"], page["prefix"]) == (found["items"], prefix)

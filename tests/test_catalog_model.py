@@ -10,12 +10,13 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fixtures.reference import ReferenceCatalog, product_changed
+from fixtures.reference import ReferenceCatalog, fold, product_changed
 from shop import _core
 from shop._proto import catalog_pb2
 
 IDS = st.sampled_from([f"p{i}" for i in range(12)] + ["ä", "Z", "p1x"])
-NAMES = st.text(alphabet='abAé "\\\n', min_size=0, max_size=4)
+# Case, accents (composed and combining), and letters whose folding changes their length.
+NAMES = st.text(alphabet='abAéÉ\u0301ßẞİﬁ "\\\n', min_size=0, max_size=4)
 PRICES = st.integers(min_value=-3, max_value=5)
 
 
@@ -56,7 +57,7 @@ def split(events: list[tuple[int, bytes]], cuts: list[int]) -> list[list[tuple[i
     events=event_streams(),
     cuts=st.lists(st.integers(min_value=0, max_value=50), max_size=4),
     sort=st.sampled_from(_core.SORTS),
-    prefix=st.sampled_from(["", "a", "ab", "A", "é", "b", "zz"]),
+    prefix=st.sampled_from(["", "a", "ab", "A", "é", "E", "e\u0301", "b", "ss", "SS", "ẞ", "İ", "fi", "zz"]),
     page=st.integers(min_value=1, max_value=6),
     per_page=st.integers(min_value=1, max_value=7),
 )
@@ -145,6 +146,51 @@ def test_a_shown_page_is_kept_through_changes_to_other_products_and_not_through_
     catalog.apply([product_changed(12, 12, id="p9", name="n9", price=9, disabled=True)])  # total
     shown, body = catalog.page_unless_shown("name", "", 1, 3, False, shown)
     assert body is not None and json.loads(body)["total"] == 9
+
+
+# Latin, IPA, combining marks, Greek and Cyrillic (letters whose folding every Unicode version since
+# Python's agrees on), and a few whose folding is more than a case change.
+WIDE_NAMES = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x52F, exclude_categories=["Cc", "Cn"])
+    | st.sampled_from("ßẞﬁﬀ\u017fΩ\u212a\u212b"),
+    max_size=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    names=st.lists(WIDE_NAMES, max_size=30),
+    pick=st.integers(min_value=0),
+    cut=st.integers(min_value=0, max_value=8),
+    swap_case=st.booleans(),
+    sort=st.sampled_from(_core.SORTS),
+)
+def test_a_name_prefix_finds_what_a_folded_brute_force_filter_finds(
+    names: list[str], pick: int, cut: int, swap_case: bool, sort: str
+) -> None:
+    catalog = _core.Catalog()
+    catalog.apply([product_changed(i, i, id=f"p{i}", name=name, price=i % 3) for i, name in enumerate(names)])
+    # A prefix of one of the names, in another case, or any text.
+    prefix = names[pick % len(names)][:cut] if names else "a"
+    prefix = prefix.swapcase() if swap_case else prefix
+    page = json.loads(catalog.page(sort, prefix, 1, 1000))
+    expected = {f"p{i}" for i, name in enumerate(names) if fold(name).startswith(fold(prefix))}
+    assert {item["id"] for item in page["items"]} == expected
+    assert page["total"] == len(expected)
+
+
+def test_lorem_finds_lorem_whatever_its_case_and_accents() -> None:
+    catalog = _core.Catalog()
+    catalog.apply(
+        [
+            product_changed(i, i, id=f"p{i}", name=name)
+            for i, name in enumerate(["Lorem ipsum", "lorem dolor", "Ipsum lorem", "Lórem"])
+        ]
+    )
+    for prefix in ["lorem", "Lörem", "LOREM", "Lorem"]:
+        page = json.loads(catalog.page("name", prefix, 1, 10))
+        assert [item["id"] for item in page["items"]] == ["p3", "p1", "p0"], prefix
+        assert page["prefix"] == prefix
 
 
 def test_protobuf_page_carries_the_same_page() -> None:

@@ -82,3 +82,28 @@ def test_an_answer_sent_once_is_compressed_fast_when_accepted(encoding: bytes) -
     assert (headers[b"content-encoding"], int(headers[b"content-length"])) == (encoding, len(sent["body"]))
     decompress = brotli.decompress if encoding == b"br" else gzip.decompress
     assert decompress(sent["body"]) == body and len(sent["body"]) < len(body) // 3
+
+
+def test_a_kept_answer_is_compressed_once_and_its_etag_becomes_weak() -> None:
+    body = json.dumps({"html": "<p>lorem ipsum dolor</p>" * 100}).encode()
+    answer = http.response(200, body, http.JSON, [(b"etag", b'"v1"'), compression.VARY])
+    forms: dict[bytes, compression.Answer] = {}
+    assert compression.kept(answer, forms, None) is answer
+    start, sent = compression.kept(answer, forms, b"gzip")
+    assert compression.kept(answer, forms, b"gzip")[1] is sent
+    headers = dict(start["headers"])
+    assert (headers[b"etag"], headers[b"content-encoding"]) == (b'W/"v1"', b"gzip")
+    assert gzip.decompress(sent["body"]) == body
+    assert dict(answer[0]["headers"])[b"etag"] == b'"v1"'  # the plain answer keeps its strong tag
+    small = http.response(200, b'{"items":[]}', http.JSON, [(b"etag", b'"v2"')])
+    assert compression.kept(small, {}, b"br") is small
+
+
+def test_an_answer_for_one_request_is_compressed_only_when_large_and_accepted() -> None:
+    large = http.response(200, b"[" + b'"lorem ipsum",' * 200 + b"0]")
+    small = http.response(200, b'{"lines":[]}')
+    assert compression.sent_once_to(scope("gzip, br"), small) is small
+    assert compression.sent_once_to(scope(None), large) is large
+    start, sent = compression.sent_once_to(scope("gzip"), large)
+    assert dict(start["headers"])[b"content-encoding"] == b"gzip"
+    assert gzip.decompress(sent["body"]) == large[1]["body"]

@@ -7,11 +7,14 @@ import asyncio
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
+from fixtures.host import REPO
 from shop.api import images
 from shop.api.app import App
 from shop.api.http import Message
@@ -158,6 +161,31 @@ def test_sample_pictures_are_drawn_alike_and_cached_for_a_year_by_their_hash(sit
     assert answer.body.startswith(b"<svg ") and len(answer.body) < 1024
     assert get(app_serving(site), path, **{"if-none-match": answer.headers["etag"]}).status == 304
     for wrong in (path.replace(".svg", "0.svg"), path[:-8] + "0000.svg", images.PREFIX + "x.svg"):
+        assert get(app_serving(site), wrong).status == 404, wrong
+
+
+def test_sample_pictures_come_as_webp_in_each_width_the_storefront_lists(site: Path) -> None:
+    svg = images.url("0123456789abcdef")
+    # The storefront's srcset names these widths (web/src/dom.ts).
+    listed = re.search(r"PICTURE_WIDTHS = \[([0-9, ]+)\]", (REPO / "web/src/dom.ts").read_text())
+    assert listed is not None and tuple(int(w) for w in listed[1].split(",")) == images.WIDTHS
+    etags = set()
+    for width in images.WIDTHS:
+        path = svg.replace(".svg", f"-{width}w.webp")
+        answer = get(app_serving(site), path)
+        assert (answer.status, answer.headers["content-type"]) == (200, "image/webp")
+        assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+        with Image.open(io.BytesIO(answer.body)) as picture:
+            assert (picture.format, picture.size) == ("WEBP", (width, width // 2))
+        assert answer.body == get(app_serving(site), path).body  # drawn alike every time
+        assert get(app_serving(site), path, **{"if-none-match": answer.headers["etag"]}).status == 304
+        etags.add(answer.headers["etag"])
+    assert len(etags) == len(images.WIDTHS)
+    for wrong in (
+        svg.replace(".svg", "-300w.webp"),
+        svg.replace(".svg", "-200w.png"),
+        svg[:-8] + "0000-200w.webp",
+    ):
         assert get(app_serving(site), wrong).status == 404, wrong
 
 

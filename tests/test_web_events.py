@@ -19,6 +19,7 @@ import pytest
 from fixtures.host import REPO, free_port
 from fixtures.kafka_broker import Broker
 from fixtures.server import ShopProcess
+from shop._proto import catalog_pb2
 from shop.api import web_events
 from shop.api.static import STATIC_DIR
 from shop.config import Config
@@ -71,6 +72,15 @@ def test_a_batch_counts_as_popularity(shop: tuple[ShopProcess, list[str]]) -> No
     eventually(lambda: server.get(f"/api/v1/products/{ids[0]}").json()["popularity"]["views"] == 2)
     assert server.get(f"/api/v1/products/{ids[0]}").json()["popularity"] == {"views": 2, "add_to_carts": 1}
     assert server.get(f"/api/v1/products/{ids[1]}").json()["popularity"] == {"views": 0, "add_to_carts": 0}
+    protobuf = {"accept": "application/x-protobuf"}
+    view = catalog_pb2.ProductView.FromString(
+        server.get(f"/api/v1/products/{ids[0]}", headers=protobuf).content
+    )
+    assert (view.id, view.popularity.views, view.popularity.add_to_carts) == (ids[0], 2, 1)
+    view = catalog_pb2.ProductView.FromString(
+        server.get(f"/api/v1/products/{ids[1]}", headers=protobuf).content
+    )
+    assert view.HasField("popularity") and (view.popularity.views, view.popularity.add_to_carts) == (0, 0)
     assert server.metric("shop_product_popularity", {"product": ids[0], "kind": "page_view"}) == 2
     assert server.metric("shop_web_events", {"kind": "add_to_cart"}) >= 1
     assert server.metric("shop_web_event_batches_total", {"outcome": "written"}) >= 1

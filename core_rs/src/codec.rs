@@ -27,6 +27,11 @@ pub mod shoppers {
 }
 
 #[allow(clippy::all, clippy::pedantic)]
+pub mod web {
+    include!(concat!(env!("OUT_DIR"), "/shop.web.rs"));
+}
+
+#[allow(clippy::all, clippy::pedantic)]
 pub mod checkout {
     include!(concat!(env!("OUT_DIR"), "/shop.checkout.rs"));
 }

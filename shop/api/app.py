@@ -171,13 +171,13 @@ class App:
     async def _product(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         protobuf = http.wants_protobuf(scope)
         product_id = inputs.text_id(rest, "id")
-        body = self._catalog().product(product_id, protobuf)
+        # The product's view, and how popular it is (web events).
+        popularity = self._shop().web.popularity(product_id)
+        body = self._catalog().product(product_id, protobuf, popularity)
         if body is None:
             raise Problem(404, f"no product with id {rest!r}")
-        if not protobuf:  # the view's JSON object, and how popular the product is (web events)
-            views, adds = self._shop().web.popularity(product_id)
-            body = body[:-1] + b',"popularity":{"views":%d,"add_to_carts":%d}}' % (views, adds)
-        await http.respond(send, 200, body, http.PROTOBUF if protobuf else http.JSON, cors)
+        answer = http.response(200, body, http.PROTOBUF if protobuf else http.JSON, [compression.VARY, *cors])
+        await http.send_response(send, compression.sent_once_to(scope, answer))
 
     async def _web_events(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         body = await self._web_events_routes.post(scope, receive, self._shop().web, self._catalog())
@@ -192,7 +192,7 @@ class App:
         content, catalog = await self._content(scope)
         offset = content.offset
         answer = _tagged_answer(scope, content.list(kind, _now_ms(), catalog), offset, cors)
-        await http.send_response(send, answer)
+        await http.send_response(send, compression.sent_once_to(scope, answer))
 
     async def _content_entry(
         self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str
@@ -211,7 +211,10 @@ class App:
         answer = _tagged_answer(scope, found, marks[0], cors)
         if not cors and answer[0]["status"] == 200:
             # Shown now, so shown for as long as neither projection moves (publish_at only passes).
-            self._entries[scope["path"]] = CachedEntry(marks, answer)
+            entry = self._entries[scope["path"]] = CachedEntry(marks, answer)
+            answer = compression.kept(answer, entry.encoded, compression.accepted(scope))
+        else:
+            answer = compression.sent_once_to(scope, answer)
         await http.send_response(send, answer)
 
     async def _search(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
@@ -227,24 +230,24 @@ class App:
         await http.respond(send, 200, model.suggest(q), http.JSON, _offset_header(offset, cors))
 
     async def _get_cart(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
-        await _send_answer(send, await self._cart_routes().get_cart(scope), cors)
+        await _send_answer(scope, send, await self._cart_routes().get_cart(scope), cors)
 
     async def _order_cart(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
-        await _send_answer(send, await self._cart_routes().place_order(scope, receive), cors)
+        await _send_answer(scope, send, await self._cart_routes().place_order(scope, receive), cors)
 
     async def _set_item(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         product_id = inputs.text_id(rest, "product_id")
         quantity = 0 if scope["method"] == "DELETE" else None
         answer = await self._cart_routes().set_item(scope, receive, product_id, quantity)
-        await _send_answer(send, answer, cors)
+        await _send_answer(scope, send, answer, cors)
 
     async def _get_order(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         # An id that cannot be an order's is looked up as the empty one: the same 404 as any unknown id.
         order_id = inputs.order_id(rest) or ""
-        await _send_answer(send, await self._cart_routes().get_order(scope, order_id), cors)
+        await _send_answer(scope, send, await self._cart_routes().get_order(scope, order_id), cors)
 
     async def _stock(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
-        await _send_answer(send, await self._cart_routes().stock(scope, receive), cors)
+        await _send_answer(scope, send, await self._cart_routes().stock(scope, receive), cors)
 
     async def _image(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         await images.respond(scope, send, rest)
@@ -354,7 +357,7 @@ class App:
         for name, _value in scope["headers"]:  # these make the answer another one
             if name in CONDITIONAL_HEADERS or (name == b"origin" and self.cors_origins):
                 return None
-        return cached.answer
+        return compression.kept(cached.answer, cached.encoded, compression.accepted(scope))
 
     def _catalog_page(self, scope: Scope, cors: http.Headers) -> tuple[http.Message, http.Message]:
         model = self._catalog()
@@ -474,8 +477,11 @@ def route_name(path: str) -> str:
     return find_route(path)[0].name
 
 
-async def _send_answer(send: Send, answer: Answer, cors: Headers) -> None:
-    await http.respond(send, answer.status, answer.body, answer.content_type, answer.headers + cors)
+async def _send_answer(scope: Scope, send: Send, answer: Answer, cors: Headers) -> None:
+    """A cart route's answer: compressed when large (a cart or an order of many lines)."""
+    headers = [*answer.headers, compression.VARY, *cors]
+    messages = http.response(answer.status, answer.body, answer.content_type, headers)
+    await http.send_response(send, compression.sent_once_to(scope, messages))
 
 
 def _tagged_answer(
@@ -488,6 +494,7 @@ def _tagged_answer(
         (b"etag", etag.encode()),
         (b"shop-offset", str(offset).encode()),
         (b"cache-control", b"no-cache"),
+        compression.VARY,
         *cors,
     ]
     if_none_match = http.header(scope, b"if-none-match")
@@ -516,6 +523,8 @@ class CachedEntry:
 
     marks: tuple[int, int]
     answer: tuple[http.Message, http.Message]
+    # The answer compressed, by encoding: each made once, at the first request accepting it.
+    encoded: dict[bytes, tuple[http.Message, http.Message]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -531,12 +540,7 @@ class CachedPage:
     encoded: dict[bytes, tuple[http.Message, http.Message]] = field(default_factory=dict)
 
     def answer_for(self, encoding: bytes | None) -> tuple[http.Message, http.Message]:
-        if encoding is None or self.size < compression.MIN_BYTES:
-            return self.answer
-        answer = self.encoded.get(encoding)
-        if answer is None:
-            answer = self.encoded[encoding] = compression.encoded(self.answer, encoding)
-        return answer
+        return compression.kept(self.answer, self.encoded, encoding)
 
 
 class PageCache:

@@ -1,7 +1,7 @@
 """Compression negotiated by Accept-Encoding: brotli, else gzip, else none. Bodies sent often are
-compressed once and kept (the storefront's files at build, a cached catalog page at its first
-request that accepts an encoding); a page answered once (not cached) is compressed at the fastest
-levels."""
+compressed once and kept (the storefront's files at build, a cached catalog page or content entry
+at its first request that accepts an encoding); an answer made for one request (an uncached page,
+a product, a cart) is compressed at the fastest levels, and only when it is large enough to gain."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import brotli
 
 from shop.api import http
 from shop.api.http import Message, Scope
+
+Answer = tuple[Message, Message]
 
 BR = b"br"
 GZIP = b"gzip"
@@ -59,18 +61,41 @@ def compress(body: bytes, encoding: bytes, fast: bool = False) -> bytes:
     return gzip.compress(body, FAST_GZIP_LEVEL if fast else GZIP_LEVEL, mtime=0)
 
 
-def encoded(answer: tuple[Message, Message], encoding: bytes, fast: bool = False) -> tuple[Message, Message]:
+def encoded(answer: Answer, encoding: bytes, fast: bool = False) -> Answer:
     """The answer with its body compressed (`fast`: at the fastest level), its length and
-    Content-Encoding set."""
+    Content-Encoding set. An ETag becomes weak: the bytes differ from the uncompressed answer's,
+    and If-None-Match compares weakly (shop.api.inputs.none_match)."""
     start, body = answer
     compressed = compress(body["body"], encoding, fast)
-    headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+    headers = [(k, _weak(v) if k == b"etag" else v) for k, v in start["headers"] if k != b"content-length"]
     headers += [(b"content-length", str(len(compressed)).encode()), (b"content-encoding", encoding)]
     return {**start, "headers": headers}, {**body, "body": compressed}
 
 
-def sent_once(answer: tuple[Message, Message], encoding: bytes | None) -> tuple[Message, Message]:
+def _weak(etag: bytes) -> bytes:
+    return etag if etag.startswith(b"W/") else b"W/" + etag
+
+
+def sent_once(answer: Answer, encoding: bytes | None) -> Answer:
     """An answer that is not kept, compressed fast when the client accepts it and it is worth it."""
     if encoding is None or len(answer[1]["body"]) < MIN_BYTES:
         return answer
     return encoded(answer, encoding, fast=True)
+
+
+def sent_once_to(scope: Scope, answer: Answer) -> Answer:
+    """`sent_once` for this request's client; a small answer does not even read its headers."""
+    if len(answer[1]["body"]) < MIN_BYTES:
+        return answer
+    return sent_once(answer, accepted(scope))
+
+
+def kept(answer: Answer, encoded_forms: dict[bytes, Answer], encoding: bytes | None) -> Answer:
+    """An answer sent many times, for a client accepting `encoding`: compressed once per encoding,
+    at the first request that accepts it, and kept in `encoded_forms`."""
+    if encoding is None or len(answer[1]["body"]) < MIN_BYTES:
+        return answer
+    found = encoded_forms.get(encoding)
+    if found is None:
+        found = encoded_forms[encoding] = encoded(answer, encoding)
+    return found

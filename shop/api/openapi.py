@@ -540,7 +540,7 @@ def spec() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": {
-                            "description": "the product; in JSON with its popularity (browser events)",
+                            "description": "the product, with its popularity (browser events)",
                             "content": {
                                 **_json_and_protobuf("ProductView"),
                                 "application/json": {"schema": {"$ref": "#/components/schemas/Product"}},

@@ -34,13 +34,16 @@ async function main() {
   mkdirSync(ARTIFACTS, { recursive: true });
   // The order page is its shopper's only: audited with the cookie of the cart that placed it.
   const { cookie, id } = await orderAsAnotherShopper(BASE, DATA.product);
-  const pages = {
+  const all = {
     catalog: "/",
     search: "/search?q=lorem",
     product: `/products/${DATA.product}`,
     cart: "/cart",
     order: `/orders/${id}`,
   };
+  // LIGHTHOUSE_PAGES=catalog,cart audits only those (a change that touches only some pages).
+  const only = process.env.LIGHTHOUSE_PAGES?.split(",");
+  const pages = Object.fromEntries(Object.entries(all).filter(([name]) => !only || only.includes(name)));
   const chrome = await chromeLauncher.launch({
     chromePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     chromeFlags: ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage"],

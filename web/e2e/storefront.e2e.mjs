@@ -752,8 +752,36 @@ async function skipLinkFirst(page, viewport) {
   log("the first Tab reaches the skip link");
 }
 
+/**
+ * The cards' pictures come in the width the screen needs (srcset and sizes): on a desktop 240 px for a box
+ * of about 230 CSS px, on a phone of three device pixels per CSS pixel 480 px for one of about 145.
+ */
+async function pictureWidths(page, viewport, width) {
+  step = `picture widths (${viewport})`;
+  await page.goto(`${BASE}/?sort=name`);
+  const eager = ".results .card img[loading=eager]";
+  await page.waitForSelector(eager);
+  await eventually(
+    async () => page.$$eval(eager, (all) => all.every((img) => img.complete && img.currentSrc !== "")),
+    "the first pictures loaded",
+  );
+  const chosen = await page.$$eval(eager, (all) =>
+    all.map((img) => /-(\d+)w\.webp$/.exec(img.currentSrc)?.[1]),
+  );
+  same([...new Set(chosen)], [String(width)], "the widths chosen");
+  const [shown, ratio] = await page.$eval(eager, (img) => [img.clientWidth, window.devicePixelRatio]);
+  const fit = width / (shown * ratio); // the picture's pixels per device pixel of its box
+  check(fit >= 0.9 && fit <= 1.8, `${width} px for ${shown} CSS px × ${ratio}`);
+  log(`cards' pictures: ${width} px wide for ${shown} CSS px at ${ratio} device px each`);
+}
+
 async function phone(browser) {
-  const context = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
+  const context = await browser.newContext({
+    viewport: PHONE,
+    isMobile: true,
+    hasTouch: true,
+    deviceScaleFactor: 3,
+  });
   context.setDefaultTimeout(WAIT_MS);
   const page = await context.newPage();
   await page.goto(BASE);
@@ -765,6 +793,7 @@ async function phone(browser) {
     "the search box fits a phone",
   );
   await skipLinkFirst(page, "phone");
+  await pictureWidths(page, "phone", 480);
   await stockLabels(page, "phone");
   await feedbackBelowTheFold(page, "phone");
   await notFoundPages(page, "phone");
@@ -786,6 +815,7 @@ async function main() {
         errors.push(message.text());
     });
     await skipLinkFirst(page, "desktop");
+    await pictureWidths(page, "desktop", 240);
     await browse(page);
     await searchFlow(page);
     await content(page);

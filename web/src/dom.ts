@@ -43,15 +43,37 @@ export function replaceContent(region: HTMLElement, ...children: (Child | Child[
   region.querySelector<HTMLElement>("h1, button:not([disabled]), a, input")?.focus();
 }
 
+/** A picture's box: its width and height (the ratio), and how wide the layout shows it (`sizes`). */
+export type PictureBox = [width: number, height: number, sizes: string];
+
+/** The shop's own sample pictures (shop/api/images.py): their drawing, also rendered in these widths. */
+const SAMPLE_PICTURE = /^(\/images\/sample\/[0-9a-f]{16}-[0-9a-f]{12})\.svg$/;
+export const PICTURE_WIDTHS = [120, 240, 480, 960]; // images.WIDTHS (a test keeps them alike)
+
+/** A srcset of the widths the shop renders a picture of its own in; undefined for any other URL. */
+export function pictureSrcset(src: string): string | undefined {
+  const base = SAMPLE_PICTURE.exec(src)?.[1];
+  return base && PICTURE_WIDTHS.map((width) => `${base}-${width}w.webp ${width}w`).join(", ");
+}
+
 /**
  * A product picture over a tile with the name's initial: until the image arrives, and for good when its
  * host cannot be reached, the tile shows. width and height reserve its box: nothing shifts when it loads.
+ * `sizes` says how wide it is shown, so that the browser picks the width it needs from the srcset.
  */
-export function picture(src: string, alt: string, width: number, height: number, eager = false): HTMLElement {
+export function picture(
+  src: string,
+  alt: string,
+  [width, height, sizes]: PictureBox,
+  eager = false,
+): HTMLElement {
   const initial = h("span", { class: "picture-fallback", "aria-hidden": "true" }, alt.slice(0, 1));
+  const srcset = pictureSrcset(src);
   // Lazy below the fold; the first pictures (likely in sight) load at once.
   const image = h("img", {
     src,
+    srcset,
+    sizes: srcset && sizes,
     alt,
     width,
     height,

@@ -1,5 +1,5 @@
 // The views: functions from data to DOM. Controls carry data-key so focus survives a re-render.
-import { h, picture } from "./dom";
+import { h, type PictureBox, picture } from "./dom";
 import { formatRoute, type Route, SEARCH_SORTS, type SearchQuery, SORTS } from "./routes";
 import { highlightParts, priceRangeLabel } from "./search";
 import {
@@ -51,6 +51,11 @@ export interface CartActions {
 }
 
 const CATALOG: Route = { view: "catalog", sort: "name", prefix: "", page: 1 };
+// Pictures' boxes, and how wide style.css shows them: a card in a grid column (two on a phone), half
+// of the product's box, a cart line's first column.
+const CARD_PICTURE: PictureBox = [200, 100, "(max-width: 40rem) calc(50vw - 3rem), 14.5rem"];
+const PRODUCT_PICTURE: PictureBox = [400, 200, "(max-width: 40rem) calc(100vw - 4.5rem), 31rem"];
+const CART_PICTURE: PictureBox = [100, 50, "(max-width: 40rem) 4.5rem, 6rem"];
 
 const SORT_LABELS: Record<Sort, string> = {
   name: "Name",
@@ -291,7 +296,7 @@ function productCard(
   return h(
     "li",
     { class: "card", "data-product-id": product.id },
-    picture(product.small_image_url, product.name, 200, 100, eager),
+    picture(product.small_image_url, product.name, CARD_PICTURE, eager),
     h(
       "h2",
       { class: "card-title" },
@@ -386,7 +391,7 @@ export function productDetail(
     h(
       "article",
       { class: "product", "data-product-id": product.id },
-      picture(product.large_image_url, product.name, 400, 200, true),
+      picture(product.large_image_url, product.name, PRODUCT_PICTURE, true),
       h(
         "div",
         { class: "product-text" },
@@ -504,7 +509,7 @@ function cartRow(item: CartItem, flagged: boolean, actions: CartActions): HTMLEl
       "data-product-id": item.product_id,
       "aria-busy": actions.pending(item.product_id) ? "true" : undefined,
     },
-    picture(item.small_image_url, item.name, 100, 50),
+    picture(item.small_image_url, item.name, CART_PICTURE),
     h(
       "div",
       { class: "line-text" },

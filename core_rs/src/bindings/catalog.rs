@@ -1,6 +1,7 @@
 //! The catalog as a Python class: encoded pages and products, read wait-free.
 
 use super::{new_projection, PyProjection};
+use crate::catalog::encode::Popularity;
 use crate::catalog::{
     encode, Catalog, Page, Product, Sort, MAX_PAGE, MAX_PER_PAGE, MAX_PREFIX, SORTS,
 };
@@ -90,20 +91,26 @@ impl PyCatalog {
         Ok((PageMark { offset, products }, Some(PyBytes::new(py, &body))))
     }
 
-    /// One enabled product, JSON or protobuf (`shop.catalog.ProductView`); None when unknown.
-    #[pyo3(signature = (id, protobuf = false))]
+    /// One enabled product, JSON or protobuf (`shop.catalog.ProductView`), with its popularity
+    /// (views, add-to-carts) when given; None when unknown.
+    #[pyo3(signature = (id, protobuf = false, popularity = None))]
     fn product<'py>(
         &self,
         py: Python<'py>,
         id: &str,
         protobuf: bool,
+        popularity: Option<(i64, i64)>,
     ) -> Option<Bound<'py, PyBytes>> {
         let model = self.projection.read();
         let product = model.get(id)?;
+        let popularity = popularity.map(|(views, add_to_carts)| Popularity {
+            views,
+            add_to_carts,
+        });
         Some(if protobuf {
-            PyBytes::new(py, product.view())
+            PyBytes::new(py, &encode::single_protobuf(product, popularity))
         } else {
-            PyBytes::new(py, &encode::single_json(product))
+            PyBytes::new(py, &encode::single_json(product, popularity))
         })
     }
 }

@@ -144,10 +144,42 @@ fn summary_protobuf(out: &mut Vec<u8>, view: &[u8]) {
     }
 }
 
-/// One product as JSON.
-pub fn single_json(product: &Product) -> Vec<u8> {
-    let mut out = Vec::with_capacity(product.view().len() + 160);
+/// How often shoppers viewed a product and added it to a cart (the web events' projection).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Popularity {
+    pub views: i64,
+    pub add_to_carts: i64,
+}
+
+/// `ProductView.popularity`'s field number.
+const POPULARITY_FIELD: u32 = 10;
+
+/// One product's own answer as JSON: its view, then its popularity when given.
+pub fn single_json(product: &Product, popularity: Option<Popularity>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(product.view().len() + 200);
     product_json(&mut out, product.view());
+    if let Some(popularity) = popularity {
+        out.pop(); // the view's closing brace
+        out.extend_from_slice(b",\"popularity\":{\"views\":");
+        json_int(&mut out, popularity.views);
+        out.extend_from_slice(b",\"add_to_carts\":");
+        json_int(&mut out, popularity.add_to_carts);
+        out.extend_from_slice(b"}}");
+    }
+    out
+}
+
+/// One product's own answer as a protobuf `shop.catalog.ProductView`: the stored view (fields
+/// 1-8, in order), then its popularity when given, which comes last.
+pub fn single_protobuf(product: &Product, popularity: Option<Popularity>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(product.view().len() + 24);
+    out.extend_from_slice(product.view());
+    if let Some(popularity) = popularity {
+        let mut counts = Vec::with_capacity(20);
+        put_int64_field(&mut counts, 1, popularity.views);
+        put_int64_field(&mut counts, 2, popularity.add_to_carts);
+        put_bytes_field(&mut out, POPULARITY_FIELD, &counts);
+    }
     out
 }
 
@@ -163,11 +195,46 @@ mod tests {
             name: "N".into(),
             ..Default::default()
         });
-        let json = String::from_utf8(single_json(&product)).unwrap();
+        let json = String::from_utf8(single_json(&product, None)).unwrap();
         assert_eq!(
             json,
             r#"{"id":"x","name":"N","price":0,"description":"","longtext":"","category":"","small_image_url":"","large_image_url":""}"#
         );
+    }
+
+    #[test]
+    fn a_products_own_answer_carries_its_popularity_in_json_and_protobuf() {
+        use crate::codec::{catalog::ProductView, web};
+        use prost::Message;
+        let product = Product::from_pim(&pim::Product {
+            id: "x".into(),
+            name: "N".into(),
+            price: 250,
+            ..Default::default()
+        });
+        let popularity = Popularity {
+            views: 300,
+            add_to_carts: 7,
+        };
+        let json = String::from_utf8(single_json(&product, Some(popularity))).unwrap();
+        assert!(
+            json.ends_with(r#""large_image_url":"","popularity":{"views":300,"add_to_carts":7}}"#),
+            "{json}"
+        );
+        let view = ProductView::decode(&*single_protobuf(&product, Some(popularity))).unwrap();
+        assert_eq!((view.id.as_str(), view.price), ("x", 250));
+        assert_eq!(
+            view.popularity,
+            Some(web::Popularity {
+                views: 300,
+                add_to_carts: 7
+            })
+        );
+        // Counted nothing yet: present, with zeros.
+        let none_yet = single_protobuf(&product, Some(Popularity::default()));
+        let view = ProductView::decode(&*none_yet).unwrap();
+        assert_eq!(view.popularity, Some(web::Popularity::default()));
+        assert_eq!(single_protobuf(&product, None), product.view());
     }
 
     #[test]

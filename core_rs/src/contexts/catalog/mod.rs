@@ -12,19 +12,21 @@
 //!   with prost and the view encoded again, which gives the same bytes for the same product.
 
 pub mod encode;
+pub mod fold;
 
 use crate::codec::{catalog, pim, varint_len, DecodeError, Field, FieldReader};
 use crate::order_index::{prefetch_lines, Order, OrderIndex};
 use crate::projection::Model;
 use crate::snapshot::{self, Reader, Snapshot, SnapshotError, Writer};
 use crate::swap::Apply;
+use fold::fold;
 use prost::Message;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 use triomphe::ThinArc;
 
-/// Where the sort keys of a product are, besides its price: positions in its view.
+/// Where the sort keys of a product are, besides its price: positions in its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Keys {
     price: i64,
@@ -32,20 +34,39 @@ struct Keys {
     id_len: u32,
     name_at: u32,
     name_len: u32,
+    /// The folded name is these bytes with ASCII lowered: the name's own bytes (at `name_at`)
+    /// when that is all folding does, as for every ASCII name; else `fold(name)`, stored after
+    /// the view.
+    folded_at: u32,
+    folded_len: u32,
 }
 
 /// The bytes at the end of a view that hold a listing's last fields (category and the image URLs).
 const TAIL_BYTES: usize = 192;
 
-/// One enabled product: its encoded `ProductView` and where its keys are, in one shared
-/// allocation. Cloning shares it.
+/// One enabled product: its encoded `ProductView` (then its folded name, if stored) and where
+/// its keys are, in one shared allocation. Cloning shares it.
 #[derive(Clone)]
 pub struct Product(ThinArc<Keys, u8>);
 
 impl Product {
     /// Builds a product from a view whose fields were checked: `keys` point at UTF-8 in it.
-    fn new(keys: Keys, view: &[u8]) -> Product {
-        Product(ThinArc::from_header_and_slice(keys, view))
+    fn new(mut keys: Keys, view: &[u8]) -> Product {
+        (keys.folded_at, keys.folded_len) = (keys.name_at, keys.name_len);
+        let name = &view[keys.name_at as usize..(keys.name_at + keys.name_len) as usize];
+        if name.is_ascii() {
+            return Product(ThinArc::from_header_and_slice(keys, view));
+        }
+        // SAFETY: `canonical_keys` checked that the name is UTF-8.
+        let folded = fold(unsafe { std::str::from_utf8_unchecked(name) });
+        if Folded(name) == Folded(folded.as_bytes()) {
+            return Product(ThinArc::from_header_and_slice(keys, view));
+        }
+        (keys.folded_at, keys.folded_len) = (view.len() as u32, folded.len() as u32);
+        let mut bytes = Vec::with_capacity(view.len() + folded.len());
+        bytes.extend_from_slice(view);
+        bytes.extend_from_slice(folded.as_bytes());
+        Product(ThinArc::from_header_and_slice(keys, &bytes))
     }
 
     /// Builds the stored form from a pim product: its fields 1-8 are the view.
@@ -59,6 +80,7 @@ impl Product {
             category: product.category.clone(),
             small_image_url: product.small_image_url.clone(),
             large_image_url: product.large_image_url.clone(),
+            popularity: None,
         }
         .encode_to_vec();
         let keys = canonical_keys(&view, Text::All).expect("prost encodes a view canonically");
@@ -80,7 +102,19 @@ impl Product {
 
     /// The encoded `shop.catalog.ProductView`.
     pub fn view(&self) -> &[u8] {
-        &self.0.slice
+        let keys = &self.0.header.header;
+        let stored_fold = keys.folded_at != keys.name_at;
+        match stored_fold {
+            true => &self.0.slice[..keys.folded_at as usize],
+            false => &self.0.slice,
+        }
+    }
+
+    /// The name as the name order and filter see it.
+    fn folded_name(&self) -> Folded<'_> {
+        let keys = &self.0.header.header;
+        let at = keys.folded_at as usize;
+        Folded(&self.0.slice[at..at + keys.folded_len as usize])
     }
 
     pub fn price(&self) -> i64 {
@@ -124,9 +158,9 @@ impl Product {
         self.0.ptr() == other.0.ptr()
     }
 
-    /// Bytes of its allocation: the count, the keys, the length and the view.
+    /// Bytes of its allocation: the count, the keys, the length, the view and a stored fold.
     fn heap_bytes(&self) -> usize {
-        std::mem::size_of::<usize>() * 2 + std::mem::size_of::<Keys>() + self.view().len()
+        std::mem::size_of::<usize>() * 2 + std::mem::size_of::<Keys>() + self.0.slice.len()
     }
 }
 
@@ -172,6 +206,8 @@ fn canonical_keys(bytes: &[u8], text_checked: Text) -> Option<Found> {
         id_len: 0,
         name_at: 0,
         name_len: 0,
+        folded_at: 0,
+        folded_len: 0,
     };
     let mut disabled = false;
     let mut last = 0;
@@ -222,13 +258,44 @@ pub(crate) fn sort_key(s: &str) -> u64 {
     key_of(s.as_bytes())
 }
 
-/// The first 24 bytes of `s` as three such numbers. Neighbours in the name index share their
-/// first words (a leaf of a million names holds names that agree on two words or more), and a
-/// tie sends the comparison to the strings: a cache miss per comparison. 24 bytes mostly decide.
-fn name_key(s: &str) -> [u64; 3] {
-    let bytes = s.as_bytes();
-    let from = |at: usize| key_of(bytes.get(at..).unwrap_or_default());
-    [from(0), from(8), from(16)]
+/// A folded name: bytes that read as `fold(name)` once ASCII is lowered (see `Keys`), so that an
+/// ASCII name is its own folded name and needs no copy.
+#[derive(Clone, Copy)]
+struct Folded<'a>(&'a [u8]);
+
+impl<'a> Folded<'a> {
+    fn bytes(self) -> impl Iterator<Item = u8> + 'a {
+        self.0.iter().map(u8::to_ascii_lowercase)
+    }
+
+    /// The first 24 bytes as three numbers that order like the bytes do. Neighbours in the name
+    /// index share their first words (a leaf of a million names holds names that agree on two
+    /// words or more), and a tie sends the comparison to the strings: a cache miss per
+    /// comparison. 24 bytes mostly decide.
+    fn key(self) -> [u64; 3] {
+        let mut buffer = [0u8; 24];
+        for (to, from) in buffer.iter_mut().zip(self.bytes()) {
+            *to = from;
+        }
+        let word = |at: usize| u64::from_be_bytes(buffer[at..at + 8].try_into().expect("8 bytes"));
+        [word(0), word(8), word(16)]
+    }
+
+    fn starts_with(self, prefix: Folded<'_>) -> bool {
+        self.0.len() >= prefix.0.len() && Folded(&self.0[..prefix.0.len()]) == prefix
+    }
+}
+
+impl PartialEq for Folded<'_> {
+    fn eq(&self, other: &Folded<'_>) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl PartialOrd for Folded<'_> {
+    fn partial_cmp(&self, other: &Folded<'_>) -> Option<Ordering> {
+        Some(self.bytes().cmp(other.bytes()))
+    }
 }
 
 /// Price and the first 3 bytes of the id in one number that orders like (price, id) does, for
@@ -268,13 +335,14 @@ pub struct PriceEntry {
     product: Product,
 }
 
-/// An entry of the name index. Names repeat (a million names of three words out of a hundred),
-/// so it also carries the first 7 bytes of the id and whether the key holds the whole name: two
-/// whole names with equal keys are equal, and the ids decide without following the pointers.
+/// An entry of the name index, which orders by folded name, then id. Names repeat (a million
+/// names of three words out of a hundred), so it also carries the first 7 bytes of the id and
+/// whether the key holds the whole folded name: two whole folded names with equal keys are
+/// equal, and the ids decide without following the pointers.
 #[derive(Clone)]
 pub struct NameEntry {
     key: [u64; 3],
-    /// The id's first 7 bytes, then a last byte of 1 if `key` is the whole name.
+    /// The id's first 7 bytes, then a last byte of 1 if `key` is the whole folded name.
     id_and_whole: u64,
     /// The product's `price_key`: a name prefix's matches are ordered by id or price from their
     /// entries, which lie side by side in the index, without reading each product.
@@ -302,11 +370,11 @@ impl PriceEntry {
 
 impl NameEntry {
     fn of(product: &Product) -> NameEntry {
-        let name = product.name();
+        let name = product.folded_name();
         // Zero padding is ambiguous for a name with NUL bytes: it then never counts as whole.
-        let whole = name.len() <= 24 && !name.bytes().any(|byte| byte == 0);
+        let whole = name.0.len() <= 24 && !name.0.contains(&0);
         NameEntry {
-            key: name_key(name),
+            key: name.key(),
             id_and_whole: (sort_key(product.id()) & !0xff) | u64::from(whole),
             price: price_key(product.price(), product.id()),
             product: product.clone(),
@@ -366,16 +434,17 @@ impl ByName {
             return Ordering::Equal;
         }
         if a.id_and_whole & b.id_and_whole & 1 == 1 {
-            // Equal whole names: the ids decide, their first bytes mostly.
+            // Equal whole folded names: the ids decide, their first bytes mostly.
             return a
                 .id_and_whole
                 .cmp(&b.id_and_whole)
                 .then_with(|| a.product.id().cmp(b.product.id()));
         }
-        a.product
-            .name()
-            .cmp(b.product.name())
-            .then_with(|| a.product.id().cmp(b.product.id()))
+        let (a, b) = (&a.product, &b.product);
+        a.folded_name()
+            .bytes()
+            .cmp(b.folded_name().bytes())
+            .then_with(|| a.id().cmp(b.id()))
     }
 }
 
@@ -812,8 +881,8 @@ impl Catalog {
         (indexes, products)
     }
 
-    /// Page `page` (from 1, clamped into range) of `per_page` (>= 1) products whose name starts
-    /// with `prefix`, in `sort` order. Without a prefix, or sorted by name, this costs
+    /// Page `page` (from 1, clamped into range) of `per_page` (>= 1) products whose folded name
+    /// starts with the folded `prefix` (case and accents make no difference), in `sort` order. Without a prefix, or sorted by name, this costs
     /// O(log n + per_page). A prefix with another sort costs O(log n + m + per_page log per_page)
     /// for m matches: they form a range of the name index that is not ordered by that sort.
     pub fn page(&self, sort: Sort, prefix: &str, page: usize, per_page: usize) -> Page<'_> {
@@ -852,14 +921,19 @@ impl Catalog {
         }
     }
 
-    /// Positions [lo, hi) in the name index of the names that start with `prefix`.
+    /// Positions [lo, hi) in the name index of the names whose folded form starts with the
+    /// folded `prefix`: a range, since the index is in folded order.
     fn name_range(&self, prefix: &str) -> (usize, usize) {
         if prefix.is_empty() {
             return (0, self.by_name.len());
         }
-        let lo = self.by_name.count_while(|e| e.product.name() < prefix);
+        let folded = fold(prefix);
+        let prefix = Folded(folded.as_bytes());
+        let lo = self
+            .by_name
+            .count_while(|e| e.product.folded_name() < prefix);
         let hi = self.by_name.count_while(|e| {
-            let name = e.product.name();
+            let name = e.product.folded_name();
             name < prefix || name.starts_with(prefix)
         });
         (lo, hi)
@@ -1007,24 +1081,22 @@ fn select_range<'a>(
     if take == 0 {
         return Vec::new();
     }
-    let key = |entry: &NameEntry| match sort {
-        Sort::Id => entry.id_and_whole & !0xff,
-        Sort::Price => entry.price,
-        Sort::PriceDesc => !entry.price,
+    // Each sort's key in an entry, and how two products whose keys tie are ordered.
+    type Tie = fn(&Product, &Product) -> Ordering;
+    let (key, tie): (fn(&NameEntry) -> u64, Tie) = match sort {
+        Sort::Id => (|e| e.id_and_whole & !0xff, |a, b| a.id().cmp(b.id())),
+        Sort::Price => (
+            |e| e.price,
+            |a, b| (a.price(), a.id()).cmp(&(b.price(), b.id())),
+        ),
+        Sort::PriceDesc => (
+            |e| !e.price,
+            |a, b| (b.price(), b.id()).cmp(&(a.price(), a.id())),
+        ),
         Sort::Name => unreachable!("a name range is in name order already"),
     };
     let mut keyed: Vec<(u64, &Product)> = matches.iter().map(|e| (key(e), &e.product)).collect();
-    let cmp = |a: &(u64, &Product), b: &(u64, &Product)| {
-        a.0.cmp(&b.0).then_with(|| {
-            let (a, b) = (a.1, b.1);
-            match sort {
-                Sort::Id => a.id().cmp(b.id()),
-                Sort::Price => (a.price(), a.id()).cmp(&(b.price(), b.id())),
-                Sort::PriceDesc => (b.price(), b.id()).cmp(&(a.price(), a.id())),
-                Sort::Name => (a.name(), a.id()).cmp(&(b.name(), b.id())),
-            }
-        })
-    };
+    let cmp = |a: &(u64, &Product), b: &(u64, &Product)| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1));
     if skip > 0 {
         keyed.select_nth_unstable_by(skip, cmp);
     }
@@ -1110,6 +1182,56 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_finds_names_whatever_their_case_and_accents() {
+        let mut catalog = Catalog::new();
+        for (i, name) in [
+            "Lorem ipsum",
+            "lörem",
+            "LOREM",
+            "Lo\u{308}rem",
+            "Loré",
+            "Lor",
+            "Straße",
+        ]
+        .iter()
+        .enumerate()
+        {
+            catalog.apply(&upsert(i as i64, &format!("p{i}"), name, 10 - i as i64));
+        }
+        for prefix in ["lorem", "Lörem", "LOREM", "lo\u{308}REM"] {
+            assert_eq!(
+                ids(&catalog.page(Sort::Name, prefix, 1, 10)),
+                ["p1", "p2", "p3", "p0"],
+                "{prefix}"
+            );
+            assert_eq!(
+                ids(&catalog.page(Sort::Price, prefix, 1, 10)),
+                ["p3", "p2", "p1", "p0"]
+            );
+        }
+        assert_eq!(ids(&catalog.page(Sort::Id, "LORE", 1, 10)).len(), 5);
+        assert_eq!(ids(&catalog.page(Sort::Id, "strass", 1, 10)), ["p6"]);
+        assert_eq!(ids(&catalog.page(Sort::Id, "STRAẞE", 1, 10)), ["p6"]);
+        assert_eq!(catalog.page(Sort::Id, "lorems", 1, 10).total, 0);
+    }
+
+    /// A folded name is stored only when ASCII lowering does not make it.
+    #[test]
+    fn only_names_that_folding_changes_beyond_ascii_case_store_a_fold() {
+        let extra = |name: &str| {
+            let product = match upsert(0, "id", name, 1).change {
+                Change::Upsert(product) => product,
+                _ => unreachable!(),
+            };
+            assert_eq!(Product::from_view(product.view()).unwrap(), product);
+            product.0.slice.len() - product.view().len()
+        };
+        assert_eq!(extra("Lorem Ipsum"), 0);
+        assert_eq!(extra("σισυφοσ"), 0);
+        assert_eq!(extra("Lörem"), "lorem".len());
+    }
+
+    #[test]
     fn key_prefixes_order_like_the_full_names() {
         let names = [
             "",
@@ -1122,14 +1244,27 @@ mod tests {
             "abcdefgha",
             "é",
             "\u{1}",
+            "E",
+            "Abcdefghijklmnopqrstuvwxyz0",
+            "abcdefghijklmnopqrstuvwxyZ",
+            "ABCDEFGHIJKLMNOPQRSTUVWXYÉ",
+            "abcdefghijklmnopqrstuvwxÿ1",
+            "Straße",
+            "STRASSE",
         ];
         let mut catalog = Catalog::new();
+        let mut expected = Vec::new();
         for (i, name) in names.iter().enumerate() {
-            catalog.apply(&upsert(i as i64, &format!("{:0>9}", 9 - i), name, 1));
+            let id = format!("{:0>9}", 99 - i);
+            catalog.apply(&upsert(i as i64, &id, name, 1));
+            expected.push((fold(name).into_owned(), id));
         }
         let page = catalog.page(Sort::Name, "", 1, 100);
-        let got: Vec<&str> = page.items.iter().map(|p| p.name()).collect();
-        let mut expected = names.to_vec();
+        let got: Vec<(String, String)> = page
+            .items
+            .iter()
+            .map(|p| (fold(p.name()).into_owned(), p.id().to_string()))
+            .collect();
         expected.sort();
         assert_eq!(got, expected);
         let by_id = catalog.page(Sort::Id, "", 1, 100);
