@@ -9,6 +9,7 @@ import dataclasses
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,9 +125,12 @@ def test_an_oversized_batch_is_refused(shop: tuple[ShopProcess, list[str]]) -> N
 def test_a_flood_from_one_cart_is_rate_limited(shop: tuple[ShopProcess, list[str]]) -> None:
     server, ids = shop
     batch = {"events": [{"kind": "page_view", "product_id": ids[2]}]}
-    answers = [post(server, batch, cart="e" * 32) for _ in range(web_events.BURST + 5)]
+    started = time.monotonic()
+    answers = [post(server, batch, cart="e" * 32) for _ in range(web_events.BURST + 10)]
+    # Tokens come back while the flood is sent: one a second, more on a busy machine's slow posts.
+    refilled = int((time.monotonic() - started) * web_events.RATE_PER_S) + 1
     statuses = [a.status_code for a in answers]
-    assert statuses.count(202) in (web_events.BURST, web_events.BURST + 1), statuses  # a token may refill
+    assert web_events.BURST <= statuses.count(202) <= web_events.BURST + refilled, statuses
     limited = [a for a in answers if a.status_code == 429]
     assert limited and all(int(a.headers["retry-after"]) >= 1 for a in limited)
     assert limited[0].headers["content-type"] == "application/problem+json"
