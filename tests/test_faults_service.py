@@ -22,6 +22,7 @@ import pytest
 
 from fixtures.host import REPO
 from fixtures.server import ShopProcess, series
+from fixtures.shopper import DETAILS
 from shop import _core
 from shop._proto import checkout_pb2, fulfilment_pb2
 from shop.config import Config
@@ -192,7 +193,9 @@ class OrderingShopper(threading.Thread):
             if cart.status_code != 200:
                 return False
         assert cart is not None
-        order = self.client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]})
+        order = self.client.post(
+            "/api/v1/cart/order", headers={"if-match": cart.headers["etag"]}, json=DETAILS
+        )
         if order.status_code == 201:
             self.placed[order.json()["id"]] = items
         return order.status_code in (201, 409)
