@@ -29,7 +29,7 @@ GARBAGE = b"\xff\xfe\x00 not an event"
 # Which consumers read each topic: every one of them refuses the garbage on its own.
 CONSUMERS = {
     pim.INTERNAL: {"pim-publisher"},
-    pim.PUBLIC: {"catalog-bridge", "checkout-pim-bridge"},
+    pim.PUBLIC: {"catalog-bridge", "checkout-pim-bridge", "search-bridge"},
     catalog.INTERNAL: {f"projection-{catalog.INTERNAL}"},
     checkout.INTERNAL: {f"projection-{checkout.INTERNAL}"},  # its publisher reads the model only
     checkout.PUBLIC: {"fulfilment-bridge", "notification-checkout"},
