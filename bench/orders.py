@@ -27,17 +27,10 @@ from bench.stack import start_stack
 from bench.stats import percentile
 from fixtures.mailpit import Mailpit
 from fixtures.server import ShopProcess
+from fixtures.shopper import DETAILS
 from shop.contexts import notification, pim_csv, stock_csv
-from shop.shoppers import write_master_key
 
 RESULTS = Path(__file__).parent / "results"
-DETAILS = {
-    "name": "Bench Shopper",
-    "street": "Load Street 1",
-    "postcode": "10115",
-    "city": "Berlin",
-    "country": "DE",
-}
 
 
 async def place(client: httpx.AsyncClient, product_id: str, email: str) -> tuple[float, float, str]:
@@ -122,9 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     stack = start_stack("orders")
     mailpit = Mailpit(stack.folder / "mailpit").start()
-    key = stack.folder / "master.key"
-    write_master_key(str(key))
-    config = replace(stack.config, master_key_file=str(key), smtp_port=mailpit.smtp_port, snapshot_dir="")
+    config = replace(stack.config, smtp_port=mailpit.smtp_port, snapshot_dir="")
     products = io.StringIO()
     pim_csv.fake_products(1, 3, products)
     product_id = products.getvalue().splitlines()[1].split(",")[0]

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -43,6 +44,7 @@ from bench import data, machine, soak_verdict, stack, wrk
 from bench.processes import Server, http_get
 from bench.report import RESULTS
 from fixtures.host import REPO
+from fixtures.mailpit import Mailpit
 from fixtures.server import Samples, metric_samples
 from shop.contexts import pim_csv
 
@@ -356,6 +358,9 @@ class Soak:
         self.browse_ids = data.product_ids(rows, BROWSE_IDS)
         self.shopper_ids = self.browse_ids[:SHOPPER_PRODUCTS]
         self.kafka = stack.start_stack(f"soak-{os.getpid()}")
+        # Orders carry details, so the shop emails them: to a Mailpit of the soak's own.
+        self.mailpit = Mailpit(self.kafka.folder / "mailpit").start()
+        self.kafka.config = replace(self.kafka.config, smtp_port=self.mailpit.smtp_port)
         self.stock_correction = self.kafka.folder / "stock-correction.csv"
 
     # The data the load uses
@@ -494,6 +499,7 @@ class Soak:
         """Keeps the logs (data/bench/soak-logs/), then removes the broker and its folder."""
         shutil.rmtree(KEPT_LOGS, ignore_errors=True)
         shutil.copytree(self.kafka.logs, KEPT_LOGS)
+        self.mailpit.stop()
         self.kafka.stop()
 
 

@@ -5,7 +5,8 @@ bounded rate, for a bounded time.
 
 Each shopper is a browser-like client with its own connection and cookie jar: it puts one to four
 products (of IDS_FILE, one id a line) into its cart, now and then takes one out again, reads the
-cart and, for most carts, orders it with the cart's ETag as If-Match, then reads the order; the
+cart and, for most carts, orders it with the cart's ETag as If-Match and the shopper's details
+(the soak's Mailpit gets the emails), then reads the order; the
 order's answer sets the cookie of the next cart. The other carts are left as they are (abandoned).
 Requests are paced to REQUESTS_PER_S in total (each shopper 1/SHOPPERS of it; a request starts
 when due or, if the previous one took longer, at once).
@@ -27,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from fixtures.shopper import DETAILS
 
 REPORT_S = 10.0
 ORDER_SHARE = 0.7  # carts ordered; the others are abandoned
@@ -136,7 +139,8 @@ async def shop_once(
         return True
     if not await pace.next():
         return False
-    order = await client.post("/api/v1/cart/order", headers={"If-Match": cart.headers.get("etag", "")})
+    etag = cart.headers.get("etag", "")
+    order = await client.post("/api/v1/cart/order", headers={"If-Match": etag}, json=DETAILS)
     if not counters.count("order", order):
         client.cookies.clear()
         return True

@@ -18,6 +18,7 @@ from fixtures.host import REPO, free_port
 from fixtures.kafka_broker import Broker
 from shop.config import Config
 from shop.contexts import fulfilment, pim, pim_csv, stock_csv
+from shop.shoppers import write_master_key
 
 log = logging.getLogger("bench")
 
@@ -57,7 +58,12 @@ def start_stack(run_name: str) -> Stack:
     (folder / "logs").mkdir(parents=True)
     broker = Broker(folder / "kafka", free_port(), free_port(), {"KAFKA_HEAP": BROKER_HEAP})
     broker.start()
-    config = Config(kafka_bootstrap=broker.bootstrap, sample_rows=0, log_level="INFO")
+    # Orders carry sealed shopper details (required): the stack's shops share a master key.
+    master_key = folder / "master.key"
+    write_master_key(str(master_key))
+    config = Config(
+        kafka_bootstrap=broker.bootstrap, sample_rows=0, log_level="INFO", master_key_file=str(master_key)
+    )
     return Stack(folder, broker, config)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from fixtures.kafka_broker import Broker
 from fixtures.server import Samples, ShopProcess, metric_samples
+from fixtures.shopper import DETAILS
 from shop import _core
 from shop._proto import checkout_pb2
 from shop.contexts import pim_csv, stock_csv
@@ -128,14 +129,18 @@ def test_oversized_body_unknown_and_disabled_products(client: httpx.Client, ids:
 
 
 def test_order_preconditions(client: httpx.Client, ids: list[str]) -> None:
-    assert_problem(client.post("/api/v1/cart/order"), 428)
-    assert_problem(client.post("/api/v1/cart/order", headers={"if-match": "abc"}), 400, "If-Match")
-    assert_problem(client.post("/api/v1/cart/order", headers={"if-match": '"0"'}), 422)
+    assert_problem(client.post("/api/v1/cart/order", json=DETAILS), 428)
+    assert_problem(
+        client.post("/api/v1/cart/order", headers={"if-match": "abc"}, json=DETAILS), 400, "If-Match"
+    )
+    assert_problem(client.post("/api/v1/cart/order", headers={"if-match": '"0"'}, json=DETAILS), 422)
     assert client.put(f"/api/v1/cart/items/{ids[0]}", json={"quantity": 1}).status_code == 200
-    assert_problem(client.post("/api/v1/cart/order", headers={"if-match": '"0"'}), 412)
+    assert_problem(client.post("/api/v1/cart/order", headers={"if-match": '"0"'}, json=DETAILS), 412)
     client.put(f"/api/v1/cart/items/{ids[2]}", json={"quantity": 2})
     version = client.get("/api/v1/cart").headers["etag"]
-    problem = assert_problem(client.post("/api/v1/cart/order", headers={"if-match": version}), 409)
+    problem = assert_problem(
+        client.post("/api/v1/cart/order", headers={"if-match": version}, json=DETAILS), 409
+    )
     assert problem["invalid_params"] == [{"name": ids[2], "reason": "stock"}]
     assert client.get("/api/v1/cart").headers["etag"] == version  # nothing changed
 
@@ -143,7 +148,7 @@ def test_order_preconditions(client: httpx.Client, ids: list[str]) -> None:
 def test_an_order_is_placed_once_and_seen_by_its_shopper_only(client: httpx.Client, ids: list[str]) -> None:
     cart = client.put(f"/api/v1/cart/items/{ids[0]}", json={"quantity": 2})
     old_cookie = client.cookies["cart"]
-    placed = client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]})
+    placed = client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]}, json=DETAILS)
     assert placed.status_code == 201, placed.text
     order = placed.json()
     assert placed.headers["location"] == f"/api/v1/orders/{order['id']}"
@@ -173,11 +178,11 @@ def test_a_retried_order_and_the_ordered_cart_lead_to_the_order_and_the_next_car
     """The first answer was lost: the shopper retries with the ordered cart's cookie."""
     cart = client.put(f"/api/v1/cart/items/{ids[0]}", json={"quantity": 1})
     ordered_cookie = client.cookies["cart"]
-    placed = client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]})
+    placed = client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]}, json=DETAILS)
     assert placed.status_code == 201, placed.text
     order_id, next_cookie = placed.json()["id"], client.cookies["cart"]
     with httpx.Client(base_url=client.base_url, cookies={"cart": ordered_cookie}) as retrying:
-        again = retrying.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]})
+        again = retrying.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]}, json=DETAILS)
         problem = assert_problem(again, 409)
         assert problem["order_id"] == order_id
         assert again.headers["location"] == f"/api/v1/orders/{order_id}"

@@ -16,6 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from fixtures.kafka_broker import Broker
 from fixtures.server import ShopProcess
+from fixtures.shopper import DETAILS
 from shop.contexts import pim_csv, stock_csv
 from tests.support.config import fresh_config
 
@@ -109,7 +110,7 @@ def test_an_ordered_cart_closes_its_stream_with_4001(
     cart = client.put(f"/api/v1/cart/items/{ids[1]}", json={"quantity": 1})
     with open_stream(shop, client) as stream:
         stream.recv(WAIT_S)
-        order = client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]})
+        order = client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]}, json=DETAILS)
         assert order.status_code == 201, order.text
         with pytest.raises(ConnectionClosed):
             stream.recv(WAIT_S)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from fixtures.server import ShopProcess
+from fixtures.shopper import DETAILS
 from shop import _core
 from shop.config import Config
 from shop.contexts import fulfilment, stock_csv
@@ -43,7 +44,9 @@ def test_twenty_shoppers_race_for_five_units_on_two_instances(
         with httpx.Client(base_url=shop.url, timeout=30) as client:
             cart = client.put(f"/api/v1/cart/items/{scarce}", json={"quantity": 1})
             assert cart.status_code == 200, cart.text
-            order = client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]})
+            order = client.post(
+                "/api/v1/cart/order", headers={"if-match": cart.headers["etag"]}, json=DETAILS
+            )
             statuses.append(order.status_code)
             if order.status_code == 409:
                 assert order.json()["invalid_params"] == [{"name": scarce, "reason": "stock"}]

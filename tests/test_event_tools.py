@@ -21,6 +21,7 @@ import pytest
 from fixtures.kafka_broker import Broker, single_broker
 from fixtures.mailpit import Mailpit
 from fixtures.server import ShopProcess
+from fixtures.shopper import DETAILS
 from shop import cli, event_log
 from shop._proto import checkout_pb2
 from shop.config import SAMPLE_CONTENT, Config
@@ -32,7 +33,6 @@ from shop.service import PERSONAL_FIELDS, TOPICS, all_topics
 from tests.support.catalog import import_catalog
 from tests.support.config import fresh_config
 from tests.support.polling import eventually
-from tests.support.shopper import DETAILS
 
 pytestmark = pytest.mark.timeout(240)
 

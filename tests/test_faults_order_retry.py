@@ -32,6 +32,7 @@ from confluent_kafka import Consumer
 
 from fixtures.host import free_port
 from fixtures.server import ShopProcess
+from fixtures.shopper import DETAILS, DETAILS_BODY
 from shop import _core
 from shop._proto import checkout_pb2
 from shop.config import Config
@@ -98,9 +99,10 @@ class RawOrder:
         self.sock.sendall(
             (
                 "POST /api/v1/cart/order HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                f"Cookie: cart={cart_id}\r\nIf-Match: {etag}\r\n"
-                "Content-Length: 0\r\nConnection: close\r\n\r\n"
+                f"Cookie: cart={cart_id}\r\nIf-Match: {etag}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(DETAILS_BODY)}\r\nConnection: close\r\n\r\n"
             ).encode()
+            + DETAILS_BODY
         )
 
     def answering(self) -> bool:
@@ -203,7 +205,7 @@ def fill_cart(shop: ShopProcess, product_id: str, quantity: int) -> tuple[str, s
 def retry_order(shop: ShopProcess, cart_id: str, etag: str) -> httpx.Response:
     """The shopper's retry: the same cookie and If-Match, on `shop`."""
     with httpx.Client(base_url=shop.url, cookies={"cart": cart_id}, timeout=30) as client:
-        return client.post("/api/v1/cart/order", headers={"if-match": etag})
+        return client.post("/api/v1/cart/order", headers={"if-match": etag}, json=DETAILS)
 
 
 def cookie_set(response: httpx.Response) -> str:
@@ -319,7 +321,9 @@ def test_an_order_whose_answer_was_lost_is_found_on_retry_on_the_other_instance(
             httpx.Client(cookies={"cart": cart_id}, timeout=30) as client,
             pytest.raises(httpx.TransportError),
         ):
-            client.post(f"http://{cutter.address}/api/v1/cart/order", headers={"if-match": etag})
+            client.post(
+                f"http://{cutter.address}/api/v1/cart/order", headers={"if-match": etag}, json=DETAILS
+            )
         assert cutter.cut == 1, "the shop never started to answer"
     finally:
         cutter.stop()

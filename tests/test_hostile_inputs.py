@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fixtures.kafka_broker import Broker
+from fixtures.shopper import DETAILS_BODY
 from shop.api import http, inputs
 from shop.api.app import App
 from shop.api.http import Message
@@ -152,10 +153,15 @@ def test_an_etag_of_non_ascii_digits_is_a_400(app: App, product: str, value: byt
     cookie, etag = new_cart(app, product)
     before = cart_seen(app, cookie)
     for shape in (value, b"W/" + value, value.strip(b'"')):
-        answer = timed(app, "POST", "/api/v1/cart/order", headers=[cookie, (b"if-match", shape)])
+        answer = timed(
+            app, "POST", "/api/v1/cart/order", headers=[cookie, (b"if-match", shape)], body=[DETAILS_BODY]
+        )
         problem(answer, 400, "If-Match")
     assert cart_seen(app, cookie) == before
-    assert timed(app, "POST", "/api/v1/cart/order", headers=[cookie, (b"if-match", etag)])[0] == 201
+    order = timed(
+        app, "POST", "/api/v1/cart/order", headers=[cookie, (b"if-match", etag)], body=[DETAILS_BODY]
+    )
+    assert order[0] == 201
 
 
 @pytest.mark.parametrize("path", ["/api/v1/cart", "/api/v1/orders/" + CART_ID])
@@ -411,6 +417,7 @@ def test_a_refused_write_changes_nothing(
             "POST",
             "/api/v1/cart/order",
             headers=[cookie, (b"if-match", if_match.replace(b"{etag}", etag))],
+            body=[DETAILS_BODY],
         )
     elif write == "set":
         answer = timed(app, "PUT", f"/api/v1/cart/items/{item}", headers=[cookie], body=body)

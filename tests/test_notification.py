@@ -4,20 +4,30 @@ is killed or the server goes away, and a refused mailbox in the dead letters."""
 from __future__ import annotations
 
 import io
+import ipaddress
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from fixtures.kafka_broker import Broker
 from fixtures.mailpit import Mailpit
 from fixtures.server import ShopProcess
+from shop.config import Config
 from shop.contexts import notification, pim_csv, stock_csv
+from shop.contexts.notification import Mailer
 from tests.support.config import fresh_config
 from tests.support.polling import eventually
 
@@ -153,3 +163,64 @@ def test_kills_and_an_smtp_outage_lose_no_email_and_duplicate_within_the_bound(
     print(f"{len(accepted)} orders, {len(sent)} confirmations, {duplicates} duplicates after {KILLS} kills")
     # The bound of docs/notification.md: per kill, RECORD_WINDOW emails per notifier relay (two).
     assert duplicates <= 2 * notification.RECORD_WINDOW * KILLS
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key: (certificate file, key file)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+def test_the_smtp_login_is_sent_over_starttls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SMTP_TLS=starttls with SMTP_USER/SMTP_PASSWORD against a Mailpit that demands both; without
+    the login the server refuses the email."""
+    cert_file, key_file = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the shop verifies the server: trust this one
+    (tmp_path / "users").write_text("shop:s3cret\n")
+    options = ("--smtp-tls-cert", str(cert_file), "--smtp-tls-key", str(key_file), "--smtp-require-starttls")
+    server = Mailpit(tmp_path / "mailpit", options=(*options, "--smtp-auth-file", str(tmp_path / "users")))
+    server.start()
+    try:
+        config = Config(
+            smtp_port=server.smtp_port, smtp_tls="starttls", smtp_user="shop", smtp_password="s3cret"
+        )
+        stopping = threading.Event()
+        for login, subject in [(config, "with login"), (replace(config, smtp_user=""), "without")]:
+            email = MIMEMultipart()
+            email.attach(MIMEText("hello"))
+            email["From"], email["To"], email["Subject"] = "shop@example.com", "erin@example.com", subject
+            mailer = Mailer(login, stopping)
+            try:
+                if login.smtp_user:
+                    mailer.send(email)
+                else:
+                    with pytest.raises(notification.Refused):
+                        mailer.send(email)
+            finally:
+                mailer.close()
+        assert [m["Subject"] for m in server.messages()] == ["with login"]
+    finally:
+        server.stop()

@@ -12,6 +12,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from fixtures.server import ShopProcess
+from fixtures.shopper import DETAILS
 from shop._proto import checkout_pb2
 from shop.config import Config
 from shop.contexts import catalog, checkout, fulfilment, pim
@@ -28,12 +29,12 @@ GARBAGE = b"\xff\xfe\x00 not an event"
 # Which consumers read each topic: every one of them refuses the garbage on its own.
 CONSUMERS = {
     pim.INTERNAL: {"pim-publisher"},
-    pim.PUBLIC: {"catalog-bridge", "checkout-pim-bridge"},
+    pim.PUBLIC: {"catalog-bridge", "checkout-pim-bridge", "search-bridge"},
     catalog.INTERNAL: {f"projection-{catalog.INTERNAL}"},
     checkout.INTERNAL: {f"projection-{checkout.INTERNAL}"},  # its publisher reads the model only
-    checkout.PUBLIC: {"fulfilment-bridge"},
+    checkout.PUBLIC: {"fulfilment-bridge", "notification-checkout"},
     fulfilment.INTERNAL: {f"projection-{fulfilment.INTERNAL}", "fulfilment-publisher"},
-    fulfilment.PUBLIC: {"checkout-fulfilment-bridge"},
+    fulfilment.PUBLIC: {"checkout-fulfilment-bridge", "notification-fulfilment"},
 }
 
 
@@ -91,7 +92,7 @@ def order_one(shop: ShopProcess, product: str) -> str:
     with httpx.Client(base_url=shop.url, timeout=30) as client:
         cart = client.put(f"/api/v1/cart/items/{product}", json={"quantity": 2})
         assert cart.status_code == 200, cart.text
-        order = client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]})
+        order = client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]}, json=DETAILS)
         assert order.status_code == 201, order.text
         return str(order.json()["id"])
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from fixtures.kafka_broker import Broker
+from fixtures.shopper import DETAILS_BODY
 from shop.api.app import App
 from tests.support.asgi import Answer, request, running_app
 
@@ -48,7 +49,8 @@ def product_ids(app: App) -> list[str]:
 def place_order(app: App, cookie: tuple[bytes, bytes], product: str) -> Answer:
     put = request(app, "PUT", f"/api/v1/cart/items/{product}", headers=[cookie], body=[b'{"quantity": 1}'])
     assert put[0] == 200, put
-    order = request(app, "POST", "/api/v1/cart/order", headers=[cookie, (b"if-match", put[1][b"etag"])])
+    headers = [cookie, (b"if-match", put[1][b"etag"])]
+    order = request(app, "POST", "/api/v1/cart/order", headers=headers, body=[DETAILS_BODY])
     assert order[0] == 201, order
     return order
 

@@ -110,7 +110,7 @@ def new_cart(shop: ShopProcess) -> tuple[httpx.Client, str]:
 
 
 def order(shop: ShopProcess, details: Any) -> tuple[httpx.Client, httpx.Response]:
-    """A new shopper's cart with one item, ordered with `details` (a JSON body; None: no body)."""
+    """A new shopper's cart with one item, ordered with `details` (a JSON body)."""
     client, etag = new_cart(shop)
     return client, client.post("/api/v1/cart/order", headers={"if-match": etag}, json=details)
 
@@ -257,12 +257,19 @@ def config_env(config: Config) -> dict[str, str]:
     return {**os.environ, **config.to_env()}
 
 
-def test_an_order_without_details_has_no_shopper(shop: ShopProcess) -> None:
-    client, response = order(shop, None)
+def test_details_are_required_each_missing_field_named(shop: ShopProcess) -> None:
+    client, etag = new_cart(shop)
+    missing_one = [({k: v for k, v in ALICE.items() if k != name}, [name]) for name in shoppers.FIELDS]
     with closing(client):
-        assert response.status_code == 201, response.text
-        assert "shopper" not in response.json()
-        assert "shopper" not in client.get(response.headers["location"]).json()
+        for body, named in [(None, list(shoppers.FIELDS)), ({}, list(shoppers.FIELDS)), *missing_one]:
+            response = client.post("/api/v1/cart/order", headers={"if-match": etag}, json=body)
+            assert response.status_code == 422, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+            params = response.json()["invalid_params"]
+            assert [p["name"] for p in params] == named
+            assert all("missing" in p["reason"] for p in params)
+        cart = client.get("/api/v1/cart")
+        assert (cart.headers["etag"], "order_id" in cart.json()) == (etag, False)
 
 
 def test_a_key_replaced_by_a_tombstone_or_anything_unreadable_is_forgotten(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from fixtures.reference import product_changed
 from fixtures.server import ShopProcess
+from fixtures.shopper import DETAILS
 from shop import _core
 from shop._proto import checkout_pb2, fulfilment_pb2
 from shop.config import Config
@@ -82,7 +83,9 @@ class Shoppers:
                     assert cart.status_code == 200, cart.text
                 assert cart is not None
                 cart_id = client.cookies["cart"]
-                order = client.post("/api/v1/cart/order", headers={"if-match": cart.headers["etag"]})
+                order = client.post(
+                    "/api/v1/cart/order", headers={"if-match": cart.headers["etag"]}, json=DETAILS
+                )
                 assert order.status_code in (201, 409), order.text
                 self.carts += [cart_id, client.cookies["cart"]]
                 if order.status_code == 201:

@@ -20,6 +20,7 @@ import pytest
 from fixtures.host import REPO
 from fixtures.kafka_broker import Broker
 from fixtures.server import ShopProcess
+from fixtures.shopper import DETAILS
 from fixtures.zipkin import Zipkin
 from shop import tracing
 from shop.config import Config
@@ -78,7 +79,7 @@ def order_trace(
             cart = client.put(f"/api/v1/cart/items/{product}", json={"quantity": 2})
             assert cart.status_code == 200, cart.text
             headers = {"if-match": cart.headers["etag"], "traceparent": f"00-{trace_id}-{caller_span}-01"}
-            placed = client.post("/api/v1/cart/order", headers=headers)
+            placed = client.post("/api/v1/cart/order", headers=headers, json=DETAILS)
             assert placed.status_code == 201, placed.text
         spans = wait_for_hops(zipkin, trace_id)
         assert by_name(spans, ORDER_HOPS[0])[0]["parentId"] == caller_span

@@ -151,10 +151,10 @@ class CartRoutes:
             with self.slots:
                 return await self._place_order(scope, shopper)
 
-    async def _place_order(self, scope: Scope, shopper: ShopperDetails | None) -> Answer:
+    async def _place_order(self, scope: Scope, shopper: ShopperDetails) -> Answer:
         cart_id, cookie = self._cart_id(scope)
         version = _if_match(scope)
-        sealed = b"" if shopper is None else await self._seal(shopper)
+        sealed = await self._seal(shopper)
         order_id, next_cart_id = await self._produce(
             lambda: self.checkout.place_order(cart_id, version, sealed)
         )
@@ -351,11 +351,11 @@ def _quantity(body: bytes) -> int:
     return quantity
 
 
-def _shopper(body: bytes) -> ShopperDetails | None:
-    """The shopper's details of an order's body; None for an empty body (an order without them,
-    as before they were asked for)."""
+def _shopper(body: bytes) -> ShopperDetails:
+    """The shopper's details of an order's body: required, so an empty body is refused like an
+    empty object (422 naming each missing field)."""
     if not body.strip():
-        return None
+        return shoppers.details({})
     like = '{"email": "a@example.com", "name": "A", "street": "S 1", "postcode": "1", "city": "C", "country": "DE"}'  # noqa: E501
     return shoppers.details(inputs.json_body(body, MAX_ORDER_BODY, like))
 

@@ -181,10 +181,10 @@ def _cart_paths() -> dict[str, Any]:
                     {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"}}
                 ],
                 "requestBody": {
-                    "required": False,
+                    "required": True,
                     "description": (
-                        "who the order ships to (docs/notification.md); 422 names each field at fault. "
-                        "Without a body the order has no shopper details and gets no email."
+                        "who the order ships to (docs/notification.md); 422 names each field at fault "
+                        "or missing, a missing body included."
                     ),
                     "content": {"application/json": {"schema": {"$ref": SHOPPER_DETAILS}}},
                 },

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate
-from typing import Any
+from typing import Any, TypeVar
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from shop import _core, metrics
 from shop._proto import checkout_pb2, fulfilment_pb2, notification_pb2, shoppers_pb2
@@ -35,6 +35,8 @@ from shop.kafka.producer import Producer
 from shop.kafka.relay import Relay, last_carried
 from shop.retry import backoff
 from shop.shoppers import Vault
+
+M = TypeVar("M", bound=Message)
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +262,14 @@ class Notifier:
         return last_recorded(self.config, self.source) + 1
 
 
+def _decoded(kind: type[M], value: bytes) -> M:
+    """`value` as a `kind`; garbage is a ValueError, which the relay dead-letters and steps over."""
+    try:
+        return kind.FromString(value)
+    except DecodeError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def last_recorded(config: Config, source: str) -> int:
     """The last `source` offset recorded in notification_internal (-1 for none)."""
 
@@ -306,12 +316,12 @@ class NotificationContext:
         self.records.close(self.config.shutdown_timeout)
 
     def _confirmed(self, value: bytes, offset: int) -> Iterator[Notice]:
-        message = checkout_pb2.PublicMessage.FromString(value)
+        message = _decoded(checkout_pb2.PublicMessage, value)
         if message.WhichOneof("event") == "order_created":
             yield from self._notice("confirmed", message.order_created.order_id)
 
     def _shipped(self, value: bytes, offset: int) -> Iterator[Notice]:
-        message = fulfilment_pb2.PublicMessage.FromString(value)
+        message = _decoded(fulfilment_pb2.PublicMessage, value)
         if message.WhichOneof("event") != "order_shipped":
             return
         order_id = message.order_shipped.order_id

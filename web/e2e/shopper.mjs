@@ -1,5 +1,15 @@
 // Another shopper, through the API with a cookie of its own: used by the browser tests and Lighthouse.
 
+/** The other shopper's details: an order needs someone to ship to. */
+const SHOPPER = {
+  email: "bob@example.org",
+  name: "Bob Builder",
+  street: "Yard 7",
+  postcode: "10115",
+  city: "Berlin",
+  country: "DE",
+};
+
 /** Orders one unit of a product as a new shopper; its cart cookie and the order's id. */
 export async function orderAsAnotherShopper(base, productId) {
   const first = await fetch(`${base}/api/v1/cart`);
@@ -13,7 +23,8 @@ export async function orderAsAnotherShopper(base, productId) {
   const { version } = await put.json();
   const order = await fetch(`${base}/api/v1/cart/order`, {
     method: "POST",
-    headers: { cookie, "if-match": `"${version}"` },
+    headers: { cookie, "if-match": `"${version}"`, "content-type": "application/json" },
+    body: JSON.stringify(SHOPPER),
   });
   if (order.status !== 201) throw new Error(`the other shopper's order answered ${order.status}`);
   return { cookie, id: (await order.json()).id };
