@@ -131,7 +131,8 @@ def render(notice: Notice, config: Config) -> MIMEMultipart:
 
 
 class Refused(Exception):
-    """The SMTP server refused the email for good (a 5xx): retrying cannot help."""
+    """The SMTP server refused the email for good (a 5xx to its recipient or its data): retrying
+    cannot help."""
 
 
 class Mailer:
@@ -149,6 +150,10 @@ class Mailer:
             try:
                 self._connection().send_message(message)
                 return
+            except (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused) as exc:
+                # The shop's own login or sender, not this email: every email would be refused
+                # alike, so none is dead-lettered; they wait until an operator fixes the settings.
+                log.error("SMTP refused the shop's login or sender (%s); retrying", exc)
             except smtplib.SMTPRecipientsRefused as exc:
                 self._refused_or_retry(min(code for code, _ in exc.recipients.values()), str(exc))
             except smtplib.SMTPResponseException as exc:
