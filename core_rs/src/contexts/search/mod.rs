@@ -82,12 +82,15 @@ pub struct Search {
     sorted: BTreeMap<Box<str>, u32>,
     /// Categories by number, as first met; never forgotten (a handful per catalog).
     categories: Vec<Box<str>>,
-    category_numbers: HashMap<Box<str>, u32, ahash::RandomState>,
+    /// Category numbers by name, in name order (the facet's order among equal counts).
+    category_numbers: BTreeMap<Box<str>, u32>,
     /// Slots holding a product, those of each category (by number) and those of each price range
     /// (`PRICE_BUCKETS`): filters and facets are bitmap operations on them.
     live: RoaringBitmap,
     in_category: Vec<RoaringBitmap>,
     in_price: [RoaringBitmap; PRICE_BUCKETS.len()],
+    /// The category number of each slot's product (any for a free slot), for facet counts.
+    slot_categories: Vec<u32>,
     offset: i64,
     pim_offset: i64,
 }
@@ -102,10 +105,11 @@ impl Default for Search {
             word_numbers: HashMap::default(),
             sorted: BTreeMap::new(),
             categories: Vec::new(),
-            category_numbers: HashMap::default(),
+            category_numbers: BTreeMap::new(),
             live: RoaringBitmap::new(),
             in_category: Vec::new(),
             in_price: Default::default(),
+            slot_categories: Vec::new(),
             offset: -1,
             pim_offset: -1,
         }
@@ -262,6 +266,10 @@ impl Search {
         self.live.insert(slot);
         self.in_category[doc.category as usize].insert(slot);
         self.in_price[query::price_bucket(doc.price)].insert(slot);
+        if self.slot_categories.len() <= slot as usize {
+            self.slot_categories.resize(slot as usize + 1, 0);
+        }
+        self.slot_categories[slot as usize] = doc.category;
         self.docs[slot as usize] = Some(doc);
     }
 

@@ -34,6 +34,8 @@ pub const MAX_PRICE: i64 = (1 << 40) - 1;
 pub const MAX_CATEGORY: usize = 200;
 /// Completions a suggestion answers at most.
 pub const MAX_SUGGESTIONS: usize = 10;
+/// Up to this many categories, their facet counts are intersection counts of bitmaps.
+const FEW_CATEGORIES: usize = 32;
 /// The price facet's ranges in cents: [0, 1000), [1000, 2500), ..., [10000, ∞).
 pub const PRICE_BUCKETS: [i64; 5] = [0, 1000, 2500, 5000, 10000];
 /// Characters that query syntax elsewhere uses (phrases, fields, groups, wildcards, boosts): this
@@ -135,9 +137,9 @@ fn unpack(rank: u8) -> Score {
 /// and per price range (the category filter applied, not the price's), so each facet shows what
 /// choosing another value of it would give.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Facets {
+pub struct Facets<'a> {
     /// (category, count), most first, then by name.
-    pub categories: Vec<(String, u64)>,
+    pub categories: Vec<(&'a str, u64)>,
     /// Count per range of `PRICE_BUCKETS`.
     pub prices: [u64; PRICE_BUCKETS.len()],
 }
@@ -148,7 +150,7 @@ pub struct Hits<'a> {
     pub total: usize,
     pub page: usize,
     pub pages: usize,
-    pub facets: Facets,
+    pub facets: Facets<'a>,
     /// The query with each word replaced by the nearest indexed word, when nothing matched.
     pub did_you_mean: Option<String>,
     words: Vec<QueryWord>,
@@ -189,8 +191,15 @@ impl Search {
     /// The slots matching every one of `words` (all products for none), grouped by score, best
     /// first: per word, the slots of each rank of best match, combined word by word as bitmaps.
     pub fn ranked(&self, words: &[QueryWord]) -> Ranked {
-        let mut groups = BTreeMap::from([(Score::default(), self.all_slots().clone())]);
-        for word in words {
+        let Some((first, rest)) = words.split_first() else {
+            return vec![(Score::default(), self.all_slots().clone())];
+        };
+        let mut groups: BTreeMap<Score, RoaringBitmap> = self
+            .rank_buckets(first)
+            .into_iter()
+            .map(|(rank, slots)| (unpack(rank), slots))
+            .collect();
+        for word in rest {
             let buckets = self.rank_buckets(word);
             let mut next: BTreeMap<Score, RoaringBitmap> = BTreeMap::new();
             for (score, slots) in &groups {
@@ -342,21 +351,38 @@ impl Search {
 
     /// The facet counts: categories among the slots within the price filter, price ranges among
     /// those within the category filter.
-    fn facets(&self, category_ok: &RoaringBitmap, price_ok: &RoaringBitmap) -> Facets {
-        let mut categories: Vec<(String, u64)> = self
-            .in_category
+    fn facets(&self, category_ok: &RoaringBitmap, price_ok: &RoaringBitmap) -> Facets<'_> {
+        let counts = self.category_counts(price_ok, self.in_category.len() <= FEW_CATEGORIES);
+        // Taken in name order, then a stable sort by count: ties stay in name order.
+        let mut categories: Vec<(&str, u64)> = self
+            .category_numbers
             .iter()
-            .enumerate()
-            .map(|(number, slots)| (number, price_ok.intersection_len(slots)))
+            .map(|(name, &number)| (&**name, counts[number as usize]))
             .filter(|&(_, count)| count > 0)
-            .map(|(number, count)| (self.categories[number].to_string(), count))
             .collect();
-        categories.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        categories.sort_by(|a, b| b.1.cmp(&a.1));
         let mut prices = [0; PRICE_BUCKETS.len()];
         for (count, slots) in prices.iter_mut().zip(&self.in_price) {
             *count = category_ok.intersection_len(slots);
         }
         Facets { categories, prices }
+    }
+
+    /// How many of `slots` each category (by number) holds: an intersection count per category
+    /// while they are few, else a count over the slots (a catalog may have thousands of them).
+    pub(super) fn category_counts(&self, slots: &RoaringBitmap, intersections: bool) -> Vec<u64> {
+        if intersections {
+            return self
+                .in_category
+                .iter()
+                .map(|in_category| slots.intersection_len(in_category))
+                .collect();
+        }
+        let mut counts = vec![0; self.in_category.len()];
+        for slot in slots {
+            counts[self.slot_categories[slot as usize] as usize] += 1;
+        }
+        counts
     }
 
     /// The `take` products after the first `skip` of `groups` (in order, each group before the
