@@ -360,7 +360,7 @@ impl Search {
             .map(|(name, &number)| (&**name, counts[number as usize]))
             .filter(|&(_, count)| count > 0)
             .collect();
-        categories.sort_by(|a, b| b.1.cmp(&a.1));
+        categories.sort_by_key(|&(_, count)| std::cmp::Reverse(count));
         let mut prices = [0; PRICE_BUCKETS.len()];
         for (count, slots) in prices.iter_mut().zip(&self.in_price) {
             *count = category_ok.intersection_len(slots);
