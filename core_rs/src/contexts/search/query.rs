@@ -9,7 +9,7 @@
 
 use super::text::{self, Match, QueryWord};
 use super::{Doc, Search};
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -201,38 +201,42 @@ impl Search {
             .collect();
         for word in rest {
             let buckets = self.rank_buckets(word);
-            let mut next: BTreeMap<Score, RoaringBitmap> = BTreeMap::new();
+            let mut next: BTreeMap<Score, Vec<RoaringBitmap>> = BTreeMap::new();
             for (score, slots) in &groups {
                 for (rank, bucket) in &buckets {
                     let both = slots & bucket;
                     if !both.is_empty() {
-                        *next.entry(score.add(unpack(*rank))).or_default() |= both;
+                        next.entry(score.add(unpack(*rank))).or_default().push(both);
                     }
                 }
             }
-            groups = next;
+            groups = next
+                .into_iter()
+                .map(|(score, parts)| (score, parts.union()))
+                .collect();
         }
         groups.into_iter().collect()
     }
 
     /// The slots `word` matches, by the rank of their best match of it, best first.
     fn rank_buckets(&self, word: &QueryWord) -> Vec<(u8, RoaringBitmap)> {
-        let mut by_rank: BTreeMap<u8, RoaringBitmap> = BTreeMap::new();
+        let mut by_rank: BTreeMap<u8, Vec<&RoaringBitmap>> = BTreeMap::new();
         for (term, found) in self.matching_words(word) {
             let Some(postings) = self.postings(term) else {
                 continue;
             };
             for (field, slots) in postings.fields.iter().enumerate() {
                 if !slots.is_empty() {
-                    *by_rank.entry(rank(found, field)).or_default() |= slots;
+                    by_rank.entry(rank(found, field)).or_default().push(slots);
                 }
             }
         }
-        // A slot counts at its best rank only.
+        // A slot counts at its best rank only. One union of many bitmaps, not one at a time.
         let mut seen = RoaringBitmap::new();
         by_rank
             .into_iter()
-            .filter_map(|(rank, slots)| {
+            .filter_map(|(rank, all)| {
+                let slots = all.union();
                 let best = &slots - &seen;
                 seen |= slots;
                 (!best.is_empty()).then_some((rank, best))
@@ -298,8 +302,7 @@ impl Search {
     pub fn search(&self, request: &Request<'_>) -> Hits<'_> {
         let words = query_words(request.q);
         let groups = self.ranked(&words);
-        let mut matched = RoaringBitmap::new();
-        groups.iter().for_each(|(_, slots)| matched |= slots);
+        let matched = groups.iter().map(|(_, slots)| slots).union();
         let in_category = request.category.map(|name| {
             self.category_number(name)
                 .map_or_else(RoaringBitmap::new, |n| {
@@ -459,11 +462,8 @@ impl Search {
                 .map(|w| w.text.as_str())
                 .collect();
             // A space after the words: they are whole words, none taken as a prefix.
-            let mut slots = RoaringBitmap::new();
-            for (_, group) in self.ranked(&query_words(&(before.join(" ") + " "))) {
-                slots |= group;
-            }
-            slots
+            let groups = self.ranked(&query_words(&(before.join(" ") + " ")));
+            groups.into_iter().map(|(_, slots)| slots).union()
         });
         let mut found: Vec<(u64, &str)> = self
             .with_prefix(&last.text)
