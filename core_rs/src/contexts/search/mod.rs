@@ -82,7 +82,15 @@ pub struct Search {
     sorted: BTreeMap<Box<str>, u32>,
     /// Categories by number, as first met; never forgotten (a handful per catalog).
     categories: Vec<Box<str>>,
-    category_numbers: HashMap<Box<str>, u32, ahash::RandomState>,
+    /// Category numbers by name, in name order (the facet's order among equal counts).
+    category_numbers: BTreeMap<Box<str>, u32>,
+    /// Slots holding a product, those of each category (by number) and those of each price range
+    /// (`PRICE_BUCKETS`): filters and facets are bitmap operations on them.
+    live: RoaringBitmap,
+    in_category: Vec<RoaringBitmap>,
+    in_price: [RoaringBitmap; PRICE_BUCKETS.len()],
+    /// The category number of each slot's product (any for a free slot), for facet counts.
+    slot_categories: Vec<u32>,
     offset: i64,
     pim_offset: i64,
 }
@@ -97,7 +105,11 @@ impl Default for Search {
             word_numbers: HashMap::default(),
             sorted: BTreeMap::new(),
             categories: Vec::new(),
-            category_numbers: HashMap::default(),
+            category_numbers: BTreeMap::new(),
+            live: RoaringBitmap::new(),
+            in_category: Vec::new(),
+            in_price: Default::default(),
+            slot_categories: Vec::new(),
             offset: -1,
             pim_offset: -1,
         }
@@ -179,10 +191,8 @@ impl Search {
     }
 
     /// Every slot holding a product.
-    pub fn all_slots(&self) -> RoaringBitmap {
-        (0..self.docs.len() as u32)
-            .filter(|&slot| self.docs[slot as usize].is_some())
-            .collect()
+    pub fn all_slots(&self) -> &RoaringBitmap {
+        &self.live
     }
 
     /// Each word of the dictionary with its postings (empty ones included).
@@ -248,13 +258,28 @@ impl Search {
             }
         }
         let category = self.category(field_texts(product.view())[1]);
-        self.docs[slot as usize] = Some(Doc::new(product.clone(), category));
+        self.place(slot, Doc::new(product.clone(), category));
+    }
+
+    /// Puts `doc` in `slot`, in the bitmaps of the live slots, its category and its price range.
+    fn place(&mut self, slot: u32, doc: Doc) {
+        self.live.insert(slot);
+        self.in_category[doc.category as usize].insert(slot);
+        self.in_price[query::price_bucket(doc.price)].insert(slot);
+        if self.slot_categories.len() <= slot as usize {
+            self.slot_categories.resize(slot as usize + 1, 0);
+        }
+        self.slot_categories[slot as usize] = doc.category;
+        self.docs[slot as usize] = Some(doc);
     }
 
     fn unindex(&mut self, slot: u32) {
         let Some(doc) = self.docs[slot as usize].take() else {
             return;
         };
+        self.live.remove(slot);
+        self.in_category[doc.category as usize].remove(slot);
+        self.in_price[query::price_bucket(doc.price)].remove(slot);
         for (word, _) in product_words(&doc.product) {
             let number = self.word_numbers[word.as_str()];
             for bitmap in &mut self.words[number as usize].1.fields {
@@ -282,6 +307,7 @@ impl Search {
         let number = self.categories.len() as u32;
         self.category_numbers.insert(name.into(), number);
         self.categories.push(name.into());
+        self.in_category.push(RoaringBitmap::new());
         number
     }
 
@@ -365,10 +391,9 @@ impl Snapshot for Search {
             search.category(input.str()?);
         }
         let slots = input.len(1)?;
-        search.docs.reserve(slots);
+        search.docs.resize(slots, None);
         for slot in 0..slots as u32 {
             if input.u8()? == 0 {
-                search.docs.push(None);
                 continue;
             }
             let product = Product::from_view(input.blob()?).map_err(|err| refuse(&err.0))?;
@@ -378,7 +403,7 @@ impl Snapshot for Search {
             {
                 return Err(refuse("a product's category or id is wrong"));
             }
-            search.docs.push(Some(Doc::new(product, category)));
+            search.place(slot, Doc::new(product, category));
         }
         for _ in 0..input.len(4)? {
             search.free.push(input.u32()?);

@@ -9,8 +9,9 @@
 
 use super::text::{self, Match, QueryWord};
 use super::{Doc, Search};
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 /// The orders of a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub const MAX_PRICE: i64 = (1 << 40) - 1;
 pub const MAX_CATEGORY: usize = 200;
 /// Completions a suggestion answers at most.
 pub const MAX_SUGGESTIONS: usize = 10;
+/// Up to this many categories, their facet counts are intersection counts of bitmaps.
+const FEW_CATEGORIES: usize = 32;
 /// The price facet's ranges in cents: [0, 1000), [1000, 2500), ..., [10000, ∞).
 pub const PRICE_BUCKETS: [i64; 5] = [0, 1000, 2500, 5000, 10000];
 /// Characters that query syntax elsewhere uses (phrases, fields, groups, wildcards, boosts): this
@@ -107,12 +110,19 @@ pub struct Score {
     pub prefixes: u16,
 }
 
-/// No match in a slot: above every rank.
-const NO_MATCH: u8 = u8::MAX;
-
 /// A match in a field, packed so that a smaller number is a better match: typos, field, prefix.
 fn rank(found: Match, field: usize) -> u8 {
     found.typos * 8 + (field as u8) * 2 + u8::from(found.prefix)
+}
+
+impl Score {
+    fn add(self, other: Score) -> Score {
+        Score {
+            typos: self.typos + other.typos,
+            fields: self.fields + other.fields,
+            prefixes: self.prefixes + other.prefixes,
+        }
+    }
 }
 
 fn unpack(rank: u8) -> Score {
@@ -127,9 +137,9 @@ fn unpack(rank: u8) -> Score {
 /// and per price range (the category filter applied, not the price's), so each facet shows what
 /// choosing another value of it would give.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Facets {
+pub struct Facets<'a> {
     /// (category, count), most first, then by name.
-    pub categories: Vec<(String, u64)>,
+    pub categories: Vec<(&'a str, u64)>,
     /// Count per range of `PRICE_BUCKETS`.
     pub prices: [u64; PRICE_BUCKETS.len()],
 }
@@ -140,7 +150,7 @@ pub struct Hits<'a> {
     pub total: usize,
     pub page: usize,
     pub pages: usize,
-    pub facets: Facets,
+    pub facets: Facets<'a>,
     /// The query with each word replaced by the nearest indexed word, when nothing matched.
     pub did_you_mean: Option<String>,
     words: Vec<QueryWord>,
@@ -174,53 +184,93 @@ fn query_words(q: &str) -> Vec<QueryWord> {
         .collect()
 }
 
+/// Slots by what they scored, best first.
+type Ranked = Vec<(Score, RoaringBitmap)>;
+
 impl Search {
-    /// The products matching every word of `q` (all products for no word), with their scores.
-    pub fn matching(&self, q: &str) -> Vec<(u32, Score)> {
-        let words = query_words(q);
-        if words.is_empty() {
-            return self
-                .all_slots()
-                .iter()
-                .map(|slot| (slot, Score::default()))
+    /// The slots matching every one of `words` (all products for none), grouped by score, best
+    /// first: per word, the slots of each rank of best match, combined word by word as bitmaps.
+    pub fn ranked(&self, words: &[QueryWord]) -> Ranked {
+        let Some((first, rest)) = words.split_first() else {
+            return vec![(Score::default(), self.all_slots().clone())];
+        };
+        let mut groups: BTreeMap<Score, RoaringBitmap> = self
+            .rank_buckets(first)
+            .into_iter()
+            .map(|(rank, slots)| (unpack(rank), slots))
+            .collect();
+        for word in rest {
+            let buckets = self.rank_buckets(word);
+            let mut next: BTreeMap<Score, Vec<RoaringBitmap>> = BTreeMap::new();
+            for (score, slots) in &groups {
+                for (rank, bucket) in &buckets {
+                    let both = slots & bucket;
+                    if !both.is_empty() {
+                        next.entry(score.add(unpack(*rank))).or_default().push(both);
+                    }
+                }
+            }
+            groups = next
+                .into_iter()
+                .map(|(score, parts)| (score, parts.union()))
                 .collect();
         }
-        // Per word, each slot's best rank: one byte per slot, so the sum over the words is a
-        // pass over the slots instead of a bitmap look-up per slot and word.
-        let by_word: Vec<Vec<u8>> = words.iter().map(|w| self.best_ranks(w)).collect();
-        let mut found = Vec::new();
-        'slots: for slot in 0..self.docs.len() {
-            let mut score = Score::default();
-            for best in &by_word {
-                if best[slot] == NO_MATCH {
-                    continue 'slots;
-                }
-                let add = unpack(best[slot]);
-                score.typos += add.typos;
-                score.fields += add.fields;
-                score.prefixes += add.prefixes;
-            }
-            found.push((slot as u32, score));
-        }
-        found
+        groups.into_iter().collect()
     }
 
-    /// The rank of `word`'s best match in each slot (NO_MATCH where it matches nothing).
-    fn best_ranks(&self, word: &QueryWord) -> Vec<u8> {
-        let mut best = vec![NO_MATCH; self.docs.len()];
+    /// The slots `word` matches, by the rank of their best match of it, best first.
+    fn rank_buckets(&self, word: &QueryWord) -> Vec<(u8, RoaringBitmap)> {
+        let mut by_rank: BTreeMap<u8, Vec<&RoaringBitmap>> = BTreeMap::new();
         for (term, found) in self.matching_words(word) {
             let Some(postings) = self.postings(term) else {
                 continue;
             };
             for (field, slots) in postings.fields.iter().enumerate() {
-                let rank = rank(found, field);
-                for slot in slots {
-                    let cell = &mut best[slot as usize];
-                    *cell = (*cell).min(rank);
+                if !slots.is_empty() {
+                    by_rank.entry(rank(found, field)).or_default().push(slots);
                 }
             }
         }
-        best
+        // A slot counts at its best rank only. One union of many bitmaps, not one at a time.
+        let mut seen = RoaringBitmap::new();
+        by_rank
+            .into_iter()
+            .filter_map(|(rank, all)| {
+                let slots = all.union();
+                let best = &slots - &seen;
+                seen |= slots;
+                (!best.is_empty()).then_some((rank, best))
+            })
+            .collect()
+    }
+
+    /// The slots of `slots` whose price is within `min..=max`: whole price ranges where they fit,
+    /// a look at each product's price only in the ranges the bounds cut.
+    fn priced(&self, slots: &RoaringBitmap, min: i64, max: i64) -> RoaringBitmap {
+        let mut found = RoaringBitmap::new();
+        for (bucket, in_bucket) in self.in_price.iter().enumerate() {
+            let low = if bucket == 0 {
+                i64::MIN
+            } else {
+                PRICE_BUCKETS[bucket]
+            };
+            let high = PRICE_BUCKETS
+                .get(bucket + 1)
+                .map_or(i64::MAX, |next| next - 1);
+            if high < min || low > max {
+                continue;
+            }
+            let here = slots & in_bucket;
+            if min <= low && high <= max {
+                found |= here;
+            } else {
+                found.extend(here.iter().filter(|&slot| {
+                    self.doc(slot)
+                        .is_some_and(|doc| (min..=max).contains(&doc.price))
+                }));
+            }
+        }
+        found
     }
 
     /// The dictionary's words `word` matches, and how.
@@ -250,55 +300,49 @@ impl Search {
 
     /// Page `request.page` of what `request` finds, with its facets.
     pub fn search(&self, request: &Request<'_>) -> Hits<'_> {
-        let matched = self.matching(request.q);
-        let category = request.category.map(|name| self.category_number(name));
-        let in_category = |doc: &Doc| category.map_or(true, |number| number == Some(doc.category));
-        let min = request.price_min.unwrap_or(i64::MIN);
-        let max = request.price_max.unwrap_or(i64::MAX);
-        let in_price = |doc: &Doc| (min..=max).contains(&doc.price);
-        let mut facets = Facets::default();
-        let mut per_category = vec![0u64; self.categories.len()];
-        let mut results = Vec::new();
-        for (slot, score) in matched {
-            let doc = self.doc(slot).expect("a matched slot holds a product");
-            let (category_ok, price_ok) = (in_category(doc), in_price(doc));
-            if price_ok {
-                per_category[doc.category as usize] += 1;
-            }
-            if category_ok {
-                facets.prices[price_bucket(doc.price)] += 1;
-            }
-            if category_ok && price_ok {
-                results.push(Candidate::of(request.sort, doc, score));
-            }
-        }
-        facets.categories = per_category
-            .iter()
-            .enumerate()
-            .filter(|(_, &count)| count > 0)
-            .map(|(number, &count)| (self.categories[number].to_string(), count))
-            .collect();
-        facets
-            .categories
-            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let total = results.len();
+        let words = query_words(request.q);
+        let groups = self.ranked(&words);
+        let matched = groups.iter().map(|(_, slots)| slots).union();
+        let in_category = request.category.map(|name| {
+            self.category_number(name)
+                .map_or_else(RoaringBitmap::new, |n| {
+                    &matched & &self.in_category[n as usize]
+                })
+        });
+        let in_price = (request.price_min.is_some() || request.price_max.is_some()).then(|| {
+            let min = request.price_min.unwrap_or(i64::MIN);
+            let max = request.price_max.unwrap_or(i64::MAX);
+            self.priced(&matched, min, max)
+        });
+        let category_ok = in_category.as_ref().unwrap_or(&matched);
+        let price_ok = in_price.as_ref().unwrap_or(&matched);
+        let facets = self.facets(category_ok, price_ok);
+        let results = category_ok & price_ok;
+        let total = results.len() as usize;
         let per_page = request.per_page.max(1);
         let pages = total.div_ceil(per_page);
         let page = request.page.clamp(1, pages.max(1));
         let skip = (page - 1) * per_page;
         let take = per_page.min(total.saturating_sub(skip));
-        let order = |a: &Candidate<'_>, b: &Candidate<'_>| a.cmp(b, request.sort);
-        if skip + take < results.len() && skip + take > 0 {
-            results.select_nth_unstable_by(skip + take - 1, order);
-            results.truncate(skip + take);
-        }
-        results.sort_unstable_by(order);
-        let words = query_words(request.q);
+        let items = match request.sort {
+            SearchSort::Relevance => {
+                let filtered = groups
+                    .into_iter()
+                    .map(|(score, slots)| (score, slots & &results));
+                self.page_of(filtered, request.sort, skip, take)
+            }
+            _ => self.page_of(
+                [(Score::default(), results)].into_iter(),
+                request.sort,
+                skip,
+                take,
+            ),
+        };
         let did_you_mean = (total == 0 && !words.is_empty())
             .then(|| self.nearest_spelling(&words))
             .flatten();
         Hits {
-            items: results.into_iter().skip(skip).map(|c| c.doc).collect(),
+            items,
             total,
             page,
             pages,
@@ -306,6 +350,81 @@ impl Search {
             did_you_mean,
             words,
         }
+    }
+
+    /// The facet counts: categories among the slots within the price filter, price ranges among
+    /// those within the category filter.
+    fn facets(&self, category_ok: &RoaringBitmap, price_ok: &RoaringBitmap) -> Facets<'_> {
+        let counts = self.category_counts(price_ok, self.in_category.len() <= FEW_CATEGORIES);
+        // Taken in name order, then a stable sort by count: ties stay in name order.
+        let mut categories: Vec<(&str, u64)> = self
+            .category_numbers
+            .iter()
+            .map(|(name, &number)| (&**name, counts[number as usize]))
+            .filter(|&(_, count)| count > 0)
+            .collect();
+        categories.sort_by_key(|&(_, count)| std::cmp::Reverse(count));
+        let mut prices = [0; PRICE_BUCKETS.len()];
+        for (count, slots) in prices.iter_mut().zip(&self.in_price) {
+            *count = category_ok.intersection_len(slots);
+        }
+        Facets { categories, prices }
+    }
+
+    /// How many of `slots` each category (by number) holds: an intersection count per category
+    /// while they are few, else a count over the slots (a catalog may have thousands of them).
+    pub(super) fn category_counts(&self, slots: &RoaringBitmap, intersections: bool) -> Vec<u64> {
+        if intersections {
+            return self
+                .in_category
+                .iter()
+                .map(|in_category| slots.intersection_len(in_category))
+                .collect();
+        }
+        let mut counts = vec![0; self.in_category.len()];
+        for slot in slots {
+            counts[self.slot_categories[slot as usize] as usize] += 1;
+        }
+        counts
+    }
+
+    /// The `take` products after the first `skip` of `groups` (in order, each group before the
+    /// next), ordered within a group by the sort: only the groups the page reaches are read.
+    fn page_of(
+        &self,
+        groups: impl Iterator<Item = (Score, RoaringBitmap)>,
+        sort: SearchSort,
+        mut skip: usize,
+        take: usize,
+    ) -> Vec<&Doc> {
+        let order = |a: &Candidate<'_>, b: &Candidate<'_>| a.cmp(b, sort);
+        let mut items = Vec::with_capacity(take);
+        for (score, slots) in groups {
+            if items.len() == take {
+                break;
+            }
+            let len = slots.len() as usize;
+            if skip >= len {
+                skip -= len;
+                continue;
+            }
+            let need = skip + take - items.len();
+            let mut found: Vec<Candidate<'_>> = slots
+                .iter()
+                .map(|slot| {
+                    let doc = self.doc(slot).expect("a matched slot holds a product");
+                    Candidate::of(sort, doc, score)
+                })
+                .collect();
+            if need < found.len() {
+                found.select_nth_unstable_by(need - 1, order);
+                found.truncate(need);
+            }
+            found.sort_unstable_by(order);
+            items.extend(found.into_iter().skip(skip).map(|c| c.doc));
+            skip = 0;
+        }
+        items
     }
 
     /// The query with each word replaced by the indexed word nearest to it (within two typos,
@@ -343,12 +462,8 @@ impl Search {
                 .map(|w| w.text.as_str())
                 .collect();
             // A space after the words: they are whole words, none taken as a prefix.
-            let slots: RoaringBitmap = self
-                .matching(&(before.join(" ") + " "))
-                .into_iter()
-                .map(|(slot, _)| slot)
-                .collect();
-            slots
+            let groups = self.ranked(&query_words(&(before.join(" ") + " ")));
+            groups.into_iter().map(|(_, slots)| slots).union()
         });
         let mut found: Vec<(u64, &str)> = self
             .with_prefix(&last.text)
