@@ -25,6 +25,7 @@ from cryptography.x509.oid import NameOID
 from fixtures.kafka_broker import Broker
 from fixtures.mailpit import Mailpit
 from fixtures.server import ShopProcess
+from shop._proto import shoppers_pb2
 from shop.config import Config
 from shop.contexts import notification, pim_csv, stock_csv
 from shop.contexts.notification import Mailer
@@ -231,3 +232,30 @@ def send_once(mailer: Mailer, email: MIMEMultipart) -> None:
         mailer.send(email)
     finally:
         mailer.close()
+
+
+@pytest.mark.parametrize("kind", sorted(notification.SUBJECTS))
+def test_each_kind_of_email_shows_the_order_the_address_and_a_link(kind: str) -> None:
+    """Confirmed, shipped and backordered (a shipment some units of which were not on hand: the
+    order's status, as test_checkout_model pins): text and HTML, the shopper's words escaped."""
+    details = {"email": "ann@example.com", "name": "Ann <b>& Co</b>", "street": "1 Main St"}
+    shopper = shoppers_pb2.ShopperDetails(**details, postcode="10115", city="Berlin", country="DE")
+    order = {
+        "id": "0123456789abcdef0123456789abcdef",
+        "items": [{"name": "Pen & Ink", "quantity": 2, "price": 150}],
+        "total_price": 300,
+    }
+    config = Config(public_url="https://shop.example/")
+    email = notification.render(notification.Notice(kind, order, shopper), config)
+    assert email["Subject"] == notification.SUBJECTS[kind].format(short="01234567")
+    assert email["Message-ID"] == f"<{order['id']}.{kind}@event-thingy-store>"
+    text, page = (
+        bytes(part.get_payload(decode=True)).decode()
+        for part in email.walk()
+        if part.get_content_maintype() == "text"
+    )
+    link = f"https://shop.example/orders/{order['id']}"
+    for expected in (notification.INTROS[kind], "2 x Pen & Ink: €3.00", "Total: €3.00", "10115 Berlin", link):
+        assert expected in text
+    assert "Ann &lt;b&gt;&amp; Co&lt;/b&gt;" in page and "<b>" not in page
+    assert "Pen &amp; Ink" in page and f"href='{link}'" in page
