@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A local Mailpit (an SMTP server that keeps what it accepts, with a web UI and a JSON API), built
-# from the Go module proxy into ops/mailpit/bin by `make mailpit`.
+# from the Go module proxy into ops/mailpit/bin by `make mail-up` (or `make run`).
 #
 #   mailpit.sh start | stop | status
 #
