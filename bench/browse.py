@@ -39,15 +39,20 @@ class Workload:
     count: int
 
     def run(
-        self, base_url: str, connections: int, seconds: float, start: int = 0, accept_encoding: str = ""
+        self,
+        base_url: str,
+        connections: int,
+        seconds: float,
+        start: int = 0,
+        accept_encoding: str = "",
+        pause_ms: float | None = None,
     ) -> wrk.WrkResult:
         """One wrk run replaying the paths from line `start` (wrapping around at the end), with
-        `accept_encoding` in every request when given."""
-        args = (
-            str(self.paths_file),
-            str(start % self.count),
-            *([accept_encoding] if accept_encoding else []),
-        )
+        `accept_encoding` in every request when given; each connection pauses `pause_ms` between
+        its requests when given (a steady load rather than as fast as the server answers)."""
+        args = [str(self.paths_file), str(start % self.count), accept_encoding]
+        if pause_ms is not None:
+            args.append(f"{pause_ms:g}")
         return wrk.run(base_url + "/", connections, seconds, SCRIPT, args)
 
     def sample(self, count: int = SIZE_SAMPLE) -> list[str]:

@@ -1,7 +1,8 @@
-"""What tracing costs the browse path: the same catalog page under wrk from a shop on core 0 with
-`trace_ratio` off, and with 1% exported to a real Zipkin, run by run alternately (ABBA, so neither
-always goes first; a fresh shop each run), so both see the same machine. Zipkin, the broker and
-wrk run on core 1.
+"""What tracing costs the browse workload (bench/browse.py: listing pages of every sort, page and size,
+some with a name prefix, and product pages) under wrk from a shop on core 0 with `trace_ratio`
+off, and with 1% exported to a real Zipkin, run by run alternately (ABBA, so neither always goes
+first; a fresh shop each run, both of a round replaying the same requests), so both see the same
+machine. Zipkin, the broker and wrk run on core 1.
 
     python -m bench.tracing_cost [ROUNDS] [SECONDS]
 
@@ -20,12 +21,13 @@ import re
 import sys
 import time
 import timeit
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 
-from bench import wrk
+from bench import browse, wrk
 from bench.ab_cart_cpu import group_cpu_s
 from bench.http_load import PAGE, READ_CONNECTIONS, WARMUP_S
 from bench.processes import LOAD_CPU, SERVER_CPU, pin_process, shop_server
@@ -40,6 +42,8 @@ log = logging.getLogger("bench")
 
 ROWS = 10_000
 RATIOS = {"off": 0.0, "1%": 0.01}
+# Each of the 64 connections waits this long between requests: about half of what the shop answers.
+STEADY_PAUSE_MS = 12
 SPANS_RECEIVED = re.compile(r'^zipkin_collector_spans_total\{transport="http",?\}\s+([\d.E]+)', re.MULTILINE)
 
 
@@ -49,56 +53,81 @@ def spans_received(zipkin: Zipkin) -> int:
     return int(float(found.group(1))) if found else 0
 
 
-def measure_one(stack: Stack, zipkin: Zipkin, ratio: float, seconds: float) -> tuple[float, float, int]:
-    """A fresh shop with `ratio` under wrk: requests/s, its CPU µs per request, and its requests.
-    A shop per run, so that no difference between two long-lived processes (where each one's
-    memory landed) is taken for the setting's."""
+@dataclass(frozen=True)
+class Run:
+    """What one fresh shop did: as fast as it answers (requests/s, CPU µs per request) and under a
+    steady load that leaves it idle part of the time (CPU µs per request: the cost per request
+    without the batching that a saturated event loop gets, which varies from run to run)."""
+
+    requests_per_s: float
+    cpu_us: float
+    steady_cpu_us: float
+    requests: int
+
+
+def measure_one(
+    stack: Stack, zipkin: Zipkin, workload: browse.Workload, start: int, ratio: float, seconds: float
+) -> Run:
+    """A fresh shop with `ratio` under wrk. A shop per run, so that no difference between two
+    long-lived processes (where each one's memory landed) is taken for the setting's."""
     config = replace(stack.config, snapshot_dir="", trace_ratio=ratio, trace_endpoint=zipkin.spans_endpoint)
     shop = shop_server(config, SERVER_CPU, stack.logs / f"shop-{ratio}.log").start()
     try:
         shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
-        wrk.run(shop.url + PAGE, READ_CONNECTIONS, WARMUP_S)
+        workload.run(shop.url, READ_CONNECTIONS, WARMUP_S, start)
         assert shop.process is not None
         group = os.getpgid(shop.process.pid)
-        cpu_before = group_cpu_s(group)
-        result = wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
-        cpu_s = group_cpu_s(group) - cpu_before
+        fastest, cpu_us = _cpu_per_request(
+            group, lambda: workload.run(shop.url, READ_CONNECTIONS, seconds, start)
+        )
+        steady, steady_cpu_us = _cpu_per_request(
+            group, lambda: workload.run(shop.url, READ_CONNECTIONS, seconds, start, pause_ms=STEADY_PAUSE_MS)
+        )
     finally:
         shop.stop()  # flushes the spans still queued
-    assert result.errors == 0, f"{result.errors} errors at ratio {ratio}"
-    return result.requests_per_s, 1e6 * cpu_s / result.requests, result.requests
+    assert fastest.errors == steady.errors == 0, f"errors at ratio {ratio}"
+    return Run(fastest.requests_per_s, cpu_us, steady_cpu_us, fastest.requests + steady.requests)
 
 
-def measure(stack: Stack, zipkin: Zipkin, rounds: int, seconds: float) -> dict[str, object]:
-    runs: dict[str, list[float]] = {name: [] for name in RATIOS}
-    cpu_us: dict[str, list[float]] = {name: [] for name in RATIOS}
+def _cpu_per_request(group: int, run: Callable[[], wrk.WrkResult]) -> tuple[wrk.WrkResult, float]:
+    cpu_before = group_cpu_s(group)
+    result = run()
+    return result, 1e6 * (group_cpu_s(group) - cpu_before) / result.requests
+
+
+def measure(
+    stack: Stack, zipkin: Zipkin, workload: browse.Workload, rounds: int, seconds: float
+) -> dict[str, object]:
+    runs: dict[str, list[Run]] = {name: [] for name in RATIOS}
     traced_requests, spans_before = 0, spans_received(zipkin)
     for round_number in range(rounds):
         order = list(RATIOS.items())
+        start = round_number * workload.count // rounds
         for name, ratio in order if round_number % 2 == 0 else reversed(order):
-            requests_per_s, cpu_per_request, requests = measure_one(stack, zipkin, ratio, seconds)
-            runs[name].append(requests_per_s)
-            cpu_us[name].append(cpu_per_request)
-            traced_requests += requests if ratio > 0 else 0
+            run = measure_one(stack, zipkin, workload, start, ratio, seconds)
+            runs[name].append(run)
+            traced_requests += run.requests if ratio > 0 else 0
             print(
                 round_number,
                 name,
-                f"{requests_per_s:.0f} req/s",
-                f"{cpu_per_request:.1f} CPU µs/request",
+                f"{run.requests_per_s:.0f} req/s",
+                f"{run.cpu_us:.1f} CPU µs/request",
+                f"{run.steady_cpu_us:.1f} at a steady load",
                 flush=True,
             )
-    throughput = [one / off for one, off in zip(runs["1%"], runs["off"], strict=True)]
-    cpu = [one / off for one, off in zip(cpu_us["1%"], cpu_us["off"], strict=True)]
-    return {
-        "page": PAGE,
+    found: dict[str, object] = {
+        "workload": f"browse over {ROWS:,} products",
         "seconds_per_run": seconds,
-        "requests_per_s": {name: spread(values).as_dict() for name, values in runs.items()},
-        "cpu_us_per_request": {name: spread(values).as_dict() for name, values in cpu_us.items()},
-        "throughput_1pct_to_off": spread(throughput).as_dict(),
-        "cpu_1pct_to_off": spread(cpu).as_dict(),
-        "requests_at_1pct": traced_requests,
-        "spans_received": spans_received(zipkin) - spans_before,
+        "steady_pause_ms": STEADY_PAUSE_MS,
     }
+    for figure in ("requests_per_s", "cpu_us", "steady_cpu_us"):
+        values = {name: [getattr(run, figure) for run in done] for name, done in runs.items()}
+        found[figure] = {name: spread(each).as_dict() for name, each in values.items()}
+        ratios = [one / off for one, off in zip(values["1%"], values["off"], strict=True)]
+        found[f"{figure}_1pct_to_off"] = spread(ratios).as_dict()
+    found["requests_at_1pct"] = traced_requests
+    found["spans_received"] = spans_received(zipkin) - spans_before
+    return found
 
 
 def in_process(zipkin: Zipkin) -> dict[str, float]:
@@ -141,11 +170,12 @@ def main(rounds: int, seconds: float) -> None:
     zipkin = Zipkin(stack.logs / "zipkin.log")
     try:
         load(stack, ROWS)
+        workload = browse.workloads(ROWS, stack.logs)["browse"]
         zipkin.start().wait_ready()
         assert zipkin.process is not None
         for pid in (stack.broker.pid(), zipkin.process.pid):
             pin_process(pid, LOAD_CPU)
-        found = measure(stack, zipkin, rounds, seconds)
+        found = measure(stack, zipkin, workload, rounds, seconds)
         found["in_process"] = in_process(zipkin)
         print(json.dumps(found, indent=2))
     finally:
