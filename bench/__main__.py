@@ -2,7 +2,8 @@
 
     python -m bench                 # the full suite: 10^6 products, bench/results/latest.{json,md}
     BENCH_QUICK=1 python -m bench   # small sizes, short runs: data/bench/results/latest.{json,md}
-    python -m bench pages http      # only some parts (pages, memory, startup, http, content, search)
+    python -m bench pages http      # only some parts (pages, memory, startup, http, content, search,
+                                    # search-http)
 
 It generates its data (kept in data/bench/), starts its own broker on free ports in a fresh folder
 and stops it at the end, and bounds every load run in time.
@@ -21,12 +22,12 @@ from typing import Any
 
 import pyperf
 
-from bench import content, data, http_load, machine, pages, report, stack, startup
+from bench import content, data, http_load, machine, pages, report, search_http, stack, startup
 from bench.stats import spread
 from fixtures.host import REPO
 
 log = logging.getLogger("bench")
-PARTS = ("pages", "memory", "startup", "http", "content", "search")
+PARTS = ("pages", "memory", "startup", "http", "content", "search", "search-http")
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,10 @@ def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]
             results["content"] = content.measure(
                 kafka, settings.products, settings.http_runs, settings.http_seconds, settings.content_imports
             )
+        if "search-http" in parts:
+            results["search_http"] = search_http.measure(
+                kafka, settings.products, settings.http_runs, settings.http_seconds
+            )
     finally:
         kafka.stop()
 
@@ -140,6 +145,7 @@ SECTIONS = {
     "http": ("http",),
     "content": ("content",),
     "search": ("search",),
+    "search-http": ("search_http",),
 }
 
 
@@ -177,7 +183,7 @@ def main(argv: list[str]) -> None:
         results["memory"] = run_memory(settings)
     if "search" in parts:
         results["search"] = run_search(settings)
-    if parts & {"startup", "http", "content"}:
+    if parts & {"startup", "http", "content", "search-http"}:
         run_kafka_parts(settings, parts, results)
     results["machine"]["load average at end"] = machine.load_average()
     results["duration_s"] = time.monotonic() - started

@@ -74,6 +74,7 @@ class WriteLoad:
     cart_per_s: float = CART_WRITES_PER_S
     catalog_per_s: float = CATALOG_UPDATES_PER_S
     cart_reads: bool = False
+    probe: str = "page"  # where propagation probes look: the product's page, or a search
 
 
 WRITES = WriteLoad()
@@ -393,6 +394,7 @@ def start_driver(
         str(load.catalog_per_s),
         str(seconds),
         *(["--cart-reads"] if load.cart_reads else []),
+        f"--probe={load.probe}",
     ]
     with open(stack.logs / "write_driver.log", "ab") as log_file:
         driver = subprocess.Popen(

@@ -120,30 +120,42 @@ def keys(results: dict[str, Any]) -> dict[str, float | None]:
 
 
 def search_keys(results: dict[str, Any]) -> dict[str, float | None]:
-    """The figures of issue #31, as bench/search.py measured them at `search_products` products
-    (the keys say 1m: the issue's size; a smaller run says its own size beside them)."""
-    found = results.get("search")
-    if not found:
-        return dict.fromkeys(SEARCH_KEYS)
-    return {
-        "search_products": float(found["products"]),
-        "suggest_p99_ms": found["suggest_ms"]["p99"],
-        "search_p99_ms": found["search_ms"]["p99"],
-        "search_per_s": found["searches_per_s"],
-        "search_index_1m_s": found["index_s"],
-        # The projection's apply of one 100 ms batch at 2,000 updates/s: the visibility delay the
-        # index adds; the Kafka path before it (bridge, consumer) is not in it.
-        "search_visible_p99_ms": found["change_batch_apply_ms"]["p99"],
-        "search_index_rss_vs_payload_ratio": _ratio(
-            found["rss_loaded"] - found["rss_empty"], found["payload"]
-        ),
-        "search_snapshot_start_1m_s": found["snapshot_load_s"],
-    }
+    """The figures of issue #31: over HTTP at 16 connections where `search-http` ran (bench/
+    search_http.py), else the model's in process (bench/search.py, at `search_products` products;
+    the keys say 1m: the issue's size; a smaller run says its own size beside them)."""
+    found, http = results.get("search"), results.get("search_http")
+    keys: dict[str, float | None] = dict.fromkeys(SEARCH_KEYS)
+    if found:
+        keys |= {
+            "search_products": float(found["products"]),
+            "suggest_p99_ms": found["suggest_ms"]["p99"],
+            "search_p99_ms": found["search_ms"]["p99"],
+            "search_per_s": found["searches_per_s"],
+            "search_index_1m_s": found["index_s"],
+            # The projection's apply of one 100 ms batch at 2,000 updates/s: the visibility delay
+            # the index adds; the Kafka path before it (bridge, consumer) is not in it.
+            "search_visible_p99_ms": found["change_batch_apply_ms"]["p99"],
+            "search_index_rss_vs_payload_ratio": _ratio(
+                found["rss_loaded"] - found["rss_empty"], found["payload"]
+            ),
+            "search_snapshot_start_1m_s": found["snapshot_load_s"],
+        }
+    if http:
+        keys |= {
+            "suggest_p99_ms": _median(http, "suggest", "p99_ms"),
+            "search_p99_ms": _median(http, "search", "p99_ms"),
+            "search_per_s": _median(http, "search", "requests_per_s"),
+            "suggest_per_s": _median(http, "suggest", "requests_per_s"),
+            # From producing a change to pim_internal to a search finding it, through Kafka.
+            "search_visible_p99_ms": http["visible_ms"]["p99"],
+        }
+    return keys
 
 
 SEARCH_KEYS = (
     "search_products",
     "suggest_p99_ms",
+    "suggest_per_s",
     "search_p99_ms",
     "search_per_s",
     "search_index_1m_s",

@@ -1,7 +1,7 @@
 """The write load beside a read benchmark: cart writes over HTTP and catalog updates through Kafka,
 each at a fixed rate, for a bounded time.
 
-    python -m bench.write_driver SHOP_URL BOOTSTRAP ROWS CART_PER_S CATALOG_PER_S SECONDS [--cart-reads]
+    python -m bench.write_driver URL BOOTSTRAP ROWS CART_PER_S CATALOG_PER_S SECONDS [--cart-reads] [--probe]
 
 Cart writes are `PUT /api/v1/cart/items/{id}` on keep-alive connections (each waits for its write to
 be applied: read-your-writes). With --cart-reads the same connections, carts and pacing send
@@ -10,8 +10,8 @@ benchmark tells the two costs apart with it). A rate of 0 leaves that load out. 
 are pim events (a product with a new price) produced to pim_internal, the topic the shop's pim
 publisher relays to the catalog. Beside the updates, probes measure propagation: a price change
 of a product the updates leave alone, produced to pim_internal, and the time until that product's
-page shows it. Prints "started" when the load begins and, at the end, one JSON line with what was
-achieved.
+page shows it (`--probe search`: until a search filtered to that price finds it). Prints
+"started" when the load begins and, at the end, one JSON line with what was achieved.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from confluent_kafka import Producer
@@ -44,7 +45,7 @@ PROBED_PRODUCTS = 50  # the products after the updated ones
 PROBE_EVERY_S = 0.1
 PROBE_POLL_S = 0.002
 PROBE_TIMEOUT_S = 10.0
-PROBE_PRICES = 10_000  # probe prices count up from here, above every price an update draws
+PROBE_PRICES = 10_000  # probe prices count up from above here, above every price an update draws
 
 
 def products(rows: int, count: int) -> list[bytes]:
@@ -77,35 +78,58 @@ def update_catalog(bootstrap: str, rows: int, per_s: float, until: float, sent: 
     sent.append(count)
 
 
-def probe_propagation(url: str, bootstrap: str, rows: int, until: float, found: list[float]) -> None:
+def probe_propagation(
+    url: str, bootstrap: str, rows: int, until: float, found: list[float], shown: Shown
+) -> None:
     """Every PROBE_EVERY_S until `until`, a new price for one of the probed products, then the
-    milliseconds until its product page shows that price (polled every PROBE_POLL_S); a price not
-    shown within PROBE_TIMEOUT_S counts as that long."""
+    milliseconds until `shown` sees it (polled every PROBE_POLL_S); a price not shown within
+    PROBE_TIMEOUT_S counts as that long."""
     producer = Producer(producer_settings(Config(kafka_bootstrap=bootstrap), {"linger.ms": 5}))
     probes = [
         pim_pb2.InternalMessage.FromString(m) for m in products(rows, UPDATED_PRODUCTS + PROBED_PRODUCTS)
     ]
     probes = [m for m in probes[UPDATED_PRODUCTS:] if not m.product.disabled]
-    for price, message in enumerate(itertools.cycle(probes), start=PROBE_PRICES):
+    for price, message in enumerate(itertools.cycle(probes), start=first_probe_price()):
         if time.monotonic() >= until:
             break
         message.product.price = price
         sent = time.perf_counter()
         producer.produce(pim.INTERNAL, message.SerializeToString(), partition=0)
         producer.poll(0)
-        shows_price(f"{url}/api/v1/products/{message.product.id}", price, sent + PROBE_TIMEOUT_S)
+        deadline = sent + PROBE_TIMEOUT_S
+        while time.perf_counter() < deadline and not shown(url, message.product.id, price):
+            time.sleep(PROBE_POLL_S)
         found.append((time.perf_counter() - sent) * 1e3)
         time.sleep(PROBE_EVERY_S)
     producer.flush(30)
 
 
-def shows_price(url: str, price: int, deadline: float) -> None:
-    """Returns once the product at `url` has `price`, or at `deadline`."""
-    while time.perf_counter() < deadline:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            if json.loads(response.read())["price"] == price:
-                return
-        time.sleep(PROBE_POLL_S)
+def first_probe_price() -> int:
+    """Prices no earlier run gave a probed product (a product already at its probe's price would
+    show it at once): they count up from the milliseconds of the clock, which pass faster than
+    probes are made."""
+    return PROBE_PRICES + time.time_ns() // 1_000_000 % 1_000_000_000
+
+
+# Whether the shop at `url` shows product `product_id` at `price`.
+Shown = Callable[[str, str, int], bool]
+
+
+def page_shows(url: str, product_id: str, price: int) -> bool:
+    """The product's own page."""
+    with urllib.request.urlopen(f"{url}/api/v1/products/{product_id}", timeout=5) as response:
+        return bool(json.loads(response.read())["price"] == price)
+
+
+def search_shows(url: str, product_id: str, price: int) -> bool:
+    """A search of every product at exactly `price` (no other product has it)."""
+    query = f"/api/v1/search?price_min={price}&price_max={price}&per_page=1"
+    with urllib.request.urlopen(url + query, timeout=5) as response:
+        items = json.loads(response.read())["items"]
+    return bool(items) and items[0]["id"] == product_id
+
+
+PROBES: dict[str, Shown] = {"page": page_shows, "search": search_shows}
 
 
 async def put(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
@@ -178,7 +202,8 @@ def main(args: argparse.Namespace) -> None:
     )
     propagation: list[float] = []
     prober = threading.Thread(
-        target=probe_propagation, args=(args.url, args.bootstrap, args.rows, until, propagation)
+        target=probe_propagation,
+        args=(args.url, args.bootstrap, args.rows, until, propagation, PROBES[args.probe]),
     )
     if args.catalog_per_s > 0:
         updater.start()
@@ -207,6 +232,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("catalog_per_s", type=float)
     parser.add_argument("seconds", type=float)
     parser.add_argument("--cart-reads", action="store_true", help="GET the carts instead of writing them")
+    parser.add_argument("--probe", choices=sorted(PROBES), default="page", help="where probes look")
     return parser.parse_args(argv)
 
 
