@@ -4,7 +4,7 @@
 use super::query::{Hits, SearchSort, PRICE_BUCKETS};
 use super::FIELDS;
 use crate::catalog::encode::summary_json;
-use crate::json::{json_int, json_string};
+use crate::json::{json_int, json_string, paging_json, Paging};
 
 /// The fields whose matches are highlighted: those a result card shows.
 const HIGHLIGHTED: [usize; 2] = [0, 1];
@@ -53,16 +53,15 @@ pub fn hits_json(
         }
         out.push(b'}');
     }
-    out.extend_from_slice(b"],\"total\":");
-    json_int(&mut out, hits.total as i64);
-    out.extend_from_slice(b",\"page\":");
-    json_int(&mut out, hits.page as i64);
-    out.extend_from_slice(b",\"pages\":");
-    json_int(&mut out, hits.pages as i64);
-    out.extend_from_slice(b",\"per_page\":");
-    json_int(&mut out, per_page as i64);
-    out.extend_from_slice(b",\"sort\":");
-    json_string(&mut out, sort.name().as_bytes());
+    out.push(b']');
+    let paging = Paging {
+        total: hits.total,
+        page: hits.page,
+        pages: hits.pages,
+        per_page,
+        sort: sort.name(),
+    };
+    paging_json(&mut out, &paging);
     out.extend_from_slice(b",\"q\":");
     json_string(&mut out, q.as_bytes());
     out.extend_from_slice(b",\"facets\":{\"category\":[");
