@@ -337,7 +337,11 @@ class NotificationContext:
             return
         # Checkout learns of the shipment through its bridge: its status tells shipped from backordered.
         self._await_checkout(offset)
-        yield from self._notice(None, message.order_shipped.order_id)
+        order_id = message.order_shipped.order_id
+        # A shipment delivered again (fulfilment's bridge relays an order twice after a restart)
+        # changed nothing in checkout: only the one that decided the status is mailed.
+        if self.model.shipped_at(order_id) == offset:
+            yield from self._notice(None, order_id)
 
     def _await_checkout(self, fulfilment_offset: int) -> None:
         """Until checkout applied `fulfilment_offset`, woken by each batch it applies (its offset
