@@ -78,29 +78,28 @@ pub fn json_int(out: &mut Vec<u8>, value: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
-/// Where a page answer stands in its listing: what every paged answer (a catalog page, a page
-/// of search results) reports, so a client pages through any of them the same way.
-pub struct Paging<'a> {
-    pub total: usize,
-    pub page: usize,
-    pub pages: usize,
-    pub per_page: usize,
-    pub sort: &'a str,
-}
-
-/// Appends the paging fields as `,"total":…,"page":…,"pages":…,"per_page":…,"sort":"…"`: the
-/// members after a page's items, in the API's documented order.
-pub fn paging_json(out: &mut Vec<u8>, paging: &Paging<'_>) {
+/// Appends where a page answer stands in its listing, as `,"total":…,"page":…,"pages":…,
+/// "per_page":…,"sort":"…"`: the members after the items of every paged answer (a catalog page,
+/// a page of search results), in the API's documented order, so a client pages through any of
+/// them the same way.
+pub fn paging_json(
+    out: &mut Vec<u8>,
+    total: usize,
+    page: usize,
+    pages: usize,
+    per_page: usize,
+    sort: &str,
+) {
     out.extend_from_slice(b",\"total\":");
-    json_int(out, paging.total as i64);
+    json_int(out, total as i64);
     out.extend_from_slice(b",\"page\":");
-    json_int(out, paging.page as i64);
+    json_int(out, page as i64);
     out.extend_from_slice(b",\"pages\":");
-    json_int(out, paging.pages as i64);
+    json_int(out, pages as i64);
     out.extend_from_slice(b",\"per_page\":");
-    json_int(out, paging.per_page as i64);
+    json_int(out, per_page as i64);
     out.extend_from_slice(b",\"sort\":");
-    json_string(out, paging.sort.as_bytes());
+    json_string(out, sort.as_bytes());
 }
 
 #[cfg(test)]
@@ -149,14 +148,7 @@ mod tests {
     #[test]
     fn paging_fields_come_in_the_documented_order() {
         let mut out = Vec::new();
-        let paging = Paging {
-            total: 51,
-            page: 3,
-            pages: 6,
-            per_page: 10,
-            sort: "name",
-        };
-        paging_json(&mut out, &paging);
+        paging_json(&mut out, 51, 3, 6, 10, "name");
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#","total":51,"page":3,"pages":6,"per_page":10,"sort":"name""#

@@ -4,7 +4,7 @@
 use super::query::{Hits, SearchSort, PRICE_BUCKETS};
 use super::FIELDS;
 use crate::catalog::encode::summary_json;
-use crate::json::{json_int, json_string, paging_json, Paging};
+use crate::json::{json_int, json_string, paging_json};
 
 /// The fields whose matches are highlighted: those a result card shows.
 const HIGHLIGHTED: [usize; 2] = [0, 1];
@@ -54,14 +54,10 @@ pub fn hits_json(
         out.push(b'}');
     }
     out.push(b']');
-    let paging = Paging {
-        total: hits.total,
-        page: hits.page,
-        pages: hits.pages,
-        per_page,
-        sort: sort.name(),
-    };
-    paging_json(&mut out, &paging);
+    let &Hits {
+        total, page, pages, ..
+    } = hits;
+    paging_json(&mut out, total, page, pages, per_page, sort.name());
     out.extend_from_slice(b",\"q\":");
     json_string(&mut out, q.as_bytes());
     out.extend_from_slice(b",\"facets\":{\"category\":[");
