@@ -334,6 +334,9 @@ class Checkout(Projection):
     def order_shopper(self, order_id: str) -> bytes | None:
         """The order's sealed shopper details (a serialized shoppers.Sealed, empty when none were
         given); None for an unknown order."""
+    def shipped_at(self, order_id: str) -> int | None:
+        """The fulfilment_pub offset of the shipment that decided the order's status (-1 while it
+        is accepted); None for an unknown order."""
     def order_notice(self, order_id: str) -> tuple[str, bytes, bytes] | None:
         """(status, the order's JSON, its sealed shopper details); None for an unknown order."""
     def stock_levels(self, product_ids: list[str]) -> bytes:

@@ -89,6 +89,7 @@ class Shop:
             config,
             self.relay_producer,
             self.checkout.model,
+            self.checkout.projection.watch,
             self.checkout.vault,
             (self.checkout.projection.loaded, self.checkout.vault.loaded),
         )

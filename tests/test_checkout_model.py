@@ -16,8 +16,8 @@ from shop import _core
 from shop._proto import checkout_pb2, fulfilment_pb2, pim_pb2
 from tests.support.checkout_messages import (
     cart_item_set,
-    checkout_message,
     order_placed,
+    order_shipped,
     product_changed,
     stock_corrected,
 )
@@ -703,6 +703,24 @@ def test_a_disabled_product_makes_the_cart_unavailable() -> None:
     assert shop.cart("b")["items"][0]["in_stock"] is True
 
 
+def test_a_shipment_delivered_again_changes_nothing_and_the_order_keeps_the_first() -> None:
+    """Fulfilment's bridge may relay an order twice; the copy, bridged at a later offset, is
+    ignored: the order keeps the offset of the shipment that decided it (notification mails that
+    one only)."""
+    shop = Shop()
+    shop.product("p", name="Pen")
+    shop.stock("p", 3)
+    shop.apply(cart_item_set("a", "p", 1), order_placed("a", "o1", 1, "a2"))
+    assert shop.checkout.shipped_at("o1") == -1
+    shipped_at = shop.fulfilment_offset
+    for offset in (shipped_at, shipped_at + 1):
+        shop.apply(order_shipped(offset, "o1", {"p": 1}, checkout_offset=0))
+    assert shop.checkout.shipped_at("o1") == shipped_at
+    assert shop.outcome("o1") == ("shipped", [])
+    assert shop.checkout.stock("p") == (2, 0, 2)
+    assert shop.checkout.shipped_at("unknown") is None
+
+
 def test_a_recount_below_reservations_backorders_and_available_stays_at_zero() -> None:
     shop = Shop()
     shop.product("p", name="Pen")
@@ -712,21 +730,7 @@ def test_a_recount_below_reservations_backorders_and_available_stays_at_zero() -
     shop.apply(cart_item_set("a", "p", 3), cart_item_set("a", "q", 1), order_placed("a", "o1", 2, "a2"))
     shop.stock("p", -2)  # a recount found only 1
     assert shop.checkout.stock("p") == (1, 3, 0)
-    shop.apply(
-        checkout_message(
-            fulfilment_changed=checkout_pb2.FulfilmentChanged(
-                order_shipped=fulfilment_pb2.OrderShipped(
-                    order_id="o1",
-                    items=[
-                        fulfilment_pb2.OrderItem(product_id="p", quantity=3),
-                        fulfilment_pb2.OrderItem(product_id="q", quantity=1),
-                    ],
-                    checkout_offset=0,
-                ),
-                fulfilment_offset=shop.fulfilment_offset,
-            )
-        )
-    )
+    shop.apply(order_shipped(shop.fulfilment_offset, "o1", {"p": 3, "q": 1}, checkout_offset=0))
     assert shop.outcome("o1") == ("backordered", [])
     assert shop.checkout.stock("p") == (0, 0, 0)
     assert shop.checkout.stock("q") == (2, 0, 2)

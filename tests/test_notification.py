@@ -3,6 +3,7 @@ is killed or the server goes away, and a refused mailbox in the dead letters."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import ipaddress
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from confluent_kafka import Consumer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,10 +27,12 @@ from cryptography.x509.oid import NameOID
 from fixtures.kafka_broker import Broker
 from fixtures.mailpit import Mailpit
 from fixtures.server import ShopProcess
-from shop._proto import shoppers_pb2
+from shop._proto import fulfilment_pb2, shoppers_pb2
 from shop.config import Config
-from shop.contexts import notification, pim_csv, stock_csv
+from shop.contexts import checkout, fulfilment, notification, pim_csv, stock_csv
 from shop.contexts.notification import Mailer
+from shop.kafka.consumer import consumer_settings, replay
+from shop.kafka.producer import Producer
 from tests.support.config import fresh_config
 from tests.support.polling import eventually
 
@@ -56,12 +60,14 @@ def mailpit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailpit]:
 def shop(broker: Broker, mailpit: Mailpit, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShopProcess]:
     config = replace(fresh_config(broker), smtp_port=mailpit.smtp_port, public_url="https://shop.example")
     products = io.StringIO()
-    pim_csv.fake_products(1, 9, products)
-    product_id = products.getvalue().splitlines()[1].split(",")[0]
+    pim_csv.fake_products(2, 9, products)
+    # The first is in stock; the second has none until a test gives it some.
+    product_id, scarce_id = (row.split(",")[0] for row in products.getvalue().splitlines()[1:])
     pim_csv.import_products(config, io.StringIO(products.getvalue()), progress=False)
     stock_csv.import_stock(config, io.StringIO(f"product_id,quantity\n{product_id},100000\n"), progress=False)
     shop = ShopProcess(config, Path(tmp_path_factory.mktemp("shop")) / "shop.log").start()
     shop.product_id = product_id  # type: ignore[attr-defined]
+    shop.scarce_id = scarce_id  # type: ignore[attr-defined]
     yield shop
     shop.stop()
 
@@ -70,18 +76,22 @@ def place(shop: ShopProcess, email: str) -> str | None:
     """One order with details for `email`; its id once answered 201, else None (the shop was down)."""
     try:
         with httpx.Client(base_url=shop.url, timeout=10) as client:
-            product_id = shop.product_id  # type: ignore[attr-defined]
-            cart = client.put(f"/api/v1/cart/items/{product_id}", json={"quantity": 1})
-            if cart.status_code != 200:
-                return None
-            ordered = client.post(
-                "/api/v1/cart/order",
-                headers={"if-match": cart.headers["etag"]},
-                json={**SHOPPER, "email": email},
-            )
+            ordered = order(client, email, {shop.product_id: 1})  # type: ignore[attr-defined]
             return str(ordered.json()["id"]) if ordered.status_code == 201 else None
     except httpx.HTTPError:
         return None
+
+
+def order(client: httpx.Client, email: str, items: dict[str, int]) -> httpx.Response:
+    """Puts `items` (quantity by product id) in the client's cart and orders it with details for
+    `email`: the order's answer, or the first answer that was not 200."""
+    for product_id, quantity in items.items():
+        cart = client.put(f"/api/v1/cart/items/{product_id}", json={"quantity": quantity})
+        if cart.status_code != 200:
+            return cart
+    return client.post(
+        "/api/v1/cart/order", headers={"if-match": cart.headers["etag"]}, json={**SHOPPER, "email": email}
+    )
 
 
 def ids_of(mailpit: Mailpit, kind: str) -> Counter[str]:
@@ -106,6 +116,97 @@ def test_an_order_is_confirmed_and_shipped_by_email(shop: ShopProcess, mailpit: 
         assert part in email["Text"]
     assert "Carol &lt;Danvers&gt;" in email["HTML"]  # escaped in HTML
     assert order_id[:8] in email["Subject"]
+
+
+def test_a_backordered_order_is_mailed_once_with_its_items(shop: ShopProcess, mailpit: Mailpit) -> None:
+    """An order accepted while its stock was there, then recounted to none before fulfilment ships
+    it: the shopper gets the backordered email, listing the order's items, and no shipped one. The
+    same shipment delivered again (as a bridge restarting before its projection applied does) sends
+    nothing more."""
+    config = shop.config
+    scarce = shop.scarce_id  # type: ignore[attr-defined]
+    stock_csv.import_stock(config, io.StringIO(f"product_id,quantity\n{scarce},1\n"), progress=False)
+    eventually(lambda: in_stock(shop, scarce), 30, "checkout sees the unit")
+    with fulfilment_held(config):
+        with httpx.Client(base_url=shop.url, timeout=10) as client:
+            ordered = order(client, "erin@example.com", {shop.product_id: 2, scarce: 1})  # type: ignore[attr-defined]
+        assert ordered.status_code == 201, ordered.text
+        order_id = str(ordered.json()["id"])
+        # A recount finds none: the order's unit is not on hand when fulfilment comes to ship it.
+        stock_csv.import_stock(config, io.StringIO(f"product_id,quantity\n{scarce},0\n"), progress=False)
+    backordered = notification.message_id(order_id, "backordered").strip("<>")
+    eventually(lambda: backordered in ids_of(mailpit, "backordered"), 30, "the backordered email")
+    summary = next(m for m in mailpit.messages() if m["MessageID"] == backordered)
+    assert summary["To"][0]["Address"] == "erin@example.com"
+    email = mailpit.message(summary["ID"])
+    assert order_id[:8] in email["Subject"] and f"https://shop.example/orders/{order_id}" in email["Text"]
+    assert notification.INTROS["backordered"] in email["Text"]
+    for product_id, quantity in ((shop.product_id, 2), (scarce, 1)):  # type: ignore[attr-defined]
+        assert f"{quantity} x {product_name(shop, product_id)}: €" in email["Text"]
+    assert notification.message_id(order_id, "shipped").strip("<>") not in ids_of(mailpit, "shipped")
+
+    deliver_shipment_again(config, order_id)
+    # Emails of one topic go out in its order: once a later order's shipment is mailed, the
+    # duplicate before it was handled.
+    later = place(shop, "erin@example.com")
+    assert later is not None
+    shipped = notification.message_id(later, "shipped").strip("<>")
+    eventually(lambda: shipped in ids_of(mailpit, "shipped"), 30, "the later order's shipped email")
+    assert ids_of(mailpit, "backordered")[backordered] == 1
+
+
+def in_stock(shop: ShopProcess, product_id: str) -> bool:
+    with httpx.Client(base_url=shop.url, timeout=10) as client:
+        cart = client.put(f"/api/v1/cart/items/{product_id}", json={"quantity": 1})
+        return bool(cart.status_code == 200 and cart.json()["items"][0]["in_stock"])
+
+
+def product_name(shop: ShopProcess, product_id: str) -> str:
+    return str(shop.get(f"/api/v1/products/{product_id}").json()["name"])
+
+
+@contextlib.contextmanager
+def fulfilment_held(config: Config) -> Iterator[None]:
+    """While inside, fulfilment ships nothing: a consumer of the test's own holds checkout_pub in
+    the fulfilment bridge's consumer group (the range assignor gives the one partition to the
+    member id that sorts first: this client id sorts before librdkafka's default), so the shop's
+    bridge relays no order until it leaves."""
+    holder = Consumer(
+        {
+            **consumer_settings(config, "shop-relay-fulfilment-bridge"),
+            "partition.assignment.strategy": "range",
+            "client.id": "0-test-holder",
+        }
+    )
+    holder.subscribe([config.topic(checkout.PUBLIC)])
+    try:
+        deadline = time.monotonic() + 30
+        while not holder.assignment():
+            assert time.monotonic() < deadline, "the fulfilment bridge's partition was not taken over"
+            holder.poll(0.1)
+        yield
+    finally:
+        holder.close()
+
+
+def deliver_shipment_again(config: Config, order_id: str) -> None:
+    """Appends a copy of the order's shipment to fulfilment_internal: what fulfilment's bridge
+    writes when it relays an order a second time."""
+    shipments: list[bytes] = []
+
+    def collect(batch: list[tuple[int, bytes]]) -> None:
+        for _offset, value in batch:
+            message = fulfilment_pb2.InternalMessage.FromString(value)
+            if message.WhichOneof("event") == "order_shipped" and message.order_shipped.order_id == order_id:
+                shipments.append(value)
+
+    replay(config, fulfilment.INTERNAL, collect)
+    assert len(shipments) == 1
+    producer = Producer(config)
+    try:
+        producer.produce(config.topic(fulfilment.INTERNAL), shipments[0]).result(30)
+    finally:
+        producer.close(10)
 
 
 def test_a_refused_mailbox_goes_to_the_dead_letters_and_the_rest_go_on(

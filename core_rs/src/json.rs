@@ -78,6 +78,30 @@ pub fn json_int(out: &mut Vec<u8>, value: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
+/// Appends where a page answer stands in its listing, as `,"total":…,"page":…,"pages":…,
+/// "per_page":…,"sort":"…"`: the members after the items of every paged answer (a catalog page,
+/// a page of search results), in the API's documented order, so a client pages through any of
+/// them the same way.
+pub fn paging_json(
+    out: &mut Vec<u8>,
+    total: usize,
+    page: usize,
+    pages: usize,
+    per_page: usize,
+    sort: &str,
+) {
+    out.extend_from_slice(b",\"total\":");
+    json_int(out, total as i64);
+    out.extend_from_slice(b",\"page\":");
+    json_int(out, page as i64);
+    out.extend_from_slice(b",\"pages\":");
+    json_int(out, pages as i64);
+    out.extend_from_slice(b",\"per_page\":");
+    json_int(out, per_page as i64);
+    out.extend_from_slice(b",\"sort\":");
+    json_string(out, sort.as_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +143,15 @@ mod tests {
             slow.push(b'"');
             prop_assert_eq!(fast, slow);
         });
+    }
+
+    #[test]
+    fn paging_fields_come_in_the_documented_order() {
+        let mut out = Vec::new();
+        paging_json(&mut out, 51, 3, 6, 10, "name");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#","total":51,"page":3,"pages":6,"per_page":10,"sort":"name""#
+        );
     }
 }

@@ -31,6 +31,7 @@ from shop import _core, metrics
 from shop._proto import checkout_pb2, fulfilment_pb2, notification_pb2, shoppers_pb2
 from shop.config import Config
 from shop.contexts import checkout, fulfilment
+from shop.kafka.offsets import OffsetWatch
 from shop.kafka.producer import Producer
 from shop.kafka.relay import Relay, last_carried
 from shop.retry import backoff
@@ -53,6 +54,8 @@ RECORD_WINDOW = 8
 # A shipment's email waits for checkout to apply it (the order's status): at most this long, then
 # the relay starts again from its last record.
 STATUS_WAIT_S = 30.0
+# Meanwhile it wakes at each batch checkout applies, and at least this often to see a stop.
+STOP_CHECK_S = 0.1
 SUBJECTS = {
     "confirmed": "Your order {short} is confirmed",
     "shipped": "Your order {short} has shipped",
@@ -294,13 +297,16 @@ class NotificationContext:
         config: Config,
         producer: Producer,
         model: _core.Checkout,
+        watch: OffsetWatch,
         vault: Vault,
         loaded: tuple[threading.Event, ...],
     ) -> None:
-        """`model` and `vault` are checkout's: the orders as their shoppers see them, and the keys
-        that open their details. The relays start once `loaded` are set."""
+        """`model`, `watch` and `vault` are checkout's: the orders as their shoppers see them, the
+        offset its projection applied, and the keys that open their details. The relays start once
+        `loaded` are set."""
         self.config = config
         self.model = model
+        self.watch = watch
         self.vault = vault
         # Each email waits for its record's acknowledgement: written at once (no linger, unlike the
         # relays' producer), and never given up on (the record is what prevents a second email).
@@ -329,14 +335,29 @@ class NotificationContext:
         message = _decoded(fulfilment_pb2.PublicMessage, value)
         if message.WhichOneof("event") != "order_shipped":
             return
-        order_id = message.order_shipped.order_id
-        deadline = time.monotonic() + STATUS_WAIT_S
         # Checkout learns of the shipment through its bridge: its status tells shipped from backordered.
-        while self.model.fulfilment_offset < offset:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"checkout did not apply fulfilment offset {offset} in {STATUS_WAIT_S}s")
-            time.sleep(0.01)
-        yield from self._notice(None, order_id)
+        self._await_checkout(offset)
+        order_id = message.order_shipped.order_id
+        # A shipment delivered again (fulfilment's bridge relays an order twice after a restart)
+        # changed nothing in checkout: only the one that decided the status is mailed.
+        if self.model.shipped_at(order_id) == offset:
+            yield from self._notice(None, order_id)
+
+    def _await_checkout(self, fulfilment_offset: int) -> None:
+        """Until checkout applied `fulfilment_offset`, woken by each batch it applies (its offset
+        signal); a TimeoutError after STATUS_WAIT_S, or once the relay is stopping."""
+        stopping = self.shipments.relay._stopping
+        deadline = time.monotonic() + STATUS_WAIT_S
+        while True:
+            # Read before the model: a batch is published to the model first, then to the signal.
+            applied = self.watch.applied
+            if self.model.fulfilment_offset >= fulfilment_offset:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0 or stopping.is_set():
+                why = "stopped" if stopping.is_set() else f"not in {STATUS_WAIT_S}s"
+                raise TimeoutError(f"checkout did not apply fulfilment offset {fulfilment_offset}: {why}")
+            self.watch.wait_blocking(applied + 1, min(left, STOP_CHECK_S))
 
     def _notice(self, kind: str | None, order_id: str) -> Iterator[Notice]:
         """The email about `order_id` (of its current status unless `kind`), if it has a shopper

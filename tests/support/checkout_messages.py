@@ -40,6 +40,19 @@ def product_changed(pim_offset: int, product_id: str, price: int = 100, name: st
     )
 
 
+def order_shipped(
+    fulfilment_offset: int, order_id: str, items: dict[str, int], checkout_offset: int
+) -> bytes:
+    """Fulfilment's shipment of `items` (quantity ordered by product id), bridged into checkout."""
+    shipped = fulfilment_pb2.OrderShipped(
+        order_id=order_id,
+        items=[fulfilment_pb2.OrderItem(product_id=p, quantity=q) for p, q in items.items()],
+        checkout_offset=checkout_offset,
+    )
+    change = checkout_pb2.FulfilmentChanged(order_shipped=shipped, fulfilment_offset=fulfilment_offset)
+    return checkout_message(fulfilment_changed=change)
+
+
 def stock_corrected(fulfilment_offset: int, product_id: str, change: int) -> bytes:
     return checkout_message(
         fulfilment_changed=checkout_pb2.FulfilmentChanged(

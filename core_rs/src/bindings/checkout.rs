@@ -244,6 +244,12 @@ impl PyCheckout {
         Some(PyBytes::new(py, &model.order(order_id)?.shopper))
     }
 
+    /// The fulfilment_pub offset of the shipment that decided the order's status (-1 while it is
+    /// accepted); None for an unknown order.
+    fn shipped_at(&self, order_id: &str) -> Option<i64> {
+        Some(self.projection.read().order(order_id)?.shipped_at)
+    }
+
     /// (status, the order's JSON as its shopper sees it, the sealed shopper) of an order, for
     /// whoever writes to the shopper (notification); None for an unknown order.
     fn order_notice<'py>(

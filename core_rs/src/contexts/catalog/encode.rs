@@ -2,7 +2,7 @@
 
 use crate::catalog::{Page, Product, Sort};
 use crate::codec::{put_bytes_field, put_int64_field, Field, FieldReader};
-use crate::json::{json_int, json_string};
+use crate::json::{json_int, json_string, paging_json};
 
 /// JSON keys of a product view, by protobuf field number (1..=8); price (2) is the only number.
 const VIEW_KEYS: [&str; 8] = [
@@ -70,16 +70,14 @@ pub fn page_json(page: &Page<'_>, per_page: usize, sort: Sort, prefix: &str) -> 
         }
         summary_json(&mut out, product.view());
     }
-    out.extend_from_slice(b"],\"total\":");
-    json_int(&mut out, page.total as i64);
-    out.extend_from_slice(b",\"page\":");
-    json_int(&mut out, page.page as i64);
-    out.extend_from_slice(b",\"pages\":");
-    json_int(&mut out, page.pages as i64);
-    out.extend_from_slice(b",\"per_page\":");
-    json_int(&mut out, per_page as i64);
-    out.extend_from_slice(b",\"sort\":");
-    json_string(&mut out, sort.name().as_bytes());
+    out.push(b']');
+    let &Page {
+        total,
+        page: number,
+        pages,
+        ..
+    } = page;
+    paging_json(&mut out, total, number, pages, per_page, sort.name());
     out.extend_from_slice(b",\"prefix\":");
     json_string(&mut out, prefix.as_bytes());
     out.push(b'}');

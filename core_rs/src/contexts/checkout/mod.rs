@@ -76,6 +76,9 @@ pub struct Order {
     pub lines: Vec<Line>,
     pub created_at_ms: i64,
     pub status: Status,
+    /// The fulfilment_pub offset of the shipment that decided its status (-1 while accepted): a
+    /// shipment delivered again is ignored, and whoever mails shipments sends one email per order.
+    pub shipped_at: i64,
     /// The shopper's details as a serialized, sealed `shoppers.Sealed` (empty: none given). Kept
     /// unread: only the holder of the shopper's key can open it, so forgetting that key forgets
     /// them here too, in every replay and snapshot.
@@ -335,7 +338,7 @@ impl Apply for Checkout {
                 self.products.insert(id.clone(), product.clone());
             }
             Effect::Stock { product_id, change } => self.on_hand.correct(product_id, *change),
-            Effect::Shipped(shipped) => self.ship(shipped),
+            Effect::Shipped(shipped) => self.ship(shipped, op.fulfilment_offset.unwrap_or(-1)),
             Effect::SetItem {
                 cart_id,
                 product_id,
@@ -537,6 +540,7 @@ impl Checkout {
                     lines,
                     created_at_ms: placed.created_at_ms,
                     status: Status::Accepted,
+                    shipped_at: -1,
                     shopper: placed.shopper.clone(),
                 },
             );
@@ -545,7 +549,8 @@ impl Checkout {
         self.decisions.insert(placed.order_id.clone(), decision);
     }
 
-    fn ship(&mut self, shipped: &OrderShipped) {
+    /// Applies the shipment bridged from fulfilment_pub offset `at`.
+    fn ship(&mut self, shipped: &OrderShipped, at: i64) {
         // The fulfilment publishes every internal event, a shipment it ignored as a duplicate too:
         // the same rule ignores it here, so on-hand stock stays the fulfilment's.
         let Some(complete) = self.on_hand.ship(shipped) else {
@@ -567,6 +572,7 @@ impl Checkout {
         } else {
             Status::Backordered
         };
+        order.shipped_at = at;
     }
 }
 
@@ -670,12 +676,13 @@ impl Persist for Status {
 }
 
 impl Persist for Order {
-    const MIN_BYTES: usize = 4 + 4 + 8 + 1 + 4;
+    const MIN_BYTES: usize = 4 + 4 + 8 + 1 + 8 + 4;
     fn save(&self, out: &mut Writer<'_>) {
         self.owner.save(out);
         self.lines.save(out);
         self.created_at_ms.save(out);
         self.status.save(out);
+        self.shipped_at.save(out);
         out.blob(&self.shopper);
     }
     fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
@@ -684,6 +691,7 @@ impl Persist for Order {
             lines: Persist::restore(input)?,
             created_at_ms: Persist::restore(input)?,
             status: Persist::restore(input)?,
+            shipped_at: Persist::restore(input)?,
             shopper: input.blob()?.to_vec(),
         })
     }

@@ -4,7 +4,7 @@
 use super::query::{Hits, SearchSort, PRICE_BUCKETS};
 use super::FIELDS;
 use crate::catalog::encode::summary_json;
-use crate::json::{json_int, json_string};
+use crate::json::{json_int, json_string, paging_json};
 
 /// The fields whose matches are highlighted: those a result card shows.
 const HIGHLIGHTED: [usize; 2] = [0, 1];
@@ -53,16 +53,11 @@ pub fn hits_json(
         }
         out.push(b'}');
     }
-    out.extend_from_slice(b"],\"total\":");
-    json_int(&mut out, hits.total as i64);
-    out.extend_from_slice(b",\"page\":");
-    json_int(&mut out, hits.page as i64);
-    out.extend_from_slice(b",\"pages\":");
-    json_int(&mut out, hits.pages as i64);
-    out.extend_from_slice(b",\"per_page\":");
-    json_int(&mut out, per_page as i64);
-    out.extend_from_slice(b",\"sort\":");
-    json_string(&mut out, sort.name().as_bytes());
+    out.push(b']');
+    let &Hits {
+        total, page, pages, ..
+    } = hits;
+    paging_json(&mut out, total, page, pages, per_page, sort.name());
     out.extend_from_slice(b",\"q\":");
     json_string(&mut out, q.as_bytes());
     out.extend_from_slice(b",\"facets\":{\"category\":[");
