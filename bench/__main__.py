@@ -21,7 +21,7 @@ from typing import Any
 
 import pyperf
 
-from bench import content, data, http_load, machine, pages, report, stack, startup
+from bench import content, data, first_start_floor, http_load, machine, pages, report, stack, startup
 from bench.stats import spread
 from fixtures.host import REPO
 
@@ -115,6 +115,7 @@ def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]
         results["first_start_s"] = imported.first_start_s
         results["imported"] = asdict(imported)
         if "startup" in parts:
+            results["first_start_floor"] = first_start_floor.measure(kafka)
             results["startup"] = startup.compare(kafka, settings.startup_runs)
             seconds, loaded = startup.from_snapshots(kafka, settings.startup_runs)
             results["snapshot_startup_s"] = seconds.as_dict()
@@ -136,7 +137,7 @@ def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]
 SECTIONS = {
     "pages": ("pages",),
     "memory": ("memory",),
-    "startup": ("startup", "snapshot_startup_s", "snapshot_load_s"),
+    "startup": ("startup", "snapshot_startup_s", "snapshot_load_s", "first_start_floor"),
     "http": ("http",),
     "content": ("content",),
     "search": ("search",),
