@@ -9,7 +9,7 @@ wrote into each topic, then has Kafka's own ProducerPerformance write as many re
 mean size into a fresh topic, acks=all and idempotent with the relay producer's linger and batch
 size: one producer, as the shop's relays share one. The floor is that producer's elapsed seconds
 (its JVM start left out). `--profile` records py-spy (--native) on the shop during the
-first start (collapsed stacks in the run's folder) and prints the busiest frames.
+first start (collapsed stacks in data/bench/) and prints the busiest frames.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from bench import stack
+from bench import data, stack
 from bench.pyspy import record, top_frames
 from fixtures.host import REPO
 from shop.contexts import catalog, checkout, fulfilment, pim, search
@@ -92,15 +93,15 @@ def measure(kafka: stack.Stack) -> dict[str, object]:
 def profiled_load(kafka: stack.Stack, rows: int) -> stack.Loaded:
     """stack.load, with py-spy recording the shop's worker while it relays."""
     spy: list[subprocess.Popen[bytes]] = []
+    output = data.DATA / f"profile-first-start-{rows}.txt"  # kept: the stack's folder is not
 
     def on_start(pid: int) -> None:
-        output = kafka.folder / "profile-first-start.txt"
         spy.append(record(pid, 600, output, raw=True))
 
     loaded = stack.load(kafka, rows, on_start)
     spy[0].send_signal(2)  # SIGINT: py-spy writes what it has
     spy[0].wait(timeout=60)
-    for share, frame in top_frames(kafka.folder / "profile-first-start.txt", 20):
+    for share, frame in top_frames(output, 20):
         print(f"  {share * 100:5.1f}%  {frame}")
     return loaded
 
@@ -111,6 +112,7 @@ def main(rows: int, profile: bool) -> None:
     try:
         started = time.monotonic()
         loaded = profiled_load(kafka, rows) if profile else stack.load(kafka, rows)
+        shutil.copy(kafka.logs / "first-start.log", data.DATA / f"first-start-{rows}.log")
         floor = measure(kafka)
         result = {"rows": rows, **loaded.__dict__, **floor, "duration_s": time.monotonic() - started}
         print(json.dumps(result))
