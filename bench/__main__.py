@@ -22,7 +22,18 @@ from typing import Any
 
 import pyperf
 
-from bench import content, data, http_load, machine, pages, report, search_http, stack, startup
+from bench import (
+    content,
+    data,
+    first_start_floor,
+    http_load,
+    machine,
+    pages,
+    report,
+    search_http,
+    stack,
+    startup,
+)
 from bench.stats import spread
 from fixtures.host import REPO
 
@@ -116,6 +127,7 @@ def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]
         results["first_start_s"] = imported.first_start_s
         results["imported"] = asdict(imported)
         if "startup" in parts:
+            results["first_start_floor"] = first_start_floor.measure(kafka)
             results["startup"] = startup.compare(kafka, settings.startup_runs)
             seconds, loaded = startup.from_snapshots(kafka, settings.startup_runs)
             results["snapshot_startup_s"] = seconds.as_dict()
@@ -141,7 +153,7 @@ def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]
 SECTIONS = {
     "pages": ("pages",),
     "memory": ("memory",),
-    "startup": ("startup", "snapshot_startup_s", "snapshot_load_s"),
+    "startup": ("startup", "snapshot_startup_s", "snapshot_load_s", "first_start_floor"),
     "http": ("http",),
     "content": ("content",),
     "search": ("search",),

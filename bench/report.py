@@ -174,6 +174,7 @@ def browse_keys(results: dict[str, Any]) -> dict[str, float | None]:
     grown = {k: rss[k] - rss["empty"] for k in ("loaded", "after_browse") if k in rss and "empty" in rss}
     browse_floor = _median(http, "browse_floor", "requests_per_s")
     propagation = http.get("propagation_ms") or {}
+    floor = results.get("first_start_floor") or {}
     return {
         "browse_rps": _median(http, "browse", "requests_per_s"),
         "browse_floor_rps": browse_floor,
@@ -193,6 +194,8 @@ def browse_keys(results: dict[str, Any]) -> dict[str, float | None]:
         "first_start_vs_raw_consume_ratio": _ratio(
             imported.get("first_start_s"), imported.get("raw_consume_s")
         ),
+        "first_start_floor_s": floor.get("first_start_floor_s"),
+        "first_start_vs_floor_ratio": _ratio(imported.get("first_start_s"), floor.get("first_start_floor_s")),
     }
 
 
@@ -648,6 +651,12 @@ def _startup_section(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"First start after the imports (every publisher and bridge relays everything): "
             f"{results['first_start_s']:.1f} s."
+        )
+    floor = results.get("first_start_floor")
+    if floor:
+        lines.append(
+            f"Its floor, Kafka's ProducerPerformance writing the {floor['messages']:,} relayed messages "
+            f"({floor['bytes'] / 1e9:.2f} GB) acks=all and idempotent: {floor['first_start_floor_s']:.1f} s."
         )
     if startup:
         lines += [

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -74,9 +75,9 @@ class Loaded:
     payload_bytes: int  # the bytes of the imported events, what every piece of state comes from
 
 
-def load(stack: Stack, rows: int) -> Loaded:
+def load(stack: Stack, rows: int, on_start: Callable[[int], object] | None = None) -> Loaded:
     """Imports `rows` products and a stock level for each, then starts the shop once so that its
-    publishers and bridges relay everything."""
+    publishers and bridges relay everything; `on_start` gets the pid of its worker (a profiler)."""
     with open(data.products_csv(rows), newline="", encoding="utf-8") as stream:
         log.info("import-products: %s", pim_csv.import_products(stack.config, stream, progress=False))
     with open(data.stock_csv_for(rows), newline="", encoding="utf-8") as stream:
@@ -85,11 +86,25 @@ def load(stack: Stack, rows: int) -> Loaded:
     # Its snapshots, written as it stops, are the ones the snapshot startup loads.
     shop = stack.shop(cpus=None, snapshots=True, name="first-start").start()
     try:
+        if on_start is not None:
+            on_start(worker_pid(shop))
         seconds = shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
     finally:
         shop.stop()
     log.info("first start (relaying everything): %.1fs; raw consume of the imports %.1fs", seconds, raw)
     return Loaded(seconds, raw, payload)
+
+
+def worker_pid(shop: Server, timeout: float = 10.0) -> int:
+    """The pid of the shop's worker once Granian started it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return shop.worker_pid()
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def raw_consume(stack: Stack, topics: tuple[str, ...]) -> tuple[float, int]:

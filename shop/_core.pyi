@@ -36,9 +36,12 @@ __all__ = [
     "OrderDecision",
     "PageMark",
     "Projection",
+    "RelayBatch",
+    "RelayWriter",
     "SavedSnapshot",
     "Search",
     "SnapshotError",
+    "Translation",
     "__version__",
     "catalog_bridge",
     "checkout_fulfilment_bridge",
@@ -262,20 +265,74 @@ class Catalog(Projection):
         """One enabled product as JSON or protobuf shop.catalog.ProductView, with its popularity
         (views, add-to-carts) when given; None when unknown."""
 
-def pim_publish(message: bytes, offset: int) -> bytes:
-    """pim_internal message → pim_pub message carrying `offset`. Raises ValueError on garbage."""
+@final
+class Translation:
+    """A relay's translation; RelayWriter.send applies it to a batch without a Python call per
+    message."""
 
-def catalog_bridge(message: bytes, offset: int) -> bytes:
-    """pim_pub message → catalog_internal message carrying `offset`. Raises ValueError on garbage."""
+    def __call__(self, message: bytes, offset: int) -> bytes:
+        """The translated message. Raises ValueError on garbage."""
+
+pim_publish: Translation
+"""pim_internal message → pim_pub message carrying `offset`. Raises ValueError on garbage."""
+catalog_bridge: Translation
+"""pim_pub message → catalog_internal message carrying `offset`. Raises ValueError on garbage."""
+fulfilment_publish: Translation
+"""fulfilment_internal message → fulfilment_pub message carrying `offset`."""
+cms_publish: Translation
+"""cms_internal message → cms_pub message carrying `offset`."""
+checkout_pim_bridge: Translation
+"""pim_pub message → checkout_internal ProductChanged carrying `offset`."""
+checkout_fulfilment_bridge: Translation
+"""fulfilment_pub message → checkout_internal FulfilmentChanged carrying `offset`."""
+fulfilment_checkout_bridge: Translation
+"""checkout_pub message → fulfilment_internal OrderShipped carrying `offset`."""
+
+@final
+class RelayBatch:
+    """What one RelayWriter.send did, and its writes' acknowledgements."""
+
+    @property
+    def translated(self) -> int:
+        """Messages of the batch translated, from its start: the rest begins with the refused one."""
+    @property
+    def refused(self) -> str | None:
+        """Why the message after the translated ones could not be translated (None: all were)."""
+    @property
+    def skipped(self) -> list[int]:
+        """Source offsets translated to nothing (not relayed)."""
+    @property
+    def last_offset(self) -> int:
+        """The target offset of the last acknowledged write (-1: none yet)."""
+    @property
+    def failure(self) -> str | None:
+        """Why Kafka refused a write (None: it refused none so far)."""
+    def wait(self, timeout: float) -> bool:
+        """True once Kafka acknowledged every write, within `timeout` seconds."""
+
+@final
+class RelayWriter:
+    """The relays' producer: a batch translated and sent in one call, its acknowledgements
+    counted by a Rust thread without the GIL."""
+
+    def __new__(cls, settings: dict[str, str], queue_timeout: float | None = None) -> RelayWriter: ...
+    def send(
+        self,
+        topic: str,
+        translate: Callable[[bytes, int], bytes | None],
+        batch: list[tuple[int, bytes]],
+        headers: dict[int, list[tuple[str, bytes]]] | None = None,
+    ) -> RelayBatch:
+        """Translates `batch` in order and sends each output to partition 0 of `topic` (with
+        `headers[offset]`), up to the first message that cannot be translated. KafkaClientError
+        if a write could not be sent."""
+    def flush(self, timeout: float) -> int:
+        """Waits up to `timeout` seconds for every write; returns those still unacknowledged."""
+    def close(self, timeout: float) -> int:
+        """Flushes within `timeout` seconds and stops; returns the writes still unacknowledged."""
 
 def published_offset(message: bytes) -> int:
     """The internal offset a public message was published from. Raises ValueError on garbage."""
-
-def fulfilment_publish(message: bytes, offset: int) -> bytes:
-    """fulfilment_internal message → fulfilment_pub message carrying `offset`."""
-
-def cms_publish(message: bytes, offset: int) -> bytes:
-    """cms_internal message → cms_pub message carrying `offset`."""
 
 def valid_slug(slug: str) -> bool:
     """Whether `slug` can name a cms entry: lowercase letters, digits and inner hyphens, at most
@@ -284,15 +341,6 @@ def valid_slug(slug: str) -> bool:
 def render_markdown(markdown: str) -> str:
     """The sanitized HTML of a Markdown text, as cms entries are rendered (pulldown-cmark, then
     ammonia: no script, event handler, style, SVG or URL scheme but http, https, mailto, tel)."""
-
-def checkout_pim_bridge(message: bytes, offset: int) -> bytes:
-    """pim_pub message → checkout_internal ProductChanged carrying `offset`."""
-
-def checkout_fulfilment_bridge(message: bytes, offset: int) -> bytes:
-    """fulfilment_pub message → checkout_internal FulfilmentChanged carrying `offset`."""
-
-def fulfilment_checkout_bridge(message: bytes, offset: int) -> bytes:
-    """checkout_pub message → fulfilment_internal OrderShipped carrying `offset`."""
 
 @final
 class Checkout(Projection):

@@ -219,6 +219,11 @@ class RelayHops:
         self.spans.append(span)
         return span
 
+    def start_traced(self) -> dict[int, Span]:
+        """The spans of the batch's traced messages, by offset."""
+        spans = {offset: self.start(offset) for offset in self.contexts}
+        return {offset: span for offset, span in spans.items() if span is not None}
+
     def end(self) -> None:
         """Every span of the batch ends: its messages are acknowledged (or given up)."""
         for span in self.spans:

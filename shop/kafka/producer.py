@@ -21,6 +21,13 @@ from shop.progress import Progress
 from shop.threads import name_this_thread
 from shop.tracing import KafkaHeaders
 
+# Turns a source message and its offset into the target message, or None when nothing is to be
+# relayed for it; raises ValueError for a message that cannot be translated. The extension's own
+# translations (_core.Translation) run without a Python call per message.
+Translate = Callable[[bytes, int], bytes | None]
+# Settings of the Python client only: the relays' writer reports no statistics.
+STATS_SETTINGS = ("stats_cb", "statistics.interval.ms")
+
 log = logging.getLogger(__name__)
 IMPORT_TIMEOUT_S = 120
 # Relays write in batches: each hop waits this long for more messages to send together, so that
@@ -45,45 +52,6 @@ def _delivery_result(topic: str, err: KafkaError | None, message: Any) -> Delive
     if err.code() == KafkaError._MSG_TIMED_OUT:
         return ProduceError(f"{topic}: not acknowledged within the produce timeout")
     return ProduceError(f"{topic}: {err.str()}")
-
-
-class Deliveries:
-    """The acknowledgements of a run of background writes, awaited together. A relay only needs
-    to know that all of them arrived and the last offset; a Future per message would cost a lock,
-    a condition and a wakeup each."""
-
-    def __init__(self) -> None:
-        self.sent = 0  # counted by the writing thread only
-        self.last_offset = -1
-        self._acknowledged = 0
-        self._error: ProduceError | None = None
-        self._closed = False  # no more writes: the wait began
-        self._lock = threading.Lock()  # reports may come from the poll thread and a full-queue retry
-        self._all_in = threading.Event()
-
-    def delivered(self, err: KafkaError | None, message: Any) -> None:
-        with self._lock:
-            self._acknowledged += 1
-            if err is not None:
-                self._error = self._error or ProduceError(f"{message.topic()}: {err.str()}")
-            else:
-                self.last_offset = max(self.last_offset, int(message.offset()))
-            if self._closed and self._acknowledged == self.sent:
-                self._all_in.set()
-
-    def wait(self, stopping: threading.Event) -> bool:
-        """True once every write is acknowledged; False if `stopping` is set first. Raises
-        ProduceError if Kafka refused one of them."""
-        with self._lock:
-            self._closed = True
-            if self._acknowledged == self.sent:
-                self._all_in.set()
-        while not self._all_in.wait(0.2):
-            if stopping.is_set():
-                return False
-        if self._error is not None:
-            raise self._error
-        return True
 
 
 def librdkafka_strings(settings: dict[str, Any]) -> dict[str, str]:
@@ -125,6 +93,12 @@ class Producer:
         # 0 is librdkafka's "no limit": such a producer waits for its queue as long as it takes.
         self.timeout = settings["message.timeout.ms"] / 1000 or math.inf
         self._producer = _Producer(settings)
+        # The relays' writes, made in Rust with the same settings (but the statistics) at the
+        # first relayed batch: a producer that relays nothing opens no second connection.
+        relay_settings = {key: value for key, value in settings.items() if key not in STATS_SETTINGS}
+        self._relay_settings = librdkafka_strings(relay_settings)
+        self._relay_writer: _core.RelayWriter | None = None
+        self._relay_writer_lock = threading.Lock()
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="delivery-reports", daemon=True)
         self._poller.start()
@@ -167,12 +141,29 @@ class Producer:
             return False
         return True
 
-    def produce_into(
-        self, deliveries: Deliveries, topic: str, value: bytes, headers: KafkaHeaders | None = None
-    ) -> None:
-        """Sends `value` (with `headers`) to partition 0 of `topic` as one of `deliveries`."""
-        self._send(topic, value, None if headers is None else list(headers), deliveries.delivered)
-        deliveries.sent += 1  # after: a write that raised is not awaited
+    def relay(
+        self,
+        topic: str,
+        translate: Translate,
+        batch: list[tuple[int, bytes]],
+        headers: dict[int, KafkaHeaders] | None = None,
+    ) -> _core.RelayBatch:
+        """Translates `batch` in order and sends each output to partition 0 of `topic` (a traced
+        message's with its `headers`), up to the first message that cannot be translated; one call
+        for the whole batch (see _core.RelayWriter)."""
+        try:
+            return self._relays(topic).send(topic, translate, batch, headers)
+        except _core.KafkaClientError as exc:
+            raise ProduceError(str(exc)) from exc
+
+    def _relays(self, topic: str) -> _core.RelayWriter:
+        with self._relay_writer_lock:
+            if self._closed.is_set():
+                raise ProduceError(f"{topic}: the producer is closed (the shop is shutting down)")
+            if self._relay_writer is None:
+                queue_timeout = None if math.isinf(self.timeout) else self.timeout
+                self._relay_writer = _core.RelayWriter(self._relay_settings, queue_timeout)
+            return self._relay_writer
 
     def _send(
         self,
@@ -197,12 +188,18 @@ class Producer:
                 raise ProduceError(f"{topic}: {exc}") from exc
 
     def flush(self, timeout: float = 30.0) -> int:
-        """Waits for every outstanding write; returns how many are still unacknowledged."""
-        return int(self._producer.flush(timeout))
+        """Waits for every outstanding write (relayed ones too, within `timeout` each); returns
+        how many are still unacknowledged."""
+        relays = self._relay_writer
+        remaining = 0 if relays is None else int(relays.flush(timeout))
+        return remaining + int(self._producer.flush(timeout))
 
     def close(self, timeout: float = 30.0) -> int:
-        remaining = self.flush(timeout)
-        self._closed.set()
+        remaining = int(self._producer.flush(timeout))
+        with self._relay_writer_lock:  # no relayed batch starts a writer after this
+            self._closed.set()
+            relays = self._relay_writer
+        remaining += 0 if relays is None else int(relays.close(timeout))
         self._poller.join()
         # Free the client here, in this thread: left to the garbage collector it could be freed on a
         # librdkafka thread, which librdkafka forbids (it aborts the process).

@@ -17,7 +17,7 @@ from shop.kafka import admin
 from shop.kafka.consumer import POLL_S, consume_available, consumer_settings, readable
 from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.offsets import ProduceError
-from shop.kafka.producer import Deliveries, Producer
+from shop.kafka.producer import Producer, Translate
 from shop.kafka.worker import Worker
 from shop.retry import backoff
 
@@ -33,9 +33,8 @@ MAX_RESTART_DELAY_S = 10.0
 RELAY_FETCH_MIN_BYTES = 262_144
 RELAY_FETCH_WAIT_MS = 50
 
-# Turns a source message and its offset into the target message, or None when nothing is to be
-# relayed for it; raises ValueError for a message that cannot be translated.
-Translate = Callable[[bytes, int], bytes | None]
+# How often a relay waiting for Kafka's acknowledgements looks at its stop flag.
+WAIT_S = 0.2
 
 
 class Relay(Worker):
@@ -156,37 +155,38 @@ class Relay(Worker):
             hops.end()
 
     def _relay_each(self, messages: list[Message], hops: tracing.RelayHops) -> bool:
-        deliveries, last = Deliveries(), None
         batch = readable(messages, f"relay {self.name}")
         if self.before_batch is not None and batch:
             self.before_batch(batch[-1][0])
-        for offset, value in batch:
-            span = hops.start(offset)
-            try:
-                translated = self.translate(value, offset)
-            except ValueError as exc:
-                if span is not None:
-                    span.record_exception(exc)
-                if not self._settle(deliveries, last):
-                    return False
-                if not self.dead_letters.copy(offset, value, str(exc), self.acknowledged):
-                    return False
-                deliveries, last, self.position = Deliveries(), None, offset
-                continue
-            if translated is not None:
-                headers = None if span is None else tracing.headers_of(span)
-                self.producer.produce_into(deliveries, self.target, translated, headers)
-            elif span is not None:
-                span.set_attribute("shop.relayed", False)
-            last = offset
-        return self._settle(deliveries, last)
+        spans = hops.start_traced()
+        headers = {offset: tracing.headers_of(span) for offset, span in spans.items()} or None
+        while batch:
+            sent = self.producer.relay(self.target, self.translate, batch, headers)
+            for offset in sent.skipped:
+                if offset in spans:
+                    spans[offset].set_attribute("shop.relayed", False)
+            if not self._settle(sent, batch[sent.translated - 1][0] if sent.translated else None):
+                return False
+            if sent.refused is None:
+                return True
+            offset, value = batch[sent.translated]
+            if offset in spans:
+                spans[offset].record_exception(ValueError(sent.refused))
+            if not self.dead_letters.copy(offset, value, sent.refused, self.acknowledged):
+                return False
+            self.position, batch = offset, batch[sent.translated + 1 :]
+        return True
 
-    def _settle(self, deliveries: Deliveries, last: int | None) -> bool:
-        """Waits for `deliveries`; then everything up to source offset `last` is relayed."""
-        if not deliveries.wait(self._stopping):
-            return False
-        if deliveries.last_offset >= 0:
-            self.last_produced = deliveries.last_offset
+    def _settle(self, sent: _core.RelayBatch, last: int | None) -> bool:
+        """Waits until Kafka acknowledged `sent`; then everything up to source offset `last` is
+        relayed."""
+        while not sent.wait(WAIT_S):
+            if self._stopping.is_set():
+                return False
+        if sent.failure is not None:
+            raise ProduceError(sent.failure)
+        if sent.last_offset >= 0:
+            self.last_produced = sent.last_offset
         if last is not None:
             self.position = last
         return True

@@ -181,6 +181,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<crate::signal::OffsetSignal>()?;
     m.add_class::<crate::kafka::Feed>()?;
     m.add_class::<crate::kafka::Commands>()?;
+    m.add_class::<crate::kafka::RelayWriter>()?;
+    m.add_class::<crate::kafka::RelayBatch>()?;
     catalog::register(m)?;
     checkout::register(m)?;
     content::register(m)?;

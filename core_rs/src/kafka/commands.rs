@@ -82,20 +82,54 @@ fn describe(topic: &str, err: &KafkaError) -> String {
     }
 }
 
-/// One librdkafka producer with the thread that serves its events.
-struct Served {
-    producer: Arc<BaseProducer<ProducerEvents>>,
+/// Sends `record` to `topic`, waiting while the producer's queue is full until `deadline` (None:
+/// for as long as it takes). Raises KafkaClientError if it could not be sent.
+pub(super) fn send_waiting<C: ProducerContext>(
+    py: Python<'_>,
+    producer: &BaseProducer<C>,
+    mut record: BaseRecord<'_, [u8], [u8], C::DeliveryOpaque>,
+    topic: &str,
+    deadline: Option<Instant>,
+) -> PyResult<()> {
+    loop {
+        // With the GIL held: a send takes microseconds, and releasing the GIL would let
+        // another thread take it, costing this one a thread switch to get it back.
+        match producer.send::<[u8], [u8]>(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                if deadline.is_none_or(|deadline| Instant::now() < deadline) =>
+            {
+                record = back;
+                py.detach(|| std::thread::sleep(Duration::from_millis(10)));
+            }
+            Err((err @ KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                return Err(kafka_error(
+                    py,
+                    &format!("{topic}: the producer's queue stayed full"),
+                    &err,
+                ));
+            }
+            Err((err, _)) => return Err(kafka_error(py, topic, &err)),
+        }
+    }
+}
+
+/// One librdkafka producer with the thread that serves its events (shared with the relays' writer).
+pub(super) struct Served<C: ProducerContext + 'static> {
+    pub(super) producer: Arc<BaseProducer<C>>,
     stop: Arc<AtomicBool>,
 }
 
 /// How long the thread serving a producer's events waits per poll.
 const POLL_WINDOW: Duration = Duration::from_secs(1);
 
-impl Served {
-    fn new(
+impl<C: ProducerContext + 'static> Served<C> {
+    /// A producer with `settings` whose events `context` serves; `context` is made with the flag
+    /// that is set once the producer is closed.
+    pub(super) fn new(
         py: Python<'_>,
         settings: HashMap<String, String>,
-        on_stats: Option<Py<PyAny>>,
+        context: impl FnOnce(Arc<AtomicBool>) -> C,
         name: &str,
     ) -> PyResult<Self> {
         let mut config = ClientConfig::new();
@@ -103,13 +137,9 @@ impl Served {
             config.set(key, value);
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let context = ProducerEvents {
-            on_stats,
-            closed: stop.clone(),
-        };
-        let producer: BaseProducer<ProducerEvents> = config
-            .create_with_context(context)
-            .map_err(|err| kafka_error(py, "a command producer", &err))?;
+        let producer: BaseProducer<C> = config
+            .create_with_context(context(stop.clone()))
+            .map_err(|err| kafka_error(py, &format!("the producer {name}"), &err))?;
         let producer = Arc::new(producer);
         // This thread serves every delivery report: a write is answered only through it.
         std::thread::Builder::new().name(name.into()).spawn({
@@ -125,16 +155,23 @@ impl Served {
         Ok(Served { producer, stop })
     }
 
-    /// Waits up to `timeout` for every write to be acknowledged, then lets the thread stop (it
-    /// does within POLL_WINDOW, freeing the producer); returns how many are still unacknowledged.
-    fn close(&self, timeout: Duration) -> i32 {
+    /// Waits up to `timeout` for every write to be acknowledged; returns how many are still
+    /// unacknowledged.
+    pub(super) fn flush(&self, timeout: Duration) -> i32 {
         let _ = self.producer.flush(timeout);
-        self.stop.store(true, Ordering::Release);
         self.producer.in_flight_count()
+    }
+
+    /// Flushes within `timeout`, then lets the thread stop (it does within POLL_WINDOW, freeing
+    /// the producer); returns how many writes are still unacknowledged.
+    pub(super) fn close(&self, timeout: Duration) -> i32 {
+        let remaining = self.flush(timeout);
+        self.stop.store(true, Ordering::Release);
+        remaining
     }
 }
 
-impl Drop for Served {
+impl<C: ProducerContext + 'static> Drop for Served<C> {
     fn drop(&mut self) {
         // Never closed: the thread stops within a poll and frees the producer itself.
         self.stop.store(true, Ordering::Release);
@@ -145,8 +182,8 @@ impl Drop for Served {
 /// one that lingers for writes that can share a request (see shop/kafka/producer.py).
 #[pyclass(module = "shop._core", name = "Commands", frozen)]
 pub struct Commands {
-    lone: Served,
-    shared: Served,
+    lone: Served<ProducerEvents>,
+    shared: Served<ProducerEvents>,
     closed: AtomicBool,
     timeout: Duration,
 }
@@ -165,9 +202,10 @@ impl Commands {
         timeout: f64,
         on_stats: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
+        let events = |on_stats| move |closed| ProducerEvents { on_stats, closed };
         Ok(Commands {
-            lone: Served::new(py, lone, None, "cmd-lone-dr")?,
-            shared: Served::new(py, shared, on_stats, "cmd-shared-dr")?,
+            lone: Served::new(py, lone, events(None), "cmd-lone-dr")?,
+            shared: Served::new(py, shared, events(on_stats), "cmd-shared-dr")?,
             closed: AtomicBool::new(false),
             timeout: Duration::from_secs_f64(timeout.max(0.0)),
         })
@@ -208,27 +246,8 @@ impl Commands {
         if let Some(headers) = headers {
             record = record.headers(owned_headers(&headers));
         }
-        loop {
-            // With the GIL held: a send takes microseconds, and releasing the GIL would let
-            // another thread take it, costing this one a thread switch to get it back.
-            match served.producer.send::<[u8], [u8]>(record) {
-                Ok(()) => return Ok(id),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
-                    if Instant::now() < deadline =>
-                {
-                    record = back;
-                    py.detach(|| std::thread::sleep(Duration::from_millis(10)));
-                }
-                Err((err @ KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    return Err(kafka_error(
-                        py,
-                        &format!("{topic}: the producer's queue stayed full"),
-                        &err,
-                    ));
-                }
-                Err((err, _)) => return Err(kafka_error(py, topic, &err)),
-            }
-        }
+        send_waiting(py, &served.producer, record, topic, Some(deadline))?;
+        Ok(id)
     }
 
     /// Flushes both producers within `timeout` seconds in all and stops their threads; returns
