@@ -82,7 +82,7 @@ pub struct Search {
     sorted: BTreeMap<Box<str>, u32>,
     /// Categories by number, as first met; never forgotten (a handful per catalog).
     categories: Vec<Box<str>>,
-    /// Category numbers by name, in name order (the facet's order among equal counts).
+    /// Category numbers by name.
     category_numbers: BTreeMap<Box<str>, u32>,
     /// Slots holding a product, those of each category (by number) and those of each price range
     /// (`PRICE_BUCKETS`): filters and facets are bitmap operations on them.

@@ -36,6 +36,9 @@ pub const MAX_CATEGORY: usize = 200;
 pub const MAX_SUGGESTIONS: usize = 10;
 /// Up to this many categories, their facet counts are intersection counts of bitmaps.
 const FEW_CATEGORIES: usize = 32;
+/// Categories the facet lists at most, those with the most results (Algolia and Meilisearch cap
+/// theirs too): a catalog may have thousands, and an answer listing them all is mostly facet.
+pub const FACET_CATEGORIES: usize = 20;
 /// The price facet's ranges in cents: [0, 1000), [1000, 2500), ..., [10000, ∞).
 pub const PRICE_BUCKETS: [i64; 5] = [0, 1000, 2500, 5000, 10000];
 /// Characters that query syntax elsewhere uses (phrases, fields, groups, wildcards, boosts): this
@@ -138,8 +141,11 @@ fn unpack(rank: u8) -> Score {
 /// choosing another value of it would give.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Facets<'a> {
-    /// (category, count), most first, then by name.
+    /// (category, count), most first, then by name: the first `FACET_CATEGORIES` of them, then
+    /// the filtered category if it has results and is not among those (the shopper's choice shows).
     pub categories: Vec<(&'a str, u64)>,
+    /// Categories with any result, listed or not.
+    pub categories_total: usize,
     /// Count per range of `PRICE_BUCKETS`.
     pub prices: [u64; PRICE_BUCKETS.len()],
 }
@@ -316,7 +322,8 @@ impl Search {
         });
         let category_ok = in_category.as_ref().unwrap_or(&matched);
         let price_ok = in_price.as_ref().unwrap_or(&matched);
-        let facets = self.facets(category_ok, price_ok);
+        let selected = request.category.and_then(|name| self.category_number(name));
+        let facets = self.facets(category_ok, price_ok, selected);
         let results = category_ok & price_ok;
         let total = results.len() as usize;
         let per_page = request.per_page.max(1);
@@ -354,21 +361,54 @@ impl Search {
 
     /// The facet counts: categories among the slots within the price filter, price ranges among
     /// those within the category filter.
-    fn facets(&self, category_ok: &RoaringBitmap, price_ok: &RoaringBitmap) -> Facets<'_> {
+    fn facets(
+        &self,
+        category_ok: &RoaringBitmap,
+        price_ok: &RoaringBitmap,
+        selected: Option<u32>,
+    ) -> Facets<'_> {
         let counts = self.category_counts(price_ok, self.in_category.len() <= FEW_CATEGORIES);
-        // Taken in name order, then a stable sort by count: ties stay in name order.
-        let mut categories: Vec<(&str, u64)> = self
-            .category_numbers
-            .iter()
-            .map(|(name, &number)| (&**name, counts[number as usize]))
-            .filter(|&(_, count)| count > 0)
-            .collect();
-        categories.sort_by_key(|&(_, count)| std::cmp::Reverse(count));
+        let (categories, categories_total) = self.top_categories(&counts, selected);
         let mut prices = [0; PRICE_BUCKETS.len()];
         for (count, slots) in prices.iter_mut().zip(&self.in_price) {
             *count = category_ok.intersection_len(slots);
         }
-        Facets { categories, prices }
+        Facets {
+            categories,
+            categories_total,
+            prices,
+        }
+    }
+
+    /// The `FACET_CATEGORIES` categories of `counts` (by number) with the most results, most first
+    /// then by name, the `selected` one after them if it has results and is not among them; and
+    /// how many have results. One pass, names read only by those that reach the list.
+    fn top_categories(&self, counts: &[u64], selected: Option<u32>) -> (Vec<(&str, u64)>, usize) {
+        let mut top: Vec<(&str, u64)> = Vec::with_capacity(FACET_CATEGORIES + 1);
+        let mut total = 0;
+        for (number, &count) in counts.iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            total += 1;
+            if top.len() == FACET_CATEGORIES && top[FACET_CATEGORIES - 1].1 > count {
+                continue;
+            }
+            let name = self.category_name(number as u32);
+            let at = top.partition_point(|&(n, c)| c > count || (c == count && n < name));
+            if at < FACET_CATEGORIES {
+                top.insert(at, (name, count));
+                top.truncate(FACET_CATEGORIES);
+            }
+        }
+        if let Some(number) = selected {
+            let name = self.category_name(number);
+            let count = counts[number as usize];
+            if count > 0 && !top.iter().any(|&(n, _)| n == name) {
+                top.push((name, count));
+            }
+        }
+        (top, total)
     }
 
     /// How many of `slots` each category (by number) holds: an intersection count per category
@@ -505,10 +545,11 @@ pub fn price_bucket(price: i64) -> usize {
         .unwrap_or(0)
 }
 
-/// A result as it is ordered: its sort key and the first bytes of its id as numbers, which decide
-/// most comparisons without reading the product (a cache miss each).
+/// A result as it is ordered: its sort key and the first bytes of its id as numbers, copied out
+/// of the product's doc (read in slot order), so most comparisons read neither (a cache miss each).
 struct Candidate<'a> {
     primary: u64,
+    id_key: u64,
     doc: &'a Doc,
 }
 
@@ -524,7 +565,11 @@ impl<'a> Candidate<'a> {
             SearchSort::Price => (doc.price as u64) ^ (1 << 63),
             SearchSort::Name => doc.name_key,
         };
-        Candidate { primary, doc }
+        Candidate {
+            primary,
+            id_key: doc.id_key,
+            doc,
+        }
     }
 
     /// By the sort's key, then by id; a tie of the keys' first bytes reads the strings.
@@ -536,7 +581,7 @@ impl<'a> Candidate<'a> {
                 SearchSort::Name => a.name().cmp(b.name()),
                 _ => Ordering::Equal,
             })
-            .then(self.doc.id_key.cmp(&other.doc.id_key))
+            .then(self.id_key.cmp(&other.id_key))
             .then_with(|| a.id().cmp(b.id()))
     }
 }
