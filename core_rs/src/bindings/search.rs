@@ -3,8 +3,8 @@
 use super::{new_projection, PyProjection};
 use crate::projection::Projection;
 use crate::search::query::{
-    query_problem, FACET_CATEGORIES, MAX_CATEGORY, MAX_PRICE, MAX_QUERY, MAX_SEARCH_PAGE, MAX_SEARCH_PER_PAGE,
-    MAX_SUGGESTIONS, MAX_WORDS, OPERATORS,
+    query_problem, FACET_CATEGORIES, MAX_CATEGORY, MAX_PRICE, MAX_QUERY, MAX_SEARCH_PAGE,
+    MAX_SEARCH_PER_PAGE, MAX_SUGGESTIONS, MAX_WORDS, OPERATORS,
 };
 use crate::search::{encode, Request, Search, SearchSort, PRICE_BUCKETS, SEARCH_SORTS};
 use pyo3::exceptions::PyValueError;
