@@ -407,6 +407,7 @@ impl Snapshot for Search {
         }
         let slots = input.len(1)?;
         search.docs.resize(slots, None);
+        search.slots.reserve(&search.docs, slots);
         for slot in 0..slots as u32 {
             if input.u8()? == 0 {
                 continue;

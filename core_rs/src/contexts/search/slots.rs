@@ -43,6 +43,14 @@ impl Slots {
             .insert_unique(hash, slot, |&other| hasher.hash_one(id_in(docs, other)));
     }
 
+    /// Room for `more` slots without growing: a snapshot knows how many it holds, and each growth
+    /// rehashes every slot by reading its product's id (a cache miss each).
+    pub fn reserve(&mut self, docs: &[Option<Doc>], more: usize) {
+        let hasher = &self.hasher;
+        self.table
+            .reserve(more, |&slot| hasher.hash_one(id_in(docs, slot)));
+    }
+
     /// Takes out the slot of product `id`, whose product `docs` still holds.
     pub fn remove(&mut self, docs: &[Option<Doc>], id: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(id);
