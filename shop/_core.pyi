@@ -8,6 +8,7 @@ from typing_extensions import disjoint_base
 __version__: str
 __all__ = [
     "CONTENT_KINDS",
+    "FACET_CATEGORIES",
     "MAX_CATEGORY",
     "MAX_PAGE",
     "MAX_PER_PAGE",
@@ -86,6 +87,8 @@ MAX_CATEGORY: int
 """The most characters of a search's category filter."""
 MAX_SUGGESTIONS: int
 """The most completions a suggestion answers."""
+FACET_CATEGORIES: int
+"""The most categories a search's category facet lists (those with the most results)."""
 PRICE_BUCKETS: list[int]
 """The lower bounds in cents of the price facet's ranges (the last is open)."""
 SEARCH_OPERATORS: str

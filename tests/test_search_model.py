@@ -106,6 +106,7 @@ def answer(index: _core.Search, q: str, **filters: Any) -> dict[str, Any]:
         "ids": [item["id"] for item in body["items"]],
         "total": body["total"],
         "category": [(f["value"], f["count"]) for f in body["facets"]["category"]],
+        "category_total": body["facet_categories_total"],
         "price": [f["count"] for f in body["facets"]["price"]],
     }
 
@@ -183,6 +184,22 @@ def test_ranking_by_typos_then_field_then_whole_words() -> None:
     assert reference_search.search(reference, "waterproof")["ids"] == expected
     # Typed on: a space ends the word, which then matches whole words only ("waterproofed": 2 typos).
     assert answer(index, "waterproof ")["ids"] == ["name", "desc", "long", "typo", "prefix"]
+
+
+def test_the_category_facet_lists_the_most_found_and_the_chosen_one() -> None:
+    # Category c{n} holds n + 1 shoes: c24 most, c0 least.
+    shoes = [
+        {"id": f"{n}-{k}", "name": "Shoe", "category": f"c{n:02}"} for n in range(25) for k in range(n + 1)
+    ]
+    index, reference = catalog_of(*shoes)
+    body = json.loads(index.search("shoe"))
+    listed = [(f["value"], f["count"]) for f in body["facets"]["category"]]
+    assert listed == [(f"c{n:02}", n + 1) for n in range(24, 4, -1)]
+    assert body["facet_categories_total"] == 25
+    chosen = answer(index, "shoe", category="c00")
+    assert chosen["category"] == [*listed, ("c00", 1)] and chosen["category_total"] == 25
+    assert chosen == reference_search.search(reference, "shoe", category="c00")
+    assert reference_search.FACET_CATEGORIES == _core.FACET_CATEGORIES
 
 
 def test_short_words_take_no_typo_and_long_ones_two() -> None:

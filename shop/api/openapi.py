@@ -461,10 +461,16 @@ def _search_schemas() -> dict[str, Any]:
         "q": {"type": "string"},
         "facets": _closed_object(
             {
-                "category": {"type": "array", "items": category_count},
+                "category": {
+                    "type": "array",
+                    "items": category_count,
+                    "description": f"the {_core.FACET_CATEGORIES} categories with the most results, most"
+                    " first then by name, then the filtered category if it has results and is not among them",
+                },
                 "price": {"type": "array", "items": price_count},
             }
         ),
+        "facet_categories_total": {**count, "description": "categories with results, listed or not"},
         "did_you_mean": {"type": ["string", "null"], "description": "near spellings, when nothing matched"},
         "offset": {"type": "integer", "description": "the search_internal offset the answer was read at"},
     }

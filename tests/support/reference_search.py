@@ -9,6 +9,7 @@ from fixtures.reference import ReferenceCatalog
 
 FIELDS = ("name", "category", "description", "longtext")
 PRICE_BUCKETS = (0, 1000, 2500, 5000, 10000)
+FACET_CATEGORIES = 20
 
 Score = tuple[int, int, int]
 
@@ -118,9 +119,18 @@ def search(
     return {
         "ids": [p["id"] for p, _ in results],
         "total": len(results),
-        "category": sorted(categories.items(), key=lambda kv: (-kv[1], kv[0].encode())),
+        "category": listed_categories(categories, category),
+        "category_total": len(categories),
         "price": prices,
     }
+
+
+def listed_categories(counts: dict[str, int], chosen: str | None) -> list[tuple[str, int]]:
+    """The FACET_CATEGORIES categories with the most results (most first, then by name), then the
+    chosen one if it has results and is not among them."""
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].encode()))
+    listed = ranked[:FACET_CATEGORIES]
+    return listed + [kv for kv in ranked[FACET_CATEGORIES:] if kv[0] == chosen]
 
 
 def bucket(price: int) -> int:

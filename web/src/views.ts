@@ -260,6 +260,8 @@ function facets(
       ),
     );
   const any = (what: string, route: Route) => h("li", {}, link(route, `Any ${what}`));
+  // The answer lists the categories with the most results; the words of a search narrow the rest.
+  const unlisted = answer.facet_categories_total - answer.facets.category.length;
   return h(
     "aside",
     { class: "facets", "aria-label": "Narrow the results" },
@@ -269,6 +271,7 @@ function facets(
       {},
       query.category !== undefined ? any("category", at({ category: undefined })) : undefined,
       categories,
+      unlisted > 0 ? h("li", { class: "facet-more" }, `and ${unlisted} more`) : undefined,
     ),
     h("h2", {}, "Price"),
     h(

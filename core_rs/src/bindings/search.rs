@@ -3,8 +3,8 @@
 use super::{new_projection, PyProjection};
 use crate::projection::Projection;
 use crate::search::query::{
-    query_problem, MAX_CATEGORY, MAX_PRICE, MAX_QUERY, MAX_SEARCH_PAGE, MAX_SEARCH_PER_PAGE,
-    MAX_SUGGESTIONS, MAX_WORDS, OPERATORS,
+    query_problem, FACET_CATEGORIES, MAX_CATEGORY, MAX_PRICE, MAX_QUERY, MAX_SEARCH_PAGE,
+    MAX_SEARCH_PER_PAGE, MAX_SUGGESTIONS, MAX_WORDS, OPERATORS,
 };
 use crate::search::{encode, Request, Search, SearchSort, PRICE_BUCKETS, SEARCH_SORTS};
 use pyo3::exceptions::PyValueError;
@@ -111,6 +111,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_PRICE", MAX_PRICE)?;
     m.add("MAX_CATEGORY", MAX_CATEGORY)?;
     m.add("MAX_SUGGESTIONS", MAX_SUGGESTIONS)?;
+    m.add("FACET_CATEGORIES", FACET_CATEGORIES)?;
     m.add("PRICE_BUCKETS", PRICE_BUCKETS.to_vec())?;
     m.add("SEARCH_OPERATORS", OPERATORS)?;
     m.add_function(wrap_pyfunction!(search_query_problem, m)?)?;

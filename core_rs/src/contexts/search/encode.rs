@@ -87,7 +87,9 @@ pub fn hits_json(
         json_int(&mut out, *count as i64);
         out.push(b'}');
     }
-    out.extend_from_slice(b"]},\"did_you_mean\":");
+    out.extend_from_slice(b"]},\"facet_categories_total\":");
+    json_int(&mut out, hits.facets.categories_total as i64);
+    out.extend_from_slice(b",\"did_you_mean\":");
     match &hits.did_you_mean {
         Some(spelled) => json_string(&mut out, spelled.as_bytes()),
         None => out.extend_from_slice(b"null"),

@@ -2,12 +2,14 @@
 //! search_internal (the catalog's `ProductChanged` events, bridged from pim_pub the same way).
 //!
 //! Each product takes a slot (a small number, reused after a product is disabled). Every word of
-//! the index has one compressed bitmap of slots per field (name, category, description, long
-//! text): a word's matches are unions of bitmaps, a query's the intersection of its words'.
+//! the index has four compressed bitmaps of slots, by the best field holding it (name, category,
+//! description, long text): a word's matches are unions of bitmaps, a query's the intersection of
+//! its words'.
 //! Dictionary lookups go through a hash map; a sorted copy of the words serves prefixes.
 
 pub mod encode;
 pub mod query;
+mod slots;
 pub mod text;
 
 use crate::catalog::{self, Change, Op, Product};
@@ -32,9 +34,8 @@ pub struct Doc {
     pub product: Product,
     pub price: i64,
     pub category: u32,
-    /// The first bytes of the id and the name as numbers that order as they do (`sort_key`):
-    /// results are ordered by them without reading the product, mostly.
-    pub id_key: u64,
+    /// The first bytes of the name as a number that orders as they do (`sort_key`): results
+    /// are ordered by it without reading the product, mostly.
     pub name_key: u64,
 }
 
@@ -43,14 +44,15 @@ impl Doc {
         Doc {
             price: product.price(),
             category,
-            id_key: catalog::sort_key(product.id()),
             name_key: catalog::sort_key(product.name()),
             product,
         }
     }
 }
 
-/// Slots holding a word, per field.
+/// Slots holding a word, by the best field holding it (`FIELDS` order): a slot is in one of them,
+/// as a match ranks by its best field only. Smaller than a bitmap per field, and a query word that
+/// matches one word of the index finds its slots by rank already split.
 #[derive(Clone, Default)]
 pub struct Postings {
     pub fields: [RoaringBitmap; 4],
@@ -74,7 +76,8 @@ pub struct Search {
     docs: Vec<Option<Doc>>,
     /// Free slots, the last freed taken first.
     free: Vec<u32>,
-    slots: HashMap<Box<str>, u32, ahash::RandomState>,
+    /// Slots by product id.
+    slots: slots::Slots,
     /// Words by number, with their postings; a word whose postings emptied stays, empty.
     words: Vec<(Box<str>, Postings)>,
     word_numbers: HashMap<Box<str>, u32, ahash::RandomState>,
@@ -82,7 +85,7 @@ pub struct Search {
     sorted: BTreeMap<Box<str>, u32>,
     /// Categories by number, as first met; never forgotten (a handful per catalog).
     categories: Vec<Box<str>>,
-    /// Category numbers by name, in name order (the facet's order among equal counts).
+    /// Category numbers by name.
     category_numbers: BTreeMap<Box<str>, u32>,
     /// Slots holding a product, those of each category (by number) and those of each price range
     /// (`PRICE_BUCKETS`): filters and facets are bitmap operations on them.
@@ -91,6 +94,9 @@ pub struct Search {
     in_price: [RoaringBitmap; PRICE_BUCKETS.len()],
     /// The category number of each slot's product (any for a free slot), for facet counts.
     slot_categories: Vec<u32>,
+    /// The first bytes of each slot's product id as a number (`sort_key`; any for a free slot):
+    /// a page orders a group by them, read in slot order from here rather than from each doc.
+    id_keys: Vec<u64>,
     offset: i64,
     pim_offset: i64,
 }
@@ -100,7 +106,7 @@ impl Default for Search {
         Search {
             docs: Vec::new(),
             free: Vec::new(),
-            slots: HashMap::default(),
+            slots: slots::Slots::default(),
             words: Vec::new(),
             word_numbers: HashMap::default(),
             sorted: BTreeMap::new(),
@@ -110,6 +116,7 @@ impl Default for Search {
             in_category: Vec::new(),
             in_price: Default::default(),
             slot_categories: Vec::new(),
+            id_keys: Vec::new(),
             offset: -1,
             pim_offset: -1,
         }
@@ -182,6 +189,16 @@ impl Search {
         self.docs.get(slot as usize).and_then(Option::as_ref)
     }
 
+    /// The doc of a slot known to hold a product (a matched one).
+    pub fn product_doc(&self, slot: u32) -> &Doc {
+        self.doc(slot).expect("a matched slot holds a product")
+    }
+
+    /// The first bytes of the id of the product in `slot` as a number.
+    pub fn id_key(&self, slot: u32) -> u64 {
+        self.id_keys[slot as usize]
+    }
+
     pub fn category_name(&self, number: u32) -> &str {
         &self.categories[number as usize]
     }
@@ -220,7 +237,7 @@ impl Search {
     }
 
     fn upsert(&mut self, product: &Product) {
-        if let Some(&slot) = self.slots.get(product.id()) {
+        if let Some(slot) = self.slots.get(&self.docs, product.id()) {
             if self.docs[slot as usize]
                 .as_ref()
                 .is_some_and(|doc| doc.product == *product)
@@ -235,12 +252,12 @@ impl Search {
             self.docs.push(None);
             (self.docs.len() - 1) as u32
         });
-        self.slots.insert(product.id().into(), slot);
         self.index(slot, product);
+        self.slots.insert(&self.docs, slot);
     }
 
     fn remove(&mut self, id: &str) {
-        if let Some(slot) = self.slots.remove(id) {
+        if let Some(slot) = self.slots.remove(&self.docs, id) {
             self.unindex(slot);
             self.docs[slot as usize] = None;
             self.free.push(slot);
@@ -250,12 +267,8 @@ impl Search {
     fn index(&mut self, slot: u32, product: &Product) {
         for (word, fields) in product_words(product) {
             let number = self.word_number(word);
-            let postings = &mut self.words[number as usize].1;
-            for (field, bitmap) in postings.fields.iter_mut().enumerate() {
-                if fields & (1 << field) != 0 {
-                    bitmap.insert(slot);
-                }
-            }
+            let best = fields.trailing_zeros() as usize;
+            self.words[number as usize].1.fields[best].insert(slot);
         }
         let category = self.category(field_texts(product.view())[1]);
         self.place(slot, Doc::new(product.clone(), category));
@@ -268,8 +281,10 @@ impl Search {
         self.in_price[query::price_bucket(doc.price)].insert(slot);
         if self.slot_categories.len() <= slot as usize {
             self.slot_categories.resize(slot as usize + 1, 0);
+            self.id_keys.resize(slot as usize + 1, 0);
         }
         self.slot_categories[slot as usize] = doc.category;
+        self.id_keys[slot as usize] = catalog::sort_key(doc.product.id());
         self.docs[slot as usize] = Some(doc);
     }
 
@@ -392,6 +407,7 @@ impl Snapshot for Search {
         }
         let slots = input.len(1)?;
         search.docs.resize(slots, None);
+        search.slots.reserve(&search.docs, slots);
         for slot in 0..slots as u32 {
             if input.u8()? == 0 {
                 continue;
@@ -399,11 +415,12 @@ impl Snapshot for Search {
             let product = Product::from_view(input.blob()?).map_err(|err| refuse(&err.0))?;
             let category = input.u32()?;
             if category as usize >= search.categories.len()
-                || search.slots.insert(product.id().into(), slot).is_some()
+                || search.slots.get(&search.docs, product.id()).is_some()
             {
                 return Err(refuse("a product's category or id is wrong"));
             }
             search.place(slot, Doc::new(product, category));
+            search.slots.insert(&search.docs, slot);
         }
         for _ in 0..input.len(4)? {
             search.free.push(input.u32()?);

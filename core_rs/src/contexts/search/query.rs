@@ -10,6 +10,7 @@
 use super::text::{self, Match, QueryWord};
 use super::{Doc, Search};
 use roaring::{MultiOps, RoaringBitmap};
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -36,6 +37,9 @@ pub const MAX_CATEGORY: usize = 200;
 pub const MAX_SUGGESTIONS: usize = 10;
 /// Up to this many categories, their facet counts are intersection counts of bitmaps.
 const FEW_CATEGORIES: usize = 32;
+/// Categories the facet lists at most, those with the most results (Algolia and Meilisearch cap
+/// theirs too): a catalog may have thousands, and an answer listing them all is mostly facet.
+pub const FACET_CATEGORIES: usize = 20;
 /// The price facet's ranges in cents: [0, 1000), [1000, 2500), ..., [10000, ∞).
 pub const PRICE_BUCKETS: [i64; 5] = [0, 1000, 2500, 5000, 10000];
 /// Characters that query syntax elsewhere uses (phrases, fields, groups, wildcards, boosts): this
@@ -138,8 +142,11 @@ fn unpack(rank: u8) -> Score {
 /// choosing another value of it would give.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Facets<'a> {
-    /// (category, count), most first, then by name.
+    /// (category, count), most first, then by name: the first `FACET_CATEGORIES` of them, then
+    /// the filtered category if it has results and is not among those (the shopper's choice shows).
     pub categories: Vec<(&'a str, u64)>,
+    /// Categories with any result, listed or not.
+    pub categories_total: usize,
     /// Count per range of `PRICE_BUCKETS`.
     pub prices: [u64; PRICE_BUCKETS.len()],
 }
@@ -186,62 +193,157 @@ fn query_words(q: &str) -> Vec<QueryWord> {
 
 /// Slots by what they scored, best first.
 type Ranked = Vec<(Score, RoaringBitmap)>;
+/// One query word's slots by the rank of their best match of it, best first: the postings
+/// themselves where it matched one word of the index.
+type Buckets<'a> = Vec<(u8, Cow<'a, RoaringBitmap>)>;
+
+/// What a query matches: every slot matching all its words, and their groups by score. The groups
+/// of the words before the last are combined at once, those with the last word's as a page reads
+/// them: a first page mostly reads the best few of many.
+pub struct Matched<'a> {
+    pub all: RoaringBitmap,
+    /// The groups of the words before the last; None if there are none.
+    before: Option<Ranked>,
+    /// The last word's slots by rank; None for no words.
+    last: Option<Buckets<'a>>,
+}
+
+impl Matched<'_> {
+    /// The slots of `all` by score, best first, each group made when it is read.
+    fn groups(&self) -> Box<dyn Iterator<Item = (Score, RoaringBitmap)> + '_> {
+        match (&self.before, &self.last) {
+            (_, None) => Box::new(std::iter::once((Score::default(), self.all.clone()))),
+            (None, Some(last)) => Box::new(
+                last.iter()
+                    .map(|(rank, slots)| (unpack(*rank), slots.clone().into_owned())),
+            ),
+            (Some(before), Some(last)) => Box::new(combined(before, last)),
+        }
+    }
+}
+
+/// The groups of `before` combined with a word's `buckets`, best first: a score's group is the
+/// union of the intersections of the (group, bucket) pairs that sum to it, made when it is reached.
+fn combined<'a>(
+    before: &'a Ranked,
+    buckets: &'a Buckets<'_>,
+) -> impl Iterator<Item = (Score, RoaringBitmap)> + 'a {
+    let mut pairs: Vec<(Score, usize, usize)> = before
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (score, _))| {
+            buckets
+                .iter()
+                .enumerate()
+                .map(move |(j, (rank, _))| (score.add(unpack(*rank)), i, j))
+        })
+        .collect();
+    pairs.sort_unstable();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let score = pairs.get(at)?.0;
+        let mut parts = Vec::new();
+        while let Some(&(_, i, j)) = pairs.get(at).filter(|pair| pair.0 == score) {
+            parts.push(&before[i].1 & &*buckets[j].1);
+            at += 1;
+        }
+        Some((score, parts.union()))
+    })
+}
 
 impl Search {
-    /// The slots matching every one of `words` (all products for none), grouped by score, best
-    /// first: per word, the slots of each rank of best match, combined word by word as bitmaps.
-    pub fn ranked(&self, words: &[QueryWord]) -> Ranked {
-        let Some((first, rest)) = words.split_first() else {
-            return vec![(Score::default(), self.all_slots().clone())];
+    /// What `words` match (every product for none).
+    pub fn matched(&self, words: &[QueryWord]) -> Matched<'_> {
+        let Some((last, before)) = words.split_last() else {
+            return Matched {
+                all: self.all_slots().clone(),
+                before: None,
+                last: None,
+            };
         };
-        let mut groups: BTreeMap<Score, RoaringBitmap> = self
-            .rank_buckets(first)
-            .into_iter()
-            .map(|(rank, slots)| (unpack(rank), slots))
-            .collect();
-        for word in rest {
-            let buckets = self.rank_buckets(word);
-            let mut next: BTreeMap<Score, Vec<RoaringBitmap>> = BTreeMap::new();
-            for (score, slots) in &groups {
-                for (rank, bucket) in &buckets {
-                    let both = slots & bucket;
-                    if !both.is_empty() {
-                        next.entry(score.add(unpack(*rank))).or_default().push(both);
-                    }
-                }
-            }
-            groups = next
-                .into_iter()
-                .map(|(score, parts)| (score, parts.union()))
-                .collect();
+        let (buckets, mut all) = self.rank_buckets(last);
+        let before = (!before.is_empty()).then(|| {
+            let (groups, in_before) = self.ranked(before);
+            all &= in_before;
+            groups
+        });
+        Matched {
+            all,
+            before,
+            last: Some(buckets),
         }
-        groups.into_iter().collect()
     }
 
-    /// The slots `word` matches, by the rank of their best match of it, best first.
-    fn rank_buckets(&self, word: &QueryWord) -> Vec<(u8, RoaringBitmap)> {
+    /// The slots matching every one of `words` (one at least), grouped by score, best first, and
+    /// all of them: per word, the slots of each rank of best match, combined word by word.
+    fn ranked(&self, words: &[QueryWord]) -> (Ranked, RoaringBitmap) {
+        let mut groups = Ranked::new();
+        let mut all = RoaringBitmap::new();
+        for (n, word) in words.iter().enumerate() {
+            let (buckets, in_word) = self.rank_buckets(word);
+            if n == 0 {
+                groups = buckets
+                    .into_iter()
+                    .map(|(r, slots)| (unpack(r), slots.into_owned()))
+                    .collect();
+                all = in_word;
+                continue;
+            }
+            all &= in_word;
+            groups = combined(&groups, &buckets)
+                .filter(|(_, slots)| !slots.is_empty())
+                .collect();
+        }
+        (groups, all)
+    }
+
+    /// The slots matching every one of `words` (one at least), without their scores.
+    fn matching(&self, words: &[QueryWord]) -> RoaringBitmap {
+        words
+            .iter()
+            .map(|word| self.rank_buckets(word).1)
+            .reduce(|mut all, slots| {
+                all &= slots;
+                all
+            })
+            .unwrap_or_default()
+    }
+
+    /// The slots `word` matches, by the rank of their best match of it, best first; and all of them.
+    fn rank_buckets(&self, word: &QueryWord) -> (Buckets<'_>, RoaringBitmap) {
         let mut by_rank: BTreeMap<u8, Vec<&RoaringBitmap>> = BTreeMap::new();
-        for (term, found) in self.matching_words(word) {
+        let matching = self.matching_words(word);
+        for (term, found) in &matching {
             let Some(postings) = self.postings(term) else {
                 continue;
             };
             for (field, slots) in postings.fields.iter().enumerate() {
                 if !slots.is_empty() {
-                    by_rank.entry(rank(found, field)).or_default().push(slots);
+                    by_rank.entry(rank(*found, field)).or_default().push(slots);
                 }
             }
         }
-        // A slot counts at its best rank only. One union of many bitmaps, not one at a time.
+        // A slot counts at its best rank only. A word's postings are split by the best field
+        // holding it already: one matched word needs no work, several a union per rank.
+        if matching.len() == 1 {
+            let buckets: Buckets<'_> = by_rank
+                .into_iter()
+                .map(|(rank, all)| (rank, Cow::Borrowed(all[0])))
+                .collect();
+            let all = buckets.iter().map(|(_, slots)| &**slots).union();
+            return (buckets, all);
+        }
         let mut seen = RoaringBitmap::new();
-        by_rank
+        let buckets = by_rank
             .into_iter()
             .filter_map(|(rank, all)| {
-                let slots = all.union();
-                let best = &slots - &seen;
-                seen |= slots;
-                (!best.is_empty()).then_some((rank, best))
+                let mut slots = all.union();
+                slots -= &seen;
+                seen |= &slots;
+                (!slots.is_empty()).then_some((rank, Cow::Owned(slots)))
             })
-            .collect()
+            .collect();
+        (buckets, seen)
     }
 
     /// The slots of `slots` whose price is within `min..=max`: whole price ranges where they fit,
@@ -301,23 +403,25 @@ impl Search {
     /// Page `request.page` of what `request` finds, with its facets.
     pub fn search(&self, request: &Request<'_>) -> Hits<'_> {
         let words = query_words(request.q);
-        let groups = self.ranked(&words);
-        let matched = groups.iter().map(|(_, slots)| slots).union();
-        let in_category = request.category.map(|name| {
-            self.category_number(name)
-                .map_or_else(RoaringBitmap::new, |n| {
-                    &matched & &self.in_category[n as usize]
-                })
+        let matched = self.matched(&words);
+        let all = &matched.all;
+        let selected = request.category.and_then(|name| self.category_number(name));
+        let in_category = request.category.map(|_| match selected {
+            Some(n) => all & &self.in_category[n as usize],
+            None => RoaringBitmap::new(),
         });
         let in_price = (request.price_min.is_some() || request.price_max.is_some()).then(|| {
             let min = request.price_min.unwrap_or(i64::MIN);
             let max = request.price_max.unwrap_or(i64::MAX);
-            self.priced(&matched, min, max)
+            self.priced(all, min, max)
         });
-        let category_ok = in_category.as_ref().unwrap_or(&matched);
-        let price_ok = in_price.as_ref().unwrap_or(&matched);
-        let facets = self.facets(category_ok, price_ok);
-        let results = category_ok & price_ok;
+        let category_ok = in_category.as_ref().unwrap_or(all);
+        let price_ok = in_price.as_ref().unwrap_or(all);
+        let facets = self.facets(category_ok, price_ok, selected);
+        // Within the filters; None when there are none (every match, no bitmap made).
+        let filtered =
+            (in_category.is_some() || in_price.is_some()).then(|| category_ok & price_ok);
+        let results = filtered.as_ref().unwrap_or(all);
         let total = results.len() as usize;
         let per_page = request.per_page.max(1);
         let pages = total.div_ceil(per_page);
@@ -326,13 +430,14 @@ impl Search {
         let take = per_page.min(total.saturating_sub(skip));
         let items = match request.sort {
             SearchSort::Relevance => {
-                let filtered = groups
-                    .into_iter()
-                    .map(|(score, slots)| (score, slots & &results));
-                self.page_of(filtered, request.sort, skip, take)
+                let groups = matched.groups().map(|(score, slots)| match &filtered {
+                    Some(within) => (score, slots & within),
+                    None => (score, slots),
+                });
+                self.page_of(groups, request.sort, skip, take)
             }
             _ => self.page_of(
-                [(Score::default(), results)].into_iter(),
+                std::iter::once((Score::default(), results.clone())),
                 request.sort,
                 skip,
                 take,
@@ -354,21 +459,54 @@ impl Search {
 
     /// The facet counts: categories among the slots within the price filter, price ranges among
     /// those within the category filter.
-    fn facets(&self, category_ok: &RoaringBitmap, price_ok: &RoaringBitmap) -> Facets<'_> {
+    fn facets(
+        &self,
+        category_ok: &RoaringBitmap,
+        price_ok: &RoaringBitmap,
+        selected: Option<u32>,
+    ) -> Facets<'_> {
         let counts = self.category_counts(price_ok, self.in_category.len() <= FEW_CATEGORIES);
-        // Taken in name order, then a stable sort by count: ties stay in name order.
-        let mut categories: Vec<(&str, u64)> = self
-            .category_numbers
-            .iter()
-            .map(|(name, &number)| (&**name, counts[number as usize]))
-            .filter(|&(_, count)| count > 0)
-            .collect();
-        categories.sort_by_key(|&(_, count)| std::cmp::Reverse(count));
+        let (categories, categories_total) = self.top_categories(&counts, selected);
         let mut prices = [0; PRICE_BUCKETS.len()];
         for (count, slots) in prices.iter_mut().zip(&self.in_price) {
             *count = category_ok.intersection_len(slots);
         }
-        Facets { categories, prices }
+        Facets {
+            categories,
+            categories_total,
+            prices,
+        }
+    }
+
+    /// The `FACET_CATEGORIES` categories of `counts` (by number) with the most results, most first
+    /// then by name, the `selected` one after them if it has results and is not among them; and
+    /// how many have results. One pass, names read only by those that reach the list.
+    fn top_categories(&self, counts: &[u64], selected: Option<u32>) -> (Vec<(&str, u64)>, usize) {
+        let mut top: Vec<(&str, u64)> = Vec::with_capacity(FACET_CATEGORIES + 1);
+        let mut total = 0;
+        for (number, &count) in counts.iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            total += 1;
+            if top.len() == FACET_CATEGORIES && top[FACET_CATEGORIES - 1].1 > count {
+                continue;
+            }
+            let name = self.category_name(number as u32);
+            let at = top.partition_point(|&(n, c)| c > count || (c == count && n < name));
+            if at < FACET_CATEGORIES {
+                top.insert(at, (name, count));
+                top.truncate(FACET_CATEGORIES);
+            }
+        }
+        if let Some(number) = selected {
+            let name = self.category_name(number);
+            let count = counts[number as usize];
+            if count > 0 && !top.iter().any(|&(n, _)| n == name) {
+                top.push((name, count));
+            }
+        }
+        (top, total)
     }
 
     /// How many of `slots` each category (by number) holds: an intersection count per category
@@ -382,9 +520,10 @@ impl Search {
                 .collect();
         }
         let mut counts = vec![0; self.in_category.len()];
-        for slot in slots {
-            counts[self.slot_categories[slot as usize] as usize] += 1;
-        }
+        // for_each: the bitmap's own loop, not a call per slot.
+        slots
+            .iter()
+            .for_each(|slot| counts[self.slot_categories[slot as usize] as usize] += 1);
         counts
     }
 
@@ -397,7 +536,7 @@ impl Search {
         mut skip: usize,
         take: usize,
     ) -> Vec<&Doc> {
-        let order = |a: &Candidate<'_>, b: &Candidate<'_>| a.cmp(b, sort);
+        let order = |a: &Candidate, b: &Candidate| a.cmp(b, sort, self);
         let mut items = Vec::with_capacity(take);
         for (score, slots) in groups {
             if items.len() == take {
@@ -409,19 +548,21 @@ impl Search {
                 continue;
             }
             let need = skip + take - items.len();
-            let mut found: Vec<Candidate<'_>> = slots
+            let mut found: Vec<Candidate> = Vec::with_capacity(len);
+            slots
                 .iter()
-                .map(|slot| {
-                    let doc = self.doc(slot).expect("a matched slot holds a product");
-                    Candidate::of(sort, doc, score)
-                })
-                .collect();
+                .for_each(|slot| found.push(Candidate::of(sort, self, slot, score)));
             if need < found.len() {
                 found.select_nth_unstable_by(need - 1, order);
                 found.truncate(need);
             }
             found.sort_unstable_by(order);
-            items.extend(found.into_iter().skip(skip).map(|c| c.doc));
+            items.extend(
+                found
+                    .into_iter()
+                    .skip(skip)
+                    .map(|c| self.product_doc(c.slot)),
+            );
             skip = 0;
         }
         items
@@ -462,8 +603,7 @@ impl Search {
                 .map(|w| w.text.as_str())
                 .collect();
             // A space after the words: they are whole words, none taken as a prefix.
-            let groups = self.ranked(&query_words(&(before.join(" ") + " ")));
-            groups.into_iter().map(|(_, slots)| slots).union()
+            self.matching(&query_words(&(before.join(" ") + " ")))
         });
         let mut found: Vec<(u64, &str)> = self
             .with_prefix(&last.text)
@@ -505,15 +645,16 @@ pub fn price_bucket(price: i64) -> usize {
         .unwrap_or(0)
 }
 
-/// A result as it is ordered: its sort key and the first bytes of its id as numbers, which decide
-/// most comparisons without reading the product (a cache miss each).
-struct Candidate<'a> {
+/// A result as it is ordered: its sort key and the first bytes of its id as numbers (the id's from
+/// a dense array read in slot order), which decide most comparisons without reading its doc.
+struct Candidate {
     primary: u64,
-    doc: &'a Doc,
+    id_key: u64,
+    slot: u32,
 }
 
-impl<'a> Candidate<'a> {
-    fn of(sort: SearchSort, doc: &'a Doc, score: Score) -> Candidate<'a> {
+impl Candidate {
+    fn of(sort: SearchSort, search: &Search, slot: u32, score: Score) -> Candidate {
         let primary = match sort {
             SearchSort::Relevance => {
                 (u64::from(score.typos) << 32)
@@ -521,22 +662,26 @@ impl<'a> Candidate<'a> {
                     | u64::from(score.prefixes)
             }
             // Flipping the sign bit orders signed prices as unsigned numbers.
-            SearchSort::Price => (doc.price as u64) ^ (1 << 63),
-            SearchSort::Name => doc.name_key,
+            SearchSort::Price => (search.product_doc(slot).price as u64) ^ (1 << 63),
+            SearchSort::Name => search.product_doc(slot).name_key,
         };
-        Candidate { primary, doc }
+        Candidate {
+            primary,
+            id_key: search.id_key(slot),
+            slot,
+        }
     }
 
     /// By the sort's key, then by id; a tie of the keys' first bytes reads the strings.
-    fn cmp(&self, other: &Candidate<'_>, sort: SearchSort) -> Ordering {
-        let (a, b) = (&self.doc.product, &other.doc.product);
+    fn cmp(&self, other: &Candidate, sort: SearchSort, search: &Search) -> Ordering {
+        let product = |c: &Candidate| &search.product_doc(c.slot).product;
         self.primary
             .cmp(&other.primary)
             .then_with(|| match sort {
-                SearchSort::Name => a.name().cmp(b.name()),
+                SearchSort::Name => product(self).name().cmp(product(other).name()),
                 _ => Ordering::Equal,
             })
-            .then(self.doc.id_key.cmp(&other.doc.id_key))
-            .then_with(|| a.id().cmp(b.id()))
+            .then(self.id_key.cmp(&other.id_key))
+            .then_with(|| product(self).id().cmp(product(other).id()))
     }
 }
