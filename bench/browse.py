@@ -125,6 +125,11 @@ def workloads(rows: int, folder: Path) -> dict[str, Workload]:
         "browse": browse_paths(catalog, BROWSE_PATHS, rng),
         "uncached": uncached_paths(len(catalog.ids), rng),
     }
+    return written(made, folder)
+
+
+def written(made: dict[str, list[str]], folder: Path) -> dict[str, Workload]:
+    """Workloads of the request paths `made` by name, each list written to a file under `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     found = {}
     for name, paths in made.items():

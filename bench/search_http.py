@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bench import http_load
-from bench.browse import Workload
+from bench.browse import Workload, written
 from bench.processes import LOAD_CPU, SERVER_CPU, Server, pin_process
 from bench.search import search_queries, suggest_inputs
 from bench.stack import READY_TIMEOUT_S, Stack
@@ -43,13 +43,7 @@ def workloads(folder: Path) -> dict[str, Workload]:
         "suggest": [f"/api/v1/search/suggest?q={quote(text)}" for text in suggest_inputs(rng, PATHS)],
         "search": [f"/api/v1/search?q={quote(text)}" for text in search_queries(rng, PATHS)],
     }
-    folder.mkdir(parents=True, exist_ok=True)
-    found = {}
-    for name, paths in made.items():
-        path = folder / f"{name}.paths"
-        path.write_text("\n".join(paths) + "\n")
-        found[name] = Workload(name, path, len(paths))
-    return found
+    return written(made, folder)
 
 
 def measure(stack: Stack, rows: int, runs: int, seconds: float) -> dict[str, Any]:
