@@ -60,6 +60,9 @@ impl ProducerContext for ProducerEvents {
     }
 }
 
+/// Kafka headers as Python hands them over: (name, value) pairs, in order.
+pub(super) type Headers = Vec<(String, Vec<u8>)>;
+
 /// Kafka headers from (name, value) pairs, in order.
 pub(super) fn owned_headers(headers: &[(String, Vec<u8>)]) -> OwnedHeaders {
     headers.iter().fold(
@@ -97,7 +100,7 @@ pub(super) fn send_waiting<C: ProducerContext>(
         match producer.send::<[u8], [u8]>(record) {
             Ok(()) => return Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
-                if deadline.is_none_or(|deadline| Instant::now() < deadline) =>
+                if deadline.is_none() || deadline.is_some_and(|at| Instant::now() < at) =>
             {
                 record = back;
                 py.detach(|| std::thread::sleep(Duration::from_millis(10)));
@@ -223,7 +226,7 @@ impl Commands {
         value: &[u8],
         signal: &OffsetSignal,
         shared: bool,
-        headers: Option<Vec<(String, Vec<u8>)>>,
+        headers: Option<Headers>,
     ) -> PyResult<u64> {
         if self.closed.load(Ordering::Acquire) {
             return Err(client_error(

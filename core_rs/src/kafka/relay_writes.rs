@@ -3,7 +3,7 @@
 //! translate call, a produce call and a delivery callback that took the GIL (issue 26: about 4M
 //! of each in a first start at 1M products).
 
-use super::commands::{owned_headers, send_waiting, Served};
+use super::commands::{owned_headers, send_waiting, Headers, Served};
 use super::error::client_error;
 use crate::bindings::relays::Translation;
 use pyo3::exceptions::PyValueError;
@@ -186,7 +186,7 @@ impl RelayWriter {
         topic: &str,
         translate: &Bound<'_, PyAny>,
         batch: &Bound<'_, PyList>,
-        headers: Option<HashMap<i64, Vec<(String, Vec<u8>)>>>,
+        headers: Option<HashMap<i64, Headers>>,
     ) -> PyResult<RelayBatch> {
         if self.closed.load(Ordering::Acquire) {
             return Err(client_error(
@@ -240,7 +240,7 @@ impl RelayWriter {
         py: Python<'_>,
         topic: &str,
         output: &[u8],
-        headers: Option<&Vec<(String, Vec<u8>)>>,
+        headers: Option<&Headers>,
         acks: &Arc<Acks>,
     ) -> PyResult<()> {
         let mut record = BaseRecord::with_opaque_to(topic, acks.clone())
