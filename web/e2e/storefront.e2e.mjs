@@ -240,6 +240,8 @@ async function browse(page) {
   await page.selectOption("#sort", "id");
   await cardsMatch(page, "sort=id&page=1");
   await page.selectOption("#sort", "name");
+  // Wait for the name order's cards: a click on "Next" before they show pages the id order.
+  await cardsMatch(page, "sort=name&page=1");
   log("sorting by price (both ways), id and name shows the API's order, and the URL says which");
 
   step = "paginate";
