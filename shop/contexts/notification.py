@@ -226,7 +226,7 @@ class Notifier:
             producer,
             after=after,
         )
-        self.mailer = Mailer(config, self.relay._stopping)
+        self.mailer = Mailer(config, self.relay.stopping)
 
     def _notify(self, value: bytes, offset: int) -> None:
         """Sends the email `value` asks for and records it; the relay itself produces nothing."""
@@ -346,7 +346,7 @@ class NotificationContext:
     def _await_checkout(self, fulfilment_offset: int) -> None:
         """Until checkout applied `fulfilment_offset`, woken by each batch it applies (its offset
         signal); a TimeoutError after STATUS_WAIT_S, or once the relay is stopping."""
-        stopping = self.shipments.relay._stopping
+        stopping = self.shipments.relay.stopping
         deadline = time.monotonic() + STATUS_WAIT_S
         while True:
             # Read before the model: a batch is published to the model first, then to the signal.

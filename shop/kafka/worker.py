@@ -32,6 +32,11 @@ class Worker:
             self._thread.join(timeout)
 
     @property
+    def stopping(self) -> threading.Event:
+        """Set once the worker is asked to stop: waits that share the worker's life watch it."""
+        return self._stopping
+
+    @property
     def alive(self) -> bool:
         return self._thread.is_alive() and self.failure is None
 
