@@ -1,16 +1,18 @@
 """What tracing costs the browse workload (bench/browse.py: listing pages of every sort, page and size,
 some with a name prefix, and product pages) under wrk from a shop on core 0 with `trace_ratio`
-off, and with 1% exported to a real Zipkin, run by run alternately (ABBA, so neither always goes
-first; a fresh shop each run, both of a round replaying the same requests), so both see the same
-machine. Zipkin, the broker and wrk run on core 1.
+off, 1% and 10% exported to a real Zipkin, run by run in turn (ABBA, so none always goes first; a
+fresh shop each run, all of a round replaying the same requests), so all see the same machine.
+Zipkin, the broker and wrk run on core 1. A first run of each setting is not counted: Zipkin's
+JVM is still compiling and the broker still settling after the load, and first runs came out up
+to 2x slower in any setting.
 
     python -m bench.tracing_cost [ROUNDS] [SECONDS]
 
 Prints each run and a summary (JSON): requests/s and the shop's CPU per request per setting (the
-CPU figure holds up better on a shared machine), the ratios of 1% to off per round, the spans
-Zipkin received against the requests the traced shop answered, and, timed in this process, what a
-request pays before any span (off; on but not picked) and the CPU of one traced request's span,
-alone and with its share of the batched export to Zipkin."""
+CPU figure holds up better on a shared machine), the ratios of 1% to off per round, 1%'s change
+read off 10%'s (a tenth of the noise of the direct ratio), the spans Zipkin received against the
+requests traced, and, timed in this process, what a request pays before any span (off; on but not
+picked) and the CPU of one traced request's span with its share of the batched export."""
 
 from __future__ import annotations
 
@@ -41,7 +43,10 @@ from shop.config import Config
 log = logging.getLogger("bench")
 
 ROWS = 10_000
-RATIOS = {"off": 0.0, "1%": 0.01}
+RATIOS = {"off": 0.0, "1%": 0.01, "10%": 0.1}
+# 1%'s cost is near the run-to-run scatter of this machine; 10%'s is ten times as large and scaled
+# down it says what 1% costs with a tenth of the noise.
+SCALED = ("10%", 10.0)
 # Each of the 64 connections waits this long between requests: about half of what the shop answers.
 STEADY_PAUSE_MS = 12
 SPANS_RECEIVED = re.compile(r'^zipkin_collector_spans_total\{transport="http",?\}\s+([\d.E]+)', re.MULTILINE)
@@ -99,6 +104,9 @@ def measure(
     stack: Stack, zipkin: Zipkin, workload: browse.Workload, rounds: int, seconds: float
 ) -> dict[str, object]:
     runs: dict[str, list[Run]] = {name: [] for name in RATIOS}
+    for name, ratio in RATIOS.items():
+        warm = measure_one(stack, zipkin, workload, 0, ratio, seconds)
+        print("warm-up", name, f"{warm.requests_per_s:.0f} req/s (not counted)", flush=True)
     traced_requests, spans_before = 0, spans_received(zipkin)
     for round_number in range(rounds):
         order = list(RATIOS.items())
@@ -106,7 +114,7 @@ def measure(
         for name, ratio in order if round_number % 2 == 0 else reversed(order):
             run = measure_one(stack, zipkin, workload, start, ratio, seconds)
             runs[name].append(run)
-            traced_requests += run.requests if ratio > 0 else 0
+            traced_requests += round(run.requests * ratio)
             print(
                 round_number,
                 name,
@@ -125,7 +133,10 @@ def measure(
         found[figure] = {name: spread(each).as_dict() for name, each in values.items()}
         ratios = [one / off for one, off in zip(values["1%"], values["off"], strict=True)]
         found[f"{figure}_1pct_to_off"] = spread(ratios).as_dict()
-    found["requests_at_1pct"] = traced_requests
+        name, scale = SCALED
+        changes = [(one / off - 1) / scale for one, off in zip(values[name], values["off"], strict=True)]
+        found[f"{figure}_1pct_change_from_{name}"] = spread(changes).as_dict()
+    found["requests_traced"] = traced_requests
     found["spans_received"] = spans_received(zipkin) - spans_before
     return found
 
