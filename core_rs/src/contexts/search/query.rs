@@ -7,6 +7,7 @@
 //! description, long text), then a whole word over a prefix. Products rank by the sum of those
 //! over the query words, typos first, then fields, then prefixes, then by id.
 
+use super::chunks;
 use super::text::{self, Match, QueryWord};
 use super::{Doc, Search};
 use roaring::{MultiOps, RoaringBitmap};
@@ -35,8 +36,6 @@ pub const MAX_PRICE: i64 = (1 << 40) - 1;
 pub const MAX_CATEGORY: usize = 200;
 /// Completions a suggestion answers at most.
 pub const MAX_SUGGESTIONS: usize = 10;
-/// Up to this many categories, their facet counts are intersection counts of bitmaps.
-const FEW_CATEGORIES: usize = 32;
 /// Categories the facet lists at most, those with the most results (Algolia and Meilisearch cap
 /// theirs too): a catalog may have thousands, and an answer listing them all is mostly facet.
 pub const FACET_CATEGORIES: usize = 20;
@@ -465,7 +464,7 @@ impl Search {
         price_ok: &RoaringBitmap,
         selected: Option<u32>,
     ) -> Facets<'_> {
-        let counts = self.category_counts(price_ok, self.in_category.len() <= FEW_CATEGORIES);
+        let counts = self.category_counts(price_ok);
         let (categories, categories_total) = self.top_categories(&counts, selected);
         let mut prices = [0; PRICE_BUCKETS.len()];
         for (count, slots) in prices.iter_mut().zip(&self.in_price) {
@@ -509,21 +508,13 @@ impl Search {
         (top, total)
     }
 
-    /// How many of `slots` each category (by number) holds: an intersection count per category
-    /// while they are few, else a count over the slots (a catalog may have thousands of them).
-    pub(super) fn category_counts(&self, slots: &RoaringBitmap, intersections: bool) -> Vec<u64> {
-        if intersections {
-            return self
-                .in_category
-                .iter()
-                .map(|in_category| slots.intersection_len(in_category))
-                .collect();
-        }
+    /// How many of `slots` each category (by number) holds, counted by chunk of slots (a chunk
+    /// holds one category's products): a step per chunk, not per slot, whatever the categories.
+    pub(super) fn category_counts(&self, slots: &RoaringBitmap) -> Vec<u64> {
         let mut counts = vec![0; self.in_category.len()];
-        // for_each: the bitmap's own loop, not a call per slot.
-        slots
-            .iter()
-            .for_each(|slot| counts[self.slot_categories[slot as usize] as usize] += 1);
+        chunks::per_chunk(slots, |chunk, n| {
+            counts[self.chunks.category(chunk) as usize] += u64::from(n);
+        });
         counts
     }
 
