@@ -10,6 +10,7 @@
 
 mod chunks;
 pub mod encode;
+mod groups;
 pub mod query;
 mod slots;
 pub mod text;
@@ -61,13 +62,20 @@ pub struct Postings {
 }
 
 impl Postings {
-    /// Every slot holding the word, in any field.
-    pub fn all(&self) -> RoaringBitmap {
-        let [a, b, c, d] = &self.fields;
-        a | b | c | d
+    /// How many slots hold the word (the fields' bitmaps are disjoint).
+    pub fn len(&self) -> u64 {
+        self.fields.iter().map(RoaringBitmap::len).sum()
     }
 
-    fn is_empty(&self) -> bool {
+    /// How many of `slots` hold the word.
+    pub fn intersection_len(&self, slots: &RoaringBitmap) -> u64 {
+        self.fields
+            .iter()
+            .map(|field| field.intersection_len(slots))
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
         self.fields.iter().all(RoaringBitmap::is_empty)
     }
 }
