@@ -1,13 +1,16 @@
 //! The search projection: a full-text index of the enabled products, kept by applying
 //! search_internal (the catalog's `ProductChanged` events, bridged from pim_pub the same way).
 //!
-//! Each product takes a slot (a small number, reused after a product is disabled). Every word of
+//! Each product takes a slot (a small number, reused after a product is disabled), in a chunk of
+//! slots of its category (`chunks`). Every word of
 //! the index has four compressed bitmaps of slots, by the best field holding it (name, category,
 //! description, long text): a word's matches are unions of bitmaps, a query's the intersection of
 //! its words'.
 //! Dictionary lookups go through a hash map; a sorted copy of the words serves prefixes.
 
+mod chunks;
 pub mod encode;
+mod groups;
 pub mod query;
 mod slots;
 pub mod text;
@@ -59,13 +62,20 @@ pub struct Postings {
 }
 
 impl Postings {
-    /// Every slot holding the word, in any field.
-    pub fn all(&self) -> RoaringBitmap {
-        let [a, b, c, d] = &self.fields;
-        a | b | c | d
+    /// How many slots hold the word (the fields' bitmaps are disjoint).
+    pub fn len(&self) -> u64 {
+        self.fields.iter().map(RoaringBitmap::len).sum()
     }
 
-    fn is_empty(&self) -> bool {
+    /// How many of `slots` hold the word.
+    pub fn intersection_len(&self, slots: &RoaringBitmap) -> u64 {
+        self.fields
+            .iter()
+            .map(|field| field.intersection_len(slots))
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
         self.fields.iter().all(RoaringBitmap::is_empty)
     }
 }
@@ -74,8 +84,8 @@ impl Postings {
 pub struct Search {
     /// Products by slot; None for a free slot.
     docs: Vec<Option<Doc>>,
-    /// Free slots, the last freed taken first.
-    free: Vec<u32>,
+    /// Which slots are free, and the category of each chunk of slots.
+    chunks: chunks::Chunks,
     /// Slots by product id.
     slots: slots::Slots,
     /// Words by number, with their postings; a word whose postings emptied stays, empty.
@@ -92,8 +102,6 @@ pub struct Search {
     live: RoaringBitmap,
     in_category: Vec<RoaringBitmap>,
     in_price: [RoaringBitmap; PRICE_BUCKETS.len()],
-    /// The category number of each slot's product (any for a free slot), for facet counts.
-    slot_categories: Vec<u32>,
     /// The first bytes of each slot's product id as a number (`sort_key`; any for a free slot):
     /// a page orders a group by them, read in slot order from here rather than from each doc.
     id_keys: Vec<u64>,
@@ -105,7 +113,7 @@ impl Default for Search {
     fn default() -> Self {
         Search {
             docs: Vec::new(),
-            free: Vec::new(),
+            chunks: chunks::Chunks::default(),
             slots: slots::Slots::default(),
             words: Vec::new(),
             word_numbers: HashMap::default(),
@@ -115,7 +123,6 @@ impl Default for Search {
             live: RoaringBitmap::new(),
             in_category: Vec::new(),
             in_price: Default::default(),
-            slot_categories: Vec::new(),
             id_keys: Vec::new(),
             offset: -1,
             pim_offset: -1,
@@ -237,40 +244,42 @@ impl Search {
     }
 
     fn upsert(&mut self, product: &Product) {
+        let category = self.category(field_texts(product.view())[1]);
         if let Some(slot) = self.slots.get(&self.docs, product.id()) {
-            if self.docs[slot as usize]
-                .as_ref()
-                .is_some_and(|doc| doc.product == *product)
-            {
+            let held = self.product_doc(slot);
+            let (same, same_category) = (held.product == *product, held.category == category);
+            if same {
                 return; // the same product again
             }
-            self.unindex(slot);
-            self.index(slot, product);
-            return;
+            if same_category {
+                self.unindex(slot);
+                self.index(slot, product, category);
+                return;
+            }
+            // Another category: a slot in a chunk of that one.
+            self.remove(product.id());
         }
-        let slot = self.free.pop().unwrap_or_else(|| {
-            self.docs.push(None);
-            (self.docs.len() - 1) as u32
-        });
-        self.index(slot, product);
+        let slot = self.chunks.take(category);
+        if self.docs.len() < self.chunks.slots() {
+            self.docs.resize(self.chunks.slots(), None);
+        }
+        self.index(slot, product, category);
         self.slots.insert(&self.docs, slot);
     }
 
     fn remove(&mut self, id: &str) {
         if let Some(slot) = self.slots.remove(&self.docs, id) {
             self.unindex(slot);
-            self.docs[slot as usize] = None;
-            self.free.push(slot);
+            self.chunks.give_back(slot);
         }
     }
 
-    fn index(&mut self, slot: u32, product: &Product) {
+    fn index(&mut self, slot: u32, product: &Product, category: u32) {
         for (word, fields) in product_words(product) {
             let number = self.word_number(word);
             let best = fields.trailing_zeros() as usize;
             self.words[number as usize].1.fields[best].insert(slot);
         }
-        let category = self.category(field_texts(product.view())[1]);
         self.place(slot, Doc::new(product.clone(), category));
     }
 
@@ -279,11 +288,9 @@ impl Search {
         self.live.insert(slot);
         self.in_category[doc.category as usize].insert(slot);
         self.in_price[query::price_bucket(doc.price)].insert(slot);
-        if self.slot_categories.len() <= slot as usize {
-            self.slot_categories.resize(slot as usize + 1, 0);
-            self.id_keys.resize(slot as usize + 1, 0);
+        if self.id_keys.len() <= slot as usize {
+            self.id_keys.resize(self.docs.len(), 0);
         }
-        self.slot_categories[slot as usize] = doc.category;
         self.id_keys[slot as usize] = catalog::sort_key(doc.product.id());
         self.docs[slot as usize] = Some(doc);
     }
@@ -355,7 +362,8 @@ impl Model for Search {
 }
 
 /// Saved as: the offsets, the categories, each slot (its product view and category, or empty),
-/// the free slots, then each word with its four bitmaps. Loading tokenizes nothing.
+/// then each word with its four bitmaps. Loading tokenizes nothing; the chunks of slots and their
+/// free slots are read from the slots' categories.
 impl Snapshot for Search {
     const KIND: &'static str = "search";
 
@@ -379,8 +387,6 @@ impl Snapshot for Search {
                 None => out.u8(0),
             }
         }
-        out.len(self.free.len());
-        self.free.iter().for_each(|&slot| out.u32(slot));
         out.len(self.words.len());
         let mut buffer = Vec::new();
         for (word, postings) in &self.words {
@@ -422,9 +428,13 @@ impl Snapshot for Search {
             search.place(slot, Doc::new(product, category));
             search.slots.insert(&search.docs, slot);
         }
-        for _ in 0..input.len(4)? {
-            search.free.push(input.u32()?);
-        }
+        let categories: Vec<Option<u32>> = search
+            .docs
+            .iter()
+            .map(|doc| doc.as_ref().map(|doc| doc.category))
+            .collect();
+        search.chunks = chunks::Chunks::of_slots(&categories)
+            .ok_or_else(|| refuse("a chunk of slots holds two categories"))?;
         for number in 0..input.len(4)? as u32 {
             let word: Box<str> = input.str()?.into();
             let mut postings = Postings::default();

@@ -7,12 +7,11 @@
 //! description, long text), then a whole word over a prefix. Products rank by the sum of those
 //! over the query words, typos first, then fields, then prefixes, then by id.
 
+use super::chunks;
 use super::text::{self, Match, QueryWord};
 use super::{Doc, Search};
-use roaring::{MultiOps, RoaringBitmap};
-use std::borrow::Cow;
+use roaring::RoaringBitmap;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 /// The orders of a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +34,6 @@ pub const MAX_PRICE: i64 = (1 << 40) - 1;
 pub const MAX_CATEGORY: usize = 200;
 /// Completions a suggestion answers at most.
 pub const MAX_SUGGESTIONS: usize = 10;
-/// Up to this many categories, their facet counts are intersection counts of bitmaps.
-const FEW_CATEGORIES: usize = 32;
 /// Categories the facet lists at most, those with the most results (Algolia and Meilisearch cap
 /// theirs too): a catalog may have thousands, and an answer listing them all is mostly facet.
 pub const FACET_CATEGORIES: usize = 20;
@@ -115,12 +112,12 @@ pub struct Score {
 }
 
 /// A match in a field, packed so that a smaller number is a better match: typos, field, prefix.
-fn rank(found: Match, field: usize) -> u8 {
+pub(super) fn rank(found: Match, field: usize) -> u8 {
     found.typos * 8 + (field as u8) * 2 + u8::from(found.prefix)
 }
 
 impl Score {
-    fn add(self, other: Score) -> Score {
+    pub(super) fn add(self, other: Score) -> Score {
         Score {
             typos: self.typos + other.typos,
             fields: self.fields + other.fields,
@@ -129,7 +126,7 @@ impl Score {
     }
 }
 
-fn unpack(rank: u8) -> Score {
+pub(super) fn unpack(rank: u8) -> Score {
     Score {
         typos: u16::from(rank / 8),
         fields: u16::from(rank % 8 / 2),
@@ -191,161 +188,7 @@ fn query_words(q: &str) -> Vec<QueryWord> {
         .collect()
 }
 
-/// Slots by what they scored, best first.
-type Ranked = Vec<(Score, RoaringBitmap)>;
-/// One query word's slots by the rank of their best match of it, best first: the postings
-/// themselves where it matched one word of the index.
-type Buckets<'a> = Vec<(u8, Cow<'a, RoaringBitmap>)>;
-
-/// What a query matches: every slot matching all its words, and their groups by score. The groups
-/// of the words before the last are combined at once, those with the last word's as a page reads
-/// them: a first page mostly reads the best few of many.
-pub struct Matched<'a> {
-    pub all: RoaringBitmap,
-    /// The groups of the words before the last; None if there are none.
-    before: Option<Ranked>,
-    /// The last word's slots by rank; None for no words.
-    last: Option<Buckets<'a>>,
-}
-
-impl Matched<'_> {
-    /// The slots of `all` by score, best first, each group made when it is read.
-    fn groups(&self) -> Box<dyn Iterator<Item = (Score, RoaringBitmap)> + '_> {
-        match (&self.before, &self.last) {
-            (_, None) => Box::new(std::iter::once((Score::default(), self.all.clone()))),
-            (None, Some(last)) => Box::new(
-                last.iter()
-                    .map(|(rank, slots)| (unpack(*rank), slots.clone().into_owned())),
-            ),
-            (Some(before), Some(last)) => Box::new(combined(before, last)),
-        }
-    }
-}
-
-/// The groups of `before` combined with a word's `buckets`, best first: a score's group is the
-/// union of the intersections of the (group, bucket) pairs that sum to it, made when it is reached.
-fn combined<'a>(
-    before: &'a Ranked,
-    buckets: &'a Buckets<'_>,
-) -> impl Iterator<Item = (Score, RoaringBitmap)> + 'a {
-    let mut pairs: Vec<(Score, usize, usize)> = before
-        .iter()
-        .enumerate()
-        .flat_map(|(i, (score, _))| {
-            buckets
-                .iter()
-                .enumerate()
-                .map(move |(j, (rank, _))| (score.add(unpack(*rank)), i, j))
-        })
-        .collect();
-    pairs.sort_unstable();
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let score = pairs.get(at)?.0;
-        let mut parts = Vec::new();
-        while let Some(&(_, i, j)) = pairs.get(at).filter(|pair| pair.0 == score) {
-            parts.push(&before[i].1 & &*buckets[j].1);
-            at += 1;
-        }
-        Some((score, parts.union()))
-    })
-}
-
 impl Search {
-    /// What `words` match (every product for none).
-    pub fn matched(&self, words: &[QueryWord]) -> Matched<'_> {
-        let Some((last, before)) = words.split_last() else {
-            return Matched {
-                all: self.all_slots().clone(),
-                before: None,
-                last: None,
-            };
-        };
-        let (buckets, mut all) = self.rank_buckets(last);
-        let before = (!before.is_empty()).then(|| {
-            let (groups, in_before) = self.ranked(before);
-            all &= in_before;
-            groups
-        });
-        Matched {
-            all,
-            before,
-            last: Some(buckets),
-        }
-    }
-
-    /// The slots matching every one of `words` (one at least), grouped by score, best first, and
-    /// all of them: per word, the slots of each rank of best match, combined word by word.
-    fn ranked(&self, words: &[QueryWord]) -> (Ranked, RoaringBitmap) {
-        let mut groups = Ranked::new();
-        let mut all = RoaringBitmap::new();
-        for (n, word) in words.iter().enumerate() {
-            let (buckets, in_word) = self.rank_buckets(word);
-            if n == 0 {
-                groups = buckets
-                    .into_iter()
-                    .map(|(r, slots)| (unpack(r), slots.into_owned()))
-                    .collect();
-                all = in_word;
-                continue;
-            }
-            all &= in_word;
-            groups = combined(&groups, &buckets)
-                .filter(|(_, slots)| !slots.is_empty())
-                .collect();
-        }
-        (groups, all)
-    }
-
-    /// The slots matching every one of `words` (one at least), without their scores.
-    fn matching(&self, words: &[QueryWord]) -> RoaringBitmap {
-        words
-            .iter()
-            .map(|word| self.rank_buckets(word).1)
-            .reduce(|mut all, slots| {
-                all &= slots;
-                all
-            })
-            .unwrap_or_default()
-    }
-
-    /// The slots `word` matches, by the rank of their best match of it, best first; and all of them.
-    fn rank_buckets(&self, word: &QueryWord) -> (Buckets<'_>, RoaringBitmap) {
-        let mut by_rank: BTreeMap<u8, Vec<&RoaringBitmap>> = BTreeMap::new();
-        let matching = self.matching_words(word);
-        for (term, found) in &matching {
-            let Some(postings) = self.postings(term) else {
-                continue;
-            };
-            for (field, slots) in postings.fields.iter().enumerate() {
-                if !slots.is_empty() {
-                    by_rank.entry(rank(*found, field)).or_default().push(slots);
-                }
-            }
-        }
-        // A slot counts at its best rank only. A word's postings are split by the best field
-        // holding it already: one matched word needs no work, several a union per rank.
-        if matching.len() == 1 {
-            let buckets: Buckets<'_> = by_rank
-                .into_iter()
-                .map(|(rank, all)| (rank, Cow::Borrowed(all[0])))
-                .collect();
-            let all = buckets.iter().map(|(_, slots)| &**slots).union();
-            return (buckets, all);
-        }
-        let mut seen = RoaringBitmap::new();
-        let buckets = by_rank
-            .into_iter()
-            .filter_map(|(rank, all)| {
-                let mut slots = all.union();
-                slots -= &seen;
-                seen |= &slots;
-                (!slots.is_empty()).then_some((rank, Cow::Owned(slots)))
-            })
-            .collect();
-        (buckets, seen)
-    }
-
     /// The slots of `slots` whose price is within `min..=max`: whole price ranges where they fit,
     /// a look at each product's price only in the ranges the bounds cut.
     fn priced(&self, slots: &RoaringBitmap, min: i64, max: i64) -> RoaringBitmap {
@@ -376,7 +219,7 @@ impl Search {
     }
 
     /// The dictionary's words `word` matches, and how.
-    fn matching_words<'a>(&'a self, word: &'a QueryWord) -> Vec<(&'a str, Match)> {
+    pub(super) fn matching_words<'a>(&'a self, word: &'a QueryWord) -> Vec<(&'a str, Match)> {
         let mut found = Vec::new();
         if word.typos > 0 {
             for (term, _) in self.words() {
@@ -430,7 +273,7 @@ impl Search {
         let take = per_page.min(total.saturating_sub(skip));
         let items = match request.sort {
             SearchSort::Relevance => {
-                let groups = matched.groups().map(|(score, slots)| match &filtered {
+                let groups = matched.into_groups().map(|(score, slots)| match &filtered {
                     Some(within) => (score, slots & within),
                     None => (score, slots),
                 });
@@ -465,7 +308,7 @@ impl Search {
         price_ok: &RoaringBitmap,
         selected: Option<u32>,
     ) -> Facets<'_> {
-        let counts = self.category_counts(price_ok, self.in_category.len() <= FEW_CATEGORIES);
+        let counts = self.category_counts(price_ok);
         let (categories, categories_total) = self.top_categories(&counts, selected);
         let mut prices = [0; PRICE_BUCKETS.len()];
         for (count, slots) in prices.iter_mut().zip(&self.in_price) {
@@ -509,21 +352,13 @@ impl Search {
         (top, total)
     }
 
-    /// How many of `slots` each category (by number) holds: an intersection count per category
-    /// while they are few, else a count over the slots (a catalog may have thousands of them).
-    pub(super) fn category_counts(&self, slots: &RoaringBitmap, intersections: bool) -> Vec<u64> {
-        if intersections {
-            return self
-                .in_category
-                .iter()
-                .map(|in_category| slots.intersection_len(in_category))
-                .collect();
-        }
+    /// How many of `slots` each category (by number) holds, counted by chunk of slots (a chunk
+    /// holds one category's products): a step per chunk, not per slot, whatever the categories.
+    pub(super) fn category_counts(&self, slots: &RoaringBitmap) -> Vec<u64> {
         let mut counts = vec![0; self.in_category.len()];
-        // for_each: the bitmap's own loop, not a call per slot.
-        slots
-            .iter()
-            .for_each(|slot| counts[self.slot_categories[slot as usize] as usize] += 1);
+        chunks::per_chunk(slots, |chunk, n| {
+            counts[self.chunks.category(chunk) as usize] += u64::from(n);
+        });
         counts
     }
 
@@ -548,14 +383,23 @@ impl Search {
                 continue;
             }
             let need = skip + take - items.len();
-            let mut found: Vec<Candidate> = Vec::with_capacity(len);
-            slots
-                .iter()
-                .for_each(|slot| found.push(Candidate::of(sort, self, slot, score)));
-            if need < found.len() {
-                found.select_nth_unstable_by(need - 1, order);
-                found.truncate(need);
-            }
+            // The best `need` kept as the group is read: a buffer of twice that, cut back to the
+            // best half when full, rather than a candidate for each slot of a large group.
+            let room = len.min(2 * need);
+            let keep_best = |found: &mut Vec<Candidate>| {
+                if need < found.len() {
+                    found.select_nth_unstable_by(need - 1, order);
+                    found.truncate(need);
+                }
+            };
+            let mut found: Vec<Candidate> = Vec::with_capacity(room);
+            slots.iter().for_each(|slot| {
+                found.push(Candidate::of(sort, self, slot, score));
+                if found.len() == room {
+                    keep_best(&mut found);
+                }
+            });
+            keep_best(&mut found);
             found.sort_unstable_by(order);
             items.extend(
                 found
@@ -579,7 +423,7 @@ impl Search {
                 .filter(|(_, postings)| !postings.is_empty())
                 .filter_map(|(term, postings)| {
                     let distance = text::bounded_distance(&chars, term, 2)?;
-                    Some((distance, std::cmp::Reverse(postings.all().len()), term))
+                    Some((distance, std::cmp::Reverse(postings.len()), term))
                 })
                 .min()?;
             spelled.push(best.2.to_string());
@@ -608,10 +452,9 @@ impl Search {
         let mut found: Vec<(u64, &str)> = self
             .with_prefix(&last.text)
             .map(|(term, postings)| {
-                let all = postings.all();
                 let count = match &within {
-                    Some(slots) => all.intersection_len(slots),
-                    None => all.len(),
+                    Some(slots) => postings.intersection_len(slots),
+                    None => postings.len(),
                 };
                 (count, term)
             })

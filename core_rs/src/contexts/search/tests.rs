@@ -154,11 +154,21 @@ fn snapshot_round_trip_answers_the_same() {
 }
 
 #[test]
-fn category_counts_by_intersections_and_by_slots_agree() {
-    let search = sample();
-    let mut slots = search.all_slots().clone();
-    slots.remove(0);
-    let by_intersections = search.category_counts(&slots, true);
-    assert_eq!(by_intersections, search.category_counts(&slots, false));
-    assert_eq!(by_intersections.iter().sum::<u64>(), 3);
+fn a_product_moved_to_another_category_is_counted_and_filtered_there() {
+    let mut search = sample();
+    search.apply(&op(
+        10,
+        &product("a", "Red shoe", "tools", "for running", 5000),
+    ));
+    let hits = search.search(&request(""));
+    assert_eq!(
+        hits.facets.categories,
+        [("tools", 2), ("shirts", 1), ("shoes", 1)]
+    );
+    let mut tools = request("shoe");
+    tools.category = Some("tools");
+    assert_eq!(ids(&search, &tools), ["a", "d"]);
+    tools.category = Some("shoes");
+    assert_eq!(ids(&search, &tools), ["c"]);
+    assert_eq!(search.len(), 4);
 }

@@ -1,0 +1,199 @@
+//! The slots a query matches, grouped by score best first, each group made when a page reads it:
+//! a first page mostly reads the best few groups of a result of hundreds of thousands of slots, so
+//! the pairs of groups and buckets that make the rest are never combined.
+
+use super::query::{rank, unpack, Score};
+use super::text::QueryWord;
+use super::Search;
+use roaring::{MultiOps, RoaringBitmap};
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+/// A group: the slots of one score.
+type Group<'a> = (Score, Cow<'a, RoaringBitmap>);
+
+/// One query word's slots by the rank of their best match of it, best first, each rank's bucket
+/// made when it is read. A slot is in the bucket of its best rank only.
+struct Buckets<'a> {
+    /// Per rank, ascending, the postings holding its slots.
+    ranks: Vec<(u8, Vec<&'a RoaringBitmap>)>,
+    /// The buckets of the first ranks, made (an empty one where better ranks took every slot).
+    made: Vec<Group<'a>>,
+    /// The slots of the ranks made so far, when the word matched several indexed words (their
+    /// postings overlap); None for one word, whose postings by best field are the buckets.
+    seen: Option<RoaringBitmap>,
+}
+
+impl<'a> Buckets<'a> {
+    /// Every slot the word matches: one union of all its postings.
+    fn all(&self) -> RoaringBitmap {
+        self.ranks
+            .iter()
+            .flat_map(|(_, postings)| postings.iter().copied())
+            .union()
+    }
+
+    /// The score of bucket `i`, known before it is made.
+    fn score(&self, i: usize) -> Option<Score> {
+        self.ranks.get(i).map(|(rank, _)| unpack(*rank))
+    }
+
+    /// Bucket `i`, made if need be.
+    fn get(&mut self, i: usize) -> Option<&mut Group<'a>> {
+        while self.made.len() <= i {
+            let (rank, postings) = self.ranks.get(self.made.len())?;
+            let slots = match &mut self.seen {
+                None => Cow::Borrowed(postings[0]),
+                Some(seen) => {
+                    let mut slots = postings.iter().copied().union();
+                    slots -= &*seen;
+                    *seen |= &slots;
+                    Cow::Owned(slots)
+                }
+            };
+            self.made.push((unpack(*rank), slots));
+        }
+        self.made.get_mut(i)
+    }
+}
+
+/// The groups of the query's words up to one of them, best first. A group of this word's level is
+/// the union of (a group of the level below) ∩ (a bucket of this word) over the pairs whose scores
+/// sum to its score; the pairs are visited in score order from a heap (after (i, j) come (i, j+1)
+/// and, from (i, 0), (i+1, 0): each pair once, none before a pair scoring less).
+struct Level<'a> {
+    word: Buckets<'a>,
+    groups: Vec<Group<'a>>,
+    pairs: BinaryHeap<Reverse<(Score, usize, usize)>>,
+    started: bool,
+}
+
+/// Group `i` of the last of `levels` (the first level's groups are its word's buckets).
+fn group<'s, 'a>(levels: &'s mut [Level<'a>], i: usize) -> Option<&'s mut Group<'a>> {
+    let (here, below) = levels.split_last_mut()?;
+    if below.is_empty() {
+        return here.word.get(i);
+    }
+    while here.groups.len() <= i {
+        if !here.make_group(below) {
+            return None;
+        }
+    }
+    here.groups.get_mut(i)
+}
+
+impl<'a> Level<'a> {
+    /// Makes the next non-empty group; false when there is none.
+    fn make_group(&mut self, below: &mut [Level<'a>]) -> bool {
+        if !std::mem::replace(&mut self.started, true) {
+            self.push_pair(below, 0, 0);
+        }
+        while let Some(&Reverse((score, _, _))) = self.pairs.peek() {
+            let mut parts = Vec::new();
+            while let Some(&Reverse((same, i, j))) = self.pairs.peek() {
+                if same != score {
+                    break;
+                }
+                self.pairs.pop();
+                let lower = &group(below, i).expect("a queued pair's group").1;
+                let bucket = &self.word.get(j).expect("a queued pair's bucket").1;
+                parts.push(&**lower & &**bucket);
+                self.push_pair(below, i, j + 1);
+                if j == 0 {
+                    self.push_pair(below, i + 1, 0);
+                }
+            }
+            let slots = parts.union();
+            if !slots.is_empty() {
+                self.groups.push((score, Cow::Owned(slots)));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Queues the pair (group `i` below, bucket `j`) if both exist.
+    fn push_pair(&mut self, below: &mut [Level<'a>], i: usize, j: usize) {
+        let (Some(low), Some(high)) = (group(below, i).map(|g| g.0), self.word.score(j)) else {
+            return;
+        };
+        self.pairs.push(Reverse((low.add(high), i, j)));
+    }
+}
+
+/// What a query matches: every slot matching all its words, and their groups by score.
+pub struct Matched<'a> {
+    pub all: RoaringBitmap,
+    /// A level per query word; none for no words.
+    levels: Vec<Level<'a>>,
+}
+
+impl<'a> Matched<'a> {
+    /// The slots of `all` by score, best first, each group made when it is read.
+    pub fn into_groups(self) -> impl Iterator<Item = (Score, RoaringBitmap)> + 'a {
+        let Matched { all, mut levels } = self;
+        let mut whole = levels.is_empty().then_some(all);
+        let mut next = 0;
+        std::iter::from_fn(move || {
+            if let Some(all) = whole.take() {
+                return Some((Score::default(), all));
+            }
+            // The top level's groups are read once: taken, not copied.
+            let (score, slots) = group(&mut levels, next)?;
+            next += 1;
+            Some((*score, std::mem::take(slots).into_owned()))
+        })
+    }
+}
+
+impl Search {
+    /// What `words` match (every product for none).
+    pub fn matched(&self, words: &[QueryWord]) -> Matched<'_> {
+        let levels: Vec<Level<'_>> = words
+            .iter()
+            .map(|word| Level {
+                word: self.buckets(word),
+                groups: Vec::new(),
+                pairs: BinaryHeap::new(),
+                started: false,
+            })
+            .collect();
+        let all = match levels.is_empty() {
+            true => self.all_slots().clone(),
+            false => levels.iter().map(|level| level.word.all()).intersection(),
+        };
+        Matched { all, levels }
+    }
+
+    /// The slots matching every one of `words` (none for no words), without their scores.
+    pub(super) fn matching(&self, words: &[QueryWord]) -> RoaringBitmap {
+        words
+            .iter()
+            .map(|word| self.buckets(word).all())
+            .intersection()
+    }
+
+    /// The postings `word` matches, by the rank of the match (`rank`), best first.
+    fn buckets(&self, word: &QueryWord) -> Buckets<'_> {
+        let mut by_rank: BTreeMap<u8, Vec<&RoaringBitmap>> = BTreeMap::new();
+        let matching = self.matching_words(word);
+        for (term, found) in &matching {
+            let Some(postings) = self.postings(term) else {
+                continue;
+            };
+            for (field, slots) in postings.fields.iter().enumerate() {
+                if !slots.is_empty() {
+                    by_rank.entry(rank(*found, field)).or_default().push(slots);
+                }
+            }
+        }
+        Buckets {
+            ranks: by_rank.into_iter().collect(),
+            made: Vec::new(),
+            // A word's postings are split by the best field holding it already: one matched word
+            // needs no work, several a union per rank less the slots of better ranks.
+            seen: (matching.len() > 1).then(RoaringBitmap::new),
+        }
+    }
+}
