@@ -76,14 +76,14 @@ class Shop:
         # Background writes wait out an outage; shoppers' writes must not (see relay_producer).
         self.relay_producer = relay_producer(config)
         self.pim_publisher = pim.pim_publisher(config, self.relay_producer)
-        self.catalog = catalog.CatalogContext(config, self.relay_producer, self.pim_publisher.caught_up)
+        self.catalog = catalog.CatalogContext(config, self.relay_producer, self.pim_publisher)
         self.fulfilment = fulfilment.FulfilmentContext(config, self.relay_producer, checkout.PUBLIC)
         self.checkout = checkout.CheckoutContext(
             config,
             self.producer,
             self.relay_producer,
-            self.pim_publisher.caught_up,
-            self.fulfilment.publisher.caught_up,
+            self.pim_publisher,
+            self.fulfilment.publisher,
         )
         self.notification = notification.NotificationContext(
             config,
@@ -95,7 +95,7 @@ class Shop:
         )
         self.web = web.WebEventsContext(config, self.relay_producer)
         self.content = cms.ContentContext(config, self.relay_producer)
-        self.search = search.SearchContext(config, self.relay_producer, self.pim_publisher.caught_up)
+        self.search = search.SearchContext(config, self.relay_producer, self.pim_publisher)
 
     @property
     def projections(self) -> dict[str, ProjectionLoop]:

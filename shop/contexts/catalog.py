@@ -3,13 +3,12 @@ pages from it."""
 
 from __future__ import annotations
 
-import threading
-
 from shop import _core
 from shop._proto import catalog_pb2
 from shop.config import Config
 from shop.contexts import pim
 from shop.kafka.producer import Producer
+from shop.kafka.relay import Relay
 
 INTERNAL = "catalog_internal"
 EVENTS = {INTERNAL: catalog_pb2.InternalMessage}
@@ -19,5 +18,5 @@ TOPICS = tuple(EVENTS)
 class CatalogContext(pim.ProductsContext):
     model: _core.Catalog
 
-    def __init__(self, config: Config, producer: Producer, pim_published: threading.Event) -> None:
-        super().__init__(config, INTERNAL, _core.Catalog(), producer, pim_published)
+    def __init__(self, config: Config, producer: Producer, pim_publisher: Relay) -> None:
+        super().__init__(config, INTERNAL, _core.Catalog(), producer, pim_publisher)

@@ -4,7 +4,6 @@ meet in checkout_internal; the Rust projection decides; the publisher announces 
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 
 from shop import _core, tracing
@@ -35,8 +34,8 @@ class CheckoutContext:
         config: Config,
         producer: CommandProducer,
         relay_producer: Producer,
-        pim_published: threading.Event,
-        fulfilment_published: threading.Event,
+        pim_publisher: Relay,
+        fulfilment_publisher: Relay,
     ) -> None:
         """`producer` writes the shoppers' commands; `relay_producer` the relays and dead letters."""
         self.config = config
@@ -55,7 +54,7 @@ class CheckoutContext:
             lambda: self.model.pim_offset,
             relay_producer,
             loaded,
-            upstream=(pim_published,),
+            upstream=(pim_publisher,),
         )
         self.stock_bridge = bridge(
             config,
@@ -66,7 +65,7 @@ class CheckoutContext:
             lambda: self.model.fulfilment_offset,
             relay_producer,
             loaded,
-            upstream=(fulfilment_published,),
+            upstream=(fulfilment_publisher,),
         )
         self.publisher = publisher(
             config,
@@ -75,6 +74,7 @@ class CheckoutContext:
             relay_producer,
             after=(loaded,),
             before_batch=self._wait_applied,
+            batched_fetch=True,
         )
 
     @property

@@ -3,7 +3,6 @@ to pim_pub with the internal offset."""
 
 from __future__ import annotations
 
-import threading
 from typing import Protocol
 
 from shop import _core
@@ -36,7 +35,8 @@ class ProductsModel(Projection, Protocol):
 class ProductsContext:
     """A context whose projection holds pim's products (catalog, search): its internal topic is fed
     by a bridge from pim_pub with the catalog's translation (each event carries its pim_pub offset,
-    so one bridged twice changes nothing), which resumes after the model's last pim_pub offset."""
+    so one bridged twice changes nothing), which resumes after the model's last pim_pub offset and
+    runs beside pim's `publisher`."""
 
     def __init__(
         self,
@@ -44,7 +44,7 @@ class ProductsContext:
         internal: str,
         model: ProductsModel,
         producer: Producer,
-        published: threading.Event,
+        publisher: Relay,
     ) -> None:
         self.model = model
         self.projection = ProjectionLoop(config, internal, model, producer)
@@ -57,7 +57,7 @@ class ProductsContext:
             lambda: self.model.pim_offset,
             producer,
             self.projection.loaded,
-            upstream=(published,),
+            upstream=(publisher,),
         )
 
     def start(self) -> None:

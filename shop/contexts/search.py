@@ -4,13 +4,12 @@ from it."""
 
 from __future__ import annotations
 
-import threading
-
 from shop import _core
 from shop._proto import search_pb2
 from shop.config import Config
 from shop.contexts import pim
 from shop.kafka.producer import Producer
+from shop.kafka.relay import Relay
 
 INTERNAL = "search_internal"
 EVENTS = {INTERNAL: search_pb2.InternalMessage}
@@ -20,5 +19,5 @@ TOPICS = tuple(EVENTS)
 class SearchContext(pim.ProductsContext):
     model: _core.Search
 
-    def __init__(self, config: Config, producer: Producer, pim_published: threading.Event) -> None:
-        super().__init__(config, INTERNAL, _core.Search(), producer, pim_published)
+    def __init__(self, config: Config, producer: Producer, pim_publisher: Relay) -> None:
+        super().__init__(config, INTERNAL, _core.Search(), producer, pim_publisher)

@@ -27,11 +27,12 @@ log = logging.getLogger(__name__)
 # moving leaders, or a wait for the projection (checkout's publisher) timed out.
 RESTARTABLE = (KafkaException, ProduceError, TimeoutError)
 MAX_RESTART_DELAY_S = 10.0
-# A relay's fetch is answered once this much is waiting or after RELAY_FETCH_WAIT_MS, not at the
-# first new message: under load each fetch round trip (a broker-thread wakeup, a Python thread
-# handoff) then carries a batch. Nobody waits on a relay, and its upstream lingers 20 ms anyway.
-RELAY_FETCH_MIN_BYTES = 262_144
-RELAY_FETCH_WAIT_MS = 50
+# Relays fetch as projections do (answered at the first new message, an idle one held 500 ms): a
+# fetch waiting for 256 KiB or 50 ms cost each catalog change two waits (p50 107 ms, now 32 with
+# RELAY_LINGER_MS) and an idle shop's broker 11-16% of a core (now 8-12%; bench/relay_latency.py).
+# Checkout's publisher reads every cart write to publish only orders: it waits for a batch instead,
+# or each cart write would wake its Python thread on the server's core.
+BATCHED_FETCH = {"fetch.min.bytes": 262_144, "fetch.wait.max.ms": 100}
 
 # How often a relay waiting for Kafka's acknowledgements looks at its stop flag.
 WAIT_S = 0.2
@@ -52,10 +53,14 @@ class Relay(Worker):
         producer: Producer,
         after: Sequence[threading.Event] = (),
         before_batch: Callable[[int], None] | None = None,
+        upstream: Sequence[Relay] = (),
+        batched_fetch: bool = False,
     ) -> None:
         """`before_batch(last)`, if given, is called with a batch's last source offset before its
         messages are translated (checkout's publisher waits there for its projection, once per
-        batch rather than once per message)."""
+        batch rather than once per message). `upstream`: the relays writing `source` that run
+        beside this one (a bridge's publisher); this one is caught up once they are and it relayed
+        what they had written by then. `batched_fetch`: see BATCHED_FETCH."""
         self.config = config
         super().__init__(name)
         self.source = config.topic(source)
@@ -65,9 +70,13 @@ class Relay(Worker):
         self.producer = producer
         self.after = after
         self.before_batch = before_batch
-        # Set once this instance relayed everything present when it was assigned the source, or
-        # learned that another instance holds it.
+        self.upstream = upstream
+        self.fetch = BATCHED_FETCH if batched_fetch else {}
+        # Set once this instance relayed everything present when it was assigned the source (and
+        # what its upstream relays wrote until they caught up), or learned that another instance
+        # holds it.
         self.caught_up = threading.Event()
+        self.reached = -1  # last_produced when caught up: what a relay downstream must relay
         # Set once `settled`: afterwards a batch relayed and not yet applied is lag, not unreadiness,
         # or a stream of changes would make readiness probes flap.
         self._settled = False
@@ -111,8 +120,7 @@ class Relay(Worker):
         self.end_at_assign = high - 1
         self.position = start - 1
         self.assigned = True
-        if self.position >= self.end_at_assign:
-            self.caught_up.set()
+        self._catch_up_if_done()
         log.info("relay %s: %s from offset %d to %s", self.name, self.source, start, self.target)
         for partition in partitions:
             partition.offset = start
@@ -129,8 +137,7 @@ class Relay(Worker):
         # another instance (or its own restart) takes over within seconds.
         settings["session.timeout.ms"] = 6000
         settings["heartbeat.interval.ms"] = 1500
-        settings["fetch.min.bytes"] = RELAY_FETCH_MIN_BYTES
-        settings["fetch.wait.max.ms"] = RELAY_FETCH_WAIT_MS
+        settings.update(self.fetch)
         self.dead_letters.resume()
         consumer = Consumer(settings)
         consumer.subscribe([self.source], on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -139,10 +146,18 @@ class Relay(Worker):
                 messages = consume_available(consumer, self.config.consume_batch, POLL_S)
                 if not self._relay_batch(messages):
                     return  # stopping: the rest is relayed again by whoever resumes
-                if self.assigned and self.position >= self.end_at_assign:
-                    self.caught_up.set()
+                self._catch_up_if_done()
         finally:
             consumer.close()
+
+    def _catch_up_if_done(self) -> None:
+        if self.caught_up.is_set() or not self.assigned:
+            return
+        if not all(relay.caught_up.is_set() for relay in self.upstream):
+            return
+        if self.position >= max([self.end_at_assign, *(relay.reached for relay in self.upstream)]):
+            self.reached = self.last_produced
+            self.caught_up.set()
 
     def _relay_batch(self, messages: list[Message]) -> bool:
         """Translates and produces `messages`, then waits until Kafka acknowledged them all; a
@@ -207,6 +222,7 @@ def publisher(
     producer: Producer,
     after: Sequence[threading.Event] = (),
     before_batch: Callable[[int], None] | None = None,
+    batched_fetch: bool = False,
 ) -> Relay:
     """The relay `<context>_internal` → `<context>_pub`. It resumes after the internal offset that
     the last public message carries, so nothing is published twice or skipped."""
@@ -216,7 +232,18 @@ def publisher(
         return last_published_offset(config, config.topic(public)) + 1
 
     name = f"{context}-publisher"
-    return Relay(config, name, internal, public, translate, resume_from, producer, after, before_batch)
+    return Relay(
+        config,
+        name,
+        internal,
+        public,
+        translate,
+        resume_from,
+        producer,
+        after,
+        before_batch,
+        batched_fetch=batched_fetch,
+    )
 
 
 def bridge(
@@ -228,11 +255,11 @@ def bridge(
     last_source_offset: Callable[[], int],
     producer: Producer,
     loaded: threading.Event,
-    upstream: Sequence[threading.Event] = (),
+    upstream: Sequence[Relay] = (),
 ) -> Relay:
     """The relay from another context's public topic `source` into the internal topic `target`.
-    It starts once its projection `loaded` its own topic (and `upstream` publishers caught up), and
-    resumes after the last source offset that projection applied."""
+    It starts once its projection `loaded` its own topic, beside the `upstream` publishers that
+    write `source`, and resumes after the last source offset that projection applied."""
     return Relay(
         config,
         name,
@@ -241,7 +268,8 @@ def bridge(
         translate,
         lambda: last_source_offset() + 1,
         producer,
-        after=(loaded, *upstream),
+        after=(loaded,),
+        upstream=upstream,
     )
 
 
