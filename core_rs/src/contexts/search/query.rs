@@ -2,16 +2,18 @@
 //! facets, and completions of what is typed so far.
 //!
 //! A query word matches a product word that is the same, that it starts (the last query word
-//! only: one is still typing it), or that is within its typos (`text::max_typos`). Of a product's
-//! matches of a query word the best counts: fewest typos, then the best field (name, category,
-//! description, long text), then a whole word over a prefix. Products rank by the sum of those
-//! over the query words, typos first, then fields, then prefixes, then by id.
+//! only: one is still typing it), or that is within its typos (`text::max_typos`; the last word
+//! also a start of a word within them). Of a product's matches of a query word the best counts:
+//! fewest typos, then the best field (name, category, description, long text), then a whole
+//! word over a prefix. Products rank by the sum of those over the query words, typos first, then
+//! proximity (how many consecutive query words are not neighbours in the name or category), then
+//! fields, then prefixes, then by id.
 
 use super::text::{self, Match, QueryWord};
 use super::{Doc, Search};
 use roaring::{MultiOps, RoaringBitmap};
 use std::borrow::Cow;
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 use std::collections::BTreeMap;
 
 /// The orders of a result.
@@ -106,10 +108,12 @@ pub struct Request<'a> {
     pub per_page: usize,
 }
 
-/// What a product scored: sums over the query words of their best match.
+/// What a product scored: sums over the query words of their best match, and its proximity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Score {
     pub typos: u16,
+    /// Consecutive query words that are not neighbours (in that order) in the name or category.
+    pub apart: u16,
     pub fields: u16,
     pub prefixes: u16,
 }
@@ -123,6 +127,7 @@ impl Score {
     fn add(self, other: Score) -> Score {
         Score {
             typos: self.typos + other.typos,
+            apart: self.apart + other.apart,
             fields: self.fields + other.fields,
             prefixes: self.prefixes + other.prefixes,
         }
@@ -132,6 +137,7 @@ impl Score {
 fn unpack(rank: u8) -> Score {
     Score {
         typos: u16::from(rank / 8),
+        apart: 0,
         fields: u16::from(rank % 8 / 2),
         prefixes: u16::from(rank % 2),
     }
@@ -193,9 +199,11 @@ fn query_words(q: &str) -> Vec<QueryWord> {
 
 /// Slots by what they scored, best first.
 type Ranked = Vec<(Score, RoaringBitmap)>;
-/// One query word's slots by the rank of their best match of it, best first: the postings
-/// themselves where it matched one word of the index.
-type Buckets<'a> = Vec<(u8, Cow<'a, RoaringBitmap>)>;
+/// Slots by a part of their score, best first: one query word's by its best match (the postings
+/// themselves where it matched one word of the index), or the query's by proximity.
+type Buckets<'a> = Vec<(Score, Cow<'a, RoaringBitmap>)>;
+/// The dictionary's words (by number) a query word matches, and how.
+type Variants = Vec<(u32, Match)>;
 
 /// What a query matches: every slot matching all its words, and their groups by score. The groups
 /// of the words before the last are combined at once, those with the last word's as a page reads
@@ -215,7 +223,7 @@ impl Matched<'_> {
             (_, None) => Box::new(std::iter::once((Score::default(), self.all.clone()))),
             (None, Some(last)) => Box::new(
                 last.iter()
-                    .map(|(rank, slots)| (unpack(*rank), slots.clone().into_owned())),
+                    .map(|(score, slots)| (*score, slots.clone().into_owned())),
             ),
             (Some(before), Some(last)) => Box::new(combined(before, last)),
         }
@@ -235,7 +243,7 @@ fn combined<'a>(
             buckets
                 .iter()
                 .enumerate()
-                .map(move |(j, (rank, _))| (score.add(unpack(*rank)), i, j))
+                .map(move |(j, (part, _))| (score.add(*part), i, j))
         })
         .collect();
     pairs.sort_unstable();
@@ -254,7 +262,8 @@ fn combined<'a>(
 impl Search {
     /// What `words` match (every product for none).
     pub fn matched(&self, words: &[QueryWord]) -> Matched<'_> {
-        let Some((last, before)) = words.split_last() else {
+        let variants: Vec<Variants> = words.iter().map(|w| self.matching_words(w)).collect();
+        let Some((last, before)) = variants.split_last() else {
             return Matched {
                 all: self.all_slots().clone(),
                 before: None,
@@ -265,7 +274,7 @@ impl Search {
         let before = (!before.is_empty()).then(|| {
             let (groups, in_before) = self.ranked(before);
             all &= in_before;
-            groups
+            self.with_proximity(groups, &variants)
         });
         Matched {
             all,
@@ -274,17 +283,17 @@ impl Search {
         }
     }
 
-    /// The slots matching every one of `words` (one at least), grouped by score, best first, and
-    /// all of them: per word, the slots of each rank of best match, combined word by word.
-    fn ranked(&self, words: &[QueryWord]) -> (Ranked, RoaringBitmap) {
+    /// The slots matching every word of `variants` (one at least), grouped by score, best first,
+    /// and all of them: per word, the slots of each rank of best match, combined word by word.
+    fn ranked(&self, variants: &[Variants]) -> (Ranked, RoaringBitmap) {
         let mut groups = Ranked::new();
         let mut all = RoaringBitmap::new();
-        for (n, word) in words.iter().enumerate() {
+        for (n, word) in variants.iter().enumerate() {
             let (buckets, in_word) = self.rank_buckets(word);
             if n == 0 {
                 groups = buckets
                     .into_iter()
-                    .map(|(r, slots)| (unpack(r), slots.into_owned()))
+                    .map(|(score, slots)| (score, slots.into_owned()))
                     .collect();
                 all = in_word;
                 continue;
@@ -297,11 +306,67 @@ impl Search {
         (groups, all)
     }
 
+    /// `groups` split by proximity, best first: by how many consecutive query words (their
+    /// `variants`) are not neighbours. The slots with any neighbours are few (those of a few word
+    /// pairs): they are taken out of each group, which keeps the rest as it is.
+    fn with_proximity(&self, groups: Ranked, variants: &[Variants]) -> Ranked {
+        let exactly = self.near_counts(variants);
+        let pairs = exactly.len();
+        let apart = |near: usize| Score {
+            apart: (pairs - near) as u16,
+            ..Score::default()
+        };
+        let near_any = exactly.iter().union();
+        let mut split = Ranked::new();
+        for (score, mut slots) in groups {
+            for (c, near) in exactly.iter().enumerate() {
+                let part = &slots & near;
+                if !part.is_empty() {
+                    split.push((score.add(apart(c + 1)), part));
+                }
+            }
+            slots -= &near_any;
+            if !slots.is_empty() {
+                split.push((score.add(apart(0)), slots));
+            }
+        }
+        // Scores stay distinct: groups differ in their other parts, a group's splits in apart.
+        split.sort_unstable_by_key(|(score, _)| *score);
+        split
+    }
+
+    /// The slots where exactly c of the consecutive pairs of query words (their `variants`) are
+    /// neighbours, in that order, in the name or category, at [c - 1]; each from the few slots of
+    /// the word pairs that a pair's variants make.
+    fn near_counts(&self, variants: &[Variants]) -> Vec<RoaringBitmap> {
+        let numbers = |variants: &Variants| {
+            let mut numbers: Vec<u32> = variants.iter().map(|&(number, _)| number).collect();
+            numbers.sort_unstable();
+            numbers
+        };
+        let pairs = variants.len() - 1;
+        // First [c - 1]: the slots where c or more of the pairs are neighbours.
+        let mut counts = vec![RoaringBitmap::new(); pairs];
+        for two in variants.windows(2) {
+            let near = self.pairs.near(&numbers(&two[0]), &numbers(&two[1]));
+            for c in (1..pairs).rev() {
+                let more = &counts[c - 1] & &near;
+                counts[c] |= more;
+            }
+            counts[0] |= near;
+        }
+        for c in 1..pairs {
+            let (fewer, more) = counts.split_at_mut(c);
+            fewer[c - 1] -= &more[0];
+        }
+        counts
+    }
+
     /// The slots matching every one of `words` (one at least), without their scores.
     fn matching(&self, words: &[QueryWord]) -> RoaringBitmap {
         words
             .iter()
-            .map(|word| self.rank_buckets(word).1)
+            .map(|word| self.rank_buckets(&self.matching_words(word)).1)
             .reduce(|mut all, slots| {
                 all &= slots;
                 all
@@ -309,26 +374,24 @@ impl Search {
             .unwrap_or_default()
     }
 
-    /// The slots `word` matches, by the rank of their best match of it, best first; and all of them.
-    fn rank_buckets(&self, word: &QueryWord) -> (Buckets<'_>, RoaringBitmap) {
+    /// The slots a query word matches (its `variants`), by the rank of their best match of it,
+    /// best first; and all of them.
+    fn rank_buckets(&self, variants: &[(u32, Match)]) -> (Buckets<'_>, RoaringBitmap) {
         let mut by_rank: BTreeMap<u8, Vec<&RoaringBitmap>> = BTreeMap::new();
-        let matching = self.matching_words(word);
-        for (term, found) in &matching {
-            let Some(postings) = self.postings(term) else {
-                continue;
-            };
+        for &(number, found) in variants {
+            let postings = &self.words[number as usize].1;
             for (field, slots) in postings.fields.iter().enumerate() {
                 if !slots.is_empty() {
-                    by_rank.entry(rank(*found, field)).or_default().push(slots);
+                    by_rank.entry(rank(found, field)).or_default().push(slots);
                 }
             }
         }
         // A slot counts at its best rank only. A word's postings are split by the best field
         // holding it already: one matched word needs no work, several a union per rank.
-        if matching.len() == 1 {
+        if variants.len() == 1 {
             let buckets: Buckets<'_> = by_rank
                 .into_iter()
-                .map(|(rank, all)| (rank, Cow::Borrowed(all[0])))
+                .map(|(rank, all)| (unpack(rank), Cow::Borrowed(all[0])))
                 .collect();
             let all = buckets.iter().map(|(_, slots)| &**slots).union();
             return (buckets, all);
@@ -340,7 +403,7 @@ impl Search {
                 let mut slots = all.union();
                 slots -= &seen;
                 seen |= &slots;
-                (!slots.is_empty()).then_some((rank, Cow::Owned(slots)))
+                (!slots.is_empty()).then_some((unpack(rank), Cow::Owned(slots)))
             })
             .collect();
         (buckets, seen)
@@ -375,29 +438,26 @@ impl Search {
         found
     }
 
-    /// The dictionary's words `word` matches, and how.
-    fn matching_words<'a>(&'a self, word: &'a QueryWord) -> Vec<(&'a str, Match)> {
-        let mut found = Vec::new();
+    /// The dictionary's words `word` matches (by number), and how.
+    fn matching_words(&self, word: &QueryWord) -> Variants {
         if word.typos > 0 {
-            for (term, _) in self.words() {
-                if let Some(how) = word.matches(term) {
-                    found.push((&**term, how));
-                }
-            }
-            return found;
+            let numbered = self.words().enumerate();
+            return numbered
+                .filter_map(|(number, (term, _))| Some((number as u32, word.matches(term)?)))
+                .collect();
         }
         if word.last {
-            for (term, _) in self.with_prefix(&word.text) {
-                found.extend(word.matches(term).map(|how| (term, how)));
-            }
-        } else if let Some(&number) = self.word_numbers.get(word.text.as_str()) {
-            let exact = Match {
-                typos: 0,
-                prefix: false,
-            };
-            found.push((&*self.words[number as usize].0, exact));
+            return self
+                .with_prefix(&word.text)
+                .filter_map(|(number, term, _)| Some((number, word.matches(term)?)))
+                .collect();
         }
-        found
+        let exact = Match {
+            typos: 0,
+            prefix: false,
+        };
+        let number = self.word_numbers.get(word.text.as_str());
+        number.map(|&number| (number, exact)).into_iter().collect()
     }
 
     /// Page `request.page` of what `request` finds, with its facets.
@@ -589,8 +649,9 @@ impl Search {
     }
 
     /// Up to `MAX_SUGGESTIONS` completions of `q`: its text up to the last word, then an indexed
-    /// word that the last word starts, among the products matching the words before it; the
-    /// words found in most of those products first, then in order.
+    /// word that the last word matches as it does in a search while typed (the start of it, or
+    /// a start within its typos), among the products matching the words before it; fewest typos
+    /// first, then the words found in most of those products, then in order.
     pub fn suggest(&self, q: &str) -> Vec<String> {
         let words = text::words(q);
         let Some(last) = words.last() else {
@@ -605,23 +666,36 @@ impl Search {
             // A space after the words: they are whole words, none taken as a prefix.
             self.matching(&query_words(&(before.join(" ") + " ")))
         });
-        let mut found: Vec<(u64, &str)> = self
+        let found_in = |number: u32| {
+            let all = self.words[number as usize].1.all();
+            match &within {
+                Some(slots) => all.intersection_len(slots),
+                None => all.len(),
+            }
+        };
+        // (typos, products, word number): completions without typos first; while they fill the
+        // list, no word of the dictionary is checked for typos.
+        let mut found: Vec<(u8, Reverse<u64>, u32)> = self
             .with_prefix(&last.text)
-            .map(|(term, postings)| {
-                let all = postings.all();
-                let count = match &within {
-                    Some(slots) => all.intersection_len(slots),
-                    None => all.len(),
-                };
-                (count, term)
-            })
-            .filter(|(count, _)| *count > 0)
+            .map(|(number, _, _)| (0, Reverse(found_in(number)), number))
             .collect();
-        found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        let typed = QueryWord::new(last.text.clone(), true);
+        found.retain(|&(_, Reverse(count), _)| count > 0);
+        if found.len() < MAX_SUGGESTIONS && typed.typos > 0 {
+            let with_typos = self.matching_words(&typed).into_iter();
+            found.extend(
+                with_typos
+                    .filter(|(_, how)| how.typos > 0)
+                    .map(|(number, how)| (how.typos, Reverse(found_in(number)), number))
+                    .filter(|&(_, Reverse(count), _)| count > 0),
+            );
+        }
+        let term = |number: u32| &*self.words[number as usize].0;
+        found.sort_unstable_by(|a, b| (a.0, a.1, term(a.2)).cmp(&(b.0, b.1, term(b.2))));
         found
             .into_iter()
             .take(MAX_SUGGESTIONS)
-            .map(|(_, term)| format!("{head}{term}"))
+            .map(|(_, _, number)| format!("{head}{}", term(number)))
             .collect()
     }
 }
@@ -657,7 +731,8 @@ impl Candidate {
     fn of(sort: SearchSort, search: &Search, slot: u32, score: Score) -> Candidate {
         let primary = match sort {
             SearchSort::Relevance => {
-                (u64::from(score.typos) << 32)
+                (u64::from(score.typos) << 48)
+                    | (u64::from(score.apart) << 32)
                     | (u64::from(score.fields) << 16)
                     | u64::from(score.prefixes)
             }
