@@ -467,7 +467,7 @@ class Search(Projection):
         """Last applied pim_pub offset: the bridge resumes after it."""
     def __len__(self) -> int: ...
     def postings_bytes(self) -> int:
-        """Bytes of the posting lists of one copy (serialized size)."""
+        """Bytes of the posting lists (words and word pairs) of one copy (serialized size)."""
     def search(
         self,
         q: str,

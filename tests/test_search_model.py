@@ -1,6 +1,7 @@
 """The Rust search index against the plain-Python reference (tests/support/reference_search.py):
 random catalogs, changes, disables, bridged duplicates and batches; queries with typos, prefixes,
-filters and sorts give the same results, totals and facets."""
+prefixes with typos, neighbouring words, filters and sorts give the same results, totals, facets
+and suggestions."""
 
 from __future__ import annotations
 
@@ -84,15 +85,32 @@ def queries(draw: st.DrawFn) -> str:
     parts = []
     for _ in range(draw(st.integers(min_value=0, max_value=3))):
         word = draw(st.sampled_from(VOCABULARY))
-        shape = draw(st.sampled_from(["whole", "whole", "typo", "two typos", "prefix"]))
+        shape = draw(st.sampled_from(["whole", "whole", "typo", "two typos", "prefix", "typed typo"]))
         if shape == "typo":
             word = typo(draw, word)
         elif shape == "two typos":
             word = typo(draw, typo(draw, word))
         elif shape == "prefix":
             word = word[: draw(st.integers(min_value=1, max_value=len(word)))]
+        elif shape == "typed typo":
+            word = typo(draw, word[: draw(st.integers(min_value=min(5, len(word)), max_value=len(word)))])
         parts.append(word.upper() if draw(st.booleans()) else word)
     return " ".join(parts) + draw(st.sampled_from(["", "", " ", "-"]))
+
+
+@st.composite
+def neighbour_queries(draw: st.DrawFn, names: list[str]) -> str:
+    """Two or three words standing together in a name, in order or not, one maybe mistyped."""
+    words = reference_search.words(draw(st.sampled_from(names)))
+    start = draw(st.integers(min_value=0, max_value=max(len(words) - 2, 0)))
+    chosen = words[start : start + draw(st.integers(min_value=2, max_value=3))]
+    if draw(st.booleans()):
+        chosen.reverse()
+    mistyped = draw(st.booleans())
+    if chosen and mistyped:
+        at = draw(st.integers(min_value=0, max_value=len(chosen) - 1))
+        chosen[at] = typo(draw, chosen[at])
+    return " ".join(chosen) + draw(st.sampled_from(["", " "]))
 
 
 def split(events: list[tuple[int, bytes]], cuts: list[int]) -> list[list[tuple[int, bytes]]]:
@@ -128,6 +146,7 @@ def build(events: list[tuple[int, bytes]], cuts: list[int]) -> tuple[_core.Searc
     category=st.none() | CATEGORIES,
     prices=st.tuples(st.none() | st.integers(0, 6000), st.none() | st.integers(6000, 13000)),
     sort=st.sampled_from(_core.SEARCH_SORTS),
+    data=st.data(),
 )
 def test_the_index_finds_what_the_reference_finds(
     events: list[tuple[int, bytes]],
@@ -136,9 +155,13 @@ def test_the_index_finds_what_the_reference_finds(
     category: str | None,
     prices: tuple[int | None, int | None],
     sort: str,
+    data: st.DataObject,
 ) -> None:
     index, reference = build(events, cuts)
     assert len(index) == len(reference.products)
+    names = [p["name"] for p in reference.products.values() if p["name"]]
+    if names:
+        asked = [*asked, data.draw(neighbour_queries(names))]
     filters: dict[str, Any] = {
         "category": category,
         "price_min": prices[0],
@@ -157,11 +180,11 @@ def test_suggestions_complete_the_last_word_with_words_that_find_something(
 ) -> None:
     index, reference = build(events, [])
     suggestions = json.loads(index.suggest(q))["suggestions"]
-    assert len(suggestions) <= _core.MAX_SUGGESTIONS
     typed = reference_search.words(q)
+    expected = reference_search.suggest(reference, q, _core.MAX_SUGGESTIONS)
+    assert [reference_search.words(s)[-1] for s in suggestions] == expected
     for suggestion in suggestions:
-        completed = reference_search.words(suggestion)
-        assert completed[:-1] == typed[:-1] and completed[-1].startswith(typed[-1])
+        assert reference_search.words(suggestion)[:-1] == typed[:-1]
         # Searched as whole words, a completion finds something.
         assert reference_search.search(reference, suggestion + " ")["total"] > 0, suggestion
 
@@ -169,6 +192,13 @@ def test_suggestions_complete_the_last_word_with_words_that_find_something(
 def catalog_of(*products: dict[str, Any]) -> tuple[_core.Search, ReferenceCatalog]:
     events = [product_changed(i, i, price=100, **p) for i, p in enumerate(products)]
     return build(events, [])
+
+
+def ranked(index: _core.Search, reference: ReferenceCatalog, q: str) -> list[str]:
+    """The ids the index finds for `q`, in order, once the reference found the same."""
+    found: list[str] = answer(index, q)["ids"]
+    assert found == reference_search.search(reference, q)["ids"], q
+    return found
 
 
 def test_ranking_by_typos_then_field_then_whole_words() -> None:
@@ -179,11 +209,37 @@ def test_ranking_by_typos_then_field_then_whole_words() -> None:
         {"id": "typo", "name": "Watreproof coat"},
         {"id": "prefix", "name": "Waterproofed coat"},
     )
-    expected = ["name", "prefix", "desc", "long", "typo"]
-    assert answer(index, "waterproof")["ids"] == expected
-    assert reference_search.search(reference, "waterproof")["ids"] == expected
+    assert ranked(index, reference, "waterproof") == ["name", "prefix", "desc", "long", "typo"]
     # Typed on: a space ends the word, which then matches whole words only ("waterproofed": 2 typos).
-    assert answer(index, "waterproof ")["ids"] == ["name", "desc", "long", "typo", "prefix"]
+    assert ranked(index, reference, "waterproof ") == ["name", "desc", "long", "typo", "prefix"]
+
+
+def test_ranking_by_proximity_after_typos_and_before_fields() -> None:
+    index, reference = catalog_of(
+        {"id": "apart", "name": "Shoe with red laces"},
+        {"id": "category", "name": "Boot", "category": "red shoe"},
+        {"id": "described", "name": "Red", "description": "a red shoe"},
+        {"id": "near", "name": "Red shoe"},
+        {"id": "reversed", "name": "Shoe, red"},
+        {"id": "typo", "name": "Rde shoe"},
+    )
+    # Neighbours in order in the name or category first, even in a worse field; a description's
+    # do not count; "rde" takes no typo (three letters).
+    assert ranked(index, reference, "red shoe ") == ["near", "category", "apart", "reversed", "described"]
+    index, reference = catalog_of(
+        {"id": "apart", "name": "Jacket, waterproof"}, {"id": "typo", "name": "Waterprof jacket"}
+    )
+    assert ranked(index, reference, "waterproof jacket") == ["apart", "typo"]
+
+
+def test_the_last_word_typed_matches_starts_within_its_typos() -> None:
+    index, reference = catalog_of(
+        {"id": "horn", "name": "Shoehorn"}, {"id": "shoes", "name": "Shoes"}, {"id": "rack", "name": "Rack"}
+    )
+    for q, expected in [("sheoh", ["horn"]), ("sheoh ", []), ("shoes", ["shoes", "horn"])]:
+        assert ranked(index, reference, q) == expected
+    assert json.loads(index.suggest("sheoh"))["suggestions"] == ["shoehorn"]
+    assert json.loads(index.suggest("shoes"))["suggestions"] == ["shoes", "shoehorn"]
 
 
 def test_the_category_facet_lists_the_most_found_and_the_chosen_one() -> None:

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 const MAGIC: &[u8; 8] = b"ETSSNAP\n";
 /// Bumped whenever the layout of any model's state changes: older files are then refused.
-pub const FORMAT_VERSION: u32 = 7;
+pub const FORMAT_VERSION: u32 = 8;
 /// Bytes buffered (and checksummed) at a time while writing.
 const CHUNK: usize = 1 << 20;
 

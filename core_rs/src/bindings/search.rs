@@ -36,7 +36,7 @@ impl PySearch {
         self.projection.read().len()
     }
 
-    /// Bytes of the posting lists of one copy (serialized size).
+    /// Bytes of the posting lists (words and word pairs) of one copy (serialized size).
     fn postings_bytes(&self) -> usize {
         self.projection.read().postings_bytes()
     }

@@ -1,9 +1,13 @@
 //! The slots a query matches, grouped by score best first, each group made when a page reads it:
 //! a first page mostly reads the best few groups of a result of hundreds of thousands of slots, so
 //! the pairs of groups and buckets that make the rest are never combined.
+//!
+//! Proximity is a level too, before the last word's: its buckets are the matching slots by how
+//! many consecutive query words are not neighbours (`Score::apart`), made at once from the few
+//! slots of the word pairs.
 
-use super::query::{rank, unpack, Score};
-use super::text::QueryWord;
+use super::query::{rank, unpack, Score, Variants};
+use super::text::{Match, QueryWord};
 use super::Search;
 use roaring::{MultiOps, RoaringBitmap};
 use std::borrow::Cow;
@@ -14,11 +18,12 @@ use std::collections::{BTreeMap, BinaryHeap};
 type Group<'a> = (Score, Cow<'a, RoaringBitmap>);
 
 /// One query word's slots by the rank of their best match of it, best first, each rank's bucket
-/// made when it is read. A slot is in the bucket of its best rank only.
+/// made when it is read. A slot is in the bucket of its best rank only. (Proximity's buckets are
+/// all made at once: no ranks.)
 struct Buckets<'a> {
     /// Per rank, ascending, the postings holding its slots.
     ranks: Vec<(u8, Vec<&'a RoaringBitmap>)>,
-    /// The buckets of the first ranks, made (an empty one where better ranks took every slot).
+    /// The buckets made so far, best first (an empty one where better ranks took every slot).
     made: Vec<Group<'a>>,
     /// The slots of the ranks made so far, when the word matched several indexed words (their
     /// postings overlap); None for one word, whose postings by best field are the buckets.
@@ -36,7 +41,10 @@ impl<'a> Buckets<'a> {
 
     /// The score of bucket `i`, known before it is made.
     fn score(&self, i: usize) -> Option<Score> {
-        self.ranks.get(i).map(|(rank, _)| unpack(*rank))
+        match self.made.get(i) {
+            Some((score, _)) => Some(*score),
+            None => self.ranks.get(i).map(|(rank, _)| unpack(*rank)),
+        }
     }
 
     /// Bucket `i`, made if need be.
@@ -84,6 +92,15 @@ fn group<'s, 'a>(levels: &'s mut [Level<'a>], i: usize) -> Option<&'s mut Group<
 }
 
 impl<'a> Level<'a> {
+    fn new(word: Buckets<'a>) -> Level<'a> {
+        Level {
+            word,
+            groups: Vec::new(),
+            pairs: BinaryHeap::new(),
+            started: false,
+        }
+    }
+
     /// Makes the next non-empty group; false when there is none.
     fn make_group(&mut self, below: &mut [Level<'a>]) -> bool {
         if !std::mem::replace(&mut self.started, true) {
@@ -150,19 +167,19 @@ impl<'a> Matched<'a> {
 impl Search {
     /// What `words` match (every product for none).
     pub fn matched(&self, words: &[QueryWord]) -> Matched<'_> {
-        let levels: Vec<Level<'_>> = words
+        let variants: Vec<Variants> = words.iter().map(|w| self.matching_words(w)).collect();
+        let mut levels: Vec<Level<'_>> = variants
             .iter()
-            .map(|word| Level {
-                word: self.buckets(word),
-                groups: Vec::new(),
-                pairs: BinaryHeap::new(),
-                started: false,
-            })
+            .map(|variants| Level::new(self.buckets(variants)))
             .collect();
         let all = match levels.is_empty() {
             true => self.all_slots().clone(),
             false => levels.iter().map(|level| level.word.all()).intersection(),
         };
+        if levels.len() > 1 {
+            let proximity = Level::new(self.proximity(&variants, &all));
+            levels.insert(levels.len() - 1, proximity);
+        }
         Matched { all, levels }
     }
 
@@ -170,21 +187,19 @@ impl Search {
     pub(super) fn matching(&self, words: &[QueryWord]) -> RoaringBitmap {
         words
             .iter()
-            .map(|word| self.buckets(word).all())
+            .map(|word| self.buckets(&self.matching_words(word)).all())
             .intersection()
     }
 
-    /// The postings `word` matches, by the rank of the match (`rank`), best first.
-    fn buckets(&self, word: &QueryWord) -> Buckets<'_> {
+    /// The postings a query word matches (its `variants`), by the rank of the match (`rank`),
+    /// best first.
+    fn buckets(&self, variants: &[(u32, Match)]) -> Buckets<'_> {
         let mut by_rank: BTreeMap<u8, Vec<&RoaringBitmap>> = BTreeMap::new();
-        let matching = self.matching_words(word);
-        for (term, found) in &matching {
-            let Some(postings) = self.postings(term) else {
-                continue;
-            };
+        for &(number, found) in variants {
+            let postings = &self.words[number as usize].1;
             for (field, slots) in postings.fields.iter().enumerate() {
                 if !slots.is_empty() {
-                    by_rank.entry(rank(*found, field)).or_default().push(slots);
+                    by_rank.entry(rank(found, field)).or_default().push(slots);
                 }
             }
         }
@@ -193,7 +208,59 @@ impl Search {
             made: Vec::new(),
             // A word's postings are split by the best field holding it already: one matched word
             // needs no work, several a union per rank less the slots of better ranks.
-            seen: (matching.len() > 1).then(RoaringBitmap::new),
+            seen: (variants.len() > 1).then(RoaringBitmap::new),
         }
+    }
+
+    /// The slots of `all` by proximity, best first: by how many consecutive query words (their
+    /// `variants`, two words at least) are not neighbours. The slots with any neighbours are few
+    /// (those of a few word pairs); the rest, with none, is `all` less them.
+    fn proximity(&self, variants: &[Variants], all: &RoaringBitmap) -> Buckets<'_> {
+        let exactly = self.near_counts(variants);
+        let pairs = exactly.len();
+        let apart = |apart: usize| Score {
+            apart: apart as u16,
+            ..Score::default()
+        };
+        let mut rest = all.clone();
+        let mut made = Vec::with_capacity(pairs + 1);
+        for (c, near) in exactly.iter().enumerate().rev() {
+            let slots = near & all;
+            rest -= &slots;
+            made.push((apart(pairs - (c + 1)), Cow::Owned(slots)));
+        }
+        made.push((apart(pairs), Cow::Owned(rest)));
+        Buckets {
+            ranks: Vec::new(),
+            made,
+            seen: None,
+        }
+    }
+
+    /// The slots where exactly c of the consecutive pairs of query words (their `variants`) are
+    /// neighbours, in that order, in the name or category, at [c - 1]; each from the few slots of
+    /// the word pairs that a pair's variants make.
+    fn near_counts(&self, variants: &[Variants]) -> Vec<RoaringBitmap> {
+        let numbers = |variants: &Variants| {
+            let mut numbers: Vec<u32> = variants.iter().map(|&(number, _)| number).collect();
+            numbers.sort_unstable();
+            numbers
+        };
+        let pairs = variants.len() - 1;
+        // First [c - 1]: the slots where c or more of the pairs are neighbours.
+        let mut counts = vec![RoaringBitmap::new(); pairs];
+        for two in variants.windows(2) {
+            let near = self.pairs.near(&numbers(&two[0]), &numbers(&two[1]));
+            for c in (1..pairs).rev() {
+                let more = &counts[c - 1] & &near;
+                counts[c] |= more;
+            }
+            counts[0] |= near;
+        }
+        for c in 1..pairs {
+            let (fewer, more) = counts.split_at_mut(c);
+            fewer[c - 1] -= &more[0];
+        }
+        counts
     }
 }

@@ -5,12 +5,14 @@
 //! slots of its category (`chunks`). Every word of
 //! the index has four compressed bitmaps of slots, by the best field holding it (name, category,
 //! description, long text): a word's matches are unions of bitmaps, a query's the intersection of
-//! its words'.
+//! its words'. The neighbouring words of the names and categories are indexed as pairs
+//! (`pairs.rs`): proximity ranks by them.
 //! Dictionary lookups go through a hash map; a sorted copy of the words serves prefixes.
 
 mod chunks;
 pub mod encode;
 mod groups;
+mod pairs;
 pub mod query;
 mod slots;
 pub mod text;
@@ -93,6 +95,8 @@ pub struct Search {
     word_numbers: HashMap<Box<str>, u32, ahash::RandomState>,
     /// The words in order, for prefixes.
     sorted: BTreeMap<Box<str>, u32>,
+    /// The slots of each two words next to each other in a name or category.
+    pairs: pairs::Pairs,
     /// Categories by number, as first met; never forgotten (a handful per catalog).
     categories: Vec<Box<str>>,
     /// Category numbers by name.
@@ -118,6 +122,7 @@ impl Default for Search {
             words: Vec::new(),
             word_numbers: HashMap::default(),
             sorted: BTreeMap::new(),
+            pairs: pairs::Pairs::default(),
             categories: Vec::new(),
             category_numbers: BTreeMap::new(),
             live: RoaringBitmap::new(),
@@ -154,6 +159,19 @@ fn product_words(product: &Product) -> Vec<(String, u8)> {
     }
     let mut found: Vec<(String, u8)> = found.into_iter().collect();
     found.sort_unstable();
+    found
+}
+
+/// The distinct pairs of words next to each other, in order, in a product's name or category.
+fn product_pairs(product: &Product) -> Vec<(String, String)> {
+    let texts = field_texts(product.view());
+    let mut found = Vec::new();
+    for field in pairs::PAIRED_FIELDS {
+        let words: Vec<String> = text::terms(texts[field]).collect();
+        found.extend(words.windows(2).map(|two| (two[0].clone(), two[1].clone())));
+    }
+    found.sort_unstable();
+    found.dedup();
     found
 }
 
@@ -224,23 +242,18 @@ impl Search {
         self.words.iter()
     }
 
-    pub fn postings(&self, word: &str) -> Option<&Postings> {
-        let number = *self.word_numbers.get(word)?;
-        Some(&self.words[number as usize].1)
-    }
-
-    /// The words starting with `prefix`, in order, with their postings.
+    /// The words starting with `prefix`, in order, with their numbers and postings.
     pub fn with_prefix<'a>(
         &'a self,
         prefix: &'a str,
-    ) -> impl Iterator<Item = (&'a str, &'a Postings)> + 'a {
+    ) -> impl Iterator<Item = (u32, &'a str, &'a Postings)> + 'a {
         self.sorted
             .range::<str, _>((
                 std::ops::Bound::Included(prefix),
                 std::ops::Bound::Unbounded,
             ))
             .take_while(move |(word, _)| word.starts_with(prefix))
-            .map(|(word, &number)| (&**word, &self.words[number as usize].1))
+            .map(|(word, &number)| (number, &**word, &self.words[number as usize].1))
     }
 
     fn upsert(&mut self, product: &Product) {
@@ -280,6 +293,9 @@ impl Search {
             let best = fields.trailing_zeros() as usize;
             self.words[number as usize].1.fields[best].insert(slot);
         }
+        for pair in self.pair_numbers(product) {
+            self.pairs.insert(pair, slot);
+        }
         self.place(slot, Doc::new(product.clone(), category));
     }
 
@@ -308,6 +324,18 @@ impl Search {
                 bitmap.remove(slot);
             }
         }
+        for pair in self.pair_numbers(&doc.product) {
+            self.pairs.remove(pair, slot);
+        }
+    }
+
+    /// The word pairs of an indexed product, by word numbers.
+    fn pair_numbers(&self, product: &Product) -> Vec<(u32, u32)> {
+        let number = |word: &str| self.word_numbers[word];
+        product_pairs(product)
+            .iter()
+            .map(|(first, second)| (number(first), number(second)))
+            .collect()
     }
 
     fn word_number(&mut self, word: String) -> u32 {
@@ -333,13 +361,16 @@ impl Search {
         number
     }
 
-    /// Bytes of the postings' bitmaps (serialized size, close to what they hold in memory).
+    /// Bytes of the bitmaps of the words and word pairs (serialized size, close to what they
+    /// hold in memory).
     pub fn postings_bytes(&self) -> usize {
-        self.words
+        let words: usize = self
+            .words
             .iter()
             .flat_map(|(_, postings)| &postings.fields)
             .map(RoaringBitmap::serialized_size)
-            .sum()
+            .sum();
+        words + self.pairs.bytes()
     }
 }
 
@@ -362,8 +393,8 @@ impl Model for Search {
 }
 
 /// Saved as: the offsets, the categories, each slot (its product view and category, or empty),
-/// then each word with its four bitmaps. Loading tokenizes nothing; the chunks of slots and their
-/// free slots are read from the slots' categories.
+/// each word with its four bitmaps, then the word pairs. Loading tokenizes nothing; the chunks of
+/// slots and their free slots are read from the slots' categories.
 impl Snapshot for Search {
     const KIND: &'static str = "search";
 
@@ -399,6 +430,7 @@ impl Snapshot for Search {
                 out.blob(&buffer);
             }
         }
+        self.pairs.save(out);
     }
 
     fn restore(input: &mut Reader<'_>) -> snapshot::Result<Search> {
@@ -448,6 +480,7 @@ impl Snapshot for Search {
             search.sorted.insert(word.clone(), number);
             search.words.push((word, postings));
         }
+        search.pairs = pairs::Pairs::restore(input, search.words.len())?;
         Ok(search)
     }
 }

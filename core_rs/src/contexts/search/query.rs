@@ -2,16 +2,18 @@
 //! facets, and completions of what is typed so far.
 //!
 //! A query word matches a product word that is the same, that it starts (the last query word
-//! only: one is still typing it), or that is within its typos (`text::max_typos`). Of a product's
-//! matches of a query word the best counts: fewest typos, then the best field (name, category,
-//! description, long text), then a whole word over a prefix. Products rank by the sum of those
-//! over the query words, typos first, then fields, then prefixes, then by id.
+//! only: one is still typing it), or that is within its typos (`text::max_typos`; the last word
+//! also a start of a word within them). Of a product's matches of a query word the best counts:
+//! fewest typos, then the best field (name, category, description, long text), then a whole
+//! word over a prefix. Products rank by the sum of those over the query words, typos first, then
+//! proximity (how many consecutive query words are not neighbours in the name or category), then
+//! fields, then prefixes, then by id.
 
 use super::chunks;
 use super::text::{self, Match, QueryWord};
 use super::{Doc, Search};
 use roaring::RoaringBitmap;
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 
 /// The orders of a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,10 +105,12 @@ pub struct Request<'a> {
     pub per_page: usize,
 }
 
-/// What a product scored: sums over the query words of their best match.
+/// What a product scored: sums over the query words of their best match, and its proximity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Score {
     pub typos: u16,
+    /// Consecutive query words that are not neighbours (in that order) in the name or category.
+    pub apart: u16,
     pub fields: u16,
     pub prefixes: u16,
 }
@@ -120,6 +124,7 @@ impl Score {
     pub(super) fn add(self, other: Score) -> Score {
         Score {
             typos: self.typos + other.typos,
+            apart: self.apart + other.apart,
             fields: self.fields + other.fields,
             prefixes: self.prefixes + other.prefixes,
         }
@@ -129,6 +134,7 @@ impl Score {
 pub(super) fn unpack(rank: u8) -> Score {
     Score {
         typos: u16::from(rank / 8),
+        apart: 0,
         fields: u16::from(rank % 8 / 2),
         prefixes: u16::from(rank % 2),
     }
@@ -188,6 +194,9 @@ fn query_words(q: &str) -> Vec<QueryWord> {
         .collect()
 }
 
+/// The dictionary's words (by number) a query word matches, and how.
+pub(super) type Variants = Vec<(u32, Match)>;
+
 impl Search {
     /// The slots of `slots` whose price is within `min..=max`: whole price ranges where they fit,
     /// a look at each product's price only in the ranges the bounds cut.
@@ -218,29 +227,26 @@ impl Search {
         found
     }
 
-    /// The dictionary's words `word` matches, and how.
-    pub(super) fn matching_words<'a>(&'a self, word: &'a QueryWord) -> Vec<(&'a str, Match)> {
-        let mut found = Vec::new();
+    /// The dictionary's words `word` matches (by number), and how.
+    pub(super) fn matching_words(&self, word: &QueryWord) -> Variants {
         if word.typos > 0 {
-            for (term, _) in self.words() {
-                if let Some(how) = word.matches(term) {
-                    found.push((&**term, how));
-                }
-            }
-            return found;
+            let numbered = self.words().enumerate();
+            return numbered
+                .filter_map(|(number, (term, _))| Some((number as u32, word.matches(term)?)))
+                .collect();
         }
         if word.last {
-            for (term, _) in self.with_prefix(&word.text) {
-                found.extend(word.matches(term).map(|how| (term, how)));
-            }
-        } else if let Some(&number) = self.word_numbers.get(word.text.as_str()) {
-            let exact = Match {
-                typos: 0,
-                prefix: false,
-            };
-            found.push((&*self.words[number as usize].0, exact));
+            return self
+                .with_prefix(&word.text)
+                .filter_map(|(number, term, _)| Some((number, word.matches(term)?)))
+                .collect();
         }
-        found
+        let exact = Match {
+            typos: 0,
+            prefix: false,
+        };
+        let number = self.word_numbers.get(word.text.as_str());
+        number.map(|&number| (number, exact)).into_iter().collect()
     }
 
     /// Page `request.page` of what `request` finds, with its facets.
@@ -433,8 +439,9 @@ impl Search {
     }
 
     /// Up to `MAX_SUGGESTIONS` completions of `q`: its text up to the last word, then an indexed
-    /// word that the last word starts, among the products matching the words before it; the
-    /// words found in most of those products first, then in order.
+    /// word that the last word matches as it does in a search while typed (the start of it, or
+    /// a start within its typos), among the products matching the words before it; fewest typos
+    /// first, then the words found in most of those products, then in order.
     pub fn suggest(&self, q: &str) -> Vec<String> {
         let words = text::words(q);
         let Some(last) = words.last() else {
@@ -449,22 +456,36 @@ impl Search {
             // A space after the words: they are whole words, none taken as a prefix.
             self.matching(&query_words(&(before.join(" ") + " ")))
         });
-        let mut found: Vec<(u64, &str)> = self
+        let found_in = |number: u32| {
+            let postings = &self.words[number as usize].1;
+            match &within {
+                Some(slots) => postings.intersection_len(slots),
+                None => postings.len(),
+            }
+        };
+        // (typos, products, word number): completions without typos first; while they fill the
+        // list, no word of the dictionary is checked for typos.
+        let mut found: Vec<(u8, Reverse<u64>, u32)> = self
             .with_prefix(&last.text)
-            .map(|(term, postings)| {
-                let count = match &within {
-                    Some(slots) => postings.intersection_len(slots),
-                    None => postings.len(),
-                };
-                (count, term)
-            })
-            .filter(|(count, _)| *count > 0)
+            .map(|(number, _, _)| (0, Reverse(found_in(number)), number))
             .collect();
-        found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        let typed = QueryWord::new(last.text.clone(), true);
+        found.retain(|&(_, Reverse(count), _)| count > 0);
+        if found.len() < MAX_SUGGESTIONS && typed.typos > 0 {
+            let with_typos = self.matching_words(&typed).into_iter();
+            found.extend(
+                with_typos
+                    .filter(|(_, how)| how.typos > 0)
+                    .map(|(number, how)| (how.typos, Reverse(found_in(number)), number))
+                    .filter(|&(_, Reverse(count), _)| count > 0),
+            );
+        }
+        let term = |number: u32| &*self.words[number as usize].0;
+        found.sort_unstable_by(|a, b| (a.0, a.1, term(a.2)).cmp(&(b.0, b.1, term(b.2))));
         found
             .into_iter()
             .take(MAX_SUGGESTIONS)
-            .map(|(_, term)| format!("{head}{term}"))
+            .map(|(_, _, number)| format!("{head}{}", term(number)))
             .collect()
     }
 }
@@ -500,7 +521,8 @@ impl Candidate {
     fn of(sort: SearchSort, search: &Search, slot: u32, score: Score) -> Candidate {
         let primary = match sort {
             SearchSort::Relevance => {
-                (u64::from(score.typos) << 32)
+                (u64::from(score.typos) << 48)
+                    | (u64::from(score.apart) << 32)
                     | (u64::from(score.fields) << 16)
                     | u64::from(score.prefixes)
             }

@@ -27,14 +27,8 @@ fn op(pim_offset: i64, product: &pim::Product) -> Op {
     }
 }
 
-fn sample() -> Search {
+fn catalog(products: &[pim::Product]) -> Search {
     let mut search = Search::default();
-    let products = [
-        product("a", "Red shoe", "shoes", "for running", 5000),
-        product("b", "Blue shirt", "shirts", "a shoe print on it", 2000),
-        product("c", "Running trainers", "shoes", "light", 9000),
-        product("d", "Shoehorn", "tools", "for any shoe", 500),
-    ];
     let ops: Vec<Op> = products
         .iter()
         .enumerate()
@@ -42,6 +36,15 @@ fn sample() -> Search {
         .collect();
     search.apply_batch(&ops);
     search
+}
+
+fn sample() -> Search {
+    catalog(&[
+        product("a", "Red shoe", "shoes", "for running", 5000),
+        product("b", "Blue shirt", "shirts", "a shoe print on it", 2000),
+        product("c", "Running trainers", "shoes", "light", 9000),
+        product("d", "Shoehorn", "tools", "for any shoe", 500),
+    ])
 }
 
 fn request(q: &str) -> Request<'_> {
@@ -144,13 +147,16 @@ fn snapshot_round_trip_answers_the_same() {
         topic_id: "t".into(),
         cluster_id: "c".into(),
     };
+    // Without its word pairs, "0" would rank first (by id).
+    search.apply(&op(10, &product("0", "Shoe red", "", "", 1)));
     let bytes = snapshot::serialize(&identity, &search);
     let loaded: Search = snapshot::read(&bytes, &identity, 100).expect("loads");
-    for q in ["shoe", "sh", "runing", ""] {
+    assert_eq!(ids(&loaded, &request("red shoe")), ["a", "0"]);
+    for q in ["shoe", "sh", "runing", "", "sheoh"] {
         assert_eq!(ids(&loaded, &request(q)), ids(&search, &request(q)));
     }
     assert_eq!(loaded.suggest("s"), search.suggest("s"));
-    assert_eq!(loaded.offset(), 9);
+    assert_eq!(loaded.offset(), 10);
 }
 
 #[test]
@@ -171,4 +177,74 @@ fn a_product_moved_to_another_category_is_counted_and_filtered_there() {
     tools.category = Some("shoes");
     assert_eq!(ids(&search, &tools), ["c"]);
     assert_eq!(search.len(), 4);
+}
+
+#[test]
+fn neighbouring_words_rank_above_words_apart_and_below_typos() {
+    let search = catalog(&[
+        product("apart", "Shoe with red laces", "misc", "", 100),
+        product("category", "Boot", "red shoe", "", 100),
+        product("described", "Red", "misc", "a red shoe", 100),
+        product("near", "Red shoe", "misc", "", 100),
+        product("reversed", "Shoe, red", "misc", "", 100),
+    ]);
+    // Neighbours in the name or category, in order, rank first, even in a worse field; the
+    // description's neighbours do not count.
+    assert_eq!(
+        ids(&search, &request("red shoe ")),
+        ["near", "category", "apart", "reversed", "described"]
+    );
+    let typos = catalog(&[
+        product("typo", "Waterprof jacket", "", "", 100),
+        product("apart", "Jacket, waterproof", "", "", 100),
+    ]);
+    assert_eq!(
+        ids(&typos, &request("waterproof jacket")),
+        ["apart", "typo"]
+    );
+}
+
+#[test]
+fn proximity_follows_changes_and_counts_every_pair() {
+    let mut search = catalog(&[
+        product("a", "Shoe red", "", "", 100),
+        product("b", "Red shoe", "", "", 100),
+    ]);
+    assert_eq!(ids(&search, &request("red shoe")), ["b", "a"]);
+    search.apply(&op(5, &product("b", "Shoe red", "", "", 100)));
+    assert_eq!(ids(&search, &request("red shoe")), ["a", "b"]);
+    let three = catalog(&[
+        product("none", "Big shoe red", "", "", 100),
+        product("one", "Big red laces shoe", "", "", 100),
+        product("two", "Big red shoe", "", "", 100),
+    ]);
+    // The last word typed as a prefix counts too: "sho" with "shoe".
+    assert_eq!(ids(&three, &request("big red sho")), ["two", "one", "none"]);
+}
+
+#[test]
+fn word_pairs_move_with_a_product_to_another_categorys_chunk() {
+    let mut search = catalog(&[
+        product("a", "Shoe red", "x", "", 100),
+        product("b", "Red shoe", "x", "", 100),
+    ]);
+    // b leaves its slot for one in a chunk of "y"; c, apart, takes the slot b left.
+    search.apply(&op(5, &product("b", "Red shoe", "y", "", 100)));
+    search.apply(&op(6, &product("c", "Shoe, red", "x", "", 100)));
+    assert_eq!(ids(&search, &request("red shoe")), ["b", "a", "c"]);
+    assert_eq!(ids(&search, &request("red sh")), ["b", "a", "c"]);
+}
+
+#[test]
+fn the_last_word_typed_matches_starts_within_its_typos() {
+    let search = sample();
+    assert_eq!(ids(&search, &request("sheoh")), ["d"]);
+    assert!(ids(&search, &request("sheoh ")).is_empty());
+    // d's name starts with "shoeh", a typo of "shoes": a typo in the name, above b's in its
+    // description; a and c hold "shoes" itself.
+    assert_eq!(ids(&search, &request("shoes")), ["a", "c", "d", "b"]);
+    assert_eq!(search.suggest("sheoh"), ["shoehorn"]);
+    // Completions without typos first, then by how many products hold them.
+    assert_eq!(search.suggest("shoes"), ["shoes", "shoe", "shoehorn"]);
+    assert_eq!(search.suggest("blue shoez"), ["blue shoe"]);
 }

@@ -1,6 +1,6 @@
 //! The matching rules of search, written once: how a text becomes words, how many typos a word
-//! may have, and when a query word matches a word of a product. tests/search_reference.py follows
-//! them in plain Python.
+//! may have, and when a query word matches a word of a product. tests/support/reference_search.py
+//! follows them in plain Python.
 
 /// A word of a text: lowercased letters and digits, and where it stood in UTF-16 code units
 /// (what the storefront's JavaScript strings index by).
@@ -85,7 +85,8 @@ impl QueryWord {
     }
 
     /// How this query word matches the product word `term`, if it does: the same word, the
-    /// start of it (last word only), or within the typos its length allows.
+    /// start of it (last word only), or within the typos its length allows, the last word
+    /// also as the start of it (`sheoh` starts "shoehorn" with one typo). The best way counts.
     pub fn matches(&self, term: &str) -> Option<Match> {
         if term == self.text {
             return Some(Match {
@@ -102,21 +103,46 @@ impl QueryWord {
         if self.typos == 0 {
             return None;
         }
-        let distance = bounded_distance(&self.chars, term, self.typos)?;
-        Some(Match {
-            typos: distance,
+        let found = bounded_distances(&self.chars, term, self.typos);
+        let whole = found.whole.map(|typos| Match {
+            typos,
             prefix: false,
-        })
+        });
+        let start = found.prefix.filter(|_| self.last).map(|typos| Match {
+            typos,
+            prefix: true,
+        });
+        whole.into_iter().chain(start).min()
     }
 }
 
 /// The optimal string alignment distance between `a` and `b` (insertions, deletions,
 /// substitutions and swaps of neighbours, each one typo), if it is at most `most`.
 pub fn bounded_distance(a: &[char], b: &str, most: u8) -> Option<u8> {
-    let b: Vec<char> = b.chars().collect();
+    bounded_distances(a, b, most).whole
+}
+
+/// Distances from a query word to a product word, each if within the typos allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Distances {
+    /// To the whole word.
+    pub whole: Option<u8>,
+    /// To the nearest start of it (the whole word included).
+    pub prefix: Option<u8>,
+}
+
+/// The optimal string alignment distances from `a` to `b` and to the nearest prefix of `b`, each
+/// if at most `most`: one table, whose last row holds the distance to every prefix of `b`.
+pub fn bounded_distances(a: &[char], b: &str, most: u8) -> Distances {
+    let none = Distances {
+        whole: None,
+        prefix: None,
+    };
     let most = most as usize;
-    if a.len().abs_diff(b.len()) > most {
-        return None;
+    // A prefix longer than `a` by more than `most` is too far, and so is the rest of `b`.
+    let b: Vec<char> = b.chars().take(a.len() + most + 1).collect();
+    if b.len() + most < a.len() {
+        return none;
     }
     let width = b.len() + 1;
     let mut rows = vec![0usize; 3 * width];
@@ -142,12 +168,19 @@ pub fn bounded_distance(a: &[char], b: &str, most: u8) -> Option<u8> {
             rows[row + j] = value;
             best = best.min(value);
         }
+        // The rows' least cells never decrease: past `most`, no row below comes within it.
         if best > most {
-            return None;
+            return none;
         }
     }
-    let distance = rows[(a.len() % 3) * width + b.len()];
-    (distance <= most).then_some(distance as u8)
+    let last = &rows[(a.len() % 3) * width..][..width];
+    let within = |distance: usize| (distance <= most).then_some(distance as u8);
+    // Cut at a.len() + most + 1 characters, `b` was whole if it is at most a.len() + most long.
+    let whole = (b.len() <= a.len() + most).then(|| last[b.len()]);
+    Distances {
+        whole: whole.and_then(within),
+        prefix: last.iter().copied().min().and_then(within),
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +209,28 @@ mod tests {
         assert_eq!(distance("shoe", "shirt"), None);
         assert_eq!(distance("kitten", "sitting"), None);
         assert_eq!(distance("kitten", "sittin"), Some(2));
+    }
+
+    #[test]
+    fn the_last_word_matches_starts_within_its_typos() {
+        let chars: Vec<char> = "sheoh".chars().collect();
+        let found = bounded_distances(&chars, "shoehorn", 1);
+        assert_eq!((found.whole, found.prefix), (None, Some(1)));
+        let typed = |text: &str, last: bool| QueryWord::new(text.into(), last);
+        let one = Match {
+            typos: 1,
+            prefix: true,
+        };
+        assert_eq!(typed("sheoh", true).matches("shoehorn"), Some(one));
+        assert_eq!(typed("sheoh", false).matches("shoehorn"), None);
+        // Two edits from "shoeh": too many for five letters; nine allow them.
+        assert_eq!(typed("sheoo", true).matches("shoehorn"), None);
+        let two = typed("wtaerprofo", true).matches("waterproofing");
+        assert_eq!(two.map(|m| (m.typos, m.prefix)), Some((2, true)));
+        // The whole word with a typo beats a start with as many.
+        let whole = typed("boots", true).matches("boot");
+        assert_eq!(whole.map(|m| (m.typos, m.prefix)), Some((1, false)));
+        assert_eq!(typed("shoe", true).matches("sheohorn"), None);
     }
 
     #[test]
