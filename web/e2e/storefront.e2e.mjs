@@ -627,7 +627,7 @@ async function notFoundPages(page, viewport) {
 async function errorWords(page) {
   step = "error words";
   await page.goto(BASE);
-  await page.waitForSelector(".results .card");
+  await stockShown(page);
   const failing = (url) => url.pathname.startsWith("/api/v1/cart/items/");
   await page.route(failing, (route) =>
     route.fulfill({
@@ -653,7 +653,7 @@ async function errorWords(page) {
 async function feedbackBelowTheFold(page, viewport) {
   step = `feedback (${viewport})`;
   await page.goto(`${BASE}/?page=2`);
-  await page.waitForSelector(".results .card");
+  await stockShown(page);
   const before = await badge(page);
   const button = page.locator(".results .card:not(:has(button[disabled])) button").last();
   await button.scrollIntoViewIfNeeded();
@@ -674,6 +674,16 @@ async function feedbackBelowTheFold(page, viewport) {
   check((await page.textContent("#messages")).includes("in the cart"), "the toast says it");
   await shot(page, `feedback-${viewport}`);
   log("added from below the fold: pending state, then the badge (sticky header) and a toast are in sight");
+}
+
+/** Waits until every card says its stock: the cards are drawn again once it is known. */
+async function stockShown(page) {
+  await page.waitForSelector(".results .card");
+  await eventually(
+    async () =>
+      page.$$eval(".results .card", (all) => all.every((c) => c.querySelector(".stock")?.textContent)),
+    "the cards' stock lines",
+  );
 }
 
 /** The stock label a shopper should see for `available` units. */
