@@ -1,5 +1,6 @@
 //! The catalog projection: enabled products and their order indexes by id, (price, id) and
-//! (name, id). Products are shared between the two copies of the swap, so only indexes are doubled.
+//! (name, id). Products are shared between the two copies of the swap, so only indexes are doubled,
+//! and with the search model (`interned`).
 //!
 //! Why it is laid out as it is (apply rate and memory at a million products):
 //! - A product is one allocation: a reference count, where its id and name sit, and its encoded
