@@ -1,5 +1,6 @@
 //! The catalog projection: enabled products and their order indexes by id, (price, id) and
-//! (name, id). Products are shared between the two copies of the swap, so only indexes are doubled.
+//! (name, id). Products are shared between the two copies of the swap, so only indexes are doubled,
+//! and with the search model (`interned`).
 //!
 //! Why it is laid out as it is (apply rate and memory at a million products):
 //! - A product is one allocation: a reference count, where its id and name sit, and its encoded
@@ -13,6 +14,7 @@
 
 pub mod encode;
 pub mod fold;
+pub mod interned;
 
 use crate::codec::{catalog, pim, varint_len, DecodeError, Field, FieldReader};
 use crate::order_index::{prefetch_lines, Order, OrderIndex};
@@ -69,32 +71,31 @@ impl Product {
         Product(ThinArc::from_header_and_slice(keys, &bytes))
     }
 
+    /// The product `keys` and `view` describe, changed at pim offset `version`: the one
+    /// interned for the process if its bytes are the same (`interned`), else a new one.
+    fn shared(keys: Keys, view: &[u8], version: i64) -> Product {
+        let id = &view[keys.id_at as usize..(keys.id_at + keys.id_len) as usize];
+        // SAFETY: `canonical_keys` checked that the id is UTF-8.
+        let id = unsafe { std::str::from_utf8_unchecked(id) };
+        interned::shared(id, view, version, || Product::new(keys, view))
+    }
+
     /// Builds the stored form from a pim product: its fields 1-8 are the view.
     pub fn from_pim(product: &pim::Product) -> Product {
-        let view = catalog::ProductView {
-            id: product.id.clone(),
-            price: product.price,
-            name: product.name.clone(),
-            description: product.description.clone(),
-            longtext: product.longtext.clone(),
-            category: product.category.clone(),
-            small_image_url: product.small_image_url.clone(),
-            large_image_url: product.large_image_url.clone(),
-            popularity: None,
-        }
-        .encode_to_vec();
+        let view = pim_view(product);
         let keys = canonical_keys(&view, Text::All).expect("prost encodes a view canonically");
         Product::new(keys.keys, &view)
     }
 
-    /// Rebuilds a product from a view saved in a snapshot: it must be encoded as prost encodes
-    /// it, with an id. Only the id and the name, which are compared as strings, are checked to be
-    /// UTF-8: the snapshot's checksum already vouches for the bytes that were written, which were
-    /// checked when their event was applied, and that is most of the time a load takes.
-    pub fn from_view(view: &[u8]) -> Result<Product, DecodeError> {
+    /// Rebuilds a product from a view saved in a snapshot taken at pim offset `version`: it must
+    /// be encoded as prost encodes it, with an id. Only the id and the name, which are compared
+    /// as strings, are checked to be UTF-8: the snapshot's checksum already vouches for the bytes
+    /// that were written, which were checked when their event was applied, and that is most of the
+    /// time a load takes.
+    pub fn from_view(view: &[u8], version: i64) -> Result<Product, DecodeError> {
         match canonical_keys(view, Text::Keys) {
             Some(found) if !found.disabled && found.keys.id_len > 0 => {
-                Ok(Product::new(found.keys, view))
+                Ok(Product::shared(found.keys, view, version))
             }
             _ => Err(DecodeError("not a product view".into())),
         }
@@ -166,7 +167,7 @@ impl Product {
 
 impl PartialEq for Product {
     fn eq(&self, other: &Product) -> bool {
-        self.view() == other.view()
+        self.same(other) || self.view() == other.view()
     }
 }
 
@@ -180,6 +181,22 @@ impl std::fmt::Debug for Product {
             .field("price", &self.price())
             .finish()
     }
+}
+
+/// A pim product's fields 1-8, encoded as a `ProductView`.
+fn pim_view(product: &pim::Product) -> Vec<u8> {
+    catalog::ProductView {
+        id: product.id.clone(),
+        price: product.price,
+        name: product.name.clone(),
+        description: product.description.clone(),
+        longtext: product.longtext.clone(),
+        category: product.category.clone(),
+        small_image_url: product.small_image_url.clone(),
+        large_image_url: product.large_image_url.clone(),
+        popularity: None,
+    }
+    .encode_to_vec()
 }
 
 /// Which string fields `canonical_keys` checks to be UTF-8.
@@ -480,9 +497,12 @@ pub fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
         return Err(DecodeError("product has an empty id".into()));
     }
     let change = if product.disabled {
+        interned::forget(&product.id, changed.pim_offset);
         Change::Disable(product.id.as_str().into())
     } else {
-        Change::Upsert(Product::from_pim(&product))
+        let view = pim_view(&product);
+        let keys = canonical_keys(&view, Text::All).expect("prost encodes a view canonically");
+        Change::Upsert(Product::shared(keys.keys, &view, changed.pim_offset))
     };
     Ok(Op {
         offset,
@@ -520,9 +540,10 @@ fn decode_canonical(offset: i64, bytes: &[u8]) -> Option<Op> {
     }
     let change = if found.disabled {
         let id = std::str::from_utf8(&product[at..at + len]).ok()?;
+        interned::forget(id, pim_offset);
         Change::Disable(id.into())
     } else {
-        Change::Upsert(Product::new(found.keys, product))
+        Change::Upsert(Product::shared(found.keys, product, pim_offset))
     };
     Some(Op {
         offset,
@@ -992,7 +1013,7 @@ impl Snapshot for Catalog {
     fn restore(input: &mut Reader<'_>) -> snapshot::Result<Catalog> {
         let offset = input.i64()?;
         let pim_offset = input.i64()?;
-        let saved = SavedEntries::read(input)?;
+        let saved = SavedEntries::read(input, pim_offset)?;
         let by_price = in_saved_order(input, saved.by_price)?;
         let by_name = in_saved_order(input, saved.by_name)?;
         let unsorted = |order: &str| SnapshotError(format!("products are not in {order} order"));
@@ -1018,15 +1039,18 @@ impl SavedEntries {
     /// Rebuilds the saved products and all their entries in one pass. An entry is made while its
     /// product is in the cache, having just been built: made later, in price or name order, each
     /// would wait for its product to come from memory (a cache miss per entry).
-    fn read(input: &mut Reader<'_>) -> snapshot::Result<SavedEntries> {
+    /// Its products are interned at the snapshot's `pim_offset`.
+    fn read(input: &mut Reader<'_>, pim_offset: i64) -> snapshot::Result<SavedEntries> {
         let len = input.len(4 + 8)?;
+        interned::reserve(len);
         let mut saved = SavedEntries {
             by_id: Vec::with_capacity(len),
             by_price: Vec::with_capacity(len),
             by_name: Vec::with_capacity(len),
         };
         for _ in 0..len {
-            let product = Product::from_view(input.blob()?).map_err(|err| SnapshotError(err.0))?;
+            let product = Product::from_view(input.blob()?, pim_offset)
+                .map_err(|err| SnapshotError(err.0))?;
             saved.by_price.push(Some(PriceEntry::of(&product)));
             saved.by_name.push(Some(NameEntry::of(&product)));
             saved.by_id.push(IdEntry {
@@ -1223,7 +1247,7 @@ mod tests {
                 Change::Upsert(product) => product,
                 _ => unreachable!(),
             };
-            assert_eq!(Product::from_view(product.view()).unwrap(), product);
+            assert_eq!(Product::from_view(product.view(), 0).unwrap(), product);
             product.0.slice.len() - product.view().len()
         };
         assert_eq!(extra("Lorem Ipsum"), 0);

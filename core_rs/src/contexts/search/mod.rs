@@ -444,13 +444,15 @@ impl Snapshot for Search {
             search.category(input.str()?);
         }
         let slots = input.len(1)?;
+        catalog::interned::reserve(slots);
         search.docs.resize(slots, None);
         search.slots.reserve(&search.docs, slots);
         for slot in 0..slots as u32 {
             if input.u8()? == 0 {
                 continue;
             }
-            let product = Product::from_view(input.blob()?).map_err(|err| refuse(&err.0))?;
+            let product = Product::from_view(input.blob()?, search.pim_offset)
+                .map_err(|err| refuse(&err.0))?;
             let category = input.u32()?;
             if category as usize >= search.categories.len()
                 || search.slots.get(&search.docs, product.id()).is_some()

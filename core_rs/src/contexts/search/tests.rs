@@ -248,3 +248,53 @@ fn the_last_word_typed_matches_starts_within_its_typos() {
     assert_eq!(search.suggest("shoes"), ["shoes", "shoe", "shoehorn"]);
     assert_eq!(search.suggest("blue shoez"), ["blue shoe"]);
 }
+
+/// A bridged catalog_internal message changing `product` at `pim_offset`.
+fn bridged(pim_offset: i64, product: &pim::Product) -> Vec<u8> {
+    use crate::codec::catalog::{internal_message::Event, InternalMessage, ProductChanged};
+    use prost::Message;
+    InternalMessage {
+        event: Some(Event::ProductChanged(ProductChanged {
+            product: Some(product.clone()),
+            pim_offset,
+        })),
+    }
+    .encode_to_vec()
+}
+
+/// The product the search holds under `id`.
+fn held(search: &Search, id: &str) -> Product {
+    let slot = search.slots.get(&search.docs, id).expect("indexed");
+    search.product_doc(slot).product.clone()
+}
+
+#[test]
+fn the_catalog_and_the_search_hold_one_copy_of_each_product() {
+    let events = [
+        bridged(1, &product("shared-a", "Oak table", "tables", "solid", 100)),
+        bridged(2, &product("shared-b", "Pine table", "tables", "", 90)),
+        bridged(3, &product("shared-a", "Oak table", "tables", "oiled", 120)),
+    ];
+    let (mut shop, mut search) = (catalog::Catalog::new(), Search::default());
+    for (offset, bytes) in events.iter().enumerate() {
+        shop.apply(&catalog::decode(offset as i64, bytes).expect("decodes"));
+        search.apply(&<Search as Model>::decode(offset as i64, bytes).expect("decodes"));
+    }
+    for id in ["shared-a", "shared-b"] {
+        assert!(shop.get(id).expect("enabled").same(&held(&search, id)));
+    }
+    // Loaded from their snapshots, they share them again.
+    let identity = Identity {
+        topic: "t".into(),
+        topic_id: "t".into(),
+        cluster_id: "c".into(),
+    };
+    let shop: catalog::Catalog =
+        snapshot::read(&snapshot::serialize(&identity, &shop), &identity, 2).expect("loads");
+    let search: Search =
+        snapshot::read(&snapshot::serialize(&identity, &search), &identity, 2).expect("loads");
+    assert!(shop
+        .get("shared-a")
+        .expect("enabled")
+        .same(&held(&search, "shared-a")));
+}
