@@ -28,15 +28,17 @@ struct Buckets<'a> {
     /// The slots of the ranks made so far, when the word matched several indexed words (their
     /// postings overlap); None for one word, whose postings by best field are the buckets.
     seen: Option<RoaringBitmap>,
+    /// Every slot of each indexed word matched (`Postings::any`).
+    words: Vec<&'a RoaringBitmap>,
 }
 
 impl<'a> Buckets<'a> {
-    /// Every slot the word matches: one union of all its postings.
-    fn all(&self) -> RoaringBitmap {
-        self.ranks
-            .iter()
-            .flat_map(|(_, postings)| postings.iter().copied())
-            .union()
+    /// Every slot the word matches: the index's own bitmap for one matched word, else a union.
+    fn all(&self) -> Cow<'a, RoaringBitmap> {
+        match self.words[..] {
+            [one] => Cow::Borrowed(one),
+            _ => Cow::Owned(self.words.iter().copied().union()),
+        }
     }
 
     /// The score of bucket `i`, known before it is made.
@@ -139,9 +141,29 @@ impl<'a> Level<'a> {
     }
 }
 
+/// The slots in all of `sets`, intersected smallest first (each step then costs at most the
+/// smaller side, and an empty one ends it); None for no sets.
+fn intersection<'a>(mut sets: Vec<Cow<'a, RoaringBitmap>>) -> Option<Cow<'a, RoaringBitmap>> {
+    sets.sort_unstable_by_key(|set| set.len());
+    let mut sets = sets.into_iter();
+    let smallest = sets.next()?;
+    let mut rest = sets.peekable();
+    if rest.peek().is_none() {
+        return Some(smallest);
+    }
+    let mut all = smallest.into_owned();
+    for set in rest {
+        if all.is_empty() {
+            break;
+        }
+        all &= &*set;
+    }
+    Some(Cow::Owned(all))
+}
+
 /// What a query matches: every slot matching all its words, and their groups by score.
 pub struct Matched<'a> {
-    pub all: RoaringBitmap,
+    pub all: Cow<'a, RoaringBitmap>,
     /// A level per query word; none for no words.
     levels: Vec<Level<'a>>,
 }
@@ -150,7 +172,7 @@ impl<'a> Matched<'a> {
     /// The slots of `all` by score, best first, each group made when it is read.
     pub fn into_groups(self) -> impl Iterator<Item = (Score, RoaringBitmap)> + 'a {
         let Matched { all, mut levels } = self;
-        let mut whole = levels.is_empty().then_some(all);
+        let mut whole = levels.is_empty().then(|| all.into_owned());
         let mut next = 0;
         std::iter::from_fn(move || {
             if let Some(all) = whole.take() {
@@ -172,10 +194,8 @@ impl Search {
             .iter()
             .map(|variants| Level::new(self.buckets(variants)))
             .collect();
-        let all = match levels.is_empty() {
-            true => self.all_slots().clone(),
-            false => levels.iter().map(|level| level.word.all()).intersection(),
-        };
+        let all = intersection(levels.iter().map(|level| level.word.all()).collect())
+            .unwrap_or(Cow::Borrowed(self.all_slots()));
         if levels.len() > 1 {
             let proximity = Level::new(self.proximity(&variants, &all));
             levels.insert(levels.len() - 1, proximity);
@@ -185,19 +205,21 @@ impl Search {
 
     /// The slots matching every one of `words` (none for no words), without their scores.
     pub(super) fn matching(&self, words: &[QueryWord]) -> RoaringBitmap {
-        words
+        let sets = words
             .iter()
-            .map(|word| self.buckets(&self.matching_words(word)).all())
-            .intersection()
+            .map(|word| self.buckets(&self.matching_words(word)).all());
+        intersection(sets.collect()).map_or_else(RoaringBitmap::new, Cow::into_owned)
     }
 
     /// The postings a query word matches (its `variants`), by the rank of the match (`rank`),
     /// best first.
     fn buckets(&self, variants: &[(u32, Match)]) -> Buckets<'_> {
         let mut by_rank: BTreeMap<u8, Vec<&RoaringBitmap>> = BTreeMap::new();
+        let mut words = Vec::with_capacity(variants.len());
         for &(number, found) in variants {
             let postings = &self.words[number as usize].1;
-            for (field, slots) in postings.fields.iter().enumerate() {
+            words.push(postings.any());
+            for (field, slots) in postings.fields().iter().enumerate() {
                 if !slots.is_empty() {
                     by_rank.entry(rank(found, field)).or_default().push(slots);
                 }
@@ -209,6 +231,7 @@ impl Search {
             // A word's postings are split by the best field holding it already: one matched word
             // needs no work, several a union per rank less the slots of better ranks.
             seen: (variants.len() > 1).then(RoaringBitmap::new),
+            words,
         }
     }
 
@@ -234,6 +257,7 @@ impl Search {
             ranks: Vec::new(),
             made,
             seen: None,
+            words: Vec::new(),
         }
     }
 

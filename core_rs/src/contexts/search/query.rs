@@ -253,7 +253,7 @@ impl Search {
     pub fn search(&self, request: &Request<'_>) -> Hits<'_> {
         let words = query_words(request.q);
         let matched = self.matched(&words);
-        let all = &matched.all;
+        let all: &RoaringBitmap = &matched.all;
         let selected = request.category.and_then(|name| self.category_number(name));
         let in_category = request.category.map(|_| match selected {
             Some(n) => all & &self.in_category[n as usize],
