@@ -30,6 +30,8 @@ struct Buckets<'a> {
     seen: Option<RoaringBitmap>,
     /// Every slot of each indexed word matched (`Postings::any`).
     words: Vec<&'a RoaringBitmap>,
+    /// The slots the buckets are cut to, if any (those matching the whole query).
+    within: Option<RoaringBitmap>,
 }
 
 impl<'a> Buckets<'a> {
@@ -53,7 +55,7 @@ impl<'a> Buckets<'a> {
     fn get(&mut self, i: usize) -> Option<&mut Group<'a>> {
         while self.made.len() <= i {
             let (rank, postings) = self.ranks.get(self.made.len())?;
-            let slots = match &mut self.seen {
+            let mut slots = match &mut self.seen {
                 None => Cow::Borrowed(postings[0]),
                 Some(seen) => {
                     let mut slots = postings.iter().copied().union();
@@ -62,6 +64,9 @@ impl<'a> Buckets<'a> {
                     Cow::Owned(slots)
                 }
             };
+            if let Some(within) = &self.within {
+                slots = Cow::Owned(&*slots & within);
+            }
             self.made.push((unpack(*rank), slots));
         }
         self.made.get_mut(i)
@@ -109,7 +114,9 @@ impl<'a> Level<'a> {
             self.push_pair(below, 0, 0);
         }
         while let Some(&Reverse((score, _, _))) = self.pairs.peek() {
-            let mut parts = Vec::new();
+            // The pairs' parts are disjoint and mostly few and small: added in place, not by a
+            // union of them all (which turns every container into a bitmap and back).
+            let mut slots = RoaringBitmap::new();
             while let Some(&Reverse((same, i, j))) = self.pairs.peek() {
                 if same != score {
                     break;
@@ -117,13 +124,16 @@ impl<'a> Level<'a> {
                 self.pairs.pop();
                 let lower = &group(below, i).expect("a queued pair's group").1;
                 let bucket = &self.word.get(j).expect("a queued pair's bucket").1;
-                parts.push(&**lower & &**bucket);
+                let part = &**lower & &**bucket;
+                match slots.is_empty() {
+                    true => slots = part,
+                    false => slots |= part,
+                }
                 self.push_pair(below, i, j + 1);
                 if j == 0 {
                     self.push_pair(below, i + 1, 0);
                 }
             }
-            let slots = parts.union();
             if !slots.is_empty() {
                 self.groups.push((score, Cow::Owned(slots)));
                 return true;
@@ -197,6 +207,9 @@ impl Search {
         let all = intersection(levels.iter().map(|level| level.word.all()).collect())
             .unwrap_or(Cow::Borrowed(self.all_slots()));
         if levels.len() > 1 {
+            // The first word's buckets cut to the matches: every group above is made from them,
+            // so each intersection has a side no larger than the result.
+            levels[0].word.within = Some(all.clone().into_owned());
             let proximity = Level::new(self.proximity(&variants, &all));
             levels.insert(levels.len() - 1, proximity);
         }
@@ -232,6 +245,7 @@ impl Search {
             // needs no work, several a union per rank less the slots of better ranks.
             seen: (variants.len() > 1).then(RoaringBitmap::new),
             words,
+            within: None,
         }
     }
 
@@ -258,6 +272,7 @@ impl Search {
             made,
             seen: None,
             words: Vec::new(),
+            within: None,
         }
     }
 

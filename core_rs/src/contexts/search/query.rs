@@ -399,10 +399,17 @@ impl Search {
                 }
             };
             let mut found: Vec<Candidate> = Vec::with_capacity(room);
+            // Once cut back, the worst kept: a candidate after it cannot make the page.
+            let mut worst: Option<Candidate> = None;
             slots.iter().for_each(|slot| {
-                found.push(Candidate::of(sort, self, slot, score));
+                let candidate = Candidate::of(sort, self, slot, score);
+                if worst.as_ref().is_some_and(|w| order(&candidate, w).is_ge()) {
+                    return;
+                }
+                found.push(candidate);
                 if found.len() == room {
                     keep_best(&mut found);
+                    worst = found.iter().max_by(|a, b| order(a, b)).copied();
                 }
             });
             keep_best(&mut found);
@@ -511,6 +518,7 @@ pub fn price_bucket(price: i64) -> usize {
 
 /// A result as it is ordered: its sort key and the first bytes of its id as numbers (the id's from
 /// a dense array read in slot order), which decide most comparisons without reading its doc.
+#[derive(Clone, Copy)]
 struct Candidate {
     primary: u64,
     id_key: u64,
