@@ -230,10 +230,8 @@ impl Search {
     /// The dictionary's words `word` matches (by number), and how.
     pub(super) fn matching_words(&self, word: &QueryWord) -> Variants {
         if word.typos > 0 {
-            let numbered = self.words().enumerate();
-            return numbered
-                .filter_map(|(number, (term, _))| Some((number as u32, word.matches(term)?)))
-                .collect();
+            let sorted = self.sorted.iter().map(|(term, &number)| (&**term, number));
+            return text::typo_matches(word, sorted);
         }
         if word.last {
             return self
