@@ -14,6 +14,10 @@ use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
+/// A query's first word's buckets are cut to its matches when it has more than this many times
+/// as many slots.
+const CUT_BELOW: u64 = 8;
+
 /// A group: the slots of one score.
 type Group<'a> = (Score, Cow<'a, RoaringBitmap>);
 
@@ -204,12 +208,16 @@ impl Search {
             .iter()
             .map(|variants| Level::new(self.buckets(variants)))
             .collect();
-        let all = intersection(levels.iter().map(|level| level.word.all()).collect())
-            .unwrap_or(Cow::Borrowed(self.all_slots()));
+        let sets: Vec<Cow<'_, RoaringBitmap>> = levels.iter().map(|l| l.word.all()).collect();
+        let first = sets.first().map_or(0, |slots| slots.len());
+        let all = intersection(sets).unwrap_or(Cow::Borrowed(self.all_slots()));
         if levels.len() > 1 {
-            // The first word's buckets cut to the matches: every group above is made from them,
-            // so each intersection has a side no larger than the result.
-            levels[0].word.within = Some(all.clone().into_owned());
+            // The first word's buckets cut to the matches when those are few beside them: every
+            // group above is made from them, so each intersection has a side no larger than the
+            // result (when the result is most of the word's slots, cutting costs more than it saves).
+            if all.len() * CUT_BELOW < first {
+                levels[0].word.within = Some(all.clone().into_owned());
+            }
             let proximity = Level::new(self.proximity(&variants, &all));
             levels.insert(levels.len() - 1, proximity);
         }
