@@ -162,11 +162,7 @@ pub fn per_chunk(slots: &RoaringBitmap, mut count: impl FnMut(u32, u32)) {
             let len = usize::from(read_u16(bytes, 10 + 4 * n)) + 1;
             let first = (key << 16) / CHUNK;
             if len > ARRAY_MOST {
-                for (chunk, &bits) in (first..).zip(&bytes[at..at + BITMAP_BYTES]) {
-                    if bits != 0 {
-                        count(chunk, bits.count_ones());
-                    }
-                }
+                per_chunk_of_bits(&bytes[at..at + BITMAP_BYTES], first, &mut count);
                 at += BITMAP_BYTES;
             } else {
                 for value in bytes[at..at + 2 * len].chunks_exact(2) {
@@ -179,6 +175,21 @@ pub fn per_chunk(slots: &RoaringBitmap, mut count: impl FnMut(u32, u32)) {
             }
         }
     });
+}
+
+/// Calls `count(chunk, n)` for each chunk of a bitmap container's `bits` (a byte a chunk, the
+/// first `first`) holding n slots; eight chunks at a time past those holding none.
+fn per_chunk_of_bits(bits: &[u8], first: u32, count: &mut impl FnMut(u32, u32)) {
+    for (eight, at) in bits.chunks_exact(8).zip((first..).step_by(8)) {
+        if u64::from_le_bytes(eight.try_into().expect("eight bytes")) == 0 {
+            continue;
+        }
+        for (chunk, &byte) in (at..).zip(eight) {
+            if byte != 0 {
+                count(chunk, byte.count_ones());
+            }
+        }
+    }
 }
 
 fn read_u16(bytes: &[u8], at: usize) -> u16 {

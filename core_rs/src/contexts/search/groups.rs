@@ -14,6 +14,10 @@ use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
+/// A query's first word's buckets are cut to its matches when it has more than this many times
+/// as many slots.
+const CUT_BELOW: u64 = 8;
+
 /// A group: the slots of one score.
 type Group<'a> = (Score, Cow<'a, RoaringBitmap>);
 
@@ -28,15 +32,19 @@ struct Buckets<'a> {
     /// The slots of the ranks made so far, when the word matched several indexed words (their
     /// postings overlap); None for one word, whose postings by best field are the buckets.
     seen: Option<RoaringBitmap>,
+    /// Every slot of each indexed word matched (`Postings::any`).
+    words: Vec<&'a RoaringBitmap>,
+    /// The slots the buckets are cut to, if any (those matching the whole query).
+    within: Option<RoaringBitmap>,
 }
 
 impl<'a> Buckets<'a> {
-    /// Every slot the word matches: one union of all its postings.
-    fn all(&self) -> RoaringBitmap {
-        self.ranks
-            .iter()
-            .flat_map(|(_, postings)| postings.iter().copied())
-            .union()
+    /// Every slot the word matches: the index's own bitmap for one matched word, else a union.
+    fn all(&self) -> Cow<'a, RoaringBitmap> {
+        match self.words[..] {
+            [one] => Cow::Borrowed(one),
+            _ => Cow::Owned(self.words.iter().copied().union()),
+        }
     }
 
     /// The score of bucket `i`, known before it is made.
@@ -51,7 +59,7 @@ impl<'a> Buckets<'a> {
     fn get(&mut self, i: usize) -> Option<&mut Group<'a>> {
         while self.made.len() <= i {
             let (rank, postings) = self.ranks.get(self.made.len())?;
-            let slots = match &mut self.seen {
+            let mut slots = match &mut self.seen {
                 None => Cow::Borrowed(postings[0]),
                 Some(seen) => {
                     let mut slots = postings.iter().copied().union();
@@ -60,6 +68,9 @@ impl<'a> Buckets<'a> {
                     Cow::Owned(slots)
                 }
             };
+            if let Some(within) = &self.within {
+                slots = Cow::Owned(&*slots & within);
+            }
             self.made.push((unpack(*rank), slots));
         }
         self.made.get_mut(i)
@@ -107,7 +118,9 @@ impl<'a> Level<'a> {
             self.push_pair(below, 0, 0);
         }
         while let Some(&Reverse((score, _, _))) = self.pairs.peek() {
-            let mut parts = Vec::new();
+            // The pairs' parts are disjoint and mostly few and small: added in place, not by a
+            // union of them all (which turns every container into a bitmap and back).
+            let mut slots = RoaringBitmap::new();
             while let Some(&Reverse((same, i, j))) = self.pairs.peek() {
                 if same != score {
                     break;
@@ -115,13 +128,16 @@ impl<'a> Level<'a> {
                 self.pairs.pop();
                 let lower = &group(below, i).expect("a queued pair's group").1;
                 let bucket = &self.word.get(j).expect("a queued pair's bucket").1;
-                parts.push(&**lower & &**bucket);
+                let part = &**lower & &**bucket;
+                match slots.is_empty() {
+                    true => slots = part,
+                    false => slots |= part,
+                }
                 self.push_pair(below, i, j + 1);
                 if j == 0 {
                     self.push_pair(below, i + 1, 0);
                 }
             }
-            let slots = parts.union();
             if !slots.is_empty() {
                 self.groups.push((score, Cow::Owned(slots)));
                 return true;
@@ -139,9 +155,29 @@ impl<'a> Level<'a> {
     }
 }
 
+/// The slots in all of `sets`, intersected smallest first (each step then costs at most the
+/// smaller side, and an empty one ends it); None for no sets.
+fn intersection<'a>(mut sets: Vec<Cow<'a, RoaringBitmap>>) -> Option<Cow<'a, RoaringBitmap>> {
+    sets.sort_unstable_by_key(|set| set.len());
+    let mut sets = sets.into_iter();
+    let smallest = sets.next()?;
+    let mut rest = sets.peekable();
+    if rest.peek().is_none() {
+        return Some(smallest);
+    }
+    let mut all = smallest.into_owned();
+    for set in rest {
+        if all.is_empty() {
+            break;
+        }
+        all &= &*set;
+    }
+    Some(Cow::Owned(all))
+}
+
 /// What a query matches: every slot matching all its words, and their groups by score.
 pub struct Matched<'a> {
-    pub all: RoaringBitmap,
+    pub all: Cow<'a, RoaringBitmap>,
     /// A level per query word; none for no words.
     levels: Vec<Level<'a>>,
 }
@@ -150,7 +186,7 @@ impl<'a> Matched<'a> {
     /// The slots of `all` by score, best first, each group made when it is read.
     pub fn into_groups(self) -> impl Iterator<Item = (Score, RoaringBitmap)> + 'a {
         let Matched { all, mut levels } = self;
-        let mut whole = levels.is_empty().then_some(all);
+        let mut whole = levels.is_empty().then(|| all.into_owned());
         let mut next = 0;
         std::iter::from_fn(move || {
             if let Some(all) = whole.take() {
@@ -172,11 +208,16 @@ impl Search {
             .iter()
             .map(|variants| Level::new(self.buckets(variants)))
             .collect();
-        let all = match levels.is_empty() {
-            true => self.all_slots().clone(),
-            false => levels.iter().map(|level| level.word.all()).intersection(),
-        };
+        let sets: Vec<Cow<'_, RoaringBitmap>> = levels.iter().map(|l| l.word.all()).collect();
+        let first = sets.first().map_or(0, |slots| slots.len());
+        let all = intersection(sets).unwrap_or(Cow::Borrowed(self.all_slots()));
         if levels.len() > 1 {
+            // The first word's buckets cut to the matches when those are few beside them: every
+            // group above is made from them, so each intersection has a side no larger than the
+            // result (when the result is most of the word's slots, cutting costs more than it saves).
+            if all.len() * CUT_BELOW < first {
+                levels[0].word.within = Some(all.clone().into_owned());
+            }
             let proximity = Level::new(self.proximity(&variants, &all));
             levels.insert(levels.len() - 1, proximity);
         }
@@ -185,19 +226,21 @@ impl Search {
 
     /// The slots matching every one of `words` (none for no words), without their scores.
     pub(super) fn matching(&self, words: &[QueryWord]) -> RoaringBitmap {
-        words
+        let sets = words
             .iter()
-            .map(|word| self.buckets(&self.matching_words(word)).all())
-            .intersection()
+            .map(|word| self.buckets(&self.matching_words(word)).all());
+        intersection(sets.collect()).map_or_else(RoaringBitmap::new, Cow::into_owned)
     }
 
     /// The postings a query word matches (its `variants`), by the rank of the match (`rank`),
     /// best first.
     fn buckets(&self, variants: &[(u32, Match)]) -> Buckets<'_> {
         let mut by_rank: BTreeMap<u8, Vec<&RoaringBitmap>> = BTreeMap::new();
+        let mut words = Vec::with_capacity(variants.len());
         for &(number, found) in variants {
             let postings = &self.words[number as usize].1;
-            for (field, slots) in postings.fields.iter().enumerate() {
+            words.push(postings.any());
+            for (field, slots) in postings.fields().iter().enumerate() {
                 if !slots.is_empty() {
                     by_rank.entry(rank(found, field)).or_default().push(slots);
                 }
@@ -209,6 +252,8 @@ impl Search {
             // A word's postings are split by the best field holding it already: one matched word
             // needs no work, several a union per rank less the slots of better ranks.
             seen: (variants.len() > 1).then(RoaringBitmap::new),
+            words,
+            within: None,
         }
     }
 
@@ -234,6 +279,8 @@ impl Search {
             ranks: Vec::new(),
             made,
             seen: None,
+            words: Vec::new(),
+            within: None,
         }
     }
 

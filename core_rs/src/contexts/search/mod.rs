@@ -22,7 +22,7 @@ use crate::codec::{DecodeError, Field, FieldReader};
 use crate::projection::Model;
 use crate::snapshot::{self, Reader, Snapshot, SnapshotError, Writer};
 use crate::swap::{replay_by_reapplying, Apply};
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 use std::collections::{BTreeMap, HashMap};
 
 pub use query::{Facets, Hits, Request, SearchSort, PRICE_BUCKETS, SEARCH_SORTS};
@@ -60,25 +60,54 @@ impl Doc {
 /// matches one word of the index finds its slots by rank already split.
 #[derive(Clone, Default)]
 pub struct Postings {
-    pub fields: [RoaringBitmap; 4],
+    fields: [RoaringBitmap; 4],
+    /// The union of `fields`, kept rather than made per query (what a query intersects); not in
+    /// snapshots, made again as one loads.
+    any: RoaringBitmap,
 }
 
 impl Postings {
-    /// How many slots hold the word (the fields' bitmaps are disjoint).
+    /// Postings of the slots of each field (disjoint bitmaps, `FIELDS` order).
+    fn of_fields(fields: [RoaringBitmap; 4]) -> Postings {
+        let any = fields.iter().union();
+        Postings { fields, any }
+    }
+
+    /// The slots holding the word, by the best field holding it.
+    pub fn fields(&self) -> &[RoaringBitmap; 4] {
+        &self.fields
+    }
+
+    /// Every slot holding the word.
+    pub fn any(&self) -> &RoaringBitmap {
+        &self.any
+    }
+
+    fn insert(&mut self, field: usize, slot: u32) {
+        self.fields[field].insert(slot);
+        self.any.insert(slot);
+    }
+
+    fn remove(&mut self, slot: u32) {
+        if self.any.remove(slot) {
+            self.fields
+                .iter_mut()
+                .for_each(|bitmap| _ = bitmap.remove(slot));
+        }
+    }
+
+    /// How many slots hold the word.
     pub fn len(&self) -> u64 {
-        self.fields.iter().map(RoaringBitmap::len).sum()
+        self.any.len()
     }
 
     /// How many of `slots` hold the word.
     pub fn intersection_len(&self, slots: &RoaringBitmap) -> u64 {
-        self.fields
-            .iter()
-            .map(|field| field.intersection_len(slots))
-            .sum()
+        self.any.intersection_len(slots)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.fields.iter().all(RoaringBitmap::is_empty)
+        self.any.is_empty()
     }
 }
 
@@ -291,7 +320,7 @@ impl Search {
         for (word, fields) in product_words(product) {
             let number = self.word_number(word);
             let best = fields.trailing_zeros() as usize;
-            self.words[number as usize].1.fields[best].insert(slot);
+            self.words[number as usize].1.insert(best, slot);
         }
         for pair in self.pair_numbers(product) {
             self.pairs.insert(pair, slot);
@@ -320,9 +349,7 @@ impl Search {
         self.in_price[query::price_bucket(doc.price)].remove(slot);
         for (word, _) in product_words(&doc.product) {
             let number = self.word_numbers[word.as_str()];
-            for bitmap in &mut self.words[number as usize].1.fields {
-                bitmap.remove(slot);
-            }
+            self.words[number as usize].1.remove(slot);
         }
         for pair in self.pair_numbers(&doc.product) {
             self.pairs.remove(pair, slot);
@@ -361,13 +388,13 @@ impl Search {
         number
     }
 
-    /// Bytes of the bitmaps of the words and word pairs (serialized size, close to what they
-    /// hold in memory).
+    /// Bytes of the bitmaps of the words (their fields' and their union) and word pairs
+    /// (serialized size, close to what they hold in memory).
     pub fn postings_bytes(&self) -> usize {
         let words: usize = self
             .words
             .iter()
-            .flat_map(|(_, postings)| &postings.fields)
+            .flat_map(|(_, postings)| postings.fields.iter().chain([&postings.any]))
             .map(RoaringBitmap::serialized_size)
             .sum();
         words + self.pairs.bytes()
@@ -471,11 +498,12 @@ impl Snapshot for Search {
             .ok_or_else(|| refuse("a chunk of slots holds two categories"))?;
         for number in 0..input.len(4)? as u32 {
             let word: Box<str> = input.str()?.into();
-            let mut postings = Postings::default();
-            for bitmap in &mut postings.fields {
+            let mut fields: [RoaringBitmap; 4] = Default::default();
+            for bitmap in &mut fields {
                 *bitmap = RoaringBitmap::deserialize_from(input.blob()?)
                     .map_err(|_| refuse("a posting list is damaged"))?;
             }
+            let postings = Postings::of_fields(fields);
             if search.word_numbers.insert(word.clone(), number).is_some() {
                 return Err(refuse("a word is saved twice"));
             }

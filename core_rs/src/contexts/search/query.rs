@@ -230,10 +230,8 @@ impl Search {
     /// The dictionary's words `word` matches (by number), and how.
     pub(super) fn matching_words(&self, word: &QueryWord) -> Variants {
         if word.typos > 0 {
-            let numbered = self.words().enumerate();
-            return numbered
-                .filter_map(|(number, (term, _))| Some((number as u32, word.matches(term)?)))
-                .collect();
+            let sorted = self.sorted.iter().map(|(term, &number)| (&**term, number));
+            return text::typo_matches(word, sorted);
         }
         if word.last {
             return self
@@ -253,7 +251,7 @@ impl Search {
     pub fn search(&self, request: &Request<'_>) -> Hits<'_> {
         let words = query_words(request.q);
         let matched = self.matched(&words);
-        let all = &matched.all;
+        let all: &RoaringBitmap = &matched.all;
         let selected = request.category.and_then(|name| self.category_number(name));
         let in_category = request.category.map(|_| match selected {
             Some(n) => all & &self.in_category[n as usize],
@@ -399,10 +397,17 @@ impl Search {
                 }
             };
             let mut found: Vec<Candidate> = Vec::with_capacity(room);
+            // Once cut back, the worst kept: a candidate after it cannot make the page.
+            let mut worst: Option<Candidate> = None;
             slots.iter().for_each(|slot| {
-                found.push(Candidate::of(sort, self, slot, score));
+                let candidate = Candidate::of(sort, self, slot, score);
+                if worst.as_ref().is_some_and(|w| order(&candidate, w).is_ge()) {
+                    return;
+                }
+                found.push(candidate);
                 if found.len() == room {
                     keep_best(&mut found);
+                    worst = found.iter().max_by(|a, b| order(a, b)).copied();
                 }
             });
             keep_best(&mut found);
@@ -511,6 +516,7 @@ pub fn price_bucket(price: i64) -> usize {
 
 /// A result as it is ordered: its sort key and the first bytes of its id as numbers (the id's from
 /// a dense array read in slot order), which decide most comparisons without reading its doc.
+#[derive(Clone, Copy)]
 struct Candidate {
     primary: u64,
     id_key: u64,

@@ -116,6 +116,111 @@ impl QueryWord {
     }
 }
 
+/// How a query word with typos (`QueryWord::typos` > 0) matches each of `sorted` (words in
+/// order, with their numbers) that it matches, as `QueryWord::matches` would say. The words are
+/// walked as a trie: a row of the distance table per character, shared by the words that start
+/// alike, and no row past a start whose row is beyond the typos (no longer start comes within
+/// them: such words match only as a start already within them, if at all).
+pub fn typo_matches<'a>(
+    word: &QueryWord,
+    sorted: impl Iterator<Item = (&'a str, u32)>,
+) -> Vec<(u32, Match)> {
+    let mut table = TypoTable::new(&word.chars, usize::from(word.typos));
+    let mut found = Vec::new();
+    for (term, number) in sorted {
+        let (whole, start) = table.distances(term);
+        let whole = whole.map(|typos| Match {
+            typos,
+            prefix: false,
+        });
+        let start = start.filter(|_| word.last).map(|typos| Match {
+            typos,
+            prefix: true,
+        });
+        if let Some(best) = whole.into_iter().chain(start).min() {
+            found.push((number, best));
+        }
+    }
+    found
+}
+
+/// The optimal string alignment table from a query word to the word walked last: row k holds the
+/// distances from the word's first k characters to each start of the query word.
+struct TypoTable<'q> {
+    query: &'q [char],
+    most: usize,
+    /// The rows, one after another (`query.len() + 1` cells each): row 0, then a row per
+    /// character of `chars`.
+    rows: Vec<usize>,
+    /// The characters of the rows past row 0 (the rows stop at the first beyond `most`).
+    chars: Vec<char>,
+    /// Per row, the least distance from the whole query word to a start of the word so far.
+    nearest_start: Vec<usize>,
+}
+
+impl<'q> TypoTable<'q> {
+    fn new(query: &'q [char], most: usize) -> TypoTable<'q> {
+        TypoTable {
+            query,
+            most,
+            rows: (0..=query.len()).collect(),
+            chars: Vec::new(),
+            nearest_start: vec![query.len()],
+        }
+    }
+
+    /// The distances from the query word to `term` and to its nearest start, each if within
+    /// the typos.
+    fn distances(&mut self, term: &str) -> (Option<u8>, Option<u8>) {
+        let width = self.query.len() + 1;
+        let shared = self
+            .chars
+            .iter()
+            .zip(term.chars())
+            .take_while(|(a, b)| **a == *b);
+        let shared = shared.count();
+        self.chars.truncate(shared);
+        self.rows.truncate((shared + 1) * width);
+        self.nearest_start.truncate(shared + 1);
+        let mut whole = true;
+        for c in term.chars().skip(shared) {
+            let last = &self.rows[self.rows.len() - width..];
+            if last.iter().min().is_some_and(|&least| least > self.most) {
+                whole = false; // every longer start is further still
+                break;
+            }
+            self.push_row(c);
+        }
+        let within = |distance: usize| (distance <= self.most).then_some(distance as u8);
+        let whole = (whole && self.chars.len() == term.chars().count())
+            .then(|| self.rows[self.rows.len() - 1])
+            .and_then(within);
+        let start = self.nearest_start.last().copied().and_then(within);
+        (whole, start)
+    }
+
+    /// Adds the row of one more character of the word.
+    fn push_row(&mut self, c: char) {
+        let (width, k) = (self.query.len() + 1, self.chars.len() + 1);
+        self.chars.push(c);
+        let before = self.chars.get(k.wrapping_sub(2)).copied();
+        self.rows.push(k);
+        for i in 1..width {
+            let (up, diagonal) = ((k - 1) * width + i, (k - 1) * width + i - 1);
+            let cost = usize::from(self.query[i - 1] != c);
+            let mut value = (self.rows[up] + 1)
+                .min(self.rows[k * width + i - 1] + 1)
+                .min(self.rows[diagonal] + cost);
+            if i > 1 && Some(self.query[i - 1]) == before && self.query[i - 2] == c {
+                value = value.min(self.rows[(k - 2) * width + i - 2] + 1);
+            }
+            self.rows.push(value);
+        }
+        let nearest = self.nearest_start[k - 1].min(self.rows[self.rows.len() - 1]);
+        self.nearest_start.push(nearest);
+    }
+}
+
 /// The optimal string alignment distance between `a` and `b` (insertions, deletions,
 /// substitutions and swaps of neighbours, each one typo), if it is at most `most`.
 pub fn bounded_distance(a: &[char], b: &str, most: u8) -> Option<u8> {
@@ -231,6 +336,23 @@ mod tests {
         let whole = typed("boots", true).matches("boot");
         assert_eq!(whole.map(|m| (m.typos, m.prefix)), Some((1, false)));
         assert_eq!(typed("shoe", true).matches("sheohorn"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_walk_of_sorted_words_matches_as_each_word_does(
+            query in "[abc]{5,10}",
+            last in proptest::bool::ANY,
+            words in proptest::collection::btree_set("[abc]{0,12}", 0..60),
+        ) {
+            let word = QueryWord::new(query, last);
+            let numbered = words.iter().map(String::as_str).zip(0u32..);
+            let one_by_one: Vec<(u32, Match)> = numbered
+                .clone()
+                .filter_map(|(term, number)| Some((number, word.matches(term)?)))
+                .collect();
+            proptest::prop_assert_eq!(typo_matches(&word, numbered), one_by_one);
+        }
     }
 
     #[test]
