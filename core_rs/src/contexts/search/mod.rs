@@ -178,6 +178,11 @@ fn field_texts(view: &[u8]) -> [&str; 4] {
     texts
 }
 
+/// Whether two products have the same searched texts (and so the same words and pairs).
+fn same_texts(held: &Product, product: &Product) -> bool {
+    field_texts(held.view()) == field_texts(product.view())
+}
+
 /// The distinct words of a product and the fields each is in (bit i: `FIELDS[i]`).
 fn product_words(product: &Product) -> Vec<(String, u8)> {
     let mut found: HashMap<String, u8, ahash::RandomState> = HashMap::default();
@@ -293,6 +298,10 @@ impl Search {
             if same {
                 return; // the same product again
             }
+            if same_category && same_texts(&held.product, product) {
+                self.reprice(slot, product, category);
+                return;
+            }
             if same_category {
                 self.unindex(slot);
                 self.index(slot, product, category);
@@ -307,6 +316,15 @@ impl Search {
         }
         self.index(slot, product, category);
         self.slots.insert(&self.docs, slot);
+    }
+
+    /// A product whose words are the same (a new price or picture): its words and pairs stay,
+    /// only its doc and price range change. Most changes a shop makes are of this kind.
+    fn reprice(&mut self, slot: u32, product: &Product, category: u32) {
+        if let Some(held) = self.docs[slot as usize].take() {
+            self.in_price[query::price_bucket(held.price)].remove(slot);
+        }
+        self.place(slot, Doc::new(product.clone(), category));
     }
 
     fn remove(&mut self, id: &str) {

@@ -133,6 +133,28 @@ fn changes_disables_and_duplicates() {
 }
 
 #[test]
+fn a_new_price_moves_a_product_between_price_filters_and_keeps_its_words() {
+    let mut search = sample();
+    let postings = search.postings_bytes();
+    search.apply(&op(
+        10,
+        &product("a", "Red shoe", "shoes", "for running", 150),
+    ));
+    let mut cheap = request("shoe");
+    cheap.price_max = Some(600);
+    assert_eq!(ids(&search, &cheap), ["a", "d"]);
+    cheap.price_min = Some(5000);
+    cheap.price_max = None;
+    assert_eq!(ids(&search, &cheap), ["c"]);
+    assert_eq!(search.search(&request("red shoe")).items[0].price, 150);
+    assert_eq!(search.postings_bytes(), postings);
+    assert_eq!(
+        search.search(&request("shoe")).facets.prices,
+        [2, 1, 0, 1, 0]
+    );
+}
+
+#[test]
 fn snapshot_round_trip_answers_the_same() {
     let mut search = sample();
     search.apply(&op(
