@@ -42,39 +42,71 @@ static PRODUCTS: LazyLock<Shared> = LazyLock::new(|| Shared {
 type Table = HashTable<Entry>;
 
 impl Shared {
-    /// The hash of `id` and its shard, locked. Bits 32-37 pick it: the table uses the lowest bits
-    /// for the bucket and the highest 7 for its tags.
-    fn shard(&self, id: &str) -> (u64, MutexGuard<'_, Table>) {
-        let hash = self.hasher.hash_one(id);
+    fn hash(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id)
+    }
+
+    /// The shard of `hash`, locked. Bits 32-37 pick it: the table uses the lowest bits for the
+    /// bucket and the highest 7 for its tags.
+    fn lock(&self, hash: u64) -> MutexGuard<'_, Table> {
         let shard = &self.shards[(hash >> 32) as usize % SHARDS];
-        (hash, shard.lock().unwrap_or_else(PoisonError::into_inner))
+        shard.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The hash of `id` and its shard, locked.
+    fn shard(&self, id: &str) -> (u64, MutexGuard<'_, Table>) {
+        let hash = self.hash(id);
+        (hash, self.lock(hash))
     }
 
     fn rehash(&self, entry: &Entry) -> u64 {
-        self.hasher.hash_one(entry.product.id())
+        self.hash(entry.product.id())
     }
 }
 
 /// Product `id` with the bytes `view` at pim offset `version`: the interned product if its
 /// view is the same, else `build()`, which is interned unless the interned product is newer and
 /// still in use (a model lagging behind the other decodes an older product).
+///
+/// A shard stays locked for lookups and inserts only, never while bytes are copied or compared:
+/// the catalog's and the search's snapshots load at once beside other projections, on fewer
+/// cores than threads, and a thread preempted holding a lock would stall the other at its shard.
 pub fn shared(id: &str, view: &[u8], version: i64, build: impl FnOnce() -> Product) -> Product {
-    let (hash, mut table) = PRODUCTS.shard(id);
+    let hash = PRODUCTS.hash(id);
+    let held = PRODUCTS
+        .lock(hash)
+        .find(hash, |entry| entry.product.id() == id)
+        .map(|entry| (entry.product.clone(), entry.version));
+    if let Some((product, held_version)) = held {
+        if product.view() == view {
+            if held_version < version {
+                raise_version(hash, &product, version);
+            }
+            return product;
+        }
+    }
+    let product = build();
+    intern(hash, &product, version)
+}
+
+/// `product` (just built, bytes of pim offset `version`) in the table, or the one another thread
+/// interned with the same bytes meanwhile.
+fn intern(hash: u64, product: &Product, version: i64) -> Product {
+    let mut table = PRODUCTS.lock(hash);
+    let id = product.id();
     if let Some(entry) = table.find_mut(hash, |entry| entry.product.id() == id) {
-        if entry.product.view() == view {
+        if entry.product.view() == product.view() {
             entry.version = entry.version.max(version);
             return entry.product.clone();
         }
-        let product = build();
         if entry.version < version || !entry.in_use() {
             *entry = Entry {
                 product: product.clone(),
                 version,
             };
         }
-        return product;
+        return product.clone();
     }
-    let product = build();
     if table.len() == table.capacity() {
         sweep(&mut table);
     }
@@ -83,7 +115,18 @@ pub fn shared(id: &str, view: &[u8], version: i64, build: impl FnOnce() -> Produ
         version,
     };
     table.insert_unique(hash, entry, |entry| PRODUCTS.rehash(entry));
-    product
+    product.clone()
+}
+
+/// The interned `product` is also the one of pim offset `version`, if it is still interned.
+fn raise_version(hash: u64, product: &Product, version: i64) {
+    let mut table = PRODUCTS.lock(hash);
+    let id = product.id();
+    if let Some(entry) = table.find_mut(hash, |entry| entry.product.id() == id) {
+        if entry.product.same(product) {
+            entry.version = entry.version.max(version);
+        }
+    }
 }
 
 /// Product `id` was disabled at pim offset `version`: the table lets go of it, unless it holds a
