@@ -465,7 +465,7 @@ def _startup_limits(figures: dict[str, float | None], results: dict[str, Any]) -
     line = (
         f"- Startup waits for its slowest projection, {slowest} ({loads[slowest]:.1f} s; the others "
         + ", ".join(f"{t} {s:.1f} s" for t, s in loads.items() if t != slowest)
-        + f"), while the raw consumer reads all three topics in {figures['raw_consume_1m_s'] or 0:.1f} s."
+        + f"), while a raw consumer reads the same topics in {figures['raw_consume_1m_s'] or 0:.1f} s."
     )
     if slowest.startswith("catalog") and apply:
         line += (

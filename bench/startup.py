@@ -10,12 +10,12 @@ from pathlib import Path
 
 from bench.stack import READY_TIMEOUT_S, Stack, raw_consume
 from bench.stats import Spread, spread
-from shop.contexts import catalog, checkout, fulfilment
+from shop.contexts import catalog, checkout, fulfilment, search
 
 log = logging.getLogger("bench")
 
 # What a starting shop loads: the internal topic of each projection (relays resume from positions).
-LOADED_TOPICS = (catalog.INTERNAL, checkout.INTERNAL, fulfilment.INTERNAL)
+LOADED_TOPICS = (catalog.INTERNAL, checkout.INTERNAL, fulfilment.INTERNAL, search.INTERNAL)
 LOADED = re.compile(r"loaded (\S+) up to offset \d+ in ([\d.]+)s")
 SNAPSHOT_LOADED = re.compile(r"loaded the snapshot of (\S+) at offset \d+ in ([\d.]+)s")
 
