@@ -2,9 +2,11 @@
 //! a first page mostly reads the best few groups of a result of hundreds of thousands of slots, so
 //! the pairs of groups and buckets that make the rest are never combined.
 //!
-//! Proximity is a level too, before the last word's: its buckets are the matching slots by how
-//! many consecutive query words are not neighbours (`Score::apart`), made at once from the few
-//! slots of the word pairs.
+//! Proximity is a level too, the first: its buckets are the matching slots by how many consecutive
+//! query words are not neighbours (`Score::apart`), made at once from the few slots of the word
+//! pairs. First, because its best buckets are small: every group above them is an intersection
+//! with a side that small, so the groups of a first page cost little even when a word's buckets
+//! are most of the catalog (as a word's long-text bucket is).
 
 use super::query::{rank, unpack, Score, Variants};
 use super::text::{Match, QueryWord};
@@ -13,10 +15,6 @@ use roaring::{MultiOps, RoaringBitmap};
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-
-/// A query's first word's buckets are cut to its matches when it has more than this many times
-/// as many slots.
-const CUT_BELOW: u64 = 8;
 
 /// A group: the slots of one score.
 type Group<'a> = (Score, Cow<'a, RoaringBitmap>);
@@ -34,8 +32,6 @@ struct Buckets<'a> {
     seen: Option<RoaringBitmap>,
     /// Every slot of each indexed word matched (`Postings::any`).
     words: Vec<&'a RoaringBitmap>,
-    /// The slots the buckets are cut to, if any (those matching the whole query).
-    within: Option<RoaringBitmap>,
 }
 
 impl<'a> Buckets<'a> {
@@ -59,7 +55,7 @@ impl<'a> Buckets<'a> {
     fn get(&mut self, i: usize) -> Option<&mut Group<'a>> {
         while self.made.len() <= i {
             let (rank, postings) = self.ranks.get(self.made.len())?;
-            let mut slots = match &mut self.seen {
+            let slots = match &mut self.seen {
                 None => Cow::Borrowed(postings[0]),
                 Some(seen) => {
                     let mut slots = postings.iter().copied().union();
@@ -68,9 +64,6 @@ impl<'a> Buckets<'a> {
                     Cow::Owned(slots)
                 }
             };
-            if let Some(within) = &self.within {
-                slots = Cow::Owned(&*slots & within);
-            }
             self.made.push((unpack(*rank), slots));
         }
         self.made.get_mut(i)
@@ -209,17 +202,11 @@ impl Search {
             .map(|variants| Level::new(self.buckets(variants)))
             .collect();
         let sets: Vec<Cow<'_, RoaringBitmap>> = levels.iter().map(|l| l.word.all()).collect();
-        let first = sets.first().map_or(0, |slots| slots.len());
         let all = intersection(sets).unwrap_or(Cow::Borrowed(self.all_slots()));
         if levels.len() > 1 {
-            // The first word's buckets cut to the matches when those are few beside them: every
-            // group above is made from them, so each intersection has a side no larger than the
-            // result (when the result is most of the word's slots, cutting costs more than it saves).
-            if all.len() * CUT_BELOW < first {
-                levels[0].word.within = Some(all.clone().into_owned());
-            }
+            // Its buckets are cut to the matches: so is every group above them.
             let proximity = Level::new(self.proximity(&variants, &all));
-            levels.insert(levels.len() - 1, proximity);
+            levels.insert(0, proximity);
         }
         Matched { all, levels }
     }
@@ -253,7 +240,6 @@ impl Search {
             // needs no work, several a union per rank less the slots of better ranks.
             seen: (variants.len() > 1).then(RoaringBitmap::new),
             words,
-            within: None,
         }
     }
 
@@ -280,7 +266,6 @@ impl Search {
             made,
             seen: None,
             words: Vec::new(),
-            within: None,
         }
     }
 
