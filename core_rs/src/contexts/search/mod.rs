@@ -12,6 +12,7 @@
 mod chunks;
 pub mod encode;
 mod groups;
+mod id_bands;
 mod pairs;
 pub mod query;
 mod slots;
@@ -138,6 +139,8 @@ pub struct Search {
     /// The first bytes of each slot's product id as a number (`sort_key`; any for a free slot):
     /// a page orders a group by them, read in slot order from here rather than from each doc.
     id_keys: Vec<u64>,
+    /// The live slots in bands by id key: a large group's first page is in its first bands.
+    id_bands: id_bands::IdBands,
     offset: i64,
     pim_offset: i64,
 }
@@ -158,6 +161,7 @@ impl Default for Search {
             in_category: Vec::new(),
             in_price: Default::default(),
             id_keys: Vec::new(),
+            id_bands: id_bands::IdBands::default(),
             offset: -1,
             pim_offset: -1,
         }
@@ -346,8 +350,17 @@ impl Search {
         self.place(slot, Doc::new(product.clone(), category));
     }
 
-    /// Puts `doc` in `slot`, in the bitmaps of the live slots, its category and its price range.
+    /// Puts `doc` in `slot` (as `hold`) and the slot in its id band, the bands made again when
+    /// one outgrew them.
     fn place(&mut self, slot: u32, doc: Doc) {
+        self.hold(slot, doc);
+        if self.id_bands.insert(slot, self.id_keys[slot as usize]) {
+            self.id_bands = id_bands::IdBands::of(&self.id_keys, &self.live);
+        }
+    }
+
+    /// Puts `doc` in `slot`, in the bitmaps of the live slots, its category and its price range.
+    fn hold(&mut self, slot: u32, doc: Doc) {
         self.live.insert(slot);
         self.in_category[doc.category as usize].insert(slot);
         self.in_price[query::price_bucket(doc.price)].insert(slot);
@@ -363,6 +376,7 @@ impl Search {
             return;
         };
         self.live.remove(slot);
+        self.id_bands.remove(slot, self.id_keys[slot as usize]);
         self.in_category[doc.category as usize].remove(slot);
         self.in_price[query::price_bucket(doc.price)].remove(slot);
         for (word, _) in product_words(&doc.product) {
@@ -504,9 +518,10 @@ impl Snapshot for Search {
             {
                 return Err(refuse("a product's category or id is wrong"));
             }
-            search.place(slot, Doc::new(product, category));
+            search.hold(slot, Doc::new(product, category));
             search.slots.insert(&search.docs, slot);
         }
+        search.id_bands = id_bands::IdBands::of(&search.id_keys, &search.live);
         let categories: Vec<Option<u32>> = search
             .docs
             .iter()

@@ -13,6 +13,7 @@ use super::chunks;
 use super::text::{self, Match, QueryWord};
 use super::{Doc, Search};
 use roaring::RoaringBitmap;
+use std::borrow::Cow;
 use std::cmp::{Ordering, Reverse};
 
 /// The orders of a result.
@@ -399,7 +400,12 @@ impl Search {
             let mut found: Vec<Candidate> = Vec::with_capacity(room);
             // Once cut back, the worst kept: a candidate after it cannot make the page.
             let mut worst: Option<Candidate> = None;
-            slots.iter().for_each(|slot| {
+            // By relevance a group's slots tie on the score: its first ids are in its first bands.
+            let read = match sort {
+                SearchSort::Relevance => self.id_bands.first(&slots, need),
+                _ => Cow::Borrowed(&slots),
+            };
+            read.iter().for_each(|slot| {
                 let candidate = Candidate::of(sort, self, slot, score);
                 if worst.as_ref().is_some_and(|w| order(&candidate, w).is_ge()) {
                     return;

@@ -320,3 +320,62 @@ fn the_catalog_and_the_search_hold_one_copy_of_each_product() {
         .expect("enabled")
         .same(&held(&search, "shared-a")));
 }
+
+#[test]
+fn pages_of_a_large_group_follow_the_ids_through_changes() {
+    // One group of thousands of slots (every name holds "alpha"): a page reads its first id
+    // bands only, which must follow products added, moved to another category and disabled.
+    let id = |n: u64| format!("{:016x}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut products: Vec<pim::Product> = (0..20_000u64)
+        .map(|n| product(&id(n), "alpha", &format!("c{}", n % 7), "", 100))
+        .collect();
+    let mut search = catalog(&products);
+    let changes: Vec<Op> = (0..20_000u64)
+        .step_by(5)
+        .map(|n| {
+            let p = &mut products[n as usize];
+            match n % 3 {
+                0 => p.disabled = true,
+                1 => p.category = "elsewhere".into(),
+                _ => p.price = 200,
+            }
+            op(20_000 + n as i64, p)
+        })
+        .collect();
+    search.apply_batch(&changes);
+    // New products take the slots the disabled ones freed.
+    let added: Vec<pim::Product> = (20_000..21_000u64)
+        .map(|n| product(&id(n), "alpha", &format!("c{}", n % 7), "", 100))
+        .collect();
+    let ops: Vec<Op> = (added.iter().enumerate())
+        .map(|(i, p)| op(50_000 + i as i64, p))
+        .collect();
+    search.apply_batch(&ops);
+    products.extend(added);
+    assert!(search.id_bands.hold_exactly(&search.id_keys, &search.live));
+    let mut expected: Vec<String> = products
+        .iter()
+        .filter(|p| !p.disabled)
+        .map(|p| p.id.clone())
+        .collect();
+    expected.sort();
+    for (page, per_page) in [(1, 24), (2, 24), (2, 100), (3, 100), (40, 24)] {
+        let asked = Request {
+            page,
+            per_page,
+            ..request("alpha ")
+        };
+        let skip = (page - 1) * per_page;
+        assert_eq!(ids(&search, &asked), expected[skip..skip + per_page]);
+    }
+    // A snapshot start makes the bands once, from the slots it loads.
+    let identity = Identity {
+        topic: "search_internal".into(),
+        topic_id: "t".into(),
+        cluster_id: "c".into(),
+    };
+    let bytes = snapshot::serialize(&identity, &search);
+    let loaded: Search = snapshot::read(&bytes, &identity, 60_000).expect("loads");
+    assert!(loaded.id_bands.hold_exactly(&loaded.id_keys, &loaded.live));
+    assert_eq!(ids(&loaded, &request("alpha")), expected[..10]);
+}
