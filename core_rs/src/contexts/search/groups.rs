@@ -51,6 +51,32 @@ impl<'a> Buckets<'a> {
         }
     }
 
+    /// The slots of `lower` in bucket `i`: looked up slot by slot when `lower` is small beside the
+    /// postings that would make the bucket (a first page mostly pairs a few slots with a long
+    /// text's bucket, and making it, a union less the better ranks, reads all of them), else from
+    /// the bucket, made if need be.
+    fn and(&mut self, i: usize, lower: &RoaringBitmap) -> Option<RoaringBitmap> {
+        if self.made.len() <= i && self.seen.is_some() {
+            let (_, postings) = self.ranks.get(i)?;
+            let making: u64 = postings.iter().map(|slots| slots.len()).sum();
+            if lower.len() * LOOK_UP_FROM < making {
+                return Some(self.look_up(i, lower));
+            }
+        }
+        Some(intersect(lower, &self.get(i)?.1))
+    }
+
+    /// The slots of `lower` whose best rank is rank `i`'s: in one of its postings, in none of a
+    /// better rank's.
+    fn look_up(&self, i: usize, lower: &RoaringBitmap) -> RoaringBitmap {
+        let (better, this) = (&self.ranks[..i], &self.ranks[i].1);
+        let holds = |postings: &[&RoaringBitmap], slot| postings.iter().any(|p| p.contains(slot));
+        let found = lower.iter().filter(|&slot| {
+            holds(this, slot) && !better.iter().any(|(_, postings)| holds(postings, slot))
+        });
+        RoaringBitmap::from_sorted_iter(found).expect("a bitmap's slots ascend")
+    }
+
     /// Bucket `i`, made if need be.
     fn get(&mut self, i: usize) -> Option<&mut Group<'a>> {
         while self.made.len() <= i {
@@ -120,8 +146,7 @@ impl<'a> Level<'a> {
                 }
                 self.pairs.pop();
                 let lower = &group(below, i).expect("a queued pair's group").1;
-                let bucket = &self.word.get(j).expect("a queued pair's bucket").1;
-                let part = &**lower & &**bucket;
+                let part = self.word.and(j, lower).expect("a queued pair's bucket");
                 match slots.is_empty() {
                     true => slots = part,
                     false => slots |= part,
@@ -146,6 +171,19 @@ impl<'a> Level<'a> {
         };
         self.pairs.push(Reverse((low.add(high), i, j)));
     }
+}
+
+/// The slots in both `a` and `b`. Roaring walks both arrays of a container whatever their sizes: a
+/// side this many times smaller is looked up slot by slot in the other instead.
+const LOOK_UP_FROM: u64 = 32;
+
+fn intersect(a: &RoaringBitmap, b: &RoaringBitmap) -> RoaringBitmap {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if small.len() * LOOK_UP_FROM >= large.len() {
+        return small & large;
+    }
+    let found = small.iter().filter(|&slot| large.contains(slot));
+    RoaringBitmap::from_sorted_iter(found).expect("a bitmap's slots ascend")
 }
 
 /// The slots in all of `sets`, intersected smallest first (each step then costs at most the
