@@ -187,16 +187,24 @@ fn same_texts(held: &Product, product: &Product) -> bool {
     field_texts(held.view()) == field_texts(product.view())
 }
 
-/// The distinct words of a product and the fields each is in (bit i: `FIELDS[i]`).
-fn product_words(product: &Product) -> Vec<(String, u8)> {
-    let mut found: HashMap<String, u8, ahash::RandomState> = HashMap::default();
+/// Calls `visit(term, fields)` with each of a product's terms (repeats included) and the field it
+/// is in (bit i: `FIELDS[i]`).
+fn for_each_product_term(product: &Product, mut visit: impl FnMut(&str, u8)) {
     for (field, text) in field_texts(product.view()).iter().enumerate() {
-        for term in text::terms(text) {
-            *found.entry(term).or_default() |= 1 << field;
-        }
+        text::for_each_term(text, |term| visit(term, 1 << field));
     }
-    let mut found: Vec<(String, u8)> = found.into_iter().collect();
-    found.sort_unstable();
+}
+
+/// Each word number of `found` once, with the fields of all its entries together.
+fn merge_fields(mut found: Vec<(u32, u8)>) -> Vec<(u32, u8)> {
+    found.sort_unstable_by_key(|&(number, _)| number);
+    found.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 |= later.1;
+        }
+        same
+    });
     found
 }
 
@@ -339,8 +347,11 @@ impl Search {
     }
 
     fn index(&mut self, slot: u32, product: &Product, category: u32) {
-        for (word, fields) in product_words(product) {
-            let number = self.word_number(word);
+        let mut found = Vec::with_capacity(128);
+        for_each_product_term(product, |term, field| {
+            found.push((self.word_number(term), field));
+        });
+        for (number, fields) in merge_fields(found) {
             let best = fields.trailing_zeros() as usize;
             self.words[number as usize].1.insert(best, slot);
         }
@@ -379,8 +390,11 @@ impl Search {
         self.id_bands.remove(slot, self.id_keys[slot as usize]);
         self.in_category[doc.category as usize].remove(slot);
         self.in_price[query::price_bucket(doc.price)].remove(slot);
-        for (word, _) in product_words(&doc.product) {
-            let number = self.word_numbers[word.as_str()];
+        let mut found = Vec::with_capacity(128);
+        for_each_product_term(&doc.product, |term, field| {
+            found.push((self.word_numbers[term], field));
+        });
+        for (number, _) in merge_fields(found) {
             self.words[number as usize].1.remove(slot);
         }
         for pair in self.pair_numbers(&doc.product) {
@@ -397,8 +411,8 @@ impl Search {
             .collect()
     }
 
-    fn word_number(&mut self, word: String) -> u32 {
-        if let Some(&number) = self.word_numbers.get(word.as_str()) {
+    fn word_number(&mut self, word: &str) -> u32 {
+        if let Some(&number) = self.word_numbers.get(word) {
             return number;
         }
         let number = self.words.len() as u32;

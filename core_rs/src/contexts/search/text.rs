@@ -47,6 +47,25 @@ pub fn terms(text: &str) -> impl Iterator<Item = String> {
     words(text).into_iter().map(|word| word.text)
 }
 
+/// Calls `visit` with each of the `terms` of `text` in order, made in one reused buffer: indexing
+/// reads about a hundred words a product, most of them words it has seen.
+pub fn for_each_term(text: &str, mut visit: impl FnMut(&str)) {
+    let mut term = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            term.push(c.to_ascii_lowercase());
+        } else if c.is_alphanumeric() {
+            term.extend(c.to_lowercase());
+        } else if !term.is_empty() {
+            visit(&term);
+            term.clear();
+        }
+    }
+    if !term.is_empty() {
+        visit(&term);
+    }
+}
+
 /// Typos a query word of `len` characters may have: none below 5, one from 5, two from 9.
 pub fn max_typos(len: usize) -> u8 {
     match len {
@@ -339,6 +358,13 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn terms_visited_in_one_buffer_are_the_words(text in "[a-zA-Z0-9 ,.'ÄöÉßİΣ\u{2028}-]{0,40}") {
+            let mut visited = Vec::new();
+            for_each_term(&text, |term| visited.push(term.to_string()));
+            proptest::prop_assert_eq!(visited, terms(&text).collect::<Vec<_>>());
+        }
+
         #[test]
         fn a_walk_of_sorted_words_matches_as_each_word_does(
             query in "[abc]{5,10}",
