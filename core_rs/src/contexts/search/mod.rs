@@ -130,7 +130,7 @@ pub struct Search {
     /// Categories by number, as first met; never forgotten (a handful per catalog).
     categories: Vec<Box<str>>,
     /// Category numbers by name.
-    category_numbers: BTreeMap<Box<str>, u32>,
+    category_numbers: HashMap<Box<str>, u32, ahash::RandomState>,
     /// Slots holding a product, those of each category (by number) and those of each price range
     /// (`PRICE_BUCKETS`): filters and facets are bitmap operations on them.
     live: RoaringBitmap,
@@ -156,7 +156,7 @@ impl Default for Search {
             sorted: BTreeMap::new(),
             pairs: pairs::Pairs::default(),
             categories: Vec::new(),
-            category_numbers: BTreeMap::new(),
+            category_numbers: HashMap::default(),
             live: RoaringBitmap::new(),
             in_category: Vec::new(),
             in_price: Default::default(),
@@ -195,17 +195,19 @@ fn for_each_product_term(product: &Product, mut visit: impl FnMut(&str, u8)) {
     }
 }
 
-/// Each word number of `found` once, with the fields of all its entries together.
-fn merge_fields(mut found: Vec<(u32, u8)>) -> Vec<(u32, u8)> {
-    found.sort_unstable_by_key(|&(number, _)| number);
-    found.dedup_by(|later, kept| {
-        let same = later.0 == kept.0;
-        if same {
-            kept.1 |= later.1;
+/// Each word number of `found` (number << 8 | field bit) once, with the fields of all its entries
+/// together (sorting plain numbers: a tenth of indexing when sorted as pairs).
+fn merge_fields(mut found: Vec<u64>) -> Vec<(u32, u8)> {
+    found.sort_unstable();
+    let mut merged: Vec<(u32, u8)> = Vec::with_capacity(found.len());
+    for entry in found {
+        let (number, field) = ((entry >> 8) as u32, entry as u8);
+        match merged.last_mut() {
+            Some(last) if last.0 == number => last.1 |= field,
+            _ => merged.push((number, field)),
         }
-        same
-    });
-    found
+    }
+    merged
 }
 
 /// The distinct pairs of words next to each other, in order, in a product's name or category.
@@ -349,7 +351,7 @@ impl Search {
     fn index(&mut self, slot: u32, product: &Product, category: u32) {
         let mut found = Vec::with_capacity(128);
         for_each_product_term(product, |term, field| {
-            found.push((self.word_number(term), field));
+            found.push(u64::from(self.word_number(term)) << 8 | u64::from(field));
         });
         for (number, fields) in merge_fields(found) {
             let best = fields.trailing_zeros() as usize;
@@ -392,7 +394,7 @@ impl Search {
         self.in_price[query::price_bucket(doc.price)].remove(slot);
         let mut found = Vec::with_capacity(128);
         for_each_product_term(&doc.product, |term, field| {
-            found.push((self.word_numbers[term], field));
+            found.push(u64::from(self.word_numbers[term]) << 8 | u64::from(field));
         });
         for (number, _) in merge_fields(found) {
             self.words[number as usize].1.remove(slot);
