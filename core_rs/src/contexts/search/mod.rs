@@ -33,23 +33,22 @@ pub const FIELDS: [&str; 4] = ["name", "category", "description", "longtext"];
 /// The protobuf numbers of those fields in a product view.
 const FIELD_NUMBERS: [u32; 4] = [3, 6, 4, 5];
 
-/// One indexed product: the catalog's stored product (its view is what a result shows), its
-/// price and its category's number, kept apart so filters and facets read no product.
+/// One indexed product: the catalog's stored product (its view is what a result shows) and its
+/// price, kept apart so filters read no product. Its category is its slot's chunk's (`Chunks`):
+/// not kept here, 8 bytes a slot in each copy.
 #[derive(Clone)]
 pub struct Doc {
     pub product: Product,
     pub price: i64,
-    pub category: u32,
     /// The first bytes of the name as a number that orders as they do (`sort_key`): results
     /// are ordered by it without reading the product, mostly.
     pub name_key: u64,
 }
 
 impl Doc {
-    fn new(product: Product, category: u32) -> Doc {
+    fn new(product: Product) -> Doc {
         Doc {
             price: product.price(),
-            category,
             name_key: catalog::sort_key(product.name()),
             product,
         }
@@ -272,6 +271,11 @@ impl Search {
         self.id_keys[slot as usize]
     }
 
+    /// The category of the product in `slot` (its chunk's).
+    fn category_of(&self, slot: u32) -> u32 {
+        self.chunks.category(slot / chunks::CHUNK)
+    }
+
     pub fn category_name(&self, number: u32) -> &str {
         &self.categories[number as usize]
     }
@@ -308,7 +312,8 @@ impl Search {
         let category = self.category(field_texts(product.view())[1]);
         if let Some(slot) = self.slots.get(&self.docs, product.id()) {
             let held = self.product_doc(slot);
-            let (same, same_category) = (held.product == *product, held.category == category);
+            let same = held.product == *product;
+            let same_category = self.category_of(slot) == category;
             if same {
                 return; // the same product again
             }
@@ -338,7 +343,7 @@ impl Search {
         if let Some(held) = self.docs[slot as usize].take() {
             self.in_price[query::price_bucket(held.price)].remove(slot);
         }
-        self.place(slot, Doc::new(product.clone(), category));
+        self.place(slot, Doc::new(product.clone()), category);
     }
 
     fn remove(&mut self, id: &str) {
@@ -360,22 +365,22 @@ impl Search {
         for pair in self.pair_numbers(product) {
             self.pairs.insert(pair, slot);
         }
-        self.place(slot, Doc::new(product.clone(), category));
+        self.place(slot, Doc::new(product.clone()), category);
     }
 
     /// Puts `doc` in `slot` (as `hold`) and the slot in its id band, the bands made again when
     /// one outgrew them.
-    fn place(&mut self, slot: u32, doc: Doc) {
-        self.hold(slot, doc);
+    fn place(&mut self, slot: u32, doc: Doc, category: u32) {
+        self.hold(slot, doc, category);
         if self.id_bands.insert(slot, self.id_keys[slot as usize]) {
             self.id_bands = id_bands::IdBands::of(&self.id_keys, &self.live);
         }
     }
 
     /// Puts `doc` in `slot`, in the bitmaps of the live slots, its category and its price range.
-    fn hold(&mut self, slot: u32, doc: Doc) {
+    fn hold(&mut self, slot: u32, doc: Doc, category: u32) {
         self.live.insert(slot);
-        self.in_category[doc.category as usize].insert(slot);
+        self.in_category[category as usize].insert(slot);
         self.in_price[query::price_bucket(doc.price)].insert(slot);
         if self.id_keys.len() <= slot as usize {
             self.id_keys.resize(self.docs.len(), 0);
@@ -390,7 +395,8 @@ impl Search {
         };
         self.live.remove(slot);
         self.id_bands.remove(slot, self.id_keys[slot as usize]);
-        self.in_category[doc.category as usize].remove(slot);
+        let category = self.category_of(slot);
+        self.in_category[category as usize].remove(slot);
         self.in_price[query::price_bucket(doc.price)].remove(slot);
         let mut found = Vec::with_capacity(128);
         for_each_product_term(&doc.product, |term, field| {
@@ -483,12 +489,12 @@ impl Snapshot for Search {
         out.len(self.categories.len());
         self.categories.iter().for_each(|name| out.str(name));
         out.len(self.docs.len());
-        for doc in &self.docs {
+        for (slot, doc) in (0..).zip(&self.docs) {
             match doc {
                 Some(doc) => {
                     out.u8(1);
                     out.blob(doc.product.view());
-                    out.u32(doc.category);
+                    out.u32(self.category_of(slot));
                 }
                 None => out.u8(0),
             }
@@ -522,6 +528,7 @@ impl Snapshot for Search {
         catalog::interned::reserve(slots);
         search.docs.resize(slots, None);
         search.slots.reserve(&search.docs, slots);
+        let mut categories: Vec<Option<u32>> = vec![None; slots];
         for slot in 0..slots as u32 {
             if input.u8()? == 0 {
                 continue;
@@ -534,15 +541,11 @@ impl Snapshot for Search {
             {
                 return Err(refuse("a product's category or id is wrong"));
             }
-            search.hold(slot, Doc::new(product, category));
+            search.hold(slot, Doc::new(product), category);
             search.slots.insert(&search.docs, slot);
+            categories[slot as usize] = Some(category);
         }
         search.id_bands = id_bands::IdBands::of(&search.id_keys, &search.live);
-        let categories: Vec<Option<u32>> = search
-            .docs
-            .iter()
-            .map(|doc| doc.as_ref().map(|doc| doc.category))
-            .collect();
         search.chunks = chunks::Chunks::of_slots(&categories)
             .ok_or_else(|| refuse("a chunk of slots holds two categories"))?;
         for number in 0..input.len(4)? as u32 {
