@@ -173,10 +173,11 @@ impl<'a> Level<'a> {
     }
 }
 
-/// The slots in both `a` and `b`. Roaring walks both arrays of a container whatever their sizes: a
-/// side this many times smaller is looked up slot by slot in the other instead.
+/// Roaring intersects two arrays of a container by walking both, whatever their sizes: a side this
+/// many times smaller than the other is looked up in it slot by slot instead.
 const LOOK_UP_FROM: u64 = 32;
 
+/// The slots in both `a` and `b`.
 fn intersect(a: &RoaringBitmap, b: &RoaringBitmap) -> RoaringBitmap {
     let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     if small.len() * LOOK_UP_FROM >= large.len() {

@@ -186,17 +186,16 @@ fn same_texts(held: &Product, product: &Product) -> bool {
     field_texts(held.view()) == field_texts(product.view())
 }
 
-/// Calls `visit(term, fields)` with each of a product's terms (repeats included) and the field it
-/// is in (bit i: `FIELDS[i]`).
-fn for_each_product_term(product: &Product, mut visit: impl FnMut(&str, u8)) {
+/// The distinct words of a product, each by the number `number` gives its term, with the fields
+/// it is in (bit i: `FIELDS[i]`). Terms are read in one reused buffer, and each (number, field) is
+/// packed into one u64 so that they sort as plain numbers (sorted as pairs: a tenth of indexing).
+fn product_words(product: &Product, mut number: impl FnMut(&str) -> u32) -> Vec<(u32, u8)> {
+    let mut found: Vec<u64> = Vec::with_capacity(128);
     for (field, text) in field_texts(product.view()).iter().enumerate() {
-        text::for_each_term(text, |term| visit(term, 1 << field));
+        text::for_each_term(text, |term| {
+            found.push(u64::from(number(term)) << 8 | 1 << field);
+        });
     }
-}
-
-/// Each word number of `found` (number << 8 | field bit) once, with the fields of all its entries
-/// together (sorting plain numbers: a tenth of indexing when sorted as pairs).
-fn merge_fields(mut found: Vec<u64>) -> Vec<(u32, u8)> {
     found.sort_unstable();
     let mut merged: Vec<(u32, u8)> = Vec::with_capacity(found.len());
     for entry in found {
@@ -354,11 +353,7 @@ impl Search {
     }
 
     fn index(&mut self, slot: u32, product: &Product, category: u32) {
-        let mut found = Vec::with_capacity(128);
-        for_each_product_term(product, |term, field| {
-            found.push(u64::from(self.word_number(term)) << 8 | u64::from(field));
-        });
-        for (number, fields) in merge_fields(found) {
+        for (number, fields) in product_words(product, |term| self.word_number(term)) {
             let best = fields.trailing_zeros() as usize;
             self.words[number as usize].1.insert(best, slot);
         }
@@ -398,11 +393,7 @@ impl Search {
         let category = self.category_of(slot);
         self.in_category[category as usize].remove(slot);
         self.in_price[query::price_bucket(doc.price)].remove(slot);
-        let mut found = Vec::with_capacity(128);
-        for_each_product_term(&doc.product, |term, field| {
-            found.push(u64::from(self.word_numbers[term]) << 8 | u64::from(field));
-        });
-        for (number, _) in merge_fields(found) {
+        for (number, _) in product_words(&doc.product, |term| self.word_numbers[term]) {
             self.words[number as usize].1.remove(slot);
         }
         for pair in self.pair_numbers(&doc.product) {
