@@ -181,11 +181,14 @@ def thaw(shop: ShopProcess) -> None:
 
 
 def wait_stocked(config: Config, shops: tuple[ShopProcess, ShopProcess], products: list[str]) -> None:
-    """Until checkout holds the imported products and their stock, in Kafka and on both instances."""
+    """Until checkout holds the imported products (for sale) and their stock, in Kafka and on both
+    instances. Stock and products reach checkout_internal by two bridges, in either order."""
 
     def stocked() -> bool:
         state = checkout_state(config)
-        return all(state.stock(p) == (STOCK, 0, STOCK) for p in products)
+        return all(
+            state.stock(p) == (STOCK, 0, STOCK) and state.product_state(p) == "enabled" for p in products
+        )
 
     eventually(stocked, 60, "the catalog and stock imports bridged to checkout")
     last = str(admin.end_offset(config, config.topic(checkout.INTERNAL)) - 1)

@@ -34,8 +34,16 @@ def group_threads(leader: int) -> list[int]:
     return tids
 
 
-def thread_name(tid: int) -> str:
-    return Path(f"/proc/{tid}/comm").read_text().strip()
+def named_policies(tids: list[int]) -> dict[int, tuple[str, int]]:
+    """Each thread's name and CPU policy, read together; a thread that ended since it was listed
+    (a short-lived one) is left out."""
+    found = {}
+    for tid in tids:
+        try:
+            found[tid] = (Path(f"/proc/{tid}/comm").read_text().strip(), os.sched_getscheduler(tid))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
 
 
 def test_a_serving_shop_names_its_threads_and_runs_them_all_as_sched_batch(
@@ -44,12 +52,12 @@ def test_a_serving_shop_names_its_threads_and_runs_them_all_as_sched_batch(
     shop = ShopProcess(config, tmp_path / "shop.log").start()
     try:
         assert shop.process is not None
-        threads = group_threads(shop.process.pid)
-        names = {thread_name(tid) for tid in threads}
+        threads = named_policies(group_threads(shop.process.pid))
+        names = {name for name, _ in threads.values()}
         assert not SHOP_THREADS - names, names
         assert any(name.startswith("rdk:") for name in names)  # librdkafka names its own
         # Granian's tokio threads, the event loop, the projections, relays and librdkafka's threads.
-        policies = {tid: os.sched_getscheduler(tid) for tid in threads}
+        policies = {tid: policy for tid, (_, policy) in threads.items()}
         assert set(policies.values()) == {os.SCHED_BATCH}, policies
     finally:
         shop.stop()
