@@ -192,7 +192,7 @@ fn same_texts(held: &Product, product: &Product) -> bool {
 fn product_words(product: &Product, mut number: impl FnMut(&str) -> u32) -> Vec<(u32, u8)> {
     let mut found: Vec<u64> = Vec::with_capacity(128);
     for (field, text) in field_texts(product.view()).iter().enumerate() {
-        text::for_each_term(text, |term| {
+        text::for_each_word(text, |term, _, _| {
             found.push(u64::from(number(term)) << 8 | 1 << field);
         });
     }
