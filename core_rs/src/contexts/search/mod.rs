@@ -317,7 +317,7 @@ impl Search {
                 return; // the same product again
             }
             if same_category && same_texts(&held.product, product) {
-                self.reprice(slot, product, category);
+                self.reprice(slot, product);
                 return;
             }
             if same_category {
@@ -336,13 +336,16 @@ impl Search {
         self.slots.insert(&self.docs, slot);
     }
 
-    /// A product whose words are the same (a new price or picture): its words and pairs stay,
-    /// only its doc and price range change. Most changes a shop makes are of this kind.
-    fn reprice(&mut self, slot: u32, product: &Product, category: u32) {
-        if let Some(held) = self.docs[slot as usize].take() {
-            self.in_price[query::price_bucket(held.price)].remove(slot);
+    /// A product whose words are the same (a new price or picture): its words, pairs, category
+    /// and id stay, only its doc and price range change. Most changes a shop makes are of this kind.
+    fn reprice(&mut self, slot: u32, product: &Product) {
+        let doc = Doc::new(product.clone());
+        let (was, is) = (self.product_doc(slot).price, doc.price);
+        if query::price_bucket(was) != query::price_bucket(is) {
+            self.in_price[query::price_bucket(was)].remove(slot);
+            self.in_price[query::price_bucket(is)].insert(slot);
         }
-        self.place(slot, Doc::new(product.clone()), category);
+        self.docs[slot as usize] = Some(doc);
     }
 
     fn remove(&mut self, id: &str) {
