@@ -68,9 +68,10 @@ impl Shared {
 /// view is the same, else `build()`, which is interned unless the interned product is newer and
 /// still in use (a model lagging behind the other decodes an older product).
 ///
-/// A shard stays locked for lookups and inserts only, never while bytes are copied or compared:
-/// the catalog's and the search's snapshots load at once beside other projections, on fewer
-/// cores than threads, and a thread preempted holding a lock would stall the other at its shard.
+/// A shard stays locked for lookups and inserts only, not while a product is built or a found
+/// product's bytes are compared with `view`: the catalog's and the search's snapshots load at once
+/// beside other projections, on fewer cores than threads, and a thread preempted holding a lock
+/// would stall the other at its shard.
 pub fn shared(id: &str, view: &[u8], version: i64, build: impl FnOnce() -> Product) -> Product {
     let hash = PRODUCTS.hash(id);
     let held = PRODUCTS
@@ -85,13 +86,12 @@ pub fn shared(id: &str, view: &[u8], version: i64, build: impl FnOnce() -> Produ
             return product;
         }
     }
-    let product = build();
-    intern(hash, &product, version)
+    intern(hash, build(), version)
 }
 
 /// `product` (just built, bytes of pim offset `version`) in the table, or the one another thread
 /// interned with the same bytes meanwhile.
-fn intern(hash: u64, product: &Product, version: i64) -> Product {
+fn intern(hash: u64, product: Product, version: i64) -> Product {
     let mut table = PRODUCTS.lock(hash);
     let id = product.id();
     if let Some(entry) = table.find_mut(hash, |entry| entry.product.id() == id) {
@@ -105,7 +105,7 @@ fn intern(hash: u64, product: &Product, version: i64) -> Product {
                 version,
             };
         }
-        return product.clone();
+        return product;
     }
     if table.len() == table.capacity() {
         sweep(&mut table);
@@ -115,7 +115,7 @@ fn intern(hash: u64, product: &Product, version: i64) -> Product {
         version,
     };
     table.insert_unique(hash, entry, |entry| PRODUCTS.rehash(entry));
-    product.clone()
+    product
 }
 
 /// The interned `product` is also the one of pim offset `version`, if it is still interned.
