@@ -12,6 +12,7 @@
 mod chunks;
 pub mod encode;
 mod groups;
+mod held;
 mod id_bands;
 mod pairs;
 pub mod query;
@@ -126,6 +127,8 @@ pub struct Search {
     sorted: BTreeMap<Box<str>, u32>,
     /// The slots of each two words next to each other in a name or category.
     pairs: pairs::Pairs,
+    /// Inserts into the words' and pairs' postings not yet made: none but while a batch is applied.
+    held: held::Held,
     /// Categories by number, as first met; never forgotten (a handful per catalog).
     categories: Vec<Box<str>>,
     /// Category numbers by name.
@@ -154,6 +157,7 @@ impl Default for Search {
             word_numbers: HashMap::default(),
             sorted: BTreeMap::new(),
             pairs: pairs::Pairs::default(),
+            held: held::Held::default(),
             categories: Vec::new(),
             category_numbers: HashMap::default(),
             live: RoaringBitmap::new(),
@@ -226,6 +230,19 @@ impl Apply for Search {
     replay_by_reapplying!(Op);
 
     fn apply(&mut self, op: &Op) {
+        self.apply_batch(std::slice::from_ref(op));
+    }
+
+    /// Applies each op with its postings' inserts held back, then makes them word by word.
+    fn apply_batch(&mut self, ops: &[Op]) {
+        ops.iter().for_each(|op| self.apply_held(op));
+        self.held.make(&mut self.words, &mut self.pairs);
+    }
+}
+
+impl Search {
+    /// Applies `op`, holding back the inserts into postings it makes (`held`).
+    fn apply_held(&mut self, op: &Op) {
         self.offset = op.offset;
         if op.pim_offset <= self.pim_offset {
             return; // bridged twice (or poison, whose pim_offset is the least)
@@ -237,9 +254,7 @@ impl Apply for Search {
             Change::Poison => {}
         }
     }
-}
 
-impl Search {
     pub fn offset(&self) -> i64 {
         self.offset
     }
@@ -358,10 +373,10 @@ impl Search {
     fn index(&mut self, slot: u32, product: &Product, category: u32) {
         for (number, fields) in product_words(product, |term| self.word_number(term)) {
             let best = fields.trailing_zeros() as usize;
-            self.words[number as usize].1.insert(best, slot);
+            self.held.word(number, best, slot);
         }
         for pair in self.pair_numbers(product) {
-            self.pairs.insert(pair, slot);
+            self.held.pair(pair, slot);
         }
         self.place(slot, Doc::new(product.clone()), category);
     }
@@ -391,6 +406,10 @@ impl Search {
         let Some(doc) = self.docs[slot as usize].take() else {
             return;
         };
+        if !self.held.is_empty() {
+            // The slot's own inserts may be held: made first, removed below.
+            self.held.make(&mut self.words, &mut self.pairs);
+        }
         self.live.remove(slot);
         self.id_bands.remove(slot, self.id_keys[slot as usize]);
         let category = self.category_of(slot);

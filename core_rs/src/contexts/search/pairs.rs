@@ -22,8 +22,9 @@ pub struct Pairs {
 }
 
 impl Pairs {
-    pub fn insert(&mut self, pair: (u32, u32), slot: u32) {
-        self.slots.entry(pair).or_default().insert(slot);
+    /// Inserts each of `slots` into the slots of `pair`: one look-up for them all.
+    pub fn insert_all(&mut self, pair: (u32, u32), slots: impl IntoIterator<Item = u32>) {
+        self.slots.entry(pair).or_default().extend(slots);
     }
 
     pub fn remove(&mut self, pair: (u32, u32), slot: u32) {
@@ -103,9 +104,9 @@ mod tests {
     fn lookups_and_scans_find_the_same_pairs() {
         let mut pairs = Pairs::default();
         for second in 0..40 {
-            pairs.insert((1, second), second);
+            pairs.insert_all((1, second), [second]);
         }
-        pairs.insert((2, 5), 100);
+        pairs.insert_all((2, 5), [100]);
         let seconds: Vec<u32> = (0..40).step_by(2).collect();
         assert!(seconds.len() > LOOKUPS);
         let scanned = pairs.near(&[1, 2], &seconds);

@@ -379,3 +379,38 @@ fn pages_of_a_large_group_follow_the_ids_through_changes() {
     assert!(loaded.id_bands.hold_exactly(&loaded.id_keys, &loaded.live));
     assert_eq!(ids(&loaded, &request("alpha")), expected[..10]);
 }
+
+#[test]
+fn a_batch_reaches_the_state_of_its_ops_applied_one_by_one() {
+    // Products indexed, renamed, moved to another category and disabled within one batch: the
+    // inserts held back for a slot are made before its words are removed.
+    let products = [
+        product("a", "Red shoe", "shoes", "for running", 5000),
+        product("b", "Blue shirt", "shirts", "a shoe print", 2000),
+        product("a", "Red boot", "shoes", "for walking", 5000),
+        product("c", "Shoe horn", "tools", "", 500),
+        pim::Product {
+            disabled: true,
+            ..product("b", "", "", "", 0)
+        },
+        product("a", "Red boot", "boots", "for walking", 5000),
+        product("b", "Blue shoe", "shoes", "", 2100),
+    ];
+    let ops: Vec<Op> = (0..).zip(&products).map(|(i, p)| op(i, p)).collect();
+    let mut batched = Search::default();
+    batched.apply_batch(&ops);
+    let mut one_by_one = Search::default();
+    ops.iter().for_each(|op| one_by_one.apply(op));
+    for q in [
+        "shoe", "red boot", "blue", "walking", "horn", "shirt", "running", "",
+    ] {
+        assert_eq!(
+            ids(&batched, &request(q)),
+            ids(&one_by_one, &request(q)),
+            "{q}"
+        );
+    }
+    assert_eq!(ids(&batched, &request("walking")), ["a"]);
+    assert!(ids(&batched, &request("shirt running")).is_empty());
+    assert_eq!(batched.postings_bytes(), one_by_one.postings_bytes());
+}
