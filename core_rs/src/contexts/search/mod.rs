@@ -11,6 +11,7 @@
 
 mod chunks;
 pub mod encode;
+mod found;
 mod groups;
 mod held;
 mod id_bands;
@@ -23,7 +24,8 @@ use crate::catalog::{self, Change, Op, Product};
 use crate::codec::{DecodeError, Field, FieldReader};
 use crate::projection::Model;
 use crate::snapshot::{self, Reader, Snapshot, SnapshotError, Writer};
-use crate::swap::{replay_by_reapplying, Apply};
+use crate::swap::Apply;
+use found::{Found, Log, Terms};
 use roaring::{MultiOps, RoaringBitmap};
 use std::collections::{BTreeMap, HashMap};
 
@@ -84,9 +86,18 @@ impl Postings {
         &self.any
     }
 
-    fn insert(&mut self, field: usize, slot: u32) {
-        self.fields[field].insert(slot);
-        self.any.insert(slot);
+    /// Adds slots, in ascending order, each with its best field: made into bitmaps of their own,
+    /// joined to the postings a container at a time (inserted one by one, each searched its
+    /// container: a quarter of indexing).
+    fn add_sorted(&mut self, slots: impl Iterator<Item = (u32, usize)> + Clone) {
+        let joined = |bitmap: &mut RoaringBitmap, slots: &mut dyn Iterator<Item = u32>| {
+            *bitmap |= RoaringBitmap::from_sorted_iter(slots).expect("slots in order, once each");
+        };
+        for (field, bitmap) in self.fields.iter_mut().enumerate() {
+            let of_field = slots.clone().filter(|&(_, f)| f == field);
+            joined(bitmap, &mut of_field.map(|(slot, _)| slot));
+        }
+        joined(&mut self.any, &mut slots.map(|(slot, _)| slot));
     }
 
     fn remove(&mut self, slot: u32) {
@@ -129,6 +140,8 @@ pub struct Search {
     pairs: pairs::Pairs,
     /// Inserts into the words' and pairs' postings not yet made: none but while a batch is applied.
     held: held::Held,
+    /// Where products' terms come from while a batch is applied (`found`): off between batches.
+    log: Log,
     /// Categories by number, as first met; never forgotten (a handful per catalog).
     categories: Vec<Box<str>>,
     /// Category numbers by name.
@@ -158,6 +171,7 @@ impl Default for Search {
             sorted: BTreeMap::new(),
             pairs: pairs::Pairs::default(),
             held: held::Held::default(),
+            log: Log::Off,
             categories: Vec::new(),
             category_numbers: HashMap::default(),
             live: RoaringBitmap::new(),
@@ -227,7 +241,7 @@ fn product_pairs(product: &Product) -> Vec<(String, String)> {
 
 impl Apply for Search {
     type Op = Op;
-    replay_by_reapplying!(Op);
+    type Replay = Found;
 
     fn apply(&mut self, op: &Op) {
         self.apply_batch(std::slice::from_ref(op));
@@ -237,6 +251,31 @@ impl Apply for Search {
     fn apply_batch(&mut self, ops: &[Op]) {
         ops.iter().for_each(|op| self.apply_held(op));
         self.held.make(&mut self.words, &mut self.pairs);
+    }
+
+    fn apply_recorded(&mut self, ops: Vec<Op>) -> Found {
+        let known = self.words.len();
+        self.log = Log::Recording(Vec::new());
+        self.apply_batch(&ops);
+        let terms = self.log.end();
+        let new_words = self.words[known..].iter().map(|(word, _)| word.clone());
+        Found {
+            ops,
+            new_words: new_words.collect(),
+            terms,
+        }
+    }
+
+    /// The words the batch added first (numbered as on the other copy), then the batch with the
+    /// products' terms the other copy found.
+    fn replay(&mut self, found: Found) {
+        found
+            .new_words
+            .into_iter()
+            .for_each(|word| _ = self.add_word(word));
+        self.log = Log::Replaying(found.terms.into_iter());
+        self.apply_batch(&found.ops);
+        self.log.end();
     }
 }
 
@@ -371,14 +410,29 @@ impl Search {
     }
 
     fn index(&mut self, slot: u32, product: &Product, category: u32) {
-        for (number, fields) in product_words(product, |term| self.word_number(term)) {
+        let terms = self.terms(product, Search::word_number);
+        for &(number, fields) in &terms.words {
             let best = fields.trailing_zeros() as usize;
             self.held.word(number, best, slot);
         }
-        for pair in self.pair_numbers(product) {
+        for &pair in &terms.pairs {
             self.held.pair(pair, slot);
         }
+        self.log.keep(terms);
         self.place(slot, Doc::new(product.clone()), category);
+    }
+
+    /// The terms of `product`, its words numbered by `number`; those the other copy found if
+    /// this one replays (`found`).
+    fn terms(&mut self, product: &Product, number: fn(&mut Search, &str) -> u32) -> Terms {
+        if let Some(terms) = self.log.replayed() {
+            return terms;
+        }
+        let words = product_words(product, |term| number(self, term));
+        Terms {
+            words,
+            pairs: self.pair_numbers(product),
+        }
     }
 
     /// Puts `doc` in `slot` (as `hold`) and the slot in its id band, the bands made again when
@@ -415,12 +469,14 @@ impl Search {
         let category = self.category_of(slot);
         self.in_category[category as usize].remove(slot);
         self.in_price[query::price_bucket(doc.price)].remove(slot);
-        for (number, _) in product_words(&doc.product, |term| self.word_numbers[term]) {
+        let terms = self.terms(&doc.product, |search, term| search.word_numbers[term]);
+        for &(number, _) in &terms.words {
             self.words[number as usize].1.remove(slot);
         }
-        for pair in self.pair_numbers(&doc.product) {
+        for &pair in &terms.pairs {
             self.pairs.remove(pair, slot);
         }
+        self.log.keep(terms);
     }
 
     /// The word pairs of an indexed product, by word numbers.
@@ -433,11 +489,15 @@ impl Search {
     }
 
     fn word_number(&mut self, word: &str) -> u32 {
-        if let Some(&number) = self.word_numbers.get(word) {
-            return number;
+        match self.word_numbers.get(word) {
+            Some(&number) => number,
+            None => self.add_word(word.into()),
         }
+    }
+
+    /// Adds a word to the dictionary, with no slots; its number.
+    fn add_word(&mut self, word: Box<str>) -> u32 {
         let number = self.words.len() as u32;
-        let word: Box<str> = word.into();
         self.word_numbers.insert(word.clone(), number);
         self.sorted.insert(word.clone(), number);
         self.words.push((word, Postings::default()));

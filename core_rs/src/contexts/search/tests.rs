@@ -382,8 +382,45 @@ fn pages_of_a_large_group_follow_the_ids_through_changes() {
 
 #[test]
 fn a_batch_reaches_the_state_of_its_ops_applied_one_by_one() {
-    // Products indexed, renamed, moved to another category and disabled within one batch: the
-    // inserts held back for a slot are made before its words are removed.
+    // The inserts held back for a slot are made before its words are removed.
+    let ops = changes_in_one_batch();
+    let mut batched = Search::default();
+    batched.apply_batch(&ops);
+    let mut one_by_one = Search::default();
+    ops.iter().for_each(|op| one_by_one.apply(op));
+    assert_same_answers(&batched, &one_by_one);
+    assert_eq!(ids(&batched, &request("walking")), ["a"]);
+    assert!(ids(&batched, &request("shirt running")).is_empty());
+}
+
+#[test]
+fn a_replay_takes_the_terms_found_and_reaches_the_same_state() {
+    // Two copies as the swap keeps them: the second takes each batch's terms from the first.
+    let ops = changes_in_one_batch();
+    let (mut first, mut second) = (Search::default(), Search::default());
+    for batch in [&ops[..2], &ops[2..5], &ops[5..]] {
+        let found = first.apply_recorded(batch.to_vec());
+        assert!(!found.terms.is_empty());
+        second.replay(found);
+    }
+    assert_same_answers(&first, &second);
+    let identity = Identity {
+        topic: "search_internal".into(),
+        topic_id: "t".into(),
+        cluster_id: "c".into(),
+    };
+    let saved = |search: &Search| snapshot::serialize(&identity, search);
+    assert!(saved(&first) == saved(&second), "the copies differ");
+    let mut applied = Search::default();
+    applied.apply_batch(&ops);
+    assert!(
+        saved(&first) == saved(&applied),
+        "a replay reached another state"
+    );
+}
+
+/// Products indexed, renamed, moved to another category and disabled within one batch.
+fn changes_in_one_batch() -> Vec<Op> {
     let products = [
         product("a", "Red shoe", "shoes", "for running", 5000),
         product("b", "Blue shirt", "shirts", "a shoe print", 2000),
@@ -396,21 +433,14 @@ fn a_batch_reaches_the_state_of_its_ops_applied_one_by_one() {
         product("a", "Red boot", "boots", "for walking", 5000),
         product("b", "Blue shoe", "shoes", "", 2100),
     ];
-    let ops: Vec<Op> = (0..).zip(&products).map(|(i, p)| op(i, p)).collect();
-    let mut batched = Search::default();
-    batched.apply_batch(&ops);
-    let mut one_by_one = Search::default();
-    ops.iter().for_each(|op| one_by_one.apply(op));
+    (0..).zip(&products).map(|(i, p)| op(i, p)).collect()
+}
+
+fn assert_same_answers(one: &Search, other: &Search) {
     for q in [
         "shoe", "red boot", "blue", "walking", "horn", "shirt", "running", "",
     ] {
-        assert_eq!(
-            ids(&batched, &request(q)),
-            ids(&one_by_one, &request(q)),
-            "{q}"
-        );
+        assert_eq!(ids(one, &request(q)), ids(other, &request(q)), "{q}");
     }
-    assert_eq!(ids(&batched, &request("walking")), ["a"]);
-    assert!(ids(&batched, &request("shirt running")).is_empty());
-    assert_eq!(batched.postings_bytes(), one_by_one.postings_bytes());
+    assert_eq!(one.postings_bytes(), other.postings_bytes());
 }
