@@ -19,9 +19,9 @@ const KEPT: usize = 4096;
 
 #[derive(Clone, Default)]
 pub struct Held {
-    /// `word << WORD_SHIFT | slot << 2 | field`.
+    /// `word << WORD_SHIFT | slot << SLOT_SHIFT | field`.
     words: Vec<u64>,
-    /// Where `sort_by_word` puts each pass.
+    /// Where `sort_by_word_and_slot` puts each pass.
     sorted: Vec<u64>,
     /// (first word, second word) and slot.
     pairs: Vec<((u32, u32), u32)>,
@@ -36,7 +36,7 @@ impl Held {
     pub fn word(&mut self, word: u32, field: usize, slot: u32) {
         assert!(word >> WORD_BITS == 0, "more words than an index holds");
         self.words
-            .push(u64::from(word) << WORD_SHIFT | u64::from(slot) << 2 | field as u64);
+            .push(u64::from(word) << WORD_SHIFT | u64::from(slot) << SLOT_SHIFT | field as u64);
     }
 
     /// Holds the insert of `slot` into the slots of the word pair `pair`.
