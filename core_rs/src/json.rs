@@ -2,34 +2,47 @@
 
 /// Appends `bytes` (valid UTF-8) as a JSON string, escaping only what JSON requires.
 ///
-/// Eight bytes are checked at a time (a word with no control byte, quote or backslash is copied
-/// as it is): product texts rarely need an escape, and checking byte by byte took 40% of an
-/// uncached catalog page.
+/// Product texts rarely need an escape: the whole string is checked first, a word at a time, and
+/// copied in one piece when clean; only a string with an escape is written byte by byte from its
+/// first one. (Checking byte by byte took 40% of an uncached catalog page, and a word at a time
+/// with a copy per word still half of a listing's encoding.)
 pub fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    match first_dirty_word(bytes) {
+        None => out.extend_from_slice(bytes),
+        Some(from) => escaped(out, bytes, from),
+    }
+    out.push(b'"');
+}
+
+/// Writes `bytes` escaped, copying the clean `..from` in one piece.
+#[cold]
+fn escaped(out: &mut Vec<u8>, bytes: &[u8], from: usize) {
     let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(word) = bytes.get(i..i + 8) {
-            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-            if !needs_escape(word) {
-                i += 8;
-                continue;
-            }
+    for (j, &byte) in bytes.iter().enumerate().skip(from) {
+        if let Some(escape) = escape_of(byte) {
+            out.extend_from_slice(&bytes[start..j]);
+            push_escape(out, byte, escape);
+            start = j + 1;
         }
-        let end = (i + 8).min(bytes.len());
-        for (j, &byte) in bytes.iter().enumerate().take(end).skip(i) {
-            if let Some(escape) = escape_of(byte) {
-                out.extend_from_slice(&bytes[start..j]);
-                push_escape(out, byte, escape);
-                start = j + 1;
-            }
-        }
-        i = end;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+}
+
+/// Where the first eight-byte word with a byte to escape starts; None if there is none. The last
+/// partial word is padded with spaces, which need no escape.
+fn first_dirty_word(bytes: &[u8]) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
+    for (n, word) in words.by_ref().enumerate() {
+        if needs_escape(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
+            return Some(n * 8);
+        }
+    }
+    let rest = words.remainder();
+    let mut last = [b' '; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    needs_escape(u64::from_le_bytes(last)).then(|| bytes.len() - rest.len())
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;

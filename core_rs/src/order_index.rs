@@ -137,6 +137,14 @@ impl<T: Clone, O: Order<T>, const LEAF: usize> OrderIndex<T, O, LEAF> {
         self.core.iter_from(k)
     }
 
+    /// Items [from, from + count) in order, as runs of adjacent items (part of a leaf each): for
+    /// loops over many items, which a call per item would slow.
+    pub fn runs(&self, from: usize, count: usize) -> Runs<'_, T> {
+        let mut items = self.iter_from(from);
+        items.remaining = items.remaining.min(count);
+        Runs(items)
+    }
+
     pub fn iter(&self) -> Iter<'_, T> {
         self.core.iter_from(0)
     }
@@ -174,12 +182,17 @@ pub struct Iter<'a, T> {
 }
 
 impl<'a, T> Iter<'a, T> {
-    /// Moves to the first leaf right of the current one; false if there is none.
+    /// Moves to the first leaf right of the current one; false if there is none. Starts loading
+    /// the leaf after it too: leaves are separate allocations, so a long walk (a name prefix's
+    /// matches) would otherwise wait for each leaf's first lines in turn.
     fn next_leaf(&mut self) -> bool {
         while let Some(top) = self.path.last_mut() {
             let (children, i) = *top;
             if i + 1 < children.len() {
                 top.1 = i + 1;
+                if let Some(Node::Leaf(after)) = children.get(i + 2) {
+                    prefetch(after);
+                }
                 self.descend_leftmost(&children[i + 1]);
                 return true;
             }
@@ -226,6 +239,32 @@ impl<'a, T> Iterator for Iter<'a, T> {
 }
 
 impl<T> ExactSizeIterator for Iter<'_, T> {}
+
+/// Runs of adjacent items; see [`OrderIndex::runs`].
+pub struct Runs<'a, T>(Iter<'a, T>);
+
+impl<'a, T> Iterator for Runs<'a, T> {
+    type Item = &'a [T];
+
+    fn next(&mut self) -> Option<&'a [T]> {
+        let items = &mut self.0;
+        loop {
+            if items.remaining == 0 {
+                return None;
+            }
+            let rest = items.leaf.as_slice();
+            if !rest.is_empty() {
+                let (run, after) = rest.split_at(rest.len().min(items.remaining));
+                items.leaf = after.iter();
+                items.remaining -= run.len();
+                return Some(run);
+            }
+            if !items.next_leaf() {
+                return None;
+            }
+        }
+    }
+}
 
 impl<T> FusedIterator for Iter<'_, T> {}
 
@@ -1504,6 +1543,28 @@ mod tests {
             assert!(tree.insert((i * 2 + 1, 0)));
             assert_eq!(tree.remove(&(i * 2, 0)), Some((i * 2, 0)));
             tree.check();
+        }
+    }
+
+    /// Runs join up to the items [from, from + count) that `iter_from` yields, from any start.
+    #[test]
+    fn runs_are_the_items_of_a_range_leaf_by_leaf() {
+        let items: Vec<Pair> = (0..500).map(|i| (i, 0)).collect();
+        let tree = OrderIndex::<Pair, ByKeyThenId, 4>::from_sorted(items.clone()).expect("sorted");
+        for (from, count) in [
+            (0, 0),
+            (0, 500),
+            (3, 1),
+            (3, 9),
+            (250, 1000),
+            (499, 5),
+            (600, 3),
+        ] {
+            let runs: Vec<&[Pair]> = tree.runs(from, count).collect();
+            assert!(runs.iter().all(|run| !run.is_empty() && run.len() <= 4));
+            let joined: Vec<Pair> = runs.concat();
+            let expected: Vec<Pair> = tree.iter_from(from).take(count).copied().collect();
+            assert_eq!(joined, expected, "from {from}, count {count}");
         }
     }
 

@@ -25,6 +25,7 @@ use fold::fold;
 use prost::Message;
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use triomphe::ThinArc;
 
@@ -365,6 +366,19 @@ pub struct NameEntry {
     /// entries, which lie side by side in the index, without reading each product.
     price: u64,
     product: Product,
+}
+
+impl NameEntry {
+    /// The key `sort` (id or price) orders this entry's product by, as the sort's own index has
+    /// it (the id's first 7 bytes only): equal keys are told apart by the products.
+    #[inline]
+    fn key(&self, sort: Sort) -> u64 {
+        match sort {
+            Sort::Id | Sort::Name => self.id_and_whole & !0xff,
+            Sort::Price => self.price,
+            Sort::PriceDesc => !self.price,
+        }
+    }
 }
 
 impl IdEntry {
@@ -931,8 +945,7 @@ impl Catalog {
         } else if sort == Sort::Name {
             collect(self.by_name.iter_from(lo + skip).map(|e| &e.product), take)
         } else {
-            let matches: Vec<&NameEntry> = self.by_name.iter_from(lo).take(total).collect();
-            select_range(&matches, sort, skip, take)
+            self.select_range(lo, total, sort, skip, take)
         };
         Page {
             items,
@@ -940,6 +953,73 @@ impl Catalog {
             page,
             pages,
         }
+    }
+
+    /// Items [skip, skip + take) of the name range [lo, lo + total) in `sort` order (id or price),
+    /// without ordering all of its products. One walk over the range's entries counts their keys
+    /// (held in the entries, so no product is read) into buckets that split the sort's span
+    /// evenly; only the products of the buckets that hold ranks `skip` and `skip + take - 1`
+    /// are then ordered (a product is read only on a tie). A one-letter prefix's tens of
+    /// thousands of matches cost a pass over adjacent entries and no comparison but the page's.
+    /// The walk is most of what is left: at 10^6 products the entries (48 bytes) stream from
+    /// memory at 14 ns each.
+    fn select_range(
+        &self,
+        lo: usize,
+        total: usize,
+        sort: Sort,
+        skip: usize,
+        take: usize,
+    ) -> Vec<&Product> {
+        if take == 0 {
+            return Vec::new();
+        }
+        let buckets = self.key_buckets(sort);
+        let mut counts = vec![0u32; buckets.len()];
+        let mut keyed: Vec<(u64, &Product)> = Vec::with_capacity(total);
+        for run in self.by_name.runs(lo, total) {
+            for entry in run {
+                let key = entry.key(sort);
+                counts[buckets.of(key)] += 1;
+                keyed.push((key, &entry.product));
+            }
+        }
+        let (near, before) = buckets.holding(&counts, skip, skip + take - 1);
+        keyed.retain(|&(key, _)| near.contains(&buckets.of(key)));
+        let tie = |a: &Product, b: &Product| match sort {
+            Sort::Id => a.id().cmp(b.id()),
+            Sort::Price => (a.price(), a.id()).cmp(&(b.price(), b.id())),
+            _ => (b.price(), b.id()).cmp(&(a.price(), a.id())),
+        };
+        let cmp =
+            |a: &(u64, &Product), b: &(u64, &Product)| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1));
+        let skip = skip - before;
+        if skip > 0 {
+            keyed.select_nth_unstable_by(skip, cmp);
+        }
+        let rest = &mut keyed[skip..];
+        if take < rest.len() {
+            rest.select_nth_unstable_by(take, cmp);
+        }
+        let page = &mut rest[..take];
+        page.sort_unstable_by(cmp);
+        page.iter().map(|&(_, product)| product).collect()
+    }
+
+    /// Buckets over every key `sort` gives an entry of the name index, from the sort's own index:
+    /// its first and last entries bound them.
+    fn key_buckets(&self, sort: Sort) -> Buckets {
+        let last = self.len().saturating_sub(1);
+        let ids = || Some((self.by_id.get(0)?.key & !0xff, self.by_id.get(last)?.key));
+        let prices = || Some((self.by_price.get(0)?.key, self.by_price.get(last)?.key));
+        let (low, high) = match sort {
+            Sort::Id => ids(),
+            Sort::Price => prices(),
+            Sort::PriceDesc => prices().map(|(low, high)| (!high, !low)),
+            Sort::Name => unreachable!("a name range is in name order already"),
+        }
+        .unwrap_or((0, 0));
+        Buckets::spanning(low, high)
     }
 
     /// Positions [lo, hi) in the name index of the names whose folded form starts with the
@@ -1092,45 +1172,52 @@ fn collect<'a>(iter: impl Iterator<Item = &'a Product>, take: usize) -> Vec<&'a 
     iter.take(take).collect()
 }
 
-/// Items [skip, skip + take) of a name range's `matches` in `sort` order (id or price), without
-/// sorting all of them: the selection compares the keys their entries hold (a product is read
-/// only on a tie), so a one-letter prefix's tens of thousands of matches cost a pass over
-/// adjacent entries, not a cache miss each.
-fn select_range<'a>(
-    matches: &[&'a NameEntry],
-    sort: Sort,
-    skip: usize,
-    take: usize,
-) -> Vec<&'a Product> {
-    if take == 0 {
-        return Vec::new();
+/// Buckets that split a span of keys [low, high] evenly into at most 2,048 (their counters stay
+/// in the first-level cache): every key of a bucket is below every key of the next.
+struct Buckets {
+    low: u64,
+    shift: u32,
+    len: usize,
+}
+
+impl Buckets {
+    const BITS: u32 = 11;
+
+    fn spanning(low: u64, high: u64) -> Buckets {
+        let span_bits = u64::BITS - (low ^ high).leading_zeros();
+        let shift = span_bits.saturating_sub(Self::BITS);
+        let len = ((high >> shift) - (low >> shift)) as usize + 1;
+        Buckets { low, shift, len }
     }
-    // Each sort's key in an entry, and how two products whose keys tie are ordered.
-    type Tie = fn(&Product, &Product) -> Ordering;
-    let (key, tie): (fn(&NameEntry) -> u64, Tie) = match sort {
-        Sort::Id => (|e| e.id_and_whole & !0xff, |a, b| a.id().cmp(b.id())),
-        Sort::Price => (
-            |e| e.price,
-            |a, b| (a.price(), a.id()).cmp(&(b.price(), b.id())),
-        ),
-        Sort::PriceDesc => (
-            |e| !e.price,
-            |a, b| (b.price(), b.id()).cmp(&(a.price(), a.id())),
-        ),
-        Sort::Name => unreachable!("a name range is in name order already"),
-    };
-    let mut keyed: Vec<(u64, &Product)> = matches.iter().map(|e| (key(e), &e.product)).collect();
-    let cmp = |a: &(u64, &Product), b: &(u64, &Product)| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1));
-    if skip > 0 {
-        keyed.select_nth_unstable_by(skip, cmp);
+
+    fn len(&self) -> usize {
+        self.len
     }
-    let rest = &mut keyed[skip..];
-    if take < rest.len() {
-        rest.select_nth_unstable_by(take, cmp);
+
+    /// The bucket of a key; a key out of the span goes to the nearest end, which keeps the
+    /// buckets in key order.
+    #[inline]
+    fn of(&self, key: u64) -> usize {
+        let bucket = (key >> self.shift).saturating_sub(self.low >> self.shift) as usize;
+        bucket.min(self.len - 1)
     }
-    let page = &mut rest[..take];
-    page.sort_unstable_by(cmp);
-    page.iter().map(|&(_, product)| product).collect()
+
+    /// The buckets that hold ranks `first..=last` of the keys `counts` counted (ranks from 0,
+    /// `last` below their number), and how many keys come before the first of them.
+    fn holding(&self, counts: &[u32], first: usize, last: usize) -> (RangeInclusive<usize>, usize) {
+        let (mut seen, mut before, mut from) = (0, 0, None);
+        for (bucket, &count) in counts.iter().enumerate() {
+            let count = count as usize;
+            if from.is_none() && seen + count > first {
+                (from, before) = (Some(bucket), seen);
+            }
+            if seen + count > last {
+                return (from.unwrap_or(bucket)..=bucket, before);
+            }
+            seen += count;
+        }
+        unreachable!("rank {last} is beyond the {seen} keys counted")
+    }
 }
 
 #[cfg(test)]
@@ -1203,6 +1290,39 @@ mod tests {
         assert_eq!(ids(&catalog.page(Sort::PriceDesc, "ap", 1, 10)), ["a", "b"]);
         assert_eq!(ids(&catalog.page(Sort::PriceDesc, "ap", 2, 1)), ["b"]);
         assert_eq!(catalog.page(Sort::Id, "zz", 1, 10).total, 0);
+    }
+
+    proptest! {
+        /// A prefix's page in id or price order is that sort's whole order cut to the prefix's
+        /// matches, with keys that tie (ids alike in their first bytes, equal prices) and keys
+        /// spread over their whole span (prices beyond the key's range), at every page.
+        #[test]
+        fn a_prefix_page_is_its_sort_cut_to_the_matches(
+            products in prop::collection::vec(
+                (0..500u32, any::<bool>(), 0..6usize, prop_oneof![0..4i64, 0..1i64 << 45, Just(i64::MAX)]),
+                1..300,
+            ),
+            per_page in 1..40usize,
+        ) {
+            let names = ["apple", "Apricot", "apfel", "banana", "b", "AP"];
+            let mut catalog = Catalog::new();
+            for (i, &(n, alike, name, price)) in products.iter().enumerate() {
+                let id = if alike { format!("product-{n}") } else { format!("{n}") };
+                catalog.apply(&upsert(i as i64, &id, names[name], price));
+            }
+            for prefix in ["", "a", "ap", "B", "apr", "zz"] {
+                let matching = ids(&catalog.page(Sort::Name, prefix, 1, usize::MAX));
+                for sort in [Sort::Id, Sort::Price, Sort::PriceDesc] {
+                    let expected: Vec<String> = ids(&catalog.page(sort, "", 1, usize::MAX))
+                        .into_iter()
+                        .filter(|id| matching.contains(id))
+                        .collect();
+                    for (page, chunk) in expected.chunks(per_page).enumerate() {
+                        prop_assert_eq!(ids(&catalog.page(sort, prefix, page + 1, per_page)), chunk);
+                    }
+                }
+            }
+        }
     }
 
     #[test]
