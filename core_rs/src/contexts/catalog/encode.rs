@@ -28,9 +28,34 @@ pub fn product_json(out: &mut Vec<u8>, view: &[u8]) {
     view_json(out, view, &JSON_ORDER);
 }
 
-/// Appends a listing's item (a product card's fields) as a JSON object.
-pub fn summary_json(out: &mut Vec<u8>, view: &[u8]) {
-    view_json(out, view, &SUMMARY_ORDER);
+/// Appends a listing's item (a product card's fields) as a JSON object, in `SUMMARY_ORDER`: the
+/// id, name and price from the keys, the category and small image from the card's bytes, so the
+/// long texts between them are neither walked nor loaded.
+pub fn summary_json(out: &mut Vec<u8>, product: &Product) {
+    let (mut category, mut small_image) = (&b""[..], &b""[..]);
+    for (number, field) in FieldReader::new(product.card_bytes()) {
+        match (number, field) {
+            (6, Field::Bytes(bytes)) => category = bytes,
+            (7, Field::Bytes(bytes)) => small_image = bytes,
+            _ => {}
+        }
+    }
+    out.push(b'{');
+    out.extend_from_slice(VIEW_KEYS[0]);
+    json_string(out, product.id_bytes());
+    out.push(b',');
+    out.extend_from_slice(VIEW_KEYS[2]);
+    json_string(out, product.name_bytes());
+    out.push(b',');
+    out.extend_from_slice(VIEW_KEYS[1]);
+    json_int(out, product.price());
+    out.push(b',');
+    out.extend_from_slice(VIEW_KEYS[5]);
+    json_string(out, category);
+    out.push(b',');
+    out.extend_from_slice(VIEW_KEYS[6]);
+    json_string(out, small_image);
+    out.push(b'}');
 }
 
 /// Appends the fields `order` names of a product view as a JSON object.
@@ -65,7 +90,7 @@ pub fn page_json(page: &Page<'_>, per_page: usize, sort: Sort, prefix: &str) -> 
         if i > 0 {
             out.push(b',');
         }
-        summary_json(&mut out, product.view());
+        summary_json(&mut out, product);
     }
     out.push(b']');
     let &Page {
@@ -81,22 +106,23 @@ pub fn page_json(page: &Page<'_>, per_page: usize, sort: Sort, prefix: &str) -> 
     out
 }
 
-/// Products of a page are scattered in memory and a summary reads both ends of each view: while
-/// product `i` is encoded, the start of product `i + 8` and the end of product `i + 4` are loaded,
-/// so the misses of several products overlap instead of coming one after another.
+/// Products of a page are scattered in memory and a summary reads two places of each: its start
+/// (keys, id, name) and its card's bytes. While product `i` is encoded, the start of product
+/// `i + 8` and the card of product `i + 4` are loaded, so the misses of several products overlap
+/// instead of coming one after another.
 fn prefetch_ahead(items: &[&Product], i: usize) {
     if i == 0 {
         items.iter().take(HEAD_AHEAD).for_each(|p| p.prefetch());
         items
             .iter()
             .take(TAIL_AHEAD)
-            .for_each(|p| p.prefetch_tail());
+            .for_each(|p| p.prefetch_card());
     }
     if let Some(product) = items.get(i + HEAD_AHEAD) {
         product.prefetch();
     }
     if let Some(product) = items.get(i + TAIL_AHEAD) {
-        product.prefetch_tail();
+        product.prefetch_card();
     }
 }
 
@@ -232,6 +258,41 @@ mod tests {
         assert_eq!(single_protobuf(&product, None), product.view());
     }
 
+    /// A summary read from the keys and the card's bytes is the view's summary fields, whichever
+    /// fields are absent (empty) and whatever the texts hold.
+    #[test]
+    fn a_summary_from_the_card_is_the_views_summary() {
+        use proptest::prelude::*;
+        let text = || prop_oneof![Just(String::new()), "[a-z\"é\n]{1,12}"];
+        let fields = (
+            text(),
+            text(),
+            any::<i64>(),
+            text(),
+            text(),
+            text(),
+            text(),
+            text(),
+        );
+        proptest!(|((id, name, price, description, longtext, category, small, large) in fields)| {
+            let product = Product::from_pim(&pim::Product {
+                id,
+                name,
+                price,
+                description,
+                longtext,
+                category,
+                small_image_url: small,
+                large_image_url: large,
+                ..Default::default()
+            });
+            let (mut from_card, mut from_view) = (Vec::new(), Vec::new());
+            summary_json(&mut from_card, &product);
+            view_json(&mut from_view, product.view(), &SUMMARY_ORDER);
+            prop_assert_eq!(from_card, from_view);
+        });
+    }
+
     #[test]
     fn a_summary_has_the_listing_fields_in_order_and_decodes_as_one() {
         use prost::Message;
@@ -247,7 +308,7 @@ mod tests {
             ..Default::default()
         });
         let mut json = Vec::new();
-        view_json(&mut json, product.view(), &SUMMARY_ORDER);
+        summary_json(&mut json, &product);
         assert_eq!(
             String::from_utf8(json).unwrap(),
             r#"{"id":"x","name":"N","price":250,"category":"c","small_image_url":"s"}"#

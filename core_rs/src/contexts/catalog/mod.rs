@@ -42,10 +42,12 @@ struct Keys {
     /// the view.
     folded_at: u32,
     folded_len: u32,
+    /// The view's bytes that hold a listing card's last fields, the category and the small image
+    /// (fields 6 and 7, adjacent): with the id, price and name the keys point at, all a card
+    /// shows, read without walking past the description and long text.
+    card_at: u32,
+    card_len: u32,
 }
-
-/// The bytes at the end of a view that hold a listing's last fields (category and the image URLs).
-const TAIL_BYTES: usize = 192;
 
 /// One enabled product: its encoded `ProductView` (then its folded name, if stored) and where
 /// its keys are, in one shared allocation. Cloning shares it.
@@ -146,13 +148,27 @@ impl Product {
         prefetch_lines(self.0.ptr().cast(), 128);
     }
 
-    /// Starts loading the end of the view into the cache: its last fields, the category and the
-    /// image URLs, which a listing's summary shows. Reads the view's length, so the product's
-    /// first line should be on its way already (`prefetch`).
-    pub fn prefetch_tail(&self) {
-        let view = self.view();
-        let tail = view.len().min(TAIL_BYTES);
-        prefetch_lines(view[view.len() - tail..].as_ptr(), tail);
+    /// Starts loading the bytes of a card's last fields (`card_fields`) into the cache. Reads the
+    /// keys, so the product's first line should be on its way already (`prefetch`).
+    pub fn prefetch_card(&self) {
+        let card = self.card_bytes();
+        prefetch_lines(card.as_ptr(), card.len());
+    }
+
+    /// The encoded fields 6 and 7 (category, small image) of the view, as they are stored.
+    pub fn card_bytes(&self) -> &[u8] {
+        let keys = &self.0.header.header;
+        &self.0.slice[keys.card_at as usize..(keys.card_at + keys.card_len) as usize]
+    }
+
+    /// The id's bytes, as stored in the view.
+    pub fn id_bytes(&self) -> &[u8] {
+        self.id().as_bytes()
+    }
+
+    /// The name's bytes, as stored in the view.
+    pub fn name_bytes(&self) -> &[u8] {
+        self.name().as_bytes()
     }
 
     /// The same allocation: the same product, as long as `self` is held.
@@ -226,6 +242,8 @@ fn canonical_keys(bytes: &[u8], text_checked: Text) -> Option<Found> {
         name_len: 0,
         folded_at: 0,
         folded_len: 0,
+        card_at: 0,
+        card_len: 0,
     };
     let mut disabled = false;
     let mut last = 0;
@@ -236,6 +254,7 @@ fn canonical_keys(bytes: &[u8], text_checked: Text) -> Option<Found> {
             return None;
         }
         last = number;
+        let field_at = canonical_len;
         canonical_len += 1; // the key: field numbers up to 15 take one byte
         match (number, field) {
             (2, Field::Varint(value)) if value != 0 => {
@@ -255,6 +274,12 @@ fn canonical_keys(bytes: &[u8], text_checked: Text) -> Option<Found> {
                 match number {
                     1 => (keys.id_at, keys.id_len) = (at, text.len() as u32),
                     3 => (keys.name_at, keys.name_len) = (at, text.len() as u32),
+                    6 | 7 => {
+                        if keys.card_len == 0 {
+                            keys.card_at = field_at as u32;
+                        }
+                        keys.card_len = (canonical_len - keys.card_at as usize) as u32;
+                    }
                     _ => {}
                 }
             }

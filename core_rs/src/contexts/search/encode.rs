@@ -24,7 +24,7 @@ pub fn hits_json(
         if i > 0 {
             out.push(b',');
         }
-        summary_json(&mut out, doc.product.view());
+        summary_json(&mut out, &doc.product);
     }
     out.extend_from_slice(b"],\"highlights\":[");
     for (i, doc) in hits.items.iter().enumerate() {
