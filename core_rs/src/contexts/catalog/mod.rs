@@ -114,11 +114,6 @@ impl Product {
         }
     }
 
-    /// The first byte of the folded name (0 for an empty name): what a one-letter prefix matches.
-    fn first_letter(&self) -> u8 {
-        self.folded_name().bytes().next().unwrap_or(0)
-    }
-
     /// The name as the name order and filter see it.
     fn folded_name(&self) -> Folded<'_> {
         let keys = &self.0.header.header;
@@ -398,37 +393,6 @@ pub struct NameEntry {
     product: Product,
 }
 
-/// An entry of a first-letter index: the folded name's first byte above a sort's key (its first 56
-/// bits), and the product. A one-letter prefix's products lie side by side in it, in that sort's
-/// order, so a page of them is found by rank like a page of every product: walking the prefix's
-/// tens of thousands of name entries took a millisecond at 10^6 products.
-#[derive(Clone)]
-pub struct LetterEntry {
-    key: u64,
-    product: Product,
-}
-
-impl LetterEntry {
-    fn of(product: &Product, key: u64) -> LetterEntry {
-        LetterEntry {
-            key: (u64::from(product.first_letter()) << 56) | (key >> 8),
-            product: product.clone(),
-        }
-    }
-
-    fn by_id(product: &Product) -> LetterEntry {
-        LetterEntry::of(product, sort_key(product.id()))
-    }
-
-    fn by_price(product: &Product) -> LetterEntry {
-        LetterEntry::of(product, price_key(product.price(), product.id()))
-    }
-
-    fn letter(&self) -> u8 {
-        (self.key >> 56) as u8
-    }
-}
-
 impl NameEntry {
     /// The key `sort` (id or price) orders this entry's product by, as the sort's own index has
     /// it (the id's first 7 bytes only): equal keys are told apart by the products.
@@ -477,10 +441,6 @@ impl NameEntry {
 pub struct ById;
 pub struct ByPrice;
 pub struct ByName;
-/// First letter, then id: within a letter, the order of `ById`.
-pub struct ByLetterThenId;
-/// First letter, then price and id: within a letter, the order of `ByPrice`.
-pub struct ByLetterThenPrice;
 
 /// Two products by id, once their key prefixes tied.
 fn cmp_ids(a: &Product, b: &Product) -> Ordering {
@@ -499,32 +459,12 @@ impl Order<IdEntry> for ById {
     }
 }
 
-/// Two products by price, then id, once their price keys tied.
-fn cmp_prices(a: &Product, b: &Product) -> Ordering {
-    a.price().cmp(&b.price()).then_with(|| cmp_ids(a, b))
-}
-
 impl Order<PriceEntry> for ByPrice {
     fn cmp(a: &PriceEntry, b: &PriceEntry) -> Ordering {
-        a.key
-            .cmp(&b.key)
-            .then_with(|| cmp_prices(&a.product, &b.product))
-    }
-}
-
-impl Order<LetterEntry> for ByLetterThenId {
-    fn cmp(a: &LetterEntry, b: &LetterEntry) -> Ordering {
-        a.key
-            .cmp(&b.key)
-            .then_with(|| cmp_ids(&a.product, &b.product))
-    }
-}
-
-impl Order<LetterEntry> for ByLetterThenPrice {
-    fn cmp(a: &LetterEntry, b: &LetterEntry) -> Ordering {
-        a.key
-            .cmp(&b.key)
-            .then_with(|| cmp_prices(&a.product, &b.product))
+        a.key.cmp(&b.key).then_with(|| {
+            let (a, b) = (&a.product, &b.product);
+            a.price().cmp(&b.price()).then_with(|| cmp_ids(a, b))
+        })
     }
 }
 
@@ -708,8 +648,6 @@ pub struct Catalog {
     by_id: OrderIndex<IdEntry, ById>,
     by_price: OrderIndex<PriceEntry, ByPrice>,
     by_name: OrderIndex<NameEntry, ByName, NAME_LEAF>,
-    by_letter_then_id: OrderIndex<LetterEntry, ByLetterThenId>,
-    by_letter_then_price: OrderIndex<LetterEntry, ByLetterThenPrice>,
     /// Last applied offset of catalog_internal (-1: nothing applied).
     offset: i64,
     /// Last applied pim_pub offset; bridged events at or below it are duplicates.
@@ -727,8 +665,6 @@ pub struct Plan {
     by_id: [Changes<IdEntry>; 2],
     by_price: Changes<PriceEntry>,
     by_name: Changes<NameEntry>,
-    by_letter_then_id: Changes<LetterEntry>,
-    by_letter_then_price: Changes<LetterEntry>,
 }
 
 /// Entries an index lost, then gained, in a batch, each sorted in its order; the positions
@@ -818,60 +754,9 @@ impl<E: Clone> Changes<E> {
 /// An index's removals, insertions and replacements, as they are gathered.
 type Moves<E> = (Vec<E>, Vec<E>, Vec<E>);
 
-/// A product's entries in the indexes besides the id index.
-struct Entries {
-    price: PriceEntry,
-    name: NameEntry,
-    letter_then_id: LetterEntry,
-    letter_then_price: LetterEntry,
-}
-
-impl Entries {
-    fn of(product: &Product) -> Entries {
-        Entries {
-            price: PriceEntry::of(product),
-            name: NameEntry::of(product),
-            letter_then_id: LetterEntry::by_id(product),
-            letter_then_price: LetterEntry::by_price(product),
-        }
-    }
-}
-
-/// The moves of a batch in the indexes besides the id index.
-#[derive(Default)]
-struct EntryMoves {
-    price: Moves<PriceEntry>,
-    name: Moves<NameEntry>,
-    letter_then_id: Moves<LetterEntry>,
-    letter_then_price: Moves<LetterEntry>,
-}
-
-impl EntryMoves {
-    fn add(&mut self, new: Entries) {
-        self.price.1.push(new.price);
-        self.name.1.push(new.name);
-        self.letter_then_id.1.push(new.letter_then_id);
-        self.letter_then_price.1.push(new.letter_then_price);
-    }
-
-    fn remove(&mut self, old: Entries) {
-        self.price.0.push(old.price);
-        self.name.0.push(old.name);
-        self.letter_then_id.0.push(old.letter_then_id);
-        self.letter_then_price.0.push(old.letter_then_price);
-    }
-
-    fn change(&mut self, old: Entries, new: Entries) {
-        Changes::sort_into::<ByPrice>(old.price, new.price, &mut self.price);
-        Changes::sort_into::<ByName>(old.name, new.name, &mut self.name);
-        let (id, price) = (&mut self.letter_then_id, &mut self.letter_then_price);
-        Changes::sort_into::<ByLetterThenId>(old.letter_then_id, new.letter_then_id, id);
-        Changes::sort_into::<ByLetterThenPrice>(
-            old.letter_then_price,
-            new.letter_then_price,
-            price,
-        );
-    }
+/// A product's price and name entries.
+fn price_and_name(product: &Product) -> (PriceEntry, NameEntry) {
+    (PriceEntry::of(product), NameEntry::of(product))
 }
 
 impl Apply for Catalog {
@@ -931,7 +816,7 @@ impl Apply for Catalog {
             }
             if let Change::Upsert(product) = change {
                 upserts.push(IdEntry::of(product));
-                others.push(Entries::of(product));
+                others.push(price_and_name(product));
             }
         }
         let mut present = Vec::new();
@@ -945,7 +830,8 @@ impl Apply for Catalog {
         let mut present = present.into_iter().peekable();
         let mut upserts = upserts.into_iter().zip(others);
         let mut by_id = Changes::default();
-        let mut moves = EntryMoves::default();
+        let mut by_price: Moves<PriceEntry> = Default::default();
+        let mut by_name: Moves<NameEntry> = Default::default();
         for change in changes {
             // The product a change replaces, and the entries of its replacement.
             let (old, replacement) = match change {
@@ -953,7 +839,8 @@ impl Apply for Catalog {
                     let (entry, others) = upserts.next().expect("entries per upsert");
                     if present.next_if(|p| p.product.same(product)).is_none() {
                         new.added.push(entry);
-                        moves.add(others);
+                        by_price.1.push(others.0);
+                        by_name.1.push(others.1);
                         continue;
                     }
                     let old = self.get(product.id()).expect("present").clone();
@@ -966,20 +853,22 @@ impl Apply for Catalog {
                 Change::Poison => continue,
             };
             let Some(old) = old else { continue };
-            let old_entries = Entries::of(&old);
+            let (old_price, old_name) = price_and_name(&old);
             match replacement {
                 // The same id: its entry stays where it is, and so does any other whose key the
                 // change left alone.
-                Some((entry, entries)) => {
+                Some((entry, (price, name))) => {
                     self.by_id.replace(entry.clone());
                     by_id.replaced.push(entry);
-                    moves.change(old_entries, entries);
+                    Changes::sort_into::<ByPrice>(old_price, price, &mut by_price);
+                    Changes::sort_into::<ByName>(old_name, name, &mut by_name);
                 }
                 None => {
                     let entry = IdEntry::of(&old);
                     self.by_id.remove(&entry);
                     by_id.removed.push(entry);
-                    moves.remove(old_entries);
+                    by_price.0.push(old_price);
+                    by_name.0.push(old_name);
                 }
             }
         }
@@ -987,13 +876,8 @@ impl Apply for Catalog {
             offset: self.offset,
             pim_offset: self.pim_offset,
             by_id: [new, by_id],
-            by_price: Changes::of(&mut self.by_price, moves.price),
-            by_name: Changes::of(&mut self.by_name, moves.name),
-            by_letter_then_id: Changes::of(&mut self.by_letter_then_id, moves.letter_then_id),
-            by_letter_then_price: Changes::of(
-                &mut self.by_letter_then_price,
-                moves.letter_then_price,
-            ),
+            by_price: Changes::of(&mut self.by_price, by_price),
+            by_name: Changes::of(&mut self.by_name, by_name),
         }
     }
 
@@ -1005,9 +889,6 @@ impl Apply for Catalog {
         changed.apply_to(&mut self.by_id);
         plan.by_price.apply_to(&mut self.by_price);
         plan.by_name.apply_to(&mut self.by_name);
-        plan.by_letter_then_id.apply_to(&mut self.by_letter_then_id);
-        plan.by_letter_then_price
-            .apply_to(&mut self.by_letter_then_price);
     }
 }
 
@@ -1018,8 +899,6 @@ impl Default for Catalog {
             by_id: OrderIndex::new(),
             by_price: OrderIndex::new(),
             by_name: OrderIndex::new(),
-            by_letter_then_id: OrderIndex::new(),
-            by_letter_then_price: OrderIndex::new(),
             offset: -1,
             pim_offset: -1,
         }
@@ -1056,11 +935,8 @@ impl Catalog {
 
     /// Heap bytes of this copy's indexes, and of the products (shared by both copies).
     pub fn heap_bytes(&self) -> (usize, usize) {
-        let indexes = self.by_id.heap_bytes()
-            + self.by_price.heap_bytes()
-            + self.by_name.heap_bytes()
-            + self.by_letter_then_id.heap_bytes()
-            + self.by_letter_then_price.heap_bytes();
+        let indexes =
+            self.by_id.heap_bytes() + self.by_price.heap_bytes() + self.by_name.heap_bytes();
         let products = self.by_id.iter().map(|e| e.product.heap_bytes()).sum();
         (indexes, products)
     }
@@ -1093,8 +969,6 @@ impl Catalog {
             }
         } else if sort == Sort::Name {
             collect(self.by_name.iter_from(lo + skip).map(|e| &e.product), take)
-        } else if let Some(letter) = one_letter(prefix) {
-            self.letter_page(letter, total, sort, skip, take)
         } else {
             self.select_range(lo, total, sort, skip, take)
         };
@@ -1103,39 +977,6 @@ impl Catalog {
             total,
             page,
             pages,
-        }
-    }
-
-    /// Items [skip, skip + take) of the `total` products whose folded name starts with `letter`,
-    /// in `sort` order (id or price), from that sort's first-letter index.
-    fn letter_page(
-        &self,
-        letter: u8,
-        total: usize,
-        sort: Sort,
-        skip: usize,
-        take: usize,
-    ) -> Vec<&Product> {
-        let by_id = &self.by_letter_then_id;
-        let by_price = &self.by_letter_then_price;
-        match sort {
-            Sort::Id => {
-                let lo = by_id.count_while(|e| e.letter() < letter);
-                collect(by_id.iter_from(lo + skip).map(|e| &e.product), take)
-            }
-            Sort::Price => {
-                let lo = by_price.count_while(|e| e.letter() < letter);
-                collect(by_price.iter_from(lo + skip).map(|e| &e.product), take)
-            }
-            Sort::PriceDesc => {
-                // The ascending page mirrored at the end of the letter's products, backwards.
-                let lo = by_price.count_while(|e| e.letter() < letter);
-                let from = lo + total - skip - take;
-                let mut items = collect(by_price.iter_from(from).map(|e| &e.product), take);
-                items.reverse();
-                items
-            }
-            Sort::Name => unreachable!("a name range is in name order already"),
         }
     }
 
@@ -1171,9 +1012,9 @@ impl Catalog {
         let (near, before) = buckets.holding(&counts, skip, skip + take - 1);
         keyed.retain(|&(key, _)| near.contains(&buckets.of(key)));
         let tie = |a: &Product, b: &Product| match sort {
-            Sort::Id => cmp_ids(a, b),
-            Sort::Price => cmp_prices(a, b),
-            _ => cmp_prices(b, a),
+            Sort::Id => a.id().cmp(b.id()),
+            Sort::Price => (a.price(), a.id()).cmp(&(b.price(), b.id())),
+            _ => (b.price(), b.id()).cmp(&(a.price(), a.id())),
         };
         let cmp =
             |a: &(u64, &Product), b: &(u64, &Product)| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1));
@@ -1226,9 +1067,8 @@ impl Catalog {
 }
 
 /// Saved as: the offsets, the product views in id order, then for the price and the name order
-/// the position in id order of each product. Loading then compares no products: each index is
-/// built bottom-up from its order, after checking that the order is right; the first-letter
-/// indexes take the id and price orders regrouped by letter (a stable sort on one byte).
+/// the position in id order of each product. Loading then sorts nothing: each index is built
+/// bottom-up from its order, after checking that the order is right.
 impl Model for Catalog {
     /// Hundreds of MB: streamed to its file rather than held in memory twice.
     const SNAPSHOT_IN_MEMORY: bool = false;
@@ -1279,20 +1119,13 @@ impl Snapshot for Catalog {
         let offset = input.i64()?;
         let pim_offset = input.i64()?;
         let saved = SavedEntries::read(input, pim_offset)?;
-        let (by_price, letter_then_price): (Vec<_>, Vec<_>) =
-            in_saved_order(input, saved.by_price)?.into_iter().unzip();
+        let by_price = in_saved_order(input, saved.by_price)?;
         let by_name = in_saved_order(input, saved.by_name)?;
         let unsorted = |order: &str| SnapshotError(format!("products are not in {order} order"));
-        let by_letter_then_id = by_letter(saved.by_letter_then_id);
-        let by_letter_then_price = by_letter(letter_then_price);
         Ok(Catalog {
             by_id: OrderIndex::from_sorted(saved.by_id).ok_or_else(|| unsorted("id"))?,
             by_price: OrderIndex::from_sorted(by_price).ok_or_else(|| unsorted("price"))?,
             by_name: OrderIndex::from_sorted(by_name).ok_or_else(|| unsorted("name"))?,
-            by_letter_then_id: OrderIndex::from_sorted(by_letter_then_id)
-                .ok_or_else(|| unsorted("first letter and id"))?,
-            by_letter_then_price: OrderIndex::from_sorted(by_letter_then_price)
-                .ok_or_else(|| unsorted("first letter and price"))?,
             offset,
             pim_offset,
         })
@@ -1303,10 +1136,8 @@ impl Snapshot for Catalog {
 /// taken once, in their own order, by `in_saved_order`.
 struct SavedEntries {
     by_id: Vec<IdEntry>,
-    /// Each product's price entry and its first-letter entry by price.
-    by_price: Vec<Option<(PriceEntry, LetterEntry)>>,
+    by_price: Vec<Option<PriceEntry>>,
     by_name: Vec<Option<NameEntry>>,
-    by_letter_then_id: Vec<LetterEntry>,
 }
 
 impl SavedEntries {
@@ -1321,17 +1152,12 @@ impl SavedEntries {
             by_id: Vec::with_capacity(len),
             by_price: Vec::with_capacity(len),
             by_name: Vec::with_capacity(len),
-            by_letter_then_id: Vec::with_capacity(len),
         };
         for _ in 0..len {
             let product = Product::from_view(input.blob()?, pim_offset)
                 .map_err(|err| SnapshotError(err.0))?;
-            let by_price = LetterEntry::by_price(&product);
-            saved
-                .by_price
-                .push(Some((PriceEntry::of(&product), by_price)));
+            saved.by_price.push(Some(PriceEntry::of(&product)));
             saved.by_name.push(Some(NameEntry::of(&product)));
-            saved.by_letter_then_id.push(LetterEntry::by_id(&product));
             saved.by_id.push(IdEntry {
                 key: sort_key(product.id()),
                 product,
@@ -1365,24 +1191,6 @@ fn in_saved_order<E>(
         }
     }
     Ok(ordered)
-}
-
-/// The one byte a prefix folds to, if it folds to one (but NUL, which an empty name's first-letter
-/// entry also has): the prefixes the first-letter indexes answer.
-fn one_letter(prefix: &str) -> Option<u8> {
-    let folded = fold(prefix);
-    let mut bytes = Folded(folded.as_bytes()).bytes();
-    match (bytes.next(), bytes.next()) {
-        (Some(letter), None) if letter != 0 => Some(letter),
-        _ => None,
-    }
-}
-
-/// Entries in a sort's order regrouped by first letter, each letter's in that order: the order
-/// of a first-letter index, made by a stable sort on the letter alone.
-fn by_letter(mut entries: Vec<LetterEntry>) -> Vec<LetterEntry> {
-    entries.sort_by_key(LetterEntry::letter);
-    entries
 }
 
 fn collect<'a>(iter: impl Iterator<Item = &'a Product>, take: usize) -> Vec<&'a Product> {
@@ -1511,25 +1319,23 @@ mod tests {
 
     proptest! {
         /// A prefix's page in id or price order is that sort's whole order cut to the prefix's
-        /// matches, with keys that tie (ids alike in their first bytes, equal prices), keys
-        /// spread over their whole span (prices beyond the key's range) and names whose first
-        /// letter folds ("É", "ß"), at every page.
+        /// matches, with keys that tie (ids alike in their first bytes, equal prices) and keys
+        /// spread over their whole span (prices beyond the key's range), at every page.
         #[test]
         fn a_prefix_page_is_its_sort_cut_to_the_matches(
             products in prop::collection::vec(
-                (0..500u32, any::<bool>(), 0..8usize, prop_oneof![0..4i64, 0..1i64 << 45, Just(i64::MAX)]),
+                (0..500u32, any::<bool>(), 0..6usize, prop_oneof![0..4i64, 0..1i64 << 45, Just(i64::MAX)]),
                 1..300,
             ),
             per_page in 1..40usize,
         ) {
-            let names = ["apple", "Apricot", "apfel", "banana", "b", "AP", "Éclat", "ße"];
+            let names = ["apple", "Apricot", "apfel", "banana", "b", "AP"];
             let mut catalog = Catalog::new();
             for (i, &(n, alike, name, price)) in products.iter().enumerate() {
                 let id = if alike { format!("product-{n}") } else { format!("{n}") };
                 catalog.apply(&upsert(i as i64, &id, names[name], price));
             }
-            // One-letter prefixes take the first-letter indexes, longer ones the name range.
-            for prefix in ["", "a", "ap", "B", "apr", "zz", "é", "S", "ss"] {
+            for prefix in ["", "a", "ap", "B", "apr", "zz"] {
                 let matching = ids(&catalog.page(Sort::Name, prefix, 1, usize::MAX));
                 for sort in [Sort::Id, Sort::Price, Sort::PriceDesc] {
                     let expected: Vec<String> = ids(&catalog.page(sort, "", 1, usize::MAX))
@@ -1681,8 +1487,8 @@ mod tests {
 
     fn every_page(catalog: &Catalog) -> Vec<Vec<String>> {
         let mut pages = Vec::new();
-        for sort in [Sort::Id, Sort::Price, Sort::PriceDesc, Sort::Name] {
-            for prefix in ["", "a", "ap", "p", "B", "zz"] {
+        for sort in [Sort::Id, Sort::Price, Sort::Name] {
+            for prefix in ["", "a", "ap", "p", "zz"] {
                 pages.push(ids(&catalog.page(sort, prefix, 1, 1000)));
             }
         }
