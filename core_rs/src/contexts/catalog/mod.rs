@@ -1319,23 +1319,24 @@ mod tests {
 
     proptest! {
         /// A prefix's page in id or price order is that sort's whole order cut to the prefix's
-        /// matches, with keys that tie (ids alike in their first bytes, equal prices) and keys
-        /// spread over their whole span (prices beyond the key's range), at every page.
+        /// matches, with keys that tie (ids alike in their first bytes, equal prices), keys
+        /// spread over their whole span (prices beyond the key's range) and names whose first
+        /// letter folds ("É", "ß"), at every page.
         #[test]
         fn a_prefix_page_is_its_sort_cut_to_the_matches(
             products in prop::collection::vec(
-                (0..500u32, any::<bool>(), 0..6usize, prop_oneof![0..4i64, 0..1i64 << 45, Just(i64::MAX)]),
+                (0..500u32, any::<bool>(), 0..8usize, prop_oneof![0..4i64, 0..1i64 << 45, Just(i64::MAX)]),
                 1..300,
             ),
             per_page in 1..40usize,
         ) {
-            let names = ["apple", "Apricot", "apfel", "banana", "b", "AP"];
+            let names = ["apple", "Apricot", "apfel", "banana", "b", "AP", "Éclat", "ße"];
             let mut catalog = Catalog::new();
             for (i, &(n, alike, name, price)) in products.iter().enumerate() {
                 let id = if alike { format!("product-{n}") } else { format!("{n}") };
                 catalog.apply(&upsert(i as i64, &id, names[name], price));
             }
-            for prefix in ["", "a", "ap", "B", "apr", "zz"] {
+            for prefix in ["", "a", "ap", "B", "apr", "zz", "é", "S", "ss"] {
                 let matching = ids(&catalog.page(Sort::Name, prefix, 1, usize::MAX));
                 for sort in [Sort::Id, Sort::Price, Sort::PriceDesc] {
                     let expected: Vec<String> = ids(&catalog.page(sort, "", 1, usize::MAX))
