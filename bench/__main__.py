@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import pyperf
@@ -161,10 +162,16 @@ SECTIONS = {
 }
 
 
-def carry_over(results: dict[str, Any], parts: set[str]) -> None:
+# The parts that need a broker, and what every one of them measures on the way: the import and
+# the first start after it.
+KAFKA_PARTS = frozenset({"startup", "http", "content", "search-http"})
+IMPORT_SECTIONS = ("imported", "first_start_s")
+
+
+def carry_over(results: dict[str, Any], parts: set[str], previous_path: Path | None = None) -> None:
     """A run of some parts keeps the other parts' figures from the committed results, and says
     from when they are."""
-    previous_path = report.RESULTS / "latest.json"
+    previous_path = previous_path or report.RESULTS / "latest.json"
     if not previous_path.exists():
         return
     previous = json.loads(previous_path.read_text())["details"]
@@ -172,6 +179,8 @@ def carry_over(results: dict[str, Any], parts: set[str]) -> None:
     for part in kept:
         for key in SECTIONS[part]:
             results[key] = previous[key]
+    if not parts & KAFKA_PARTS:
+        results.update({key: previous[key] for key in IMPORT_SECTIONS if key in previous})
     if kept:
         note = f"{', '.join(kept)}: figures of the run finished {previous['finished_at']} (not run again)."
         results.setdefault("notes", []).append(note)
@@ -195,7 +204,7 @@ def main(argv: list[str]) -> None:
         results["memory"] = run_memory(settings)
     if "search" in parts:
         results["search"] = run_search(settings)
-    if parts & {"startup", "http", "content", "search-http"}:
+    if parts & KAFKA_PARTS:
         run_kafka_parts(settings, parts, results)
     results["machine"]["load average at end"] = machine.load_average()
     results["duration_s"] = time.monotonic() - started
