@@ -1,0 +1,102 @@
+"""What each kind of request of the browse and uncached workloads costs in the Rust catalog, in
+process (no HTTP), at ROWS products: listing pages, name-prefix pages by name and by id or price,
+and product pages, as the mean and p99 of each kind's calls.
+
+    python -m bench.page_costs ROWS [EXTENSION.so ...]
+
+With extension builds given, each is loaded in turn (in a process of its own, alternating, twice)
+and measured over the same requests: side by side, as a change's effect should be measured on a
+shared machine. Run it as the shop runs (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, see
+shop/huge_pages.py) for the shop's figures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import subprocess
+import sys
+import time
+from types import ModuleType
+from urllib.parse import parse_qs, urlsplit
+
+from bench import browse, data
+
+REQUESTS = {"browse": 30_000, "uncached": 20_000}
+
+
+def load_extension(path: str | None) -> ModuleType:
+    """`shop._core`, or the build at `path` in its place (before anything imports it)."""
+    if path is None:
+        return importlib.import_module("shop._core")
+    spec = importlib.util.spec_from_file_location("shop._core", path)
+    assert spec is not None and spec.loader is not None
+    core = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(core)
+    sys.modules["shop._core"] = core
+    return core
+
+
+def kind_of(path: str) -> str:
+    url = urlsplit(path)
+    if url.path.startswith("/api/v1/products/"):
+        return "product page"
+    query = parse_qs(url.query)
+    if "prefix" not in query:
+        return "listing page"
+    return "prefix page by name" if query["sort"] == ["name"] else "prefix page by id or price"
+
+
+def measure(rows: int, extension: str | None) -> dict[str, tuple[float, float, int]]:
+    """(mean µs, p99 µs, count) per kind of request."""
+    core = load_extension(extension)
+    catalog = core.Catalog()
+    for batch in data.catalog_batches(rows, 10_000):
+        catalog.apply(batch)
+    rng = random.Random(browse.SEED)
+    paths = browse.browse_paths(browse.Catalog.of(rows), REQUESTS["browse"], rng)
+    paths += browse.uncached_paths(rows, rng)[: REQUESTS["uncached"]]
+    times: dict[str, list[int]] = {}
+    for path in paths:
+        url = urlsplit(path)
+        if url.path.startswith("/api/v1/products/"):
+            product_id = url.path.rsplit("/", 1)[1]
+            started = time.perf_counter_ns()
+            catalog.product(product_id)
+        else:
+            query = {name: values[0] for name, values in parse_qs(url.query).items()}
+            request = (query["sort"], query.get("prefix", ""), int(query["page"]), int(query["per_page"]))
+            started = time.perf_counter_ns()
+            catalog.page(*request)
+        times.setdefault(kind_of(path), []).append(time.perf_counter_ns() - started)
+    found = {}
+    for kind, spent in sorted(times.items()):
+        spent.sort()
+        found[kind] = (sum(spent) / len(spent) / 1000, spent[int(len(spent) * 0.99)] / 1000, len(spent))
+    return found
+
+
+def line(label: str, found: dict[str, tuple[float, float, int]]) -> str:
+    return f"{label}: " + "; ".join(
+        f"{kind} {mean:.1f} µs (p99 {p99:.0f}, {count})" for kind, (mean, p99, count) in found.items()
+    )
+
+
+def main(argv: list[str]) -> None:
+    rows, builds = int(argv[0]), argv[1:]
+    if not builds:
+        print(line("shop._core", measure(rows, None)))
+        return
+    if len(builds) == 1 and builds[0].startswith("--one="):
+        extension = builds[0].removeprefix("--one=")
+        print(line(extension, measure(rows, extension)), flush=True)
+        return
+    for _ in range(2):
+        for extension in builds:  # a process each: one build's memory never meets another's
+            subprocess.run(
+                [sys.executable, "-m", "bench.page_costs", str(rows), f"--one={extension}"], check=True
+            )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
