@@ -42,10 +42,10 @@ pub fn summary_json(out: &mut Vec<u8>, product: &Product) {
     }
     out.push(b'{');
     out.extend_from_slice(VIEW_KEYS[0]);
-    json_string(out, product.id_bytes());
+    json_string(out, product.id().as_bytes());
     out.push(b',');
     out.extend_from_slice(VIEW_KEYS[2]);
-    json_string(out, product.name_bytes());
+    json_string(out, product.name().as_bytes());
     out.push(b',');
     out.extend_from_slice(VIEW_KEYS[1]);
     json_int(out, product.price());

@@ -148,7 +148,7 @@ impl Product {
         prefetch_lines(self.0.ptr().cast(), 128);
     }
 
-    /// Starts loading the bytes of a card's last fields (`card_fields`) into the cache. Reads the
+    /// Starts loading the bytes of a card's last fields (`card_bytes`) into the cache. Reads the
     /// keys, so the product's first line should be on its way already (`prefetch`).
     pub fn prefetch_card(&self) {
         let card = self.card_bytes();
@@ -159,16 +159,6 @@ impl Product {
     pub fn card_bytes(&self) -> &[u8] {
         let keys = &self.0.header.header;
         &self.0.slice[keys.card_at as usize..(keys.card_at + keys.card_len) as usize]
-    }
-
-    /// The id's bytes, as stored in the view.
-    pub fn id_bytes(&self) -> &[u8] {
-        self.id().as_bytes()
-    }
-
-    /// The name's bytes, as stored in the view.
-    pub fn name_bytes(&self) -> &[u8] {
-        self.name().as_bytes()
     }
 
     /// The same allocation: the same product, as long as `self` is held.
