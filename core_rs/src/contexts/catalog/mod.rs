@@ -389,9 +389,10 @@ impl NameEntry {
     #[inline]
     fn key(&self, sort: Sort) -> u64 {
         match sort {
-            Sort::Id | Sort::Name => self.id_and_whole & !0xff,
+            Sort::Id => self.id_and_whole & !0xff,
             Sort::Price => self.price,
             Sort::PriceDesc => !self.price,
+            Sort::Name => unreachable!("a name range is in name order already"),
         }
     }
 }
@@ -449,12 +450,16 @@ impl Order<IdEntry> for ById {
     }
 }
 
+/// Two products by price, then id, once their price keys tied.
+fn cmp_prices(a: &Product, b: &Product) -> Ordering {
+    a.price().cmp(&b.price()).then_with(|| cmp_ids(a, b))
+}
+
 impl Order<PriceEntry> for ByPrice {
     fn cmp(a: &PriceEntry, b: &PriceEntry) -> Ordering {
-        a.key.cmp(&b.key).then_with(|| {
-            let (a, b) = (&a.product, &b.product);
-            a.price().cmp(&b.price()).then_with(|| cmp_ids(a, b))
-        })
+        a.key
+            .cmp(&b.key)
+            .then_with(|| cmp_prices(&a.product, &b.product))
     }
 }
 
@@ -1001,10 +1006,11 @@ impl Catalog {
         }
         let (near, before) = buckets.holding(&counts, skip, skip + take - 1);
         keyed.retain(|&(key, _)| near.contains(&buckets.of(key)));
+        // Equal keys are ordered as the sort's own index orders them.
         let tie = |a: &Product, b: &Product| match sort {
-            Sort::Id => a.id().cmp(b.id()),
-            Sort::Price => (a.price(), a.id()).cmp(&(b.price(), b.id())),
-            _ => (b.price(), b.id()).cmp(&(a.price(), a.id())),
+            Sort::Id => cmp_ids(a, b),
+            Sort::Price => cmp_prices(a, b),
+            _ => cmp_prices(b, a),
         };
         let cmp =
             |a: &(u64, &Product), b: &(u64, &Product)| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1));
