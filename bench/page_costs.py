@@ -37,14 +37,16 @@ def load_extension(path: str | None) -> ModuleType:
     return core
 
 
-def kind_of(path: str) -> str:
+def request_of(path: str) -> tuple[str, str, tuple[str, str, int, int] | None]:
+    """(kind, product id, None) for a product page; (kind, "", the page's arguments) otherwise."""
     url = urlsplit(path)
     if url.path.startswith("/api/v1/products/"):
-        return "product page"
-    query = parse_qs(url.query)
-    if "prefix" not in query:
-        return "listing page"
-    return "prefix page by name" if query["sort"] == ["name"] else "prefix page by id or price"
+        return "product page", url.path.rsplit("/", 1)[1], None
+    query = {name: values[0] for name, values in parse_qs(url.query).items()}
+    page = (query["sort"], query.get("prefix", ""), int(query["page"]), int(query["per_page"]))
+    if not page[1]:
+        return "listing page", "", page
+    return ("prefix page by name" if page[0] == "name" else "prefix page by id or price"), "", page
 
 
 def measure(rows: int, extension: str | None) -> dict[str, tuple[float, float, int]]:
@@ -57,18 +59,13 @@ def measure(rows: int, extension: str | None) -> dict[str, tuple[float, float, i
     paths = browse.browse_paths(browse.Catalog.of(rows), REQUESTS["browse"], rng)
     paths += browse.uncached_paths(rows, rng)[: REQUESTS["uncached"]]
     times: dict[str, list[int]] = {}
-    for path in paths:
-        url = urlsplit(path)
-        if url.path.startswith("/api/v1/products/"):
-            product_id = url.path.rsplit("/", 1)[1]
-            started = time.perf_counter_ns()
+    for kind, product_id, page in map(request_of, paths):
+        started = time.perf_counter_ns()
+        if page is None:
             catalog.product(product_id)
         else:
-            query = {name: values[0] for name, values in parse_qs(url.query).items()}
-            request = (query["sort"], query.get("prefix", ""), int(query["page"]), int(query["per_page"]))
-            started = time.perf_counter_ns()
-            catalog.page(*request)
-        times.setdefault(kind_of(path), []).append(time.perf_counter_ns() - started)
+            catalog.page(*page)
+        times.setdefault(kind, []).append(time.perf_counter_ns() - started)
     found = {}
     for kind, spent in sorted(times.items()):
         spent.sort()
