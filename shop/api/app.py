@@ -114,10 +114,11 @@ class App:
         started = time.perf_counter()
         path: str = scope["path"]
         if path == PRODUCTS:
-            # The hottest route: a page answered before is sent as it was (same catalog offset).
-            cached = self._cached_page(scope)
-            if cached is not None:
-                await http.send_response(send, cached)
+            # The hottest route, answered here without the routing, CORS and status wrapping below.
+            page = self._plain_page(scope)
+            if page is not None:
+                await send(page[0])
+                await send(page[1])
                 self._record(CATALOG.name, 200, started)
                 return
         elif path.startswith(CONTENT_PREFIX):
@@ -166,7 +167,8 @@ class App:
     # Handlers, named in ROUTES below: (scope, receive, send, CORS headers, the path after a prefix).
 
     async def _products(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
-        await http.send_response(send, self._catalog_page(scope, cors))
+        key = (scope.get("query_string", b""), http.wants_protobuf(scope))
+        await http.send_response(send, self._new_page(scope, key, cors))
 
     async def _product(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         protobuf = http.wants_protobuf(scope)
@@ -328,16 +330,22 @@ class App:
             )
         return shop.search.model
 
-    def _cached_page(self, scope: Scope) -> tuple[http.Message, http.Message] | None:
-        """The answer to a GET of this page if it was cached and needs no CORS headers; else None,
-        and the request takes the full path. Once the catalog has moved on, the answer is checked
-        against what the page shows now, and encoded again only if that changed."""
+    def _plain_page(self, scope: Scope) -> tuple[http.Message, http.Message] | None:
+        """The answer to a plain GET of a catalog page (no CORS headers to add) once the catalog is
+        ready: the cached one, or one made now. None for anything else, a bad query too: the full
+        path answers it. A cached answer is checked, once the catalog has moved on, against what the
+        page shows now, and encoded again only if that changed."""
         if not self._catalog_ready or scope["method"] != "GET" or self._cors_headers(scope):
             return None
-        cached = self._pages.get((scope.get("query_string", b""), http.wants_protobuf(scope)))
-        if cached is None or self.shop is None:
-            return None
-        model = self.shop.catalog.model
+        protobuf = http.wants_protobuf(scope)
+        key = (scope.get("query_string", b""), protobuf)
+        cached = self._pages.get(key)
+        if cached is None:
+            try:
+                return self._new_page(scope, key, [])
+            except Problem:
+                return None
+        model = self._catalog()
         if cached.mark.offset != model.offset:
             cached.mark, body = model.page_unless_shown(*cached.request, cached.protobuf, cached.mark)
             if body is not None:
@@ -359,11 +367,14 @@ class App:
                 return None
         return compression.kept(cached.answer, cached.encoded, compression.accepted(scope))
 
-    def _catalog_page(self, scope: Scope, cors: http.Headers) -> tuple[http.Message, http.Message]:
+    def _new_page(
+        self, scope: Scope, key: tuple[bytes, bool], cors: http.Headers
+    ) -> tuple[http.Message, http.Message]:
+        """The answer to a catalog page not taken from the cache, cached when it is asked for again
+        (`key`: the raw query and whether in protobuf)."""
         model = self._catalog()
-        protobuf = http.wants_protobuf(scope)
         request = _page_request(scope)
-        key = (scope.get("query_string", b""), protobuf)
+        protobuf = key[1]
         # Answers with CORS headers name the origin: not shared between origins.
         if cors or not self._pages.admits(key):
             answer = _page_answer(model.page(*request, protobuf), protobuf, cors)
