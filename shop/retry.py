@@ -20,13 +20,16 @@ T = TypeVar("T")
 
 FIRST_DELAY_S = 0.05
 MAX_DELAY_S = 2.0
+# The shop's own generator: its background threads draw jitter without touching the global one,
+# which a test or library may have seeded (Hypothesis warns when that state moves under it).
+_jitter = random.Random()
 
 
 def backoff(first: float = FIRST_DELAY_S, cap: float = MAX_DELAY_S) -> Iterator[float]:
     """Endless delays: each a random share of a ceiling that doubles from `first` up to `cap`."""
     ceiling = first
     while True:
-        yield random.uniform(0, ceiling)
+        yield _jitter.uniform(0, ceiling)
         ceiling = min(ceiling * 2, cap)
 
 

@@ -40,6 +40,8 @@ _propagator = TraceContextTextMapPropagator()
 _provider: TracerProvider | None = None
 _tracer: trace.Tracer | None = None
 _ratio = 0.0
+# Which requests the ratio picks: a generator of the shop's own, not the global one (see retry.py).
+_sampling = random.Random()
 
 
 def configure(config: Config) -> None:
@@ -92,7 +94,7 @@ def request_span(scope: Mapping[str, Any], route_name: Callable[[str], str]) -> 
     if _tracer is None:
         return None
     parent = _incoming(scope["headers"])
-    if parent is None and random.random() >= _ratio:
+    if parent is None and _sampling.random() >= _ratio:
         return None
     attributes = {"http.request.method": scope["method"], "url.path": scope["path"]}
     name = f"{scope['method']} {route_name(scope['path'])}"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from fixtures.kafka_broker import Broker
-from fixtures.server import ShopProcess
+from fixtures.server import ShopProcess, metric_samples
 from shop._proto import catalog_pb2
 from shop.api import compression
 from shop.contexts import pim_csv
@@ -127,6 +127,29 @@ def test_unknown_product_and_route(shop: ShopProcess) -> None:
         response = shop.get(path)
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_reads_answered_before_routing_are_counted_under_their_route_and_status(shop: ShopProcess) -> None:
+    """Pages and products take a short path when all is well and the routed one when not: either
+    way each request is counted once, under its route and the status it got."""
+
+    def requests() -> dict[tuple[str, str], float]:
+        samples = metric_samples(shop.get("/metrics").text)
+        return {
+            (labels[0][1], labels[1][1]): value
+            for (name, labels), value in samples.items()
+            if name == "shop_http_requests_total" and labels[0] != ("route", "metrics")
+        }
+
+    before = requests()
+    shop.get("/api/v1/products?page=2&per_page=7")
+    shop.get(f"/api/v1/products/{BIG}")
+    shop.get("/api/v1/products/nope")
+    shop.get("/api/v1/products?page=0")
+    counted = requests()
+    added = {key: counted[key] - before.get(key, 0) for key in counted if counted[key] != before.get(key, 0)}
+    expected = {("products", "200"): 1, ("product", "200"): 1, ("product", "404"): 1, ("products", "400"): 1}
+    assert added == expected
 
 
 def test_wrong_method(shop: ShopProcess) -> None:

@@ -74,7 +74,12 @@ class App:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
+            span = tracing.request_span(scope, route_name)
+            if span is None:
+                await self._serve(scope, receive, send)
+                return
+            with tracing.serving(span):
+                await self._serve(scope, receive, tracing.recording_status(span, send))
         elif scope["type"] == "websocket":
             await self.cart_events(scope, receive, send)
         elif scope["type"] == "lifespan":
@@ -102,31 +107,16 @@ class App:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        span = tracing.request_span(scope, route_name)
-        if span is None:
-            await self._serve(scope, receive, send)
-            return
-        with tracing.serving(span):
-            await self._serve(scope, receive, tracing.recording_status(span, send))
-
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         path: str = scope["path"]
-        if path == PRODUCTS:
-            # The hottest route, answered here without the routing, CORS and status wrapping below.
-            page = self._plain_page(scope)
-            if page is not None:
-                await send(page[0])
-                await send(page[1])
-                self._record(CATALOG.name, 200, started)
-                return
-        elif path.startswith(CONTENT_PREFIX):
-            entry = self._cached_entry(scope, path)
-            if entry is not None:
-                await http.send_response(send, entry)
-                self._record(CONTENT_ENTRY.name, 200, started)
-                return
+        plain = self._plain_answer(scope, path)
+        if plain is not None:
+            route, answer = plain
+            await send(answer[0])
+            await send(answer[1])
+            self._record(route.name, 200, started)
+            return
         route, rest = find_route(path)
         status = 500
 
@@ -171,6 +161,9 @@ class App:
         await http.send_response(send, self._new_page(scope, key, cors))
 
     async def _product(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        await http.send_response(send, self._product_answer(scope, rest, cors))
+
+    def _product_answer(self, scope: Scope, rest: str, cors: Headers) -> tuple[http.Message, http.Message]:
         protobuf = http.wants_protobuf(scope)
         product_id = inputs.text_id(rest, "id")
         # The product's view, and how popular it is (web events).
@@ -179,7 +172,7 @@ class App:
         if body is None:
             raise Problem(404, f"no product with id {rest!r}")
         answer = http.response(200, body, http.PROTOBUF if protobuf else http.JSON, [compression.VARY, *cors])
-        await http.send_response(send, compression.sent_once_to(scope, answer))
+        return compression.sent_once_to(scope, answer)
 
     async def _web_events(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         body = await self._web_events_routes.post(scope, receive, self._shop().web, self._catalog())
@@ -330,21 +323,36 @@ class App:
             )
         return shop.search.model
 
-    def _plain_page(self, scope: Scope) -> tuple[http.Message, http.Message] | None:
-        """The answer to a plain GET of a catalog page (no CORS headers to add) once the catalog is
-        ready: the cached one, or one made now. None for anything else, a bad query too: the full
-        path answers it. A cached answer is checked, once the catalog has moved on, against what the
-        page shows now, and encoded again only if that changed."""
-        if not self._catalog_ready or scope["method"] != "GET" or self._cors_headers(scope):
+    def _plain_answer(
+        self, scope: Scope, path: str
+    ) -> tuple[Route, tuple[http.Message, http.Message]] | None:
+        """The route and 200 answer of a plain GET (no CORS headers to add) of the hottest reads
+        (a catalog page, a product, a content entry answered before), made without the routing,
+        checks and status wrapping of `_answer`. None for anything else, and for a request that
+        fails (a bad query, an unknown id, a model not ready): the routed path answers it."""
+        if scope["method"] != "GET" or self._cors_headers(scope):
             return None
+        try:
+            if path == PRODUCTS:
+                return CATALOG, self._plain_page(scope)
+            if path.startswith(PRODUCT_PREFIX):
+                return PRODUCT, self._product_answer(scope, path[len(PRODUCT_PREFIX) :], [])
+        except Problem:
+            return None
+        if path.startswith(CONTENT_PREFIX):
+            entry = self._cached_entry(scope, path)
+            return None if entry is None else (CONTENT_ENTRY, entry)
+        return None
+
+    def _plain_page(self, scope: Scope) -> tuple[http.Message, http.Message]:
+        """A catalog page's answer without CORS headers: the cached one, or one made now. A cached
+        answer is checked, once the catalog has moved on, against what the page shows now, and
+        encoded again only if that changed."""
         protobuf = http.wants_protobuf(scope)
         key = (scope.get("query_string", b""), protobuf)
         cached = self._pages.get(key)
         if cached is None:
-            try:
-                return self._new_page(scope, key, [])
-            except Problem:
-                return None
+            return self._new_page(scope, key, [])
         model = self._catalog()
         if cached.mark.offset != model.offset:
             cached.mark, body = model.page_unless_shown(*cached.request, cached.protobuf, cached.mark)
@@ -439,8 +447,9 @@ class Route:
 ANY = None
 GET = ("GET",)
 PROBE = ("GET", "HEAD")
-CATALOG = Route("products", GET, App._products)  # also answered from the page cache in App._http
-CONTENT_ENTRY = Route("content", GET, App._content_entry)  # also from the entry cache in App._http
+CATALOG = Route("products", GET, App._products)  # also answered in App._serve
+CONTENT_ENTRY = Route("content", GET, App._content_entry)  # also from the entry cache in App._serve
+PRODUCT = Route("product", GET, App._product)  # also answered in App._serve
 # Exact paths first, then prefixes in order (the rest of the path is an id); then the storefront.
 ROUTES: dict[str, Route] = {
     PRODUCTS: CATALOG,
@@ -461,7 +470,7 @@ ROUTES: dict[str, Route] = {
     SEARCH + "/suggest": Route("search_suggest", GET, App._suggest),
 }
 PREFIX_ROUTES: tuple[tuple[str, Route], ...] = (
-    (PRODUCT_PREFIX, Route("product", GET, App._product)),
+    (PRODUCT_PREFIX, PRODUCT),
     (CONTENT_PREFIX, CONTENT_ENTRY),
     (images.PREFIX, Route("image", GET, App._image)),
     (CART_ITEMS, Route("cart_item", ("PUT", "DELETE"), App._set_item, checkout=True)),

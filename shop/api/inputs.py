@@ -19,7 +19,6 @@ from shop.api.problems import Problem, invalid
 MAX_DIGITS = 18  # any whole number the API takes fits in a signed 64-bit integer
 MAX_OFFSET = 10**MAX_DIGITS - 1
 MAX_JSON_DEPTH = 8  # {"quantity": 2} is 1 deep
-_DIGITS = re.compile(f"[0-9]{{1,{MAX_DIGITS}}}")
 # An entity tag as RFC 9110 writes it, weak or strong, with optional whitespace around; the bare
 # number (no quotes) is taken too, as before. The shop's tags are its cart versions.
 _ETAG = re.compile(rb'[ \t]*(?:W/)?("?)([0-9]{1,%d})\1[ \t]*' % MAX_DIGITS)
@@ -31,9 +30,15 @@ _QUOTE, _BACKSLASH = ord('"'), ord("\\")
 
 def whole_number(text: str, name: str, low: int, high: int, reason: str | None = None) -> int:
     """`text` as a whole number from `low` to `high`; else a 400 naming `name` with `reason`."""
-    if _DIGITS.fullmatch(text) is None or not low <= (value := int(text)) <= high:
+    if not _digits(text) or not low <= (value := int(text)) <= high:
         raise invalid(name, reason or f"must be a whole number from {low} to {high}")
     return value
+
+
+def _digits(text: str) -> bool:
+    """1 to MAX_DIGITS ASCII digits: `isdigit` alone takes "²" and Arabic-Indic digits, `isascii`
+    alone anything ASCII. (A regex said the same, a third slower on every page request.)"""
+    return len(text) <= MAX_DIGITS and text.isascii() and text.isdigit()
 
 
 def header_number(raw: bytes, name: str, reason: str, high: int = MAX_OFFSET) -> int:
