@@ -329,7 +329,8 @@ class App:
         """The route and 200 answer of a plain GET (no CORS headers to add) of the hottest reads
         (a catalog page, a product, a content entry answered before), made without the routing,
         checks and status wrapping of `_answer`. None for anything else, and for a request that
-        fails (a bad query, an unknown id, a model not ready): the routed path answers it."""
+        fails (a bad query, an unknown id, a model not ready, a bug): the routed path answers it,
+        with its problem or a logged 500."""
         if scope["method"] != "GET" or self._cors_headers(scope):
             return None
         try:
@@ -337,7 +338,7 @@ class App:
                 return CATALOG, self._plain_page(scope)
             if path.startswith(PRODUCT_PREFIX):
                 return PRODUCT, self._product_answer(scope, path[len(PRODUCT_PREFIX) :], [])
-        except Problem:
+        except Exception:  # a read changes nothing: the routed path tries again and answers it
             return None
         if path.startswith(CONTENT_PREFIX):
             entry = self._cached_entry(scope, path)
