@@ -78,10 +78,7 @@ class Loaded:
 def load(stack: Stack, rows: int, on_start: Callable[[int], object] | None = None) -> Loaded:
     """Imports `rows` products and a stock level for each, then starts the shop once so that its
     publishers and bridges relay everything; `on_start` gets the pid of its worker (a profiler)."""
-    with open(data.products_csv(rows), newline="", encoding="utf-8") as stream:
-        log.info("import-products: %s", pim_csv.import_products(stack.config, stream, progress=False))
-    with open(data.stock_csv_for(rows), newline="", encoding="utf-8") as stream:
-        log.info("import-stock: %s", stock_csv.import_stock(stack.config, stream, progress=False))
+    import_data(stack, rows)
     raw, payload = raw_consume(stack, IMPORTED_TOPICS)
     # Its snapshots, written as it stops, are the ones the snapshot startup loads.
     shop = stack.shop(cpus=None, snapshots=True, name="first-start").start()
@@ -93,6 +90,14 @@ def load(stack: Stack, rows: int, on_start: Callable[[int], object] | None = Non
         shop.stop()
     log.info("first start (relaying everything): %.1fs; raw consume of the imports %.1fs", seconds, raw)
     return Loaded(seconds, raw, payload)
+
+
+def import_data(stack: Stack, rows: int) -> None:
+    """`rows` products and a stock level for each into the stack's pim and fulfilment topics."""
+    with open(data.products_csv(rows), newline="", encoding="utf-8") as stream:
+        log.info("import-products: %s", pim_csv.import_products(stack.config, stream, progress=False))
+    with open(data.stock_csv_for(rows), newline="", encoding="utf-8") as stream:
+        log.info("import-stock: %s", stock_csv.import_stock(stack.config, stream, progress=False))
 
 
 def worker_pid(shop: Server, timeout: float = 10.0) -> int:

@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 from shop import shoppers, tracing
 from shop.config import Config
 from shop.contexts import catalog, checkout, cms, fulfilment, notification, pim, search, web
+from shop.heap import HeapTrimmer
 from shop.kafka import admin
 from shop.kafka.breaker import CircuitBreaker
 from shop.kafka.dead_letters import DEAD_SUFFIX, DeadLetters, dead_topic
@@ -96,6 +97,8 @@ class Shop:
         self.web = web.WebEventsContext(config, self.relay_producer)
         self.content = cms.ContentContext(config, self.relay_producer)
         self.search = search.SearchContext(config, self.relay_producer, self.pim_publisher)
+        # Catching up frees much at once (fetch buffers, relayed batches): given back once ready.
+        self.heap_trimmer = HeapTrimmer(config.heap_trim_interval, lambda: self.readiness().ok)
 
     @property
     def projections(self) -> dict[str, ProjectionLoop]:
@@ -136,6 +139,8 @@ class Shop:
         for relay in self.notification.relays.values():
             relay.start()
         self.search.start()
+        if self.config.heap_trim_interval > 0:
+            self.heap_trimmer.start()
         log.info(
             "shop started: %d projections and %d relays running", len(self.projections), len(self.relays)
         )
@@ -143,6 +148,7 @@ class Shop:
     def stop(self) -> None:
         """The end of a graceful shutdown. The HTTP server stopped accepting and finished its
         in-flight requests before this runs (the ASGI lifespan's shutdown comes after them)."""
+        self.heap_trimmer.stop_soon()
         for relay in self.relays.values():  # all at once: each finishes its batch, acknowledged
             relay.stop_soon()
         for relay in self.relays.values():

@@ -1,0 +1,54 @@
+"""Giving the heap's free memory back to the system. glibc's malloc keeps what a thread frees in
+that thread's arena, for its next allocations, and most of what the shop frees it frees once: the
+consumers' fetch buffers and the relays' batches while the projections catch up at start. At
+1,000,000 products a shop that had just relayed everything held 3,091 MiB; `malloc_trim(0)` gave
+600 MiB of it back in about 0.4 s, without slowing reads after it (bench/results/
+heap-trim-2026-12-03.md). So once the shop is ready it trims, and then every `heap_trim_interval`
+seconds, which costs next to nothing when little was freed since (Linux with glibc; elsewhere a
+no-op)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from shop.kafka.worker import Worker
+
+log = logging.getLogger(__name__)
+
+READY_POLL_S = 1.0
+_glibc = sys.platform.startswith("linux") and "CS_GNU_LIBC_VERSION" in os.confstr_names
+_libc = ctypes.CDLL(ctypes.util.find_library("c")) if _glibc else None
+
+
+def trim() -> bool:
+    """Returns the free memory of every arena to the system (whole pages within free chunks, not
+    only a heap's top); True when some was returned."""
+    return _libc is not None and bool(_libc.malloc_trim(0))
+
+
+class HeapTrimmer(Worker):
+    """Trims the heap once `ready()` (polled every READY_POLL_S), then every `interval` seconds."""
+
+    def __init__(self, interval: float, ready: Callable[[], bool]) -> None:
+        super().__init__("heap-trimmer")
+        self.interval = interval
+        self.ready = ready
+        self.trims = 0  # how many trims ran (for tests and the curious)
+
+    def work(self) -> None:
+        while not self.ready():
+            if self.stopping.wait(READY_POLL_S):
+                return
+        self._trim()
+        log.info("ready: freed heap memory given back to the system")
+        while not self.stopping.wait(self.interval):
+            self._trim()
+
+    def _trim(self) -> None:
+        trim()
+        self.trims += 1
