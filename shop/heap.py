@@ -12,17 +12,15 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
-import os
-import sys
 from collections.abc import Callable
 
+from shop.huge_pages import ON_GLIBC
 from shop.kafka.worker import Worker
 
 log = logging.getLogger(__name__)
 
 READY_POLL_S = 1.0
-_glibc = sys.platform.startswith("linux") and "CS_GNU_LIBC_VERSION" in os.confstr_names
-_libc = ctypes.CDLL(ctypes.util.find_library("c")) if _glibc else None
+_libc = ctypes.CDLL(ctypes.util.find_library("c")) if ON_GLIBC else None
 
 
 def trim() -> bool:

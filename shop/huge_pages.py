@@ -13,6 +13,8 @@ import sys
 
 TUNABLE = "glibc.malloc.hugetlb"
 ASKED = f"{TUNABLE}=1"
+# glibc's tunables and malloc functions exist only there (shop/heap.py calls malloc_trim).
+ON_GLIBC = sys.platform.startswith("linux") and "CS_GNU_LIBC_VERSION" in os.confstr_names
 
 
 def tunables_with_huge_pages(current: str) -> str | None:
@@ -26,7 +28,7 @@ def tunables_with_huge_pages(current: str) -> str | None:
 def start_over_with_huge_pages() -> None:
     """Replaces this process by itself with the tunable set (Linux and glibc only; nothing else
     changes: same pid, arguments, environment otherwise). Returns when it is set already."""
-    if not sys.platform.startswith("linux") or "CS_GNU_LIBC_VERSION" not in os.confstr_names:
+    if not ON_GLIBC:
         return
     tunables = tunables_with_huge_pages(os.environ.get("GLIBC_TUNABLES", ""))
     if tunables is None:

@@ -13,6 +13,7 @@ import pytest
 from bench.processes import rss_bytes
 from fixtures.kafka_broker import Broker
 from shop import heap
+from shop.huge_pages import ON_GLIBC
 from tests.support.asgi import running_app
 
 MIB = 1 << 20
@@ -27,7 +28,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-@pytest.mark.skipif(heap._libc is None, reason="malloc_trim is glibc's")
+@pytest.mark.skipif(not ON_GLIBC, reason="malloc_trim is glibc's")
 def test_trim_gives_back_what_a_thread_freed_between_live_blocks() -> None:
     """Blocks freed between blocks still in use are holes the heap cannot shrink over: they stay
     resident until trimmed, as a consumer's fetch buffers do."""

@@ -13,13 +13,10 @@ import pytest
 from fixtures.host import REPO
 from fixtures.server import ShopProcess
 from shop.config import Config
-from shop.huge_pages import ASKED, tunables_with_huge_pages
+from shop.huge_pages import ASKED, ON_GLIBC, tunables_with_huge_pages
 
 THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux") or "CS_GNU_LIBC_VERSION" not in os.confstr_names,
-    reason="glibc on Linux",
-)
+pytestmark = pytest.mark.skipif(not ON_GLIBC, reason="glibc on Linux")
 
 
 @pytest.mark.parametrize(
