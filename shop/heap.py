@@ -23,10 +23,11 @@ READY_POLL_S = 1.0
 _libc = ctypes.CDLL(ctypes.util.find_library("c")) if ON_GLIBC else None
 
 
-def trim() -> bool:
+def trim() -> None:
     """Returns the free memory of every arena to the system (whole pages within free chunks, not
-    only a heap's top); True when some was returned."""
-    return _libc is not None and bool(_libc.malloc_trim(0))
+    only a heap's top)."""
+    if _libc is not None:
+        _libc.malloc_trim(0)
 
 
 class HeapTrimmer(Worker):

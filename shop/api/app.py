@@ -157,8 +157,7 @@ class App:
     # Handlers, named in ROUTES below: (scope, receive, send, CORS headers, the path after a prefix).
 
     async def _products(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
-        key = (scope.get("query_string", b""), http.wants_protobuf(scope))
-        await http.send_response(send, self._new_page(scope, key, cors))
+        await http.send_response(send, self._new_page(scope, _page_key(scope), cors))
 
     async def _product(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         await http.send_response(send, self._product_answer(scope, rest, cors))
@@ -349,8 +348,7 @@ class App:
         """A catalog page's answer without CORS headers: the cached one, or one made now. A cached
         answer is checked, once the catalog has moved on, against what the page shows now, and
         encoded again only if that changed."""
-        protobuf = http.wants_protobuf(scope)
-        key = (scope.get("query_string", b""), protobuf)
+        key = _page_key(scope)
         cached = self._pages.get(key)
         if cached is None:
             return self._new_page(scope, key, [])
@@ -367,7 +365,7 @@ class App:
         """The answer to a plain GET of a content entry answered before, while neither the content
         nor the catalog (its featured products) moved; else None: the full path."""
         cached = self._entries.get(path)
-        if cached is None or self.shop is None or scope["method"] != "GET":
+        if cached is None or self.shop is None:
             return None
         if cached.marks != (self.shop.content.model.offset, self.shop.catalog.model.offset):
             return None
@@ -613,6 +611,11 @@ class PageCache:
 
 def _page_answer(body: bytes, protobuf: bool, cors: http.Headers) -> tuple[http.Message, http.Message]:
     return http.response(200, body, http.PROTOBUF if protobuf else http.JSON, [compression.VARY, *cors])
+
+
+def _page_key(scope: Scope) -> tuple[bytes, bool]:
+    """A page's key in the page cache: its raw query (no parsing on a hit), and whether in protobuf."""
+    return scope.get("query_string", b""), http.wants_protobuf(scope)
 
 
 def _page_request(scope: Scope) -> tuple[str, str, int, int]:
