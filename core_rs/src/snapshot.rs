@@ -368,6 +368,24 @@ impl Persist for Arc<str> {
     fn restore(input: &mut Reader<'_>) -> Result<Self> {
         Ok(Arc::from(input.str()?))
     }
+    fn prefetch(&self) {
+        prefetch_lines(self.as_ptr(), self.len());
+    }
+}
+
+/// Saved as the value it points to; restored as a new allocation.
+impl<T: Persist> Persist for Arc<T> {
+    const MIN_BYTES: usize = T::MIN_BYTES;
+    fn save(&self, out: &mut Writer<'_>) {
+        (**self).save(out);
+    }
+    fn restore(input: &mut Reader<'_>) -> Result<Self> {
+        T::restore(input).map(Arc::new)
+    }
+    fn prefetch(&self) {
+        // Only the allocation itself: what it points to further would need it loaded first.
+        prefetch_lines(Arc::as_ptr(self).cast::<u8>(), std::mem::size_of::<T>());
+    }
 }
 
 impl<T: Persist> Persist for Option<T> {
@@ -422,16 +440,42 @@ where
         }
     }
     fn restore(input: &mut Reader<'_>) -> Result<Self> {
-        let len = input.len(K::MIN_BYTES + V::MIN_BYTES)?;
-        let mut map = HashMap::with_capacity_and_hasher(len, S::default());
-        for _ in 0..len {
-            let key = K::restore(input)?;
-            if map.insert(key, V::restore(input)?).is_some() {
-                return refuse("a key appears twice");
-            }
-        }
-        Ok(map)
+        restore_map(input, K::MIN_BYTES, K::restore)
     }
+}
+
+/// A map saved as a `HashMap<Arc<str>, V>` whose keys are made by `key` from their text: the
+/// allocation of an id another map holds already, say, so that both share it.
+pub fn restore_keyed<V, S>(
+    input: &mut Reader<'_>,
+    mut key: impl FnMut(&str) -> Arc<str>,
+) -> Result<HashMap<Arc<str>, V, S>>
+where
+    V: Persist,
+    S: BuildHasher + Default,
+{
+    restore_map(input, Arc::<str>::MIN_BYTES, |input| Ok(key(input.str()?)))
+}
+
+fn restore_map<K, V, S>(
+    input: &mut Reader<'_>,
+    key_bytes: usize,
+    mut restore_key: impl FnMut(&mut Reader<'_>) -> Result<K>,
+) -> Result<HashMap<K, V, S>>
+where
+    K: Eq + Hash,
+    V: Persist,
+    S: BuildHasher + Default,
+{
+    let len = input.len(key_bytes + V::MIN_BYTES)?;
+    let mut map = HashMap::with_capacity_and_hasher(len, S::default());
+    for _ in 0..len {
+        let key = restore_key(input)?;
+        if map.insert(key, V::restore(input)?).is_some() {
+            return refuse("a key appears twice");
+        }
+    }
+    Ok(map)
 }
 
 #[cfg(test)]

@@ -7,13 +7,14 @@ use crate::snapshot::{self, Persist, Reader, Snapshot, Writer};
 use crate::stock::OnHand;
 use crate::swap::{replay_by_reapplying, Apply};
 use prost::Message;
+use std::sync::Arc;
 /// Hash maps keyed by ids: ahash, much faster than SipHash, and still keyed at random per
 /// process, so that ids a client picks (a cart cookie) cannot be aimed at one bucket.
 type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 #[derive(Debug, Clone)]
 pub enum Effect {
-    Corrected { product_id: String, change: i64 },
+    Corrected { product_id: Arc<str>, change: i64 },
     Shipped(OrderShipped),
     Poison,
 }
@@ -27,7 +28,7 @@ pub struct Op {
 pub fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
     let effect = match InternalMessage::decode(bytes)?.event {
         Some(Event::StockCorrected(s)) if !s.product_id.is_empty() => Effect::Corrected {
-            product_id: s.product_id,
+            product_id: s.product_id.into(),
             change: s.quantity_change,
         },
         Some(Event::StockCorrected(_)) => return Err(DecodeError("product_id is empty".into())),
@@ -67,7 +68,10 @@ impl Apply for Fulfilment {
     fn apply(&mut self, op: &Op) {
         self.offset = op.offset;
         match &op.effect {
-            Effect::Corrected { product_id, change } => self.on_hand.correct(product_id, *change),
+            Effect::Corrected { product_id, change } => {
+                self.on_hand
+                    .correct(product_id, *change, || Arc::clone(product_id));
+            }
             Effect::Shipped(order) => {
                 if let Some(complete) = self.on_hand.ship(order) {
                     self.shipped.insert(order.order_id.clone(), complete);

@@ -3,13 +3,16 @@
 
 use crate::codec::fulfilment::OrderShipped;
 use crate::snapshot::{self, Persist, Reader, Writer};
+use std::sync::Arc;
 /// Hash maps keyed by ids: ahash, much faster than SipHash, and still keyed at random per
 /// process, so that ids a client picks (a cart cookie) cannot be aimed at one bucket.
 type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 #[derive(Debug, Clone)]
 pub struct OnHand {
-    units: HashMap<String, i64>,
+    /// By product id: an allocation shared with the other copy of the model (and, in checkout,
+    /// with its products), not one per copy and map.
+    units: HashMap<Arc<str>, i64>,
     /// checkout_pub offset of the last order shipped: an order bridged twice ships once.
     shipped_through: i64,
 }
@@ -33,10 +36,20 @@ impl OnHand {
         self.shipped_through
     }
 
-    /// Applies a correction; stock never goes below zero.
-    pub fn correct(&mut self, product_id: &str, change: i64) {
-        let units = self.units.entry(product_id.to_owned()).or_insert(0);
-        *units = units.saturating_add(change).max(0);
+    /// The key `product_id` is held under, to share with another map.
+    pub fn key(&self, product_id: &str) -> Option<&Arc<str>> {
+        self.units.get_key_value(product_id).map(|(key, _)| key)
+    }
+
+    /// Applies a correction; stock never goes below zero. A product new here is held under
+    /// `key()`.
+    pub fn correct(&mut self, product_id: &str, change: i64, key: impl FnOnce() -> Arc<str>) {
+        match self.units.get_mut(product_id) {
+            Some(units) => *units = units.saturating_add(change).max(0),
+            None => {
+                self.units.insert(key(), change.max(0));
+            }
+        }
     }
 
     /// Products with a stock level.
@@ -48,7 +61,7 @@ impl OnHand {
         self.units.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &i64)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &i64)> {
         self.units.iter()
     }
 
@@ -64,7 +77,9 @@ impl OnHand {
         for item in &order.items {
             let shipped = item.quantity.clamp(0, self.get(&item.product_id));
             complete &= shipped == item.quantity;
-            self.correct(&item.product_id, -shipped);
+            self.correct(&item.product_id, -shipped, || {
+                item.product_id.as_str().into()
+            });
         }
         Some(complete)
     }
@@ -77,8 +92,18 @@ impl Persist for OnHand {
         self.shipped_through.save(out);
     }
     fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
+        OnHand::restore_keyed(input, |id| Arc::from(id))
+    }
+}
+
+impl OnHand {
+    /// Restores what `save` wrote, each product held under `key(its id)`.
+    pub fn restore_keyed(
+        input: &mut Reader<'_>,
+        key: impl FnMut(&str) -> Arc<str>,
+    ) -> snapshot::Result<Self> {
         Ok(OnHand {
-            units: Persist::restore(input)?,
+            units: snapshot::restore_keyed(input, key)?,
             shipped_through: Persist::restore(input)?,
         })
     }

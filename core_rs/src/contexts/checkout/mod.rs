@@ -188,12 +188,13 @@ pub enum Decision {
 
 #[derive(Debug, Clone)]
 pub enum Effect {
+    /// Ids and products as the two copies of the model share them.
     Product {
-        id: String,
-        product: Product,
+        id: Arc<str>,
+        product: Arc<Product>,
     },
     Stock {
-        product_id: String,
+        product_id: Arc<str>,
         change: i64,
     },
     Shipped(OrderShipped),
@@ -236,8 +237,8 @@ pub fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
                 disabled: p.disabled,
             };
             Effect::Product {
-                id: p.product_id,
-                product,
+                id: p.product_id.into(),
+                product: Arc::new(product),
             }
         }
         Event::FulfilmentChanged(f) => {
@@ -246,7 +247,7 @@ pub fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
                 Some(Change::StockCorrected(s)) => {
                     non_empty(&s.product_id, "product_id")?;
                     Effect::Stock {
-                        product_id: s.product_id,
+                        product_id: s.product_id.into(),
                         change: s.quantity_change,
                     }
                 }
@@ -283,7 +284,8 @@ fn non_empty(value: &str, name: &str) -> Result<(), DecodeError> {
 
 #[derive(Clone)]
 pub struct Checkout {
-    products: HashMap<String, Product>,
+    /// A product's id is one allocation for this map and `on_hand`, in both copies.
+    products: HashMap<Arc<str>, Arc<Product>>,
     on_hand: OnHand,
     reserved: HashMap<String, i64>,
     carts: HashMap<String, Cart>,
@@ -335,9 +337,14 @@ impl Apply for Checkout {
         }
         match &op.effect {
             Effect::Product { id, product } => {
-                self.products.insert(id.clone(), product.clone());
+                let id = Arc::clone(self.on_hand.key(id).unwrap_or(id));
+                self.products.insert(id, Arc::clone(product));
             }
-            Effect::Stock { product_id, change } => self.on_hand.correct(product_id, *change),
+            Effect::Stock { product_id, change } => {
+                let products = &self.products;
+                self.on_hand
+                    .correct(product_id, *change, || shared_key(products, product_id));
+            }
             Effect::Shipped(shipped) => self.ship(shipped, op.fulfilment_offset.unwrap_or(-1)),
             Effect::SetItem {
                 cart_id,
@@ -362,7 +369,7 @@ impl Checkout {
     }
 
     pub fn product(&self, id: &str) -> Option<&Product> {
-        self.products.get(id)
+        self.products.get(id).map(Arc::as_ref)
     }
 
     pub fn cart(&self, id: &str) -> Option<&Cart> {
@@ -411,7 +418,7 @@ impl Checkout {
             .items
             .iter()
             .map(|(product_id, &quantity)| {
-                let product = self.products.get(product_id);
+                let product = self.products.get(product_id.as_str());
                 Line {
                     product_id: product_id.clone(),
                     name: product.map(|p| p.name.clone()).unwrap_or_default(),
@@ -574,6 +581,11 @@ impl Checkout {
         };
         order.shipped_at = at;
     }
+}
+
+/// The key `products` holds `id` under if it does, else `id`: one allocation per id.
+fn shared_key<V>(products: &HashMap<Arc<str>, V>, id: &Arc<str>) -> Arc<str> {
+    Arc::clone(products.get_key_value(&**id).map_or(id, |(key, _)| key))
 }
 
 fn sorted_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
@@ -778,12 +790,19 @@ impl Snapshot for Checkout {
 
     fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
         let offset: i64 = Persist::restore(input)?;
+        let pim_offset = Persist::restore(input)?;
+        let fulfilment_offset = Persist::restore(input)?;
+        let products: HashMap<Arc<str>, Arc<Product>> = Persist::restore(input)?;
+        let on_hand = OnHand::restore_keyed(input, |id| match products.get_key_value(id) {
+            Some((key, _)) => Arc::clone(key),
+            None => Arc::from(id),
+        })?;
         Ok(Checkout {
             offset,
-            pim_offset: Persist::restore(input)?,
-            fulfilment_offset: Persist::restore(input)?,
-            products: Persist::restore(input)?,
-            on_hand: Persist::restore(input)?,
+            pim_offset,
+            fulfilment_offset,
+            products,
+            on_hand,
             reserved: Persist::restore(input)?,
             carts: Persist::restore(input)?,
             orders: Persist::restore(input)?,
@@ -835,13 +854,13 @@ mod tests {
 
     fn product(price: i64) -> Effect {
         Effect::Product {
-            id: format!("p{price}"),
-            product: Product {
+            id: format!("p{price}").into(),
+            product: Arc::new(Product {
                 price,
                 name: format!("name {price}"),
                 small_image_url: "u".into(),
                 disabled: false,
-            },
+            }),
         }
     }
 
@@ -958,6 +977,44 @@ mod tests {
             String::from_utf8(levels).unwrap(),
             r#"{"items":[{"product_id":"p1","available":3},{"product_id":"p2","available":0},{"product_id":"unknown","available":0}]}"#
         );
+    }
+
+    /// Whether the model holds `id`'s product and its stock under one allocation of the id.
+    fn one_id_allocation(model: &Checkout, id: &str) -> bool {
+        let (key, _) = model.products.get_key_value(id).unwrap();
+        Arc::ptr_eq(key, model.on_hand.key(id).unwrap())
+    }
+
+    #[test]
+    fn a_product_id_is_one_allocation_for_product_and_stock_and_both_copies() {
+        let stock = |offset: i64, id: &str| Op {
+            fulfilment_offset: Some(offset),
+            ..op(
+                offset,
+                Effect::Stock {
+                    product_id: id.into(),
+                    change: 1,
+                },
+            )
+        };
+        let mut ops = [
+            op(0, product(1)),
+            stock(1, "p1"),
+            stock(2, "p2"),
+            op(3, product(2)),
+        ];
+        ops[0].pim_offset = Some(0);
+        ops[3].pim_offset = Some(3);
+        let (mut copy, mut other) = (Checkout::default(), Checkout::default());
+        ops.iter().for_each(|op| copy.apply(op));
+        ops.iter().for_each(|op| other.apply(op));
+        for id in ["p1", "p2"] {
+            assert!(one_id_allocation(&copy, id));
+            let key = |model: &Checkout| Arc::clone(model.products.get_key_value(id).unwrap().0);
+            assert!(Arc::ptr_eq(&key(&copy), &key(&other)));
+            assert!(Arc::ptr_eq(&copy.products[id], &other.products[id]));
+            assert!(one_id_allocation(&round_trip(&copy, "shared-ids"), id));
+        }
     }
 
     #[test]
