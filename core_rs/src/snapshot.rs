@@ -444,17 +444,18 @@ where
     }
 }
 
-/// A map saved as a `HashMap<Arc<str>, V>` whose keys are made by `key` from their text: the
-/// allocation of an id another map holds already, say, so that both share it.
-pub fn restore_keyed<V, S>(
+/// A map saved with string keys whose keys are made by `key` from their text: the allocation of
+/// an id another map holds already, say, so that both share it.
+pub fn restore_keyed<K, V, S>(
     input: &mut Reader<'_>,
-    mut key: impl FnMut(&str) -> Arc<str>,
-) -> Result<HashMap<Arc<str>, V, S>>
+    mut key: impl FnMut(&str) -> K,
+) -> Result<HashMap<K, V, S>>
 where
+    K: Eq + Hash,
     V: Persist,
     S: BuildHasher + Default,
 {
-    restore_map(input, Arc::<str>::MIN_BYTES, |input| Ok(key(input.str()?)))
+    restore_map(input, String::MIN_BYTES, |input| Ok(key(input.str()?)))
 }
 
 fn restore_map<K, V, S>(

@@ -1,5 +1,6 @@
 //! The fulfilment projection: on-hand stock and the orders it shipped.
 
+use super::id::Id;
 use crate::codec::fulfilment::{internal_message::Event, InternalMessage, OrderShipped};
 use crate::codec::DecodeError;
 use crate::projection::Model;
@@ -7,14 +8,13 @@ use crate::snapshot::{self, Persist, Reader, Snapshot, Writer};
 use crate::stock::OnHand;
 use crate::swap::{replay_by_reapplying, Apply};
 use prost::Message;
-use std::sync::Arc;
 /// Hash maps keyed by ids: ahash, much faster than SipHash, and still keyed at random per
 /// process, so that ids a client picks (a cart cookie) cannot be aimed at one bucket.
 type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 #[derive(Debug, Clone)]
 pub enum Effect {
-    Corrected { product_id: Arc<str>, change: i64 },
+    Corrected { product_id: Id, change: i64 },
     Shipped(OrderShipped),
     Poison,
 }
@@ -70,7 +70,7 @@ impl Apply for Fulfilment {
         match &op.effect {
             Effect::Corrected { product_id, change } => {
                 self.on_hand
-                    .correct(product_id, *change, || Arc::clone(product_id));
+                    .correct(product_id, *change, || product_id.clone());
             }
             Effect::Shipped(order) => {
                 if let Some(complete) = self.on_hand.ship(order) {

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod content;
 pub mod fulfilment;
+pub mod id;
 pub mod relay;
 pub mod search;
 pub mod stock;

@@ -1,9 +1,9 @@
 //! On-hand stock, kept by fulfilment and mirrored by checkout with the very same rules, so both
 //! count every unit the same way.
 
+use super::id::Id;
 use crate::codec::fulfilment::OrderShipped;
 use crate::snapshot::{self, Persist, Reader, Writer};
-use std::sync::Arc;
 /// Hash maps keyed by ids: ahash, much faster than SipHash, and still keyed at random per
 /// process, so that ids a client picks (a cart cookie) cannot be aimed at one bucket.
 type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
@@ -12,7 +12,7 @@ type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 pub struct OnHand {
     /// By product id: an allocation shared with the other copy of the model (and, in checkout,
     /// with its products), not one per copy and map.
-    units: HashMap<Arc<str>, i64>,
+    units: HashMap<Id, i64>,
     /// checkout_pub offset of the last order shipped: an order bridged twice ships once.
     shipped_through: i64,
 }
@@ -37,13 +37,13 @@ impl OnHand {
     }
 
     /// The key `product_id` is held under, to share with another map.
-    pub fn key(&self, product_id: &str) -> Option<&Arc<str>> {
+    pub fn key(&self, product_id: &str) -> Option<&Id> {
         self.units.get_key_value(product_id).map(|(key, _)| key)
     }
 
     /// Applies a correction; stock never goes below zero. A product new here is held under
     /// `key()`.
-    pub fn correct(&mut self, product_id: &str, change: i64, key: impl FnOnce() -> Arc<str>) {
+    pub fn correct(&mut self, product_id: &str, change: i64, key: impl FnOnce() -> Id) {
         match self.units.get_mut(product_id) {
             Some(units) => *units = units.saturating_add(change).max(0),
             None => {
@@ -61,7 +61,7 @@ impl OnHand {
         self.units.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &i64)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Id, &i64)> {
         self.units.iter()
     }
 
@@ -77,9 +77,7 @@ impl OnHand {
         for item in &order.items {
             let shipped = item.quantity.clamp(0, self.get(&item.product_id));
             complete &= shipped == item.quantity;
-            self.correct(&item.product_id, -shipped, || {
-                item.product_id.as_str().into()
-            });
+            self.correct(&item.product_id, -shipped, || Id::new(&item.product_id));
         }
         Some(complete)
     }
@@ -92,7 +90,7 @@ impl Persist for OnHand {
         self.shipped_through.save(out);
     }
     fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
-        OnHand::restore_keyed(input, |id| Arc::from(id))
+        OnHand::restore_keyed(input, Id::new)
     }
 }
 
@@ -100,7 +98,7 @@ impl OnHand {
     /// Restores what `save` wrote, each product held under `key(its id)`.
     pub fn restore_keyed(
         input: &mut Reader<'_>,
-        key: impl FnMut(&str) -> Arc<str>,
+        key: impl FnMut(&str) -> Id,
     ) -> snapshot::Result<Self> {
         Ok(OnHand {
             units: snapshot::restore_keyed(input, key)?,

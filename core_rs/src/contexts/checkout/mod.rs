@@ -7,6 +7,7 @@ pub mod view;
 use crate::codec::checkout::{self as pb, fulfilment_changed::Change, internal_message::Event};
 use crate::codec::fulfilment::OrderShipped;
 use crate::codec::DecodeError;
+use crate::contexts::id::Id;
 use crate::projection::Model;
 use crate::snapshot::{self, Persist, Reader, Snapshot, SnapshotError, Writer};
 use crate::stock::OnHand;
@@ -190,11 +191,11 @@ pub enum Decision {
 pub enum Effect {
     /// Ids and products as the two copies of the model share them.
     Product {
-        id: Arc<str>,
+        id: Id,
         product: Arc<Product>,
     },
     Stock {
-        product_id: Arc<str>,
+        product_id: Id,
         change: i64,
     },
     Shipped(OrderShipped),
@@ -285,7 +286,7 @@ fn non_empty(value: &str, name: &str) -> Result<(), DecodeError> {
 #[derive(Clone)]
 pub struct Checkout {
     /// A product's id is one allocation for this map and `on_hand`, in both copies.
-    products: HashMap<Arc<str>, Arc<Product>>,
+    products: HashMap<Id, Arc<Product>>,
     on_hand: OnHand,
     reserved: HashMap<String, i64>,
     carts: HashMap<String, Cart>,
@@ -337,7 +338,7 @@ impl Apply for Checkout {
         }
         match &op.effect {
             Effect::Product { id, product } => {
-                let id = Arc::clone(self.on_hand.key(id).unwrap_or(id));
+                let id = self.on_hand.key(id).unwrap_or(id).clone();
                 self.products.insert(id, Arc::clone(product));
             }
             Effect::Stock { product_id, change } => {
@@ -584,8 +585,11 @@ impl Checkout {
 }
 
 /// The key `products` holds `id` under if it does, else `id`: one allocation per id.
-fn shared_key<V>(products: &HashMap<Arc<str>, V>, id: &Arc<str>) -> Arc<str> {
-    Arc::clone(products.get_key_value(&**id).map_or(id, |(key, _)| key))
+fn shared_key<V>(products: &HashMap<Id, V>, id: &Id) -> Id {
+    products
+        .get_key_value(id.as_str())
+        .map_or(id, |(key, _)| key)
+        .clone()
 }
 
 fn sorted_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
@@ -792,10 +796,10 @@ impl Snapshot for Checkout {
         let offset: i64 = Persist::restore(input)?;
         let pim_offset = Persist::restore(input)?;
         let fulfilment_offset = Persist::restore(input)?;
-        let products: HashMap<Arc<str>, Arc<Product>> = Persist::restore(input)?;
+        let products: HashMap<Id, Arc<Product>> = Persist::restore(input)?;
         let on_hand = OnHand::restore_keyed(input, |id| match products.get_key_value(id) {
-            Some((key, _)) => Arc::clone(key),
-            None => Arc::from(id),
+            Some((key, _)) => key.clone(),
+            None => Id::new(id),
         })?;
         Ok(Checkout {
             offset,
@@ -982,7 +986,7 @@ mod tests {
     /// Whether the model holds `id`'s product and its stock under one allocation of the id.
     fn one_id_allocation(model: &Checkout, id: &str) -> bool {
         let (key, _) = model.products.get_key_value(id).unwrap();
-        Arc::ptr_eq(key, model.on_hand.key(id).unwrap())
+        key.same(model.on_hand.key(id).unwrap())
     }
 
     #[test]
@@ -1010,8 +1014,8 @@ mod tests {
         ops.iter().for_each(|op| other.apply(op));
         for id in ["p1", "p2"] {
             assert!(one_id_allocation(&copy, id));
-            let key = |model: &Checkout| Arc::clone(model.products.get_key_value(id).unwrap().0);
-            assert!(Arc::ptr_eq(&key(&copy), &key(&other)));
+            let key = |model: &Checkout| model.products.get_key_value(id).unwrap().0.clone();
+            assert!(key(&copy).same(&key(&other)));
             assert!(Arc::ptr_eq(&copy.products[id], &other.products[id]));
             assert!(one_id_allocation(&round_trip(&copy, "shared-ids"), id));
         }
