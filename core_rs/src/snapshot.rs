@@ -373,21 +373,6 @@ impl Persist for Arc<str> {
     }
 }
 
-/// Saved as the value it points to; restored as a new allocation.
-impl<T: Persist> Persist for Arc<T> {
-    const MIN_BYTES: usize = T::MIN_BYTES;
-    fn save(&self, out: &mut Writer<'_>) {
-        (**self).save(out);
-    }
-    fn restore(input: &mut Reader<'_>) -> Result<Self> {
-        T::restore(input).map(Arc::new)
-    }
-    fn prefetch(&self) {
-        // Only the allocation itself: what it points to further would need it loaded first.
-        prefetch_lines(Arc::as_ptr(self).cast::<u8>(), std::mem::size_of::<T>());
-    }
-}
-
 impl<T: Persist> Persist for Option<T> {
     const MIN_BYTES: usize = 1;
     fn save(&self, out: &mut Writer<'_>) {

@@ -153,7 +153,7 @@ impl PyCheckout {
         let model = self.projection.read();
         model
             .product(product_id)
-            .map(|p| if p.disabled { "disabled" } else { "enabled" })
+            .map(|p| if p.disabled() { "disabled" } else { "enabled" })
     }
 
     /// An accepted order, to a cart of the shopper who placed it only.

@@ -8,11 +8,14 @@ use crate::codec::checkout::{self as pb, fulfilment_changed::Change, internal_me
 use crate::codec::fulfilment::OrderShipped;
 use crate::codec::DecodeError;
 use crate::contexts::id::Id;
+use crate::order_index::prefetch_lines;
 use crate::projection::Model;
 use crate::snapshot::{self, Persist, Reader, Snapshot, SnapshotError, Writer};
 use crate::stock::OnHand;
 use crate::swap::{replay_by_reapplying, Apply};
 use prost::Message;
+use std::fmt;
+use triomphe::ThinArc;
 /// Hash maps keyed by ids: ahash, much faster than SipHash, and still keyed at random per
 /// process, so that ids a client picks (a cart cookie) cannot be aimed at one bucket.
 type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
@@ -20,12 +23,64 @@ use std::sync::Arc;
 
 pub const MAX_QUANTITY: i64 = 999;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Product {
-    pub price: i64,
-    pub name: String,
-    pub small_image_url: String,
-    pub disabled: bool,
+/// A product as checkout needs it, in one allocation that both copies of the model share: its
+/// price, whether it is for sale, then the bytes of its name and of its small image's URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Product(ThinArc<ProductHead, u8>);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ProductHead {
+    price: i64,
+    name_len: u32,
+    disabled: bool,
+}
+
+impl Product {
+    pub fn new(price: i64, name: &str, small_image_url: &str, disabled: bool) -> Product {
+        let head = ProductHead {
+            price,
+            name_len: u32::try_from(name.len()).expect("a name under 4 GiB"),
+            disabled,
+        };
+        let text = [name.as_bytes(), small_image_url.as_bytes()].concat();
+        Product(ThinArc::from_header_and_slice(head, &text))
+    }
+
+    fn head(&self) -> &ProductHead {
+        &self.0.header.header
+    }
+
+    pub fn price(&self) -> i64 {
+        self.head().price
+    }
+
+    pub fn disabled(&self) -> bool {
+        self.head().disabled
+    }
+
+    pub fn name(&self) -> &str {
+        self.text().split_at(self.head().name_len as usize).0
+    }
+
+    pub fn small_image_url(&self) -> &str {
+        self.text().split_at(self.head().name_len as usize).1
+    }
+
+    fn text(&self) -> &str {
+        // SAFETY: built from two `str`s, the name then the URL, and never changed.
+        unsafe { std::str::from_utf8_unchecked(&self.0.slice) }
+    }
+}
+
+impl fmt::Debug for Product {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Product")
+            .field("price", &self.price())
+            .field("name", &self.name())
+            .field("small_image_url", &self.small_image_url())
+            .field("disabled", &self.disabled())
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -192,7 +247,7 @@ pub enum Effect {
     /// Ids and products as the two copies of the model share them.
     Product {
         id: Id,
-        product: Arc<Product>,
+        product: Product,
     },
     Stock {
         product_id: Id,
@@ -231,15 +286,10 @@ pub fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
         Event::ProductChanged(p) => {
             non_empty(&p.product_id, "product_id")?;
             op.pim_offset = Some(p.pim_offset);
-            let product = Product {
-                price: p.price,
-                name: p.name,
-                small_image_url: p.small_image_url,
-                disabled: p.disabled,
-            };
+            let product = Product::new(p.price, &p.name, &p.small_image_url, p.disabled);
             Effect::Product {
                 id: p.product_id.into(),
-                product: Arc::new(product),
+                product,
             }
         }
         Event::FulfilmentChanged(f) => {
@@ -286,7 +336,7 @@ fn non_empty(value: &str, name: &str) -> Result<(), DecodeError> {
 #[derive(Clone)]
 pub struct Checkout {
     /// A product's id is one allocation for this map and `on_hand`, in both copies.
-    products: HashMap<Id, Arc<Product>>,
+    products: HashMap<Id, Product>,
     on_hand: OnHand,
     reserved: HashMap<String, i64>,
     carts: HashMap<String, Cart>,
@@ -339,7 +389,7 @@ impl Apply for Checkout {
         match &op.effect {
             Effect::Product { id, product } => {
                 let id = self.on_hand.key(id).unwrap_or(id).clone();
-                self.products.insert(id, Arc::clone(product));
+                self.products.insert(id, product.clone());
             }
             Effect::Stock { product_id, change } => {
                 let products = &self.products;
@@ -370,7 +420,7 @@ impl Checkout {
     }
 
     pub fn product(&self, id: &str) -> Option<&Product> {
-        self.products.get(id).map(Arc::as_ref)
+        self.products.get(id)
     }
 
     pub fn cart(&self, id: &str) -> Option<&Cart> {
@@ -422,10 +472,10 @@ impl Checkout {
                 let product = self.products.get(product_id.as_str());
                 Line {
                     product_id: product_id.clone(),
-                    name: product.map(|p| p.name.clone()).unwrap_or_default(),
-                    price: product.map_or(0, |p| p.price),
+                    name: product.map(|p| p.name().to_owned()).unwrap_or_default(),
+                    price: product.map_or(0, Product::price),
                     small_image_url: product
-                        .map(|p| p.small_image_url.clone())
+                        .map(|p| p.small_image_url().to_owned())
                         .unwrap_or_default(),
                     quantity,
                 }
@@ -436,7 +486,7 @@ impl Checkout {
     }
 
     fn enabled(&self, product_id: &str) -> bool {
-        self.products.get(product_id).is_some_and(|p| !p.disabled)
+        self.products.get(product_id).is_some_and(|p| !p.disabled())
     }
 
     /// Why setting `quantity` of `product_id` in `cart_id` would change nothing, if it would not.
@@ -601,22 +651,23 @@ fn sorted_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
 impl Persist for Product {
     const MIN_BYTES: usize = 8 + 4 + 4 + 1;
     fn save(&self, out: &mut Writer<'_>) {
-        self.price.save(out);
-        self.name.save(out);
-        self.small_image_url.save(out);
-        self.disabled.save(out);
+        self.price().save(out);
+        out.str(self.name());
+        out.str(self.small_image_url());
+        self.disabled().save(out);
     }
     fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
-        Ok(Product {
-            price: Persist::restore(input)?,
-            name: Persist::restore(input)?,
-            small_image_url: Persist::restore(input)?,
-            disabled: Persist::restore(input)?,
-        })
+        let price = Persist::restore(input)?;
+        let (name, small_image_url) = (input.str()?, input.str()?);
+        Ok(Product::new(
+            price,
+            name,
+            small_image_url,
+            bool::restore(input)?,
+        ))
     }
     fn prefetch(&self) {
-        self.name.prefetch();
-        self.small_image_url.prefetch();
+        prefetch_lines(self.0.ptr().cast(), 128); // the head and most names and URLs
     }
 }
 
@@ -796,7 +847,7 @@ impl Snapshot for Checkout {
         let offset: i64 = Persist::restore(input)?;
         let pim_offset = Persist::restore(input)?;
         let fulfilment_offset = Persist::restore(input)?;
-        let products: HashMap<Id, Arc<Product>> = Persist::restore(input)?;
+        let products: HashMap<Id, Product> = Persist::restore(input)?;
         let on_hand = OnHand::restore_keyed(input, |id| match products.get_key_value(id) {
             Some((key, _)) => key.clone(),
             None => Id::new(id),
@@ -859,12 +910,7 @@ mod tests {
     fn product(price: i64) -> Effect {
         Effect::Product {
             id: format!("p{price}").into(),
-            product: Arc::new(Product {
-                price,
-                name: format!("name {price}"),
-                small_image_url: "u".into(),
-                disabled: false,
-            }),
+            product: Product::new(price, &format!("name {price}"), "u", false),
         }
     }
 
@@ -1016,7 +1062,7 @@ mod tests {
             assert!(one_id_allocation(&copy, id));
             let key = |model: &Checkout| model.products.get_key_value(id).unwrap().0.clone();
             assert!(key(&copy).same(&key(&other)));
-            assert!(Arc::ptr_eq(&copy.products[id], &other.products[id]));
+            assert_eq!(copy.products[id].0.ptr(), other.products[id].0.ptr());
             assert!(one_id_allocation(&round_trip(&copy, "shared-ids"), id));
         }
     }
