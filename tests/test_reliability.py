@@ -103,7 +103,11 @@ def strict(
 
 
 def put(shop: ShopProcess, client: httpx.Client, product_id: str, quantity: int) -> httpx.Response:
-    return client.put(f"{shop.url}/api/v1/cart/items/{product_id}", json={"quantity": quantity})
+    """A shop that does not answer fails the test with its log and its threads' stacks."""
+    try:
+        return client.put(f"{shop.url}/api/v1/cart/items/{product_id}", json={"quantity": quantity})
+    except httpx.TimeoutException:
+        raise AssertionError(f"no answer in time\n{shop.log_tail(80)}\n{shop.stacks()}") from None
 
 
 def assert_503(response: httpx.Response | Response, kind: str) -> None:
