@@ -368,9 +368,6 @@ impl Persist for Arc<str> {
     fn restore(input: &mut Reader<'_>) -> Result<Self> {
         Ok(Arc::from(input.str()?))
     }
-    fn prefetch(&self) {
-        prefetch_lines(self.as_ptr(), self.len());
-    }
 }
 
 impl<T: Persist> Persist for Option<T> {

@@ -52,6 +52,17 @@ impl OnHand {
         }
     }
 
+    /// Restores what `save` wrote, each product held under `key(its id)`.
+    pub fn restore_keyed(
+        input: &mut Reader<'_>,
+        key: impl FnMut(&str) -> Id,
+    ) -> snapshot::Result<Self> {
+        Ok(OnHand {
+            units: snapshot::restore_keyed(input, key)?,
+            shipped_through: Persist::restore(input)?,
+        })
+    }
+
     /// Products with a stock level.
     pub fn len(&self) -> usize {
         self.units.len()
@@ -91,18 +102,5 @@ impl Persist for OnHand {
     }
     fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
         OnHand::restore_keyed(input, Id::new)
-    }
-}
-
-impl OnHand {
-    /// Restores what `save` wrote, each product held under `key(its id)`.
-    pub fn restore_keyed(
-        input: &mut Reader<'_>,
-        key: impl FnMut(&str) -> Id,
-    ) -> snapshot::Result<Self> {
-        Ok(OnHand {
-            units: snapshot::restore_keyed(input, key)?,
-            shipped_through: Persist::restore(input)?,
-        })
     }
 }

@@ -393,8 +393,9 @@ impl Apply for Checkout {
             }
             Effect::Stock { product_id, change } => {
                 let products = &self.products;
-                self.on_hand
-                    .correct(product_id, *change, || shared_key(products, product_id));
+                self.on_hand.correct(product_id, *change, || {
+                    shared_key(products, product_id, || product_id.clone())
+                });
             }
             Effect::Shipped(shipped) => self.ship(shipped, op.fulfilment_offset.unwrap_or(-1)),
             Effect::SetItem {
@@ -634,12 +635,11 @@ impl Checkout {
     }
 }
 
-/// The key `products` holds `id` under if it does, else `id`: one allocation per id.
-fn shared_key<V>(products: &HashMap<Id, V>, id: &Id) -> Id {
+/// The key `products` holds `id` under if it does, else `own()`: one allocation per id.
+fn shared_key<V>(products: &HashMap<Id, V>, id: &str, own: impl FnOnce() -> Id) -> Id {
     products
-        .get_key_value(id.as_str())
-        .map_or(id, |(key, _)| key)
-        .clone()
+        .get_key_value(id)
+        .map_or_else(own, |(key, _)| key.clone())
 }
 
 fn sorted_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
@@ -848,10 +848,7 @@ impl Snapshot for Checkout {
         let pim_offset = Persist::restore(input)?;
         let fulfilment_offset = Persist::restore(input)?;
         let products: HashMap<Id, Product> = Persist::restore(input)?;
-        let on_hand = OnHand::restore_keyed(input, |id| match products.get_key_value(id) {
-            Some((key, _)) => key.clone(),
-            None => Id::new(id),
-        })?;
+        let on_hand = OnHand::restore_keyed(input, |id| shared_key(&products, id, || Id::new(id)))?;
         Ok(Checkout {
             offset,
             pim_offset,
