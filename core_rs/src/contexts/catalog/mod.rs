@@ -976,13 +976,11 @@ impl Catalog {
     }
 
     /// Items [skip, skip + take) of the name range [lo, lo + total) in `sort` order (id or price),
-    /// without ordering all of its products. One walk over the range's entries counts their keys
-    /// (held in the entries, so no product is read) into buckets that split the sort's span
-    /// evenly; only the products of the buckets that hold ranks `skip` and `skip + take - 1`
-    /// are then ordered (a product is read only on a tie). A one-letter prefix's tens of
-    /// thousands of matches cost a pass over adjacent entries and no comparison but the page's.
-    /// The walk is most of what is left: at 10^6 products the entries (48 bytes) stream from
-    /// memory at 14 ns each.
+    /// without ordering all of its products. Most pages are found in one pass that keeps only the
+    /// matches whose keys lie in the window the page is likely in (`likely_window`); should the
+    /// page not lie wholly inside it, an exact second pass finds it (`select_by_buckets`). Either
+    /// way the cost is a walk over the range's adjacent entries (48 bytes each, no product read):
+    /// the memory they stream from is most of what a one-letter prefix's page costs.
     fn select_range(
         &self,
         lo: usize,
@@ -994,37 +992,96 @@ impl Catalog {
         if take == 0 {
             return Vec::new();
         }
-        let buckets = self.key_buckets(sort);
-        let mut counts = vec![0u32; buckets.len()];
-        let mut keyed: Vec<(u64, &Product)> = Vec::with_capacity(total);
+        let window = self.likely_window(sort, total, skip, take);
+        self.select_in_window(lo, total, sort, skip, take, window)
+            .unwrap_or_else(|| self.select_by_buckets(lo, total, sort, skip, take))
+    }
+
+    /// The keys `sort` gives matches ranked [skip, skip + take) among `total` matches, with room
+    /// to spare, if the matches' keys are spread like every product's: a uniform sample of m
+    /// products has its k-th smallest key near the sort's key at rank k n / m, within a few
+    /// times sqrt(m) ranks. The window allows 8 standard deviations on each side; a prefix whose
+    /// keys are spread otherwise (its products all cheap, say) misses it and costs a second pass.
+    fn likely_window(
+        &self,
+        sort: Sort,
+        total: usize,
+        skip: usize,
+        take: usize,
+    ) -> RangeInclusive<u64> {
+        let slack = 4 * (total as f64).sqrt() as usize + 16;
+        let (first, end) = (skip.saturating_sub(slack), skip + take + slack);
+        let len = self.len();
+        // The key at rank `rank` of the whole catalog in `sort` order, as the name entries have it.
+        let key_at = |rank: usize| -> Option<u64> {
+            match sort {
+                Sort::Id => Some(self.by_id.get(rank)?.key & !0xff),
+                Sort::Price => Some(self.by_price.get(rank)?.key),
+                Sort::PriceDesc => Some(!self.by_price.get(len.checked_sub(rank + 1)?)?.key),
+                Sort::Name => unreachable!("a name range is in name order already"),
+            }
+        };
+        let low = match first {
+            0 => None,
+            _ => key_at(first * len / total),
+        };
+        let high = match end >= total {
+            true => None,
+            false => key_at((end * len).div_ceil(total)),
+        };
+        low.unwrap_or(u64::MIN)..=high.unwrap_or(u64::MAX)
+    }
+
+    /// Items [skip, skip + take) of the name range [lo, lo + total) in `sort` order, found among
+    /// the matches whose keys are in `window` in one pass over the range; None if they are not
+    /// all in it. A match whose key is below the window comes before every match in it, one
+    /// above after, so the matches in it are a run of the sort's order.
+    fn select_in_window(
+        &self,
+        lo: usize,
+        total: usize,
+        sort: Sort,
+        skip: usize,
+        take: usize,
+        window: RangeInclusive<u64>,
+    ) -> Option<Vec<&Product>> {
+        let (low, high) = (*window.start(), *window.end());
+        let mut below = 0;
+        let mut kept: Vec<(u64, &Product)> = Vec::new();
         for run in self.by_name.runs(lo, total) {
             for entry in run {
                 let key = entry.key(sort);
-                counts[buckets.of(key)] += 1;
-                keyed.push((key, &entry.product));
+                below += usize::from(key < low);
+                if key >= low && key <= high {
+                    kept.push((key, &entry.product));
+                }
             }
         }
-        let (near, before) = buckets.holding(&counts, skip, skip + take - 1);
-        keyed.retain(|&(key, _)| near.contains(&buckets.of(key)));
-        // Equal keys are ordered as the sort's own index orders them.
-        let tie = |a: &Product, b: &Product| match sort {
-            Sort::Id => cmp_ids(a, b),
-            Sort::Price => cmp_prices(a, b),
-            _ => cmp_prices(b, a),
-        };
-        let cmp =
-            |a: &(u64, &Product), b: &(u64, &Product)| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1));
-        let skip = skip - before;
-        if skip > 0 {
-            keyed.select_nth_unstable_by(skip, cmp);
+        let found = below <= skip && below + kept.len() >= skip + take;
+        found.then(|| page_of(&mut kept, sort, skip - below, take))
+    }
+
+    /// Items [skip, skip + take) of the name range [lo, lo + total) in `sort` order, in two
+    /// passes: one counts the range's keys into buckets that split the sort's span evenly, the
+    /// other keeps the matches of the buckets that hold ranks `skip` and `skip + take - 1`.
+    fn select_by_buckets(
+        &self,
+        lo: usize,
+        total: usize,
+        sort: Sort,
+        skip: usize,
+        take: usize,
+    ) -> Vec<&Product> {
+        let buckets = self.key_buckets(sort);
+        let mut counts = vec![0u32; buckets.len()];
+        for run in self.by_name.runs(lo, total) {
+            for entry in run {
+                counts[buckets.of(entry.key(sort))] += 1;
+            }
         }
-        let rest = &mut keyed[skip..];
-        if take < rest.len() {
-            rest.select_nth_unstable_by(take, cmp);
-        }
-        let page = &mut rest[..take];
-        page.sort_unstable_by(cmp);
-        page.iter().map(|&(_, product)| product).collect()
+        let near = buckets.holding(&counts, skip, skip + take - 1);
+        self.select_in_window(lo, total, sort, skip, take, near)
+            .expect("the buckets hold the page")
     }
 
     /// Buckets over every key `sort` gives an entry of the name index, from the sort's own index:
@@ -1193,6 +1250,32 @@ fn collect<'a>(iter: impl Iterator<Item = &'a Product>, take: usize) -> Vec<&'a 
     iter.take(take).collect()
 }
 
+/// Items [skip, skip + take) of `keyed` in `sort` order (by key, equal keys as the sort's own
+/// index orders them), ordering only those: `keyed` holds at least skip + take items.
+fn page_of<'a>(
+    keyed: &mut [(u64, &'a Product)],
+    sort: Sort,
+    skip: usize,
+    take: usize,
+) -> Vec<&'a Product> {
+    let tie = |a: &Product, b: &Product| match sort {
+        Sort::Id => cmp_ids(a, b),
+        Sort::Price => cmp_prices(a, b),
+        _ => cmp_prices(b, a),
+    };
+    let cmp = |a: &(u64, &Product), b: &(u64, &Product)| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1));
+    if skip > 0 {
+        keyed.select_nth_unstable_by(skip, cmp);
+    }
+    let rest = &mut keyed[skip..];
+    if take < rest.len() {
+        rest.select_nth_unstable_by(take, cmp);
+    }
+    let page = &mut rest[..take];
+    page.sort_unstable_by(cmp);
+    page.iter().map(|&(_, product)| product).collect()
+}
+
 /// Buckets that split a span of keys [low, high] evenly into at most 2,048 (their counters stay
 /// in the first-level cache): every key of a bucket is below every key of the next.
 struct Buckets {
@@ -1223,21 +1306,36 @@ impl Buckets {
         bucket.min(self.len - 1)
     }
 
-    /// The buckets that hold ranks `first..=last` of the keys `counts` counted (ranks from 0,
-    /// `last` below their number), and how many keys come before the first of them.
-    fn holding(&self, counts: &[u32], first: usize, last: usize) -> (RangeInclusive<usize>, usize) {
-        let (mut seen, mut before, mut from) = (0, 0, None);
+    /// The keys of the buckets that hold ranks `first..=last` of the keys `counts` counted
+    /// (ranks from 0, `last` below their number).
+    fn holding(&self, counts: &[u32], first: usize, last: usize) -> RangeInclusive<u64> {
+        let (mut seen, mut from) = (0, None);
         for (bucket, &count) in counts.iter().enumerate() {
-            let count = count as usize;
-            if from.is_none() && seen + count > first {
-                (from, before) = (Some(bucket), seen);
+            seen += count as usize;
+            if from.is_none() && seen > first {
+                from = Some(bucket);
             }
-            if seen + count > last {
-                return (from.unwrap_or(bucket)..=bucket, before);
+            if seen > last {
+                return self.first_key(from.unwrap_or(bucket))..=self.last_key(bucket);
             }
-            seen += count;
         }
         unreachable!("rank {last} is beyond the {seen} keys counted")
+    }
+
+    /// The smallest key `of` puts in `bucket`.
+    fn first_key(&self, bucket: usize) -> u64 {
+        match bucket {
+            0 => u64::MIN,
+            _ => ((self.low >> self.shift) + bucket as u64) << self.shift,
+        }
+    }
+
+    /// The largest key `of` puts in `bucket`.
+    fn last_key(&self, bucket: usize) -> u64 {
+        match bucket + 1 == self.len {
+            true => u64::MAX,
+            false => self.first_key(bucket + 1) - 1,
+        }
     }
 }
 
@@ -1260,7 +1358,11 @@ mod tests {
     }
 
     fn ids(page: &Page<'_>) -> Vec<String> {
-        page.items.iter().map(|p| p.id().to_string()).collect()
+        product_ids(&page.items)
+    }
+
+    fn product_ids(products: &[&Product]) -> Vec<String> {
+        products.iter().map(|p| p.id().to_string()).collect()
     }
 
     fn sample() -> Catalog {
@@ -1325,6 +1427,7 @@ mod tests {
                 1..300,
             ),
             per_page in 1..40usize,
+            window in (any::<u64>(), any::<u64>()),
         ) {
             let names = ["apple", "Apricot", "apfel", "banana", "b", "AP", "Éclat", "ße"];
             let mut catalog = Catalog::new();
@@ -1339,10 +1442,80 @@ mod tests {
                         .into_iter()
                         .filter(|id| matching.contains(id))
                         .collect();
+                    let (lo, hi) = catalog.name_range(prefix);
                     for (page, chunk) in expected.chunks(per_page).enumerate() {
                         prop_assert_eq!(ids(&catalog.page(sort, prefix, page + 1, per_page)), chunk);
+                        // Each way to the page, whatever the window: right, or None.
+                        let (skip, take) = (page * per_page, chunk.len());
+                        let by_buckets = catalog.select_by_buckets(lo, hi - lo, sort, skip, take);
+                        prop_assert_eq!(product_ids(&by_buckets), chunk);
+                        let window = window.0.min(window.1)..=window.0.max(window.1);
+                        if let Some(found) = catalog.select_in_window(lo, hi - lo, sort, skip, take, window) {
+                            prop_assert_eq!(product_ids(&found), chunk);
+                        }
                     }
                 }
+            }
+        }
+    }
+
+    /// A prefix whose prices are spread like every product's has each of its pages in the window
+    /// the whole catalog's prices predict (one pass); one whose products are the cheapest misses
+    /// it, and its pages are found all the same.
+    #[test]
+    fn a_prefix_page_is_mostly_found_in_one_pass() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut catalog = Catalog::new();
+        for i in 0..20_000 {
+            let r = next();
+            let (name, price) = match i % 50 {
+                0 => ("zz cheap", (r % 100) as i64 + 1),
+                _ => (
+                    ["apple", "banana", "cherry", "date"][r as usize % 4],
+                    (r % 100_000) as i64 + 1_000,
+                ),
+            };
+            catalog.apply(&upsert(i, &format!("{r:x}"), name, price));
+        }
+        for (prefix, sort, spread_alike) in [
+            ("b", Sort::Price, true),
+            ("c", Sort::Id, true),
+            ("ap", Sort::PriceDesc, true),
+            ("zz", Sort::PriceDesc, false),
+            ("zz", Sort::Price, false),
+        ] {
+            let (lo, hi) = catalog.name_range(prefix);
+            let whole: Vec<String> = ids(&catalog.page(sort, "", 1, usize::MAX))
+                .into_iter()
+                .filter(|id| {
+                    catalog
+                        .get(id)
+                        .is_some_and(|p| p.name().starts_with(prefix))
+                })
+                .collect();
+            assert_eq!(whole.len(), hi - lo);
+            let per_page = 48;
+            let mut in_window = 0;
+            for (page, chunk) in whole.chunks(per_page).enumerate() {
+                let (skip, take) = (page * per_page, chunk.len());
+                let window = catalog.likely_window(sort, hi - lo, skip, take);
+                in_window += usize::from(
+                    catalog
+                        .select_in_window(lo, hi - lo, sort, skip, take, window)
+                        .is_some(),
+                );
+                assert_eq!(ids(&catalog.page(sort, prefix, page + 1, per_page)), chunk);
+            }
+            let pages = whole.len().div_ceil(per_page);
+            match spread_alike {
+                true => assert_eq!(in_window, pages, "{prefix}"),
+                false => assert!(in_window < pages, "{prefix}: {in_window} of {pages}"),
             }
         }
     }
