@@ -41,7 +41,7 @@ impl std::fmt::Display for SnapshotError {
 
 pub type Result<T> = std::result::Result<T, SnapshotError>;
 
-fn refuse<T>(why: impl Into<String>) -> Result<T> {
+pub(crate) fn refuse<T>(why: impl Into<String>) -> Result<T> {
     Err(SnapshotError(why.into()))
 }
 
@@ -179,6 +179,17 @@ fn verified(bytes: &[u8]) -> Result<&[u8]> {
         return refuse("checksum mismatch: the file is damaged or truncated");
     }
     Ok(body)
+}
+
+/// The bytes `write` writes (no header, no checksum): for tests of a `Persist` format.
+#[cfg(test)]
+pub(crate) fn written(write: impl FnOnce(&mut Writer<'_>)) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut out = Writer::new(&mut bytes);
+    write(&mut out);
+    out.finish().expect("writing to memory does not fail");
+    bytes.truncate(bytes.len() - 4);
+    bytes
 }
 
 /// Buffers what is written, checksums it chunk by chunk and writes it to the sink (a file or
@@ -422,43 +433,16 @@ where
         }
     }
     fn restore(input: &mut Reader<'_>) -> Result<Self> {
-        restore_map(input, K::MIN_BYTES, K::restore)
-    }
-}
-
-/// A map saved with string keys whose keys are made by `key` from their text: the allocation of
-/// an id another map holds already, say, so that both share it.
-pub fn restore_keyed<K, V, S>(
-    input: &mut Reader<'_>,
-    mut key: impl FnMut(&str) -> K,
-) -> Result<HashMap<K, V, S>>
-where
-    K: Eq + Hash,
-    V: Persist,
-    S: BuildHasher + Default,
-{
-    restore_map(input, String::MIN_BYTES, |input| Ok(key(input.str()?)))
-}
-
-fn restore_map<K, V, S>(
-    input: &mut Reader<'_>,
-    key_bytes: usize,
-    mut restore_key: impl FnMut(&mut Reader<'_>) -> Result<K>,
-) -> Result<HashMap<K, V, S>>
-where
-    K: Eq + Hash,
-    V: Persist,
-    S: BuildHasher + Default,
-{
-    let len = input.len(key_bytes + V::MIN_BYTES)?;
-    let mut map = HashMap::with_capacity_and_hasher(len, S::default());
-    for _ in 0..len {
-        let key = restore_key(input)?;
-        if map.insert(key, V::restore(input)?).is_some() {
-            return refuse("a key appears twice");
+        let len = input.len(K::MIN_BYTES + V::MIN_BYTES)?;
+        let mut map = HashMap::with_capacity_and_hasher(len, S::default());
+        for _ in 0..len {
+            let key = K::restore(input)?;
+            if map.insert(key, V::restore(input)?).is_some() {
+                return refuse("a key appears twice");
+            }
         }
+        Ok(map)
     }
-    Ok(map)
 }
 
 #[cfg(test)]

@@ -1,18 +1,15 @@
 //! On-hand stock, kept by fulfilment and mirrored by checkout with the very same rules, so both
 //! count every unit the same way.
 
-use super::id::Id;
+use super::id::{Id, IdMap};
 use crate::codec::fulfilment::OrderShipped;
 use crate::snapshot::{self, Persist, Reader, Writer};
-/// Hash maps keyed by ids: ahash, much faster than SipHash, and still keyed at random per
-/// process, so that ids a client picks (a cart cookie) cannot be aimed at one bucket.
-type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 #[derive(Debug, Clone)]
 pub struct OnHand {
     /// By product id: an allocation shared with the other copy of the model (and, in checkout,
     /// with its products), not one per copy and map.
-    units: HashMap<Id, i64>,
+    units: IdMap<i64>,
     /// checkout_pub offset of the last order shipped: an order bridged twice ships once.
     shipped_through: i64,
 }
@@ -20,7 +17,7 @@ pub struct OnHand {
 impl Default for OnHand {
     fn default() -> Self {
         OnHand {
-            units: HashMap::default(),
+            units: IdMap::default(),
             shipped_through: -1,
         }
     }
@@ -58,7 +55,7 @@ impl OnHand {
         key: impl FnMut(&str) -> Id,
     ) -> snapshot::Result<Self> {
         Ok(OnHand {
-            units: snapshot::restore_keyed(input, key)?,
+            units: IdMap::restore_keyed(input, key)?,
             shipped_through: Persist::restore(input)?,
         })
     }

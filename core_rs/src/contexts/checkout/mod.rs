@@ -7,7 +7,7 @@ pub mod view;
 use crate::codec::checkout::{self as pb, fulfilment_changed::Change, internal_message::Event};
 use crate::codec::fulfilment::OrderShipped;
 use crate::codec::DecodeError;
-use crate::contexts::id::Id;
+use crate::contexts::id::{Id, IdMap};
 use crate::order_index::prefetch_lines;
 use crate::projection::Model;
 use crate::snapshot::{self, Persist, Reader, Snapshot, SnapshotError, Writer};
@@ -336,7 +336,7 @@ fn non_empty(value: &str, name: &str) -> Result<(), DecodeError> {
 #[derive(Clone)]
 pub struct Checkout {
     /// A product's id is one allocation for this map and `on_hand`, in both copies.
-    products: HashMap<Id, Product>,
+    products: IdMap<Product>,
     on_hand: OnHand,
     reserved: HashMap<String, i64>,
     carts: HashMap<String, Cart>,
@@ -353,7 +353,7 @@ pub struct Checkout {
 impl Default for Checkout {
     fn default() -> Self {
         Checkout {
-            products: HashMap::default(),
+            products: IdMap::default(),
             on_hand: OnHand::default(),
             reserved: HashMap::default(),
             carts: HashMap::default(),
@@ -636,7 +636,7 @@ impl Checkout {
 }
 
 /// The key `products` holds `id` under if it does, else `own()`: one allocation per id.
-fn shared_key<V>(products: &HashMap<Id, V>, id: &str, own: impl FnOnce() -> Id) -> Id {
+fn shared_key<V>(products: &IdMap<V>, id: &str, own: impl FnOnce() -> Id) -> Id {
     products
         .get_key_value(id)
         .map_or_else(own, |(key, _)| key.clone())
@@ -847,7 +847,7 @@ impl Snapshot for Checkout {
         let offset: i64 = Persist::restore(input)?;
         let pim_offset = Persist::restore(input)?;
         let fulfilment_offset = Persist::restore(input)?;
-        let products: HashMap<Id, Product> = Persist::restore(input)?;
+        let products: IdMap<Product> = Persist::restore(input)?;
         let on_hand = OnHand::restore_keyed(input, |id| shared_key(&products, id, || Id::new(id)))?;
         Ok(Checkout {
             offset,
@@ -1059,7 +1059,10 @@ mod tests {
             assert!(one_id_allocation(&copy, id));
             let key = |model: &Checkout| model.products.get_key_value(id).unwrap().0.clone();
             assert!(key(&copy).same(&key(&other)));
-            assert_eq!(copy.products[id].0.ptr(), other.products[id].0.ptr());
+            assert_eq!(
+                copy.products.get(id).unwrap().0.ptr(),
+                other.products.get(id).unwrap().0.ptr()
+            );
             assert!(one_id_allocation(&round_trip(&copy, "shared-ids"), id));
         }
     }
