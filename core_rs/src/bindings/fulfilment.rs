@@ -36,7 +36,7 @@ impl PyFulfilment {
         model
             .on_hand()
             .iter()
-            .map(|(id, units)| (id.to_string(), *units))
+            .map(|(id, units)| (id.to_string(), units))
             .collect()
     }
 

@@ -105,19 +105,15 @@ pub struct IdMap<V> {
 
 impl<V> Default for IdMap<V> {
     fn default() -> Self {
-        IdMap::with_capacity(0)
+        IdMap {
+            positions: HashTable::new(),
+            entries: Vec::new(),
+            hasher: ahash::RandomState::new(),
+        }
     }
 }
 
 impl<V> IdMap<V> {
-    pub fn with_capacity(capacity: usize) -> Self {
-        IdMap {
-            positions: HashTable::with_capacity(capacity),
-            entries: Vec::with_capacity(capacity),
-            hasher: ahash::RandomState::new(),
-        }
-    }
-
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -126,89 +122,51 @@ impl<V> IdMap<V> {
         self.entries.is_empty()
     }
 
-    fn position(&self, id: &str) -> Option<usize> {
-        let entries = &self.entries;
-        self.positions
-            .find(self.hasher.hash_one(id), |&at| {
-                entries[at as usize].0.as_str() == id
-            })
-            .map(|&at| at as usize)
-    }
-
     pub fn get(&self, id: &str) -> Option<&V> {
-        self.get_key_value(id).map(|(_, value)| value)
+        Some(&self.entries[self.position(id)?].1)
     }
 
-    pub fn get_key_value(&self, id: &str) -> Option<(&Id, &V)> {
-        let (key, value) = &self.entries[self.position(id)?];
-        Some((key, value))
-    }
-
-    pub fn get_mut(&mut self, id: &str) -> Option<&mut V> {
-        let at = self.position(id)?;
-        Some(&mut self.entries[at].1)
-    }
-
-    /// Sets `id`'s value; an id held already keeps its key (as a `HashMap` does) and gives back
-    /// the value it had.
-    pub fn insert(&mut self, id: Id, value: V) -> Option<V> {
-        if let Some(at) = self.position(&id) {
-            return Some(std::mem::replace(&mut self.entries[at].1, value));
-        }
-        let at = u32::try_from(self.entries.len()).expect("fewer than 2^32 ids");
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        let rehash = |&at: &u32| hasher.hash_one(entries[at as usize].0.as_str());
-        self.positions
-            .insert_unique(hasher.hash_one(id.as_str()), at, rehash);
-        self.entries.push((id, value));
-        None
+    /// `id`'s value, first set to `value()` under the key `key()` (an `Id` of the same text,
+    /// shared with another map, say) if `id` has none.
+    pub fn get_or_insert_with(
+        &mut self,
+        id: &str,
+        key: impl FnOnce() -> Id,
+        value: impl FnOnce() -> V,
+    ) -> &mut V {
+        let at = match self.position(id) {
+            Some(at) => at,
+            None => {
+                let key = key();
+                debug_assert_eq!(key.as_str(), id);
+                self.push(key, value())
+            }
+        };
+        &mut self.entries[at].1
     }
 
     /// The entries in the order their ids were first inserted.
     pub fn iter(&self) -> impl Iterator<Item = (&Id, &V)> {
         self.entries.iter().map(|(key, value)| (key, value))
     }
-}
 
-impl<V: Persist> IdMap<V> {
-    /// Restores what `save` wrote, each id held under `key(its text)`: the allocation another
-    /// map holds already, say, so that both share it.
-    pub fn restore_keyed(
-        input: &mut Reader<'_>,
-        mut key: impl FnMut(&str) -> Id,
-    ) -> snapshot::Result<Self> {
-        let len = input.len(Id::MIN_BYTES + V::MIN_BYTES)?;
-        let mut map = IdMap::with_capacity(len);
-        for _ in 0..len {
-            let id = key(input.str()?);
-            if map.insert(id, V::restore(input)?).is_some() {
-                return snapshot::refuse("a key appears twice");
-            }
-        }
-        Ok(map)
+    fn position(&self, id: &str) -> Option<usize> {
+        let entries = &self.entries;
+        let same = |&at: &u32| entries[at as usize].0.as_str() == id;
+        let at = self.positions.find(self.hasher.hash_one(id), same)?;
+        Some(*at as usize)
     }
-}
 
-/// Saved as a map of strings to values: the format of the `HashMap` it replaced.
-impl<V: Persist> Persist for IdMap<V> {
-    const MIN_BYTES: usize = 4;
-    fn save(&self, out: &mut Writer<'_>) {
-        // What the entries point to (ids, products) may be anywhere: each would be a cache miss.
-        // Loading them some entries ahead overlaps these.
-        const AHEAD: usize = 8;
-        out.len(self.len());
-        let mut ahead = self.entries.iter().skip(AHEAD);
-        for (key, value) in &self.entries {
-            if let Some((key, value)) = ahead.next() {
-                key.prefetch();
-                value.prefetch();
-            }
-            key.save(out);
-            value.save(out);
-        }
-    }
-    fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
-        IdMap::restore_keyed(input, Id::new)
+    /// Adds an entry for an id not held yet; its position.
+    fn push(&mut self, id: Id, value: V) -> usize {
+        let at = self.entries.len();
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        let rehash = |&at: &u32| hasher.hash_one(entries[at as usize].0.as_str());
+        let position = u32::try_from(at).expect("fewer than 2^32 ids");
+        self.positions
+            .insert_unique(hasher.hash_one(id.as_str()), position, rehash);
+        self.entries.push((id, value));
+        at
     }
 }
 
@@ -221,7 +179,6 @@ impl<V: fmt::Debug> fmt::Debug for IdMap<V> {
 #[cfg(test)]
 mod tests {
     use super::{Id, IdMap};
-    use crate::snapshot::{written, Persist, Reader};
     use std::collections::HashMap;
 
     #[test]
@@ -243,55 +200,19 @@ mod tests {
         let first = Id::new("p0");
         for n in 0..10_000 {
             // Through every growth of the table: positions are rehashed from the entries.
-            let id = if n == 0 {
-                first.clone()
-            } else {
-                Id::new(&format!("p{n}"))
-            };
-            assert_eq!(map.insert(id, n), None);
+            let id = format!("p{n}");
+            let key = || if n == 0 { first.clone() } else { Id::new(&id) };
+            assert_eq!(*map.get_or_insert_with(&id, key, || n), n);
         }
-        assert_eq!(map.insert(Id::new("p0"), -1), Some(0));
-        *map.get_mut("p7").unwrap() += 100;
+        *map.get_or_insert_with("p7", || unreachable!(), || unreachable!()) += 100;
         assert_eq!(
             (map.len(), map.get("p0"), map.get("p7")),
-            (10_000, Some(&-1), Some(&107))
+            (10_000, Some(&0), Some(&107))
         );
         assert_eq!((map.get("p10000"), map.get("")), (None, None));
-        // The key first inserted stays, as a `HashMap`'s does.
-        assert!(map.get_key_value("p0").unwrap().0.same(&first));
+        // The entry keeps the key it was made with.
+        assert!(map.iter().next().unwrap().0.same(&first));
         let summed: i64 = map.iter().map(|(_, n)| n).sum();
-        assert_eq!(summed, (1..10_000).sum::<i64>() - 1 + 100);
-    }
-
-    #[test]
-    fn an_id_map_is_saved_as_the_hash_map_it_replaced() {
-        let map: IdMap<i64> =
-            [("a", 1), ("bé", -2)]
-                .into_iter()
-                .fold(IdMap::default(), |mut map, (id, n)| {
-                    map.insert(Id::new(id), n);
-                    map
-                });
-        let bytes = written(|out| map.save(out));
-        let as_hash_map = HashMap::<String, i64>::restore(&mut Reader::new(&bytes)).unwrap();
-        assert_eq!(
-            as_hash_map,
-            HashMap::from([("a".into(), 1), ("bé".into(), -2)])
-        );
-        let bytes = written(|out| as_hash_map.save(out));
-        let restored = IdMap::<i64>::restore(&mut Reader::new(&bytes)).unwrap();
-        assert_eq!(
-            (restored.len(), restored.get("a"), restored.get("bé")),
-            (2, Some(&1), Some(&-2))
-        );
-        let twice = written(|out| {
-            out.len(2);
-            for n in [1, 2] {
-                out.str("a");
-                out.i64(n);
-            }
-        });
-        let err = IdMap::<i64>::restore(&mut Reader::new(&twice)).unwrap_err();
-        assert!(err.0.contains("twice"), "{err}");
+        assert_eq!(summed, (0..10_000).sum::<i64>() + 100);
     }
 }

@@ -7,7 +7,7 @@ pub mod view;
 use crate::codec::checkout::{self as pb, fulfilment_changed::Change, internal_message::Event};
 use crate::codec::fulfilment::OrderShipped;
 use crate::codec::DecodeError;
-use crate::contexts::id::{Id, IdMap};
+use crate::contexts::id::Id;
 use crate::order_index::prefetch_lines;
 use crate::projection::Model;
 use crate::snapshot::{self, Persist, Reader, Snapshot, SnapshotError, Writer};
@@ -335,9 +335,11 @@ fn non_empty(value: &str, name: &str) -> Result<(), DecodeError> {
 
 #[derive(Clone)]
 pub struct Checkout {
-    /// A product's id is one allocation for this map and `on_hand`, in both copies.
-    products: IdMap<Product>,
-    on_hand: OnHand,
+    /// Stock levels and products by id, one entry each (a product's id is one allocation, in
+    /// both copies).
+    on_hand: OnHand<Option<Product>>,
+    /// Entries of `on_hand` that hold a product.
+    products: usize,
     reserved: HashMap<String, i64>,
     carts: HashMap<String, Cart>,
     orders: HashMap<String, Order>,
@@ -353,8 +355,8 @@ pub struct Checkout {
 impl Default for Checkout {
     fn default() -> Self {
         Checkout {
-            products: IdMap::default(),
             on_hand: OnHand::default(),
+            products: 0,
             reserved: HashMap::default(),
             carts: HashMap::default(),
             orders: HashMap::default(),
@@ -388,14 +390,13 @@ impl Apply for Checkout {
         }
         match &op.effect {
             Effect::Product { id, product } => {
-                let id = self.on_hand.key(id).unwrap_or(id).clone();
-                self.products.insert(id, product.clone());
+                if self.on_hand.hold(id, Some(product.clone())).is_none() {
+                    self.products += 1;
+                }
             }
             Effect::Stock { product_id, change } => {
-                let products = &self.products;
-                self.on_hand.correct(product_id, *change, || {
-                    shared_key(products, product_id, || product_id.clone())
-                });
+                self.on_hand
+                    .correct(product_id, *change, || product_id.clone());
             }
             Effect::Shipped(shipped) => self.ship(shipped, op.fulfilment_offset.unwrap_or(-1)),
             Effect::SetItem {
@@ -421,7 +422,7 @@ impl Checkout {
     }
 
     pub fn product(&self, id: &str) -> Option<&Product> {
-        self.products.get(id)
+        self.on_hand.held(id)?.as_ref()
     }
 
     pub fn cart(&self, id: &str) -> Option<&Cart> {
@@ -470,7 +471,7 @@ impl Checkout {
             .items
             .iter()
             .map(|(product_id, &quantity)| {
-                let product = self.products.get(product_id.as_str());
+                let product = self.product(product_id);
                 Line {
                     product_id: product_id.clone(),
                     name: product.map(|p| p.name().to_owned()).unwrap_or_default(),
@@ -487,7 +488,7 @@ impl Checkout {
     }
 
     fn enabled(&self, product_id: &str) -> bool {
-        self.products.get(product_id).is_some_and(|p| !p.disabled())
+        self.product(product_id).is_some_and(|p| !p.disabled())
     }
 
     /// Why setting `quantity` of `product_id` in `cart_id` would change nothing, if it would not.
@@ -633,13 +634,6 @@ impl Checkout {
         };
         order.shipped_at = at;
     }
-}
-
-/// The key `products` holds `id` under if it does, else `own()`: one allocation per id.
-fn shared_key<V>(products: &IdMap<V>, id: &str, own: impl FnOnce() -> Id) -> Id {
-    products
-        .get_key_value(id)
-        .map_or_else(own, |(key, _)| key.clone())
 }
 
 fn sorted_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
@@ -815,11 +809,40 @@ impl Model for Checkout {
 
     fn sizes(&self) -> Vec<(&'static str, usize)> {
         vec![
-            ("products", self.products.len()),
+            ("products", self.products),
             ("stock_levels", self.on_hand.len()),
             ("carts", self.carts.len()),
             ("orders", self.orders.len()),
         ]
+    }
+}
+
+/// Products are saved as a map of ids to products, then the stock levels (`OnHand`'s own format):
+/// the format of the two maps they were held in before.
+impl Checkout {
+    fn save_products(&self, out: &mut Writer<'_>) {
+        out.len(self.products);
+        for (id, product) in self.on_hand.held_iter() {
+            if let Some(product) = product {
+                id.save(out);
+                product.save(out);
+            }
+        }
+    }
+
+    /// Entries holding the products `save_products` wrote, and their number.
+    fn restore_products(
+        input: &mut Reader<'_>,
+    ) -> snapshot::Result<(OnHand<Option<Product>>, usize)> {
+        let len = input.len(Id::MIN_BYTES + Product::MIN_BYTES)?;
+        let mut on_hand = OnHand::default();
+        for _ in 0..len {
+            let id = Id::new(input.str()?);
+            if on_hand.hold(&id, Some(Product::restore(input)?)).is_some() {
+                return snapshot::refuse(format!("product {id:?} twice"));
+            }
+        }
+        Ok((on_hand, len))
     }
 }
 
@@ -834,7 +857,7 @@ impl Snapshot for Checkout {
         self.offset.save(out);
         self.pim_offset.save(out);
         self.fulfilment_offset.save(out);
-        self.products.save(out);
+        self.save_products(out);
         self.on_hand.save(out);
         self.reserved.save(out);
         self.carts.save(out);
@@ -847,14 +870,14 @@ impl Snapshot for Checkout {
         let offset: i64 = Persist::restore(input)?;
         let pim_offset = Persist::restore(input)?;
         let fulfilment_offset = Persist::restore(input)?;
-        let products: IdMap<Product> = Persist::restore(input)?;
-        let on_hand = OnHand::restore_keyed(input, |id| shared_key(&products, id, || Id::new(id)))?;
+        let (mut on_hand, products) = Checkout::restore_products(input)?;
+        on_hand.restore_levels(input)?;
         Ok(Checkout {
             offset,
             pim_offset,
             fulfilment_offset,
-            products,
             on_hand,
+            products,
             reserved: Persist::restore(input)?,
             carts: Persist::restore(input)?,
             orders: Persist::restore(input)?,
@@ -870,7 +893,7 @@ mod tests {
     use super::*;
     use crate::codec::fulfilment::OrderItem;
     use crate::fulfilment::{self, Fulfilment};
-    use crate::snapshot::{read, serialize, write, Identity};
+    use crate::snapshot::{read, serialize, write, written, Identity};
 
     fn identity() -> Identity {
         Identity {
@@ -1026,14 +1049,17 @@ mod tests {
         );
     }
 
-    /// Whether the model holds `id`'s product and its stock under one allocation of the id.
-    fn one_id_allocation(model: &Checkout, id: &str) -> bool {
-        let (key, _) = model.products.get_key_value(id).unwrap();
-        key.same(model.on_hand.key(id).unwrap())
+    /// The key `id`'s entry is held under.
+    fn key(model: &Checkout, id: &str) -> Id {
+        let mut found = model
+            .on_hand
+            .held_iter()
+            .filter(|(key, _)| key.as_str() == id);
+        found.next().unwrap().0.clone()
     }
 
     #[test]
-    fn a_product_id_is_one_allocation_for_product_and_stock_and_both_copies() {
+    fn a_product_and_its_stock_are_one_entry_whose_id_both_copies_share() {
         let stock = |offset: i64, id: &str| Op {
             fulfilment_offset: Some(offset),
             ..op(
@@ -1055,16 +1081,43 @@ mod tests {
         let (mut copy, mut other) = (Checkout::default(), Checkout::default());
         ops.iter().for_each(|op| copy.apply(op));
         ops.iter().for_each(|op| other.apply(op));
-        for id in ["p1", "p2"] {
-            assert!(one_id_allocation(&copy, id));
-            let key = |model: &Checkout| model.products.get_key_value(id).unwrap().0.clone();
-            assert!(key(&copy).same(&key(&other)));
-            assert_eq!(
-                copy.products.get(id).unwrap().0.ptr(),
-                other.products.get(id).unwrap().0.ptr()
-            );
-            assert!(one_id_allocation(&round_trip(&copy, "shared-ids"), id));
+        let loaded = round_trip(&copy, "one-entry");
+        for model in [&copy, &loaded] {
+            let entries = model.on_hand.held_iter().count();
+            assert_eq!((entries, model.on_hand.len(), model.products), (2, 2, 2));
         }
+        for id in ["p1", "p2"] {
+            assert!(key(&copy, id).same(&key(&other, id)));
+            assert!(copy.product(id).unwrap().0.ptr() == other.product(id).unwrap().0.ptr());
+            assert_eq!(
+                (loaded.on_hand(id), loaded.product(id)),
+                (1, copy.product(id))
+            );
+        }
+    }
+
+    /// A snapshot with a product or a stock level twice is refused: each is one entry.
+    #[test]
+    fn a_snapshot_with_an_id_twice_is_refused() {
+        let products = written(|out| {
+            out.len(2);
+            for _ in 0..2 {
+                out.str("p1");
+                Product::new(1, "name", "u", false).save(out);
+            }
+        });
+        let err = Checkout::restore_products(&mut Reader::new(&products)).unwrap_err();
+        assert!(err.0.contains("twice"), "{err}");
+        let levels = written(|out| {
+            out.len(2);
+            for units in [1i64, 2] {
+                out.str("p1");
+                out.i64(units);
+            }
+            out.i64(-1);
+        });
+        let err = OnHand::<()>::restore(&mut Reader::new(&levels)).unwrap_err();
+        assert!(err.0.contains("twice"), "{err}");
     }
 
     #[test]
