@@ -1,7 +1,7 @@
 //! A product id as checkout and fulfilment hold it: one reference-counted allocation that both
-//! copies of a model (and checkout's maps) share, behind a thin pointer, so that a hash map slot
-//! keyed by it is 8 bytes smaller than one keyed by an `Arc<str>`. Maps keyed by it are looked up
-//! by `&str`: it hashes and compares as its text. `IdMap` is the map they are held in.
+//! copies of both models share, behind a thin pointer, so that a hash map slot keyed by it is 8
+//! bytes smaller than one keyed by an `Arc<str>`. Maps keyed by it are looked up by `&str`: it
+//! hashes and compares as its text. `IdMap` is the map they are held in.
 
 use crate::order_index::prefetch_lines;
 use crate::snapshot::{self, Persist, Reader, Writer};
@@ -10,14 +10,17 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
+use std::sync::{LazyLock, Mutex, PoisonError};
 use triomphe::ThinArc;
 
 #[derive(Clone)]
 pub struct Id(ThinArc<(), u8>);
 
 impl Id {
+    /// The process's allocation of `id`: checkout and fulfilment decode the same products' ids
+    /// from their own topics, and each took its own (64 bytes a product at a million).
     pub fn new(id: &str) -> Id {
-        Id(ThinArc::from_header_and_slice((), id.as_bytes()))
+        HELD.id(id)
     }
 
     pub fn as_str(&self) -> &str {
@@ -28,6 +31,39 @@ impl Id {
     /// Whether both are the same allocation.
     pub fn same(&self, other: &Id) -> bool {
         self.0.ptr() == other.0.ptr()
+    }
+}
+
+/// Every id some model holds, once, in shards that the projections' apply threads (the only
+/// callers of `Id::new` but tests) rarely meet in. An id only the table holds is dropped before
+/// its shard grows.
+struct Held {
+    shards: Vec<Mutex<HashTable<Id>>>,
+    hasher: ahash::RandomState,
+}
+
+static HELD: LazyLock<Held> = LazyLock::new(|| Held {
+    shards: (0..16).map(|_| Mutex::default()).collect(),
+    hasher: ahash::RandomState::new(),
+});
+
+impl Held {
+    fn id(&self, id: &str) -> Id {
+        let hash = self.hasher.hash_one(id);
+        // Bits 32 and up pick the shard: the table uses the lowest for the slot, the highest 7
+        // for its tags.
+        let shard = &self.shards[(hash >> 32) as usize % self.shards.len()];
+        let mut table = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(held) = table.find(hash, |held| held.as_str() == id) {
+            return held.clone();
+        }
+        if table.len() == table.capacity() {
+            table.retain(|held| ThinArc::strong_count(&held.0) > 1);
+        }
+        let made = Id(ThinArc::from_header_and_slice((), id.as_bytes()));
+        let rehash = |held: &Id| self.hasher.hash_one(held.as_str());
+        table.insert_unique(hash, made.clone(), rehash);
+        made
     }
 }
 
@@ -191,7 +227,7 @@ mod tests {
             (Some(&1), Some(&2), None)
         );
         let id = Id::new("p1");
-        assert!(id.same(&id.clone()) && !id.same(&Id::new("p1")) && id == Id::new("p1"));
+        assert!(id.same(&id.clone()) && id == Id::new("p1") && id != Id::new("p2"));
     }
 
     #[test]
@@ -214,5 +250,22 @@ mod tests {
         assert!(map.iter().next().unwrap().0.same(&first));
         let summed: i64 = map.iter().map(|(_, n)| n).sum();
         assert_eq!(summed, (0..10_000).sum::<i64>() + 100);
+    }
+
+    #[test]
+    fn an_id_is_one_allocation_while_held_and_dropped_after() {
+        let id = Id::new("one allocation");
+        assert!(Id::new("one allocation").same(&id));
+        for n in 0..100_000 {
+            Id::new(&format!("dropped at once {n}"));
+        }
+        // Each held by the table alone, dropped as its shard filled: the table did not grow.
+        let held: usize = super::HELD
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().len())
+            .sum();
+        assert!(held < 10_000, "{held}");
+        assert!(Id::new("one allocation").same(&id));
     }
 }
