@@ -339,7 +339,7 @@ pub struct Checkout {
     /// both copies).
     on_hand: OnHand<Option<Product>>,
     /// Entries of `on_hand` that hold a product.
-    products: usize,
+    product_count: usize,
     reserved: HashMap<String, i64>,
     carts: HashMap<String, Cart>,
     orders: HashMap<String, Order>,
@@ -356,7 +356,7 @@ impl Default for Checkout {
     fn default() -> Self {
         Checkout {
             on_hand: OnHand::default(),
-            products: 0,
+            product_count: 0,
             reserved: HashMap::default(),
             carts: HashMap::default(),
             orders: HashMap::default(),
@@ -391,7 +391,7 @@ impl Apply for Checkout {
         match &op.effect {
             Effect::Product { id, product } => {
                 if self.on_hand.hold(id, Some(product.clone())).is_none() {
-                    self.products += 1;
+                    self.product_count += 1;
                 }
             }
             Effect::Stock { product_id, change } => {
@@ -809,7 +809,7 @@ impl Model for Checkout {
 
     fn sizes(&self) -> Vec<(&'static str, usize)> {
         vec![
-            ("products", self.products),
+            ("products", self.product_count),
             ("stock_levels", self.on_hand.len()),
             ("carts", self.carts.len()),
             ("orders", self.orders.len()),
@@ -821,7 +821,7 @@ impl Model for Checkout {
 /// the format of the two maps they were held in before.
 impl Checkout {
     fn save_products(&self, out: &mut Writer<'_>) {
-        out.len(self.products);
+        out.len(self.product_count);
         for (id, product) in self.on_hand.held_iter() {
             if let Some(product) = product {
                 id.save(out);
@@ -870,14 +870,14 @@ impl Snapshot for Checkout {
         let offset: i64 = Persist::restore(input)?;
         let pim_offset = Persist::restore(input)?;
         let fulfilment_offset = Persist::restore(input)?;
-        let (mut on_hand, products) = Checkout::restore_products(input)?;
+        let (mut on_hand, product_count) = Checkout::restore_products(input)?;
         on_hand.restore_levels(input)?;
         Ok(Checkout {
             offset,
             pim_offset,
             fulfilment_offset,
             on_hand,
-            products,
+            product_count,
             reserved: Persist::restore(input)?,
             carts: Persist::restore(input)?,
             orders: Persist::restore(input)?,
@@ -1084,7 +1084,10 @@ mod tests {
         let loaded = round_trip(&copy, "one-entry");
         for model in [&copy, &loaded] {
             let entries = model.on_hand.held_iter().count();
-            assert_eq!((entries, model.on_hand.len(), model.products), (2, 2, 2));
+            assert_eq!(
+                (entries, model.on_hand.len(), model.product_count),
+                (2, 2, 2)
+            );
         }
         for id in ["p1", "p2"] {
             assert!(key(&copy, id).same(&key(&other, id)));
