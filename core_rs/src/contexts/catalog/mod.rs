@@ -1459,18 +1459,22 @@ mod tests {
         }
     }
 
+    /// A deterministic stream of pseudo-random numbers (xorshift64) from `seed`.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
     /// A prefix whose prices are spread like every product's has each of its pages in the window
     /// the whole catalog's prices predict (one pass); one whose products are the cheapest misses
     /// it, and its pages are found all the same.
     #[test]
     fn a_prefix_page_is_mostly_found_in_one_pass() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         let mut catalog = Catalog::new();
         for i in 0..20_000 {
             let r = next();
@@ -1820,13 +1824,7 @@ mod tests {
     /// replays) end where the ops one by one do, in every order.
     #[test]
     fn large_batches_through_the_swap_equal_ops_one_by_one() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let ops: Vec<Op> = (0..30_000)
             .map(|i| {
                 let r = next();
