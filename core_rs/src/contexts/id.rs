@@ -162,6 +162,11 @@ impl<V> IdMap<V> {
         Some(&self.entries[self.position(id)?].1)
     }
 
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut V> {
+        let at = self.position(id)?;
+        Some(&mut self.entries[at].1)
+    }
+
     /// `id`'s value, first set to `value()` under the key `key()` (an `Id` of the same text,
     /// shared with another map, say) if `id` has none.
     pub fn get_or_insert_with(

@@ -62,6 +62,10 @@ impl<T: Default> OnHand<T> {
         self.entries.get(product_id).map(|(held, _)| held)
     }
 
+    pub fn held_mut(&mut self, product_id: &str) -> Option<&mut T> {
+        self.entries.get_mut(product_id).map(|(held, _)| held)
+    }
+
     /// Holds `value` for `id` beside its stock level (a new entry has none), and gives back
     /// what was held before.
     pub fn hold(&mut self, id: &Id, value: T) -> T {

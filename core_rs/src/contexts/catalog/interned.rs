@@ -3,8 +3,11 @@
 //! Decoding a product looks here first: bytes equal to the product last interned under its id
 //! give that product back (another reference to its allocation) instead of a new one.
 //!
-//! Only decoding and snapshot loads use the table (on the projections' apply threads), never a
-//! read. It holds a strong reference to the latest product of each id with the pim offset it is
+//! Checkout's products use it too: a product checkout shows as the catalog holds it (the same
+//! name, price and image) is the catalog's allocation (`checkout::Product::listed`).
+//!
+//! Only decoding, applying and snapshot loads use the table (on the projections' threads), never
+//! a read. It holds a strong reference to the latest product of each id with the pim offset it is
 //! at; the entries no model holds any more (only the table does) are dropped before a shard grows,
 //! and a disable forgets its product at once.
 
@@ -87,6 +90,14 @@ pub fn shared(id: &str, view: &[u8], version: i64, build: impl FnOnce() -> Produ
         }
     }
     intern(hash, build(), version)
+}
+
+/// The product interned for `id`, if any: the latest one the catalog or the search decoded.
+pub fn held(id: &str) -> Option<Product> {
+    let (hash, table) = PRODUCTS.shard(id);
+    table
+        .find(hash, |entry| entry.product.id() == id)
+        .map(|entry| entry.product.clone())
 }
 
 /// `product` (just built, bytes of pim offset `version`) in the table, or the one another thread

@@ -161,6 +161,17 @@ impl Product {
         &self.0.slice[keys.card_at as usize..(keys.card_at + keys.card_len) as usize]
     }
 
+    /// The small image's URL (field 7), from the card's bytes; empty if it has none. UTF-8 if the
+    /// product was decoded from an event; a snapshot's views are vouched for by its checksum.
+    pub fn small_image_url(&self) -> &[u8] {
+        FieldReader::new(self.card_bytes())
+            .find_map(|(number, field)| match (number, field) {
+                (7, Field::Bytes(bytes)) => Some(bytes),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     /// The same allocation: the same product, as long as `self` is held.
     pub fn same(&self, other: &Product) -> bool {
         self.0.ptr() == other.0.ptr()

@@ -7,6 +7,7 @@ pub mod view;
 use crate::codec::checkout::{self as pb, fulfilment_changed::Change, internal_message::Event};
 use crate::codec::fulfilment::OrderShipped;
 use crate::codec::DecodeError;
+use crate::contexts::catalog;
 use crate::contexts::id::Id;
 use crate::order_index::prefetch_lines;
 use crate::projection::Model;
@@ -19,14 +20,25 @@ use triomphe::ThinArc;
 /// Hash maps keyed by ids: ahash, much faster than SipHash, and still keyed at random per
 /// process, so that ids a client picks (a cart cookie) cannot be aimed at one bucket.
 type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 pub const MAX_QUANTITY: i64 = 999;
 
-/// A product as checkout needs it, in one allocation that both copies of the model share: its
-/// price, whether it is for sale, then the bytes of its name and of its small image's URL.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Product(ThinArc<ProductHead, u8>);
+/// A product as checkout needs it: its price, whether it is for sale, its name and its small
+/// image's URL. Both copies of the model share it.
+#[derive(Clone)]
+pub struct Product(Stored);
+
+#[derive(Clone)]
+enum Stored {
+    /// The catalog's product of the same id, name, price and image: its bytes, which the catalog
+    /// and the search hold anyway (a product's own copy here was 128 bytes at 10^6 products).
+    Listed(catalog::Product),
+    /// Checkout's own allocation: the head, then the bytes of the name and of the URL. For a
+    /// disabled product, and one the catalog does not hold (yet) as checkout has it.
+    Own(ThinArc<ProductHead, u8>),
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct ProductHead {
@@ -43,34 +55,102 @@ impl Product {
             disabled,
         };
         let text = [name.as_bytes(), small_image_url.as_bytes()].concat();
-        Product(ThinArc::from_header_and_slice(head, &text))
+        Product(Stored::Own(ThinArc::from_header_and_slice(head, &text)))
     }
 
-    fn head(&self) -> &ProductHead {
-        &self.0.header.header
+    /// This product of id `id`, as the catalog's bytes if the catalog holds the same (interned
+    /// for the process), else as it is.
+    pub fn listed(&self, id: &str) -> Product {
+        if let Stored::Own(_) = self.0 {
+            if let Some(listed) = catalog::interned::held(id).filter(|p| self.shows_as(p)) {
+                return Product(Stored::Listed(listed));
+            }
+        }
+        self.clone()
+    }
+
+    /// Whether a cart shows `listed` as it shows this product.
+    fn shows_as(&self, listed: &catalog::Product) -> bool {
+        !self.disabled()
+            && listed.price() == self.price()
+            && listed.name() == self.name()
+            && listed.small_image_url() == self.small_image_url().as_bytes()
+    }
+
+    /// The same allocation.
+    #[cfg(test)]
+    fn same(&self, other: &Product) -> bool {
+        match (&self.0, &other.0) {
+            (Stored::Listed(a), Stored::Listed(b)) => a.same(b),
+            (Stored::Own(a), Stored::Own(b)) => a.ptr() == b.ptr(),
+            _ => false,
+        }
+    }
+
+    /// Whether the catalog may come to hold it alike: it is for sale and held as checkout's own.
+    fn may_be_listed(&self) -> bool {
+        !self.is_listed() && !self.disabled()
+    }
+
+    /// Whether its bytes are the catalog's.
+    pub fn is_listed(&self) -> bool {
+        matches!(self.0, Stored::Listed(_))
     }
 
     pub fn price(&self) -> i64 {
-        self.head().price
+        match &self.0 {
+            Stored::Listed(p) => p.price(),
+            Stored::Own(own) => own.header.header.price,
+        }
     }
 
     pub fn disabled(&self) -> bool {
-        self.head().disabled
+        match &self.0 {
+            Stored::Listed(_) => false,
+            Stored::Own(own) => own.header.header.disabled,
+        }
     }
 
     pub fn name(&self) -> &str {
-        self.text().split_at(self.head().name_len as usize).0
+        match &self.0 {
+            Stored::Listed(p) => p.name(),
+            Stored::Own(own) => own_name_and_url(own).0,
+        }
     }
 
     pub fn small_image_url(&self) -> &str {
-        self.text().split_at(self.head().name_len as usize).1
-    }
-
-    fn text(&self) -> &str {
-        // SAFETY: built from two `str`s, the name then the URL, and never changed.
-        unsafe { std::str::from_utf8_unchecked(&self.0.slice) }
+        match &self.0 {
+            // SAFETY: equal to the UTF-8 of an own product's URL when it was listed (`shows_as`).
+            Stored::Listed(p) => unsafe { std::str::from_utf8_unchecked(p.small_image_url()) },
+            Stored::Own(own) => own_name_and_url(own).1,
+        }
     }
 }
+
+fn own_name_and_url(own: &ThinArc<ProductHead, u8>) -> (&str, &str) {
+    // SAFETY: built from two `str`s, the name then the URL, and never changed.
+    let text = unsafe { std::str::from_utf8_unchecked(&own.slice) };
+    text.split_at(own.header.header.name_len as usize)
+}
+
+/// Equal as a cart shows them, however stored.
+impl PartialEq for Product {
+    fn eq(&self, other: &Product) -> bool {
+        (
+            self.price(),
+            self.disabled(),
+            self.name(),
+            self.small_image_url(),
+        ) == (
+            other.price(),
+            other.disabled(),
+            other.name(),
+            other.small_image_url(),
+        )
+    }
+}
+
+impl Eq for Product {}
 
 impl fmt::Debug for Product {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -79,6 +159,7 @@ impl fmt::Debug for Product {
             .field("name", &self.name())
             .field("small_image_url", &self.small_image_url())
             .field("disabled", &self.disabled())
+            .field("listed", &self.is_listed())
             .finish()
     }
 }
@@ -340,6 +421,9 @@ pub struct Checkout {
     on_hand: OnHand<Option<Product>>,
     /// Entries of `on_hand` that hold a product.
     product_count: usize,
+    /// Products held as checkout's own bytes that the catalog may come to hold alike: its
+    /// projection runs beside this one, often behind it. Retried after each batch.
+    unlisted: VecDeque<Id>,
     reserved: HashMap<String, i64>,
     carts: HashMap<String, Cart>,
     orders: HashMap<String, Order>,
@@ -357,6 +441,7 @@ impl Default for Checkout {
         Checkout {
             on_hand: OnHand::default(),
             product_count: 0,
+            unlisted: VecDeque::new(),
             reserved: HashMap::default(),
             carts: HashMap::default(),
             orders: HashMap::default(),
@@ -374,6 +459,11 @@ impl Apply for Checkout {
     type Op = Op;
     replay_by_reapplying!(Op);
 
+    fn apply_batch(&mut self, ops: &[Op]) {
+        ops.iter().for_each(|op| self.apply(op));
+        self.list_unlisted(ops.len().max(16));
+    }
+
     fn apply(&mut self, op: &Op) {
         self.offset = op.offset;
         if let Some(source) = op.pim_offset {
@@ -389,11 +479,7 @@ impl Apply for Checkout {
             self.fulfilment_offset = source;
         }
         match &op.effect {
-            Effect::Product { id, product } => {
-                if self.on_hand.hold(id, Some(product.clone())).is_none() {
-                    self.product_count += 1;
-                }
-            }
+            Effect::Product { id, product } => self.hold_product(id, product.listed(id)),
             Effect::Stock { product_id, change } => {
                 self.on_hand
                     .correct(product_id, *change, || product_id.clone());
@@ -411,6 +497,40 @@ impl Apply for Checkout {
 }
 
 impl Checkout {
+    fn hold_product(&mut self, id: &Id, product: Product) {
+        if product.may_be_listed() {
+            self.unlisted.push_back(id.clone());
+        }
+        if self.on_hand.hold(id, Some(product)).is_none() {
+            self.product_count += 1;
+        }
+    }
+
+    /// Lists the products the catalog now holds alike, oldest first, until `tries` were not
+    /// (each goes last: a product the catalog never takes does not hold up the rest). A batch
+    /// tries as many as it had ops, and at least a few: at most one lookup more an op.
+    fn list_unlisted(&mut self, tries: usize) {
+        let mut failed = 0;
+        while failed < tries.min(self.unlisted.len()) {
+            let Some(id) = self.unlisted.pop_front() else {
+                return;
+            };
+            let Some(Some(product)) = self.on_hand.held_mut(&id) else {
+                continue;
+            };
+            if !product.may_be_listed() {
+                continue;
+            }
+            let listed = product.listed(&id);
+            if listed.is_listed() {
+                *product = listed;
+            } else {
+                self.unlisted.push_back(id);
+                failed += 1;
+            }
+        }
+    }
+
     pub fn offset(&self) -> i64 {
         self.offset
     }
@@ -661,7 +781,10 @@ impl Persist for Product {
         ))
     }
     fn prefetch(&self) {
-        prefetch_lines(self.0.ptr().cast(), 128); // the head and most names and URLs
+        match &self.0 {
+            Stored::Listed(p) => p.prefetch(),
+            Stored::Own(own) => prefetch_lines(own.ptr().cast(), 128), // the head, most names and URLs
+        }
     }
 }
 
@@ -817,6 +940,8 @@ impl Model for Checkout {
     }
 }
 
+type RestoredProducts = (OnHand<Option<Product>>, usize, VecDeque<Id>);
+
 /// Products are saved as a map of ids to products, then the stock levels (`OnHand`'s own format):
 /// the format of the two maps they were held in before.
 impl Checkout {
@@ -830,19 +955,22 @@ impl Checkout {
         }
     }
 
-    /// Entries holding the products `save_products` wrote, and their number.
-    fn restore_products(
-        input: &mut Reader<'_>,
-    ) -> snapshot::Result<(OnHand<Option<Product>>, usize)> {
+    /// Entries holding the products `save_products` wrote, their number, and the ids of those
+    /// the catalog does not hold alike (yet).
+    fn restore_products(input: &mut Reader<'_>) -> snapshot::Result<RestoredProducts> {
         let len = input.len(Id::MIN_BYTES + Product::MIN_BYTES)?;
-        let mut on_hand = OnHand::default();
+        let (mut on_hand, mut unlisted) = (OnHand::default(), VecDeque::new());
         for _ in 0..len {
             let id = Id::new(input.str()?);
-            if on_hand.hold(&id, Some(Product::restore(input)?)).is_some() {
+            let product = Product::restore(input)?.listed(&id);
+            if product.may_be_listed() {
+                unlisted.push_back(id.clone());
+            }
+            if on_hand.hold(&id, Some(product)).is_some() {
                 return snapshot::refuse(format!("product {id:?} twice"));
             }
         }
-        Ok((on_hand, len))
+        Ok((on_hand, len, unlisted))
     }
 }
 
@@ -870,7 +998,7 @@ impl Snapshot for Checkout {
         let offset: i64 = Persist::restore(input)?;
         let pim_offset = Persist::restore(input)?;
         let fulfilment_offset = Persist::restore(input)?;
-        let (mut on_hand, product_count) = Checkout::restore_products(input)?;
+        let (mut on_hand, product_count, unlisted) = Checkout::restore_products(input)?;
         on_hand.restore_levels(input)?;
         Ok(Checkout {
             offset,
@@ -878,6 +1006,7 @@ impl Snapshot for Checkout {
             fulfilment_offset,
             on_hand,
             product_count,
+            unlisted,
             reserved: Persist::restore(input)?,
             carts: Persist::restore(input)?,
             orders: Persist::restore(input)?,
@@ -1091,11 +1220,84 @@ mod tests {
         }
         for id in ["p1", "p2"] {
             assert!(key(&copy, id).same(&key(&other, id)));
-            assert!(copy.product(id).unwrap().0.ptr() == other.product(id).unwrap().0.ptr());
+            assert!(copy.product(id).unwrap().same(other.product(id).unwrap()));
             assert_eq!(
                 (loaded.on_hand(id), loaded.product(id)),
                 (1, copy.product(id))
             );
+        }
+    }
+
+    /// The catalog's product of `id` at pim offset 1, interned for the process as if decoded.
+    fn in_catalog(id: &str, price: i64, name: &str) -> catalog::Product {
+        let pim = crate::codec::pim::Product {
+            id: id.into(),
+            price,
+            name: name.into(),
+            small_image_url: "u".into(),
+            ..Default::default()
+        };
+        catalog::Product::from_view(catalog::Product::from_pim(&pim).view(), 1).unwrap()
+    }
+
+    #[test]
+    fn a_product_the_catalog_holds_alike_shares_its_bytes() {
+        let _held = [
+            in_catalog("checkout-listed", 1, "Lamp"),
+            in_catalog("checkout-repriced", 3, "Desk"),
+            in_catalog("checkout-renamed", 1, "Chair"),
+        ];
+        let changed = |offset: i64, id: &str, price: i64, name: &str, disabled: bool| Op {
+            pim_offset: Some(offset),
+            ..op(
+                offset,
+                Effect::Product {
+                    id: id.into(),
+                    product: Product::new(price, name, "u", disabled),
+                },
+            )
+        };
+        let ops = [
+            changed(0, "checkout-listed", 1, "Lamp", false),
+            changed(1, "checkout-repriced", 2, "Desk", false),
+            changed(2, "checkout-renamed", 1, "Stool", false),
+            changed(3, "checkout-unknown", 1, "Rug", false),
+        ];
+        let mut model = Checkout::default();
+        ops.iter().for_each(|op| model.apply(op));
+        let listed = |model: &Checkout| {
+            [
+                "checkout-listed",
+                "checkout-repriced",
+                "checkout-renamed",
+                "checkout-unknown",
+            ]
+            .map(|id| model.product(id).unwrap().is_listed())
+        };
+        assert_eq!(listed(&model), [true, false, false, false]);
+        let loaded = round_trip(&model, "listed");
+        assert_eq!(listed(&loaded), listed(&model));
+        assert_eq!(answers(&loaded), answers(&model));
+        let shown = model.product("checkout-listed").unwrap();
+        assert_eq!(
+            (
+                shown.price(),
+                shown.name(),
+                shown.small_image_url(),
+                shown.disabled()
+            ),
+            (1, "Lamp", "u", false)
+        );
+        model.apply(&changed(4, "checkout-listed", 1, "Lamp", true));
+        let disabled = model.product("checkout-listed").unwrap();
+        assert!(!disabled.is_listed() && disabled.disabled());
+
+        // The catalog comes to hold one alike: the next batch lists it, in a loaded copy too.
+        let _later = in_catalog("checkout-unknown", 1, "Rug");
+        let mut loaded = round_trip(&model, "unlisted");
+        for model in [&mut model, &mut loaded] {
+            model.apply_batch(&[changed(5, "checkout-other", 1, "Vase", false)]);
+            assert!(model.product("checkout-unknown").unwrap().is_listed());
         }
     }
 
