@@ -153,7 +153,10 @@ impl PyCheckout {
         let model = self.projection.read();
         model
             .product(product_id)
-            .map(|p| if p.disabled() { "disabled" } else { "enabled" })
+            .map(|_| match model.disabled(product_id) {
+                true => "disabled",
+                false => "enabled",
+            })
     }
 
     /// An accepted order, to a cart of the shopper who placed it only.

@@ -6,147 +6,80 @@ pub mod view;
 
 use crate::codec::checkout::{self as pb, fulfilment_changed::Change, internal_message::Event};
 use crate::codec::fulfilment::OrderShipped;
-use crate::codec::DecodeError;
+use crate::codec::{pim, DecodeError};
 use crate::contexts::catalog;
 use crate::contexts::id::Id;
-use crate::order_index::prefetch_lines;
 use crate::projection::Model;
 use crate::snapshot::{self, Persist, Reader, Snapshot, SnapshotError, Writer};
 use crate::stock::OnHand;
 use crate::swap::{replay_by_reapplying, Apply};
 use prost::Message;
 use std::fmt;
-use triomphe::ThinArc;
 /// Hash maps keyed by ids: ahash, much faster than SipHash, and still keyed at random per
 /// process, so that ids a client picks (a cart cookie) cannot be aimed at one bucket.
 type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 pub const MAX_QUANTITY: i64 = 999;
 
-/// A product as checkout needs it: its price, whether it is for sale, its name and its small
-/// image's URL. Both copies of the model share it.
+/// A product as checkout needs it: its price, its name and its small image's URL, in the
+/// catalog's form, which both copies of the model share. When the catalog holds the product with
+/// the same three (interned for the process), it is that allocation: a cart shows what the catalog
+/// and the search hold anyway (checkout's own copy of the three was 128 bytes a product at 10^6).
+/// Whether it is for sale is the model's (`Checkout::disabled`).
 #[derive(Clone)]
-pub struct Product(Stored);
-
-#[derive(Clone)]
-enum Stored {
-    /// The catalog's product of the same id, name, price and image: its bytes, which the catalog
-    /// and the search hold anyway (a product's own copy here was 128 bytes at 10^6 products).
-    Listed(catalog::Product),
-    /// Checkout's own allocation: the head, then the bytes of the name and of the URL. For a
-    /// disabled product, and one the catalog does not hold (yet) as checkout has it.
-    Own(ThinArc<ProductHead, u8>),
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct ProductHead {
-    price: i64,
-    name_len: u32,
-    disabled: bool,
-}
+pub struct Product(catalog::Product);
 
 impl Product {
-    pub fn new(price: i64, name: &str, small_image_url: &str, disabled: bool) -> Product {
-        let head = ProductHead {
+    /// Checkout's own product: a view of the three fields only.
+    pub fn new(price: i64, name: &str, small_image_url: &str) -> Product {
+        Product(catalog::Product::from_pim(&pim::Product {
             price,
-            name_len: u32::try_from(name.len()).expect("a name under 4 GiB"),
-            disabled,
-        };
-        let text = [name.as_bytes(), small_image_url.as_bytes()].concat();
-        Product(Stored::Own(ThinArc::from_header_and_slice(head, &text)))
+            name: name.into(),
+            small_image_url: small_image_url.into(),
+            ..Default::default()
+        }))
     }
 
-    /// This product of id `id`, as the catalog's bytes if the catalog holds the same (interned
-    /// for the process), else as it is.
-    pub fn listed(&self, id: &str) -> Product {
-        if let Stored::Own(_) = self.0 {
-            if let Some(listed) = catalog::interned::held(id).filter(|p| self.shows_as(p)) {
-                return Product(Stored::Listed(listed));
-            }
-        }
-        self.clone()
+    /// This product of id `id` as the catalog holds it, if it does with the same price, name
+    /// and image.
+    pub fn listed(&self, id: &str) -> Option<Product> {
+        catalog::interned::held(id)
+            .filter(|listed| listed.same(&self.0) || Product::shows_as(&self.0, listed))
+            .map(Product)
     }
 
-    /// Whether a cart shows `listed` as it shows this product.
-    fn shows_as(&self, listed: &catalog::Product) -> bool {
-        !self.disabled()
-            && listed.price() == self.price()
-            && listed.name() == self.name()
-            && listed.small_image_url() == self.small_image_url().as_bytes()
+    /// Whether a cart shows `a` as it shows `b`.
+    fn shows_as(a: &catalog::Product, b: &catalog::Product) -> bool {
+        a.price() == b.price() && a.name() == b.name() && a.small_image_url() == b.small_image_url()
     }
 
     /// The same allocation.
-    #[cfg(test)]
-    fn same(&self, other: &Product) -> bool {
-        match (&self.0, &other.0) {
-            (Stored::Listed(a), Stored::Listed(b)) => a.same(b),
-            (Stored::Own(a), Stored::Own(b)) => a.ptr() == b.ptr(),
-            _ => false,
-        }
-    }
-
-    /// Whether the catalog may come to hold it alike: it is for sale and held as checkout's own.
-    fn may_be_listed(&self) -> bool {
-        !self.is_listed() && !self.disabled()
-    }
-
-    /// Whether its bytes are the catalog's.
-    pub fn is_listed(&self) -> bool {
-        matches!(self.0, Stored::Listed(_))
+    pub fn same(&self, other: &Product) -> bool {
+        self.0.same(&other.0)
     }
 
     pub fn price(&self) -> i64 {
-        match &self.0 {
-            Stored::Listed(p) => p.price(),
-            Stored::Own(own) => own.header.header.price,
-        }
-    }
-
-    pub fn disabled(&self) -> bool {
-        match &self.0 {
-            Stored::Listed(_) => false,
-            Stored::Own(own) => own.header.header.disabled,
-        }
+        self.0.price()
     }
 
     pub fn name(&self) -> &str {
-        match &self.0 {
-            Stored::Listed(p) => p.name(),
-            Stored::Own(own) => own_name_and_url(own).0,
-        }
+        self.0.name()
     }
 
     pub fn small_image_url(&self) -> &str {
-        match &self.0 {
-            // SAFETY: equal to the UTF-8 of an own product's URL when it was listed (`shows_as`).
-            Stored::Listed(p) => unsafe { std::str::from_utf8_unchecked(p.small_image_url()) },
-            Stored::Own(own) => own_name_and_url(own).1,
-        }
+        // SAFETY: checkout's own product was built from a `str`; the catalog's, when taken, had
+        // the same bytes (`listed`).
+        unsafe { std::str::from_utf8_unchecked(self.0.small_image_url()) }
     }
-}
-
-fn own_name_and_url(own: &ThinArc<ProductHead, u8>) -> (&str, &str) {
-    // SAFETY: built from two `str`s, the name then the URL, and never changed.
-    let text = unsafe { std::str::from_utf8_unchecked(&own.slice) };
-    text.split_at(own.header.header.name_len as usize)
 }
 
 /// Equal as a cart shows them, however stored.
 impl PartialEq for Product {
     fn eq(&self, other: &Product) -> bool {
-        (
-            self.price(),
-            self.disabled(),
-            self.name(),
-            self.small_image_url(),
-        ) == (
-            other.price(),
-            other.disabled(),
-            other.name(),
-            other.small_image_url(),
-        )
+        Product::shows_as(&self.0, &other.0)
     }
 }
 
@@ -158,8 +91,6 @@ impl fmt::Debug for Product {
             .field("price", &self.price())
             .field("name", &self.name())
             .field("small_image_url", &self.small_image_url())
-            .field("disabled", &self.disabled())
-            .field("listed", &self.is_listed())
             .finish()
     }
 }
@@ -329,6 +260,7 @@ pub enum Effect {
     Product {
         id: Id,
         product: Product,
+        disabled: bool,
     },
     Stock {
         product_id: Id,
@@ -367,10 +299,10 @@ pub fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
         Event::ProductChanged(p) => {
             non_empty(&p.product_id, "product_id")?;
             op.pim_offset = Some(p.pim_offset);
-            let product = Product::new(p.price, &p.name, &p.small_image_url, p.disabled);
             Effect::Product {
                 id: p.product_id.into(),
-                product,
+                product: Product::new(p.price, &p.name, &p.small_image_url),
+                disabled: p.disabled,
             }
         }
         Event::FulfilmentChanged(f) => {
@@ -421,8 +353,10 @@ pub struct Checkout {
     on_hand: OnHand<Option<Product>>,
     /// Entries of `on_hand` that hold a product.
     product_count: usize,
-    /// Products held as checkout's own bytes that the catalog may come to hold alike: its
-    /// projection runs beside this one, often behind it. Retried after each batch.
+    /// Products not for sale.
+    disabled: HashSet<Id>,
+    /// Products for sale held as checkout's own that the catalog may come to hold alike: its
+    /// projection runs beside this one, often behind it. Tried again after each batch.
     unlisted: VecDeque<Id>,
     reserved: HashMap<String, i64>,
     carts: HashMap<String, Cart>,
@@ -441,6 +375,7 @@ impl Default for Checkout {
         Checkout {
             on_hand: OnHand::default(),
             product_count: 0,
+            disabled: HashSet::default(),
             unlisted: VecDeque::new(),
             reserved: HashMap::default(),
             carts: HashMap::default(),
@@ -479,7 +414,11 @@ impl Apply for Checkout {
             self.fulfilment_offset = source;
         }
         match &op.effect {
-            Effect::Product { id, product } => self.hold_product(id, product.listed(id)),
+            Effect::Product {
+                id,
+                product,
+                disabled,
+            } => self.hold_product(id, product, *disabled),
             Effect::Stock { product_id, change } => {
                 self.on_hand
                     .correct(product_id, *change, || product_id.clone());
@@ -497,37 +436,49 @@ impl Apply for Checkout {
 }
 
 impl Checkout {
-    fn hold_product(&mut self, id: &Id, product: Product) {
-        if product.may_be_listed() {
-            self.unlisted.push_back(id.clone());
+    /// Holds `product` for `id` (the catalog's allocation if it holds the same), for sale or not.
+    fn hold_product(&mut self, id: &Id, product: &Product, disabled: bool) {
+        let listed = if disabled { None } else { product.listed(id) };
+        if disabled {
+            self.disabled.insert(id.clone());
+        } else {
+            self.disabled.remove(id.as_str());
+            if listed.is_none() {
+                self.unlisted.push_back(id.clone());
+            }
         }
-        if self.on_hand.hold(id, Some(product)).is_none() {
+        let held = listed.unwrap_or_else(|| product.clone());
+        if self.on_hand.hold(id, Some(held)).is_none() {
             self.product_count += 1;
         }
     }
 
-    /// Lists the products the catalog now holds alike, oldest first, until `tries` were not
-    /// (each goes last: a product the catalog never takes does not hold up the rest). A batch
-    /// tries as many as it had ops, and at least a few: at most one lookup more an op.
+    /// Takes the catalog's allocation for the products queued in `unlisted` that it now holds
+    /// alike, oldest first, until `tries` were not (each goes last: a product the catalog never
+    /// takes does not hold up the rest). A batch tries as many as it had ops, and at least a
+    /// few: at most one lookup more an op.
     fn list_unlisted(&mut self, tries: usize) {
         let mut failed = 0;
         while failed < tries.min(self.unlisted.len()) {
             let Some(id) = self.unlisted.pop_front() else {
                 return;
             };
+            if self.disabled.contains(id.as_str()) {
+                continue;
+            }
             let Some(Some(product)) = self.on_hand.held_mut(&id) else {
                 continue;
             };
-            if !product.may_be_listed() {
-                continue;
+            match product.listed(&id) {
+                Some(listed) => *product = listed,
+                None => {
+                    self.unlisted.push_back(id);
+                    failed += 1;
+                }
             }
-            let listed = product.listed(&id);
-            if listed.is_listed() {
-                *product = listed;
-            } else {
-                self.unlisted.push_back(id);
-                failed += 1;
-            }
+        }
+        if self.unlisted.is_empty() {
+            self.unlisted = VecDeque::new(); // a first start queued up to every product
         }
     }
 
@@ -608,7 +559,12 @@ impl Checkout {
     }
 
     fn enabled(&self, product_id: &str) -> bool {
-        self.product(product_id).is_some_and(|p| !p.disabled())
+        self.product(product_id).is_some() && !self.disabled(product_id)
+    }
+
+    /// Whether the product is not for sale (disabled in pim).
+    pub fn disabled(&self, product_id: &str) -> bool {
+        self.disabled.contains(product_id)
     }
 
     /// Why setting `quantity` of `product_id` in `cart_id` would change nothing, if it would not.
@@ -763,28 +719,19 @@ fn sorted_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
 }
 
 impl Persist for Product {
-    const MIN_BYTES: usize = 8 + 4 + 4 + 1;
+    const MIN_BYTES: usize = 8 + 4 + 4;
     fn save(&self, out: &mut Writer<'_>) {
         self.price().save(out);
         out.str(self.name());
         out.str(self.small_image_url());
-        self.disabled().save(out);
     }
     fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
         let price = Persist::restore(input)?;
         let (name, small_image_url) = (input.str()?, input.str()?);
-        Ok(Product::new(
-            price,
-            name,
-            small_image_url,
-            bool::restore(input)?,
-        ))
+        Ok(Product::new(price, name, small_image_url))
     }
     fn prefetch(&self) {
-        match &self.0 {
-            Stored::Listed(p) => p.prefetch(),
-            Stored::Own(own) => prefetch_lines(own.ptr().cast(), 128), // the head, most names and URLs
-        }
+        self.0.prefetch();
     }
 }
 
@@ -940,8 +887,6 @@ impl Model for Checkout {
     }
 }
 
-type RestoredProducts = (OnHand<Option<Product>>, usize, VecDeque<Id>);
-
 /// Products are saved as a map of ids to products, then the stock levels (`OnHand`'s own format):
 /// the format of the two maps they were held in before.
 impl Checkout {
@@ -951,26 +896,23 @@ impl Checkout {
             if let Some(product) = product {
                 id.save(out);
                 product.save(out);
+                self.disabled(id).save(out);
             }
         }
     }
 
-    /// Entries holding the products `save_products` wrote, their number, and the ids of those
-    /// the catalog does not hold alike (yet).
-    fn restore_products(input: &mut Reader<'_>) -> snapshot::Result<RestoredProducts> {
-        let len = input.len(Id::MIN_BYTES + Product::MIN_BYTES)?;
-        let (mut on_hand, mut unlisted) = (OnHand::default(), VecDeque::new());
+    /// Holds the products `save_products` wrote, as applying them would.
+    fn restore_products(&mut self, input: &mut Reader<'_>) -> snapshot::Result<()> {
+        let len = input.len(Id::MIN_BYTES + Product::MIN_BYTES + 1)?;
         for _ in 0..len {
             let id = Id::new(input.str()?);
-            let product = Product::restore(input)?.listed(&id);
-            if product.may_be_listed() {
-                unlisted.push_back(id.clone());
-            }
-            if on_hand.hold(&id, Some(product)).is_some() {
+            let product = Product::restore(input)?;
+            if self.product(&id).is_some() {
                 return snapshot::refuse(format!("product {id:?} twice"));
             }
+            self.hold_product(&id, &product, bool::restore(input)?);
         }
-        Ok((on_hand, len, unlisted))
+        Ok(())
     }
 }
 
@@ -998,21 +940,20 @@ impl Snapshot for Checkout {
         let offset: i64 = Persist::restore(input)?;
         let pim_offset = Persist::restore(input)?;
         let fulfilment_offset = Persist::restore(input)?;
-        let (mut on_hand, product_count, unlisted) = Checkout::restore_products(input)?;
-        on_hand.restore_levels(input)?;
+        let mut products = Checkout::default();
+        products.restore_products(input)?;
+        products.on_hand.restore_levels(input)?;
         Ok(Checkout {
             offset,
             pim_offset,
             fulfilment_offset,
-            on_hand,
-            product_count,
-            unlisted,
             reserved: Persist::restore(input)?,
             carts: Persist::restore(input)?,
             orders: Persist::restore(input)?,
             decisions: Persist::restore(input)?,
             accepted_at: Persist::restore(input)?,
             refusals: Refusals::since(offset + 1),
+            ..products
         })
     }
 }
@@ -1059,7 +1000,8 @@ mod tests {
     fn product(price: i64) -> Effect {
         Effect::Product {
             id: format!("p{price}").into(),
-            product: Product::new(price, &format!("name {price}"), "u", false),
+            product: Product::new(price, &format!("name {price}"), "u"),
+            disabled: false,
         }
     }
 
@@ -1240,6 +1182,12 @@ mod tests {
         catalog::Product::from_view(catalog::Product::from_pim(&pim).view(), 1).unwrap()
     }
 
+    /// Whether the model holds the catalog's allocation of product `id`.
+    fn listed(model: &Checkout, id: &str) -> bool {
+        let held = model.product(id).unwrap();
+        catalog::interned::held(id).is_some_and(|p| held.same(&Product(p)))
+    }
+
     #[test]
     fn a_product_the_catalog_holds_alike_shares_its_bytes() {
         let _held = [
@@ -1253,7 +1201,8 @@ mod tests {
                 offset,
                 Effect::Product {
                     id: id.into(),
-                    product: Product::new(price, name, "u", disabled),
+                    product: Product::new(price, name, "u"),
+                    disabled,
                 },
             )
         };
@@ -1265,39 +1214,33 @@ mod tests {
         ];
         let mut model = Checkout::default();
         ops.iter().for_each(|op| model.apply(op));
-        let listed = |model: &Checkout| {
-            [
-                "checkout-listed",
-                "checkout-repriced",
-                "checkout-renamed",
-                "checkout-unknown",
-            ]
-            .map(|id| model.product(id).unwrap().is_listed())
-        };
-        assert_eq!(listed(&model), [true, false, false, false]);
+        let ids = [
+            "checkout-listed",
+            "checkout-repriced",
+            "checkout-renamed",
+            "checkout-unknown",
+        ];
+        let all_listed = |model: &Checkout| ids.map(|id| listed(model, id));
+        assert_eq!(all_listed(&model), [true, false, false, false]);
         let loaded = round_trip(&model, "listed");
-        assert_eq!(listed(&loaded), listed(&model));
+        assert_eq!(all_listed(&loaded), all_listed(&model));
         assert_eq!(answers(&loaded), answers(&model));
         let shown = model.product("checkout-listed").unwrap();
         assert_eq!(
-            (
-                shown.price(),
-                shown.name(),
-                shown.small_image_url(),
-                shown.disabled()
-            ),
-            (1, "Lamp", "u", false)
+            (shown.price(), shown.name(), shown.small_image_url()),
+            (1, "Lamp", "u")
         );
+        assert!(model.enabled("checkout-listed"));
         model.apply(&changed(4, "checkout-listed", 1, "Lamp", true));
-        let disabled = model.product("checkout-listed").unwrap();
-        assert!(!disabled.is_listed() && disabled.disabled());
+        assert!(!listed(&model, "checkout-listed") && !model.enabled("checkout-listed"));
+        assert!(round_trip(&model, "disabled").disabled("checkout-listed"));
 
         // The catalog comes to hold one alike: the next batch lists it, in a loaded copy too.
         let _later = in_catalog("checkout-unknown", 1, "Rug");
         let mut loaded = round_trip(&model, "unlisted");
         for model in [&mut model, &mut loaded] {
             model.apply_batch(&[changed(5, "checkout-other", 1, "Vase", false)]);
-            assert!(model.product("checkout-unknown").unwrap().is_listed());
+            assert!(listed(model, "checkout-unknown"));
         }
     }
 
@@ -1308,10 +1251,13 @@ mod tests {
             out.len(2);
             for _ in 0..2 {
                 out.str("p1");
-                Product::new(1, "name", "u", false).save(out);
+                Product::new(1, "name", "u").save(out);
+                false.save(out);
             }
         });
-        let err = Checkout::restore_products(&mut Reader::new(&products)).unwrap_err();
+        let err = Checkout::default()
+            .restore_products(&mut Reader::new(&products))
+            .unwrap_err();
         assert!(err.0.contains("twice"), "{err}");
         let levels = written(|out| {
             out.len(2);
