@@ -43,8 +43,11 @@ SEARCH = "/api/v1/search"
 CATALOG_PARAMS = frozenset({"sort", "prefix", "page", "per_page"})
 PAGE_CACHE_SIZE = 4096
 # The cache's key is the raw query (no parsing on a hit), so pages past the end, clamped to the
-# last page, are each another copy of it: the bytes are bounded too, not only the count.
-PAGE_CACHE_BYTES = 64 * 1024 * 1024
+# last page, are each another copy of it: the bytes are bounded too, not only the count. Hot
+# pages are few (each sort's first pages, popular prefixes): 8 MiB holds about a thousand of
+# browse's mean answer. At 64 MiB, pages asked for twice by chance took 53 MiB of the process
+# in 30 s of browse at 100,000 products (bench/results/process-memory-2026-12-04.md).
+PAGE_CACHE_BYTES = 8 * 1024 * 1024
 GC_THRESHOLD = 50_000  # container allocations between young-generation collections (default 700)
 UPGRADE = (b"upgrade", b"websocket")
 
