@@ -49,7 +49,7 @@ class Settings:
     startup_runs: int
     http_runs: int
     http_seconds: float
-    browse_s: float  # browsing before the last memory sample
+    browse_s: float  # browsing right after the load, before the after-browse memory sample
     content_imports: int
 
     @classmethod

@@ -592,12 +592,21 @@ def _browse_names(sizes: dict[str, int]) -> dict[str, str]:
     }
 
 
+# When each memory sample of the HTTP runs is taken, in words.
+RSS_SAMPLES = {
+    "empty": "empty",
+    "loaded": "loaded",
+    "after_browse": "after browsing right after the load",
+    "at_end": "after every run (the write runs' carts, orders and catalog changes too)",
+}
+
+
 def _process_lines(http: dict[str, Any]) -> list[str]:
     """The whole process's memory and the propagation probes."""
     lines = []
     rss = http.get("process_rss", {})
     if rss:
-        mib = ", ".join(f"{name} {value / 2**20:,.0f} MiB" for name, value in rss.items())
+        mib = ", ".join(f"{RSS_SAMPLES.get(name, name)} {rss[name] / 2**20:,.0f} MiB" for name in rss)
         lines += ["", f"Resident memory of `shop serve` (every process of its group summed): {mib}."]
     propagation = http.get("propagation_ms")
     if propagation:
