@@ -438,16 +438,16 @@ impl Apply for Checkout {
 impl Checkout {
     /// Holds `product` for `id` (the catalog's allocation if it holds the same), for sale or not.
     fn hold_product(&mut self, id: &Id, product: &Product, disabled: bool) {
-        let listed = if disabled { None } else { product.listed(id) };
-        if disabled {
+        let held = if disabled {
             self.disabled.insert(id.clone());
+            product.clone()
         } else {
             self.disabled.remove(id.as_str());
-            if listed.is_none() {
+            product.listed(id).unwrap_or_else(|| {
                 self.unlisted.push_back(id.clone());
-            }
-        }
-        let held = listed.unwrap_or_else(|| product.clone());
+                product.clone()
+            })
+        };
         if self.on_hand.hold(id, Some(held)).is_none() {
             self.product_count += 1;
         }
