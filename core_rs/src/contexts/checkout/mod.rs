@@ -43,12 +43,31 @@ impl Product {
         }))
     }
 
+    /// Product `id` with these three: the catalog's allocation if it holds them alike, else
+    /// checkout's own (`new`). Looking first builds nothing a product the catalog holds: a
+    /// snapshot's million products, or the events of a catalog that is ahead.
+    pub fn of(id: &str, price: i64, name: &str, small_image_url: &str) -> Product {
+        catalog::interned::held(id)
+            .filter(|listed| {
+                listed.price() == price
+                    && listed.name() == name
+                    && listed.small_image_url() == small_image_url.as_bytes()
+            })
+            .map_or_else(|| Product::new(price, name, small_image_url), Product)
+    }
+
     /// This product of id `id` as the catalog holds it, if it does with the same price, name
     /// and image.
     pub fn listed(&self, id: &str) -> Option<Product> {
         catalog::interned::held(id)
             .filter(|listed| listed.same(&self.0) || Product::shows_as(&self.0, listed))
             .map(Product)
+    }
+
+    /// Whether this is checkout's own allocation, not the catalog's: only the catalog's products
+    /// have an id (every product it holds has one).
+    fn is_own(&self) -> bool {
+        self.0.id().is_empty()
     }
 
     /// Whether a cart shows `a` as it shows `b`.
@@ -300,8 +319,8 @@ pub fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
             non_empty(&p.product_id, "product_id")?;
             op.pim_offset = Some(p.pim_offset);
             Effect::Product {
+                product: Product::of(&p.product_id, p.price, &p.name, &p.small_image_url),
                 id: p.product_id.into(),
-                product: Product::new(p.price, &p.name, &p.small_image_url),
                 disabled: p.disabled,
             }
         }
@@ -443,10 +462,13 @@ impl Checkout {
             product.clone()
         } else {
             self.disabled.remove(id.as_str());
-            product.listed(id).unwrap_or_else(|| {
-                self.unlisted.push_back(id.clone());
-                product.clone()
-            })
+            match product.is_own() {
+                true => product.listed(id).unwrap_or_else(|| {
+                    self.unlisted.push_back(id.clone());
+                    product.clone()
+                }),
+                false => product.clone(), // the catalog's already (`Product::of`)
+            }
         };
         if self.on_hand.hold(id, Some(held)).is_none() {
             self.product_count += 1;
@@ -718,20 +740,21 @@ fn sorted_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
     ids
 }
 
-impl Persist for Product {
+/// Saved as its three fields; restored as the catalog's allocation when it holds them alike.
+impl Product {
     const MIN_BYTES: usize = 8 + 4 + 4;
+
     fn save(&self, out: &mut Writer<'_>) {
         self.price().save(out);
         out.str(self.name());
         out.str(self.small_image_url());
     }
-    fn restore(input: &mut Reader<'_>) -> snapshot::Result<Self> {
+
+    /// Product `id` as `save` wrote it (`of`).
+    fn restore(id: &str, input: &mut Reader<'_>) -> snapshot::Result<Product> {
         let price = Persist::restore(input)?;
         let (name, small_image_url) = (input.str()?, input.str()?);
-        Ok(Product::new(price, name, small_image_url))
-    }
-    fn prefetch(&self) {
-        self.0.prefetch();
+        Ok(Product::of(id, price, name, small_image_url))
     }
 }
 
@@ -906,7 +929,7 @@ impl Checkout {
         let len = input.len(Id::MIN_BYTES + Product::MIN_BYTES + 1)?;
         for _ in 0..len {
             let id = Id::new(input.str()?);
-            let product = Product::restore(input)?;
+            let product = Product::restore(&id, input)?;
             if self.product(&id).is_some() {
                 return snapshot::refuse(format!("product {id:?} twice"));
             }
@@ -1242,6 +1265,36 @@ mod tests {
             model.apply_batch(&[changed(5, "checkout-other", 1, "Vase", false)]);
             assert!(listed(model, "checkout-unknown"));
         }
+    }
+
+    /// A product event or a snapshot's product the catalog holds alike is the catalog's
+    /// allocation from the start: checkout builds none of its own for it.
+    #[test]
+    fn a_product_the_catalog_holds_alike_is_decoded_as_its_allocation() {
+        let held = in_catalog("checkout-decoded", 7, "Lamp");
+        let event = |name: &str| {
+            let message = pb::InternalMessage {
+                event: Some(Event::ProductChanged(pb::ProductChanged {
+                    product_id: "checkout-decoded".into(),
+                    price: 7,
+                    name: name.into(),
+                    small_image_url: "u".into(),
+                    disabled: false,
+                    pim_offset: 1,
+                })),
+            };
+            match decode(0, &message.encode_to_vec()).unwrap().effect {
+                Effect::Product { product, .. } => product,
+                other => panic!("not a product: {other:?}"),
+            }
+        };
+        assert!(event("Lamp").same(&Product(held.clone())));
+        assert!(!event("Lamp").is_own());
+        let renamed = event("Lamp II");
+        assert!(renamed.is_own() && renamed.name() == "Lamp II");
+        let saved = written(|out| Product::new(7, "Lamp", "u").save(out));
+        let restored = Product::restore("checkout-decoded", &mut Reader::new(&saved)).unwrap();
+        assert!(restored.same(&Product(held)));
     }
 
     /// A snapshot with a product or a stock level twice is refused: each is one entry.
