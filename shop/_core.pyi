@@ -50,6 +50,7 @@ __all__ = [
     "cms_publish",
     "fulfilment_checkout_bridge",
     "fulfilment_publish",
+    "page_request",
     "pim_publish",
     "published_offset",
     "render_markdown",
@@ -483,6 +484,12 @@ class Search(Projection):
         a page size out of range."""
     def suggest(self, q: str) -> bytes:
         """Up to MAX_SUGGESTIONS completions of `q` as JSON, with the offset they were read at."""
+
+def page_request(query: bytes) -> tuple[str, str, int, int]:
+    """A catalog page's raw query string as the API reads it: (sort, prefix, page, per_page), the
+    defaults (id, "", 1, 100) for those not given. Raises ValueError((name, reason)) for a
+    parameter that is unknown, given twice or out of range, ValueError((None, reason)) for a query
+    that is not percent-encoded UTF-8: the rules of shop.api.http.query_params, in one call."""
 
 def search_query_problem(q: str) -> str | None:
     """Why `q` cannot be searched (too long, odd characters, operators, too many words); None if

@@ -13,6 +13,7 @@ pub mod json;
 pub mod kafka;
 pub mod order_index;
 pub mod projection;
+pub mod query;
 pub mod signal;
 pub mod snapshot;
 pub mod swap;

@@ -40,7 +40,6 @@ CONTENT_PARAMS = frozenset({"kind"})
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"shop-min-offset"})
 STOCK = "/api/v1/stock"
 SEARCH = "/api/v1/search"
-CATALOG_PARAMS = frozenset({"sort", "prefix", "page", "per_page"})
 PAGE_CACHE_SIZE = 4096
 # The cache's key is the raw query (no parsing on a hit), so pages past the end, clamped to the
 # last page, are each another copy of it: the bytes are bounded too, not only the count. Hot
@@ -622,16 +621,14 @@ def _page_key(scope: Scope) -> tuple[bytes, bool]:
 
 
 def _page_request(scope: Scope) -> tuple[str, str, int, int]:
-    params = http.query_params(scope, CATALOG_PARAMS)
-    sort = params.get("sort", "id")
-    if sort not in _core.SORTS:
-        raise invalid("sort", f"must be one of {', '.join(_core.SORTS)}")
-    prefix = params.get("prefix", "")
-    if len(prefix) > _core.MAX_PREFIX:
-        raise invalid("prefix", f"must be at most {_core.MAX_PREFIX} characters")
-    page = http.int_param(params, "page", 1, 1, _core.MAX_PAGE)
-    per_page = http.int_param(params, "per_page", 100, 1, _core.MAX_PER_PAGE)
-    return sort, prefix, page, per_page
+    """The (sort, prefix, page, per_page) of a catalog page's query, read in Rust by the rules
+    of `http.query_params` (a third of an uncached page's Python time when read here); else the
+    400 naming the parameter."""
+    try:
+        return _core.page_request(scope.get("query_string", b""))
+    except ValueError as exc:
+        name, reason = exc.args
+        raise (Problem(400, reason) if name is None else invalid(name, reason)) from None
 
 
 app = App()

@@ -95,7 +95,9 @@ def wants_protobuf(scope: Scope) -> bool:
 
 
 def query_params(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:
-    """The query parameters, each at most once and all of them known; else a 400 naming the culprit."""
+    """The query parameters, each at most once and all of them known; else a 400 naming the culprit.
+    A catalog page's query is read by the same rules in Rust (`_core.page_request`; the two are
+    held equal by tests/test_http_query.py)."""
     raw = scope.get("query_string", b"")
     try:
         pairs = query_pairs(raw)

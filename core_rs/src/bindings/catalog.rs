@@ -6,9 +6,11 @@ use crate::catalog::{
     encode, Catalog, Page, Product, Sort, MAX_PAGE, MAX_PER_PAGE, MAX_PREFIX, SORTS,
 };
 use crate::projection::Projection;
+use crate::query;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The catalog projection with wait-free reads.
@@ -135,6 +137,68 @@ fn parse_page_request(sort: &str, prefix: &str, per_page: usize) -> PyResult<Sor
     Ok(sort)
 }
 
+/// The parameters of a catalog page's query, in the order `page_request` checks them.
+const PAGE_PARAMS: [&str; 4] = ["sort", "prefix", "page", "per_page"];
+
+/// A catalog page's raw query string as the API reads it: (sort, prefix, page, per_page), each
+/// one not given at its default (id, none, 1, 100). Raises ValueError((name, reason)) for a
+/// parameter that is unknown, given twice or out of range, and ValueError((None, reason)) for a
+/// query that is not percent-encoded UTF-8: the 400 the API answers with. The same rules as
+/// `shop.api.http.query_params` and `inputs.whole_number`, in one call on every uncached page.
+#[pyfunction]
+fn page_request(query: &[u8]) -> PyResult<(&'static str, String, u64, u64)> {
+    let refused = |name: Option<&str>, reason: String| {
+        PyValueError::new_err((name.map(str::to_owned), reason))
+    };
+    let pairs = query::pairs(query).ok_or_else(|| {
+        let reason = "the query string is not valid percent-encoded UTF-8";
+        refused(None, reason.into())
+    })?;
+    let mut given: [Option<Cow<'_, str>>; 4] = Default::default();
+    for (name, value) in pairs {
+        let Some(at) = PAGE_PARAMS.iter().position(|known| *known == name) else {
+            let mut known = PAGE_PARAMS;
+            known.sort_unstable();
+            let reason = format!("unknown parameter; known: {}", known.join(", "));
+            return Err(refused(Some(&name), reason));
+        };
+        if given[at].replace(value).is_some() {
+            return Err(refused(Some(&name), "given more than once".into()));
+        }
+    }
+    let [sort, prefix, page, per_page] = given;
+    let sort = match sort.as_deref().map_or(Some(Sort::Id), Sort::parse) {
+        Some(sort) => sort.name(),
+        None => {
+            return Err(refused(
+                Some("sort"),
+                format!("must be one of {}", SORTS.join(", ")),
+            ))
+        }
+    };
+    let prefix = prefix.unwrap_or_default();
+    if prefix.chars().count() > MAX_PREFIX {
+        let reason = format!("must be at most {MAX_PREFIX} characters");
+        return Err(refused(Some("prefix"), reason));
+    }
+    let number = |name: &str, given: Option<&str>, default: u64, high: usize| {
+        let Some(text) = given else {
+            return Ok(default);
+        };
+        query::whole_number(text)
+            .filter(|n| (1..=high as u64).contains(n))
+            .ok_or_else(|| {
+                refused(
+                    Some(name),
+                    format!("must be a whole number from 1 to {high}"),
+                )
+            })
+    };
+    let page = number("page", page.as_deref(), 1, MAX_PAGE)?;
+    let per_page = number("per_page", per_page.as_deref(), 100, MAX_PER_PAGE)?;
+    Ok((sort, prefix.into_owned(), page, per_page))
+}
+
 fn encode_page(
     found: &Page<'_>,
     per_page: usize,
@@ -194,6 +258,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_PAGE", MAX_PAGE)?;
     m.add("MAX_PER_PAGE", MAX_PER_PAGE)?;
     m.add("MAX_PREFIX", MAX_PREFIX)?;
+    m.add_function(wrap_pyfunction!(page_request, m)?)?;
     m.add_class::<PyCatalog>()?;
     m.add_class::<PageMark>()
 }
