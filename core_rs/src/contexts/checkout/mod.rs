@@ -43,16 +43,14 @@ impl Product {
         }))
     }
 
-    /// Product `id` with these three: the catalog's allocation if it holds them alike, else
-    /// checkout's own (`new`). Looking first builds nothing a product the catalog holds: a
-    /// snapshot's million products, or the events of a catalog that is ahead.
-    pub fn of(id: &str, price: i64, name: &str, small_image_url: &str) -> Product {
+    /// Product `id` with these three: the catalog's allocation if it is for sale and the catalog
+    /// holds it alike, else checkout's own (`new`; a disabled one keeps no catalog allocation
+    /// alive). Looking first builds nothing a product the catalog holds: a snapshot's million
+    /// products, or the events of a catalog that is ahead.
+    pub fn of(id: &str, price: i64, name: &str, small_image_url: &str, disabled: bool) -> Product {
+        let image = small_image_url.as_bytes();
         catalog::interned::held(id)
-            .filter(|listed| {
-                listed.price() == price
-                    && listed.name() == name
-                    && listed.small_image_url() == small_image_url.as_bytes()
-            })
+            .filter(|listed| !disabled && Product::shows(listed, price, name, image))
             .map_or_else(|| Product::new(price, name, small_image_url), Product)
     }
 
@@ -72,7 +70,12 @@ impl Product {
 
     /// Whether a cart shows `a` as it shows `b`.
     fn shows_as(a: &catalog::Product, b: &catalog::Product) -> bool {
-        a.price() == b.price() && a.name() == b.name() && a.small_image_url() == b.small_image_url()
+        Product::shows(b, a.price(), a.name(), a.small_image_url())
+    }
+
+    /// Whether a cart shows `product` with this price, name and image.
+    fn shows(product: &catalog::Product, price: i64, name: &str, image: &[u8]) -> bool {
+        product.price() == price && product.name() == name && product.small_image_url() == image
     }
 
     /// The same allocation.
@@ -319,7 +322,13 @@ pub fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
             non_empty(&p.product_id, "product_id")?;
             op.pim_offset = Some(p.pim_offset);
             Effect::Product {
-                product: Product::of(&p.product_id, p.price, &p.name, &p.small_image_url),
+                product: Product::of(
+                    &p.product_id,
+                    p.price,
+                    &p.name,
+                    &p.small_image_url,
+                    p.disabled,
+                ),
                 id: p.product_id.into(),
                 disabled: p.disabled,
             }
@@ -740,7 +749,8 @@ fn sorted_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
     ids
 }
 
-/// Saved as its three fields; restored as the catalog's allocation when it holds them alike.
+/// Saved as its three fields (`Checkout::save_products` writes the id before and whether it is
+/// disabled after them).
 impl Product {
     const MIN_BYTES: usize = 8 + 4 + 4;
 
@@ -750,11 +760,9 @@ impl Product {
         out.str(self.small_image_url());
     }
 
-    /// Product `id` as `save` wrote it (`of`).
-    fn restore(id: &str, input: &mut Reader<'_>) -> snapshot::Result<Product> {
-        let price = Persist::restore(input)?;
-        let (name, small_image_url) = (input.str()?, input.str()?);
-        Ok(Product::of(id, price, name, small_image_url))
+    /// The price, name and image `save` wrote.
+    fn saved<'a>(input: &mut Reader<'a>) -> snapshot::Result<(i64, &'a str, &'a str)> {
+        Ok((Persist::restore(input)?, input.str()?, input.str()?))
     }
 }
 
@@ -929,11 +937,13 @@ impl Checkout {
         let len = input.len(Id::MIN_BYTES + Product::MIN_BYTES + 1)?;
         for _ in 0..len {
             let id = Id::new(input.str()?);
-            let product = Product::restore(&id, input)?;
+            let (price, name, small_image_url) = Product::saved(input)?;
+            let disabled = bool::restore(input)?;
             if self.product(&id).is_some() {
                 return snapshot::refuse(format!("product {id:?} twice"));
             }
-            self.hold_product(&id, &product, bool::restore(input)?);
+            let product = Product::of(&id, price, name, small_image_url, disabled);
+            self.hold_product(&id, &product, disabled);
         }
         Ok(())
     }
@@ -1272,14 +1282,14 @@ mod tests {
     #[test]
     fn a_product_the_catalog_holds_alike_is_decoded_as_its_allocation() {
         let held = in_catalog("checkout-decoded", 7, "Lamp");
-        let event = |name: &str| {
+        let event = |name: &str, disabled: bool| {
             let message = pb::InternalMessage {
                 event: Some(Event::ProductChanged(pb::ProductChanged {
                     product_id: "checkout-decoded".into(),
                     price: 7,
                     name: name.into(),
                     small_image_url: "u".into(),
-                    disabled: false,
+                    disabled,
                     pim_offset: 1,
                 })),
             };
@@ -1288,13 +1298,26 @@ mod tests {
                 other => panic!("not a product: {other:?}"),
             }
         };
-        assert!(event("Lamp").same(&Product(held.clone())));
-        assert!(!event("Lamp").is_own());
-        let renamed = event("Lamp II");
+        assert!(event("Lamp", false).same(&Product(held.clone())));
+        assert!(!event("Lamp", false).is_own());
+        let renamed = event("Lamp II", false);
         assert!(renamed.is_own() && renamed.name() == "Lamp II");
-        let saved = written(|out| Product::new(7, "Lamp", "u").save(out));
-        let restored = Product::restore("checkout-decoded", &mut Reader::new(&saved)).unwrap();
-        assert!(restored.same(&Product(held)));
+        // A disabled product keeps no catalog allocation alive (the catalog lets go of it).
+        assert!(event("Lamp", true).is_own());
+
+        let snapshot = |disabled: bool| {
+            let products = written(|out| {
+                out.len(1);
+                out.str("checkout-decoded");
+                Product::new(7, "Lamp", "u").save(out);
+                disabled.save(out);
+            });
+            let mut model = Checkout::default();
+            model.restore_products(&mut Reader::new(&products)).unwrap();
+            model.product("checkout-decoded").unwrap().clone()
+        };
+        assert!(snapshot(false).same(&Product(held)));
+        assert!(snapshot(true).is_own());
     }
 
     /// A snapshot with a product or a stock level twice is refused: each is one entry.
