@@ -58,7 +58,7 @@ impl Product {
     /// and image.
     pub fn listed(&self, id: &str) -> Option<Product> {
         catalog::interned::held(id)
-            .filter(|listed| listed.same(&self.0) || Product::shows_as(&self.0, listed))
+            .filter(|listed| Product::shows_as(&self.0, listed))
             .map(Product)
     }
 
@@ -464,22 +464,19 @@ impl Apply for Checkout {
 }
 
 impl Checkout {
-    /// Holds `product` for `id` (the catalog's allocation if it holds the same), for sale or not.
+    /// Holds `product` for `id` (made by `Product::of`: the catalog's allocation if it held the
+    /// same then), for sale or not. One for sale held as checkout's own is queued, and tried
+    /// again after the batch (`list_unlisted`), not looked for again now.
     fn hold_product(&mut self, id: &Id, product: &Product, disabled: bool) {
-        let held = if disabled {
+        if disabled {
             self.disabled.insert(id.clone());
-            product.clone()
         } else {
             self.disabled.remove(id.as_str());
-            match product.is_own() {
-                true => product.listed(id).unwrap_or_else(|| {
-                    self.unlisted.push_back(id.clone());
-                    product.clone()
-                }),
-                false => product.clone(), // the catalog's already (`Product::of`)
+            if product.is_own() {
+                self.unlisted.push_back(id.clone());
             }
-        };
-        if self.on_hand.hold(id, Some(held)).is_none() {
+        }
+        if self.on_hand.hold(id, Some(product.clone())).is_none() {
             self.product_count += 1;
         }
     }
@@ -500,6 +497,9 @@ impl Checkout {
             let Some(Some(product)) = self.on_hand.held_mut(&id) else {
                 continue;
             };
+            if !product.is_own() {
+                continue; // the catalog's already (a later change, `Product::of`)
+            }
             match product.listed(&id) {
                 Some(listed) => *product = listed,
                 None => {
@@ -1234,7 +1234,7 @@ mod tests {
                 offset,
                 Effect::Product {
                     id: id.into(),
-                    product: Product::new(price, name, "u"),
+                    product: Product::of(id, price, name, "u", disabled),
                     disabled,
                 },
             )
