@@ -37,7 +37,9 @@ async function main() {
     await page.goto(`${BASE}/products/${encodeURIComponent(PRODUCT)}`);
     await page.locator("h1", { hasText: /\S/ }).waitFor();
     await page.getByRole("button", { name: /^Add to cart/ }).click();
-    await page.locator(".in-cart", { hasText: "1 in cart" }).waitFor();
+    // The toast, not the card's count: the cart's live stream may draw "1 in cart" before this
+    // tab's own answer arrives, and the add-to-cart is tracked only once that answer is in.
+    await page.locator("#messages", { hasText: ": 1 in the cart." }).waitFor();
     await page.goto(BASE); // leaving the page sends what waits (pagehide)
     await page.locator(".card").first().waitFor();
     console.log("ok - viewed the product, added it, left the page");
