@@ -5,7 +5,9 @@ under shop/ for its runs (`_core.abi3.so`, `api/app.py`, ...); the files are put
 
     python -m bench.ab_http ROWS ROUNDS BUILD_A BUILD_B
 
-Prints each run's requests/s and, per build and workload, the median and the runs.
+Prints each run's requests/s and, per build and workload, the median and the runs; per build
+also each start's seconds from exec to ready (from snapshots) and the resident memory of its
+process group after its runs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from bench import browse
 from bench.http_load import READ_CONNECTIONS
-from bench.processes import LOAD_CPU, SERVER_CPU, pin_process
+from bench.processes import LOAD_CPU, SERVER_CPU, pin_process, process_rss_bytes
 from bench.stack import READY_TIMEOUT_S, Stack, load, start_stack
 from bench.stats import spread
 from fixtures.host import REPO
@@ -31,6 +33,7 @@ RUN_S = 8.0
 RUNS = 2  # of each workload, per build and round
 WARM_UP_S = 3.0
 WORKLOADS = ("browse", "uncached")
+READY, RSS = "start to ready (s)", "resident after the runs (MiB)"
 
 
 def put(files: dict[Path, Path]) -> None:
@@ -55,7 +58,7 @@ def build_files(folder: Path) -> dict[Path, Path]:
 def runs_of(
     stack: Stack, rows: int, rounds: int, builds: dict[str, dict[Path, Path]]
 ) -> dict[str, list[float]]:
-    """Requests/s of every run, by "build workload"."""
+    """Requests/s of every run by "build workload", and each start's figures by "build figure"."""
     pin_process(stack.broker.pid(), LOAD_CPU)
     workloads = browse.workloads(rows, stack.folder / "workloads")
     found: dict[str, list[float]] = {}
@@ -65,7 +68,8 @@ def runs_of(
             put(builds[name])
             shop = stack.shop(cpus=SERVER_CPU, snapshots=True, name=f"ab-{name}-{round_}").start()
             try:
-                shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
+                ready_s = shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
+                found.setdefault(f"{name} {READY}", []).append(ready_s)
                 workloads["browse"].run(shop.url, READ_CONNECTIONS, WARM_UP_S)
                 for workload in WORKLOADS:
                     for run in range(RUNS):
@@ -73,6 +77,7 @@ def runs_of(
                         result = workloads[workload].run(shop.url, READ_CONNECTIONS, RUN_S, start=start)
                         found.setdefault(f"{name} {workload}", []).append(result.requests_per_s)
                         log.info("%s %s: %.0f req/s", name, workload, result.requests_per_s)
+                found.setdefault(f"{name} {RSS}", []).append(process_rss_bytes(shop.pids()) / 2**20)
             finally:
                 shop.stop()
     return found
@@ -98,7 +103,10 @@ def main(argv: list[str]) -> None:
             stack.stop()
     for key, values in sorted(found.items()):
         runs = spread(values)
-        print(f"{key}: median {runs.median:,.0f} req/s (runs: {', '.join(f'{v:,.0f}' for v in values)})")
+        figure = "{:,.2f}" if key.endswith(READY) else "{:,.0f}"
+        unit = "" if key.endswith((READY, RSS)) else " req/s"
+        listed = ", ".join(figure.format(v) for v in values)
+        print(f"{key}: median {figure.format(runs.median)}{unit} (runs: {listed})")
 
 
 if __name__ == "__main__":

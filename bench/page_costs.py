@@ -6,8 +6,10 @@ and product pages, as the mean and p99 of each kind's calls.
 
 With extension builds given, each is loaded in turn (in a process of its own, alternating, twice)
 and measured over the same requests: side by side, as a change's effect should be measured on a
-shared machine. Run it as the shop runs (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, see
-shop/huge_pages.py) for the shop's figures.
+shared machine. Its memory is the shop's: malloc set as the serving process sets it (it starts
+itself over with shop/huge_pages.py's tunable, unless GLIBC_TUNABLES sets it otherwise), the
+catalog built on a thread as the projections build it, trimmed and collapsed onto huge pages as
+the shop does once ready.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import importlib.util
 import random
 import subprocess
 import sys
+import threading
 import time
 from types import ModuleType
 from urllib.parse import parse_qs, urlsplit
 
 from bench import browse, data
+from shop import heap, huge_pages
 
 REQUESTS = {"browse": 30_000, "uncached": 20_000}
 
@@ -53,8 +57,18 @@ def measure(rows: int, extension: str | None) -> dict[str, tuple[float, float, i
     """(mean µs, p99 µs, count) per kind of request."""
     core = load_extension(extension)
     catalog = core.Catalog()
-    for batch in data.catalog_batches(rows, 10_000):
-        catalog.apply(batch)
+
+    def build() -> None:
+        for batch in data.catalog_batches(rows, 10_000):
+            catalog.apply(batch)
+
+    # Built on a thread of its own, as the shop's projections build it (malloc gives a thread an
+    # arena of its own), then trimmed and put on huge pages as the shop does once ready.
+    builder = threading.Thread(target=build)
+    builder.start()
+    builder.join()
+    heap.trim()
+    huge_pages.collapse_resident()
     rng = random.Random(browse.SEED)
     paths = browse.browse_paths(browse.Catalog.of(rows), REQUESTS["browse"], rng)
     paths += browse.uncached_paths(rows, rng)[: REQUESTS["uncached"]]
@@ -80,6 +94,7 @@ def line(label: str, found: dict[str, tuple[float, float, int]]) -> str:
 
 
 def main(argv: list[str]) -> None:
+    huge_pages.start_over_with_huge_pages()
     rows, builds = int(argv[0]), argv[1:]
     if not builds:
         print(line("shop._core", measure(rows, None)))

@@ -14,7 +14,7 @@ import ctypes.util
 import logging
 from collections.abc import Callable
 
-from shop.huge_pages import ON_GLIBC
+from shop.huge_pages import ON_GLIBC, collapse_resident
 from shop.kafka.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,8 @@ def trim() -> None:
 
 
 class HeapTrimmer(Worker):
-    """Trims the heap once `ready()` (polled every READY_POLL_S), then every `interval` seconds."""
+    """Trims the heap once `ready()` (polled every READY_POLL_S), then every `interval` seconds;
+    after each trim, what stays resident goes onto huge pages (`collapse_resident`)."""
 
     def __init__(self, interval: float, ready: Callable[[], bool]) -> None:
         super().__init__("heap-trimmer")
@@ -43,11 +44,13 @@ class HeapTrimmer(Worker):
         while not self.ready():
             if self.stopping.wait(READY_POLL_S):
                 return
-        self._trim()
-        log.info("ready: freed heap memory given back to the system")
+        huge = self._trim()
+        log.info("ready: freed heap memory given back to the system, %d MiB on huge pages", huge >> 20)
         while not self.stopping.wait(self.interval):
             self._trim()
 
-    def _trim(self) -> None:
+    def _trim(self) -> int:
+        """Bytes on huge pages after the trim."""
         trim()
         self.trims += 1
+        return collapse_resident()

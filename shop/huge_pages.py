@@ -4,17 +4,35 @@ TLB. glibc's malloc asks the kernel for 2 MiB pages where THP is "madvise" (Debi
 when the `glibc.malloc.hugetlb=1` tunable is set, and tunables are read only as a process starts:
 so a serving command starts itself over once, same pid, with it added. At 1,000,000 products
 listing pages took 18-22% less time, product pages about 10%, resident memory the same
-(bench/results/huge-pages-2026-12-02.md). An operator's own `glibc.malloc.hugetlb` setting wins."""
+(bench/results/huge-pages-2026-12-02.md). An operator's own `glibc.malloc.hugetlb` setting wins.
+
+glibc does so for its main arena only (2.36): the arenas it makes for other threads stay on
+4 KiB pages, and the projections build the models on threads of their own. One arena for every
+thread (`glibc.malloc.arena_max=1`) cost a first start 60% (the relays' threads wait for its
+lock), so instead, once the models are loaded, `collapse_resident` has the kernel move their
+memory onto huge pages where it lies (bench/results/huge-pages-2026-12-04.md)."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import mmap
 import os
 import sys
+from collections.abc import Iterator
 
 TUNABLE = "glibc.malloc.hugetlb"
 ASKED = f"{TUNABLE}=1"
 # glibc's tunables and malloc functions exist only there (shop/heap.py calls malloc_trim).
 ON_GLIBC = sys.platform.startswith("linux") and "CS_GNU_LIBC_VERSION" in os.confstr_names
+HUGE_PAGE = 2 << 20
+PAGES_PER_HUGE_PAGE = HUGE_PAGE // mmap.PAGESIZE
+MADV_COLLAPSE = 25  # Linux 6.1: collapse a range into huge pages now, not when khugepaged gets to it
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if ON_GLIBC else None
+if _libc is not None:
+    _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    _libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
 
 
 def tunables_with_huge_pages(current: str) -> str | None:
@@ -37,3 +55,40 @@ def start_over_with_huge_pages() -> None:
     sys.stderr.flush()
     environment = {**os.environ, "GLIBC_TUNABLES": tunables}
     os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environment)
+
+
+def collapse_resident() -> int:
+    """Has the kernel put every 2 MiB block of the process's private anonymous memory whose pages
+    are all resident onto a huge page, and returns the bytes of those blocks now on huge pages.
+    A block with a page not resident (never written, or given back by a trim) is left as it is:
+    collapsing it would make the whole block resident. 0 where the kernel cannot (before Linux
+    6.1, THP off) or off glibc."""
+    if _libc is None:
+        return 0
+    collapsed = 0
+    for start, end in _anonymous_ranges():
+        resident = (ctypes.c_ubyte * ((end - start) // mmap.PAGESIZE))()
+        if _libc.mincore(start, end - start, resident) != 0:
+            continue  # unmapped meanwhile
+        pages = bytes(resident)  # a byte per page, 0 if not resident
+        for first in range(0, len(pages), PAGES_PER_HUGE_PAGE):
+            if pages.find(0, first, first + PAGES_PER_HUGE_PAGE) != -1:
+                continue
+            block = start + first * mmap.PAGESIZE
+            if _libc.madvise(block, HUGE_PAGE, MADV_COLLAPSE) == 0:  # also 0 if it was one already
+                collapsed += HUGE_PAGE
+    return collapsed
+
+
+def _anonymous_ranges() -> Iterator[tuple[int, int]]:
+    """The whole 2 MiB blocks of each private, writable, anonymous mapping (malloc's arenas and
+    large blocks; not files, stacks or shared memory)."""
+    with open("/proc/self/maps", encoding="ascii") as maps:
+        for line in maps:
+            fields = line.split()
+            if fields[1] != "rw-p" or (len(fields) > 5 and fields[5] != "[heap]"):
+                continue
+            low, high = (int(bound, 16) for bound in fields[0].split("-"))
+            start, end = -(-low // HUGE_PAGE) * HUGE_PAGE, high // HUGE_PAGE * HUGE_PAGE
+            if start < end:
+                yield start, end
