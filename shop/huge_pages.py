@@ -82,7 +82,7 @@ def collapse_resident() -> int:
 
 def _anonymous_ranges() -> Iterator[tuple[int, int]]:
     """The whole 2 MiB blocks of each private, writable, anonymous mapping (malloc's arenas and
-    large blocks; not files, stacks or shared memory)."""
+    large blocks, threads' stacks; not files or shared memory)."""
     with open("/proc/self/maps", encoding="ascii") as maps:
         for line in maps:
             fields = line.split()
