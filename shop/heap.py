@@ -9,25 +9,23 @@ no-op)."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 from collections.abc import Callable
 
-from shop.huge_pages import ON_GLIBC, collapse_resident
+from shop.huge_pages import collapse_resident
 from shop.kafka.worker import Worker
+from shop.libc import LIBC, ON_GLIBC
 
 log = logging.getLogger(__name__)
 
 READY_POLL_S = 1.0
-_libc = ctypes.CDLL(ctypes.util.find_library("c")) if ON_GLIBC else None
 
 
 def trim() -> None:
     """Returns the free memory of every arena to the system (whole pages within free chunks, not
     only a heap's top)."""
-    if _libc is not None:
-        _libc.malloc_trim(0)
+    if ON_GLIBC and LIBC is not None:
+        LIBC.malloc_trim(0)
 
 
 class HeapTrimmer(Worker):

@@ -15,24 +15,18 @@ memory onto huge pages where it lies (bench/results/huge-pages-2026-12-04.md).""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import mmap
 import os
 import sys
 from collections.abc import Iterator
 
+from shop.libc import LIBC, ON_GLIBC
+
 TUNABLE = "glibc.malloc.hugetlb"
 ASKED = f"{TUNABLE}=1"
-# glibc's tunables and malloc functions exist only there (shop/heap.py calls malloc_trim).
-ON_GLIBC = sys.platform.startswith("linux") and "CS_GNU_LIBC_VERSION" in os.confstr_names
 HUGE_PAGE = 2 << 20
 PAGES_PER_HUGE_PAGE = HUGE_PAGE // mmap.PAGESIZE
 MADV_COLLAPSE = 25  # Linux 6.1: collapse a range into huge pages now, not when khugepaged gets to it
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if ON_GLIBC else None
-if _libc is not None:
-    _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    _libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
 
 
 def tunables_with_huge_pages(current: str) -> str | None:
@@ -62,20 +56,20 @@ def collapse_resident() -> int:
     are all resident onto a huge page, and returns the bytes of those blocks now on huge pages.
     A block with a page not resident (never written, or given back by a trim) is left as it is:
     collapsing it would make the whole block resident. 0 where the kernel cannot (before Linux
-    6.1, THP off) or off glibc."""
-    if _libc is None:
+    6.1, THP off) or off Linux."""
+    if LIBC is None:
         return 0
     collapsed = 0
     for start, end in _anonymous_ranges():
         resident = (ctypes.c_ubyte * ((end - start) // mmap.PAGESIZE))()
-        if _libc.mincore(start, end - start, resident) != 0:
+        if LIBC.mincore(start, end - start, resident) != 0:
             continue  # unmapped meanwhile
         pages = bytes(resident)  # a byte per page, 0 if not resident
         for first in range(0, len(pages), PAGES_PER_HUGE_PAGE):
             if pages.find(0, first, first + PAGES_PER_HUGE_PAGE) != -1:
                 continue
             block = start + first * mmap.PAGESIZE
-            if _libc.madvise(block, HUGE_PAGE, MADV_COLLAPSE) == 0:  # also 0 if it was one already
+            if LIBC.madvise(block, HUGE_PAGE, MADV_COLLAPSE) == 0:  # also 0 if it was one already
                 collapsed += HUGE_PAGE
     return collapsed
 

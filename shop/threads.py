@@ -4,10 +4,9 @@ apart. (CPython 3.11 names only its Thread objects; the kernel sees every one as
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import sys
 import threading
+
+from shop.libc import LIBC
 
 PR_SET_NAME = 15
 OS_NAME_BYTES = 15  # the kernel keeps 16 bytes, the last one a NUL
@@ -21,7 +20,6 @@ SHORT_FORMS = (
     ("fulfilment", "ful"),
     ("checkout", "co"),
 )
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
 
 
 def os_name(name: str) -> str:
@@ -35,5 +33,5 @@ def os_name(name: str) -> str:
 def name_this_thread() -> None:
     """Gives the calling thread its Python name in the operating system too (Linux; elsewhere a
     no-op). Called first thing by the thread's target."""
-    if _libc is not None:
-        _libc.prctl(PR_SET_NAME, os_name(threading.current_thread().name).encode(), 0, 0, 0)
+    if LIBC is not None:
+        LIBC.prctl(PR_SET_NAME, os_name(threading.current_thread().name).encode(), 0, 0, 0)

@@ -13,7 +13,7 @@ import pytest
 from bench.processes import rss_bytes
 from fixtures.kafka_broker import Broker
 from shop import heap
-from shop.huge_pages import ON_GLIBC
+from shop.libc import ON_GLIBC
 from tests.support.asgi import running_app
 
 MIB = 1 << 20

@@ -5,7 +5,6 @@ collapsed onto them, and memory not all resident is left as it is."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import mmap
 import os
 import re
@@ -18,7 +17,8 @@ import pytest
 from fixtures.host import REPO
 from fixtures.server import ShopProcess
 from shop.config import Config
-from shop.huge_pages import ASKED, HUGE_PAGE, ON_GLIBC, collapse_resident, tunables_with_huge_pages
+from shop.huge_pages import ASKED, HUGE_PAGE, collapse_resident, tunables_with_huge_pages
+from shop.libc import LIBC, ON_GLIBC
 
 THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 MIB = 1 << 20
@@ -93,10 +93,9 @@ def smaps_kib(address: int, field: str) -> int:
 
 
 def resident_pages(address: int, size: int) -> list[bool]:
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    assert LIBC is not None
     flags = (ctypes.c_ubyte * (size // mmap.PAGESIZE))()
-    assert libc.mincore(address, size, flags) == 0
+    assert LIBC.mincore(address, size, flags) == 0
     return [bool(flag & 1) for flag in flags]
 
 
