@@ -67,8 +67,7 @@ def measure(rows: int, extension: str | None) -> dict[str, tuple[float, float, i
     builder = threading.Thread(target=build)
     builder.start()
     builder.join()
-    heap.trim()
-    huge_pages.collapse_resident()
+    heap.trim_and_collapse()
     rng = random.Random(browse.SEED)
     paths = browse.browse_paths(browse.Catalog.of(rows), REQUESTS["browse"], rng)
     paths += browse.uncached_paths(rows, rng)[: REQUESTS["uncached"]]

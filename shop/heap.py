@@ -28,9 +28,16 @@ def trim() -> None:
         LIBC.malloc_trim(0)
 
 
+def trim_and_collapse() -> int:
+    """Trims, then puts what stays resident onto huge pages (`collapse_resident`): the trimmer's
+    pass. Returns the bytes on huge pages."""
+    trim()
+    return collapse_resident()
+
+
 class HeapTrimmer(Worker):
     """Trims the heap once `ready()` (polled every READY_POLL_S), then every `interval` seconds;
-    after each trim, what stays resident goes onto huge pages (`collapse_resident`)."""
+    each pass also puts what stays resident onto huge pages (`trim_and_collapse`)."""
 
     def __init__(self, interval: float, ready: Callable[[], bool]) -> None:
         super().__init__("heap-trimmer")
@@ -49,6 +56,6 @@ class HeapTrimmer(Worker):
 
     def _trim(self) -> int:
         """Bytes on huge pages after the trim."""
-        trim()
+        huge = trim_and_collapse()
         self.trims += 1
-        return collapse_resident()
+        return huge
