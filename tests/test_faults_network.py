@@ -123,7 +123,7 @@ def blackhole_fails_fast(proxy: TcpProxy, shop: ShopProcess, shoppers: list[Shop
     once (one probe per cooldown still waits), and readiness says the breaker is open."""
     proxy.blackhole()
     holed = time.monotonic()
-    eventually(lambda: _breaker_open(shop), 60, "the breaker open")
+    eventually(lambda: _breaker_open(shop), 60, "the breaker open", lambda: _state(shop, shoppers, holed))
     eventually(lambda: _fast_failures_since(shoppers, holed) >= len(shoppers), 30, "fast refusals")
     print(f"blackhole: breaker open after {time.monotonic() - holed:.1f}s")
 
@@ -146,6 +146,12 @@ def _failed_since(shoppers: list[Shopper], since: float) -> int:
 
 def _fast_failures_since(shoppers: list[Shopper], since: float) -> int:
     return sum(1 for s in shoppers for w in s.failed() if w.at >= since and w.seconds < FAST_S)
+
+
+def _state(shop: ShopProcess, shoppers: list[Shopper], since: float) -> str:
+    """What a failed wait prints: readiness, the writes since `since`, and the shop's log."""
+    writes = [w for w in _all_writes(shoppers) if w.at >= since]
+    return f"/readyz: {shop.get('/readyz').text}\nwrites since: {writes[-20:]}\nshop log:\n{shop.log_tail()}"
 
 
 def _breaker_open(shop: ShopProcess) -> bool:
