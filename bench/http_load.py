@@ -49,6 +49,9 @@ WARMUP_S = 2
 # compiles its produce and fetch paths in the first half minute of writes, and meanwhile takes
 # several times the CPU of a warm one, which is no state of a broker in service.
 WRITE_WARMUP_S = 40
+# The loaded memory is sampled this long after the first writes: the shop's passes over its heap
+# after them (trim, huge pages' collapse: seconds at 10^6 products) are done, as they are in service.
+LOADED_SETTLE_S = 20
 PART_RUNS = 3
 CART_SCRIPT = """
 -- PUT a quantity into one of 10,000 carts (cookie) for one of a few products, round robin.
@@ -229,11 +232,12 @@ def loaded_rss(stack: Stack, shop: Server, rows: int) -> int:
     """The resident bytes of the loaded shop once each projection holds both its copies: a shop
     started from snapshots clones the second copy at the first batch it applies, so a few catalog
     updates and cart writes go first (fulfilment's second copy waits for an order or a stock
-    change, which neither this nor the browse runs make)."""
+    change, which neither this nor the browse runs make). Sampled LOADED_SETTLE_S after them:
+    cloning and the first writes free memory that the heap trimmer gives back (shop/heap.py)."""
     start_driver(stack, shop, rows, WARMUP_S, WriteLoad(cart_per_s=20, catalog_per_s=20)).communicate(
         timeout=WARMUP_S + 60
     )
-    time.sleep(WARMUP_S)
+    time.sleep(LOADED_SETTLE_S)
     return process_rss_bytes(shop.pids())
 
 
