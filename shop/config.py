@@ -47,7 +47,7 @@ class Config:
         "events after which a projection writes a snapshot; at least as many as it holds items (0: never)",
     )
     heap_trim_interval: int = _setting(
-        60, "seconds between returns of freed heap memory to the system, the first once ready (0: never)"
+        10, "seconds between returns of freed heap memory to the system, the first once ready (0: never)"
     )
     trusted_proxies: str = _setting(
         "", "comma-separated proxy addresses whose X-Forwarded-Proto is believed (*: any; none by default)"
