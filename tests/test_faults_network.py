@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from fixtures.host import free_port
@@ -112,7 +113,7 @@ def cut_fails_fast(proxy: TcpProxy, shop: ShopProcess, config: Config, shoppers:
     assert unready_after <= config.broker_timeout + UNREADY_SLACK_S, unready_after
     refused_from = time.monotonic() + 1.0  # the broker watch has certainly seen it by now
     eventually(lambda: _failed_since(shoppers, refused_from) >= 2 * len(shoppers), 30, "refusals")
-    late = [w for w in _all_writes(shoppers) if w.at >= refused_from]
+    late = _writes_since(shoppers, refused_from)
     assert late and all(not w.acknowledged and w.seconds < FAST_S for w in late), late
     print(f"cut: unready after {unready_after:.1f}s, {len(late)} writes refused at once")
 
@@ -140,18 +141,26 @@ def _all_writes(shoppers: list[Shopper]) -> list[Write]:
     return sorted((w for s in shoppers for w in s.writes), key=lambda w: w.at)
 
 
+def _writes_since(shoppers: list[Shopper], since: float) -> list[Write]:
+    return [w for w in _all_writes(shoppers) if w.at >= since]
+
+
 def _failed_since(shoppers: list[Shopper], since: float) -> int:
-    return sum(1 for s in shoppers for w in s.failed() if w.at >= since)
+    return sum(1 for w in _writes_since(shoppers, since) if not w.acknowledged)
 
 
 def _fast_failures_since(shoppers: list[Shopper], since: float) -> int:
-    return sum(1 for s in shoppers for w in s.failed() if w.at >= since and w.seconds < FAST_S)
+    return sum(1 for w in _writes_since(shoppers, since) if not w.acknowledged and w.seconds < FAST_S)
 
 
 def _state(shop: ShopProcess, shoppers: list[Shopper], since: float) -> str:
     """What a failed wait prints: readiness, the writes since `since`, and the shop's log."""
-    writes = [w for w in _all_writes(shoppers) if w.at >= since]
-    return f"/readyz: {shop.get('/readyz').text}\nwrites since: {writes[-20:]}\nshop log:\n{shop.log_tail()}"
+    try:
+        readiness = shop.get("/readyz").text
+    except httpx.HTTPError as error:  # a shop that no longer answers must not hide the timeout
+        readiness = f"no answer: {error!r}"
+    writes = _writes_since(shoppers, since)
+    return f"/readyz: {readiness}\nwrites since: {writes[-20:]}\nshop log:\n{shop.log_tail()}"
 
 
 def _breaker_open(shop: ShopProcess) -> bool:
