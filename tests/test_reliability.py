@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from fixtures.kafka_broker import Broker, single_broker
-from fixtures.server import ShopProcess
+from fixtures.server import ShopProcess, process_group
 from shop.api.cart import BEYOND_END_WAIT_S
 from shop.config import Config
 from shop.contexts import pim_csv, stock_csv
@@ -248,6 +248,33 @@ def test_sigterm_finishes_the_request_in_flight_and_flushes_the_producer(shop: S
     cart_id = response.headers["set-cookie"].split(";")[0].split("=")[1]
     cart = checkout_state(shop.config).cart(cart_id)
     assert b'"quantity":4' in cart  # acknowledged before the answer, so in Kafka after the stop
+
+
+def test_a_worker_whose_server_process_is_killed_shuts_down_by_itself(shop: ShopProcess) -> None:
+    """SIGKILL to `shop serve` alone, not its process group: its Granian worker, which holds the
+    shop, is not left running as an orphan but shuts down as on SIGTERM, flushing its producer."""
+    assert shop.process is not None
+    group = shop.process.pid
+    workers = [pid for pid in process_group(group) if pid != group]
+    assert workers, "no worker process"
+    try:
+        os.kill(shop.process.pid, signal.SIGKILL)
+        shop.process.wait(10)
+        gone = lambda: not any(running(pid) for pid in workers)  # noqa: E731
+        eventually(gone, shop.config.shutdown_timeout + 30, "the orphaned worker gone", shop.log_tail)
+        assert "shutdown: producer flushed, every write acknowledged" in shop.log_tail(200)
+    finally:
+        if any(running(pid) for pid in workers):
+            os.killpg(group, signal.SIGKILL)
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie waiting for its new parent to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 # More requests for an offset no instance wrote than the server works on at once

@@ -6,6 +6,9 @@ import asyncio
 import gc
 import json
 import logging
+import multiprocessing
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,7 +16,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shop import _core, metrics, tracing
+from shop import _core, libc, metrics, tracing
 from shop._core import PageMark
 from shop.api import compression, http, images, inputs, search
 from shop.api.cart import Answer, CartRoutes, offset_wait_slots, wait_min_offset
@@ -91,6 +94,7 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                stop_with_server()
                 try:
                     if self.shop is None:
                         self.shop = await asyncio.to_thread(Shop, self.config)
@@ -419,6 +423,18 @@ class App:
             (b"access-control-allow-headers", b"content-type, if-match, shop-min-offset, accept"),
             (b"access-control-max-age", b"600"),
         ]
+
+
+def stop_with_server() -> None:
+    """In a Granian worker (a child of the server process, `shop serve`): a SIGTERM, and so the
+    graceful shutdown, as soon as the server process is gone, even if it was SIGKILLed. Else the
+    worker ran on as an orphan, serving, relaying and retrying its broker, until stopped by hand."""
+    server = multiprocessing.parent_process()
+    if server is None:  # not a worker (the app run in process): nobody to outlive
+        return
+    libc.signal_on_parent_death(signal.SIGTERM)
+    if os.getppid() != server.pid:  # it died before the call above
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def settle_garbage_collector() -> None:
