@@ -27,6 +27,10 @@ where
     /// One message of the topic as an operation.
     fn decode(offset: i64, bytes: &[u8]) -> Result<Self::Op, DecodeError>;
 
+    /// Starts loading what decoding the message `bytes` reads besides them, without waiting:
+    /// called a few messages before it is decoded. Nothing, unless a model says what.
+    fn prefetch(_bytes: &[u8]) {}
+
     /// What an undecodable message becomes: it advances the offset and changes nothing else.
     fn poison(offset: i64) -> Self::Op;
 
@@ -98,16 +102,20 @@ fn decode_all<M: Model>(batch: &[(i64, &[u8])]) -> (Vec<M::Op>, Poison)
 where
     M::Op: Send + Sync,
 {
-    const AHEAD: usize = 4;
+    const BYTES_AHEAD: usize = 8;
+    const DECODE_AHEAD: usize = 4;
     let mut failed = Vec::new();
     let ops = batch
         .iter()
         .enumerate()
         .map(|(i, (offset, bytes))| {
             // The messages lie all over the heap: the next ones start loading while this one
-            // is decoded.
-            if let Some((_, ahead)) = batch.get(i + AHEAD) {
+            // is decoded, and once loaded, what decoding them will read.
+            if let Some((_, ahead)) = batch.get(i + BYTES_AHEAD) {
                 prefetch_lines(ahead.as_ptr(), ahead.len());
+            }
+            if let Some((_, ahead)) = batch.get(i + DECODE_AHEAD) {
+                M::prefetch(ahead);
             }
             M::decode(*offset, bytes).unwrap_or_else(|err| {
                 failed.push((*offset, err.0));

@@ -556,6 +556,21 @@ pub fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
     })
 }
 
+/// Starts loading the interned slot of the product a catalog_internal message changes (the one
+/// `decode` looks up), if the message is laid out as `decode_canonical` expects.
+pub fn prefetch(bytes: &[u8]) {
+    let first_bytes = |bytes| match FieldReader::new(bytes).next() {
+        Some((1, Field::Bytes(inner))) => Some(inner),
+        _ => None,
+    };
+    let id = first_bytes(bytes)
+        .and_then(first_bytes)
+        .and_then(first_bytes);
+    if let Some(id) = id.and_then(|id| std::str::from_utf8(id).ok()) {
+        interned::prefetch(id);
+    }
+}
+
 /// The common case, with one allocation: a message holding one `ProductChanged` whose product is
 /// encoded canonically; its bytes are the view. None for anything else (then prost decides).
 fn decode_canonical(offset: i64, bytes: &[u8]) -> Option<Op> {
@@ -1134,6 +1149,10 @@ impl Model for Catalog {
 
     fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
         decode(offset, bytes)
+    }
+
+    fn prefetch(bytes: &[u8]) {
+        prefetch(bytes)
     }
 
     fn poison(offset: i64) -> Op {

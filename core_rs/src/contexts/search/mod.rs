@@ -536,6 +536,10 @@ impl Model for Search {
         catalog::decode(offset, bytes)
     }
 
+    fn prefetch(bytes: &[u8]) {
+        catalog::prefetch(bytes)
+    }
+
     fn poison(offset: i64) -> Op {
         <catalog::Catalog as Model>::poison(offset)
     }
