@@ -42,6 +42,9 @@ struct Slot {
     meta: u64,
 }
 
+// The table's memory is hashbrown's less a control byte a slot only while a slot is two words.
+const _: () = assert!(std::mem::size_of::<Slot>() == 16);
+
 impl Slot {
     fn new(hash: u64, product: Product, version: i64) -> Slot {
         let version = version.clamp(0, MAX_VERSION) as u64;
