@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from fixtures.kafka_broker import Broker, single_broker
-from fixtures.server import ShopProcess, process_group
+from fixtures.server import ShopProcess, process_group, stat_fields
 from shop.api.cart import BEYOND_END_WAIT_S
 from shop.config import Config
 from shop.contexts import pim_csv, stock_csv
@@ -270,11 +270,7 @@ def test_a_worker_whose_server_process_is_killed_shuts_down_by_itself(shop: Shop
 
 def running(pid: int) -> bool:
     """Whether `pid` exists and is not a zombie waiting for its new parent to reap it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    return stat_fields(pid)[:1] not in ([], ["Z"])
 
 
 # More requests for an offset no instance wrote than the server works on at once

@@ -256,9 +256,14 @@ impl Shared {
 
     /// The shard of `hash`, locked.
     fn lock(&self, hash: u64) -> Locked<'_> {
-        let shard = self.shard_of(hash);
-        let table = shard.table.lock().unwrap_or_else(PoisonError::into_inner);
-        Locked { table, shard }
+        self.shard_of(hash).lock()
+    }
+}
+
+impl Shard {
+    fn lock(&self) -> Locked<'_> {
+        let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        Locked { table, shard: self }
     }
 }
 
@@ -360,8 +365,7 @@ pub fn forget(id: &str, version: i64) {
 pub fn reserve(products: usize) {
     let per_shard = products.div_ceil(SHARDS);
     for shard in &PRODUCTS.shards {
-        let table = shard.table.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut table = Locked { table, shard };
+        let mut table = shard.lock();
         let more = per_shard.saturating_sub(table.len);
         table.reserve(more);
     }
