@@ -107,7 +107,7 @@ def put(shop: ShopProcess, client: httpx.Client, product_id: str, quantity: int)
     try:
         return client.put(f"{shop.url}/api/v1/cart/items/{product_id}", json={"quantity": quantity})
     except httpx.TimeoutException:
-        raise AssertionError(f"no answer in time\n{shop.log_tail(80)}\n{shop.stacks()}") from None
+        raise AssertionError(f"no answer in time\n{shop.stacks()}\nshop log:\n{shop.log_tail(40)}") from None
 
 
 def assert_503(response: httpx.Response | Response, kind: str) -> None:

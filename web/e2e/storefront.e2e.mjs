@@ -774,8 +774,12 @@ async function pictureWidths(page, viewport, width) {
   const eager = ".results .card img[loading=eager]";
   await page.waitForSelector(eager);
   await eventually(
-    async () => page.$$eval(eager, (all) => all.every((img) => img.complete && img.currentSrc !== "")),
-    "the first pictures loaded",
+    // laid out too: a picture measured while its card is (re)placed is 0 px wide (seen once under the whole suite)
+    async () =>
+      page.$$eval(eager, (all) =>
+        all.every((img) => img.complete && img.currentSrc !== "" && img.clientWidth > 0),
+      ),
+    "the first pictures loaded and laid out",
   );
   const chosen = await page.$$eval(eager, (all) =>
     all.map((img) => /-(\d+)w\.webp$/.exec(img.currentSrc)?.[1]),
