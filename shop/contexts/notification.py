@@ -225,6 +225,7 @@ class Notifier:
             self._resume_from,
             producer,
             after=after,
+            before_commit=self._await_records,  # a committed position's emails are recorded
         )
         self.mailer = Mailer(config, self.relay.stopping)
 

@@ -1,11 +1,14 @@
 """Relays: bridges (another context's public topic → own internal topic) and publishers (own
 internal topic → own public topic). Each output message carries its source offset, so a relay
-resumes exactly after the last message it delivered and a receiver can drop duplicates."""
+resumes exactly after the last message it delivered and a receiver can drop duplicates. A relay
+also commits how far it got to its consumer group, for relays whose outputs are rare (see
+COMMIT_INTERVAL_S)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,6 +39,11 @@ BATCHED_FETCH = {"fetch.min.bytes": 262_144, "fetch.wait.max.ms": 100}
 
 # How often a relay waiting for Kafka's acknowledgements looks at its stop flag.
 WAIT_S = 0.2
+# A relay that drops most of what it reads (checkout's publisher keeps only orders, the
+# notifications only what asks for an email) has few outputs to resume after: it also commits how
+# far it got to its consumer group, at most this often, and resumes after whichever is later.
+# Without it every start read a million stock levels again, in Python, on the server's core.
+COMMIT_INTERVAL_S = 1.0
 
 
 class Relay(Worker):
@@ -55,12 +63,15 @@ class Relay(Worker):
         before_batch: Callable[[int], None] | None = None,
         upstream: Sequence[Relay] = (),
         batched_fetch: bool = False,
+        before_commit: Callable[[], None] | None = None,
     ) -> None:
         """`before_batch(last)`, if given, is called with a batch's last source offset before its
         messages are translated (checkout's publisher waits there for its projection, once per
         batch rather than once per message). `upstream`: the relays writing `source` that run
         beside this one (a bridge's publisher); this one is caught up once they are and it relayed
-        what they had written by then. `batched_fetch`: see BATCHED_FETCH."""
+        what they had written by then. `batched_fetch`: see BATCHED_FETCH. `before_commit`, if
+        given, returns once what `translate` did besides its output is durable (the emails'
+        records): only then is the position committed (see COMMIT_INTERVAL_S)."""
         self.config = config
         super().__init__(name)
         self.source = config.topic(source)
@@ -70,6 +81,7 @@ class Relay(Worker):
         self.producer = producer
         self.after = after
         self.before_batch = before_batch
+        self.before_commit = before_commit
         self.upstream = upstream
         self.fetch = BATCHED_FETCH if batched_fetch else {}
         # Set once this instance relayed everything present when it was assigned the source (and
@@ -84,6 +96,8 @@ class Relay(Worker):
         self.end_at_assign = -1
         self.position = -1  # last source offset translated and acknowledged
         self.last_produced = -1  # target offset of the last acknowledged message
+        self.committed = -1  # last source offset committed to the consumer group as relayed
+        self._committed_at = 0.0
         self.dead_letters = DeadLetters(config, self.source, name, producer)
         self.restarts = 0
 
@@ -115,10 +129,10 @@ class Relay(Worker):
             self.assigned = False
             self.caught_up.set()
             return
-        start = self.resume_from()
         _low, high = admin.watermarks(consumer, self.source)
+        start = max(self.resume_from(), committed_start(consumer, self.source, high))
         self.end_at_assign = high - 1
-        self.position = start - 1
+        self.position = self.committed = start - 1
         self.assigned = True
         self._catch_up_if_done()
         log.info("relay %s: %s from offset %d to %s", self.name, self.source, start, self.target)
@@ -147,8 +161,21 @@ class Relay(Worker):
                 if not self._relay_batch(messages):
                     return  # stopping: the rest is relayed again by whoever resumes
                 self._catch_up_if_done()
+                self._commit(consumer)
         finally:
             consumer.close()
+
+    def _commit(self, consumer: Consumer) -> None:
+        """Commits the position (asynchronously: it is only a hint) when it moved and the last
+        commit is COMMIT_INTERVAL_S old."""
+        now = time.monotonic()
+        if self.position <= self.committed or now - self._committed_at < COMMIT_INTERVAL_S:
+            return
+        position = self.position
+        if self.before_commit is not None:
+            self.before_commit()
+        consumer.commit(offsets=[TopicPartition(self.source, 0, position + 1)], asynchronous=True)
+        self.committed, self._committed_at = position, now
 
     def _catch_up_if_done(self) -> None:
         if self.caught_up.is_set() or not self.assigned:
@@ -271,6 +298,15 @@ def bridge(
         after=(loaded,),
         upstream=upstream,
     )
+
+
+def committed_start(consumer: Consumer, topic: str, high: int) -> int:
+    """The offset `consumer`'s group committed for partition 0 of `topic` (0 for none): everything
+    before it was relayed and acknowledged. One past the topic's end (`high`) is not believed (a
+    topic deleted and made again), so a relay never skips what it did not relay."""
+    [committed] = consumer.committed([TopicPartition(topic, 0)], timeout=admin.TIMEOUT_S)
+    offset = int(committed.offset)
+    return offset if 0 <= offset <= high else 0
 
 
 def last_published_offset(config: Config, public: str) -> int:
