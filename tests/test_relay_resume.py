@@ -11,7 +11,7 @@ from shop.contexts import catalog, pim
 from shop.kafka import admin
 from shop.kafka.dead_letters import dead_topic
 from shop.kafka.producer import Producer, relay_producer
-from shop.kafka.relay import Relay
+from shop.kafka.relay import Relay, believed_start
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.kafka
@@ -63,3 +63,20 @@ def test_a_relay_that_relays_nothing_resumes_where_it_stopped_not_from_the_start
         assert read == list(range(MESSAGES + 15, MESSAGES + 20))
     finally:
         producer.close()
+
+
+@pytest.mark.parametrize(
+    ("offset", "written", "high", "target_end", "start"),
+    [
+        (-1001, "", 500, 40, 0),  # nothing committed
+        (300, "39", 500, 40, 300),  # the target holds offset 39: believed
+        (300, "-1", 500, 0, 300),  # nothing written by then (a relay that drops everything)
+        (300, "39", 500, 39, 0),  # the target lost offset 39 (made again): relay again
+        (300, "39", 299, 40, 0),  # past the source's end (made again)
+        (300, None, 500, 40, 0),  # committed by something else, without what it wrote
+    ],
+)
+def test_a_committed_position_is_believed_only_while_source_and_target_bear_it_out(
+    offset: int, written: str | None, high: int, target_end: int, start: int
+) -> None:
+    assert believed_start(offset, written, high, target_end) == start

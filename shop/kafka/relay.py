@@ -130,7 +130,8 @@ class Relay(Worker):
             self.caught_up.set()
             return
         _low, high = admin.watermarks(consumer, self.source)
-        start = max(self.resume_from(), committed_start(consumer, self.source, high))
+        _low, target_end = admin.watermarks(consumer, self.target)
+        start = max(self.resume_from(), committed_start(consumer, self.source, high, target_end))
         self.end_at_assign = high - 1
         self.position = self.committed = start - 1
         self.assigned = True
@@ -174,7 +175,9 @@ class Relay(Worker):
         position = self.position
         if self.before_commit is not None:
             self.before_commit()
-        consumer.commit(offsets=[TopicPartition(self.source, 0, position + 1)], asynchronous=True)
+        # With the last target offset written by then: see committed_start.
+        written = TopicPartition(self.source, 0, position + 1, str(self.last_produced))
+        consumer.commit(offsets=[written], asynchronous=True)
         self.committed, self._committed_at = position, now
 
     def _catch_up_if_done(self) -> None:
@@ -300,13 +303,23 @@ def bridge(
     )
 
 
-def committed_start(consumer: Consumer, topic: str, high: int) -> int:
+def committed_start(consumer: Consumer, topic: str, high: int, target_end: int) -> int:
     """The offset `consumer`'s group committed for partition 0 of `topic` (0 for none): everything
-    before it was relayed and acknowledged. One past the topic's end (`high`) is not believed (a
-    topic deleted and made again), so a relay never skips what it did not relay."""
+    before it was relayed and acknowledged. It is believed only while `topic` reaches it (`high`)
+    and the target still holds the last offset written by then (`target_end`): a topic deleted and
+    made again is relayed again, never skipped."""
     [committed] = consumer.committed([TopicPartition(topic, 0)], timeout=admin.TIMEOUT_S)
-    offset = int(committed.offset)
-    return offset if 0 <= offset <= high else 0
+    return believed_start(int(committed.offset), committed.metadata, high, target_end)
+
+
+def believed_start(offset: int, written: str | None, high: int, target_end: int) -> int:
+    """`offset` committed with `written` (the last target offset written by then), or 0 when the
+    source (ending at `high`) or the target (ending at `target_end`) no longer bears it out."""
+    try:
+        last_written = int(written or "")
+    except ValueError:
+        return 0
+    return offset if 0 <= offset <= high and last_written < target_end else 0
 
 
 def last_published_offset(config: Config, public: str) -> int:
