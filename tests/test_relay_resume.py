@@ -68,15 +68,14 @@ def test_a_relay_that_relays_nothing_resumes_where_it_stopped_not_from_the_start
 @pytest.mark.parametrize(
     ("offset", "written", "high", "target_end", "start"),
     [
-        (-1001, "", 500, 40, 0),  # nothing committed
-        (300, "39", 500, 40, 300),  # the target holds offset 39: believed
-        (300, "-1", 500, 0, 300),  # nothing written by then (a relay that drops everything)
-        (300, "39", 500, 39, 0),  # the target lost offset 39 (made again): relay again
-        (300, "39", 299, 40, 0),  # past the source's end (made again)
-        (300, None, 500, 40, 0),  # committed by something else, without what it wrote
+        (-1, -1, 500, 40, 0),  # nothing committed
+        (300, 39, 500, 40, 300),  # the target holds offset 39: believed
+        (300, -1, 500, 0, 300),  # nothing written by then (a relay that drops everything)
+        (300, 39, 500, 39, 0),  # the target lost offset 39 (made again): relay again
+        (300, 39, 299, 40, 0),  # past the source's end (made again)
     ],
 )
 def test_a_committed_position_is_believed_only_while_source_and_target_bear_it_out(
-    offset: int, written: str | None, high: int, target_end: int, start: int
+    offset: int, written: int, high: int, target_end: int, start: int
 ) -> None:
     assert believed_start(offset, written, high, target_end) == start

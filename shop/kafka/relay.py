@@ -98,6 +98,7 @@ class Relay(Worker):
         self.last_produced = -1  # target offset of the last acknowledged message
         self.committed = -1  # last source offset committed to the consumer group as relayed
         self._committed_at = 0.0
+        self._written_before = -1  # last target offset written, as the commit resumed after says
         self.dead_letters = DeadLetters(config, self.source, name, producer)
         self.restarts = 0
 
@@ -131,7 +132,10 @@ class Relay(Worker):
             return
         _low, high = admin.watermarks(consumer, self.source)
         _low, target_end = admin.watermarks(consumer, self.target)
-        start = max(self.resume_from(), committed_start(consumer, self.source, high, target_end))
+        committed, written = committed_position(consumer, self.source)
+        believed = believed_start(committed, written, high, target_end)
+        self._written_before = written if believed else -1
+        start = max(self.resume_from(), believed)
         self.end_at_assign = high - 1
         self.position = self.committed = start - 1
         self.assigned = True
@@ -175,9 +179,9 @@ class Relay(Worker):
         position = self.position
         if self.before_commit is not None:
             self.before_commit()
-        # With the last target offset written by then: see committed_start.
-        written = TopicPartition(self.source, 0, position + 1, str(self.last_produced))
-        consumer.commit(offsets=[written], asynchronous=True)
+        # With the last target offset written by then (here or before): see believed_start.
+        written = str(max(self.last_produced, self._written_before))
+        consumer.commit(offsets=[TopicPartition(self.source, 0, position + 1, written)], asynchronous=True)
         self.committed, self._committed_at = position, now
 
     def _catch_up_if_done(self) -> None:
@@ -303,23 +307,22 @@ def bridge(
     )
 
 
-def committed_start(consumer: Consumer, topic: str, high: int, target_end: int) -> int:
-    """The offset `consumer`'s group committed for partition 0 of `topic` (0 for none): everything
-    before it was relayed and acknowledged. It is believed only while `topic` reaches it (`high`)
-    and the target still holds the last offset written by then (`target_end`): a topic deleted and
-    made again is relayed again, never skipped."""
+def committed_position(consumer: Consumer, topic: str) -> tuple[int, int]:
+    """The offset `consumer`'s group committed for partition 0 of `topic` (everything before it was
+    relayed and acknowledged) and the last target offset written by then; (-1, -1) for none or
+    for a commit that does not say what it wrote."""
     [committed] = consumer.committed([TopicPartition(topic, 0)], timeout=admin.TIMEOUT_S)
-    return believed_start(int(committed.offset), committed.metadata, high, target_end)
-
-
-def believed_start(offset: int, written: str | None, high: int, target_end: int) -> int:
-    """`offset` committed with `written` (the last target offset written by then), or 0 when the
-    source (ending at `high`) or the target (ending at `target_end`) no longer bears it out."""
     try:
-        last_written = int(written or "")
+        return int(committed.offset), int(committed.metadata or "")
     except ValueError:
-        return 0
-    return offset if 0 <= offset <= high and last_written < target_end else 0
+        return -1, -1
+
+
+def believed_start(offset: int, written: int, high: int, target_end: int) -> int:
+    """`offset` committed after writing target offset `written`, or 0 unless the source still
+    reaches it (ends at `high`) and the target still holds `written` (ends at `target_end`): a topic
+    deleted and made again is relayed again, never skipped."""
+    return offset if 0 <= offset <= high and written < target_end else 0
 
 
 def last_published_offset(config: Config, public: str) -> int:
