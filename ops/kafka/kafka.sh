@@ -70,7 +70,7 @@ format_once() {
     [[ -f $data/cluster.id ]] || random_uuid > "$data/cluster.id"
     cluster_id=$(cat "$data/cluster.id")
   fi
-  java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$data/server.properties" > "$data/format.log"
+  java_cmd kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$data/server.properties" > "$data/format.log"
 }
 
 wait_until_started() {
