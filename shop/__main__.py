@@ -1,3 +1,3 @@
-from shop.cli import main
+from shop.launch import main
 
 main()

@@ -18,7 +18,7 @@ from granian import Granian
 from granian.constants import Interfaces, Loops
 from granian.http import HTTP1Settings
 
-from shop import __version__, _core, copy_events, event_log, huge_pages, logs, shoppers, tracing
+from shop import __version__, _core, copy_events, event_log, logs, shoppers, tracing
 from shop.config import Config, add_arguments, from_args
 from shop.contexts import catalog, checkout, cms, cms_files, fulfilment, pim, pim_csv, search, stock_csv
 from shop.kafka import admin
@@ -36,8 +36,6 @@ _PORT_LOCKS: dict[int, socket.socket] = {}
 def main(argv: Sequence[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
-    if argv is None and args.command in (run, serve):  # a serving process of its own
-        huge_pages.start_over_with_huge_pages()
     config = from_args(args)
     logs.setup(config.log_level)
     try:

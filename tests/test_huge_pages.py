@@ -8,6 +8,7 @@ import ctypes
 import mmap
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,24 @@ def test_a_serving_shop_runs_with_huge_pages_asked_for(config: Config, tmp_path:
         assert f"GLIBC_TUNABLES={ASKED}".encode() in environment
     finally:
         shop.stop()
+
+
+def test_a_serving_command_starts_over_before_it_imports_the_shop() -> None:
+    """The start over comes first, so the shop's modules (a third of a second) load once: here a
+    `shop serve` stops at its port check, after the start over and the imports."""
+    environment = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        argv = [sys.executable, "-X", "importtime", "-m", "shop", "serve", "--http-port", port]
+        done = subprocess.run(
+            argv, check=False, cwd=REPO, env=environment, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode != 0 and "cannot serve on" in done.stderr
+    imported = re.findall(r"\|\s+(shop\.launch|shop\.cli)$", done.stderr, re.MULTILINE)
+    # The launcher before and after the start over; the command's module after it only.
+    assert sorted(imported) == ["shop.cli", "shop.launch", "shop.launch"]
 
 
 def private_anonymous(size: int) -> tuple[mmap.mmap, int]:
