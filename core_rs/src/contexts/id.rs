@@ -23,6 +23,13 @@ impl Id {
         HELD.id(id)
     }
 
+    /// Makes room for `total` ids in the process's table before a snapshot load makes that many,
+    /// so that it does not grow step by step (each step rehashes every id, reading each one's
+    /// allocation: a cache miss an id).
+    pub fn reserve(total: usize) {
+        HELD.reserve(total);
+    }
+
     pub fn as_str(&self) -> &str {
         // SAFETY: built from a `str` and never changed.
         unsafe { std::str::from_utf8_unchecked(&self.0.slice) }
@@ -48,6 +55,15 @@ static HELD: LazyLock<Held> = LazyLock::new(|| Held {
 });
 
 impl Held {
+    fn reserve(&self, total: usize) {
+        let per_shard = total.div_ceil(self.shards.len()) * 9 / 8;
+        for shard in &self.shards {
+            let mut table = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            let more = per_shard.saturating_sub(table.len());
+            table.reserve(more, |held| self.hasher.hash_one(held.as_str()));
+        }
+    }
+
     fn id(&self, id: &str) -> Id {
         let hash = self.hasher.hash_one(id);
         // Bits 32 and up pick the shard: the table uses the lowest for the slot, the highest 7
@@ -184,6 +200,16 @@ impl<V> IdMap<V> {
             }
         };
         &mut self.entries[at].1
+    }
+
+    /// Makes room for `total` entries, so that loading that many does not grow the map step by
+    /// step (each step rehashes every position, reading its entry's id).
+    pub fn reserve(&mut self, total: usize) {
+        let more = total.saturating_sub(self.len());
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        let rehash = |&at: &u32| hasher.hash_one(entries[at as usize].0.as_str());
+        self.positions.reserve(more, rehash);
+        self.entries.reserve(more);
     }
 
     /// The entries in the order their ids were first inserted.

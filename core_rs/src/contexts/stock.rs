@@ -80,6 +80,12 @@ impl<T: Default> OnHand<T> {
         self.entries.iter().map(|(id, (held, _))| (id, held))
     }
 
+    /// Makes room for `total` ids here and in the process's table of ids, before a load.
+    pub fn reserve(&mut self, total: usize) {
+        Id::reserve(total);
+        self.entries.reserve(total);
+    }
+
     /// Products with a stock level.
     pub fn len(&self) -> usize {
         self.levels
@@ -118,6 +124,7 @@ impl<T: Default> OnHand<T> {
     /// an id held already keeps its key.
     pub fn restore_levels(&mut self, input: &mut Reader<'_>) -> snapshot::Result<()> {
         let len = input.len(Id::MIN_BYTES + i64::MIN_BYTES)?;
+        self.reserve(len);
         for _ in 0..len {
             let id = input.str()?;
             let level: i64 = Persist::restore(input)?;

@@ -559,15 +559,24 @@ pub fn decode(offset: i64, bytes: &[u8]) -> Result<Op, DecodeError> {
 /// Starts loading the interned slot of the product a catalog_internal message changes (the one
 /// `decode` looks up), if the message is laid out as `decode_canonical` expects.
 pub fn prefetch(bytes: &[u8]) {
-    let first_bytes = |bytes| match FieldReader::new(bytes).next() {
+    if let Some(view) = first_bytes(bytes).and_then(first_bytes) {
+        prefetch_view(view);
+    }
+}
+
+/// Starts loading the interned slot of the product of `view` (a `ProductView`: its id is field 1),
+/// the one `Product::from_view` looks up.
+pub fn prefetch_view(view: &[u8]) {
+    if let Some(id) = first_bytes(view).and_then(|id| std::str::from_utf8(id).ok()) {
+        interned::prefetch(id);
+    }
+}
+
+/// The bytes of field 1 if it comes first, as prost puts it.
+fn first_bytes(bytes: &[u8]) -> Option<&[u8]> {
+    match FieldReader::new(bytes).next() {
         Some((1, Field::Bytes(inner))) => Some(inner),
         _ => None,
-    };
-    let id = first_bytes(bytes)
-        .and_then(first_bytes)
-        .and_then(first_bytes);
-    if let Some(id) = id.and_then(|id| std::str::from_utf8(id).ok()) {
-        interned::prefetch(id);
     }
 }
 
@@ -1231,7 +1240,11 @@ impl SavedEntries {
             by_price: Vec::with_capacity(len),
             by_name: Vec::with_capacity(len),
         };
+        let mut ahead = snapshot::ahead(input, len, Reader::blob);
         for _ in 0..len {
+            if let Some(view) = ahead.next() {
+                prefetch_view(view);
+            }
             let product = Product::from_view(input.blob()?, pim_offset)
                 .map_err(|err| SnapshotError(err.0))?;
             saved.by_price.push(Some(PriceEntry::of(&product)));

@@ -918,6 +918,13 @@ impl Model for Checkout {
     }
 }
 
+/// A product as `save_products` wrote it: its id, price, name and image, and whether disabled.
+type SavedProduct<'a> = (&'a str, (i64, &'a str, &'a str), bool);
+
+fn saved_product<'a>(input: &mut Reader<'a>) -> snapshot::Result<SavedProduct<'a>> {
+    Ok((input.str()?, Product::saved(input)?, bool::restore(input)?))
+}
+
 /// Products are saved as a map of ids to products, then the stock levels (`OnHand`'s own format):
 /// the format of the two maps they were held in before.
 impl Checkout {
@@ -935,10 +942,14 @@ impl Checkout {
     /// Holds the products `save_products` wrote, as applying them would.
     fn restore_products(&mut self, input: &mut Reader<'_>) -> snapshot::Result<()> {
         let len = input.len(Id::MIN_BYTES + Product::MIN_BYTES + 1)?;
+        self.on_hand.reserve(len);
+        let mut ahead = snapshot::ahead(input, len, saved_product);
         for _ in 0..len {
-            let id = Id::new(input.str()?);
-            let (price, name, small_image_url) = Product::saved(input)?;
-            let disabled = bool::restore(input)?;
+            if let Some((id, ..)) = ahead.next() {
+                catalog::interned::prefetch(id);
+            }
+            let (id, (price, name, small_image_url), disabled) = saved_product(input)?;
+            let id = Id::new(id);
             if self.product(&id).is_some() {
                 return snapshot::refuse(format!("product {id:?} twice"));
             }

@@ -550,6 +550,14 @@ impl Model for Search {
     }
 }
 
+/// One slot as `Snapshot::save` wrote it: its product's view and category, if it holds one.
+fn saved_slot<'a>(input: &mut Reader<'a>) -> snapshot::Result<Option<(&'a [u8], u32)>> {
+    if input.u8()? == 0 {
+        return Ok(None);
+    }
+    Ok(Some((input.blob()?, input.u32()?)))
+}
+
 /// Saved as: the offsets, the categories, each slot (its product view and category, or empty),
 /// each word with its four bitmaps, then the word pairs. Loading tokenizes nothing; the chunks of
 /// slots and their free slots are read from the slots' categories.
@@ -606,13 +614,16 @@ impl Snapshot for Search {
         search.docs.resize(slots, None);
         search.slots.reserve(&search.docs, slots);
         let mut categories: Vec<Option<u32>> = vec![None; slots];
+        let mut ahead = snapshot::ahead(input, slots, saved_slot);
         for slot in 0..slots as u32 {
-            if input.u8()? == 0 {
+            let Some((view, category)) = saved_slot(input)? else {
                 continue;
+            };
+            if let Some((view, _)) = ahead.find_map(|saved| saved) {
+                catalog::prefetch_view(view);
             }
-            let product = Product::from_view(input.blob()?, search.pim_offset)
-                .map_err(|err| refuse(&err.0))?;
-            let category = input.u32()?;
+            let product =
+                Product::from_view(view, search.pim_offset).map_err(|err| refuse(&err.0))?;
             if category as usize >= search.categories.len()
                 || search.slots.get(&search.docs, product.id()).is_some()
             {
