@@ -18,7 +18,6 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.exporter.zipkin.json import ZipkinExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -54,6 +53,10 @@ def configure(config: Config) -> None:
     _provider = TracerProvider(
         sampler=ParentBased(root=ALWAYS_ON), resource=Resource.create({"service.name": SERVICE})
     )
+    # Imported only when tracing is on: the exporter and its HTTP client (requests, urllib3) take
+    # a fifth of the shop's import time, paid by every start.
+    from opentelemetry.exporter.zipkin.json import ZipkinExporter  # noqa: PLC0415
+
     exporter = ZipkinExporter(endpoint=config.trace_endpoint)
     _provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=EXPORT_DELAY_MS))
     _tracer = _provider.get_tracer("shop")
