@@ -191,15 +191,31 @@ impl<V> IdMap<V> {
         key: impl FnOnce() -> Id,
         value: impl FnOnce() -> V,
     ) -> &mut V {
-        let at = match self.position(id) {
-            Some(at) => at,
-            None => {
-                let key = key();
-                debug_assert_eq!(key.as_str(), id);
-                self.push(key, value())
-            }
+        self.get_or_insert_at(usize::MAX, id, key, value).1
+    }
+
+    /// As `get_or_insert_with`, after checking first whether `id` is the entry at position `hint`
+    /// (no hashing, no probe: loading entries saved in this map's order, the next one usually
+    /// is); with `id`'s position.
+    pub fn get_or_insert_at(
+        &mut self,
+        hint: usize,
+        id: &str,
+        key: impl FnOnce() -> Id,
+        value: impl FnOnce() -> V,
+    ) -> (usize, &mut V) {
+        let at = match self.entries.get(hint) {
+            Some((held, _)) if held.as_str() == id => hint,
+            _ => match self.position(id) {
+                Some(at) => at,
+                None => {
+                    let key = key();
+                    debug_assert_eq!(key.as_str(), id);
+                    self.push(key, value())
+                }
+            },
         };
-        &mut self.entries[at].1
+        (at, &mut self.entries[at].1)
     }
 
     /// Makes room for `total` entries, so that loading that many does not grow the map step by
@@ -281,6 +297,23 @@ mod tests {
         assert!(map.iter().next().unwrap().0.same(&first));
         let summed: i64 = map.iter().map(|(_, n)| n).sum();
         assert_eq!(summed, (0..10_000).sum::<i64>() + 100);
+    }
+
+    #[test]
+    fn a_hint_is_checked_before_the_look_up_and_a_wrong_one_changes_nothing() {
+        let mut map = IdMap::default();
+        for (n, id) in ["a", "b", "c"].into_iter().enumerate() {
+            assert_eq!(map.get_or_insert_at(n, id, || Id::new(id), || n).0, n);
+        }
+        let mut found = |hint, id: &str| {
+            let (at, value) = map.get_or_insert_at(hint, id, || Id::new(id), || 9);
+            (at, *value)
+        };
+        assert_eq!(found(1, "b"), (1, 1), "the hinted entry");
+        assert_eq!(found(0, "c"), (2, 2), "a wrong hint: looked up");
+        assert_eq!(found(usize::MAX, "a"), (0, 0), "a hint past the end");
+        assert_eq!(found(0, "d"), (3, 9), "a new id: pushed");
+        assert_eq!((map.len(), map.get("d")), (4, Some(&9)));
     }
 
     #[test]

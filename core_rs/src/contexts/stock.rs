@@ -125,12 +125,19 @@ impl<T: Default> OnHand<T> {
     pub fn restore_levels(&mut self, input: &mut Reader<'_>) -> snapshot::Result<()> {
         let len = input.len(Id::MIN_BYTES + i64::MIN_BYTES)?;
         self.reserve(len);
+        // Levels are saved in the order of the entries, as are the products loaded before them:
+        // the entry after the last one's is looked at first.
+        let mut next = 0;
         for _ in 0..len {
             let id = input.str()?;
             let level: i64 = Persist::restore(input)?;
-            let (_, units) =
-                self.entries
-                    .get_or_insert_with(id, || Id::new(id), || (T::default(), NO_LEVEL));
+            let (at, (_, units)) = self.entries.get_or_insert_at(
+                next,
+                id,
+                || Id::new(id),
+                || (T::default(), NO_LEVEL),
+            );
+            next = at + 1;
             if *units != NO_LEVEL || level < 0 {
                 return snapshot::refuse(format!("stock level {level} of {id:?} twice or below 0"));
             }
