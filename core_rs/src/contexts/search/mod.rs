@@ -204,39 +204,46 @@ fn same_texts(held: &Product, product: &Product) -> bool {
     field_texts(held.view()) == field_texts(product.view())
 }
 
-/// The distinct words of a product, each by the number `number` gives its term, with the fields
-/// it is in (bit i: `FIELDS[i]`). Terms are read in one reused buffer, and each (number, field) is
-/// packed into one u64 so that they sort as plain numbers (sorted as pairs: a tenth of indexing).
-fn product_words(product: &Product, mut number: impl FnMut(&str) -> u32) -> Vec<(u32, u8)> {
+/// A product's terms: its distinct words, each by the number `number` gives it, with the fields
+/// it is in (bit i: `FIELDS[i]`), and its distinct pairs of words next to each other, in order, in
+/// the `pairs::PAIRED_FIELDS`, by the same numbers. Words are read once, in one reused buffer;
+/// each (number, field) and each pair is packed into one u64, so that they sort as plain numbers
+/// (sorted as tuples: a tenth of indexing; pairs of the words' strings: a String each).
+fn product_terms(product: &Product, mut number: impl FnMut(&str) -> u32) -> Terms {
     let mut found: Vec<u64> = Vec::with_capacity(128);
+    let mut pairs: Vec<u64> = Vec::with_capacity(16);
     for (field, text) in field_texts(product.view()).iter().enumerate() {
+        let paired = pairs::PAIRED_FIELDS.contains(&field);
+        let mut before: Option<u32> = None;
         text::for_each_word(text, |term, _, _| {
-            found.push(u64::from(number(term)) << 8 | 1 << field);
+            let word = number(term);
+            found.push(u64::from(word) << 8 | 1 << field);
+            if paired {
+                if let Some(first) = before {
+                    pairs.push(u64::from(first) << 32 | u64::from(word));
+                }
+                before = Some(word);
+            }
         });
     }
     found.sort_unstable();
-    let mut merged: Vec<(u32, u8)> = Vec::with_capacity(found.len());
+    let mut words: Vec<(u32, u8)> = Vec::with_capacity(found.len());
     for entry in found {
         let (number, field) = ((entry >> 8) as u32, entry as u8);
-        match merged.last_mut() {
+        match words.last_mut() {
             Some(last) if last.0 == number => last.1 |= field,
-            _ => merged.push((number, field)),
+            _ => words.push((number, field)),
         }
     }
-    merged
-}
-
-/// The distinct pairs of words next to each other, in order, in a product's name or category.
-fn product_pairs(product: &Product) -> Vec<(String, String)> {
-    let texts = field_texts(product.view());
-    let mut found = Vec::new();
-    for field in pairs::PAIRED_FIELDS {
-        let words: Vec<String> = text::terms(texts[field]).collect();
-        found.extend(words.windows(2).map(|two| (two[0].clone(), two[1].clone())));
+    pairs.sort_unstable();
+    pairs.dedup();
+    Terms {
+        words,
+        pairs: pairs
+            .into_iter()
+            .map(|pair| ((pair >> 32) as u32, pair as u32))
+            .collect(),
     }
-    found.sort_unstable();
-    found.dedup();
-    found
 }
 
 impl Apply for Search {
@@ -428,11 +435,7 @@ impl Search {
         if let Some(terms) = self.log.replayed() {
             return terms;
         }
-        let words = product_words(product, |term| number(self, term));
-        Terms {
-            words,
-            pairs: self.pair_numbers(product),
-        }
+        product_terms(product, |term| number(self, term))
     }
 
     /// Puts `doc` in `slot` (as `hold`) and the slot in its id band, the bands made again when
@@ -477,15 +480,6 @@ impl Search {
             self.pairs.remove(pair, slot);
         }
         self.log.keep(terms);
-    }
-
-    /// The word pairs of an indexed product, by word numbers.
-    fn pair_numbers(&self, product: &Product) -> Vec<(u32, u32)> {
-        let number = |word: &str| self.word_numbers[word];
-        product_pairs(product)
-            .iter()
-            .map(|(first, second)| (number(first), number(second)))
-            .collect()
     }
 
     fn word_number(&mut self, word: &str) -> u32 {
