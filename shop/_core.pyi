@@ -202,9 +202,14 @@ class Projection:
         """Applies (offset, message) pairs in order, publishing them at once with the GIL released.
         Returns (offset, error) for each message that could not be decoded (its offset is applied,
         nothing else changes)."""
+    def catch_up_to(self, end: int) -> None:
+        """Until offset `end` is applied, applies each batch to one copy only and publishes none:
+        the batch that reaches `end` publishes them all, and the second copy is cloned at the next
+        batch. A load from nothing applies each event once, not to both copies; its readers see
+        the projection empty until it is loaded. Ignored once anything is published."""
     @property
     def offset(self) -> int:
-        """Last applied offset of the projection's topic, -1 before the first."""
+        """Last published offset of the projection's topic, -1 before the first."""
     def sizes(self) -> dict[str, int]:
         """Counts of what the model holds, by kind."""
     @property

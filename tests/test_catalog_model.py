@@ -235,3 +235,24 @@ def test_bad_page_arguments_raise_clear_errors() -> None:
             assert message in str(exc)
         else:
             raise AssertionError("no error")
+
+
+def test_a_load_from_nothing_publishes_its_batches_with_the_one_that_reaches_the_end() -> None:
+    """`catch_up_to`: batches before the end are applied to one copy, unpublished; the batch that
+    reaches the end publishes them all, and both copies hold them after (the second is cloned)."""
+    events = [product_changed(n, n, id=f"p{n}", name=f"name {n}", price=100 + n) for n in range(6)]
+    catalog = _core.Catalog()
+    catalog.catch_up_to(3)
+    catalog.apply(events[0:2])
+    catalog.apply(events[2:3])
+    assert (catalog.offset, catalog.sizes()["products"]) == (-1, 0)
+    assert catalog.product("p0") is None, "readers see it empty until the end is reached"
+    catalog.apply(events[3:4])
+    assert (catalog.offset, catalog.sizes()["products"]) == (3, 4)
+    for batch, total in (([events[4]], 5), ([events[5]], 6), ([], 6)):  # each copy in turn
+        catalog.apply(batch)
+        assert json.loads(catalog.page("id", "", 1, 10))["total"] == total
+    # Once anything is published, catching up alone is not asked for again.
+    catalog.catch_up_to(100)
+    catalog.apply([product_changed(6, 6, id="p6", name="name 6", price=106)])
+    assert (catalog.offset, catalog.sizes()["products"]) == (6, 7)

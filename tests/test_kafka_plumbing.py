@@ -115,6 +115,9 @@ class StuckCatalog:
         self.release.wait(60)
         return self.model.apply(batch)
 
+    def catch_up_to(self, end: int) -> None:
+        self.model.catch_up_to(end)
+
     def sizes(self) -> dict[str, int]:
         return self.model.sizes()
 

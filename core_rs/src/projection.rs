@@ -45,6 +45,11 @@ pub trait Projected: Send + Sync {
     fn apply_raw(&self, batch: &[(i64, &[u8])]) -> Poison;
     /// The offset of the published copy (-1 before any).
     fn offset(&self) -> i64;
+    /// Until offset `end` is applied, applies each batch to one copy only and publishes none (the
+    /// batch that reaches `end` publishes them all): a projection loading its topic from nothing,
+    /// not ready until loaded, whose readers meanwhile see it empty. Ignored once anything is
+    /// published (after a snapshot the second copy is one clone; catching up alone would add one).
+    fn catch_up_to(&self, end: i64);
     fn sizes(&self) -> Vec<(&'static str, usize)>;
     fn snapshot_in_memory(&self) -> bool;
     /// Streams the published copy to `path` atomically; returns the offset it covers.
@@ -71,6 +76,8 @@ where
     model: LeftRight<M>,
     /// Offset of the published copy, readable without touching the model.
     offset: AtomicI64,
+    /// Batches ending before it are applied to one copy, unpublished (`catch_up_to`).
+    catch_up_end: AtomicI64,
 }
 
 impl<M: Model> Default for Projection<M>
@@ -81,6 +88,7 @@ where
         Projection {
             model: LeftRight::default(),
             offset: AtomicI64::new(-1),
+            catch_up_end: AtomicI64::new(-1),
         }
     }
 }
@@ -132,15 +140,25 @@ where
 {
     fn apply_raw(&self, batch: &[(i64, &[u8])]) -> Poison {
         let (ops, failed) = decode_all::<M>(batch);
-        if let Some((last, _)) = batch.last() {
-            self.model.write(ops);
-            self.offset.store(*last, Ordering::Release);
+        if let Some(&(last, _)) = batch.last() {
+            if last < self.catch_up_end.load(Ordering::Relaxed) {
+                self.model.write_alone(ops);
+            } else {
+                self.model.write(ops);
+                self.offset.store(last, Ordering::Release);
+            }
         }
         failed
     }
 
     fn offset(&self) -> i64 {
         self.offset.load(Ordering::Acquire)
+    }
+
+    fn catch_up_to(&self, end: i64) {
+        if self.offset() < 0 {
+            self.catch_up_end.store(end, Ordering::Relaxed);
+        }
     }
 
     fn sizes(&self) -> Vec<(&'static str, usize)> {

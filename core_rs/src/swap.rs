@@ -6,6 +6,8 @@
 //! of it. A reader therefore sees either the state before a batch or after it, never a part.
 //! The replay need not redo the batch: applying it to the first copy records what it did (see
 //! `Apply::Replay`), which the second copy, in the same state before it, takes as it is.
+//! A load that catches up from nothing applies its batches to one copy alone, unpublished
+//! (`write_alone`), and the next `write` publishes them at once; the other copy is then cloned.
 
 use crate::sync::{locked, spin_loop, yield_now, Mutex};
 use arc_swap::{ArcSwap, Guard};
@@ -116,6 +118,25 @@ struct Standby<M: Apply, P: Published<M>> {
     /// After an install the standby copy is a placeholder: the next write makes it a clone of the
     /// published copy. A start from a snapshot is then ready before it pays for the second copy.
     twin_pending: bool,
+    /// The standby copy holds batches not yet published (`write_alone`).
+    ahead: bool,
+}
+
+impl<M: Apply, P: Published<M>> Standby<M, P> {
+    /// The standby copy, once it has what the published copy has (cloned or replayed), for
+    /// mutation.
+    fn caught_up(&mut self, published: &P) -> &mut M {
+        if self.twin_pending {
+            // Only the writer changes the published copy, so it is the state to clone.
+            self.copy = P::wrap(M::clone(&published.load()));
+            self.twin_pending = false;
+        }
+        let copy = exclusive::<M, P>(&mut self.copy);
+        if let Some(behind) = self.behind.take() {
+            copy.replay(behind);
+        }
+        copy
+    }
 }
 
 pub struct LeftRight<M: Apply, P: Published<M> = ArcSwap<M>> {
@@ -132,6 +153,7 @@ impl<M: Apply, P: Published<M>> Default for LeftRight<M, P> {
                 copy: P::wrap(M::default()),
                 behind: None,
                 twin_pending: false,
+                ahead: false,
             }),
         }
     }
@@ -151,22 +173,36 @@ impl<M: Apply, P: Published<M>> LeftRight<M, P> {
 
     /// Applies `ops` to the standby copy, publishes it, and retires the previous copy.
     /// Writers are serialised; each waits (never a reader) until no reader holds the copy it mutates.
+    /// After `write_alone`, publishes this batch with those before it at once; the copy left
+    /// behind is dropped and cloned from the published one at the next write, as after `install`.
     pub fn write(&self, ops: Vec<M::Op>) {
         let mut standby = locked(&self.standby);
         let standby = &mut *standby;
-        if standby.twin_pending {
-            // Only this writer changes the published copy, so it is the state to clone.
-            standby.copy = P::wrap(M::clone(&self.published.load()));
-            standby.twin_pending = false;
-        }
-        let copy = exclusive::<M, P>(&mut standby.copy);
-        if let Some(behind) = standby.behind.take() {
-            copy.replay(behind);
+        let ahead = standby.ahead;
+        let copy = standby.caught_up(&self.published);
+        if ahead {
+            copy.apply_batch(&ops);
+            let ahead = std::mem::replace(&mut standby.copy, P::wrap(M::default()));
+            self.published.store(ahead);
+            standby.ahead = false;
+            standby.twin_pending = true;
+            return;
         }
         let replay = copy.apply_recorded(ops);
         let fresh = P::Copy::clone(&standby.copy);
         standby.copy = self.published.swap(fresh);
         standby.behind = Some(replay);
+    }
+
+    /// Applies `ops` to the standby copy only, unpublished: readers keep the published state
+    /// until the next `write`, which publishes them all. A load catching up on its topic from
+    /// nothing applies each batch once instead of to both copies; the second copy is cloned once,
+    /// after (`write`).
+    pub fn write_alone(&self, ops: Vec<M::Op>) {
+        let mut standby = locked(&self.standby);
+        let standby = &mut *standby;
+        standby.caught_up(&self.published).apply_batch(&ops);
+        standby.ahead = true;
     }
 
     /// Replaces the state with `model` (a snapshot, say), dropping anything not yet replayed. The
@@ -176,6 +212,7 @@ impl<M: Apply, P: Published<M>> LeftRight<M, P> {
         standby.copy = P::wrap(M::default());
         standby.behind = None;
         standby.twin_pending = true;
+        standby.ahead = false;
         self.published.store(P::wrap(model));
     }
 }
@@ -252,6 +289,27 @@ mod tests {
         );
         lr.write(vec![]);
         assert_eq!(lr.read().0, 103);
+    }
+
+    #[test]
+    fn batches_written_alone_are_published_by_the_next_write_and_the_copies_converge() {
+        let lr = LeftRight::<Pair>::default();
+        lr.write(vec![1]);
+        lr.write_alone(vec![2]);
+        lr.write_alone(vec![3]);
+        assert_eq!(lr.read().a, 1, "not published yet");
+        lr.write(vec![4]);
+        assert_eq!(lr.read().a, 10);
+        for (batch, sum) in [(vec![5], 15), (vec![], 15), (vec![6], 21), (vec![], 21)] {
+            lr.write(batch);
+            assert_eq!((lr.read().a, lr.read().b), (sum, sum));
+        }
+        lr.install(Pair { a: 100, b: 100 });
+        lr.write_alone(vec![1]);
+        assert_eq!(lr.read().a, 100);
+        lr.write(vec![]);
+        lr.write(vec![]);
+        assert_eq!((lr.read().a, lr.read().b), (101, 101));
     }
 
     #[test]

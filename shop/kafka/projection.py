@@ -25,6 +25,8 @@ class Projection(Snapshotting, Protocol):
 
     def apply(self, batch: list[tuple[int, bytes]]) -> list[tuple[int, str]]: ...
 
+    def catch_up_to(self, end: int) -> None: ...
+
 
 class ProjectionLoop(Worker):
     """Applies `topic` to `projection` from its next offset on; `loaded` is set once the offset found
@@ -66,6 +68,8 @@ class ProjectionLoop(Worker):
         self.dead_letters.resume()
         self.end_at_start = self.end_offset = high - 1
         self.snapshots.restore(self.end_at_start)
+        # Without a snapshot, the events up to the end found now go to one copy of the model.
+        self.projection.catch_up_to(self.end_at_start)
         start = self.projection.offset + 1
         self.watch.advance(self.projection.offset)
         self._check_loaded()

@@ -69,6 +69,12 @@ impl PyProjection {
         py.detach(|| self.projected.apply_raw(&raw))
     }
 
+    /// Until offset `end` is applied, applies batches to one copy only and publishes them with
+    /// the batch that reaches it (a load from nothing); ignored once anything is published.
+    fn catch_up_to(&self, end: i64) {
+        self.projected.catch_up_to(end);
+    }
+
     /// Last applied offset of the projection's topic (-1 before the first).
     #[getter]
     fn offset(&self) -> i64 {

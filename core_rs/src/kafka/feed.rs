@@ -144,6 +144,14 @@ impl Sink {
         }
     }
 
+    /// Whether offset `last`, just applied, is published (not while a load catches up alone).
+    fn published(&self, last: i64) -> bool {
+        match self {
+            Sink::Projection(projected) => projected.offset() >= last,
+            Sink::Python(_) => true,
+        }
+    }
+
     fn apply(&self, batch: &[(i64, &[u8])]) -> Poison {
         match self {
             Sink::Projection(projected) => projected.apply_raw(batch),
@@ -230,7 +238,9 @@ impl Feed {
                 let took = started.elapsed();
                 seconds.push(took.as_secs_f64());
                 events += batch.len();
-                signal.publish(last);
+                if model.published(last) {
+                    signal.publish(last);
+                }
                 if self.traced {
                     let (start, end) = (epoch_seconds(wall), epoch_seconds(wall + took));
                     traced.extend(messages.iter().filter_map(|m| {
