@@ -176,13 +176,18 @@ def carry_over(results: dict[str, Any], parts: set[str], previous_path: Path | N
         return
     previous = json.loads(previous_path.read_text())["details"]
     kept = [part for part in PARTS if part not in parts and all(k in previous for k in SECTIONS[part])]
+    # When each part was measured: a part carried over by the previous run keeps its own time.
+    measured_at = {part: results["finished_at"] for part in parts}
     for part in kept:
         for key in SECTIONS[part]:
             results[key] = previous[key]
+        measured_at[part] = previous.get("measured_at", {}).get(part, previous["finished_at"])
+    results["measured_at"] = measured_at
     if not parts & KAFKA_PARTS:
         results.update({key: previous[key] for key in IMPORT_SECTIONS if key in previous})
-    if kept:
-        note = f"{', '.join(kept)}: figures of the run finished {previous['finished_at']} (not run again)."
+    for when in sorted({measured_at[part] for part in kept}):
+        carried = [part for part in kept if measured_at[part] == when]
+        note = f"{', '.join(carried)}: figures of the run finished {when} (not run again)."
         results.setdefault("notes", []).append(note)
 
 
