@@ -60,7 +60,7 @@ impl Held {
         for shard in &self.shards {
             let mut table = shard.lock().unwrap_or_else(PoisonError::into_inner);
             let more = per_shard.saturating_sub(table.len());
-            table.reserve(more, |held| self.hasher.hash_one(held.as_str()));
+            table.reserve(more, self.rehash());
         }
     }
 
@@ -77,9 +77,13 @@ impl Held {
             table.retain(|held| ThinArc::strong_count(&held.0) > 1);
         }
         let made = Id(ThinArc::from_header_and_slice((), id.as_bytes()));
-        let rehash = |held: &Id| self.hasher.hash_one(held.as_str());
-        table.insert_unique(hash, made.clone(), rehash);
+        table.insert_unique(hash, made.clone(), self.rehash());
         made
+    }
+
+    /// How a shard's table hashes an id it holds when it grows.
+    fn rehash(&self) -> impl Fn(&Id) -> u64 + '_ {
+        |held| self.hasher.hash_one(held.as_str())
     }
 }
 
@@ -222,9 +226,8 @@ impl<V> IdMap<V> {
     /// step (each step rehashes every position, reading its entry's id).
     pub fn reserve(&mut self, total: usize) {
         let more = total.saturating_sub(self.len());
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        let rehash = |&at: &u32| hasher.hash_one(entries[at as usize].0.as_str());
-        self.positions.reserve(more, rehash);
+        self.positions
+            .reserve(more, rehash(&self.entries, &self.hasher));
         self.entries.reserve(more);
     }
 
@@ -243,14 +246,21 @@ impl<V> IdMap<V> {
     /// Adds an entry for an id not held yet; its position.
     fn push(&mut self, id: Id, value: V) -> usize {
         let at = self.entries.len();
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        let rehash = |&at: &u32| hasher.hash_one(entries[at as usize].0.as_str());
         let position = u32::try_from(at).expect("fewer than 2^32 ids");
+        let hash = self.hasher.hash_one(id.as_str());
         self.positions
-            .insert_unique(hasher.hash_one(id.as_str()), position, rehash);
+            .insert_unique(hash, position, rehash(&self.entries, &self.hasher));
         self.entries.push((id, value));
         at
     }
+}
+
+/// How a map's table of positions hashes a position when it grows: by its entry's id.
+fn rehash<'a, V>(
+    entries: &'a [(Id, V)],
+    hasher: &'a ahash::RandomState,
+) -> impl Fn(&u32) -> u64 + 'a {
+    |&at| hasher.hash_one(entries[at as usize].0.as_str())
 }
 
 impl<V: fmt::Debug> fmt::Debug for IdMap<V> {
