@@ -2,7 +2,7 @@
 
 use crate::catalog::{Page, Product, Sort};
 use crate::codec::{put_bytes_field, put_int64_field, Field, FieldReader};
-use crate::json::{json_int, json_string, paging_json};
+use crate::json::{json_int, json_string, paging_json, put_bytes};
 
 /// JSON keys of a product view, by protobuf field number (1..=8), as written before a value: a
 /// key needs no escape, so none is looked for at every item. Price (2) is the only number.
@@ -64,7 +64,7 @@ fn view_json(out: &mut Vec<u8>, view: &[u8], order: &[usize]) {
 fn fields_json(out: &mut Vec<u8>, order: &[usize], strings: &[&[u8]; 8], price: i64) {
     for (i, &field) in order.iter().enumerate() {
         out.push(if i == 0 { b'{' } else { b',' });
-        out.extend_from_slice(VIEW_KEYS[field]);
+        put_bytes(out, VIEW_KEYS[field]);
         if field == 1 {
             json_int(out, price);
         } else {
