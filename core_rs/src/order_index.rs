@@ -13,6 +13,9 @@
 //!   right child. Inserts, removals and `count_while` then pick a child by binary search without
 //!   touching the children themselves. These separators are kept exact: when an item leaves the
 //!   tree no clone of it stays behind, so with `Arc` items removal really releases the item.
+//! - Beside its items a leaf keeps a cell of each (`Order::Cell`: a few bytes the order picks,
+//!   such as a key cut short) in an array of their own, moved with the items: a walk over many
+//!   items that needs only those bytes (`runs`) streams the cells, not the items.
 //! - No parent or sibling pointers: the iterator carries its own path from the root.
 //! - A full node first spills into a sibling that has room and splits only when none has. Nodes
 //!   stay well filled for random inserts, and also for keys arriving in sorted order, which a
@@ -26,7 +29,15 @@ use std::mem;
 
 /// A total order over T, as a zero-sized type so comparisons dispatch statically.
 pub trait Order<T> {
+    /// What a leaf keeps of each of its items in an array of its own beside them (`runs`): the
+    /// few bytes of an item that a walk over many items reads, so that it streams those and not
+    /// the items. `()` for an order that needs none.
+    type Cell: Copy + PartialEq + fmt::Debug;
+
     fn cmp(a: &T, b: &T) -> Ordering;
+
+    /// The cell of `item`.
+    fn cell(item: &T) -> Self::Cell;
 }
 
 /// Items per leaf: 64 pointers make a 512-byte buffer, big enough to keep the tree shallow and
@@ -41,7 +52,7 @@ const _: () = assert!(LEAF_CAP >= 4 && BRANCH_CAP >= 4);
 /// A sorted index of distinct items (distinct under `O`) with positional access.
 ///
 /// Cloning copies the whole tree; `O` need not be `Clone`.
-pub struct OrderIndex<T, O, const LEAF: usize = LEAF_CAP> {
+pub struct OrderIndex<T, O: Order<T>, const LEAF: usize = LEAF_CAP> {
     core: Core<T, O, LEAF, BRANCH_CAP>,
 }
 
@@ -133,19 +144,19 @@ impl<T: Clone, O: Order<T>, const LEAF: usize> OrderIndex<T, O, LEAF> {
 
     /// Iterator over items in order starting at position k (empty if k >= len).
     /// O(log n) to start, O(1) amortised per item.
-    pub fn iter_from(&self, k: usize) -> Iter<'_, T> {
+    pub fn iter_from(&self, k: usize) -> Iter<'_, T, O> {
         self.core.iter_from(k)
     }
 
-    /// Items [from, from + count) in order, as runs of adjacent items (part of a leaf each): for
-    /// loops over many items, which a call per item would slow.
-    pub fn runs(&self, from: usize, count: usize) -> Runs<'_, T> {
+    /// Items [from, from + count) in order, as runs of adjacent items (part of a leaf each) with
+    /// their cells: for loops over many items, which a call per item would slow.
+    pub fn runs(&self, from: usize, count: usize) -> Runs<'_, T, O> {
         let mut items = self.iter_from(from);
         items.remaining = items.remaining.min(count);
         Runs(items)
     }
 
-    pub fn iter(&self) -> Iter<'_, T> {
+    pub fn iter(&self) -> Iter<'_, T, O> {
         self.core.iter_from(0)
     }
 }
@@ -156,7 +167,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize> Default for OrderIndex<T, O, LEAF
     }
 }
 
-impl<T: Clone, O, const LEAF: usize> Clone for OrderIndex<T, O, LEAF> {
+impl<T: Clone, O: Order<T>, const LEAF: usize> Clone for OrderIndex<T, O, LEAF> {
     fn clone(&self) -> Self {
         OrderIndex {
             core: self.core.clone(),
@@ -171,27 +182,33 @@ impl<T: Clone + fmt::Debug, O: Order<T>, const LEAF: usize> fmt::Debug for Order
 }
 
 /// In-order iterator; see [`OrderIndex::iter_from`].
-pub struct Iter<'a, T> {
+pub struct Iter<'a, T, O: Order<T>> {
     /// The branches from the root down to the current leaf: each one's children and the index
     /// of the child being walked. Stands in for parent pointers, which the nodes don't have.
-    path: Vec<(&'a [Node<T>], usize)>,
+    path: Vec<(&'a [Node<T, O>], usize)>,
     /// What is left of the current leaf.
     leaf: std::slice::Iter<'a, T>,
+    /// The cells of the current leaf, all of them: those of what is left are the last ones.
+    cells: &'a [O::Cell],
     /// Items still to yield, for an exact `size_hint` and an early stop at the end.
     remaining: usize,
 }
 
-impl<'a, T> Iter<'a, T> {
+impl<'a, T, O: Order<T>> Iter<'a, T, O> {
     /// Moves to the first leaf right of the current one; false if there is none. Starts loading
-    /// the leaf after it too: leaves are separate allocations, so a long walk (a name prefix's
-    /// matches) would otherwise wait for each leaf's first lines in turn.
-    fn next_leaf(&mut self) -> bool {
+    /// the leaf after it too (its items, or its cells for `Runs`): leaves are separate
+    /// allocations, so a long walk (a name prefix's matches) would otherwise wait for each
+    /// leaf's first lines in turn.
+    fn next_leaf(&mut self, load_cells: bool) -> bool {
         while let Some(top) = self.path.last_mut() {
             let (children, i) = *top;
             if i + 1 < children.len() {
                 top.1 = i + 1;
-                if let Some(Node::Leaf(after)) = children.get(i + 2) {
-                    prefetch(after);
+                if let Some(Node::Leaf(after)) = children.get(i + 1 + LEAVES_AHEAD) {
+                    match load_cells {
+                        true => prefetch(&after.cells),
+                        false => prefetch(&after.items),
+                    }
                 }
                 self.descend_leftmost(&children[i + 1]);
                 return true;
@@ -202,11 +219,12 @@ impl<'a, T> Iter<'a, T> {
     }
 
     /// Makes the leftmost leaf under `node` current, recording the branches passed.
-    fn descend_leftmost(&mut self, mut node: &'a Node<T>) {
+    fn descend_leftmost(&mut self, mut node: &'a Node<T, O>) {
         loop {
             match node {
-                Node::Leaf(items) => {
-                    self.leaf = items.iter();
+                Node::Leaf(leaf) => {
+                    self.leaf = leaf.items.iter();
+                    self.cells = &leaf.cells;
                     return;
                 }
                 Node::Branch(branch) => {
@@ -218,7 +236,7 @@ impl<'a, T> Iter<'a, T> {
     }
 }
 
-impl<'a, T> Iterator for Iter<'a, T> {
+impl<'a, T, O: Order<T>> Iterator for Iter<'a, T, O> {
     type Item = &'a T;
 
     fn next(&mut self) -> Option<&'a T> {
@@ -227,7 +245,7 @@ impl<'a, T> Iterator for Iter<'a, T> {
                 self.remaining -= 1;
                 return Some(item);
             }
-            if self.remaining == 0 || !self.next_leaf() {
+            if self.remaining == 0 || !self.next_leaf(false) {
                 return None;
             }
         }
@@ -238,15 +256,15 @@ impl<'a, T> Iterator for Iter<'a, T> {
     }
 }
 
-impl<T> ExactSizeIterator for Iter<'_, T> {}
+impl<T, O: Order<T>> ExactSizeIterator for Iter<'_, T, O> {}
 
-/// Runs of adjacent items; see [`OrderIndex::runs`].
-pub struct Runs<'a, T>(Iter<'a, T>);
+/// Runs of adjacent items and their cells; see [`OrderIndex::runs`].
+pub struct Runs<'a, T, O: Order<T>>(Iter<'a, T, O>);
 
-impl<'a, T> Iterator for Runs<'a, T> {
-    type Item = &'a [T];
+impl<'a, T, O: Order<T>> Iterator for Runs<'a, T, O> {
+    type Item = (&'a [T], &'a [O::Cell]);
 
-    fn next(&mut self) -> Option<&'a [T]> {
+    fn next(&mut self) -> Option<Self::Item> {
         let items = &mut self.0;
         loop {
             if items.remaining == 0 {
@@ -254,44 +272,157 @@ impl<'a, T> Iterator for Runs<'a, T> {
             }
             let rest = items.leaf.as_slice();
             if !rest.is_empty() {
-                let (run, after) = rest.split_at(rest.len().min(items.remaining));
+                let len = rest.len().min(items.remaining);
+                let (run, after) = rest.split_at(len);
+                let from = items.cells.len() - rest.len();
                 items.leaf = after.iter();
-                items.remaining -= run.len();
-                return Some(run);
+                items.remaining -= len;
+                return Some((run, &items.cells[from..from + len]));
             }
-            if !items.next_leaf() {
+            if !items.next_leaf(true) {
                 return None;
             }
         }
     }
 }
 
-impl<T> FusedIterator for Iter<'_, T> {}
+impl<T, O: Order<T>> FusedIterator for Iter<'_, T, O> {}
 
-impl<T> Clone for Iter<'_, T> {
+impl<T, O: Order<T>> Clone for Iter<'_, T, O> {
     fn clone(&self) -> Self {
         Iter {
             path: self.path.clone(),
             leaf: self.leaf.clone(),
+            cells: self.cells,
             remaining: self.remaining,
         }
     }
 }
 
 /// A subtree. Children are stored inline in their parent's `children`, so a leaf costs its item
-/// buffer plus one slot (the `Vec` header) in its parent.
-enum Node<T> {
-    Leaf(Vec<T>),
-    Branch(Box<Branch<T>>),
+/// and cell buffers plus one slot (the `Leaf`) in its parent.
+enum Node<T, O: Order<T>> {
+    Leaf(Leaf<T, O>),
+    Branch(Box<Branch<T, O>>),
+}
+
+/// A leaf's items in order, and beside them their cells: `cells[i]` is `O::cell(&items[i])`.
+/// Every change goes through the methods below, which keep the two in step; items moved from a
+/// leaf to another take their cells along.
+struct Leaf<T, O: Order<T>> {
+    items: Vec<T>,
+    cells: Vec<O::Cell>,
+}
+
+impl<T, O: Order<T>> Leaf<T, O> {
+    /// A leaf without buffers: the root of a new tree, which allocates on the first insert.
+    fn unallocated() -> Self {
+        Leaf {
+            items: Vec::new(),
+            cells: Vec::new(),
+        }
+    }
+
+    fn with_capacity(cap: usize) -> Self {
+        Leaf {
+            items: Vec::with_capacity(cap),
+            cells: Vec::with_capacity(cap),
+        }
+    }
+
+    /// A leaf of `items` (at most `cap`), in order.
+    fn of(items: impl Iterator<Item = T>, cap: usize) -> Self {
+        let mut leaf = Leaf::with_capacity(cap);
+        for item in items {
+            leaf.cells.push(O::cell(&item));
+            leaf.items.push(item);
+        }
+        leaf
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Starts loading the items and the cells, as a search reads the items and an insert or a
+    /// removal writes both.
+    fn prefetch(&self) {
+        prefetch(&self.items);
+        prefetch(&self.cells);
+    }
+
+    /// Makes the buffers hold `cap` items: only the root leaf of a new tree starts without.
+    fn reserve_to(&mut self, cap: usize) {
+        if self.items.capacity() < cap {
+            self.items.reserve_exact(cap - self.items.len());
+            self.cells.reserve_exact(cap - self.cells.len());
+        }
+    }
+
+    #[inline]
+    fn insert(&mut self, at: usize, item: T) {
+        self.cells.insert(at, O::cell(&item));
+        self.items.insert(at, item);
+    }
+
+    fn set(&mut self, at: usize, item: T) {
+        self.cells[at] = O::cell(&item);
+        self.items[at] = item;
+    }
+
+    fn remove(&mut self, at: usize) -> T {
+        self.cells.remove(at);
+        self.items.remove(at)
+    }
+
+    /// Moves the first `k` items of `right` to the end of this leaf.
+    fn take_front_of(&mut self, right: &mut Leaf<T, O>, k: usize) {
+        self.items.extend(right.items.drain(..k));
+        self.cells.extend(right.cells.drain(..k));
+    }
+
+    /// Moves the items from `at` on to the front of `right`.
+    fn give_back_to(&mut self, right: &mut Leaf<T, O>, at: usize) {
+        prepend(&mut right.items, self.items.drain(at..));
+        prepend(&mut right.cells, self.cells.drain(at..));
+    }
+
+    /// Moves every item of `right` to the end of this leaf.
+    fn append(&mut self, right: &mut Leaf<T, O>) {
+        self.items.append(&mut right.items);
+        self.cells.append(&mut right.cells);
+    }
+
+    /// The items from `at` on, moved to a new leaf of capacity `cap`.
+    fn split_off(&mut self, at: usize, cap: usize) -> Leaf<T, O> {
+        let mut right = Leaf::with_capacity(cap);
+        right.items.extend(self.items.drain(at..));
+        right.cells.extend(self.cells.drain(at..));
+        right
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.items.capacity() * mem::size_of::<T>()
+            + self.cells.capacity() * mem::size_of::<O::Cell>()
+    }
+}
+
+impl<T: Clone, O: Order<T>> Clone for Leaf<T, O> {
+    fn clone(&self) -> Self {
+        Leaf {
+            items: clone_with_capacity(&self.items),
+            cells: clone_with_capacity(&self.cells),
+        }
+    }
 }
 
 /// An inner node. Its children are all leaves or all branches, all at the same depth.
-struct Branch<T> {
+struct Branch<T, O: Order<T>> {
     /// `keys[i]` is a clone of the smallest item under `children[i + 1]`.
     keys: Vec<T>,
     /// `counts[i]` is the number of items under `children[i]`.
     counts: Vec<usize>,
-    children: Vec<Node<T>>,
+    children: Vec<Node<T, O>>,
 }
 
 /// What an insert into a subtree did.
@@ -324,14 +455,18 @@ impl<T> Ranked<'_, T> {
     }
 }
 
+/// How many leaves ahead a walk loads the next leaf (`Iter::next_leaf`).
+const LEAVES_AHEAD: usize = 4;
+
 /// How many items on a sorted run's children are prefetched (see `insert_run_branch`).
 const AHEAD: usize = 4;
 
-impl<T> Node<T> {
-    /// Starts loading what a search of this node reads: a leaf's items or a branch's keys.
+impl<T, O: Order<T>> Node<T, O> {
+    /// Starts loading what a search of this node reads, and an insert writes: a leaf's items
+    /// and cells, or a branch's keys.
     fn prefetch(&self) {
         match self {
-            Node::Leaf(items) => prefetch(items),
+            Node::Leaf(leaf) => leaf.prefetch(),
             Node::Branch(branch) => prefetch(&branch.keys),
         }
     }
@@ -339,7 +474,7 @@ impl<T> Node<T> {
     /// Number of entries: items of a leaf, children of a branch.
     fn len(&self) -> usize {
         match self {
-            Node::Leaf(items) => items.len(),
+            Node::Leaf(leaf) => leaf.len(),
             Node::Branch(branch) => branch.children.len(),
         }
     }
@@ -349,17 +484,17 @@ impl<T> Node<T> {
         let mut node = self;
         loop {
             match node {
-                Node::Leaf(items) => return &items[0],
+                Node::Leaf(leaf) => return &leaf.items[0],
                 Node::Branch(branch) => node = &branch.children[0],
             }
         }
     }
 }
 
-impl<T: Clone> Clone for Node<T> {
+impl<T: Clone, O: Order<T>> Clone for Node<T, O> {
     fn clone(&self) -> Self {
         match self {
-            Node::Leaf(items) => Node::Leaf(clone_with_capacity(items)),
+            Node::Leaf(leaf) => Node::Leaf(leaf.clone()),
             Node::Branch(branch) => Node::Branch(Box::new(Branch {
                 keys: clone_with_capacity(&branch.keys),
                 counts: clone_with_capacity(&branch.counts),
@@ -412,7 +547,7 @@ fn prepend<T>(v: &mut Vec<T>, added: impl Iterator<Item = T>) {
     v.rotate_right(added);
 }
 
-impl<T: Clone> Branch<T> {
+impl<T: Clone, O: Order<T>> Branch<T, O> {
     fn with_capacity(cap: usize) -> Self {
         Branch {
             keys: Vec::with_capacity(cap - 1),
@@ -422,14 +557,14 @@ impl<T: Clone> Branch<T> {
     }
 
     /// The child whose range holds `item`: the number of separators not greater than it.
-    fn route<O: Order<T>>(&self, item: &T) -> usize {
+    fn route(&self, item: &T) -> usize {
         self.keys
             .partition_point(|key| O::cmp(key, item) != Ordering::Greater)
     }
 
     /// `route` for an item known not to route left of child `from`: gallops from there, as the
     /// next item of a sorted run mostly goes to the same child or one close to it.
-    fn route_from<O: Order<T>>(&self, from: usize, item: &T) -> usize {
+    fn route_from(&self, from: usize, item: &T) -> usize {
         let keys = &self.keys[from..];
         let goes_right = |key: &T| O::cmp(key, item) != Ordering::Greater;
         // keys[..lo] all go right; keys[hi] (if any) does not.
@@ -464,7 +599,7 @@ impl<T: Clone> Branch<T> {
     }
 
     /// Children `i` and `i + 1` and the separator between them, all mutable at once.
-    fn pair(&mut self, i: usize) -> (&mut Node<T>, &mut Node<T>, &mut T) {
+    fn pair(&mut self, i: usize) -> (&mut Node<T, O>, &mut Node<T, O>, &mut T) {
         let (left, right) = self.children.split_at_mut(i + 1);
         (&mut left[i], &mut right[0], &mut self.keys[i])
     }
@@ -473,8 +608,8 @@ impl<T: Clone> Branch<T> {
     fn shift_left(&mut self, i: usize, k: usize) {
         let moved = match self.pair(i) {
             (Node::Leaf(left), Node::Leaf(right), sep) => {
-                left.extend(right.drain(..k));
-                *sep = right[0].clone();
+                left.take_front_of(right, k);
+                *sep = right.items[0].clone();
                 k
             }
             (Node::Branch(left), Node::Branch(right), sep) => {
@@ -499,9 +634,8 @@ impl<T: Clone> Branch<T> {
     fn shift_right(&mut self, i: usize, k: usize) {
         let moved = match self.pair(i) {
             (Node::Leaf(left), Node::Leaf(right), sep) => {
-                let at = left.len() - k;
-                prepend(right, left.drain(at..));
-                *sep = right[0].clone();
+                left.give_back_to(right, left.len() - k);
+                *sep = right.items[0].clone();
                 k
             }
             (Node::Branch(left), Node::Branch(right), sep) => {
@@ -545,9 +679,8 @@ impl<T: Clone> Branch<T> {
     fn split(&mut self, i: usize, leaf_cap: usize, branch_cap: usize) {
         let (right, sep, moved) = match &mut self.children[i] {
             Node::Leaf(left) => {
-                let mut right = Vec::with_capacity(leaf_cap);
-                right.extend(left.drain(left.len() / 2..));
-                let sep = right[0].clone();
+                let right = left.split_off(left.len() / 2, leaf_cap);
+                let sep = right.items[0].clone();
                 let moved = right.len();
                 (Node::Leaf(right), sep, moved)
             }
@@ -581,14 +714,16 @@ fn even_split(len: usize, cap: usize) -> impl Iterator<Item = usize> {
 /// The tree proper, generic over node capacities so tests can grow deep trees from few items.
 /// Leaves hold `LEAF / 2..=LEAF` items and branches `BRANCH / 2..=BRANCH` children, except the
 /// root (a leaf of any size, or a branch with at least two children).
-struct Core<T, O, const LEAF: usize, const BRANCH: usize> {
-    root: Node<T>,
+struct Core<T, O: Order<T>, const LEAF: usize, const BRANCH: usize> {
+    root: Node<T, O>,
     len: usize,
     /// `fn() -> O` keeps `Core` `Send`, `Sync` and `Clone` whatever the marker type is.
     order: PhantomData<fn() -> O>,
 }
 
-impl<T: Clone, O, const LEAF: usize, const BRANCH: usize> Clone for Core<T, O, LEAF, BRANCH> {
+impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Clone
+    for Core<T, O, LEAF, BRANCH>
+{
     fn clone(&self) -> Self {
         Core {
             root: self.root.clone(),
@@ -602,7 +737,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
     /// An empty tree; its root leaf allocates on the first insert.
     fn new() -> Self {
         Core {
-            root: Node::Leaf(Vec::new()),
+            root: Node::Leaf(Leaf::unallocated()),
             len: 0,
             order: PhantomData,
         }
@@ -618,11 +753,9 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         let len = items.len();
         if len <= LEAF {
             let root = if len == 0 {
-                Vec::new()
+                Leaf::unallocated()
             } else {
-                let mut leaf = Vec::with_capacity(LEAF);
-                leaf.extend(items);
-                leaf
+                Leaf::of(items.into_iter(), LEAF)
             };
             return Some(Core {
                 root: Node::Leaf(root),
@@ -631,12 +764,8 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
             });
         }
         let mut rest = items.into_iter();
-        let mut level: Vec<(Node<T>, usize)> = even_split(len, LEAF)
-            .map(|size| {
-                let mut leaf = Vec::with_capacity(LEAF);
-                leaf.extend(rest.by_ref().take(size));
-                (Node::Leaf(leaf), size)
-            })
+        let mut level: Vec<(Node<T, O>, usize)> = even_split(len, LEAF)
+            .map(|size| (Node::Leaf(Leaf::of(rest.by_ref().take(size), LEAF)), size))
             .collect();
         while level.len() > 1 {
             level = Self::branches_over(level);
@@ -650,7 +779,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
     }
 
     /// The level above `children` (at least two): branches as full as the even split allows.
-    fn branches_over(children: Vec<(Node<T>, usize)>) -> Vec<(Node<T>, usize)> {
+    fn branches_over(children: Vec<(Node<T, O>, usize)>) -> Vec<(Node<T, O>, usize)> {
         let mut rest = children.into_iter();
         let sizes: Vec<usize> = even_split(rest.len(), BRANCH).collect();
         sizes
@@ -671,7 +800,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
     }
 
     /// Maximum entries of a node of `node`'s kind.
-    fn cap(node: &Node<T>) -> usize {
+    fn cap(node: &Node<T, O>) -> usize {
         match node {
             Node::Leaf(_) => LEAF,
             Node::Branch(_) => BRANCH,
@@ -696,7 +825,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
 
     /// Puts a new root above the full one and splits the old root under it.
     fn grow(&mut self) {
-        let old = mem::replace(&mut self.root, Node::Leaf(Vec::new()));
+        let old = mem::replace(&mut self.root, Node::Leaf(Leaf::unallocated()));
         let mut root = Branch::with_capacity(BRANCH);
         root.counts.push(self.len);
         root.children.push(old);
@@ -704,25 +833,22 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         self.root = Node::Branch(Box::new(root));
     }
 
-    fn insert_into(node: &mut Node<T>, item: T) -> Insert<T> {
+    fn insert_into(node: &mut Node<T, O>, item: T) -> Insert<T> {
         match node {
-            Node::Leaf(items) => Self::insert_leaf(items, item),
+            Node::Leaf(leaf) => Self::insert_leaf(leaf, item),
             Node::Branch(branch) => Self::insert_branch(branch, item),
         }
     }
 
     /// Duplicates are detected before fullness, so a rejected insert never restructures.
-    fn insert_leaf(items: &mut Vec<T>, item: T) -> Insert<T> {
-        prefetch(items);
-        match items.binary_search_by(|x| O::cmp(x, &item)) {
+    fn insert_leaf(leaf: &mut Leaf<T, O>, item: T) -> Insert<T> {
+        leaf.prefetch();
+        match leaf.items.binary_search_by(|x| O::cmp(x, &item)) {
             Ok(_) => Insert::Duplicate,
-            Err(_) if items.len() == LEAF => Insert::Full(item),
+            Err(_) if leaf.len() == LEAF => Insert::Full(item),
             Err(at) => {
-                // Only the root leaf of a new tree starts without its buffer.
-                if items.capacity() < LEAF {
-                    items.reserve_exact(LEAF - items.len());
-                }
-                items.insert(at, item);
+                leaf.reserve_to(LEAF);
+                leaf.insert(at, item);
                 Insert::Done
             }
         }
@@ -730,9 +856,9 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
 
     /// Inserts into the child holding `item`'s range; when that child is full, makes room in it
     /// and retries (which may now route to a neighbour).
-    fn insert_branch(branch: &mut Branch<T>, mut item: T) -> Insert<T> {
+    fn insert_branch(branch: &mut Branch<T, O>, mut item: T) -> Insert<T> {
         loop {
-            let i = branch.route::<O>(&item);
+            let i = branch.route(&item);
             match Self::insert_into(&mut branch.children[i], item) {
                 Insert::Done => {
                     branch.counts[i] += 1;
@@ -750,7 +876,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
     /// needed but `branch` is full too. Spilling into a sibling with fewer free slots would fill
     /// nodes a little more, but each spill would then move few items and the same nodes spill
     /// again soon: much apply time for little memory (docs/design.md, "The catalog").
-    fn make_room(branch: &mut Branch<T>, i: usize) -> bool {
+    fn make_room(branch: &mut Branch<T, O>, i: usize) -> bool {
         let cap = Self::cap(&branch.children[i]);
         let spare = |j: usize| cap - branch.children[j].len();
         let left_spare = if i > 0 { spare(i - 1) } else { 0 };
@@ -812,42 +938,40 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
     /// calls again). Returns how many were inserted.
     /// `base` is the position in the whole tree of the subtree's first item.
     fn insert_run(
-        node: &mut Node<T>,
+        node: &mut Node<T, O>,
         run: &mut Run<'_, T>,
         upper: Option<&T>,
         base: usize,
     ) -> (usize, bool) {
         match node {
-            Node::Leaf(items) => Self::insert_run_leaf(items, run, upper, base),
+            Node::Leaf(leaf) => Self::insert_run_leaf(leaf, run, upper, base),
             Node::Branch(branch) => Self::insert_run_branch(branch, run, upper, base),
         }
     }
 
     fn insert_run_leaf(
-        items: &mut Vec<T>,
+        leaf: &mut Leaf<T, O>,
         run: &mut Run<'_, T>,
         upper: Option<&T>,
         base: usize,
     ) -> (usize, bool) {
         let rest = &mut *run.rest;
-        prefetch(items);
-        if items.capacity() < LEAF {
-            items.reserve_exact(LEAF - items.len());
-        }
+        leaf.prefetch();
+        leaf.reserve_to(LEAF);
         let (mut inserted, mut from) = (0, 0);
         while let Some(next) = rest.as_slice().first() {
             if !Self::below(next, upper) {
                 break;
             }
             // Duplicates are detected before fullness, as `insert_leaf` does.
-            match items[from..].binary_search_by(|x| O::cmp(x, next)) {
+            match leaf.items[from..].binary_search_by(|x| O::cmp(x, next)) {
                 Ok(at) => {
                     run.present.extend(rest.next());
                     from += at + 1;
                 }
-                Err(_) if items.len() == LEAF => return (inserted, true),
+                Err(_) if leaf.len() == LEAF => return (inserted, true),
                 Err(at) => {
-                    items.insert(from + at, rest.next().expect("peeked"));
+                    leaf.insert(from + at, rest.next().expect("peeked"));
                     run.ranks.push(base + from + at);
                     from += at + 1;
                     inserted += 1;
@@ -858,7 +982,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
     }
 
     fn insert_run_branch(
-        branch: &mut Branch<T>,
+        branch: &mut Branch<T, O>,
         run: &mut Run<'_, T>,
         upper: Option<&T>,
         base: usize,
@@ -868,12 +992,12 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
             if !Self::below(next, upper) {
                 break;
             }
-            let i = branch.route_from::<O>(from, next);
+            let i = branch.route_from(from, next);
             // The child of an item a few places on starts loading now, while this one is
             // inserted: a leaf not in the cache is most of the time an insert takes.
             if let Some(ahead) = run.rest.as_slice().get(AHEAD) {
                 if Self::below(ahead, upper) {
-                    branch.children[branch.route_from::<O>(i, ahead)].prefetch();
+                    branch.children[branch.route_from(i, ahead)].prefetch();
                 }
             }
             let child_upper = branch.keys.get(i).or(upper);
@@ -912,26 +1036,24 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
     /// to its end, or anywhere after `base` if not `bounded`): `insert_run` by positions. An
     /// item between two children joins the end of the left one, so no separator changes.
     fn insert_ranked(
-        node: &mut Node<T>,
+        node: &mut Node<T, O>,
         run: &mut Ranked<'_, T>,
         base: usize,
         bounded: bool,
     ) -> (usize, bool) {
         match node {
-            Node::Leaf(items) => {
-                prefetch(items);
-                if items.capacity() < LEAF {
-                    items.reserve_exact(LEAF - items.len());
-                }
+            Node::Leaf(leaf) => {
+                leaf.prefetch();
+                leaf.reserve_to(LEAF);
                 let mut inserted = 0;
                 while let Some(&k) = run.ranks.first() {
-                    if bounded && k > base + items.len() {
+                    if bounded && k > base + leaf.len() {
                         break;
                     }
-                    if items.len() == LEAF {
+                    if leaf.len() == LEAF {
                         return (inserted, true);
                     }
-                    items.insert(k - base, run.next());
+                    leaf.insert(k - base, run.next());
                     inserted += 1;
                 }
                 (inserted, false)
@@ -941,7 +1063,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
     }
 
     fn insert_ranked_branch(
-        branch: &mut Branch<T>,
+        branch: &mut Branch<T, O>,
         run: &mut Ranked<'_, T>,
         base: usize,
         bounded: bool,
@@ -994,17 +1116,17 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         Self::replace_in(&mut self.root, item)
     }
 
-    fn replace_in(node: &mut Node<T>, item: T) -> bool {
+    fn replace_in(node: &mut Node<T, O>, item: T) -> bool {
         match node {
-            Node::Leaf(items) => match items.binary_search_by(|x| O::cmp(x, &item)) {
+            Node::Leaf(leaf) => match leaf.items.binary_search_by(|x| O::cmp(x, &item)) {
                 Ok(at) => {
-                    items[at] = item;
+                    leaf.set(at, item);
                     true
                 }
                 Err(_) => false,
             },
             Node::Branch(branch) => {
-                let i = branch.route::<O>(&item);
+                let i = branch.route(&item);
                 // A separator equal to the item is a clone of the item being replaced (the
                 // smallest under child i): it takes the new one, so no copy of the old stays.
                 if i > 0 && O::cmp(&branch.keys[i - 1], &item) == Ordering::Equal {
@@ -1015,19 +1137,19 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         }
     }
 
-    fn remove_from(node: &mut Node<T>, probe: &T) -> Option<T> {
+    fn remove_from(node: &mut Node<T, O>, probe: &T) -> Option<T> {
         match node {
-            Node::Leaf(items) => {
-                prefetch(items);
-                let at = items.binary_search_by(|x| O::cmp(x, probe)).ok()?;
-                Some(items.remove(at))
+            Node::Leaf(leaf) => {
+                leaf.prefetch();
+                let at = leaf.items.binary_search_by(|x| O::cmp(x, probe)).ok()?;
+                Some(leaf.remove(at))
             }
             Node::Branch(branch) => Self::remove_branch(branch, probe),
         }
     }
 
-    fn remove_branch(branch: &mut Branch<T>, probe: &T) -> Option<T> {
-        let i = branch.route::<O>(probe);
+    fn remove_branch(branch: &mut Branch<T, O>, probe: &T) -> Option<T> {
+        let i = branch.route(probe);
         let removed = Self::remove_from(&mut branch.children[i], probe)?;
         branch.counts[i] -= 1;
         // The removed item was child i's smallest, and our separator is a clone of it: replace
@@ -1043,7 +1165,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
 
     /// Refills the underfull child `i`: borrows half the surplus of a sibling above the
     /// minimum, or else merges with a sibling (which then fits in one node).
-    fn rebalance(branch: &mut Branch<T>, i: usize) {
+    fn rebalance(branch: &mut Branch<T, O>, i: usize) {
         let min = Self::cap(&branch.children[i]) / 2;
         let len = |j: usize| branch.children[j].len();
         let have = len(i);
@@ -1080,7 +1202,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         let mut count = 0;
         loop {
             match node {
-                Node::Leaf(items) => return count + items.partition_point(&below),
+                Node::Leaf(leaf) => return count + leaf.items.partition_point(&below),
                 Node::Branch(branch) => {
                     // Children left of the first separator failing `below` are wholly below.
                     let i = branch.keys.partition_point(&below);
@@ -1095,7 +1217,8 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         let mut node = &self.root;
         loop {
             match node {
-                Node::Leaf(items) => {
+                Node::Leaf(leaf) => {
+                    let items = &leaf.items;
                     prefetch(items);
                     return items.binary_search_by(&probe).ok().map(|at| &items[at]);
                 }
@@ -1110,14 +1233,14 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
     }
 
     fn heap_bytes(&self) -> usize {
-        fn walk<T>(node: &Node<T>) -> usize {
+        fn walk<T, O: Order<T>>(node: &Node<T, O>) -> usize {
             match node {
-                Node::Leaf(items) => items.capacity() * mem::size_of::<T>(),
+                Node::Leaf(leaf) => leaf.heap_bytes(),
                 Node::Branch(b) => {
-                    mem::size_of::<Branch<T>>()
+                    mem::size_of::<Branch<T, O>>()
                         + b.keys.capacity() * mem::size_of::<T>()
                         + b.counts.capacity() * mem::size_of::<usize>()
-                        + b.children.capacity() * mem::size_of::<Node<T>>()
+                        + b.children.capacity() * mem::size_of::<Node<T, O>>()
                         + b.children.iter().map(walk).sum::<usize>()
                 }
             }
@@ -1132,7 +1255,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         let mut node = &self.root;
         loop {
             match node {
-                Node::Leaf(items) => return items.get(k),
+                Node::Leaf(leaf) => return leaf.items.get(k),
                 Node::Branch(branch) => {
                     let (i, rest) = branch.locate(k);
                     node = &branch.children[i];
@@ -1142,10 +1265,11 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         }
     }
 
-    fn iter_from(&self, mut k: usize) -> Iter<'_, T> {
+    fn iter_from(&self, mut k: usize) -> Iter<'_, T, O> {
         let mut iter = Iter {
             path: Vec::new(),
             leaf: [].iter(),
+            cells: &[],
             remaining: self.len.saturating_sub(k),
         };
         if iter.remaining == 0 {
@@ -1154,8 +1278,9 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         let mut node = &self.root;
         loop {
             match node {
-                Node::Leaf(items) => {
-                    iter.leaf = items[k..].iter();
+                Node::Leaf(leaf) => {
+                    iter.leaf = leaf.items[k..].iter();
+                    iter.cells = &leaf.cells;
                     return iter;
                 }
                 Node::Branch(branch) => {
@@ -1184,32 +1309,46 @@ mod tests {
     /// Orders pairs by key, then id: every distinct pair is a distinct item.
     struct ByKeyThenId;
     impl Order<Pair> for ByKeyThenId {
+        /// The id: what the tests' walks read beside the items.
+        type Cell = u32;
         fn cmp(a: &Pair, b: &Pair) -> Ordering {
             a.cmp(b)
+        }
+        fn cell(item: &Pair) -> u32 {
+            item.1
         }
     }
 
     /// Orders pairs by key only: pairs sharing a key are duplicates, and the stored one wins.
     struct ByKey;
     impl Order<Pair> for ByKey {
+        /// The id, which a replace changes in place.
+        type Cell = u32;
         fn cmp(a: &Pair, b: &Pair) -> Ordering {
             a.0.cmp(&b.0)
+        }
+        fn cell(item: &Pair) -> u32 {
+            item.1
         }
     }
 
     struct Natural;
     impl Order<u64> for Natural {
+        type Cell = ();
         fn cmp(a: &u64, b: &u64) -> Ordering {
             a.cmp(b)
         }
+        fn cell(_: &u64) {}
     }
 
     /// Compares through the pointer, like the catalog's `Arc<Product>` orders.
     struct Pointee;
     impl<P: std::ops::Deref<Target = u64>> Order<P> for Pointee {
+        type Cell = ();
         fn cmp(a: &P, b: &P) -> Ordering {
             (**a).cmp(&**b)
         }
+        fn cell(_: &P) {}
     }
 
     /// Smallest legal capacities: deep trees, and every split/spill/borrow/merge path, from a
@@ -1236,14 +1375,15 @@ mod tests {
         /// Checks the subtree, appends its items to `out`, returns how many there are.
         fn check_node(
             &self,
-            node: &Node<T>,
+            node: &Node<T, O>,
             is_root: bool,
             depth: usize,
             leaf_depth: &mut Option<usize>,
             out: &mut Vec<T>,
         ) -> usize {
             match node {
-                Node::Leaf(items) => {
+                Node::Leaf(leaf) => {
+                    let items = &leaf.items;
                     assert_eq!(*leaf_depth.get_or_insert(depth), depth, "leaf depths");
                     assert!(items.len() <= LEAF, "leaf overfull");
                     assert!(is_root || items.len() >= LEAF / 2, "leaf underfull");
@@ -1252,6 +1392,11 @@ mod tests {
                         items.capacity() == LEAF || unallocated_root,
                         "leaf capacity"
                     );
+                    let cells: Vec<O::Cell> = items.iter().map(O::cell).collect();
+                    assert_eq!(leaf.cells, cells, "cells");
+                    if mem::size_of::<O::Cell>() > 0 {
+                        assert_eq!(leaf.cells.capacity(), items.capacity(), "cells capacity");
+                    }
                     out.extend_from_slice(items);
                     items.len()
                 }
@@ -1261,7 +1406,7 @@ mod tests {
 
         fn check_branch(
             &self,
-            branch: &Branch<T>,
+            branch: &Branch<T, O>,
             is_root: bool,
             depth: usize,
             leaf_depth: &mut Option<usize>,
@@ -1305,7 +1450,7 @@ mod tests {
 
         /// Number of leaves, and items per leaf slot over all leaves.
         fn leaf_fill(&self) -> (usize, f64) {
-            fn leaves<T>(node: &Node<T>) -> usize {
+            fn leaves<T, O: Order<T>>(node: &Node<T, O>) -> usize {
                 match node {
                     Node::Leaf(_) => 1,
                     Node::Branch(b) => b.children.iter().map(leaves).sum(),
@@ -1445,7 +1590,7 @@ mod tests {
     }
 
     /// Every separator of the subtree, in no particular order.
-    fn separators<T: Clone>(node: &Node<T>, out: &mut Vec<T>) {
+    fn separators<T: Clone, O: Order<T>>(node: &Node<T, O>, out: &mut Vec<T>) {
         if let Node::Branch(branch) = node {
             out.extend_from_slice(&branch.keys);
             for child in &branch.children {
@@ -1546,10 +1691,11 @@ mod tests {
         }
     }
 
-    /// Runs join up to the items [from, from + count) that `iter_from` yields, from any start.
+    /// Runs join up to the items [from, from + count) that `iter_from` yields, from any start,
+    /// each with its items' cells.
     #[test]
     fn runs_are_the_items_of_a_range_leaf_by_leaf() {
-        let items: Vec<Pair> = (0..500).map(|i| (i, 0)).collect();
+        let items: Vec<Pair> = (0..500).map(|i| (i, 1000 - i)).collect();
         let tree = OrderIndex::<Pair, ByKeyThenId, 4>::from_sorted(items.clone()).expect("sorted");
         for (from, count) in [
             (0, 0),
@@ -1560,9 +1706,11 @@ mod tests {
             (499, 5),
             (600, 3),
         ] {
-            let runs: Vec<&[Pair]> = tree.runs(from, count).collect();
+            let (runs, cells): (Vec<&[Pair]>, Vec<&[u32]>) = tree.runs(from, count).unzip();
             assert!(runs.iter().all(|run| !run.is_empty() && run.len() <= 4));
             let joined: Vec<Pair> = runs.concat();
+            let ids: Vec<u32> = joined.iter().map(ByKeyThenId::cell).collect();
+            assert_eq!(cells.concat(), ids, "cells from {from}, count {count}");
             let expected: Vec<Pair> = tree.iter_from(from).take(count).copied().collect();
             assert_eq!(joined, expected, "from {from}, count {count}");
         }

@@ -380,29 +380,69 @@ pub struct PriceEntry {
 }
 
 /// An entry of the name index, which orders by folded name, then id. Names repeat (a million
-/// names of three words out of a hundred), so it also carries the first 7 bytes of the id and
-/// whether the key holds the whole folded name: two whole folded names with equal keys are
-/// equal, and the ids decide without following the pointers.
+/// names of three words out of a hundred), so it also carries the id's first bits and whether
+/// the key holds the whole folded name: two whole folded names with equal keys are equal, and
+/// the ids decide without following the pointers. And the price's cell, so that the entry's
+/// cells (`SortKeys`) are made from it alone.
 #[derive(Clone)]
 pub struct NameEntry {
     key: [u64; 3],
-    /// The id's first 7 bytes, then a last byte of 1 if `key` is the whole folded name.
-    id_and_whole: u64,
-    /// The product's `price_key`: a name prefix's matches are ordered by id or price from their
-    /// entries, which lie side by side in the index, without reading each product.
-    price: u64,
+    /// The id's cell (its first 31 bits), then a last bit of 1 if `key` is the whole folded name.
+    id_and_whole: u32,
+    /// The price key's cell.
+    price: u32,
     product: Product,
 }
 
 impl NameEntry {
     /// The key `sort` (id or price) orders this entry's product by, as the sort's own index has
-    /// it (the id's first 7 bytes only): equal keys are told apart by the products.
-    #[inline]
+    /// it: equal keys are told apart by the products. Read from the product: where cells tie.
     fn key(&self, sort: Sort) -> u64 {
+        let product = &self.product;
         match sort {
-            Sort::Id => self.id_and_whole & !0xff,
-            Sort::Price => self.price,
-            Sort::PriceDesc => !self.price,
+            Sort::Id => sort_key(product.id()),
+            Sort::Price => price_key(product.price(), product.id()),
+            Sort::PriceDesc => !price_key(product.price(), product.id()),
+            Sort::Name => unreachable!("a name range is in name order already"),
+        }
+    }
+}
+
+/// What the name index keeps of each entry in an array beside the entries (its cells): the
+/// entry's id and price keys, each cut to 32 bits (`SortKeys::cell`). A name prefix's page by
+/// id or price walks every match of the prefix; it reads these 8 bytes of each, not the 40-byte
+/// entry, and so streams a fifth of the memory (which bounds the walk). A cell orders like its
+/// key but coarser: where two cells are equal, the keys decide.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub struct SortKeys {
+    id: u32,
+    price: u32,
+}
+
+impl SortKeys {
+    fn of(entry: &NameEntry) -> SortKeys {
+        SortKeys {
+            id: entry.id_and_whole & !1,
+            price: entry.price,
+        }
+    }
+
+    /// The cell of `key` in `sort`'s order: a function that never decreases as the key grows,
+    /// so a cell below another's says the key is below too. An id keeps its first 31 bits; a
+    /// price key is written as a float is, its length in bits and then its 26 bits after the
+    /// leading one: any price keeps all its bits and the id's first ones, so that prices
+    /// rarely tie (a tie is decided by reading the products).
+    #[inline]
+    fn cell(sort: Sort, key: u64) -> u32 {
+        match sort {
+            Sort::Id => (key >> 32) as u32 & !1,
+            Sort::Price if key == 0 => 0,
+            Sort::Price => {
+                let zeros = key.leading_zeros();
+                let after_leading_one = ((key << zeros << 1) >> 38) as u32;
+                ((63 - zeros) << 26) | after_leading_one
+            }
+            Sort::PriceDesc => !SortKeys::cell(Sort::Price, !key),
             Sort::Name => unreachable!("a name range is in name order already"),
         }
     }
@@ -433,8 +473,8 @@ impl NameEntry {
         let whole = name.0.len() <= 24 && !name.0.contains(&0);
         NameEntry {
             key: name.key(),
-            id_and_whole: (sort_key(product.id()) & !0xff) | u64::from(whole),
-            price: price_key(product.price(), product.id()),
+            id_and_whole: SortKeys::cell(Sort::Id, sort_key(product.id())) | u32::from(whole),
+            price: SortKeys::cell(Sort::Price, price_key(product.price(), product.id())),
             product: product.clone(),
         }
     }
@@ -454,6 +494,10 @@ fn cmp_ids(a: &Product, b: &Product) -> Ordering {
 }
 
 impl Order<IdEntry> for ById {
+    type Cell = ();
+
+    fn cell(_: &IdEntry) {}
+
     fn cmp(a: &IdEntry, b: &IdEntry) -> Ordering {
         a.key
             .cmp(&b.key)
@@ -467,6 +511,10 @@ fn cmp_prices(a: &Product, b: &Product) -> Ordering {
 }
 
 impl Order<PriceEntry> for ByPrice {
+    type Cell = ();
+
+    fn cell(_: &PriceEntry) {}
+
     fn cmp(a: &PriceEntry, b: &PriceEntry) -> Ordering {
         a.key
             .cmp(&b.key)
@@ -475,6 +523,12 @@ impl Order<PriceEntry> for ByPrice {
 }
 
 impl Order<NameEntry> for ByName {
+    type Cell = SortKeys;
+
+    fn cell(entry: &NameEntry) -> SortKeys {
+        SortKeys::of(entry)
+    }
+
     /// The keys mostly decide, compared inline where entries are sorted and searched; a tie goes
     /// to a call.
     #[inline]
@@ -668,16 +722,13 @@ pub struct Page<'a> {
     pub pages: usize,
 }
 
-/// Entries per leaf of the name index. Its entries are 40 bytes, and an insert moves half a
-/// leaf and loads all of it: 32 of them (1,280 bytes) cost about what 64 entries of the other
-/// indexes (16 bytes each) do.
-const NAME_LEAF: usize = 32;
-
 #[derive(Clone)]
 pub struct Catalog {
     by_id: OrderIndex<IdEntry, ById>,
     by_price: OrderIndex<PriceEntry, ByPrice>,
-    by_name: OrderIndex<NameEntry, ByName, NAME_LEAF>,
+    /// 64 entries a leaf, as the others: a prefix's walk reads a leaf's cells (8 bytes an
+    /// entry) and waits on each leaf's first lines, and 32 made it a third slower.
+    by_name: OrderIndex<NameEntry, ByName>,
     /// Last applied offset of catalog_internal (-1: nothing applied).
     offset: i64,
     /// Last applied pim_pub offset; bridged events at or below it are duplicates.
@@ -1032,25 +1083,26 @@ impl Catalog {
             .unwrap_or_else(|| self.select_by_buckets(lo, total, sort, skip, take))
     }
 
-    /// The keys `sort` gives matches ranked [skip, skip + take) among `total` matches, with room
-    /// to spare, if the matches' keys are spread like every product's: a uniform sample of m
-    /// products has its k-th smallest key near the sort's key at rank k n / m, within a few
-    /// times sqrt(m) ranks. The window allows 8 standard deviations on each side; a prefix whose
-    /// keys are spread otherwise (its products all cheap, say) misses it and costs a second pass.
+    /// The cells of the keys `sort` gives matches ranked [skip, skip + take) among `total`
+    /// matches, with room to spare, if the matches' keys are spread like every product's: a
+    /// uniform sample of m products has its k-th smallest key near the sort's key at rank k n / m,
+    /// within a few times sqrt(m) ranks. The window allows 8 standard deviations on each side; a
+    /// prefix whose keys are spread otherwise (its products all cheap, say) misses it and costs a
+    /// second pass.
     fn likely_window(
         &self,
         sort: Sort,
         total: usize,
         skip: usize,
         take: usize,
-    ) -> RangeInclusive<u64> {
+    ) -> RangeInclusive<u32> {
         let slack = 4 * (total as f64).sqrt() as usize + 16;
         let (first, end) = (skip.saturating_sub(slack), skip + take + slack);
         let len = self.len();
         // The key at rank `rank` of the whole catalog in `sort` order, as the name entries have it.
         let key_at = |rank: usize| -> Option<u64> {
             match sort {
-                Sort::Id => Some(self.by_id.get(rank)?.key & !0xff),
+                Sort::Id => Some(self.by_id.get(rank)?.key),
                 Sort::Price => Some(self.by_price.get(rank)?.key),
                 Sort::PriceDesc => Some(!self.by_price.get(len.checked_sub(rank + 1)?)?.key),
                 Sort::Name => unreachable!("a name range is in name order already"),
@@ -1064,12 +1116,13 @@ impl Catalog {
             true => None,
             false => key_at((end * len).div_ceil(total)),
         };
-        low.unwrap_or(u64::MIN)..=high.unwrap_or(u64::MAX)
+        let cell = |key| SortKeys::cell(sort, key);
+        low.map_or(u32::MIN, cell)..=high.map_or(u32::MAX, cell)
     }
 
     /// Items [skip, skip + take) of the name range [lo, lo + total) in `sort` order, found among
-    /// the matches whose keys are in `window` in one pass over the range; None if they are not
-    /// all in it. A match whose key is below the window comes before every match in it, one
+    /// the matches whose cells are in `window` in one pass over the range; None if they are not
+    /// all in it. A match whose cell is below the window comes before every match in it, one
     /// above after, so the matches in it are a run of the sort's order.
     fn select_in_window(
         &self,
@@ -1078,13 +1131,13 @@ impl Catalog {
         sort: Sort,
         skip: usize,
         take: usize,
-        window: RangeInclusive<u64>,
+        window: RangeInclusive<u32>,
     ) -> Option<Vec<&Product>> {
         let runs = self.by_name.runs(lo, total);
         let (below, mut kept) = match sort {
-            Sort::Id => in_window(runs, &window, |e| e.id_and_whole & !0xff),
-            Sort::Price => in_window(runs, &window, |e| e.price),
-            Sort::PriceDesc => in_window(runs, &window, |e| !e.price),
+            Sort::Id => in_window(runs, &window, |keys| keys.id),
+            Sort::Price => in_window(runs, &window, |keys| keys.price),
+            Sort::PriceDesc => in_window(runs, &window, |keys| !keys.price),
             Sort::Name => unreachable!("a name range is in name order already"),
         };
         let found = below <= skip && below + kept.len() >= skip + take;
@@ -1092,7 +1145,7 @@ impl Catalog {
     }
 
     /// Items [skip, skip + take) of the name range [lo, lo + total) in `sort` order, in two
-    /// passes: one counts the range's keys into buckets that split the sort's span evenly, the
+    /// passes: one counts the range's cells into buckets that split the sort's span evenly, the
     /// other keeps the matches of the buckets that hold ranks `skip` and `skip + take - 1`.
     fn select_by_buckets(
         &self,
@@ -1104,21 +1157,27 @@ impl Catalog {
     ) -> Vec<&Product> {
         let buckets = self.key_buckets(sort);
         let mut counts = vec![0u32; buckets.len()];
-        for run in self.by_name.runs(lo, total) {
-            for entry in run {
-                counts[buckets.of(entry.key(sort))] += 1;
+        let cell = |keys: &SortKeys| match sort {
+            Sort::Id => keys.id,
+            Sort::Price => keys.price,
+            _ => !keys.price,
+        };
+        for (_, cells) in self.by_name.runs(lo, total) {
+            for keys in cells {
+                counts[buckets.of(u64::from(cell(keys)))] += 1;
             }
         }
         let near = buckets.holding(&counts, skip, skip + take - 1);
+        let near = *near.start() as u32..=*near.end() as u32;
         self.select_in_window(lo, total, sort, skip, take, near)
             .expect("the buckets hold the page")
     }
 
-    /// Buckets over every key `sort` gives an entry of the name index, from the sort's own index:
-    /// its first and last entries bound them.
+    /// Buckets over every cell `sort` gives an entry of the name index, from the sort's own
+    /// index: the cells of its first and last entries bound them.
     fn key_buckets(&self, sort: Sort) -> Buckets {
         let last = self.len().saturating_sub(1);
-        let ids = || Some((self.by_id.get(0)?.key & !0xff, self.by_id.get(last)?.key));
+        let ids = || Some((self.by_id.get(0)?.key, self.by_id.get(last)?.key));
         let prices = || Some((self.by_price.get(0)?.key, self.by_price.get(last)?.key));
         let (low, high) = match sort {
             Sort::Id => ids(),
@@ -1127,7 +1186,8 @@ impl Catalog {
             Sort::Name => unreachable!("a name range is in name order already"),
         }
         .unwrap_or((0, 0));
-        Buckets::spanning(low, high)
+        let cell = |key| u64::from(SortKeys::cell(sort, key));
+        Buckets::spanning(cell(low), cell(high))
     }
 
     /// Positions [lo, hi) in the name index of the names whose folded form starts with the
@@ -1284,30 +1344,31 @@ fn in_saved_order<E>(
     Ok(ordered)
 }
 
-/// How many of `runs`' entries have a key below `window`, and those whose key is in it. One loop
-/// per sort (`key` inlined): matching on the sort at each entry kept the loop's state on the
-/// stack, and a one-letter prefix's page took a sixth longer.
+/// How many of `runs`' entries have a cell below `window`, and those whose cell is in it (with
+/// their cells), from the entries' cells alone: the entries are not read. One loop per sort
+/// (`cell` inlined): matching on the sort at each entry kept the loop's state on the stack, and
+/// a one-letter prefix's page took a sixth longer.
 #[inline(always)]
 fn in_window<'a>(
-    runs: Runs<'a, NameEntry>,
-    window: &RangeInclusive<u64>,
-    key: impl Fn(&NameEntry) -> u64,
-) -> (usize, Vec<(u64, &'a Product)>) {
-    let (low, high) = (*window.start(), *window.end());
+    runs: Runs<'a, NameEntry, ByName>,
+    window: &RangeInclusive<u32>,
+    cell: impl Fn(&SortKeys) -> u32,
+) -> (usize, Vec<(u32, &'a NameEntry)>) {
+    let (first, last) = (*window.start(), *window.end());
     debug_assert!(
-        low <= high,
-        "windows are ranges of keys at increasing ranks"
+        first <= last,
+        "windows are ranges of cells at increasing ranks"
     );
-    let span = high.saturating_sub(low);
+    let span = last - first;
     let mut below = 0;
     let mut kept = Vec::new();
-    for run in runs {
-        for entry in run {
-            let key = key(entry);
-            below += usize::from(key < low);
-            // One comparison for low <= key <= high: below `low` the difference wraps past `span`.
-            if key.wrapping_sub(low) <= span {
-                kept.push((key, &entry.product));
+    for (entries, cells) in runs {
+        for (entry, keys) in entries.iter().zip(cells) {
+            let cell = cell(keys);
+            below += usize::from(cell < first);
+            // One comparison for first <= cell <= last: below `first` the difference wraps.
+            if cell.wrapping_sub(first) <= span {
+                kept.push((cell, entry));
             }
         }
     }
@@ -1318,30 +1379,47 @@ fn collect<'a>(iter: impl Iterator<Item = &'a Product>, take: usize) -> Vec<&'a 
     iter.take(take).collect()
 }
 
-/// Items [skip, skip + take) of `keyed` in `sort` order (by key, equal keys as the sort's own
-/// index orders them), ordering only those: `keyed` holds at least skip + take items.
+/// Items [skip, skip + take) of `kept` in `sort` order (by cell, equal cells by key, equal keys
+/// as the sort's own index orders them), ordering only those: `kept` holds at least skip + take
+/// items.
 fn page_of<'a>(
-    keyed: &mut [(u64, &'a Product)],
+    kept: &mut [(u32, &'a NameEntry)],
     sort: Sort,
     skip: usize,
     take: usize,
 ) -> Vec<&'a Product> {
-    let tie = |a: &Product, b: &Product| match sort {
-        Sort::Id => cmp_ids(a, b),
-        Sort::Price => cmp_prices(a, b),
-        _ => cmp_prices(b, a),
-    };
-    let cmp = |a: &(u64, &Product), b: &(u64, &Product)| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1));
+    let cmp = |a: &(u32, &NameEntry), b: &(u32, &NameEntry)| by_cell(a, b, sort);
     if skip > 0 {
-        keyed.select_nth_unstable_by(skip, cmp);
+        kept.select_nth_unstable_by(skip, cmp);
     }
-    let rest = &mut keyed[skip..];
+    let rest = &mut kept[skip..];
     if take < rest.len() {
         rest.select_nth_unstable_by(take, cmp);
     }
     let page = &mut rest[..take];
     page.sort_unstable_by(cmp);
-    page.iter().map(|&(_, product)| product).collect()
+    page.iter().map(|&(_, entry)| &entry.product).collect()
+}
+
+/// Two kept entries in `sort` order: by cell, inlined into the selection's loops (called, it
+/// was a quarter of a prefix page's time); the rare tie by what the cells leave out.
+#[inline(always)]
+fn by_cell(a: &(u32, &NameEntry), b: &(u32, &NameEntry), sort: Sort) -> Ordering {
+    match a.0.cmp(&b.0) {
+        Ordering::Equal => by_key(a.1, b.1, sort),
+        unequal => unequal,
+    }
+}
+
+/// Two entries whose cells tie, by key, then as the sort's own index orders equal keys.
+#[inline(never)]
+fn by_key(a: &NameEntry, b: &NameEntry, sort: Sort) -> Ordering {
+    let (a_product, b_product) = (&a.product, &b.product);
+    a.key(sort).cmp(&b.key(sort)).then_with(|| match sort {
+        Sort::Id => cmp_ids(a_product, b_product),
+        Sort::Price => cmp_prices(a_product, b_product),
+        _ => cmp_prices(b_product, a_product),
+    })
 }
 
 /// Buckets that split a span of keys [low, high] evenly into at most 2,048 (their counters stay
@@ -1495,7 +1573,7 @@ mod tests {
                 1..300,
             ),
             per_page in 1..40usize,
-            window in (any::<u64>(), any::<u64>()),
+            window in (any::<u32>(), any::<u32>()),
         ) {
             let names = ["apple", "Apricot", "apfel", "banana", "b", "AP", "Éclat", "ße"];
             let mut catalog = Catalog::new();
@@ -1640,6 +1718,28 @@ mod tests {
         assert_eq!(extra("Lorem Ipsum"), 0);
         assert_eq!(extra("σισυφοσ"), 0);
         assert_eq!(extra("Lörem"), "lorem".len());
+    }
+
+    #[test]
+    fn cells_never_order_against_their_keys() {
+        let mut next = xorshift(7);
+        let mut keys: Vec<u64> = (0..20_000)
+            .map(|i| next() >> (i % 64))
+            .chain([0, 1, 2, 3, u64::MAX, u64::MAX - 1, 1 << 40])
+            .collect();
+        keys.sort_unstable();
+        for sort in [Sort::Id, Sort::Price, Sort::PriceDesc] {
+            let cells: Vec<u32> = keys.iter().map(|&key| SortKeys::cell(sort, key)).collect();
+            let ordered = cells.windows(2).all(|pair| pair[0] <= pair[1]);
+            assert!(ordered, "{sort:?}: a greater key has a smaller cell");
+        }
+        // A price key keeps a price's bits and the id's first ones.
+        let cell = |price| SortKeys::cell(Sort::Price, price_key(price, "5f3a"));
+        assert!(cell(4_999) < cell(5_000));
+        assert_ne!(
+            cell(5_000),
+            SortKeys::cell(Sort::Price, price_key(5_000, "6f3a"))
+        );
     }
 
     #[test]
