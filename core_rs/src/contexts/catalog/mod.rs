@@ -427,6 +427,17 @@ impl SortKeys {
         }
     }
 
+    /// The cell `sort` (id or price) orders by: `cell(sort, key)` of the entry's key.
+    #[inline(always)]
+    fn by(self, sort: Sort) -> u32 {
+        match sort {
+            Sort::Id => self.id,
+            Sort::Price => self.price,
+            Sort::PriceDesc => !self.price,
+            Sort::Name => unreachable!("a name range is in name order already"),
+        }
+    }
+
     /// The cell of `key` in `sort`'s order: a function that never decreases as the key grows,
     /// so a cell below another's says the key is below too. An id keeps its first 31 bits; a
     /// price key is written as a float is, its length in bits and then its 26 bits after the
@@ -727,7 +738,7 @@ pub struct Catalog {
     by_id: OrderIndex<IdEntry, ById>,
     by_price: OrderIndex<PriceEntry, ByPrice>,
     /// 64 entries a leaf, as the others: a prefix's walk reads a leaf's cells (8 bytes an
-    /// entry) and waits on each leaf's first lines, and 32 made it a third slower.
+    /// entry) and waits on each leaf's first lines, and 32 made it slower (docs/design.md).
     by_name: OrderIndex<NameEntry, ByName>,
     /// Last applied offset of catalog_internal (-1: nothing applied).
     offset: i64,
@@ -1135,9 +1146,9 @@ impl Catalog {
     ) -> Option<Vec<&Product>> {
         let runs = self.by_name.runs(lo, total);
         let (below, mut kept) = match sort {
-            Sort::Id => in_window(runs, &window, |keys| keys.id),
-            Sort::Price => in_window(runs, &window, |keys| keys.price),
-            Sort::PriceDesc => in_window(runs, &window, |keys| !keys.price),
+            Sort::Id => in_window(runs, &window, |keys| keys.by(Sort::Id)),
+            Sort::Price => in_window(runs, &window, |keys| keys.by(Sort::Price)),
+            Sort::PriceDesc => in_window(runs, &window, |keys| keys.by(Sort::PriceDesc)),
             Sort::Name => unreachable!("a name range is in name order already"),
         };
         let found = below <= skip && below + kept.len() >= skip + take;
@@ -1157,18 +1168,15 @@ impl Catalog {
     ) -> Vec<&Product> {
         let buckets = self.key_buckets(sort);
         let mut counts = vec![0u32; buckets.len()];
-        let cell = |keys: &SortKeys| match sort {
-            Sort::Id => keys.id,
-            Sort::Price => keys.price,
-            _ => !keys.price,
-        };
         for (_, cells) in self.by_name.runs(lo, total) {
             for keys in cells {
-                counts[buckets.of(u64::from(cell(keys)))] += 1;
+                counts[buckets.of(u64::from(keys.by(sort)))] += 1;
             }
         }
+        // The buckets span cells: their bounds are cells too, the last one's end the largest.
         let near = buckets.holding(&counts, skip, skip + take - 1);
-        let near = *near.start() as u32..=*near.end() as u32;
+        let cell = |bound: u64| u32::try_from(bound).unwrap_or(u32::MAX);
+        let near = cell(*near.start())..=cell(*near.end());
         self.select_in_window(lo, total, sort, skip, take, near)
             .expect("the buckets hold the page")
     }
