@@ -420,13 +420,6 @@ pub struct SortKeys {
 }
 
 impl SortKeys {
-    fn of(entry: &NameEntry) -> SortKeys {
-        SortKeys {
-            id: entry.id_and_whole & !1,
-            price: entry.price,
-        }
-    }
-
     /// The cell `sort` (id or price) orders by: `cell(sort, key)` of the entry's key.
     #[inline(always)]
     fn by(self, sort: Sort) -> u32 {
@@ -536,8 +529,12 @@ impl Order<PriceEntry> for ByPrice {
 impl Order<NameEntry> for ByName {
     type Cell = SortKeys;
 
+    /// Made from the entry alone, which holds both cells (an insert reads no product).
     fn cell(entry: &NameEntry) -> SortKeys {
-        SortKeys::of(entry)
+        SortKeys {
+            id: entry.id_and_whole & !1,
+            price: entry.price,
+        }
     }
 
     /// The keys mostly decide, compared inline where entries are sorted and searched; a tie goes
