@@ -15,7 +15,8 @@
 //!   tree no clone of it stays behind, so with `Arc` items removal really releases the item.
 //! - Beside its items a leaf keeps a cell of each (`Order::Cell`: a few bytes the order picks,
 //!   such as a key cut short) in an array of their own, moved with the items: a walk over many
-//!   items that needs only those bytes (`runs`) streams the cells, not the items.
+//!   items that needs only those bytes (`runs`) streams the cells, not the items. The array is
+//!   inline in the leaf, so the cells of a branch's leaves lie side by side in its children.
 //! - No parent or sibling pointers: the iterator carries its own path from the root.
 //! - A full node first spills into a sibling that has room and splits only when none has. Nodes
 //!   stay well filled for random inserts, and also for keys arriving in sorted order, which a
@@ -32,7 +33,7 @@ pub trait Order<T> {
     /// What a leaf keeps of each of its items in an array of its own beside them (`runs`): the
     /// few bytes of an item that a walk over many items reads, so that it streams those and not
     /// the items. `()` for an order that needs none.
-    type Cell: Copy + PartialEq + fmt::Debug;
+    type Cell: Copy + PartialEq + fmt::Debug + Default;
 
     fn cmp(a: &T, b: &T) -> Ordering;
 
@@ -197,8 +198,8 @@ pub struct Iter<'a, T, O: Order<T>> {
 impl<'a, T, O: Order<T>> Iter<'a, T, O> {
     /// Moves to the first leaf right of the current one; false if there is none. Starts loading
     /// a leaf after it too: the next one's items, or for `Runs` the cells of the one
-    /// `LEAVES_AHEAD` on. Leaves are separate allocations, so a long walk (a name prefix's
-    /// matches) would otherwise wait for each leaf's first lines in turn.
+    /// `LEAVES_AHEAD` on. A leaf's items are an allocation of their own, so a long walk (a name
+    /// prefix's matches) would otherwise wait for each leaf's first lines in turn.
     fn next_leaf(&mut self, load_cells: bool) -> bool {
         while let Some(top) = self.path.last_mut() {
             let (children, i) = *top;
@@ -207,7 +208,7 @@ impl<'a, T, O: Order<T>> Iter<'a, T, O> {
                 let ahead = if load_cells { LEAVES_AHEAD } else { 1 };
                 if let Some(Node::Leaf(after)) = children.get(i + 1 + ahead) {
                     match load_cells {
-                        true => prefetch(&after.cells),
+                        true => prefetch(after.cells()),
                         false => prefetch(&after.items),
                     }
                 }
@@ -225,7 +226,7 @@ impl<'a, T, O: Order<T>> Iter<'a, T, O> {
             match node {
                 Node::Leaf(leaf) => {
                     self.leaf = leaf.items.iter();
-                    self.cells = &leaf.cells;
+                    self.cells = leaf.cells();
                     return;
                 }
                 Node::Branch(branch) => {
@@ -301,33 +302,40 @@ impl<T, O: Order<T>> Clone for Iter<'_, T, O> {
 }
 
 /// A subtree. Children are stored inline in their parent's `children`, so a leaf costs its item
-/// and cell buffers plus one slot (the `Leaf`) in its parent.
+/// buffer plus one slot (the `Leaf`, its cells inline) in its parent.
 enum Node<T, O: Order<T>> {
     Leaf(Leaf<T, O>),
     Branch(Box<Branch<T, O>>),
 }
 
-/// A leaf's items in order, and beside them their cells: `cells[i]` is `O::cell(&items[i])`.
-/// Every change goes through the methods below, which keep the two in step; items moved from a
-/// leaf to another take their cells along.
+/// A leaf's items in order, and beside them their cells: `cells[i]` is `O::cell(&items[i])` for
+/// each item (the slots after the last item hold nothing of use). The cells are inline, so a
+/// branch's leaves keep theirs side by side in its `children`: a walk over many leaves' cells
+/// streams one array instead of reaching into a buffer of its own per leaf (each a cache miss
+/// and, on this machine's virtual memory, a page walk). Every change goes through the methods
+/// below, which keep the two in step; items moved from a leaf to another take their cells along.
 struct Leaf<T, O: Order<T>> {
     items: Vec<T>,
-    cells: Vec<O::Cell>,
+    cells: [O::Cell; CELLS],
 }
 
+/// Cells a leaf has room for: the most items a leaf holds (`LEAF_CAP`, the largest `LEAF`).
+const CELLS: usize = LEAF_CAP;
+
 impl<T, O: Order<T>> Leaf<T, O> {
-    /// A leaf without buffers: the root of a new tree, which allocates on the first insert.
+    /// A leaf without a buffer: the root of a new tree, which allocates on the first insert.
     fn unallocated() -> Self {
         Leaf {
             items: Vec::new(),
-            cells: Vec::new(),
+            cells: [O::Cell::default(); CELLS],
         }
     }
 
     fn with_capacity(cap: usize) -> Self {
+        debug_assert!(cap <= CELLS, "a leaf holds at most {CELLS} cells");
         Leaf {
             items: Vec::with_capacity(cap),
-            cells: Vec::with_capacity(cap),
+            cells: [O::Cell::default(); CELLS],
         }
     }
 
@@ -335,7 +343,7 @@ impl<T, O: Order<T>> Leaf<T, O> {
     fn of(items: impl Iterator<Item = T>, cap: usize) -> Self {
         let mut leaf = Leaf::with_capacity(cap);
         for item in items {
-            leaf.cells.push(O::cell(&item));
+            leaf.cells[leaf.items.len()] = O::cell(&item);
             leaf.items.push(item);
         }
         leaf
@@ -345,24 +353,30 @@ impl<T, O: Order<T>> Leaf<T, O> {
         self.items.len()
     }
 
+    /// The items' cells.
+    fn cells(&self) -> &[O::Cell] {
+        &self.cells[..self.items.len()]
+    }
+
     /// Starts loading the items and the cells, as a search reads the items and an insert or a
     /// removal writes both.
     fn prefetch(&self) {
         prefetch(&self.items);
-        prefetch(&self.cells);
+        prefetch(self.cells());
     }
 
-    /// Makes the buffers hold `cap` items: only the root leaf of a new tree starts without.
+    /// Makes the buffer hold `cap` items: only the root leaf of a new tree starts without.
     fn reserve_to(&mut self, cap: usize) {
         if self.items.capacity() < cap {
             self.items.reserve_exact(cap - self.items.len());
-            self.cells.reserve_exact(cap - self.cells.len());
         }
     }
 
     #[inline]
     fn insert(&mut self, at: usize, item: T) {
-        self.cells.insert(at, O::cell(&item));
+        let len = self.len();
+        self.cells.copy_within(at..len, at + 1);
+        self.cells[at] = O::cell(&item);
         self.items.insert(at, item);
     }
 
@@ -372,39 +386,47 @@ impl<T, O: Order<T>> Leaf<T, O> {
     }
 
     fn remove(&mut self, at: usize) -> T {
-        self.cells.remove(at);
+        let len = self.len();
+        self.cells.copy_within(at + 1..len, at);
         self.items.remove(at)
     }
 
     /// Moves the first `k` items of `right` to the end of this leaf.
     fn take_front_of(&mut self, right: &mut Leaf<T, O>, k: usize) {
+        let len = self.len();
+        self.cells[len..len + k].copy_from_slice(&right.cells[..k]);
+        let right_len = right.len();
+        right.cells.copy_within(k..right_len, 0);
         self.items.extend(right.items.drain(..k));
-        self.cells.extend(right.cells.drain(..k));
     }
 
     /// Moves the items from `at` on to the front of `right`.
     fn give_back_to(&mut self, right: &mut Leaf<T, O>, at: usize) {
+        let moved = self.len() - at;
+        let right_len = right.len();
+        right.cells.copy_within(..right_len, moved);
+        right.cells[..moved].copy_from_slice(&self.cells[at..self.len()]);
         prepend(&mut right.items, self.items.drain(at..));
-        prepend(&mut right.cells, self.cells.drain(at..));
     }
 
     /// Moves every item of `right` to the end of this leaf.
     fn append(&mut self, right: &mut Leaf<T, O>) {
+        let len = self.len();
+        self.cells[len..len + right.len()].copy_from_slice(right.cells());
         self.items.append(&mut right.items);
-        self.cells.append(&mut right.cells);
     }
 
     /// The items from `at` on, moved to a new leaf of capacity `cap`.
     fn split_off(&mut self, at: usize, cap: usize) -> Leaf<T, O> {
         let mut right = Leaf::with_capacity(cap);
+        right.cells[..self.len() - at].copy_from_slice(&self.cells[at..self.len()]);
         right.items.extend(self.items.drain(at..));
-        right.cells.extend(self.cells.drain(at..));
         right
     }
 
+    /// The items' buffer (the cells are inline, in the parent's children or the root).
     fn heap_bytes(&self) -> usize {
         self.items.capacity() * mem::size_of::<T>()
-            + self.cells.capacity() * mem::size_of::<O::Cell>()
     }
 }
 
@@ -412,7 +434,7 @@ impl<T: Clone, O: Order<T>> Clone for Leaf<T, O> {
     fn clone(&self) -> Self {
         Leaf {
             items: clone_with_capacity(&self.items),
-            cells: clone_with_capacity(&self.cells),
+            cells: self.cells,
         }
     }
 }
@@ -738,8 +760,11 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Clone
 }
 
 impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, LEAF, BRANCH> {
+    const LEAF_FITS_ITS_CELLS: () = assert!(LEAF <= CELLS, "a leaf has room for LEAF_CAP cells");
+
     /// An empty tree; its root leaf allocates on the first insert.
     fn new() -> Self {
+        let () = Self::LEAF_FITS_ITS_CELLS;
         Core {
             root: Node::Leaf(Leaf::unallocated()),
             len: 0,
@@ -748,6 +773,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
     }
 
     fn from_sorted(items: Vec<T>) -> Option<Self> {
+        let () = Self::LEAF_FITS_ITS_CELLS;
         if items
             .windows(2)
             .any(|pair| O::cmp(&pair[0], &pair[1]) != Ordering::Less)
@@ -1284,7 +1310,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
             match node {
                 Node::Leaf(leaf) => {
                     iter.leaf = leaf.items[k..].iter();
-                    iter.cells = &leaf.cells;
+                    iter.cells = leaf.cells();
                     return iter;
                 }
                 Node::Branch(branch) => {
@@ -1397,10 +1423,7 @@ mod tests {
                         "leaf capacity"
                     );
                     let cells: Vec<O::Cell> = items.iter().map(O::cell).collect();
-                    assert_eq!(leaf.cells, cells, "cells");
-                    if mem::size_of::<O::Cell>() > 0 {
-                        assert_eq!(leaf.cells.capacity(), items.capacity(), "cells capacity");
-                    }
+                    assert_eq!(leaf.cells(), cells, "cells");
                     out.extend_from_slice(items);
                     items.len()
                 }

@@ -416,7 +416,7 @@ impl NameEntry {
 /// entry, and so streams a fifth of the memory (which bounds the walk). A cell orders like its
 /// key but coarser: where two cells are equal, the keys decide.
 /// Laid out as C lays it out: `Window` reads four entries' cells with two loads.
-#[derive(Clone, Copy, PartialEq, Debug)]
+#[derive(Clone, Copy, PartialEq, Debug, Default)]
 #[repr(C)]
 pub struct SortKeys {
     id: u32,
