@@ -27,18 +27,69 @@ use std::fmt;
 use std::iter::FusedIterator;
 use std::marker::PhantomData;
 use std::mem;
+use std::ops::Range;
 
 /// A total order over T, as a zero-sized type so comparisons dispatch statically.
 pub trait Order<T> {
-    /// What a leaf keeps of each of its items in an array of its own beside them (`runs`): the
+    /// What a leaf keeps of each of its items in a block of its own beside them (`runs`): the
     /// few bytes of an item that a walk over many items reads, so that it streams those and not
     /// the items. `()` for an order that needs none.
-    type Cell: Copy + PartialEq + fmt::Debug + Default;
+    type Cell: Cell;
 
     fn cmp(a: &T, b: &T) -> Ordering;
 
     /// The cell of `item`.
     fn cell(item: &T) -> Self::Cell;
+}
+
+/// How a leaf lays out its items' cells: a block of `CELLS` slots, inline in the leaf. A cell of
+/// several parts may keep each part in a column of its own, so that a walk reading one part
+/// streams only that part (`part`).
+pub trait Cell: Copy + PartialEq + fmt::Debug {
+    type Block: Copy;
+    /// A block whose slots hold nothing yet.
+    const EMPTY: Self::Block;
+    fn get(block: &Self::Block, at: usize) -> Self;
+    fn set(block: &mut Self::Block, at: usize, cell: Self);
+    /// Moves the slots `from` to start at `to`, as `slice::copy_within` does.
+    fn shift(block: &mut Self::Block, from: Range<usize>, to: usize);
+    /// Copies the slots `from` of `source` into `block`, starting at `to`.
+    fn copy(block: &mut Self::Block, to: usize, source: &Self::Block, from: Range<usize>);
+    /// Where the memory of `block` is that a walk reading part `part` of its cells reads
+    /// (`runs`), to load ahead: its start and its length in bytes.
+    fn part(block: &Self::Block, part: usize) -> (*const u8, usize);
+}
+
+/// Cells of one part, laid out as an array.
+macro_rules! array_cells {
+    ($($cell:ty = $empty:expr),*) => {$(
+        impl Cell for $cell {
+            type Block = [$cell; CELLS];
+            const EMPTY: Self::Block = [$empty; CELLS];
+            fn get(block: &Self::Block, at: usize) -> Self {
+                block[at]
+            }
+            fn set(block: &mut Self::Block, at: usize, cell: Self) {
+                block[at] = cell;
+            }
+            fn shift(block: &mut Self::Block, from: Range<usize>, to: usize) {
+                block.copy_within(from, to);
+            }
+            fn copy(block: &mut Self::Block, to: usize, source: &Self::Block, from: Range<usize>) {
+                block[to..to + from.len()].copy_from_slice(&source[from]);
+            }
+            fn part(block: &Self::Block, _: usize) -> (*const u8, usize) {
+                span_of(block)
+            }
+        }
+    )*};
+}
+
+array_cells!(() = (), u32 = 0);
+
+/// Where `value` is in memory: its start and its length in bytes (see `Cell::part`).
+pub fn span_of<V>(value: &V) -> (*const u8, usize) {
+    ((value as *const V).cast(), mem::size_of::<V>())
 }
 
 /// Items per leaf: 64 pointers make a 512-byte buffer, big enough to keep the tree shallow and
@@ -150,11 +201,12 @@ impl<T: Clone, O: Order<T>, const LEAF: usize> OrderIndex<T, O, LEAF> {
     }
 
     /// Items [from, from + count) in order, as runs of adjacent items (part of a leaf each) with
-    /// their cells: for loops over many items, which a call per item would slow.
-    pub fn runs(&self, from: usize, count: usize) -> Runs<'_, T, O> {
+    /// their cells: for loops over many items, which a call per item would slow. The walk reads
+    /// part `part` of the cells (see `Cell::part`), which it loads ahead.
+    pub fn runs(&self, from: usize, count: usize, part: usize) -> Runs<'_, T, O> {
         let mut items = self.iter_from(from);
         items.remaining = items.remaining.min(count);
-        Runs(items)
+        Runs { items, part }
     }
 
     pub fn iter(&self) -> Iter<'_, T, O> {
@@ -189,27 +241,39 @@ pub struct Iter<'a, T, O: Order<T>> {
     path: Vec<(&'a [Node<T, O>], usize)>,
     /// What is left of the current leaf.
     leaf: std::slice::Iter<'a, T>,
-    /// The cells of the current leaf, all of them: those of what is left are the last ones.
-    cells: &'a [O::Cell],
+    /// The current leaf (its cells: those of what is left are the last ones); None before any.
+    current: Option<&'a Leaf<T, O>>,
     /// Items still to yield, for an exact `size_hint` and an early stop at the end.
     remaining: usize,
 }
 
 impl<'a, T, O: Order<T>> Iter<'a, T, O> {
     /// Moves to the first leaf right of the current one; false if there is none. Starts loading
-    /// a leaf after it too: the next one's items, or for `Runs` the cells of the one
-    /// `LEAVES_AHEAD` on. A leaf's items are an allocation of their own, so a long walk (a name
-    /// prefix's matches) would otherwise wait for each leaf's first lines in turn.
-    fn next_leaf(&mut self, load_cells: bool) -> bool {
+    /// a leaf after it too: the next one's items, or for `Runs` the part `part` of the cells of
+    /// the one `LEAVES_AHEAD` on. A leaf's items are an allocation of their own, so a long walk
+    /// (a name prefix's matches) would otherwise wait for each leaf's first lines in turn.
+    fn next_leaf(&mut self, cells_part: Option<usize>) -> bool {
         while let Some(top) = self.path.last_mut() {
             let (children, i) = *top;
             if i + 1 < children.len() {
                 top.1 = i + 1;
-                let ahead = if load_cells { LEAVES_AHEAD } else { 1 };
+                let ahead = if cells_part.is_some() {
+                    LEAVES_AHEAD
+                } else {
+                    1
+                };
+                if let (Some(_), Some(farther)) = (cells_part, children.get(i + 1 + 2 * ahead)) {
+                    // Its first line says whether it is a leaf, which is asked `ahead` leaves on:
+                    // asked cold, the walk waited on that line at every leaf.
+                    prefetch_lines((farther as *const Node<T, O>).cast(), 1);
+                }
                 if let Some(Node::Leaf(after)) = children.get(i + 1 + ahead) {
-                    match load_cells {
-                        true => prefetch(after.cells()),
-                        false => prefetch(&after.items),
+                    match cells_part {
+                        Some(part) => {
+                            let (start, len) = O::Cell::part(&after.cells, part);
+                            prefetch_lines(start, len);
+                        }
+                        None => prefetch(&after.items),
                     }
                 }
                 self.descend_leftmost(&children[i + 1]);
@@ -226,7 +290,7 @@ impl<'a, T, O: Order<T>> Iter<'a, T, O> {
             match node {
                 Node::Leaf(leaf) => {
                     self.leaf = leaf.items.iter();
-                    self.cells = leaf.cells();
+                    self.current = Some(leaf);
                     return;
                 }
                 Node::Branch(branch) => {
@@ -247,7 +311,7 @@ impl<'a, T, O: Order<T>> Iterator for Iter<'a, T, O> {
                 self.remaining -= 1;
                 return Some(item);
             }
-            if self.remaining == 0 || !self.next_leaf(false) {
+            if self.remaining == 0 || !self.next_leaf(None) {
                 return None;
             }
         }
@@ -261,27 +325,34 @@ impl<'a, T, O: Order<T>> Iterator for Iter<'a, T, O> {
 impl<T, O: Order<T>> ExactSizeIterator for Iter<'_, T, O> {}
 
 /// Runs of adjacent items and their cells; see [`OrderIndex::runs`].
-pub struct Runs<'a, T, O: Order<T>>(Iter<'a, T, O>);
+pub struct Runs<'a, T, O: Order<T>> {
+    items: Iter<'a, T, O>,
+    /// The part of the cells the walk reads, which it loads ahead.
+    part: usize,
+}
+
+/// A run: adjacent items of a leaf, and their leaf's cells, of which the run's are the slots
+/// from `at` on (one per item).
+pub type CellRun<'a, T, C> = (&'a [T], &'a <C as Cell>::Block, usize);
 
 impl<'a, T, O: Order<T>> Iterator for Runs<'a, T, O> {
-    type Item = (&'a [T], &'a [O::Cell]);
+    type Item = CellRun<'a, T, O::Cell>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let items = &mut self.0;
+        let items = &mut self.items;
         loop {
             if items.remaining == 0 {
                 return None;
             }
             let rest = items.leaf.as_slice();
-            if !rest.is_empty() {
+            if let (false, Some(leaf)) = (rest.is_empty(), items.current) {
                 let len = rest.len().min(items.remaining);
                 let (run, after) = rest.split_at(len);
-                let from = items.cells.len() - rest.len();
                 items.leaf = after.iter();
                 items.remaining -= len;
-                return Some((run, &items.cells[from..from + len]));
+                return Some((run, &leaf.cells, leaf.len() - rest.len()));
             }
-            if !items.next_leaf(true) {
+            if !items.next_leaf(Some(self.part)) {
                 return None;
             }
         }
@@ -295,7 +366,7 @@ impl<T, O: Order<T>> Clone for Iter<'_, T, O> {
         Iter {
             path: self.path.clone(),
             leaf: self.leaf.clone(),
-            cells: self.cells,
+            current: self.current,
             remaining: self.remaining,
         }
     }
@@ -308,26 +379,31 @@ enum Node<T, O: Order<T>> {
     Branch(Box<Branch<T, O>>),
 }
 
-/// A leaf's items in order, and beside them their cells: `cells[i]` is `O::cell(&items[i])` for
-/// each item (the slots after the last item hold nothing of use). The cells are inline, so a
-/// branch's leaves keep theirs side by side in its `children`: a walk over many leaves' cells
-/// streams one array instead of reaching into a buffer of its own per leaf (each a cache miss
-/// and, on this machine's virtual memory, a page walk). Every change goes through the methods
-/// below, which keep the two in step; items moved from a leaf to another take their cells along.
+/// A leaf's items in order, and beside them their cells: slot i of `cells` holds
+/// `O::cell(&items[i])` for each item (the slots after the last item hold nothing of use). The
+/// cells are inline, so a branch's leaves keep theirs side by side in its `children`: a walk
+/// over many leaves' cells streams one array instead of reaching into a buffer of its own per
+/// leaf (each a cache miss and, on this machine's virtual memory, a page walk). Every change goes
+/// through the methods below, which keep the two in step; items moved from a leaf to another take
+/// their cells along.
+///
+/// Laid out in the order written: the items' buffer, which tells a leaf from a branch in a
+/// `Node`, in its first line (see `Iter::next_leaf`).
+#[repr(C)]
 struct Leaf<T, O: Order<T>> {
     items: Vec<T>,
-    cells: [O::Cell; CELLS],
+    cells: <O::Cell as Cell>::Block,
 }
 
 /// Cells a leaf has room for: the most items a leaf holds (`LEAF_CAP`, the largest `LEAF`).
-const CELLS: usize = LEAF_CAP;
+pub const CELLS: usize = LEAF_CAP;
 
 impl<T, O: Order<T>> Leaf<T, O> {
     /// A leaf without a buffer: the root of a new tree, which allocates on the first insert.
     fn unallocated() -> Self {
         Leaf {
             items: Vec::new(),
-            cells: [O::Cell::default(); CELLS],
+            cells: O::Cell::EMPTY,
         }
     }
 
@@ -335,7 +411,7 @@ impl<T, O: Order<T>> Leaf<T, O> {
         debug_assert!(cap <= CELLS, "a leaf holds at most {CELLS} cells");
         Leaf {
             items: Vec::with_capacity(cap),
-            cells: [O::Cell::default(); CELLS],
+            cells: O::Cell::EMPTY,
         }
     }
 
@@ -343,7 +419,7 @@ impl<T, O: Order<T>> Leaf<T, O> {
     fn of(items: impl Iterator<Item = T>, cap: usize) -> Self {
         let mut leaf = Leaf::with_capacity(cap);
         for item in items {
-            leaf.cells[leaf.items.len()] = O::cell(&item);
+            O::Cell::set(&mut leaf.cells, leaf.items.len(), O::cell(&item));
             leaf.items.push(item);
         }
         leaf
@@ -353,16 +429,12 @@ impl<T, O: Order<T>> Leaf<T, O> {
         self.items.len()
     }
 
-    /// The items' cells.
-    fn cells(&self) -> &[O::Cell] {
-        &self.cells[..self.items.len()]
-    }
-
     /// Starts loading the items and the cells, as a search reads the items and an insert or a
     /// removal writes both.
     fn prefetch(&self) {
         prefetch(&self.items);
-        prefetch(self.cells());
+        let (start, len) = span_of(&self.cells);
+        prefetch_lines(start, len);
     }
 
     /// Makes the buffer hold `cap` items: only the root leaf of a new tree starts without.
@@ -374,52 +446,51 @@ impl<T, O: Order<T>> Leaf<T, O> {
 
     #[inline]
     fn insert(&mut self, at: usize, item: T) {
-        let len = self.len();
-        self.cells.copy_within(at..len, at + 1);
-        self.cells[at] = O::cell(&item);
+        O::Cell::shift(&mut self.cells, at..self.items.len(), at + 1);
+        O::Cell::set(&mut self.cells, at, O::cell(&item));
         self.items.insert(at, item);
     }
 
     fn set(&mut self, at: usize, item: T) {
-        self.cells[at] = O::cell(&item);
+        O::Cell::set(&mut self.cells, at, O::cell(&item));
         self.items[at] = item;
     }
 
     fn remove(&mut self, at: usize) -> T {
-        let len = self.len();
-        self.cells.copy_within(at + 1..len, at);
+        O::Cell::shift(&mut self.cells, at + 1..self.items.len(), at);
         self.items.remove(at)
     }
 
     /// Moves the first `k` items of `right` to the end of this leaf.
     fn take_front_of(&mut self, right: &mut Leaf<T, O>, k: usize) {
-        let len = self.len();
-        self.cells[len..len + k].copy_from_slice(&right.cells[..k]);
-        let right_len = right.len();
-        right.cells.copy_within(k..right_len, 0);
+        O::Cell::copy(&mut self.cells, self.items.len(), &right.cells, 0..k);
+        O::Cell::shift(&mut right.cells, k..right.items.len(), 0);
         self.items.extend(right.items.drain(..k));
     }
 
     /// Moves the items from `at` on to the front of `right`.
     fn give_back_to(&mut self, right: &mut Leaf<T, O>, at: usize) {
         let moved = self.len() - at;
-        let right_len = right.len();
-        right.cells.copy_within(..right_len, moved);
-        right.cells[..moved].copy_from_slice(&self.cells[at..self.len()]);
+        O::Cell::shift(&mut right.cells, 0..right.items.len(), moved);
+        O::Cell::copy(&mut right.cells, 0, &self.cells, at..self.items.len());
         prepend(&mut right.items, self.items.drain(at..));
     }
 
     /// Moves every item of `right` to the end of this leaf.
     fn append(&mut self, right: &mut Leaf<T, O>) {
-        let len = self.len();
-        self.cells[len..len + right.len()].copy_from_slice(right.cells());
+        O::Cell::copy(
+            &mut self.cells,
+            self.items.len(),
+            &right.cells,
+            0..right.items.len(),
+        );
         self.items.append(&mut right.items);
     }
 
     /// The items from `at` on, moved to a new leaf of capacity `cap`.
     fn split_off(&mut self, at: usize, cap: usize) -> Leaf<T, O> {
         let mut right = Leaf::with_capacity(cap);
-        right.cells[..self.len() - at].copy_from_slice(&self.cells[at..self.len()]);
+        O::Cell::copy(&mut right.cells, 0, &self.cells, at..self.items.len());
         right.items.extend(self.items.drain(at..));
         right
     }
@@ -1299,7 +1370,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
         let mut iter = Iter {
             path: Vec::new(),
             leaf: [].iter(),
-            cells: &[],
+            current: None,
             remaining: self.len.saturating_sub(k),
         };
         if iter.remaining == 0 {
@@ -1310,7 +1381,7 @@ impl<T: Clone, O: Order<T>, const LEAF: usize, const BRANCH: usize> Core<T, O, L
             match node {
                 Node::Leaf(leaf) => {
                     iter.leaf = leaf.items[k..].iter();
-                    iter.cells = leaf.cells();
+                    iter.current = Some(leaf);
                     return iter;
                 }
                 Node::Branch(branch) => {
@@ -1422,8 +1493,9 @@ mod tests {
                         items.capacity() == LEAF || unallocated_root,
                         "leaf capacity"
                     );
-                    let cells: Vec<O::Cell> = items.iter().map(O::cell).collect();
-                    assert_eq!(leaf.cells(), cells, "cells");
+                    for (at, item) in items.iter().enumerate() {
+                        assert_eq!(O::Cell::get(&leaf.cells, at), O::cell(item), "cell {at}");
+                    }
                     out.extend_from_slice(items);
                     items.len()
                 }
@@ -1733,7 +1805,10 @@ mod tests {
             (499, 5),
             (600, 3),
         ] {
-            let (runs, cells): (Vec<&[Pair]>, Vec<&[u32]>) = tree.runs(from, count).unzip();
+            let (runs, cells): (Vec<&[Pair]>, Vec<&[u32]>) = tree
+                .runs(from, count, 0)
+                .map(|(run, block, at)| (run, &block[at..at + run.len()]))
+                .unzip();
             assert!(runs.iter().all(|run| !run.is_empty() && run.len() <= 4));
             let joined: Vec<Pair> = runs.concat();
             let ids: Vec<u32> = joined.iter().map(ByKeyThenId::cell).collect();

@@ -18,7 +18,7 @@ pub mod interned;
 mod window;
 
 use crate::codec::{catalog, pim, varint_len, DecodeError, Field, FieldReader};
-use crate::order_index::{prefetch_lines, Order, OrderIndex, Runs};
+use crate::order_index::{prefetch_lines, span_of, Cell, Order, OrderIndex, Runs, CELLS};
 use crate::projection::Model;
 use crate::snapshot::{self, Reader, Snapshot, SnapshotError, Writer};
 use crate::swap::Apply;
@@ -410,20 +410,91 @@ impl NameEntry {
     }
 }
 
-/// What the name index keeps of each entry in an array beside the entries (its cells): the
-/// entry's id and price keys, each cut to 32 bits (`SortKeys::cell`). A name prefix's page by
-/// id or price walks every match of the prefix; it reads these 8 bytes of each, not the 40-byte
-/// entry, and so streams a fifth of the memory (which bounds the walk). A cell orders like its
-/// key but coarser: where two cells are equal, the keys decide.
-/// Laid out as C lays it out: `Window` reads four entries' cells with two loads.
-#[derive(Clone, Copy, PartialEq, Debug, Default)]
-#[repr(C)]
+/// What the name index keeps of each entry beside the entries (its cells): the entry's id and
+/// price keys, each cut to 32 bits (`SortKeys::cell`). A name prefix's page by id or price walks
+/// every match of the prefix; it reads the 4 bytes of each that its sort orders by (a leaf keeps
+/// the ids and the prices in columns: `SortKeysBlock`), not the 40-byte entry, and so streams a
+/// tenth of the memory (which bounds the walk). A cell orders like its key but coarser: where two
+/// cells are equal, the keys decide.
+#[derive(Clone, Copy, PartialEq, Debug)]
 pub struct SortKeys {
     id: u32,
     price: u32,
 }
 
+/// A name leaf's cells: a column of the ids' and one of the prices'.
+#[derive(Clone, Copy)]
+pub struct SortKeysBlock {
+    ids: [u32; CELLS],
+    prices: [u32; CELLS],
+}
+
+impl SortKeysBlock {
+    /// The column `sort` orders by (a price descending: the prices, which its cells negate).
+    fn column(&self, sort: Sort) -> &[u32; CELLS] {
+        match SortKeys::part(sort) {
+            SortKeys::ID_PART => &self.ids,
+            _ => &self.prices,
+        }
+    }
+}
+
+impl Cell for SortKeys {
+    type Block = SortKeysBlock;
+    const EMPTY: SortKeysBlock = SortKeysBlock {
+        ids: [0; CELLS],
+        prices: [0; CELLS],
+    };
+
+    #[inline(always)]
+    fn get(block: &SortKeysBlock, at: usize) -> SortKeys {
+        SortKeys {
+            id: block.ids[at],
+            price: block.prices[at],
+        }
+    }
+
+    fn set(block: &mut SortKeysBlock, at: usize, cell: SortKeys) {
+        block.ids[at] = cell.id;
+        block.prices[at] = cell.price;
+    }
+
+    fn shift(block: &mut SortKeysBlock, from: std::ops::Range<usize>, to: usize) {
+        u32::shift(&mut block.ids, from.clone(), to);
+        u32::shift(&mut block.prices, from, to);
+    }
+
+    fn copy(
+        block: &mut SortKeysBlock,
+        to: usize,
+        source: &SortKeysBlock,
+        from: std::ops::Range<usize>,
+    ) {
+        u32::copy(&mut block.ids, to, &source.ids, from.clone());
+        u32::copy(&mut block.prices, to, &source.prices, from);
+    }
+
+    fn part(block: &SortKeysBlock, part: usize) -> (*const u8, usize) {
+        match part {
+            SortKeys::ID_PART => span_of(&block.ids),
+            _ => span_of(&block.prices),
+        }
+    }
+}
+
 impl SortKeys {
+    /// The parts of a cell, as a walk names the one it reads (`OrderIndex::runs`).
+    const ID_PART: usize = 0;
+    const PRICE_PART: usize = 1;
+
+    /// The part `sort` (id or price) orders by.
+    fn part(sort: Sort) -> usize {
+        match sort {
+            Sort::Id => SortKeys::ID_PART,
+            _ => SortKeys::PRICE_PART,
+        }
+    }
+
     /// The cell `sort` (id or price) orders by: `cell(sort, key)` of the entry's key.
     #[inline(always)]
     fn by(self, sort: Sort) -> u32 {
@@ -1146,7 +1217,7 @@ impl Catalog {
         take: usize,
         window: RangeInclusive<u32>,
     ) -> Option<Vec<&Product>> {
-        let runs = self.by_name.runs(lo, total);
+        let runs = self.by_name.runs(lo, total, SortKeys::part(sort));
         let (below, mut kept) = in_window(runs, Window::new(sort, &window), sort);
         let found = below <= skip && below + kept.len() >= skip + take;
         found.then(|| page_of(&mut kept, sort, skip - below, take))
@@ -1165,9 +1236,10 @@ impl Catalog {
     ) -> Vec<&Product> {
         let buckets = self.key_buckets(sort);
         let mut counts = vec![0u32; buckets.len()];
-        for (_, cells) in self.by_name.runs(lo, total) {
-            for keys in cells {
-                counts[buckets.of(u64::from(keys.by(sort)))] += 1;
+        for (entries, cells, at) in self.by_name.runs(lo, total, SortKeys::part(sort)) {
+            for slot in at..at + entries.len() {
+                let cell = SortKeys::get(cells, slot).by(sort);
+                counts[buckets.of(u64::from(cell))] += 1;
             }
         }
         // The buckets span cells: their bounds are cells too, the last one's end the largest.
@@ -1358,16 +1430,14 @@ fn in_window<'a>(
 ) -> (usize, Vec<(u32, &'a NameEntry)>) {
     let mut below = 0;
     let mut kept = Vec::new();
-    for (entries, cells) in runs {
-        for (entries, cells) in entries.chunks(window::RUN).zip(cells.chunks(window::RUN)) {
-            let tested = window.test(cells);
-            below += tested.below;
-            let mut inside = tested.inside;
-            while inside != 0 {
-                let i = inside.trailing_zeros() as usize;
-                inside &= inside - 1;
-                kept.push((cells[i].by(sort), &entries[i]));
-            }
+    for (entries, cells, at) in runs {
+        let tested = window.test(cells.column(sort), at, entries.len());
+        below += tested.below;
+        let mut inside = tested.inside;
+        while inside != 0 {
+            let slot = inside.trailing_zeros() as usize;
+            inside &= inside - 1;
+            kept.push((SortKeys::get(cells, slot).by(sort), &entries[slot - at]));
         }
     }
     (below, kept)

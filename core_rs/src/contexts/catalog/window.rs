@@ -1,13 +1,10 @@
-//! A window of cells tested against a run of the name index's cells four at a time: which of a
+//! A window of cells tested against a run of a name leaf's cells four at a time: which of the
 //! run's cells lie below the window, and which in it. A name prefix's page by id or price tests
 //! every match's cell (a one-letter prefix, tens of thousands); one at a time, the count and the
 //! comparisons did not fit in registers and each match cost about a nanosecond.
 
-use super::{Sort, SortKeys};
+use super::{Sort, CELLS};
 use std::ops::RangeInclusive;
-
-/// The most cells `Window::test` takes at once: one bit each in its answer.
-pub const RUN: usize = 64;
 
 /// A window of cells in one sort's order (id, price or price descending).
 #[derive(Clone, Copy, Debug)]
@@ -18,7 +15,7 @@ pub struct Window {
 }
 
 /// What `Window::test` found in a run: how many cells lie below the window, and a bit for each
-/// cell in it (bit i: the run's i-th cell).
+/// cell in it (bit i: the column's slot i).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tested {
     pub below: usize,
@@ -39,84 +36,80 @@ impl Window {
         }
     }
 
-    /// The cells of `run` (at most `RUN`) below the window and in it.
+    /// The cells of slots [at, at + len) of `column` (a leaf's column of the sort's part: the
+    /// prices for a price descending, whose cells are those negated) below the window and in it.
     #[inline]
-    pub fn test(&self, run: &[SortKeys]) -> Tested {
-        assert!(run.len() <= RUN, "a run of at most {RUN} cells");
+    pub fn test(&self, column: &[u32; CELLS], at: usize, len: usize) -> Tested {
+        assert!(at + len <= CELLS, "slots of the column");
         // SAFETY: SSE2 is part of x86-64 itself: every such CPU has it.
         #[cfg(target_arch = "x86_64")]
-        return unsafe {
-            match self.sort {
-                Sort::Id => self.test_sse2::<false>(run),
-                _ => self.test_sse2::<true>(run),
-            }
-        };
+        return unsafe { self.test_sse2(column, at, len) };
         #[cfg(not(target_arch = "x86_64"))]
-        return self.test_one_by_one(run, 0);
+        return self.test_one_by_one(column, at, len);
     }
 
-    /// `test` one cell at a time, from the run's cell `from` on: the reference the four-wide
-    /// test is checked against, and its tail.
-    fn test_one_by_one(&self, run: &[SortKeys], from: usize) -> Tested {
+    /// The cell a column's value stands for in this window's sort.
+    fn cell(&self, value: u32) -> u32 {
+        match self.sort {
+            Sort::PriceDesc => !value,
+            _ => value,
+        }
+    }
+
+    /// `test` one cell at a time: the reference the four-wide test is checked against.
+    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+    fn test_one_by_one(&self, column: &[u32; CELLS], at: usize, len: usize) -> Tested {
         let span = self.last - self.first;
         let mut tested = Tested {
             below: 0,
             inside: 0,
         };
-        for (i, keys) in run.iter().enumerate().skip(from) {
-            let cell = keys.by(self.sort);
+        for (slot, &value) in column.iter().enumerate().skip(at).take(len) {
+            let cell = self.cell(value);
             tested.below += usize::from(cell < self.first);
             // One comparison for first <= cell <= last: below `first` the difference wraps.
-            tested.inside |= u64::from(cell.wrapping_sub(self.first) <= span) << i;
+            tested.inside |= u64::from(cell.wrapping_sub(self.first) <= span) << slot;
         }
         tested
     }
 
-    /// `test` four cells at a time with SSE2 (every x86-64 has it). The cells of four entries
-    /// are two loads, one shuffle picks the sort's four, and with their sign bits flipped the
-    /// signed comparisons order them as unsigned ones; a price descending also flips the others
+    /// `test` four slots at a time with SSE2 (every x86-64 has it), over the aligned fours that
+    /// hold the run; the slots outside it are masked off after. With their sign bits flipped,
+    /// signed comparisons order cells as unsigned ones; a price descending also flips the others
     /// (its cell is the price's negated).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "sse2")]
     #[inline]
-    fn test_sse2<const PRICE: bool>(&self, run: &[SortKeys]) -> Tested {
+    fn test_sse2(&self, column: &[u32; CELLS], at: usize, len: usize) -> Tested {
         use std::arch::x86_64::*;
         const SIGN: u32 = 1 << 31;
-        let negate = if self.sort == Sort::PriceDesc { !0 } else { 0 };
-        let flip = _mm_set1_epi32((SIGN ^ negate) as i32);
+        let flip = _mm_set1_epi32((self.cell(0) ^ SIGN) as i32);
         let first = _mm_set1_epi32((self.first ^ SIGN) as i32);
         let last = _mm_set1_epi32((self.last ^ SIGN) as i32);
-        let mut below = _mm_setzero_si128();
-        let mut outside = 0u64;
-        let fours = run.chunks_exact(4);
-        let tail = run.len() - fours.remainder().len();
-        for (i, four) in fours.enumerate() {
-            let at = four.as_ptr().cast::<__m128i>();
-            // SAFETY: `four` is 4 cells of 8 bytes (`SortKeys` is repr(C), two u32): two
-            // unaligned 16-byte loads read exactly its 32 bytes.
-            let (a, b) = unsafe { (_mm_loadu_si128(at), _mm_loadu_si128(at.add(1))) };
-            let (a, b) = (_mm_castsi128_ps(a), _mm_castsi128_ps(b));
-            // Lanes 0 and 2 of each load are the ids, 1 and 3 the prices.
-            let cells = match PRICE {
-                false => _mm_shuffle_ps::<0b10_00_10_00>(a, b),
-                true => _mm_shuffle_ps::<0b11_01_11_01>(a, b),
-            };
-            let cells = _mm_xor_si128(_mm_castps_si128(cells), flip);
-            let is_below = _mm_cmplt_epi32(cells, first);
-            let is_above = _mm_cmpgt_epi32(cells, last);
-            below = _mm_sub_epi32(below, is_below); // a lane that is below is -1
-            let out = _mm_movemask_ps(_mm_castsi128_ps(_mm_or_si128(is_below, is_above)));
-            outside |= u64::from(out as u32) << (4 * i);
+        let (mut below, mut outside) = (0u64, 0u64);
+        for four in at / 4..(at + len).div_ceil(4) {
+            // SAFETY: `four` < CELLS / 4, so the 16 bytes loaded are slots 4 four..4 four + 4.
+            let cells = unsafe { _mm_loadu_si128(column.as_ptr().add(4 * four).cast()) };
+            let cells = _mm_xor_si128(cells, flip);
+            let is_below = _mm_castsi128_ps(_mm_cmplt_epi32(cells, first));
+            let is_above = _mm_castsi128_ps(_mm_cmpgt_epi32(cells, last));
+            below |= u64::from(_mm_movemask_ps(is_below) as u32) << (4 * four);
+            outside |=
+                u64::from(_mm_movemask_ps(_mm_or_ps(is_below, is_above)) as u32) << (4 * four);
         }
-        let mut lanes = [0u32; 4];
-        // SAFETY: `lanes` is 16 bytes; an unaligned store writes exactly those.
-        unsafe { _mm_storeu_si128(lanes.as_mut_ptr().cast(), below) };
-        let rest = self.test_one_by_one(run, tail);
-        let fours_mask = if tail == RUN { !0 } else { (1u64 << tail) - 1 };
+        let run = slots(at, len);
         Tested {
-            below: lanes.iter().map(|&n| n as usize).sum::<usize>() + rest.below,
-            inside: (!outside & fours_mask) | rest.inside,
+            below: (below & run).count_ones() as usize,
+            inside: !outside & run,
         }
+    }
+}
+
+/// A mask of slots [at, at + len).
+fn slots(at: usize, len: usize) -> u64 {
+    match len {
+        0 => 0,
+        _ => (!0u64 >> (64 - len)) << at,
     }
 }
 
@@ -125,8 +118,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn keys(id: u32, price: u32) -> SortKeys {
-        SortKeys { id, price }
+    fn column(values: &[u32]) -> [u32; CELLS] {
+        let mut column = [0; CELLS];
+        column[..values.len()].copy_from_slice(values);
+        column
     }
 
     fn sort() -> impl Strategy<Value = Sort> {
@@ -145,30 +140,25 @@ mod tests {
 
     #[test]
     fn a_run_is_tested_cell_by_cell() {
-        let run = [
-            keys(5, 10),
-            keys(1, 30),
-            keys(9, 20),
-            keys(3, 40),
-            keys(7, 25),
-        ];
+        let prices = column(&[10, 30, 20, 40, 25, 5]);
         let window = Window::new(Sort::Price, &(20..=30));
-        // Prices 20, 30 and 25 are in the window, 10 below it.
+        // Prices 20, 30 and 25 are in the window, 10 below it; 5 is not in the run.
         let expected = Tested {
             below: 1,
             inside: 0b10110,
         };
-        assert_eq!(window.test(&run), expected);
-        let by_id = Window::new(Sort::Id, &(3..=7)).test(&run);
+        assert_eq!(window.test(&prices, 0, 5), expected);
+        // From slot 1: 30, 20, 40 and 25 (10 and 5 are not in the run).
+        let from_one = window.test(&prices, 1, 4);
         assert_eq!(
-            by_id,
+            from_one,
             Tested {
-                below: 1,
-                inside: 0b11001
+                below: 0,
+                inside: 0b10110
             }
         );
         // Descending, a cell is the price negated: 40 and 30 come first.
-        let top = Window::new(Sort::PriceDesc, &(!30..=!25)).test(&run);
+        let top = Window::new(Sort::PriceDesc, &(!30..=!25)).test(&prices, 0, 6);
         assert_eq!(
             top,
             Tested {
@@ -181,12 +171,15 @@ mod tests {
     proptest! {
         #[test]
         fn four_at_a_time_finds_what_one_at_a_time_does(
-            run in prop::collection::vec((cell(), cell()).prop_map(|(id, price)| keys(id, price)), 0..=RUN),
+            values in prop::collection::vec(cell(), CELLS),
+            run in (0..=CELLS).prop_flat_map(|len| (0..=CELLS - len, Just(len))),
             sort in sort(),
             bounds in (cell(), cell()),
         ) {
+            let column = column(&values);
             let window = Window::new(sort, &(bounds.0.min(bounds.1)..=bounds.0.max(bounds.1)));
-            prop_assert_eq!(window.test(&run), window.test_one_by_one(&run, 0));
+            let (at, len) = run;
+            prop_assert_eq!(window.test(&column, at, len), window.test_one_by_one(&column, at, len));
         }
     }
 }
