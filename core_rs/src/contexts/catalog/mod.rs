@@ -1148,9 +1148,9 @@ impl Catalog {
     /// without ordering all of its products. Most pages are found in one pass that keeps only the
     /// matches whose keys lie in the window the page is likely in (`likely_window`); should the
     /// page not lie wholly inside it, an exact second pass finds it (`select_by_buckets`). Either
-    /// way the cost is a walk over the range's cells (8 bytes an entry, tested four at a time by
-    /// `Window`; no entry or product read): the memory they stream from is most of what a
-    /// one-letter prefix's page costs.
+    /// way the cost is a walk over the range's cells (the 4 bytes of an entry that the sort
+    /// orders by, tested four at a time by `Window`; no entry or product read): the memory they
+    /// stream from is most of what a one-letter prefix's page costs.
     fn select_range(
         &self,
         lo: usize,
@@ -1218,7 +1218,7 @@ impl Catalog {
         window: RangeInclusive<u32>,
     ) -> Option<Vec<&Product>> {
         let runs = self.by_name.runs(lo, total, SortKeys::part(sort));
-        let (below, mut kept) = in_window(runs, Window::new(sort, &window), sort);
+        let (below, mut kept) = in_window(runs, Window::new(sort, &window));
         let found = below <= skip && below + kept.len() >= skip + take;
         found.then(|| page_of(&mut kept, sort, skip - below, take))
     }
@@ -1426,8 +1426,8 @@ fn in_saved_order<E>(
 fn in_window<'a>(
     runs: Runs<'a, NameEntry, ByName>,
     window: Window,
-    sort: Sort,
 ) -> (usize, Vec<(u32, &'a NameEntry)>) {
+    let sort = window.sort();
     let mut below = 0;
     let mut kept = Vec::new();
     for (entries, cells, at) in runs {

@@ -36,6 +36,11 @@ impl Window {
         }
     }
 
+    /// The sort whose cells the window holds.
+    pub fn sort(&self) -> Sort {
+        self.sort
+    }
+
     /// The cells of slots [at, at + len) of `column` (a leaf's column of the sort's part: the
     /// prices for a price descending, whose cells are those negated) below the window and in it.
     #[inline]
