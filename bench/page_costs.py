@@ -20,7 +20,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from bench import browse, data
@@ -53,21 +55,26 @@ def request_of(path: str) -> tuple[str, str, tuple[str, str, int, int] | None]:
     return ("prefix page by name" if page[0] == "name" else "prefix page by id or price"), "", page
 
 
-def measure(rows: int, extension: str | None) -> dict[str, tuple[float, float, int]]:
-    """(mean µs, p99 µs, count) per kind of request."""
-    core = load_extension(extension)
-    catalog = core.Catalog()
+def built_catalog(rows: int, extension: str | None) -> Any:
+    """A catalog of `rows` products from `extension` (or shop._core), in memory as the shop's:
+    built on a thread of its own, as the projections build it (malloc gives a thread an arena of
+    its own), then trimmed and put on huge pages as the shop does once ready."""
+    catalog = load_extension(extension).Catalog()
 
     def build() -> None:
         for batch in data.catalog_batches(rows, 10_000):
             catalog.apply(batch)
 
-    # Built on a thread of its own, as the shop's projections build it (malloc gives a thread an
-    # arena of its own), then trimmed and put on huge pages as the shop does once ready.
     builder = threading.Thread(target=build)
     builder.start()
     builder.join()
     heap.trim_and_collapse()
+    return catalog
+
+
+def measure(rows: int, extension: str | None) -> dict[str, tuple[float, float, int]]:
+    """(mean µs, p99 µs, count) per kind of request."""
+    catalog = built_catalog(rows, extension)
     rng = random.Random(browse.SEED)
     paths = browse.browse_paths(browse.Catalog.of(rows), REQUESTS["browse"], rng)
     paths += browse.uncached_paths(rows, rng)[: REQUESTS["uncached"]]
@@ -86,28 +93,30 @@ def measure(rows: int, extension: str | None) -> dict[str, tuple[float, float, i
     return found
 
 
-def line(label: str, found: dict[str, tuple[float, float, int]]) -> str:
-    return f"{label}: " + "; ".join(
-        f"{kind} {mean:.1f} µs (p99 {p99:.0f}, {count})" for kind, (mean, p99, count) in found.items()
+def described(rows: int, extension: str | None) -> str:
+    """What each kind of request costs with `extension`, on one line."""
+    return "; ".join(
+        f"{kind} {mean:.1f} µs (p99 {p99:.0f}, {count})"
+        for kind, (mean, p99, count) in measure(rows, extension).items()
     )
 
 
-def main(argv: list[str]) -> None:
+def side_by_side(module: str, argv: list[str], describe: Callable[[int, str | None], str]) -> None:
+    """`python -m MODULE ROWS [EXTENSION.so ...]`: prints `describe(ROWS, build)` for shop._core,
+    or for each build given, each in a process of its own (`--one=`), alternating, twice."""
     huge_pages.start_over_with_huge_pages()
     rows, builds = int(argv[0]), argv[1:]
     if not builds:
-        print(line("shop._core", measure(rows, None)))
+        print(f"shop._core: {describe(rows, None)}")
         return
     if len(builds) == 1 and builds[0].startswith("--one="):
         extension = builds[0].removeprefix("--one=")
-        print(line(extension, measure(rows, extension)), flush=True)
+        print(f"{extension}: {describe(rows, extension)}", flush=True)
         return
     for _ in range(2):
         for extension in builds:  # a process each: one build's memory never meets another's
-            subprocess.run(
-                [sys.executable, "-m", "bench.page_costs", str(rows), f"--one={extension}"], check=True
-            )
+            subprocess.run([sys.executable, "-m", module, str(rows), f"--one={extension}"], check=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    side_by_side("bench.page_costs", sys.argv[1:], described)
