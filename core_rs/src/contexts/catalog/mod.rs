@@ -446,7 +446,6 @@ impl Cell for SortKeys {
         prices: [0; CELLS],
     };
 
-    #[inline(always)]
     fn get(block: &SortKeysBlock, at: usize) -> SortKeys {
         SortKeys {
             id: block.ids[at],
@@ -491,18 +490,18 @@ impl SortKeys {
     fn part(sort: Sort) -> usize {
         match sort {
             Sort::Id => SortKeys::ID_PART,
-            _ => SortKeys::PRICE_PART,
+            Sort::Price | Sort::PriceDesc => SortKeys::PRICE_PART,
+            Sort::Name => unreachable!("a name range is in name order already"),
         }
     }
 
-    /// The cell `sort` (id or price) orders by: `cell(sort, key)` of the entry's key.
+    /// The cell in `sort`'s order of a value of the part it orders by: the value itself, or for
+    /// a price descending the price's cell negated.
     #[inline(always)]
-    fn by(self, sort: Sort) -> u32 {
+    fn in_order(sort: Sort, value: u32) -> u32 {
         match sort {
-            Sort::Id => self.id,
-            Sort::Price => self.price,
-            Sort::PriceDesc => !self.price,
-            Sort::Name => unreachable!("a name range is in name order already"),
+            Sort::PriceDesc => !value,
+            _ => value,
         }
     }
 
@@ -1237,9 +1236,8 @@ impl Catalog {
         let buckets = self.key_buckets(sort);
         let mut counts = vec![0u32; buckets.len()];
         for (entries, cells, at) in self.by_name.runs(lo, total, SortKeys::part(sort)) {
-            for slot in at..at + entries.len() {
-                let cell = SortKeys::get(cells, slot).by(sort);
-                counts[buckets.of(u64::from(cell))] += 1;
+            for &value in &cells.column(sort)[at..at + entries.len()] {
+                counts[buckets.of(u64::from(SortKeys::in_order(sort, value)))] += 1;
             }
         }
         // The buckets span cells: their bounds are cells too, the last one's end the largest.
@@ -1431,13 +1429,14 @@ fn in_window<'a>(
     let mut below = 0;
     let mut kept = Vec::new();
     for (entries, cells, at) in runs {
-        let tested = window.test(cells.column(sort), at, entries.len());
+        let column = cells.column(sort);
+        let tested = window.test(column, at, entries.len());
         below += tested.below;
         let mut inside = tested.inside;
         while inside != 0 {
             let slot = inside.trailing_zeros() as usize;
             inside &= inside - 1;
-            kept.push((SortKeys::get(cells, slot).by(sort), &entries[slot - at]));
+            kept.push((SortKeys::in_order(sort, column[slot]), &entries[slot - at]));
         }
     }
     (below, kept)

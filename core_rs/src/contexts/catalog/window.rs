@@ -3,7 +3,7 @@
 //! every match's cell (a one-letter prefix, tens of thousands); one at a time, the count and the
 //! comparisons did not fit in registers and each match cost about a nanosecond.
 
-use super::{Sort, CELLS};
+use super::{Sort, SortKeys, CELLS};
 use std::ops::RangeInclusive;
 
 /// A window of cells in one sort's order (id, price or price descending).
@@ -55,10 +55,7 @@ impl Window {
 
     /// The cell a column's value stands for in this window's sort.
     fn cell(&self, value: u32) -> u32 {
-        match self.sort {
-            Sort::PriceDesc => !value,
-            _ => value,
-        }
+        SortKeys::in_order(self.sort, value)
     }
 
     /// `test` one cell at a time: the reference the four-wide test is checked against.
