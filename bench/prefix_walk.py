@@ -44,9 +44,10 @@ def timed_ns(catalog: Any, page: tuple[str, str, int, int]) -> int:
 
 def measure(rows: int, extension: str | None) -> str:
     catalog = page_costs.built_catalog(rows, extension)
+    pages = prefix_pages(rows)
     by_length: dict[int, list[int]] = {}
     for _ in range(PASSES):
-        for page in prefix_pages(rows):
+        for page in pages:
             by_length.setdefault(len(page[1]), []).append(timed_ns(catalog, page))
     cold, hot = [], []
     for prefix in ONE_LETTER:
