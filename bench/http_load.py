@@ -18,7 +18,8 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -335,9 +336,7 @@ def reads_beside(
     """One read run (`read`, by default the measured page) while the write driver sends `load`;
     records it under `name` with the CPU per process and per thread group; returns what the
     driver achieved."""
-    driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S, load)
-    try:
-        time.sleep(WARMUP_S)
+    with write_load(stack, shop, rows, seconds, load) as driver:
         with cpu_window(stack, shop, per_thread=True) as window:
             result = read(seconds) if read else wrk.run(shop.url + PAGE, READ_CONNECTIONS, seconds)
         children_before = cpu.children_seconds()
@@ -345,10 +344,6 @@ def reads_beside(
         # The driver ran for seconds + 2 warm-ups; its share over that time, beside wrk's.
         window.shares["driver"] = (cpu.children_seconds() - children_before) / (seconds + 2 * WARMUP_S)
         results.add(name, result, window)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait()
     achieved: dict[str, object] = json.loads(output.strip().splitlines()[-1])
     log.info("write driver (%s): %s", name, {k: v for k, v in achieved.items() if k != "propagation_ms"})
     return achieved
@@ -357,16 +352,10 @@ def reads_beside(
 def writes_alone(stack: Stack, shop: Server, results: HttpRuns, rows: int, seconds: float) -> None:
     """The write driver's load without reads: the share of the server's core the writes take, which
     is what reads under writes cannot have."""
-    driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S)
-    try:
-        time.sleep(WARMUP_S)
+    with write_load(stack, shop, rows, seconds) as driver:
         with cpu_window(stack, shop, per_thread=True) as window:
             time.sleep(seconds)
         output, _ = driver.communicate(timeout=seconds + 60)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait()
     results.cpu_use.setdefault("writes_alone", []).append(window.shares)
     results.write_threads = window.thread_shares
     log.info("writes alone: server %.0f%% of its core; %s", window.shares["server"] * 100, output.strip())
@@ -385,6 +374,22 @@ def cpu_window(stack: Stack, server: Server, per_thread: bool = False) -> cpu.Wi
     server's threads' too, per group."""
     threads_of = server.pids() if per_thread else None
     return cpu.Window({"server": server.pids(), "broker": [stack.broker.pid()]}, "wrk", threads_of)
+
+
+@contextmanager
+def write_load(
+    stack: Stack, shop: Server, rows: int, seconds: float, load: WriteLoad = WRITES
+) -> Iterator[subprocess.Popen[str]]:
+    """The write driver sending `load` for `seconds` and a warm-up before and after, from one
+    warm-up in; killed on the way out if it has not finished."""
+    driver = start_driver(stack, shop, rows, seconds + 2 * WARMUP_S, load)
+    try:
+        time.sleep(WARMUP_S)
+        yield driver
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
 
 
 def start_driver(
