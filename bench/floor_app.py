@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shop import malloc_tunables
+from shop import huge_pages
 from shop.cli import serve_http
 from shop.config import Config
 
@@ -37,7 +37,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def main(port: int) -> None:
-    malloc_tunables.start_over_with_tunables()  # as the shop does, so both serve on the same malloc
+    huge_pages.start_over_with_huge_pages()  # as the shop does, so both serve on the same memory
     serve_http("bench.floor_app:app", Config(http_port=port, log_level="WARNING"))
 
 

@@ -7,7 +7,7 @@ and product pages, as the mean and p99 of each kind's calls.
 With extension builds given, each is loaded in turn (in a process of its own, alternating, twice)
 and measured over the same requests: side by side, as a change's effect should be measured on a
 shared machine. Its memory is the shop's: malloc set as the serving process sets it (it starts
-itself over with shop/malloc_tunables.py's tunable, unless GLIBC_TUNABLES sets it otherwise), the
+itself over with shop/huge_pages.py's tunable, unless GLIBC_TUNABLES sets it otherwise), the
 catalog built on a thread as the projections build it, trimmed and collapsed onto huge pages as
 the shop does once ready.
 """
@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from bench import browse, data
-from shop import heap, malloc_tunables
+from shop import heap, huge_pages
 
 REQUESTS = {"browse": 30_000, "uncached": 20_000}
 
@@ -104,7 +104,7 @@ def described(rows: int, extension: str | None) -> str:
 def side_by_side(module: str, argv: list[str], describe: Callable[[int, str | None], str]) -> None:
     """`python -m MODULE ROWS [EXTENSION.so ...]`: prints `describe(ROWS, build)` for shop._core,
     or for each build given, each in a process of its own (`--one=`), alternating, twice."""
-    malloc_tunables.start_over_with_tunables()
+    huge_pages.start_over_with_huge_pages()
     rows, builds = int(argv[0]), argv[1:]
     if not builds:
         print(f"shop._core: {describe(rows, None)}")

@@ -1,20 +1,20 @@
-"""The `shop` command's entry point. A serving command starts itself over once with malloc's
-tunables (`malloc_tunables`) before anything else is imported: importing the shop takes about a
-third of a second, which a start over after the imports paid twice."""
+"""The `shop` command's entry point. A serving command starts itself over once with huge pages
+(`huge_pages`) before anything else is imported: importing the shop takes about a third of a
+second, which a start over after the imports paid twice."""
 
 from __future__ import annotations
 
 import sys
 
-from shop import malloc_tunables
+from shop import huge_pages
 
-# The commands that serve, which load the models.
+# The commands that serve, whose heap is worth huge pages.
 SERVING = ("run", "serve")
 
 
 def main() -> None:
     if sys.argv[1:2] and sys.argv[1] in SERVING:
-        malloc_tunables.start_over_with_tunables()
+        huge_pages.start_over_with_huge_pages()
     from shop.cli import main as cli_main  # noqa: PLC0415 (after the start over, once)
 
     cli_main()
