@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from bench import browse
-from bench.http_load import READ_CONNECTIONS, WRITE_WARMUP_S, start_driver, write_load
+from bench.http_load import READ_CONNECTIONS, warm_up_writes, write_load
 from bench.processes import LOAD_CPU, SERVER_CPU, Server, pin_process, process_rss_bytes
 from bench.stack import READY_TIMEOUT_S, Stack, load, start_stack
 from bench.stats import spread
@@ -73,10 +73,8 @@ def runs_of(
                 ready_s = shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
                 found.setdefault(f"{name} {READY}", []).append(ready_s)
                 workloads["browse"].run(shop.url, READ_CONNECTIONS, WARM_UP_S)
-                if round_ == 0 and name == names[0]:
-                    # A fresh broker's JVM compiles its write paths in the first half minute of
-                    # writes, at several times a warm one's CPU: not a state either build runs in.
-                    start_driver(stack, shop, rows, WRITE_WARMUP_S).communicate(timeout=WRITE_WARMUP_S + 60)
+                if round_ == 0 and name == names[0]:  # once, before anything under writes
+                    warm_up_writes(stack, shop, rows)
                 for workload in WORKLOADS:
                     for run in range(RUNS):
                         start = (round_ * RUNS + run) * 7000  # the uncached queries never repeat

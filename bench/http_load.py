@@ -307,8 +307,7 @@ def browse_under_writes(
 def reads_under_writes(
     stack: Stack, shop: Server, results: HttpRuns, rows: int, runs: int, seconds: float
 ) -> None:
-    log.info("warming up the broker with %.0f s of the write load", WRITE_WARMUP_S)
-    start_driver(stack, shop, rows, WRITE_WARMUP_S).communicate(timeout=WRITE_WARMUP_S + 60)
+    warm_up_writes(stack, shop, rows)
     writes_alone(stack, shop, results, rows, seconds)
     for _ in range(runs):
         results.driver.append(reads_beside(stack, shop, results, "reads_under_writes", rows, seconds, WRITES))
@@ -374,6 +373,12 @@ def cpu_window(stack: Stack, server: Server, per_thread: bool = False) -> cpu.Wi
     server's threads' too, per group."""
     threads_of = server.pids() if per_thread else None
     return cpu.Window({"server": server.pids(), "broker": [stack.broker.pid()]}, "wrk", threads_of)
+
+
+def warm_up_writes(stack: Stack, shop: Server, rows: int) -> None:
+    """The write load for WRITE_WARMUP_S, measuring nothing: the broker warmed up for writes."""
+    log.info("warming up the broker with %.0f s of the write load", WRITE_WARMUP_S)
+    start_driver(stack, shop, rows, WRITE_WARMUP_S).communicate(timeout=WRITE_WARMUP_S + 60)
 
 
 @contextmanager
