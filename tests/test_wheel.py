@@ -4,6 +4,7 @@ the sample content it imported (shipped in the package: nothing of the source tr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -68,18 +69,16 @@ def test_the_wheel_installs_and_runs_the_shop(config: Config, tmp_path: Path) ->
             [shop, "run"], cwd=tmp_path, env=env, stdout=out, stderr=out, start_new_session=True
         )
     try:
-        page = None
+        # Ready: every projection loaded, the content too (the products page answers before).
+        ready = False
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and page is None:
+        while time.monotonic() < deadline and not ready:
             assert process.poll() is None, log.read_text()
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/products?per_page=5", timeout=2)
-                if response.status_code == 200:
-                    page = response.json()
-            except httpx.TransportError:
-                pass
+            with contextlib.suppress(httpx.TransportError):
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
             time.sleep(0.2)
-        assert page is not None, log.read_text()
+        assert ready, log.read_text()
+        page = httpx.get(f"http://127.0.0.1:{port}/api/v1/products?per_page=5", timeout=10).json()
         assert page["total"] == 50
         assert len(page["items"]) == 5
         assert_serves_storefront_and_sample_content(f"http://127.0.0.1:{port}")
