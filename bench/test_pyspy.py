@@ -15,6 +15,7 @@ rdk:broker1;rd_kafka_broker_serve;poll (libc.so.6) 300
 proj-co;std::thread::park;syscall (libc.so.6) 200
 python;take_gil (ceval_gil.h:255) 40
 tokio-rt-worker;0x7f53e8ca3f16 (libc.so.6) 100
+python;get_running_loop (_asynciomodule.c:274);getpid (libc.so.6) 60
 python;App._cached_page (shop/api/app.py:201) 30
 python;send_response (shop/api/http.py:50);write (libc.so.6) 10
 """
