@@ -325,23 +325,27 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// How many items ahead of the one it restores a restore loop starts loading what an item will
-/// look up.
-const LOOKUP_AHEAD: usize = 8;
+/// How many items `in_batches` reads before its restore loop looks them up.
+const BATCH: usize = 1024;
 
-/// The items `read` reads from `input` on, from the `LOOKUP_AHEAD`-th: a restore loop takes one
-/// at each item it restores, to start loading what the item that many ahead will look up (its
-/// slot in a hash table, a cache miss at a million items) while this one is restored. Ends after
-/// `items` items, or at the first that does not read (the restore loop reports that one).
-pub fn ahead<'a, T, R: FnMut(&mut Reader<'a>) -> Result<T>>(
-    input: &Reader<'a>,
+/// Reads `items` items with `read`, `BATCH` at a time, and hands each batch to `restore`: for a
+/// restore loop that looks its items up in the process's sharded tables a batch at a time
+/// (`Id::new_all`, `interned::shared_all`), whose look-ups then overlap.
+pub fn in_batches<'a, T>(
+    input: &mut Reader<'a>,
     items: usize,
-    mut read: R,
-) -> impl Iterator<Item = T> + use<'a, T, R> {
-    let mut reader = input.clone();
-    std::iter::from_fn(move || read(&mut reader).ok())
-        .take(items)
-        .skip(LOOKUP_AHEAD)
+    mut read: impl FnMut(&mut Reader<'a>) -> Result<T>,
+    mut restore: impl FnMut(Vec<T>) -> Result<()>,
+) -> Result<()> {
+    let mut left = items;
+    while left > 0 {
+        let batch = (0..left.min(BATCH))
+            .map(|_| read(input))
+            .collect::<Result<Vec<T>>>()?;
+        left -= batch.len();
+        restore(batch)?;
+    }
+    Ok(())
 }
 
 /// A value that saves and restores itself field by field.
@@ -624,15 +628,36 @@ mod tests {
     }
 
     #[test]
-    fn ahead_reads_from_the_items_that_many_on_and_stops_at_the_last_or_a_bad_one() {
-        let bytes = super::written(|out| (0..20i64).for_each(|n| n.save(out)));
-        let input = Reader::new(&bytes);
-        let read: Vec<i64> = ahead(&input, 12, i64::restore).collect();
-        assert_eq!(read, (LOOKUP_AHEAD as i64..12).collect::<Vec<_>>());
-        let past_the_end: Vec<i64> = ahead(&input, 30, i64::restore).collect();
-        assert_eq!(past_the_end, (LOOKUP_AHEAD as i64..20).collect::<Vec<_>>());
-        // The restore loop's own reader is where it was.
-        assert_eq!(Reader::clone(&input).i64(), Ok(0));
+    fn in_batches_reads_every_item_in_order_a_batch_at_a_time_and_stops_at_a_bad_one() {
+        let count = 2 * BATCH as i64 + 3;
+        let bytes = super::written(|out| (0..count).for_each(|n| n.save(out)));
+        let (mut read, mut sizes) = (Vec::new(), Vec::new());
+        in_batches(
+            &mut Reader::new(&bytes),
+            count as usize,
+            i64::restore,
+            |batch| {
+                sizes.push(batch.len());
+                read.extend(batch);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(read, (0..count).collect::<Vec<_>>());
+        assert_eq!(sizes, [BATCH, BATCH, 3]);
+        // One item more than there are: refused, after the batches before it were restored.
+        let mut restored = 0;
+        let past = in_batches(
+            &mut Reader::new(&bytes),
+            count as usize + 1,
+            i64::restore,
+            |batch| {
+                restored += batch.len();
+                Ok(())
+            },
+        );
+        assert!(past.is_err());
+        assert_eq!(restored, 2 * BATCH);
     }
 
     #[test]

@@ -23,6 +23,13 @@ impl Id {
         HELD.id(id)
     }
 
+    /// The process's allocations of `ids`, in order: as `new` each, but each shard is locked
+    /// once for all its ids, so that their look-ups overlap (behind a lock taken per id, each
+    /// look-up's cache misses waited for the last one's).
+    pub fn new_all(ids: &[&str]) -> Vec<Id> {
+        HELD.ids(ids)
+    }
+
     /// Makes room for `total` ids in the process's table before a snapshot load makes that many,
     /// so that it does not grow step by step (each step rehashes every id, reading each one's
     /// allocation: a cache miss an id).
@@ -66,10 +73,41 @@ impl Held {
 
     fn id(&self, id: &str) -> Id {
         let hash = self.hasher.hash_one(id);
-        // Bits 32 and up pick the shard: the table uses the lowest for the slot, the highest 7
-        // for its tags.
-        let shard = &self.shards[(hash >> 32) as usize % self.shards.len()];
-        let mut table = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut table = self
+            .shard(hash)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.held_in(&mut table, hash, id)
+    }
+
+    fn ids(&self, ids: &[&str]) -> Vec<Id> {
+        let hashes: Vec<u64> = ids.iter().map(|id| self.hasher.hash_one(id)).collect();
+        let mut made: Vec<Option<Id>> = vec![None; ids.len()];
+        let shard_of = |at: usize| self.shard_number(hashes[at]);
+        super::by_shard(ids.len(), shard_of, |run| {
+            let mut table = self
+                .shard(hashes[run[0]])
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for &at in run {
+                made[at] = Some(self.held_in(&mut table, hashes[at], ids[at]));
+            }
+        });
+        made.into_iter().flatten().collect()
+    }
+
+    /// Bits 32 and up pick the shard: the table uses the lowest for the slot, the highest 7 for
+    /// its tags.
+    fn shard_number(&self, hash: u64) -> usize {
+        (hash >> 32) as usize % self.shards.len()
+    }
+
+    fn shard(&self, hash: u64) -> &Mutex<HashTable<Id>> {
+        &self.shards[self.shard_number(hash)]
+    }
+
+    /// `id` (of hash `hash`) as `table`, its shard, holds it; made and held there if it is not.
+    fn held_in(&self, table: &mut HashTable<Id>, hash: u64, id: &str) -> Id {
         if let Some(held) = table.find(hash, |held| held.as_str() == id) {
             return held.clone();
         }
@@ -324,6 +362,29 @@ mod tests {
         assert_eq!(found(usize::MAX, "a"), (0, 0), "a hint past the end");
         assert_eq!(found(0, "d"), (3, 9), "a new id: pushed");
         assert_eq!((map.len(), map.get("d")), (4, Some(&9)));
+    }
+
+    #[test]
+    fn ids_made_a_batch_at_a_time_are_those_made_one_at_a_time() {
+        let held = Id::new("batch-held");
+        let texts: Vec<String> = (0..3000).map(|n| format!("batch-{}", n % 1500)).collect();
+        let mut texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        texts.push("batch-held");
+        let made = Id::new_all(&texts);
+        assert_eq!(made.len(), texts.len());
+        assert!(made
+            .iter()
+            .zip(&texts)
+            .all(|(id, text)| id.as_str() == *text));
+        assert!(made
+            .iter()
+            .zip(&texts)
+            .all(|(id, text)| id.same(&Id::new(text))));
+        assert!(
+            made[7].same(&made[1507]),
+            "the same text twice in a batch: one allocation"
+        );
+        assert!(made[3000].same(&held));
     }
 
     #[test]

@@ -127,26 +127,45 @@ impl<T: Default> OnHand<T> {
         self.reserve(len);
         // Levels are saved in the order of the entries, as are the products loaded before them:
         // the entry after the last one's is looked at first.
+        // With no entries before them (fulfilment's), each level makes its id: those are made a
+        // batch at a time (`Id::new_all`).
+        let fresh = self.entries.is_empty();
         let mut next = 0;
-        for _ in 0..len {
-            let id = input.str()?;
-            let level: i64 = Persist::restore(input)?;
-            let (at, (_, units)) = self.entries.get_or_insert_at(
-                next,
-                id,
-                || Id::new(id),
-                || (T::default(), NO_LEVEL),
-            );
-            next = at + 1;
-            if *units != NO_LEVEL || level < 0 {
-                return snapshot::refuse(format!("stock level {level} of {id:?} twice or below 0"));
+        snapshot::in_batches(input, len, saved_level, |saved| {
+            let texts: Vec<&str> = saved.iter().map(|&(id, _)| id).collect();
+            let mut made = if fresh {
+                Id::new_all(&texts)
+            } else {
+                Vec::new()
             }
-            *units = level;
-        }
+            .into_iter();
+            for (id, level) in saved {
+                let made = made.next();
+                let (at, (_, units)) = self.entries.get_or_insert_at(
+                    next,
+                    id,
+                    || made.unwrap_or_else(|| Id::new(id)),
+                    || (T::default(), NO_LEVEL),
+                );
+                next = at + 1;
+                if *units != NO_LEVEL || level < 0 {
+                    return snapshot::refuse(format!(
+                        "stock level {level} of {id:?} twice or below 0"
+                    ));
+                }
+                *units = level;
+            }
+            Ok(())
+        })?;
         self.levels = len;
         self.shipped_through = Persist::restore(input)?;
         Ok(())
     }
+}
+
+/// A saved stock level: its product's id and the level.
+fn saved_level<'a>(input: &mut Reader<'a>) -> snapshot::Result<(&'a str, i64)> {
+    Ok((input.str()?, i64::restore(input)?))
 }
 
 /// Saved as the levels alone (what else is held is the model's to save): a map of ids to levels

@@ -16,7 +16,9 @@
 //! reading their products. A look-up reads one line of the table, and a decoder starts loading that
 //! line a few messages ahead (`prefetch`); hashbrown's table read two lines one after the other
 //! (control bytes, then the entry), which a decoder could not ask for early: at a million products
-//! they were half of what interning a product cost.
+//! they were half of what interning a product cost. A snapshot load looks its products up a batch
+//! at a time (`shared_all`, `held_all`), each shard locked once for the batch's products in it: a
+//! lock taken per product made each look-up's cache misses wait for the last one's.
 
 use super::Product;
 use crate::order_index::prefetch_lines;
@@ -251,7 +253,11 @@ impl Shared {
 
     /// The shard of `hash`: bits 32-37 pick it, the low bits place the product in it.
     fn shard_of(&self, hash: u64) -> &Shard {
-        &self.shards[(hash >> 32) as usize % SHARDS]
+        &self.shards[self.shard_number(hash)]
+    }
+
+    fn shard_number(&self, hash: u64) -> usize {
+        (hash >> 32) as usize % SHARDS
     }
 
     /// The shard of `hash`, locked.
@@ -306,6 +312,67 @@ pub fn shared(id: &str, view: &[u8], version: i64, build: impl FnOnce() -> Produ
     intern(hash, build(), version)
 }
 
+/// `shared` for a batch of products (`items`: each one's id and view) at pim offset `version`,
+/// in order; `build(at)` makes item `at`'s product when none is interned alike. Each shard is
+/// locked once to find the batch's products and once to intern those built.
+pub fn shared_all(
+    items: &[(&str, &[u8])],
+    version: i64,
+    mut build: impl FnMut(usize) -> Product,
+) -> Vec<Product> {
+    let hashes: Vec<u64> = items.iter().map(|(id, _)| PRODUCTS.hash(id)).collect();
+    let found = in_shards(&hashes, |table, at| {
+        let slot = &table.slots[table.find(hashes[at], items[at].0)?];
+        Some((slot.product.clone()?, slot.version()))
+    });
+    let mut built = Vec::new();
+    let mut products: Vec<Option<Product>> = found
+        .into_iter()
+        .enumerate()
+        .map(|(at, found)| match found {
+            Some((product, held_version)) if product.view() == items[at].1 => {
+                if held_version < version {
+                    raise_version(hashes[at], &product, version);
+                }
+                Some(product)
+            }
+            _ => {
+                built.push((at, build(at)));
+                None
+            }
+        })
+        .collect();
+    let built_hashes: Vec<u64> = built.iter().map(|(at, _)| hashes[*at]).collect();
+    let interned = in_shards(&built_hashes, |table, n| {
+        Some(intern_in(
+            table,
+            built_hashes[n],
+            built[n].1.clone(),
+            version,
+        ))
+    });
+    for ((at, _), product) in built.iter().zip(interned) {
+        products[*at] = product;
+    }
+    products.into_iter().flatten().collect()
+}
+
+/// `look(table, at)` for each of `hashes`, in order, with its shard locked: once a shard.
+fn in_shards<T>(
+    hashes: &[u64],
+    mut look: impl FnMut(&mut Table, usize) -> Option<T>,
+) -> Vec<Option<T>> {
+    let mut found: Vec<Option<T>> = std::iter::repeat_with(|| None).take(hashes.len()).collect();
+    let shard_of = |at: usize| PRODUCTS.shard_number(hashes[at]);
+    crate::contexts::by_shard(hashes.len(), shard_of, |run| {
+        let mut table = PRODUCTS.lock(hashes[run[0]]);
+        for &at in run {
+            found[at] = look(&mut table, at);
+        }
+    });
+    found
+}
+
 /// The product interned for `id`, if any: the latest one the catalog or the search decoded.
 pub fn held(id: &str) -> Option<Product> {
     let hash = PRODUCTS.hash(id);
@@ -314,10 +381,24 @@ pub fn held(id: &str) -> Option<Product> {
     table.slots[at].product.clone()
 }
 
+/// `held` for each of `ids`, in order, each shard locked once.
+pub fn held_all(ids: &[&str]) -> Vec<Option<Product>> {
+    let hashes: Vec<u64> = ids.iter().map(|id| PRODUCTS.hash(id)).collect();
+    in_shards(&hashes, |table, at| {
+        table.slots[table.find(hashes[at], ids[at])?]
+            .product
+            .clone()
+    })
+}
+
 /// `product` (just built, bytes of pim offset `version`) in the table, or the one another thread
 /// interned with the same bytes meanwhile.
 fn intern(hash: u64, product: Product, version: i64) -> Product {
-    let mut table = PRODUCTS.lock(hash);
+    intern_in(&mut PRODUCTS.lock(hash), hash, product, version)
+}
+
+/// `intern` in `table`, the product's shard, locked.
+fn intern_in(table: &mut Table, hash: u64, product: Product, version: i64) -> Product {
     if let Some(at) = table.find(hash, product.id()) {
         let slot = &mut table.slots[at];
         if let Some(held) = slot
@@ -519,6 +600,48 @@ mod tests {
         assert_eq!((slot.version(), slot.tag()), (MAX_VERSION, TAG_MASK));
         slot.raise_version(-1);
         assert_eq!(slot.version(), MAX_VERSION);
+    }
+
+    #[test]
+    fn a_batch_shares_and_interns_as_products_one_at_a_time_do() {
+        let product = |id: &str, name: &str| {
+            Product::from_pim(&pim::Product {
+                id: id.into(),
+                name: name.into(),
+                price: 100, // as `decoded` makes them
+                ..Default::default()
+            })
+        };
+        let lamp = decoded("batch-held", "Lamp", 1);
+        let renamed = decoded("batch-renamed", "Desk", 1);
+        let built = [
+            product("batch-held", "Lamp"),
+            product("batch-new", "Rug"),
+            product("batch-new", "Rug"),
+            product("batch-renamed", "Desk II"),
+        ];
+        let views: Vec<Vec<u8>> = built.iter().map(|p| p.view().to_vec()).collect();
+        let items: Vec<(&str, &[u8])> = built
+            .iter()
+            .zip(&views)
+            .map(|(p, v)| (p.id(), &v[..]))
+            .collect();
+        let shared = shared_all(&items, 2, |at| built[at].clone());
+        assert!(shared[0].same(&lamp), "held alike: the held allocation");
+        assert!(
+            shared[1].same(&shared[2]),
+            "the same bytes twice in a batch: one allocation"
+        );
+        assert!(!shared[3].same(&renamed) && shared[3].name() == "Desk II");
+        let ids = ["batch-held", "batch-new", "batch-renamed", "batch-none"];
+        let found = held_all(&ids);
+        assert!(found[0].as_ref().is_some_and(|p| p.same(&lamp)));
+        assert!(found[1].as_ref().is_some_and(|p| p.same(&shared[1])));
+        assert!(found[2].as_ref().is_some_and(|p| p.same(&shared[3])));
+        assert!(found[3].is_none());
+        assert!(ids.iter().zip(&found).all(|(id, found)| {
+            held(id).map(|p| p.view().to_vec()) == found.as_ref().map(|p| p.view().to_vec())
+        }));
     }
 
     #[test]

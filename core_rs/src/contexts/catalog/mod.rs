@@ -106,6 +106,30 @@ impl Product {
         }
     }
 
+    /// `from_view` for a batch of views, in order; the products are looked up and interned a
+    /// shard at a time (`interned::shared_all`).
+    pub fn from_views(views: &[&[u8]], version: i64) -> Result<Vec<Product>, DecodeError> {
+        let keys = views
+            .iter()
+            .map(|view| match canonical_keys(view, Text::Keys) {
+                Some(found) if !found.disabled && found.keys.id_len > 0 => Ok(found.keys),
+                _ => Err(DecodeError("not a product view".into())),
+            })
+            .collect::<Result<Vec<Keys>, _>>()?;
+        let items: Vec<(&str, &[u8])> = keys
+            .iter()
+            .zip(views)
+            .map(|(keys, view)| {
+                let id = &view[keys.id_at as usize..(keys.id_at + keys.id_len) as usize];
+                // SAFETY: `canonical_keys` checked that the id is UTF-8.
+                (unsafe { std::str::from_utf8_unchecked(id) }, *view)
+            })
+            .collect();
+        Ok(interned::shared_all(&items, version, |at| {
+            Product::new(keys[at], views[at])
+        }))
+    }
+
     /// The encoded `shop.catalog.ProductView`.
     pub fn view(&self) -> &[u8] {
         let keys = &self.0.header.header;
@@ -1375,20 +1399,19 @@ impl SavedEntries {
             by_price: Vec::with_capacity(len),
             by_name: Vec::with_capacity(len),
         };
-        let mut ahead = snapshot::ahead(input, len, Reader::blob);
-        for _ in 0..len {
-            if let Some(view) = ahead.next() {
-                prefetch_view(view);
+        snapshot::in_batches(input, len, Reader::blob, |views| {
+            let products =
+                Product::from_views(&views, pim_offset).map_err(|err| SnapshotError(err.0))?;
+            for product in products {
+                saved.by_price.push(Some(PriceEntry::of(&product)));
+                saved.by_name.push(Some(NameEntry::of(&product)));
+                saved.by_id.push(IdEntry {
+                    key: sort_key(product.id()),
+                    product,
+                });
             }
-            let product = Product::from_view(input.blob()?, pim_offset)
-                .map_err(|err| SnapshotError(err.0))?;
-            saved.by_price.push(Some(PriceEntry::of(&product)));
-            saved.by_name.push(Some(NameEntry::of(&product)));
-            saved.by_id.push(IdEntry {
-                key: sort_key(product.id()),
-                product,
-            });
-        }
+            Ok(())
+        })?;
         Ok(saved)
     }
 }

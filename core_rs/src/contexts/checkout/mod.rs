@@ -48,8 +48,25 @@ impl Product {
     /// alive). Looking first builds nothing a product the catalog holds: a snapshot's million
     /// products, or the events of a catalog that is ahead.
     pub fn of(id: &str, price: i64, name: &str, small_image_url: &str, disabled: bool) -> Product {
+        Product::of_listed(
+            catalog::interned::held(id),
+            price,
+            name,
+            small_image_url,
+            disabled,
+        )
+    }
+
+    /// `of`, given what the catalog holds of the product's id (`listed`).
+    fn of_listed(
+        listed: Option<catalog::Product>,
+        price: i64,
+        name: &str,
+        small_image_url: &str,
+        disabled: bool,
+    ) -> Product {
         let image = small_image_url.as_bytes();
-        catalog::interned::held(id)
+        listed
             .filter(|listed| !disabled && Product::shows(listed, price, name, image))
             .map_or_else(|| Product::new(price, name, small_image_url), Product)
     }
@@ -943,20 +960,21 @@ impl Checkout {
     fn restore_products(&mut self, input: &mut Reader<'_>) -> snapshot::Result<()> {
         let len = input.len(Id::MIN_BYTES + Product::MIN_BYTES + 1)?;
         self.on_hand.reserve(len);
-        let mut ahead = snapshot::ahead(input, len, saved_product);
-        for _ in 0..len {
-            if let Some((id, ..)) = ahead.next() {
-                catalog::interned::prefetch(id);
+        snapshot::in_batches(input, len, saved_product, |saved| {
+            let texts: Vec<&str> = saved.iter().map(|(id, ..)| *id).collect();
+            let listed = catalog::interned::held_all(&texts);
+            let ids = Id::new_all(&texts);
+            for ((id, listed), (_, (price, name, image), disabled)) in
+                ids.iter().zip(listed).zip(&saved)
+            {
+                if self.product(id).is_some() {
+                    return snapshot::refuse(format!("product {id:?} twice"));
+                }
+                let product = Product::of_listed(listed, *price, name, image, *disabled);
+                self.hold_product(id, &product, *disabled);
             }
-            let (id, (price, name, small_image_url), disabled) = saved_product(input)?;
-            let id = Id::new(id);
-            if self.product(&id).is_some() {
-                return snapshot::refuse(format!("product {id:?} twice"));
-            }
-            let product = Product::of(&id, price, name, small_image_url, disabled);
-            self.hold_product(&id, &product, disabled);
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 

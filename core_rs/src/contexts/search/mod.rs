@@ -593,7 +593,7 @@ impl Snapshot for Search {
         self.pairs.save(out);
     }
 
-    fn restore(input: &mut Reader<'_>) -> snapshot::Result<Search> {
+    fn restore<'a>(input: &mut Reader<'a>) -> snapshot::Result<Search> {
         let refuse = |why: &str| SnapshotError(why.into());
         let mut search = Search {
             offset: input.i64()?,
@@ -608,25 +608,29 @@ impl Snapshot for Search {
         search.docs.resize(slots, None);
         search.slots.reserve(&search.docs, slots);
         let mut categories: Vec<Option<u32>> = vec![None; slots];
-        let mut ahead = snapshot::ahead(input, slots, saved_slot);
-        for slot in 0..slots as u32 {
-            let Some((view, category)) = saved_slot(input)? else {
-                continue;
-            };
-            if let Some((view, _)) = ahead.find_map(|saved| saved) {
-                catalog::prefetch_view(view);
+        let mut next_slot = 0u32;
+        let numbered = |input: &mut Reader<'a>| {
+            let slot = next_slot;
+            next_slot += 1;
+            Ok(saved_slot(input)?.map(|(view, category)| (slot, view, category)))
+        };
+        snapshot::in_batches(input, slots, numbered, |saved| {
+            let held: Vec<_> = saved.into_iter().flatten().collect();
+            let views: Vec<&[u8]> = held.iter().map(|&(_, view, _)| view).collect();
+            let products =
+                Product::from_views(&views, search.pim_offset).map_err(|err| refuse(&err.0))?;
+            for ((slot, _, category), product) in held.into_iter().zip(products) {
+                if category as usize >= search.categories.len()
+                    || search.slots.get(&search.docs, product.id()).is_some()
+                {
+                    return Err(refuse("a product's category or id is wrong"));
+                }
+                search.hold(slot, Doc::new(product), category);
+                search.slots.insert(&search.docs, slot);
+                categories[slot as usize] = Some(category);
             }
-            let product =
-                Product::from_view(view, search.pim_offset).map_err(|err| refuse(&err.0))?;
-            if category as usize >= search.categories.len()
-                || search.slots.get(&search.docs, product.id()).is_some()
-            {
-                return Err(refuse("a product's category or id is wrong"));
-            }
-            search.hold(slot, Doc::new(product), category);
-            search.slots.insert(&search.docs, slot);
-            categories[slot as usize] = Some(category);
-        }
+            Ok(())
+        })?;
         search.id_bands = id_bands::IdBands::of(&search.id_keys, &search.live);
         search.chunks = chunks::Chunks::of_slots(&categories)
             .ok_or_else(|| refuse("a chunk of slots holds two categories"))?;
