@@ -85,6 +85,7 @@ class Shop:
             self.relay_producer,
             self.pim_publisher,
             self.fulfilment.publisher,
+            self.catalog.projection.restored,
         )
         self.notification = notification.NotificationContext(
             config,

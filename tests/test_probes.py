@@ -48,6 +48,8 @@ def test_a_ready_shop_stays_ready_while_its_bridges_relay(config: Config) -> Non
     shop.start()
     try:
         eventually(lambda: shop.readiness().ok, timeout=60)
+        # Checkout's snapshot loads after the catalog's: its products are the catalog's then.
+        assert shop.checkout.projection.restore_after == (shop.catalog.projection.restored,)
         for relay in shop.relays.values():
             relay.last_produced = 2**62  # relayed and acknowledged, not yet applied
         assert shop.readiness().ok, shop.readiness().checks

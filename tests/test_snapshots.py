@@ -388,6 +388,30 @@ def test_a_due_snapshot_is_written_in_the_background_and_loads_after_a_restart(
     assert stocks(model, 100) == [(n + 1, 0, n + 1) for n in range(100)]
 
 
+def test_a_snapshot_loads_once_the_loads_it_waits_for_are_done(checkout_every_100: Config) -> None:
+    """The shop's checkout loads its snapshot after the catalog's (`restore_after`), so that its
+    products are the catalog's allocations: until then it loads nothing, and it is not loaded."""
+    config = checkout_every_100
+    stock_corrections(config, 0, 100)
+    load(config, checkout.INTERNAL)  # writes the snapshot at shutdown
+    gate = threading.Event()
+    producer = Producer(config)
+    loop = ProjectionLoop(config, checkout.INTERNAL, _core.Checkout(), producer, restore_after=(gate,))
+    loop.start()
+    try:
+        time.sleep(1)
+        assert not loop.restored.is_set() and not loop.loaded.is_set()
+        assert loop.projection.offset == -1
+        gate.set()
+        assert loop.loaded.wait(60), loop.failure
+        assert loop.restored.is_set() and loop.snapshots.covered == 99
+    finally:
+        loop.stop(timeout=60)
+        producer.close()
+    assert loop.failure is None, loop.failure
+    assert stocks(loop.projection, 100) == [(n + 1, 0, n + 1) for n in range(100)]
+
+
 def test_batches_are_applied_while_a_snapshot_is_written_and_a_failed_write_is_logged(
     checkout_every_100: Config, snapshot_log: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:

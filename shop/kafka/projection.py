@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 from shop import _core, metrics, tracing
@@ -33,7 +34,8 @@ class ProjectionLoop(Worker):
     at start is applied (at once for an empty topic). It starts from the projection's snapshot when
     there is a valid one, writes one when due once loaded (in the background where the projection
     can serialize into memory: see snapshots.py), and a last one when stopped, after waiting for
-    any background write."""
+    any background write. Its snapshot is loaded once every event of `restore_after` is set:
+    `restored` is another loop's, set once that loop's snapshot is loaded (or there was none)."""
 
     def __init__(
         self,
@@ -41,6 +43,7 @@ class ProjectionLoop(Worker):
         topic: str,
         projection: Projection,
         producer: Producer,
+        restore_after: Sequence[threading.Event] = (),
     ) -> None:
         super().__init__(f"projection-{topic}")
         self.config = config
@@ -49,6 +52,8 @@ class ProjectionLoop(Worker):
         self.dead_letters = DeadLetters(config, self.topic, self.name, producer)
         self.watch = OffsetWatch()
         self.loaded = threading.Event()
+        self.restored = threading.Event()
+        self.restore_after = restore_after
         self.end_at_start = -1
         self.end_offset = -1  # last offset of the topic, as of the last fetch
         self.last_progress = time.monotonic()
@@ -67,7 +72,14 @@ class ProjectionLoop(Worker):
         )
         self.dead_letters.resume()
         self.end_at_start = self.end_offset = high - 1
-        self.snapshots.restore(self.end_at_start)
+        for event in self.restore_after:
+            while not event.wait(0.1):
+                if self._stopping.is_set():
+                    return
+        try:
+            self.snapshots.restore(self.end_at_start)
+        finally:
+            self.restored.set()
         # Without a snapshot, the events up to the end found now go to one copy of the model.
         self.projection.catch_up_to(self.end_at_start)
         start = self.projection.offset + 1
