@@ -412,6 +412,21 @@ def test_a_snapshot_loads_once_the_loads_it_waits_for_are_done(checkout_every_10
     assert stocks(loop.projection, 100) == [(n + 1, 0, n + 1) for n in range(100)]
 
 
+def test_a_loop_stopped_while_it_waits_is_past_its_snapshot_too(checkout_every_100: Config) -> None:
+    """`restored` is set however a loop leaves its snapshot load: nothing waits for it forever."""
+    producer = Producer(checkout_every_100)
+    never = threading.Event()
+    loop = ProjectionLoop(checkout_every_100, checkout.INTERNAL, _core.Checkout(), producer, (never,))
+    loop.start()
+    try:
+        time.sleep(0.5)
+        assert not loop.restored.is_set()
+    finally:
+        loop.stop(timeout=60)
+        producer.close()
+    assert loop.restored.is_set() and not loop.loaded.is_set() and loop.failure is None
+
+
 def test_batches_are_applied_while_a_snapshot_is_written_and_a_failed_write_is_logged(
     checkout_every_100: Config, snapshot_log: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:

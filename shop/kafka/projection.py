@@ -35,7 +35,8 @@ class ProjectionLoop(Worker):
     there is a valid one, writes one when due once loaded (in the background where the projection
     can serialize into memory: see snapshots.py), and a last one when stopped, after waiting for
     any background write. Its snapshot is loaded once every event of `restore_after` is set:
-    `restored` is another loop's, set once that loop's snapshot is loaded (or there was none)."""
+    `restored` is another loop's, set once that loop is past its snapshot: loaded, none to load,
+    or failed or stopped before."""
 
     def __init__(
         self,
@@ -67,19 +68,11 @@ class ProjectionLoop(Worker):
     def work(self) -> None:
         settings = consumer_settings(self.config, f"shop-projection-{self.topic}")
         feed = _core.Feed(librdkafka_strings(settings), self.topic, self.watch.signal, tracing.enabled())
-        _low, high = admin.retrying(
-            lambda: feed.watermarks(admin.TIMEOUT_S), f"reading the end of {self.topic}"
-        )
-        self.dead_letters.resume()
-        self.end_at_start = self.end_offset = high - 1
-        for event in self.restore_after:
-            while not event.wait(0.1):
-                if self._stopping.is_set():
-                    return
         try:
-            self.snapshots.restore(self.end_at_start)
+            if not self._restore(feed):
+                return
         finally:
-            self.restored.set()
+            self.restored.set()  # whatever became of this load, a loop waiting for it goes on
         # Without a snapshot, the events up to the end found now go to one copy of the model.
         self.projection.catch_up_to(self.end_at_start)
         start = self.projection.offset + 1
@@ -110,6 +103,21 @@ class ProjectionLoop(Worker):
             if self.loaded.is_set() and self.snapshots.due():
                 self.snapshots.write("due")
         self.snapshots.write("shutdown")
+
+    def _restore(self, feed: _core.Feed) -> bool:
+        """Learns the topic's end and loads the snapshot, once the loads of `restore_after` are
+        done; False if stopped meanwhile."""
+        _low, high = admin.retrying(
+            lambda: feed.watermarks(admin.TIMEOUT_S), f"reading the end of {self.topic}"
+        )
+        self.dead_letters.resume()
+        self.end_at_start = self.end_offset = high - 1
+        for event in self.restore_after:
+            while not event.wait(0.1):
+                if self._stopping.is_set():
+                    return False
+        self.snapshots.restore(self.end_at_start)
+        return True
 
     def stalled(self, timeout: float) -> str | None:
         """Why the loop looks stuck, or None: it stopped polling, or it has lag and applies nothing."""
