@@ -92,22 +92,12 @@ impl Product {
         Product::new(keys.keys, &view)
     }
 
-    /// Rebuilds a product from a view saved in a snapshot taken at pim offset `version`: it must
-    /// be encoded as prost encodes it, with an id. Only the id and the name, which are compared
-    /// as strings, are checked to be UTF-8: the snapshot's checksum already vouches for the bytes
-    /// that were written, which were checked when their event was applied, and that is most of the
-    /// time a load takes.
-    pub fn from_view(view: &[u8], version: i64) -> Result<Product, DecodeError> {
-        match canonical_keys(view, Text::Keys) {
-            Some(found) if !found.disabled && found.keys.id_len > 0 => {
-                Ok(Product::shared(found.keys, view, version))
-            }
-            _ => Err(DecodeError("not a product view".into())),
-        }
-    }
-
-    /// `from_view` for a batch of views, in order; the products are looked up and interned a
-    /// shard at a time (`interned::shared_all`).
+    /// Rebuilds products from views saved in a snapshot taken at pim offset `version`, in order:
+    /// each must be encoded as prost encodes it, with an id. Only the id and the name, which are
+    /// compared as strings, are checked to be UTF-8: the snapshot's checksum already vouches for
+    /// the bytes that were written, which were checked when their event was applied, and that is
+    /// most of the time a load takes. The products are looked up and interned a shard at a time
+    /// (`interned::shared_all`).
     pub fn from_views(views: &[&[u8]], version: i64) -> Result<Vec<Product>, DecodeError> {
         let keys = views
             .iter()
@@ -1802,7 +1792,8 @@ mod tests {
                 Change::Upsert(product) => product,
                 _ => unreachable!(),
             };
-            assert_eq!(Product::from_view(product.view(), 0).unwrap(), product);
+            let loaded = Product::from_views(&[product.view()], 0).unwrap();
+            assert_eq!(loaded, std::slice::from_ref(&product));
             product.0.slice.len() - product.view().len()
         };
         assert_eq!(extra("Lorem Ipsum"), 0);

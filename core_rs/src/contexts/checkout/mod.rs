@@ -1241,7 +1241,10 @@ mod tests {
             small_image_url: "u".into(),
             ..Default::default()
         };
-        catalog::Product::from_view(catalog::Product::from_pim(&pim).view(), 1).unwrap()
+        let listed = catalog::Product::from_pim(&pim);
+        catalog::Product::from_views(&[listed.view()], 1)
+            .unwrap()
+            .remove(0)
     }
 
     /// Whether the model holds the catalog's allocation of product `id`.
