@@ -42,7 +42,7 @@ class CheckoutContext:
         """`producer` writes the shoppers' commands; `relay_producer` the relays and dead letters.
         The snapshot loads once `catalog_restored` is set (the catalog's loaded): its products are
         then the catalog's allocations, where a load beside the catalog's met most of them before
-        the catalog did and made copies of its own (100 MB at 10^6 products)."""
+        the catalog did and made copies of its own (70-110 MiB at 10^6 products)."""
         self.config = config
         self.producer = producer
         self.model = _core.Checkout()
