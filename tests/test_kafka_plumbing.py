@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from fixtures.host import free_port
@@ -291,6 +292,32 @@ def test_the_extensions_kafka_errors_carry_librdkafkas_code_and_are_retried_only
     assert misconfigured.value.code is None
     assert "no.such.setting" in str(misconfigured.value)
     assert not admin.transient(misconfigured.value)
+
+
+def test_a_clients_first_answer_is_awaited_briefly_then_asked_for_again() -> None:
+    """A new client's first question can go unanswered for 0.7 s while a second one is answered at
+    once: the first waits FIRST_ANSWER_S, the second the whole timeout; other failures are raised
+    as they come, to the retry that knows which pass by themselves."""
+    asked: list[float] = []
+
+    def slow_first(timeout: float) -> tuple[int, int]:
+        asked.append(timeout)
+        if len(asked) == 1:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
+        return 0, 5
+
+    assert admin.answered(slow_first) == (0, 5)
+    assert asked == [admin.FIRST_ANSWER_S, admin.TIMEOUT_S]
+
+    asked.clear()
+
+    def unreachable(timeout: float) -> tuple[int, int]:
+        asked.append(timeout)
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+
+    with pytest.raises(KafkaException):
+        admin.answered(unreachable)
+    assert asked == [admin.FIRST_ANSWER_S]
 
 
 def test_a_cluster_id_that_begins_with_a_dash_formats_the_storage(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type:
 
 from shop import _core
 from shop.config import Config
+from shop.kafka import client_settings
 from shop.retry import retry
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 PARTITIONS = 1
 RETENTION_MS = "-1"
 TIMEOUT_S = 30.0
+# How long a client's first answer is awaited before the question is asked again (see answered).
+FIRST_ANSWER_S = 0.1
 # Topics that keep the last message per key instead of every message: the shoppers' keys, where a
 # tombstone must erase the key it replaces (shop/shoppers.py). Named here so that every creator of
 # the shop's topics (the shop, `shop topics`, the tools) creates it so.
@@ -49,12 +52,19 @@ def transient(exc: Exception) -> bool:
     confluent-kafka's clients or from the extension's own (the same librdkafka codes)."""
     if isinstance(exc, TimeoutError):
         return True
+    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    if isinstance(error, KafkaError) and error.retriable():
+        return True
+    return error_code(exc) in UNREACHABLE_ERRORS | LEADERSHIP_ERRORS
+
+
+def error_code(exc: Exception) -> int | None:
+    """librdkafka's error number of a failure of confluent-kafka's clients or the extension's own."""
     if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
-        error: KafkaError = exc.args[0]
-        return bool(error.retriable()) or error.code() in UNREACHABLE_ERRORS | LEADERSHIP_ERRORS
+        return int(exc.args[0].code())
     if isinstance(exc, _core.KafkaClientError):
-        return exc.code in UNREACHABLE_ERRORS | LEADERSHIP_ERRORS
-    return False
+        return exc.code
+    return None
 
 
 class TopicMismatch(RuntimeError):
@@ -71,7 +81,7 @@ def _admin_client(bootstrap: str, pid: int) -> AdminClient:
     background thread; a client left to the garbage collector could be freed there, which librdkafka
     forbids (it aborts the process), so none is ever freed. Keyed by process too: a forked server
     worker must not use its parent's client, whose threads did not survive the fork."""
-    return AdminClient({"bootstrap.servers": bootstrap})
+    return AdminClient(client_settings(bootstrap))
 
 
 def ensure_topics(config: Config, names: Iterable[str], compacted: Iterable[str] = COMPACTED) -> None:
@@ -135,10 +145,25 @@ def watermarks(consumer: Consumer, topic: str) -> tuple[int, int]:
     """(low, high) offsets of partition 0, retrying while the broker has no leader for it yet."""
 
     def fetch() -> tuple[int, int]:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=TIMEOUT_S)
+        low, high = answered(
+            lambda timeout: consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout)
+        )
         return int(low), int(high)
 
     return retrying(fetch)
+
+
+def answered(ask: Callable[[float], T]) -> T:
+    """`ask(timeout)` of a client that may be new, its first answer awaited FIRST_ANSWER_S only. A
+    new librdkafka client drops its bootstrap connection once it has learned the brokers, failing a
+    metadata request in flight there, and asks again only 0.7 s later (one new client in ten with
+    both cores busy, as at a start); asked again at once, it is answered at once."""
+    try:
+        return ask(FIRST_ANSWER_S)
+    except (KafkaException, _core.KafkaClientError) as exc:
+        if error_code(exc) != KafkaError._TIMED_OUT:
+            raise
+    return ask(TIMEOUT_S)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,11 +211,18 @@ def _check_existing(admin: AdminClient, topics: list[str]) -> None:
 
 def end_offset(config: Config, topic: str) -> int:
     """The offset the next message of partition 0 will get (0 for an empty topic)."""
-    consumer = Consumer({"bootstrap.servers": config.kafka_bootstrap, "group.id": "shop-watermarks"})
+    consumer = reader(config, "shop-watermarks")
     try:
         return watermarks(consumer, topic)[1]
     finally:
         consumer.close()
+
+
+def reader(config: Config, group: str) -> Consumer:
+    """A consumer for reading ranges it assigns itself: it commits nothing."""
+    return Consumer(
+        {**client_settings(config.kafka_bootstrap), "group.id": group, "enable.auto.commit": False}
+    )
 
 
 def read_range(consumer: Consumer, topic: str, start: int, end: int) -> list[tuple[int, bytes]]:
@@ -207,23 +239,3 @@ def read_range(consumer: Consumer, topic: str, start: int, end: int) -> list[tup
         if start <= end:
             found.append((start - 1, bytes(message.value() or b"")))
     return found
-
-
-def last_message(config: Config, topic: str) -> tuple[int, bytes] | None:
-    """The offset and value of the last message of partition 0, or None for an empty topic."""
-    consumer = Consumer(
-        {"bootstrap.servers": config.kafka_bootstrap, "group.id": "shop-last", "enable.auto.commit": False}
-    )
-    try:
-        low, high = watermarks(consumer, topic)
-        if high <= low:
-            return None
-        consumer.assign([TopicPartition(topic, 0, high - 1)])
-        message = consumer.poll(TIMEOUT_S)
-        if message is None:
-            raise TimeoutError(f"no answer reading the last message of {topic}")
-        if message.error():
-            raise KafkaException(message.error())
-        return int(message.offset() or 0), bytes(message.value() or b"")
-    finally:
-        consumer.close()

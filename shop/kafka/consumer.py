@@ -9,6 +9,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from shop.config import Config
+from shop.kafka import client_settings
 from shop.kafka.admin import watermarks
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ POLL_S = 0.1
 
 def consumer_settings(config: Config, group: str) -> dict[str, object]:
     return {
-        "bootstrap.servers": config.kafka_bootstrap,
+        **client_settings(config.kafka_bootstrap),
         "group.id": config.topic(group),
         "enable.auto.commit": False,
         "enable.partition.eof": False,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from shop import metrics
 from shop.config import Config
@@ -99,13 +99,7 @@ def dead_topic(topic: str) -> str:
 
 def copied_offsets(config: Config, dead_topic: str, consumer_name: str) -> set[int]:
     """Source offsets that `consumer_name` copied to `dead_topic` (read from their headers)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": config.kafka_bootstrap,
-            "group.id": "shop-dead-letters",
-            "enable.auto.commit": False,
-        }
-    )
+    consumer = admin.reader(config, "shop-dead-letters")
     try:
         low, high = admin.watermarks(consumer, dead_topic)
         offsets: set[int] = set()

@@ -15,6 +15,7 @@ from confluent_kafka import Producer as _Producer
 
 from shop import _core
 from shop.config import Config
+from shop.kafka import client_settings
 from shop.kafka.health import STATS_INTERVAL_MS
 from shop.kafka.offsets import OffsetWatch, ProduceError
 from shop.progress import Progress
@@ -63,7 +64,7 @@ def librdkafka_strings(settings: dict[str, Any]) -> dict[str, str]:
 
 def producer_settings(config: Config, extra: dict[str, Any]) -> dict[str, Any]:
     settings: dict[str, Any] = {
-        "bootstrap.servers": config.kafka_bootstrap,
+        **client_settings(config.kafka_bootstrap),
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": REQUEST_LINGER_MS,

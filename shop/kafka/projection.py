@@ -108,7 +108,7 @@ class ProjectionLoop(Worker):
         """Learns the topic's end and loads the snapshot, once the loads of `restore_after` are
         done; False if stopped meanwhile."""
         _low, high = admin.retrying(
-            lambda: feed.watermarks(admin.TIMEOUT_S), f"reading the end of {self.topic}"
+            lambda: admin.answered(feed.watermarks), f"reading the end of {self.topic}"
         )
         self.dead_letters.resume()
         self.end_at_start = self.end_offset = high - 1

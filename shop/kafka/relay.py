@@ -335,9 +335,7 @@ def last_carried(config: Config, topic: str, carried: Callable[[bytes], int | No
     from a message: None for a message of another source. Messages that are not valid (garbage
     someone wrote there; `carried` raises ValueError) are stepped over, backwards, in growing
     windows: a relay must not stop on them, nor start again from the beginning."""
-    consumer = Consumer(
-        {"bootstrap.servers": config.kafka_bootstrap, "group.id": "shop-last", "enable.auto.commit": False}
-    )
+    consumer = admin.reader(config, "shop-last")
     try:
         low, end = admin.watermarks(consumer, topic)
         window = 16
