@@ -10,7 +10,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 use triomphe::ThinArc;
 
 #[derive(Clone)]
@@ -73,27 +73,21 @@ impl Held {
 
     fn id(&self, id: &str) -> Id {
         let hash = self.hasher.hash_one(id);
-        let mut table = self
-            .shard(hash)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        self.held_in(&mut table, hash, id)
+        self.held_in(&mut self.lock(hash), hash, id)
     }
 
     fn ids(&self, ids: &[&str]) -> Vec<Id> {
         let hashes: Vec<u64> = ids.iter().map(|id| self.hasher.hash_one(id)).collect();
-        let mut made: Vec<Option<Id>> = vec![None; ids.len()];
-        let shard_of = |at: usize| self.shard_number(hashes[at]);
-        super::by_shard(ids.len(), shard_of, |run| {
-            let mut table = self
-                .shard(hashes[run[0]])
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            for &at in run {
-                made[at] = Some(self.held_in(&mut table, hashes[at], ids[at]));
-            }
-        });
-        made.into_iter().flatten().collect()
+        let shard_of = |hash| self.shard_number(hash);
+        super::in_shards(
+            &hashes,
+            shard_of,
+            |hash| self.lock(hash),
+            |table, at| Some(self.held_in(table, hashes[at], ids[at])),
+        )
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// Bits 32 and up pick the shard: the table uses the lowest for the slot, the highest 7 for
@@ -102,8 +96,11 @@ impl Held {
         (hash >> 32) as usize % self.shards.len()
     }
 
-    fn shard(&self, hash: u64) -> &Mutex<HashTable<Id>> {
-        &self.shards[self.shard_number(hash)]
+    /// The shard of `hash`, locked.
+    fn lock(&self, hash: u64) -> MutexGuard<'_, HashTable<Id>> {
+        self.shards[self.shard_number(hash)]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// `id` (of hash `hash`) as `table`, its shard, holds it; made and held there if it is not.

@@ -10,6 +10,28 @@ pub mod relay;
 pub mod search;
 pub mod stock;
 
+/// `look(table, at)` for each of the items `0..hashes.len()`, in order: the items grouped by the
+/// shard of their hash (`shard_of`), each shard's table locked once (`lock`) for its group.
+pub(crate) fn in_shards<G: std::ops::DerefMut, T>(
+    hashes: &[u64],
+    shard_of: impl Fn(u64) -> usize,
+    lock: impl Fn(u64) -> G,
+    mut look: impl FnMut(&mut G::Target, usize) -> Option<T>,
+) -> Vec<Option<T>> {
+    let mut found: Vec<Option<T>> = std::iter::repeat_with(|| None).take(hashes.len()).collect();
+    by_shard(
+        hashes.len(),
+        |at| shard_of(hashes[at]),
+        |run| {
+            let mut table = lock(hashes[run[0]]);
+            for &at in run {
+                found[at] = look(&mut table, at);
+            }
+        },
+    );
+    found
+}
+
 /// Calls `run` with the items `0..count` grouped by their shard (`shard_of`), one group a shard:
 /// a batch of look-ups in a sharded table locks each shard once, for its group, and the look-ups
 /// of a group overlap (behind a lock taken per item, each waited for the last one's memory).

@@ -360,17 +360,10 @@ pub fn shared_all(
 /// `look(table, at)` for each of `hashes`, in order, with its shard locked: once a shard.
 fn in_shards<T>(
     hashes: &[u64],
-    mut look: impl FnMut(&mut Table, usize) -> Option<T>,
+    look: impl FnMut(&mut Table, usize) -> Option<T>,
 ) -> Vec<Option<T>> {
-    let mut found: Vec<Option<T>> = std::iter::repeat_with(|| None).take(hashes.len()).collect();
-    let shard_of = |at: usize| PRODUCTS.shard_number(hashes[at]);
-    crate::contexts::by_shard(hashes.len(), shard_of, |run| {
-        let mut table = PRODUCTS.lock(hashes[run[0]]);
-        for &at in run {
-            found[at] = look(&mut table, at);
-        }
-    });
-    found
+    let shard_of = |hash| PRODUCTS.shard_number(hash);
+    crate::contexts::in_shards(hashes, shard_of, |hash| PRODUCTS.lock(hash), look)
 }
 
 /// The product interned for `id`, if any: the latest one the catalog or the search decoded.
