@@ -19,8 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fixtures.host import stat_fields
 from fixtures.kafka_broker import Broker, single_broker
-from fixtures.server import ShopProcess, process_group, stat_fields
+from fixtures.server import ShopProcess, process_group
 from shop.api.cart import BEYOND_END_WAIT_S
 from shop.config import Config
 from shop.contexts import pim_csv, stock_csv
