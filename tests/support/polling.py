@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+
+from fixtures.host import NotReached, wait_until
 
 
 def eventually(
@@ -14,9 +15,8 @@ def eventually(
 ) -> None:
     """Polls `check()` until it is true; fails naming `what` after `timeout` seconds, with what
     `detail()` tells of the state at that moment (a log's tail, say)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            message = f"{what}: not reached in {timeout:.0f}s"
-            raise AssertionError(f"{message}\n{detail()}" if detail else message)
-        time.sleep(0.1)
+    try:
+        wait_until(check, what, timeout, every=0.1)
+    except NotReached:
+        message = f"{what}: not reached in {timeout:.0f}s"
+        raise AssertionError(f"{message}\n{detail()}" if detail else message) from None
