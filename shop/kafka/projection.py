@@ -13,6 +13,7 @@ from shop.config import Config
 from shop.kafka import admin
 from shop.kafka.consumer import POLL_S, consumer_settings
 from shop.kafka.dead_letters import DeadLetters
+from shop.kafka.load_slots import SNAPSHOT_LOADS, LoadSlots
 from shop.kafka.offsets import OffsetWatch
 from shop.kafka.producer import Producer, librdkafka_strings
 from shop.kafka.snapshots import Snapshots, Snapshotting
@@ -34,9 +35,9 @@ class ProjectionLoop(Worker):
     at start is applied (at once for an empty topic). It starts from the projection's snapshot when
     there is a valid one, writes one when due once loaded (in the background where the projection
     can serialize into memory: see snapshots.py), and a last one when stopped, after waiting for
-    any background write. Its snapshot is loaded once every event of `restore_after` is set:
-    `restored` is another loop's, set once that loop is past its snapshot: loaded, none to load,
-    or failed or stopped before."""
+    any background write. Its snapshot is loaded in a turn of `load_slots` (one load a core), once
+    every event of `restore_after` is set: `restored` is another loop's, set once that loop is past
+    its snapshot: loaded, none to load, or failed or stopped before."""
 
     def __init__(
         self,
@@ -45,6 +46,7 @@ class ProjectionLoop(Worker):
         projection: Projection,
         producer: Producer,
         restore_after: Sequence[threading.Event] = (),
+        load_slots: LoadSlots = SNAPSHOT_LOADS,
     ) -> None:
         super().__init__(f"projection-{topic}")
         self.config = config
@@ -55,6 +57,7 @@ class ProjectionLoop(Worker):
         self.loaded = threading.Event()
         self.restored = threading.Event()
         self.restore_after = restore_after
+        self.load_slots = load_slots
         self.end_at_start = -1
         self.end_offset = -1  # last offset of the topic, as of the last fetch
         self.last_progress = time.monotonic()
@@ -105,18 +108,19 @@ class ProjectionLoop(Worker):
         self.snapshots.write("shutdown")
 
     def _restore(self, feed: _core.Feed) -> bool:
-        """Learns the topic's end and loads the snapshot, once the loads of `restore_after` are
-        done; False if stopped meanwhile."""
+        """Learns the topic's end and identity, and loads the snapshot in its turn; False if
+        stopped before."""
         _low, high = admin.retrying(
             lambda: admin.answered(feed.watermarks), f"reading the end of {self.topic}"
         )
         self.dead_letters.resume()
         self.end_at_start = self.end_offset = high - 1
-        for event in self.restore_after:
-            while not event.wait(0.1):
-                if self._stopping.is_set():
-                    return False
-        self.snapshots.restore(self.end_at_start)
+        self.snapshots.identify()
+        with self.load_slots.turn(self.restore_after, self._stopping) as turn:
+            if not turn:
+                return False
+            self.snapshots.restore(self.end_at_start)
+            self.restored.set()  # before the slot frees: a load that follows this one takes it
         return True
 
     def stalled(self, timeout: float) -> str | None:

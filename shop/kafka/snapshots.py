@@ -78,21 +78,26 @@ class Snapshots:
         self.failed_at: float | None = None
         self._persisting: threading.Thread | None = None
 
-    def restore(self, end_offset: int) -> None:
-        """Loads the snapshot if it is valid for the topic as it is now (`end_offset` is its last
-        offset); logs why not otherwise. Without the topic's identity no snapshot is loaded or written."""
+    def identify(self) -> None:
+        """Learns the topic's identity, which a snapshot must carry to be loaded and which a
+        snapshot written carries; without it (logged) no snapshot is loaded or written."""
         if self.path is None:
             return
         try:
             self.identity = admin.topic_identity(self.config, self.topic)
         except KafkaException as exc:
             log.warning("snapshots of %s are off: cannot learn the topic's identity (%s)", self.topic, exc)
+
+    def restore(self, end_offset: int) -> None:
+        """Loads the snapshot if it is valid for the topic as it is now (`end_offset` is its last
+        offset, `identify` told its identity); logs why not otherwise."""
+        identity = self.identity
+        if self.path is None or identity is None:
             return
         if not self.path.exists():
             log.warning("no snapshot of %s at %s: replaying the whole topic", self.topic, self.path)
             return
         started = time.monotonic()
-        identity = self.identity
         try:
             offset = self.projection.load_snapshot(
                 str(self.path), identity.topic, identity.topic_id, identity.cluster_id, end_offset
