@@ -299,15 +299,20 @@ def test_a_clients_first_answer_is_awaited_briefly_then_asked_for_again() -> Non
     once: the first waits FIRST_ANSWER_S, the second the whole timeout; other failures are raised
     as they come, to the retry that knows which pass by themselves."""
     asked: list[float] = []
+    # Sent and unanswered, or still queued for a connection not up yet (a start's checkout
+    # projection died of the second in a benchmark run: it was raised, and not retried either).
+    for unanswered in (KafkaError._TIMED_OUT, KafkaError._TIMED_OUT_QUEUE):
+        asked.clear()
 
-    def slow_first(timeout: float) -> tuple[int, int]:
-        asked.append(timeout)
-        if len(asked) == 1:
-            raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
-        return 0, 5
+        def slow_first(timeout: float, code: int = unanswered) -> tuple[int, int]:
+            asked.append(timeout)
+            if len(asked) == 1:
+                raise KafkaException(KafkaError(code))
+            return 0, 5
 
-    assert admin.answered(slow_first) == (0, 5)
-    assert asked == [admin.FIRST_ANSWER_S, admin.TIMEOUT_S]
+        assert admin.answered(slow_first) == (0, 5)
+        assert asked == [admin.FIRST_ANSWER_S, admin.TIMEOUT_S]
+        assert admin.transient(KafkaException(KafkaError(unanswered)))
 
     asked.clear()
 

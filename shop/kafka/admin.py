@@ -41,10 +41,15 @@ LEADERSHIP_ERRORS = frozenset(
 )
 
 
+# A request that got no answer in its time: sent (_TIMED_OUT) or still queued for its broker, whose
+# connection was not up yet (_TIMED_OUT_QUEUE).
+TIMED_OUT_ERRORS = frozenset({KafkaError._TIMED_OUT, KafkaError._TIMED_OUT_QUEUE})
 # Errors of a broker that is down, restarting or unreachable for now: worth another try.
-UNREACHABLE_ERRORS = frozenset(
-    {KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN, KafkaError._MSG_TIMED_OUT}
-)
+UNREACHABLE_ERRORS = TIMED_OUT_ERRORS | {
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._MSG_TIMED_OUT,
+}
 
 
 def transient(exc: Exception) -> bool:
@@ -157,11 +162,12 @@ def answered(ask: Callable[[float], T]) -> T:
     """`ask(timeout)` of a client that may be new, its first answer awaited FIRST_ANSWER_S only. A
     new librdkafka client drops its bootstrap connection once it has learned the brokers, failing a
     metadata request in flight there, and asks again only 0.7 s later (one new client in ten with
-    both cores busy, as at a start); asked again at once, it is answered at once."""
+    both cores busy, as at a start); asked again at once, it is answered at once. A first question
+    still queued when its time is up (the connection not up yet) is asked again alike."""
     try:
         return ask(FIRST_ANSWER_S)
     except (KafkaException, _core.KafkaClientError) as exc:
-        if error_code(exc) != KafkaError._TIMED_OUT:
+        if error_code(exc) not in TIMED_OUT_ERRORS:
             raise
     return ask(TIMEOUT_S)
 
