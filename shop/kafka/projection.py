@@ -13,7 +13,7 @@ from shop.config import Config
 from shop.kafka import admin
 from shop.kafka.consumer import POLL_S, consumer_settings
 from shop.kafka.dead_letters import DeadLetters
-from shop.kafka.load_slots import SNAPSHOT_LOADS, LoadSlots
+from shop.kafka.load_slots import SNAPSHOT_LOADS
 from shop.kafka.offsets import OffsetWatch
 from shop.kafka.producer import Producer, librdkafka_strings
 from shop.kafka.snapshots import Snapshots, Snapshotting
@@ -35,7 +35,7 @@ class ProjectionLoop(Worker):
     at start is applied (at once for an empty topic). It starts from the projection's snapshot when
     there is a valid one, writes one when due once loaded (in the background where the projection
     can serialize into memory: see snapshots.py), and a last one when stopped, after waiting for
-    any background write. Its snapshot is loaded in a turn of `load_slots` (one load a core), once
+    any background write. Its snapshot is loaded in its turn (`SNAPSHOT_LOADS`: one load a core), once
     every event of `restore_after` is set: `restored` is another loop's, set once that loop is past
     its snapshot: loaded, none to load, or failed or stopped before."""
 
@@ -46,7 +46,6 @@ class ProjectionLoop(Worker):
         projection: Projection,
         producer: Producer,
         restore_after: Sequence[threading.Event] = (),
-        load_slots: LoadSlots = SNAPSHOT_LOADS,
     ) -> None:
         super().__init__(f"projection-{topic}")
         self.config = config
@@ -57,7 +56,6 @@ class ProjectionLoop(Worker):
         self.loaded = threading.Event()
         self.restored = threading.Event()
         self.restore_after = restore_after
-        self.load_slots = load_slots
         self.end_at_start = -1
         self.end_offset = -1  # last offset of the topic, as of the last fetch
         self.last_progress = time.monotonic()
@@ -116,7 +114,7 @@ class ProjectionLoop(Worker):
         self.dead_letters.resume()
         self.end_at_start = self.end_offset = high - 1
         self.snapshots.identify()
-        with self.load_slots.turn(self.restore_after, self._stopping) as turn:
+        with SNAPSHOT_LOADS.turn(self.restore_after, self._stopping) as turn:
             if not turn:
                 return False
             self.snapshots.restore(self.end_at_start)
