@@ -59,7 +59,10 @@ $(STOREFRONT): $(WEB_SRC) $(WEB_DEPS) $(EXT)  # the spec's module imports shop, 
 	cd web && $(WEB_ENV) npm run build
 	@touch $@
 
-build: $(EXT) $(PROTO_PY) $(STOREFRONT) ## build the Rust extension, the protobuf modules and the storefront
+build: $(EXT) $(PROTO_PY) $(STOREFRONT) ## build the Rust extension, the protobuf modules, the storefront and the bytecode
+	@# Where PYTHONDONTWRITEBYTECODE is set (as on this machine) nothing writes it on import: every
+	@# start of the shop compiled its modules again, 60-80 ms (bench/results/snapshot-start-2026-12-06.md).
+	$(PY) -m compileall -q shop
 
 chromium: ## Debian's chromium for the browser tests (apt-get, only when missing)
 	@command -v chromium >/dev/null || { \

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from pathlib import Path
 
 from bench.stack import READY_TIMEOUT_S, Stack, raw_consume
-from bench.stats import Spread, spread
+from bench.stats import spread
 from shop.contexts import catalog, checkout, fulfilment, search
 
 log = logging.getLogger("bench")
@@ -69,10 +70,38 @@ def per_topic(runs: list[dict[str, float]]) -> dict[str, object]:
     }
 
 
-def from_snapshots(stack: Stack, runs: int) -> tuple[Spread, dict[str, object]]:
-    """Starts that load the snapshots the first start wrote as it stopped (see stack.load): their
-    seconds, and each projection's snapshot loading time as the shop logged it."""
-    seconds = [shop_start_seconds(stack, snapshots=True, name=f"snapshot-{run}") for run in range(runs)]
-    loaded = [load_seconds(stack.logs / f"snapshot-{run}.log", SNAPSHOT_LOADED) for run in range(runs)]
-    log.info("startup from snapshots: %s (%s)", ", ".join(f"{s:.1f}s" for s in seconds), loaded)
-    return spread(seconds), per_topic(loaded)
+def from_snapshots(stack: Stack, runs: int, cold_runs: int) -> dict[str, object]:
+    """Starts that load the snapshots the first start wrote as it stopped (see stack.load), their
+    files in the page cache (read before each start) as a restart finds them moments after a stop:
+    their seconds, and each projection's snapshot loading time as the shop logged it. Then starts
+    with the files dropped from the page cache first: a restart long after the stop on a host that
+    reclaims idle cache (this one pages out what was not read for a minute, so that the first
+    starts after the replays above read their snapshots from the disk)."""
+    warm = [_snapshot_start(stack, f"snapshot-{run}", cached=True) for run in range(runs)]
+    cold = [_snapshot_start(stack, f"snapshot-cold-{run}", cached=False) for run in range(cold_runs)]
+    seconds = [s for s, _ in warm]
+    log.info("startup from snapshots: %s (%s)", ", ".join(f"{s:.1f}s" for s in seconds), [x for _, x in warm])
+    log.info("startup from snapshots not cached: %s", ", ".join(f"{s:.1f}s" for s, _ in cold))
+    return {
+        "seconds": spread(seconds).as_dict(),
+        "loads": per_topic([loaded for _, loaded in warm]),
+        "cold_seconds": spread([s for s, _ in cold]).as_dict(),
+    }
+
+
+def _snapshot_start(stack: Stack, name: str, cached: bool) -> tuple[float, dict[str, float]]:
+    for path in (stack.folder / "snapshots").glob("*.snapshot"):
+        in_page_cache(path, cached)
+    seconds = shop_start_seconds(stack, snapshots=True, name=name)
+    return seconds, load_seconds(stack.logs / f"{name}.log", SNAPSHOT_LOADED)
+
+
+def in_page_cache(path: Path, cached: bool) -> None:
+    """Reads the whole file into the page cache, or drops it from there (the file is synced: its
+    pages are clean and can go)."""
+    with open(path, "rb") as stream:
+        if cached:
+            while stream.read(1 << 24):
+                pass
+        else:
+            os.posix_fadvise(stream.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)

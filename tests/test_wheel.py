@@ -50,6 +50,8 @@ def test_the_wheel_installs_and_runs_the_shop(config: Config, tmp_path: Path) ->
         assert shipped in names
     assert "shop/static/index.html" in names  # the storefront, built from web/ by `make build`
     assert any(name.startswith("shop/static/assets/") and name.endswith(".js") for name in names)
+    # `make build` writes the package's bytecode beside it, for this tree's starts only.
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
