@@ -136,7 +136,7 @@ def run_kafka_parts(settings: Settings, parts: set[str], results: dict[str, Any]
             snapshots = startup.from_snapshots(kafka, settings.snapshot_start_runs, settings.startup_runs)
             results["snapshot_startup_s"] = snapshots["seconds"]
             results["snapshot_load_s"] = snapshots["loads"]
-            results["snapshot_startup_cold_s"] = snapshots["cold_seconds"]
+            results["snapshot_startup_not_cached_s"] = snapshots["not_cached_seconds"]
         if "http" in parts:
             runs = http_load.measure(
                 kafka, settings.products, settings.http_runs, settings.http_seconds, settings.browse_s
@@ -162,7 +162,7 @@ SECTIONS = {
         "startup",
         "snapshot_startup_s",
         "snapshot_load_s",
-        "snapshot_startup_cold_s",
+        "snapshot_startup_not_cached_s",
         "first_start_floor",
     ),
     "http": ("http",),

@@ -70,22 +70,25 @@ def per_topic(runs: list[dict[str, float]]) -> dict[str, object]:
     }
 
 
-def from_snapshots(stack: Stack, runs: int, cold_runs: int) -> dict[str, object]:
+def from_snapshots(stack: Stack, runs: int, not_cached_runs: int) -> dict[str, object]:
     """Starts that load the snapshots the first start wrote as it stopped (see stack.load), their
     files in the page cache (read before each start) as a restart finds them moments after a stop:
     their seconds, and each projection's snapshot loading time as the shop logged it. Then starts
     with the files dropped from the page cache first: a restart long after the stop on a host that
     reclaims idle cache (this one pages out what was not read for a minute, so that the first
     starts after the replays above read their snapshots from the disk)."""
-    warm = [_snapshot_start(stack, f"snapshot-{run}", cached=True) for run in range(runs)]
-    cold = [_snapshot_start(stack, f"snapshot-cold-{run}", cached=False) for run in range(cold_runs)]
-    seconds = [s for s, _ in warm]
-    log.info("startup from snapshots: %s (%s)", ", ".join(f"{s:.1f}s" for s in seconds), [x for _, x in warm])
-    log.info("startup from snapshots not cached: %s", ", ".join(f"{s:.1f}s" for s, _ in cold))
+    cached = [_snapshot_start(stack, f"snapshot-{run}", cached=True) for run in range(runs)]
+    dropped = [
+        _snapshot_start(stack, f"snapshot-not-cached-{run}", cached=False) for run in range(not_cached_runs)
+    ]
+    seconds = [s for s, _ in cached]
+    loads = [loaded for _, loaded in cached]
+    log.info("startup from snapshots: %s (%s)", ", ".join(f"{s:.1f}s" for s in seconds), loads)
+    log.info("startup from snapshots not cached: %s", ", ".join(f"{s:.1f}s" for s, _ in dropped))
     return {
         "seconds": spread(seconds).as_dict(),
-        "loads": per_topic([loaded for _, loaded in warm]),
-        "cold_seconds": spread([s for s, _ in cold]).as_dict(),
+        "loads": per_topic(loads),
+        "not_cached_seconds": spread([s for s, _ in dropped]).as_dict(),
     }
 
 
