@@ -348,6 +348,35 @@ pub fn in_batches<'a, T>(
     Ok(())
 }
 
+/// As `in_batches`, with `prepare` on a thread of its own, a batch ahead of `restore`: reading a
+/// batch's items and looking them up in the process's tables (most of a load's cache misses) for
+/// the next batch while `restore` holds this one in the model. For a load that runs alone at the
+/// end of a start, its other core idle (checkout's follows the catalog's). `restore`'s error
+/// comes first: the reading thread then stops at its next batch.
+pub fn in_batches_ahead<'a, T, U: Send>(
+    input: &mut Reader<'a>,
+    items: usize,
+    read: impl FnMut(&mut Reader<'a>) -> Result<T> + Send,
+    mut prepare: impl FnMut(Vec<T>) -> U + Send,
+    mut restore: impl FnMut(U) -> Result<()>,
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let (sender, prepared) = std::sync::mpsc::sync_channel(1);
+        let reading = scope.spawn(move || {
+            in_batches(input, items, read, |batch| {
+                let stopped = || SnapshotError("the restore stopped".into());
+                sender.send(prepare(batch)).map_err(|_| stopped())
+            })
+        });
+        let restored = prepared.iter().try_for_each(&mut restore);
+        drop(prepared); // a reader blocked on a full channel then fails its send and ends
+        let read = reading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        restored.and(read)
+    })
+}
+
 /// A value that saves and restores itself field by field.
 pub trait Persist: Sized {
     /// Fewest bytes a saved value takes, to bound collection lengths before reserving.
@@ -658,6 +687,60 @@ mod tests {
         );
         assert!(past.is_err());
         assert_eq!(restored, 2 * BATCH);
+    }
+
+    #[test]
+    fn batches_prepared_ahead_are_restored_in_order_and_a_failure_ends_both_threads() {
+        let count = 5 * BATCH as i64 + 7;
+        let bytes = super::written(|out| (0..count).for_each(|n| n.save(out)));
+        let mut restored = Vec::new();
+        let double = |batch: Vec<i64>| batch.into_iter().map(|n| 2 * n).collect::<Vec<_>>();
+        in_batches_ahead(
+            &mut Reader::new(&bytes),
+            count as usize,
+            i64::restore,
+            double,
+            |batch| {
+                restored.extend(batch);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(restored, (0..count).map(|n| 2 * n).collect::<Vec<_>>());
+
+        // The restore refuses its second batch: its error is the one returned, and the reading
+        // thread, a batch or two ahead, stops instead of waiting to hand over the rest.
+        let mut batches = 0;
+        let refused = in_batches_ahead(
+            &mut Reader::new(&bytes),
+            count as usize,
+            i64::restore,
+            double,
+            |_| {
+                batches += 1;
+                if batches == 2 {
+                    refuse("the second batch")
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert_eq!(refused.unwrap_err().0, "the second batch");
+
+        // One item more than there are: the reading thread's error, once the rest is restored.
+        let mut items = 0;
+        let past = in_batches_ahead(
+            &mut Reader::new(&bytes),
+            count as usize + 1,
+            i64::restore,
+            double,
+            |batch| {
+                items += batch.len();
+                Ok(())
+            },
+        );
+        assert_eq!(past.unwrap_err().0, "truncated state");
+        assert_eq!(items, 5 * BATCH);
     }
 
     #[test]

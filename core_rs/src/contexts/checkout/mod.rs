@@ -942,6 +942,24 @@ fn saved_product<'a>(input: &mut Reader<'a>) -> snapshot::Result<SavedProduct<'a
     Ok((input.str()?, Product::saved(input)?, bool::restore(input)?))
 }
 
+/// Saved products with their ids and, where the catalog holds one alike, its allocation.
+fn looked_up(saved: Vec<SavedProduct<'_>>) -> Vec<(Id, Product, bool)> {
+    let texts: Vec<&str> = saved.iter().map(|(id, ..)| *id).collect();
+    let listed = catalog::interned::held_all(&texts);
+    let ids = Id::new_all(&texts);
+    ids.into_iter()
+        .zip(listed)
+        .zip(saved)
+        .map(|((id, listed), (_, (price, name, image), disabled))| {
+            (
+                id,
+                Product::of_listed(listed, price, name, image, disabled),
+                disabled,
+            )
+        })
+        .collect()
+}
+
 /// Products are saved as a map of ids to products, then the stock levels (`OnHand`'s own format):
 /// the format of the two maps they were held in before.
 impl Checkout {
@@ -956,22 +974,17 @@ impl Checkout {
         }
     }
 
-    /// Holds the products `save_products` wrote, as applying them would.
+    /// Holds the products `save_products` wrote, as applying them would: each product's id and
+    /// the catalog's allocation are looked up a batch ahead, on another thread.
     fn restore_products(&mut self, input: &mut Reader<'_>) -> snapshot::Result<()> {
         let len = input.len(Id::MIN_BYTES + Product::MIN_BYTES + 1)?;
         self.on_hand.reserve(len);
-        snapshot::in_batches(input, len, saved_product, |saved| {
-            let texts: Vec<&str> = saved.iter().map(|(id, ..)| *id).collect();
-            let listed = catalog::interned::held_all(&texts);
-            let ids = Id::new_all(&texts);
-            for ((id, listed), (_, (price, name, image), disabled)) in
-                ids.iter().zip(listed).zip(&saved)
-            {
-                if self.product(id).is_some() {
+        snapshot::in_batches_ahead(input, len, saved_product, looked_up, |products| {
+            for (id, product, disabled) in products {
+                if self.product(&id).is_some() {
                     return snapshot::refuse(format!("product {id:?} twice"));
                 }
-                let product = Product::of_listed(listed, *price, name, image, *disabled);
-                self.hold_product(id, &product, *disabled);
+                self.hold_product(&id, &product, disabled);
             }
             Ok(())
         })
