@@ -39,6 +39,10 @@ class Loads:
         self._threads.append(thread)
         eventually(lambda: self.slots.waiting + len(self.running) > in_line, 5, f"{name} in line")
 
+    def shows(self, *running: str) -> None:
+        """Waits until exactly the loads `running` hold their turns (a load let in is on its way)."""
+        eventually(lambda: self.running == set(running), 5, f"{', '.join(running) or 'none'} running")
+
     def end(self, name: str) -> None:
         """Lets load `name` end (it says it is done inside its turn, as a projection does)."""
         self._end[name].set()
@@ -73,9 +77,11 @@ def test_no_more_loads_run_at_once_than_there_are_slots() -> None:
     with Loads(LoadSlots(2)).joined() as loads:
         for name in "abcde":
             loads.queue(name)
-        assert loads.running == {"a", "b"} and loads.slots.waiting == 3
-        for name in "abcde":
-            loads.end(name)
+        loads.shows("a", "b")
+        assert loads.slots.waiting == 3
+        for ended, now in (("a", "bc"), ("b", "cd"), ("c", "de"), ("d", "e"), ("e", "")):
+            loads.end(ended)
+            loads.shows(*now)
     assert loads.order == list("abcde") and loads.most_at_once == 2
 
 
@@ -86,10 +92,11 @@ def test_a_load_waits_for_the_loads_it_follows_then_goes_before_those_that_follo
         loads.queue("catalog")
         loads.queue("fulfilment")
         loads.queue("checkout", after=["catalog"])
-        assert loads.running == {"catalog"}
+        loads.shows("catalog")
         loads.end("catalog")
-        assert loads.running == {"checkout"}
+        loads.shows("checkout")
         loads.end("checkout")
+        loads.shows("fulfilment")
         loads.end("fulfilment")
     assert loads.order == ["catalog", "checkout", "fulfilment"]
 
@@ -101,7 +108,7 @@ def test_a_load_goes_on_once_the_loads_it_follows_are_done_without_a_turn() -> N
         loads.queue("checkout", after=["catalog"])
         assert loads.running == set()
         loads.done["catalog"].set()
-        eventually(lambda: loads.running == {"checkout"}, 5, "checkout's turn")
+        loads.shows("checkout")
         loads.end("checkout")
     assert loads.order == ["checkout"]
 
@@ -114,7 +121,7 @@ def test_a_load_stopped_while_in_line_gets_no_turn_and_holds_no_slot() -> None:
         eventually(lambda: loads.turns.get("search") is False, 5, "search out of line")
         loads.end("catalog")
         loads.queue("fulfilment")
-        assert loads.running == {"fulfilment"}
+        loads.shows("fulfilment")
         loads.end("fulfilment")
     assert loads.order == ["catalog", "fulfilment"]
 
@@ -123,7 +130,8 @@ def test_the_process_loads_one_snapshot_a_core_at_once() -> None:
     with Loads(SNAPSHOT_LOADS).joined() as loads:
         for number in range(usable_cores() + 1):
             loads.queue(str(number))
-        assert len(loads.running) == usable_cores() and loads.slots.waiting == 1
+        loads.shows(*map(str, range(usable_cores())))
+        assert loads.slots.waiting == 1
         for number in range(usable_cores() + 1):
             loads.end(str(number))
     assert loads.most_at_once == usable_cores()
