@@ -39,10 +39,15 @@ class Stack:
     def logs(self) -> Path:
         return self.folder / "logs"
 
+    @property
+    def snapshots(self) -> Path:
+        """Where its shops with snapshots on load and write them."""
+        return self.folder / "snapshots"
+
     def shop(self, cpus: str | None, snapshots: bool, name: str, topic_prefix: str = "") -> Server:
         """A shop process on this broker; with `snapshots` it loads and writes them in one folder;
         another `topic_prefix` gives it topics of its own."""
-        snapshot_dir = str(self.folder / "snapshots") if snapshots else ""
+        snapshot_dir = str(self.snapshots) if snapshots else ""
         config = replace(
             self.config, snapshot_dir=snapshot_dir, topic_prefix=topic_prefix or self.config.topic_prefix
         )

@@ -93,7 +93,7 @@ def from_snapshots(stack: Stack, runs: int, not_cached_runs: int) -> dict[str, o
 
 
 def _snapshot_start(stack: Stack, name: str, cached: bool) -> tuple[float, dict[str, float]]:
-    for path in (stack.folder / "snapshots").glob("*.snapshot"):
+    for path in stack.snapshots.glob("*.snapshot"):
         in_page_cache(path, cached)
     seconds = shop_start_seconds(stack, snapshots=True, name=name)
     return seconds, load_seconds(stack.logs / f"{name}.log", SNAPSHOT_LOADED)
