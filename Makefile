@@ -156,7 +156,7 @@ $(WRK):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk || \
 	  { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
 
-bench: build $(KAFKA_JARS) $(WRK) ## every benchmark (under 20 min) into bench/results/latest.{json,md}; BENCH_QUICK=1 for a short run
+bench: build $(KAFKA_JARS) $(WRK) ## every benchmark (under 30 min) into bench/results/latest.{json,md}; BENCH_QUICK=1 for a short run
 	$(PY) -m bench
 
 # pytest-benchmark keeps its runs under a folder per machine kind (Linux-CPython-3.11-64bit).
