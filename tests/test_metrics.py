@@ -41,3 +41,15 @@ def test_latency_buckets_are_cumulative_with_an_upper_bound_included() -> None:
     assert bucket("+Inf") == 6
     assert samples[("shop_http_request_seconds_count", (("route", "products"),))] == 6
     assert abs(samples[("shop_http_request_seconds_sum", (("route", "products"),))] - 107.0046) < 1e-9
+
+
+def test_routes_of_one_name_share_their_series_and_unasked_routes_show_none() -> None:
+    metrics = HttpMetrics()
+    first, second = metrics.times("other"), metrics.times("other")  # two routes named alike
+    metrics.times("search")  # a route no request reached
+    first.record(404, 0.001)
+    second.record(404, 0.003)
+    samples = scraped(metrics)
+    assert samples[("shop_http_requests_total", (("route", "other"), ("status", "404")))] == 2
+    assert samples[("shop_http_request_seconds_count", (("route", "other"),))] == 2
+    assert not [key for key in samples if ("route", "search") in key[1]]

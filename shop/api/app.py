@@ -121,7 +121,7 @@ class App:
             route, answer = plain
             await send(answer[0])
             await send(answer[1])
-            self._record(route.name, 200, started)
+            route.times.record(200, time.perf_counter() - started)
             return
         route, rest = find_route(path)
         status = 500
@@ -135,11 +135,7 @@ class App:
         try:
             await self._answer(scope, receive, send_recording, route, rest)
         finally:
-            self._record(route.name, status, started)
-
-    @staticmethod
-    def _record(route: str, status: int, started: float) -> None:
-        metrics.HTTP.record(route, status, time.perf_counter() - started)
+            route.times.record(status, time.perf_counter() - started)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, route: Route, rest: str) -> None:
         cors = self._cors_headers(scope)
@@ -336,7 +332,7 @@ class App:
         checks and status wrapping of `_answer`. None for anything else, and for a request that
         fails (a bad query, an unknown id, a model not ready, a bug): the routed path answers it,
         with its problem or a logged 500."""
-        if scope["method"] != "GET" or self._cors_headers(scope):
+        if scope["method"] != "GET" or (self.cors_origins and self._cors_headers(scope)):
             return None
         try:
             if path == PRODUCTS:
@@ -459,6 +455,10 @@ class Route:
     methods: tuple[str, ...] | None
     handler: Handler
     checkout: bool = False
+    times: metrics.RouteTimes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "times", metrics.HTTP.times(self.name))
 
 
 ANY = None
@@ -594,12 +594,11 @@ class PageCache:
         self.bytes = 0
         self._pages: dict[tuple[bytes, bool], CachedPage] = {}
         self._seen: set[tuple[bytes, bool]] = set()
+        # The cached page of a key, or None: the dict's own method, no Python frame on a hit.
+        self.get: Callable[[tuple[bytes, bool]], CachedPage | None] = self._pages.get
 
     def __len__(self) -> int:
         return len(self._pages)
-
-    def get(self, key: tuple[bytes, bool]) -> CachedPage | None:
-        return self._pages.get(key)
 
     def admits(self, key: tuple[bytes, bool]) -> bool:
         """Whether the page of `key` is worth caching: asked for before (remembered until `most`
