@@ -8,6 +8,8 @@ import json
 
 import brotli
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fixtures.reference import product_changed
 from shop import _core
@@ -37,6 +39,19 @@ def scope(accept_encoding: str | None) -> http.Scope:
 )
 def test_the_preferred_accepted_encoding(header: str | None, chosen: bytes | None) -> None:
     assert compression.accepted(scope(header)) == chosen
+
+
+HEADER_NAMES = st.sampled_from([b"accept", b"accept-encoding", b"host", b"origin"])
+HEADER_VALUES = st.sampled_from([b"application/x-protobuf", b"application/json", b"br", b"gzip;q=0", b""])
+
+
+@given(st.lists(st.tuples(HEADER_NAMES, HEADER_VALUES), max_size=6))
+def test_one_pass_over_the_headers_reads_what_each_read_alone_does(headers: http.Headers) -> None:
+    scope: http.Scope = {"headers": headers}
+    protobuf, encoding = http.negotiation(scope)
+    assert protobuf == http.wants_protobuf(scope)
+    assert encoding == http.header(scope, b"accept-encoding")
+    assert compression.preferred(encoding) == compression.accepted(scope)
 
 
 def test_a_cached_page_is_compressed_once_per_encoding() -> None:

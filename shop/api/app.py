@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -61,7 +62,7 @@ class App:
         self.config = config or Config.from_env()
         self.shop = shop
         self.cors_origins = {o.strip().encode() for o in self.config.cors_origins.split(",") if o.strip()}
-        self._catalog_ready = False
+        self._catalog_model: _core.Catalog | None = None  # once the catalog is ready
         self._checkout_ready = False
         self._carts: CartRoutes | None = None
         self._content_ready = False
@@ -114,14 +115,14 @@ class App:
                 return
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
+        started = perf_counter()
         path: str = scope["path"]
         plain = self._plain_answer(scope, path)
         if plain is not None:
             route, answer = plain
             await send(answer[0])
             await send(answer[1])
-            route.times.record(200, time.perf_counter() - started)
+            route.times.record(200, perf_counter() - started)
             return
         route, rest = find_route(path)
         status = 500
@@ -135,7 +136,7 @@ class App:
         try:
             await self._answer(scope, receive, send_recording, route, rest)
         finally:
-            route.times.record(status, time.perf_counter() - started)
+            route.times.record(status, perf_counter() - started)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, route: Route, rest: str) -> None:
         cors = self._cors_headers(scope)
@@ -159,7 +160,8 @@ class App:
     # Handlers, named in ROUTES below: (scope, receive, send, CORS headers, the path after a prefix).
 
     async def _products(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
-        await http.send_response(send, self._new_page(scope, _page_key(scope), cors))
+        key = _page_key(scope, http.wants_protobuf(scope))
+        await http.send_response(send, self._new_page(scope, key, cors))
 
     async def _product(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         await http.send_response(send, self._product_answer(scope, rest, cors))
@@ -288,12 +290,12 @@ class App:
         return self.shop
 
     def _catalog(self) -> Any:
-        shop = self._shop()
-        if not self._catalog_ready:
+        if self._catalog_model is None:
+            shop = self._shop()
             if not shop.catalog.ready():
                 raise not_ready("the catalog")
-            self._catalog_ready = True
-        return shop.catalog.model
+            self._catalog_model = shop.catalog.model  # one model for the shop's life
+        return self._catalog_model
 
     async def _content(self, scope: Scope) -> tuple[_core.Content, _core.Catalog]:
         """The content model once it and the catalog (whose products teasers feature) are loaded,
@@ -350,7 +352,8 @@ class App:
         """A catalog page's answer without CORS headers: the cached one, or one made now. A cached
         answer is checked, once the catalog has moved on, against what the page shows now, and
         encoded again only if that changed."""
-        key = _page_key(scope)
+        protobuf, encoding = http.negotiation(scope)
+        key = _page_key(scope, protobuf)
         cached = self._pages.get(key)
         if cached is None:
             return self._new_page(scope, key, [])
@@ -361,20 +364,24 @@ class App:
                 self._pages.resize(cached, len(body))
                 cached.answer = _page_answer(body, cached.protobuf, [])
                 cached.encoded.clear()
-        return cached.answer_for(compression.accepted(scope))
+        return cached.answer_for(compression.preferred(encoding))
 
     def _cached_entry(self, scope: Scope, path: str) -> tuple[http.Message, http.Message] | None:
         """The answer to a plain GET of a content entry answered before, while neither the content
         nor the catalog (its featured products) moved; else None: the full path."""
         cached = self._entries.get(path)
-        if cached is None or self.shop is None:
+        catalog = self._catalog_model  # set: an entry is answered only once the catalog is ready
+        if cached is None or catalog is None or self.shop is None:
             return None
-        if cached.marks != (self.shop.content.model.offset, self.shop.catalog.model.offset):
+        if cached.marks != (self.shop.content.model.offset, catalog.offset):
             return None
-        for name, _value in scope["headers"]:  # these make the answer another one
+        encoding = None
+        for name, value in scope["headers"]:
             if name in CONDITIONAL_HEADERS or (name == b"origin" and self.cors_origins):
-                return None
-        return compression.kept(cached.answer, cached.encoded, compression.accepted(scope))
+                return None  # these make the answer another one
+            if name == b"accept-encoding" and encoding is None:
+                encoding = value
+        return compression.kept(cached.answer, cached.encoded, compression.preferred(encoding))
 
     def _new_page(
         self, scope: Scope, key: tuple[bytes, bool], cors: http.Headers
@@ -630,9 +637,9 @@ def _page_answer(body: bytes, protobuf: bool, cors: http.Headers) -> tuple[http.
     return http.response(200, body, http.PROTOBUF if protobuf else http.JSON, [compression.VARY, *cors])
 
 
-def _page_key(scope: Scope) -> tuple[bytes, bool]:
+def _page_key(scope: Scope, protobuf: bool) -> tuple[bytes, bool]:
     """A page's key in the page cache: its raw query (no parsing on a hit), and whether in protobuf."""
-    return scope.get("query_string", b""), http.wants_protobuf(scope)
+    return scope.get("query_string", b""), protobuf
 
 
 def _page_request(scope: Scope) -> tuple[str, str, int, int]:

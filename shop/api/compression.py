@@ -32,7 +32,11 @@ FAST_GZIP_LEVEL = 1
 
 def accepted(scope: Scope) -> bytes | None:
     """The preferred encoding the client accepts (q > 0), or None."""
-    header = http.header(scope, b"accept-encoding")
+    return preferred(http.header(scope, b"accept-encoding"))
+
+
+def preferred(header: bytes | None) -> bytes | None:
+    """The preferred encoding an Accept-Encoding header's value accepts (q > 0), or None."""
     if not header:
         return None
     offered = set()

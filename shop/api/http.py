@@ -87,6 +87,18 @@ def scheme(scope: Scope, trusted_proxies: frozenset[str]) -> str:
     return str(scope.get("scheme", "http"))
 
 
+def negotiation(scope: Scope) -> tuple[bool, bytes | None]:
+    """Whether the client wants protobuf, and its raw Accept-Encoding, from one pass over the
+    headers: what a cached read's answer depends on. The first of each counts, as in `header`."""
+    accept = encoding = None
+    for key, value in scope["headers"]:
+        if key == b"accept" and accept is None:
+            accept = value
+        elif key == b"accept-encoding" and encoding is None:
+            encoding = value
+    return accept is not None and PROTOBUF in accept, encoding
+
+
 def wants_protobuf(scope: Scope) -> bool:
     for key, value in scope["headers"]:  # on every page read: no copy of the value, unlike header()
         if key == b"accept":
