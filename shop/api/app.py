@@ -65,7 +65,7 @@ class App:
         self._catalog_model: _core.Catalog | None = None  # once the catalog is ready
         self._checkout_ready = False
         self._carts: CartRoutes | None = None
-        self._content_ready = False
+        self._content_model: _core.Content | None = None  # once the content is ready
         self._search_ready = False
         # Reads waiting for a Shop-Min-Offset, of any route: one limit for them all.
         self.offset_waits = offset_wait_slots(self.config)
@@ -301,16 +301,16 @@ class App:
         """The content model once it and the catalog (whose products teasers feature) are loaded,
         and once it applied the client's Shop-Min-Offset."""
         shop = self._shop()
-        if not self._content_ready:
+        if self._content_model is None:
             if not shop.content.ready():
                 raise not_ready("the content")
-            self._content_ready = True
+            self._content_model = shop.content.model  # one model for the shop's life
         catalog = self._catalog()
         offset = http.min_offset(scope)
         if offset is not None:
             projection = shop.content.projection
             await wait_min_offset(offset, projection, self.offset_waits, self.config.ready_timeout)
-        return shop.content.model, catalog
+        return self._content_model, catalog
 
     async def _search_model(self, scope: Scope) -> _core.Search:
         """The search model once it is ready, and once it applied the client's Shop-Min-Offset."""
@@ -370,10 +370,10 @@ class App:
         """The answer to a plain GET of a content entry answered before, while neither the content
         nor the catalog (its featured products) moved; else None: the full path."""
         cached = self._entries.get(path)
-        catalog = self._catalog_model  # set: an entry is answered only once the catalog is ready
-        if cached is None or catalog is None or self.shop is None:
+        content, catalog = self._content_model, self._catalog_model  # set once an entry is cached
+        if cached is None or content is None or catalog is None:
             return None
-        if cached.marks != (self.shop.content.model.offset, catalog.offset):
+        if cached.marks != (content.offset, catalog.offset):
             return None
         encoding = None
         for name, value in scope["headers"]:
