@@ -160,14 +160,15 @@ class App:
     # Handlers, named in ROUTES below: (scope, receive, send, CORS headers, the path after a prefix).
 
     async def _products(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
-        key = _page_key(scope, http.wants_protobuf(scope))
-        await http.send_response(send, self._new_page(scope, key, cors))
+        protobuf, accept_encoding = http.negotiation(scope)
+        encoding = compression.preferred(accept_encoding)
+        await http.send_response(send, self._new_page(scope, _page_key(scope, protobuf), cors, encoding))
 
     async def _product(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         await http.send_response(send, self._product_answer(scope, rest, cors))
 
     def _product_answer(self, scope: Scope, rest: str, cors: Headers) -> tuple[http.Message, http.Message]:
-        protobuf = http.wants_protobuf(scope)
+        protobuf, accept_encoding = http.negotiation(scope)
         product_id = inputs.text_id(rest, "id")
         # The product's view, and how popular it is (web events).
         popularity = self._shop().web.popularity(product_id)
@@ -175,7 +176,7 @@ class App:
         if body is None:
             raise Problem(404, f"no product with id {rest!r}")
         answer = http.response(200, body, http.PROTOBUF if protobuf else http.JSON, [compression.VARY, *cors])
-        return compression.sent_once_to(scope, answer)
+        return compression.sent_once(answer, compression.preferred(accept_encoding))
 
     async def _web_events(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
         body = await self._web_events_routes.post(scope, receive, self._shop().web, self._catalog())
@@ -352,11 +353,12 @@ class App:
         """A catalog page's answer without CORS headers: the cached one, or one made now. A cached
         answer is checked, once the catalog has moved on, against what the page shows now, and
         encoded again only if that changed."""
-        protobuf, encoding = http.negotiation(scope)
+        protobuf, accept_encoding = http.negotiation(scope)
+        encoding = compression.preferred(accept_encoding)
         key = _page_key(scope, protobuf)
         cached = self._pages.get(key)
         if cached is None:
-            return self._new_page(scope, key, [])
+            return self._new_page(scope, key, [], encoding)
         model = self._catalog()
         if cached.mark.offset != model.offset:
             cached.mark, body = model.page_unless_shown(*cached.request, cached.protobuf, cached.mark)
@@ -364,7 +366,7 @@ class App:
                 self._pages.resize(cached, len(body))
                 cached.answer = _page_answer(body, cached.protobuf, [])
                 cached.encoded.clear()
-        return cached.answer_for(compression.preferred(encoding))
+        return cached.answer_for(encoding)
 
     def _cached_entry(self, scope: Scope, path: str) -> tuple[http.Message, http.Message] | None:
         """The answer to a plain GET of a content entry answered before, while neither the content
@@ -384,21 +386,21 @@ class App:
         return compression.kept(cached.answer, cached.encoded, compression.preferred(encoding))
 
     def _new_page(
-        self, scope: Scope, key: tuple[bytes, bool], cors: http.Headers
+        self, scope: Scope, key: tuple[bytes, bool], cors: http.Headers, encoding: bytes | None
     ) -> tuple[http.Message, http.Message]:
         """The answer to a catalog page not taken from the cache, cached when it is asked for again
-        (`key`: the raw query and whether in protobuf)."""
+        (`key`: the raw query and whether in protobuf), compressed with `encoding` if any."""
         model = self._catalog()
         request = _page_request(scope)
         protobuf = key[1]
         # Answers with CORS headers name the origin: not shared between origins.
         if cors or not self._pages.admits(key):
             answer = _page_answer(model.page(*request, protobuf), protobuf, cors)
-            return compression.sent_once(answer, compression.accepted(scope))
+            return compression.sent_once(answer, encoding)
         mark, body = model.page_unless_shown(*request, protobuf)
         page = CachedPage(request, protobuf, mark, _page_answer(body, protobuf, cors), len(body))
         self._pages.put(key, page)
-        return page.answer_for(compression.accepted(scope))
+        return page.answer_for(encoding)
 
     async def _status(self, scope: Scope, send: Send, status: Any) -> None:
         answer = {"status": "ok" if status.ok else "failing", "checks": status.checks, **status.reports}

@@ -100,7 +100,7 @@ def negotiation(scope: Scope) -> tuple[bool, bytes | None]:
 
 
 def wants_protobuf(scope: Scope) -> bool:
-    for key, value in scope["headers"]:  # on every product read: no copy of the value, unlike header()
+    for key, value in scope["headers"]:  # no copy of the value, unlike header()
         if key == b"accept":
             return PROTOBUF in value
     return False
