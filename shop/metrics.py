@@ -100,9 +100,6 @@ class HttpMetrics(Collector):
         """The times of the routes named `route` (several routes may share a name)."""
         return self._routes.setdefault(route, RouteTimes())
 
-    def record(self, route: str, status: int, seconds: float) -> None:
-        self.times(route).record(status, seconds)
-
     def collect(self) -> Iterator[Metric]:
         routes = list(self._routes.items())
         requests = CounterMetricFamily(

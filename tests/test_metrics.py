@@ -17,7 +17,7 @@ def scraped(metrics: HttpMetrics) -> Samples:
 def test_requests_are_counted_by_route_and_status() -> None:
     metrics = HttpMetrics()
     for route, status in [("products", 200), ("products", 200), ("cart_item", 503), ("products", 400)]:
-        metrics.record(route, status, 0.001)
+        metrics.times(route).record(status, 0.001)
     samples = scraped(metrics)
     assert samples[("shop_http_requests_total", (("route", "products"), ("status", "200")))] == 2
     assert samples[("shop_http_requests_total", (("route", "products"), ("status", "400")))] == 1
@@ -27,7 +27,7 @@ def test_requests_are_counted_by_route_and_status() -> None:
 def test_latency_buckets_are_cumulative_with_an_upper_bound_included() -> None:
     metrics = HttpMetrics()
     for seconds in (0.0001, 0.0005, 0.002, 0.002, 7.0, 100.0):
-        metrics.record("products", 200, seconds)
+        metrics.times("products").record(200, seconds)
     samples = scraped(metrics)
 
     def bucket(bound: str) -> float:
