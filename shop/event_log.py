@@ -18,8 +18,8 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as Event
 
 from shop.config import Config
-from shop.kafka import admin
-from shop.kafka.consumer import POLL_S, consumer_settings
+from shop.kafka import POLL_S, admin
+from shop.kafka.consumer import consumer_settings
 from shop.service import all_topics, event_type
 
 # W3C trace context: `traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`.

@@ -29,8 +29,8 @@ from google.protobuf.message import DecodeError
 from shop._proto import shoppers_pb2
 from shop.api.problems import Problem
 from shop.config import Config
-from shop.kafka import admin
-from shop.kafka.consumer import POLL_S, consumer_settings
+from shop.kafka import POLL_S, admin
+from shop.kafka.consumer import consumer_settings
 from shop.kafka.producer import producer_settings
 from shop.kafka.worker import Worker
 

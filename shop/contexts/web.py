@@ -17,8 +17,8 @@ from google.protobuf.message import DecodeError
 from shop import metrics
 from shop._proto import web_pb2
 from shop.config import Config
-from shop.kafka import admin
-from shop.kafka.consumer import POLL_S, consume_available, consumer_settings, readable
+from shop.kafka import POLL_S, admin
+from shop.kafka.consumer import consume_available, consumer_settings, readable
 from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.producer import Producer
 from shop.kafka.relay import MAX_RESTART_DELAY_S, RESTARTABLE

@@ -5,6 +5,13 @@
 # about 50 ms for it, several times on the way to ready. Reconnects still back off, doubling to 10 s.
 RECONNECT_BACKOFF_MS = 10
 
+# How long a background loop's wait for Kafka (a poll for messages, delivery reports) lasts before
+# it looks at its stop flag again; anything that arrives ends the wait at once. confluent-kafka
+# wakes a blocked poll every 200 ms anyway (to look for signals): a shorter wait only adds
+# wakeups, each taking the GIL from the event loop. At 0.1 s for the consumers and 0.05 s for the
+# delivery reports an idle shop woke 450 times a second (bench/results/idle-wakeups-2026-12-06.md).
+POLL_S = 0.2
+
 
 def client_settings(bootstrap: str) -> dict[str, str | int | float | bool]:
     """What every librdkafka client of the shop is given: where the cluster is, how soon to connect."""

@@ -14,9 +14,6 @@ from shop.kafka.admin import watermarks
 
 log = logging.getLogger(__name__)
 
-# How long an idle loop waits for the next message before it looks at its stop flag again.
-POLL_S = 0.1
-
 
 def consumer_settings(config: Config, group: str) -> dict[str, object]:
     return {

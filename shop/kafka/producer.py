@@ -15,7 +15,7 @@ from confluent_kafka import Producer as _Producer
 
 from shop import _core
 from shop.config import Config
-from shop.kafka import client_settings
+from shop.kafka import POLL_S, client_settings
 from shop.kafka.health import STATS_INTERVAL_MS
 from shop.kafka.offsets import OffsetWatch, ProduceError
 from shop.progress import Progress
@@ -109,7 +109,7 @@ class Producer:
         # This thread serves every delivery report: if it died, every write would wait forever.
         while not self._closed.is_set():
             try:
-                self._producer.poll(0.05)
+                self._producer.poll(POLL_S)
             except Exception:
                 log.exception("serving delivery reports")
 

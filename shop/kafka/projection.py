@@ -10,8 +10,8 @@ from typing import Protocol
 
 from shop import _core, metrics, tracing
 from shop.config import Config
-from shop.kafka import admin
-from shop.kafka.consumer import POLL_S, consumer_settings
+from shop.kafka import POLL_S, admin
+from shop.kafka.consumer import consumer_settings
 from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.load_slots import SNAPSHOT_LOADS
 from shop.kafka.offsets import OffsetWatch

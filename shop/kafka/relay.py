@@ -16,8 +16,8 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from shop import _core, metrics, tracing
 from shop.config import Config
-from shop.kafka import admin
-from shop.kafka.consumer import POLL_S, consume_available, consumer_settings, readable
+from shop.kafka import POLL_S, admin
+from shop.kafka.consumer import consume_available, consumer_settings, readable
 from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.offsets import ProduceError
 from shop.kafka.producer import Producer, Translate
