@@ -53,6 +53,8 @@ WRITE_WARMUP_S = 40
 # The loaded memory is sampled this long after the first writes: the shop's passes over its heap
 # after them (trim, huge pages' collapse: seconds at 10^6 products) are done, as they are in service.
 LOADED_SETTLE_S = 20
+# How long the loaded shop is watched at rest (no request, no write) for what it costs idle.
+AT_REST_S = 10
 PART_RUNS = 3
 CART_SCRIPT = """
 -- PUT a quantity into one of 10,000 carts (cookie) for one of a few products, round robin.
@@ -111,6 +113,9 @@ class HttpRuns:
     workload_bytes: dict[str, int] = field(default_factory=dict)
     # Resident bytes summed over the shop's processes: empty, loaded, after browsing.
     process_rss: dict[str, int] = field(default_factory=dict)
+    # The loaded shop with no load: the share of its core it used, and per group of its threads
+    # the share and the switches per second (`at_rest`).
+    at_rest: dict[str, object] = field(default_factory=dict)
     # The frames taking the most samples of the server's work under each load (py-spy, after the runs).
     profiles: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
 
@@ -135,6 +140,7 @@ class HttpRuns:
             "body_bytes": self.body_bytes,
             "workload_bytes": self.workload_bytes,
             "process_rss": self.process_rss,
+            "at_rest": self.at_rest,
             "propagation_ms": _propagation(self.driver),
             "write_driver": self.driver,
             "profiles": self.profiles,
@@ -185,6 +191,7 @@ def measure(stack: Stack, rows: int, runs: int, seconds: float, browse_s: float)
     try:
         shop.wait_until("/readyz", 200, READY_TIMEOUT_S)
         results.process_rss["loaded"] = loaded_rss(stack, shop, rows)
+        results.at_rest = at_rest(stack, shop)
         workloads = browse.workloads(rows, stack.folder / "workloads")
         # Right after the load, as the memory target is defined: the write runs below add carts,
         # orders and catalog changes beyond the imported payload (`at_end` counts them too).
@@ -240,6 +247,21 @@ def loaded_rss(stack: Stack, shop: Server, rows: int) -> int:
     )
     time.sleep(LOADED_SETTLE_S)
     return process_rss_bytes(shop.pids())
+
+
+def at_rest(stack: Stack, shop: Server) -> dict[str, object]:
+    """What the loaded shop costs with nothing to do, over AT_REST_S: the share of its core it
+    used (each consumer's and producer's wait for Kafka, librdkafka's timers) and, per group of
+    its threads, their share and how often they were switched off the core: each time a thread
+    wakes it takes the core, and a Python thread the GIL, from the requests served."""
+    with cpu_window(stack, shop, per_thread=True) as window:
+        time.sleep(AT_REST_S)
+    return {
+        "seconds": AT_REST_S,
+        "cpu": window.shares["server"],
+        "threads": window.thread_shares,
+        "switches": window.thread_switches,
+    }
 
 
 def empty_shop_rss(stack: Stack) -> int:

@@ -175,6 +175,7 @@ def browse_keys(results: dict[str, Any]) -> dict[str, float | None]:
     grown = {k: rss[k] - rss["empty"] for k in ("loaded", "after_browse") if k in rss and "empty" in rss}
     browse_floor = _median(http, "browse_floor", "requests_per_s")
     propagation = http.get("propagation_ms") or {}
+    at_rest = http.get("at_rest") or {}
     floor = results.get("first_start_floor") or {}
     return {
         "browse_rps": _median(http, "browse", "requests_per_s"),
@@ -191,6 +192,8 @@ def browse_keys(results: dict[str, Any]) -> dict[str, float | None]:
         "process_rss_vs_payload_ratio": _ratio(grown.get("loaded"), payload),
         "process_rss_after_browse_vs_payload_ratio": _ratio(grown.get("after_browse"), payload),
         "propagation_p99_ms": propagation.get("p99_ms"),
+        "at_rest_server_cpu_share": at_rest.get("cpu"),
+        "at_rest_thread_switches_per_s": sum(at_rest["switches"].values()) if at_rest else None,
         "first_start_1m_s": imported.get("first_start_s"),
         "first_start_vs_raw_consume_ratio": _ratio(
             imported.get("first_start_s"), imported.get("raw_consume_s")
@@ -611,12 +614,22 @@ RSS_SAMPLES = {
 
 
 def _process_lines(http: dict[str, Any]) -> list[str]:
-    """The whole process's memory and the propagation probes."""
+    """The whole process's memory, what it costs at rest and the propagation probes."""
     lines = []
     rss = http.get("process_rss", {})
     if rss:
         mib = ", ".join(f"{RSS_SAMPLES.get(name, name)} {rss[name] / 2**20:,.0f} MiB" for name in rss)
         lines += ["", f"Resident memory of `shop serve` (every process of its group summed): {mib}."]
+    at_rest = http.get("at_rest")
+    if at_rest:
+        switches = at_rest["switches"]
+        lines += [
+            "",
+            f"At rest (loaded, no request nor write, {at_rest['seconds']:g} s): the server used "
+            f"{at_rest['cpu']:.2%} of its core ({_ranked(at_rest['threads'], 100, 2)}; % of the core); "
+            f"its threads were switched off the core {sum(switches.values()):,.0f} times a second "
+            f"({_ranked(switches, 1, 0)}).",
+        ]
     propagation = http.get("propagation_ms")
     if propagation:
         lines += [
