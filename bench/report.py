@@ -626,7 +626,8 @@ def _process_lines(http: dict[str, Any]) -> list[str]:
         lines += [
             "",
             f"At rest (loaded, no request nor write, {at_rest['seconds']:g} s): the server used "
-            f"{at_rest['cpu']:.2%} of its core ({_ranked(at_rest['threads'], 100, 2)}; % of the core); "
+            f"{at_rest['cpu']:.2%} of its core (by thread group, in the kernel's 10 ms ticks: "
+            f"{_ranked(at_rest['threads'], 100, 2)}; % of the core); "
             f"its threads were switched off the core {sum(switches.values()):,.0f} times a second "
             f"({_ranked(switches, 1, 0)}).",
         ]

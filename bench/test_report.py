@@ -19,7 +19,8 @@ def test_the_shop_at_rest_gives_its_core_share_and_its_threads_switches() -> Non
     [line] = [line for line in report._process_lines({"at_rest": AT_REST}) if line]
     assert line == (
         "At rest (loaded, no request nor write, 10 s): the server used 1.53% of its core "
-        "(librdkafka (C) 0.60, relays (Python) 0.40; % of the core); its threads were switched off "
+        "(by thread group, in the kernel's 10 ms ticks: librdkafka (C) 0.60, relays (Python) 0.40; "
+        "% of the core); its threads were switched off "
         "the core 265 times a second (librdkafka (C) 175, relays (Python) 90)."
     )
 
