@@ -14,6 +14,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
+from bench.cpu import switches
 from fixtures.host import free_port
 from fixtures.kafka_broker import Broker
 from fixtures.reference import product_changed
@@ -68,10 +69,9 @@ def test_an_empty_topic_is_loaded_at_once(config: Config) -> None:
     producer.close()
 
 
-def switched(thread: threading.Thread) -> int:
+def switched(thread: threading.Thread) -> float:
     """How often a thread of this process was switched off the core so far (Linux)."""
-    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
-    return sum(int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line)
+    return switches(Path(f"/proc/self/task/{thread.native_id}/status"))
 
 
 def test_idle_background_loops_wake_at_most_five_times_a_second(config: Config) -> None:
