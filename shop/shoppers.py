@@ -280,7 +280,7 @@ class Vault(Worker):
         """Delivery reports of new keys, until the vault stops."""
         producer = self._producer
         while producer is not None and not self._stopping.is_set():
-            producer.poll(0.1)
+            producer.poll(POLL_S)
 
 
 def _settle(done: asyncio.Future[None], outcome: Exception | None) -> None:
