@@ -49,7 +49,8 @@ HEADER_VALUES = st.sampled_from([b"application/x-protobuf", b"application/json",
 def test_one_pass_over_the_headers_reads_what_each_read_alone_does(headers: http.Headers) -> None:
     scope: http.Scope = {"headers": headers}
     protobuf, encoding = http.negotiation(scope)
-    assert protobuf == http.wants_protobuf(scope)
+    assert protobuf == (http.PROTOBUF in (http.header(scope, b"accept") or b""))
+    assert http.wants_protobuf(scope) == protobuf
     assert encoding == http.header(scope, b"accept-encoding")
     assert compression.preferred(encoding) == compression.accepted(scope)
 

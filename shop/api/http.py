@@ -100,10 +100,7 @@ def negotiation(scope: Scope) -> tuple[bool, bytes | None]:
 
 
 def wants_protobuf(scope: Scope) -> bool:
-    for key, value in scope["headers"]:  # no copy of the value, unlike header()
-        if key == b"accept":
-            return PROTOBUF in value
-    return False
+    return negotiation(scope)[0]
 
 
 def query_params(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:
