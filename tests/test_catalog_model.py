@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from fixtures.reference import ReferenceCatalog, fold, product_changed
 from shop import _core
 from shop._proto import catalog_pb2
+from shop.kafka.projection import UNTIL_TOLD
 
 IDS = st.sampled_from([f"p{i}" for i in range(12)] + ["ä", "Z", "p1x"])
 # Case, accents (composed and combining), and letters whose folding changes their length.
@@ -256,3 +257,25 @@ def test_a_load_from_nothing_publishes_its_batches_with_the_one_that_reaches_the
     catalog.catch_up_to(100)
     catalog.apply([product_changed(6, 6, id="p6", name="name 6", price=106)])
     assert (catalog.offset, catalog.sizes()["products"]) == (6, 7)
+
+
+def test_a_first_start_holds_its_batches_until_told_the_end_and_publishes_on_reaching_it() -> None:
+    """A first start catches up to `UNTIL_TOLD` until its bridges know their end: told an end it
+    has applied already, it publishes at once; told one ahead, with the batch that reaches it."""
+    events = [product_changed(n, n, id=f"p{n}", name=f"name {n}", price=100 + n) for n in range(8)]
+    told_late, told_early = _core.Catalog(), _core.Catalog()
+    for catalog in (told_late, told_early):
+        catalog.catch_up_to(UNTIL_TOLD)
+        catalog.apply(events[0:3])
+        assert (catalog.offset, catalog.sizes()["products"]) == (-1, 0)
+    told_late.catch_up_to(1)  # its bridges had written up to offset 1: it is past that
+    assert (told_late.offset, told_late.sizes()["products"]) == (2, 3)
+    told_early.catch_up_to(5)
+    told_early.apply(events[3:5])
+    assert (told_early.offset, told_early.sizes()["products"]) == (-1, 0)
+    told_early.apply(events[5:7])
+    assert (told_early.offset, told_early.sizes()["products"]) == (6, 7)
+    for catalog, total in ((told_late, 4), (told_early, 8)):  # on from there, each copy in turn
+        catalog.apply([events[total - 1]])
+        catalog.apply([])
+        assert json.loads(catalog.page("id", "", 1, 10))["total"] == total

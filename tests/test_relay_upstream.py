@@ -1,10 +1,10 @@
 """A bridge runs beside the publisher that writes its source (a first start overlaps the two), and
 is caught up only once that publisher is and the bridge relayed what the publisher had written by
-then: readiness still means "everything pim had at start is applied"."""
+then: readiness still means "everything pim had at start is applied". Its projection, loading a
+first start, publishes what it applied only then."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -15,8 +15,9 @@ from shop.config import Config
 from shop.contexts import catalog, pim
 from shop.kafka import admin
 from shop.kafka.dead_letters import dead_topic
-from shop.kafka.producer import relay_producer
-from shop.kafka.relay import bridge
+from shop.kafka.producer import Producer, relay_producer
+from shop.kafka.projection import ProjectionLoop
+from shop.kafka.relay import Relay, bridge
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.kafka
@@ -29,6 +30,27 @@ def pim_event(number: int) -> bytes:
     return pim_pb2.InternalMessage(product=product).SerializeToString()
 
 
+def catalog_bridge(config: Config, producer: Producer, publisher: Relay) -> tuple[Relay, ProjectionLoop]:
+    """The catalog's bridge from pim_pub beside `publisher`, and the catalog's projection, started."""
+    model = _core.Catalog()
+    projection = ProjectionLoop(config, catalog.INTERNAL, model, producer)
+    relay = bridge(
+        config,
+        "catalog-bridge",
+        pim.PUBLIC,
+        catalog.INTERNAL,
+        _core.catalog_bridge,
+        lambda: model.pim_offset,
+        producer,
+        projection,
+        upstream=(publisher,),
+    )
+    projection.start()
+    assert projection.loaded.wait(30)  # its topic was empty
+    relay.start()
+    return relay, projection
+
+
 def test_a_bridge_is_caught_up_only_with_everything_its_publisher_relayed(config: Config) -> None:
     topics = (pim.INTERNAL, pim.PUBLIC, catalog.INTERNAL)
     admin.ensure_topics(config, (*topics, *map(dead_topic, topics)))
@@ -37,21 +59,8 @@ def test_a_bridge_is_caught_up_only_with_everything_its_publisher_relayed(config
         producer.produce(config.topic(pim.INTERNAL), pim_event(number))
     assert producer.flush(30) == 0
     publisher = pim.pim_publisher(config, producer)
-    loaded = threading.Event()
-    loaded.set()
-    relay = bridge(
-        config,
-        "catalog-bridge",
-        pim.PUBLIC,
-        catalog.INTERNAL,
-        _core.catalog_bridge,
-        lambda: -1,
-        producer,
-        loaded,
-        upstream=(publisher,),
-    )
+    relay, projection = catalog_bridge(config, producer, publisher)
     try:
-        relay.start()
         eventually(lambda: relay.assigned, what="the bridge assigned pim_pub")
         time.sleep(0.5)  # several polls of an empty pim_pub
         assert not relay.caught_up.is_set()  # its publisher has not even started
@@ -64,4 +73,42 @@ def test_a_bridge_is_caught_up_only_with_everything_its_publisher_relayed(config
     finally:
         relay.stop()
         publisher.stop()
+        projection.stop()
+        producer.close()
+
+
+def test_a_first_start_publishes_its_projection_once_its_bridges_caught_up(config: Config) -> None:
+    """The catalog's topic is empty at start: what its bridge relays is applied to one copy and
+    published only once the bridge caught up and all it relayed by then is applied."""
+    topics = (pim.INTERNAL, pim.PUBLIC, catalog.INTERNAL)
+    admin.ensure_topics(config, (*topics, *map(dead_topic, topics)))
+    producer = relay_producer(config)
+    for number in range(PRODUCTS):  # pim_pub already holds these: an earlier publisher relayed them
+        producer.produce(config.topic(pim.INTERNAL), pim_event(number))
+    assert producer.flush(30) == 0
+    earlier = pim.pim_publisher(config, producer)
+    earlier.start()
+    assert earlier.caught_up.wait(30)
+    earlier.stop()
+    for number in range(PRODUCTS, 2 * PRODUCTS):  # and these only pim_internal
+        producer.produce(config.topic(pim.INTERNAL), pim_event(number))
+    assert producer.flush(30) == 0
+    publisher = pim.pim_publisher(config, producer)
+    relay, projection = catalog_bridge(config, producer, publisher)
+    try:
+        eventually(lambda: relay.position == PRODUCTS - 1, what="the bridge relayed pim_pub")
+        eventually(lambda: projection.end_offset == PRODUCTS - 1, what="the projection fetched it")
+        time.sleep(1.0)  # several polls: applied by now, and held
+        assert (projection.projection.offset, projection.watch.applied) == (-1, -1)
+        assert not projection.published.is_set() and not relay.caught_up.is_set()
+
+        publisher.start()
+        assert projection.published.wait(30)
+        assert relay.caught_up.is_set() and relay.reached == 2 * PRODUCTS - 1
+        assert projection.projection.offset == projection.watch.applied == relay.reached
+        assert projection.projection.sizes()["products"] == 2 * PRODUCTS
+    finally:
+        relay.stop()
+        publisher.stop()
+        projection.stop()
         producer.close()

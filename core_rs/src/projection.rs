@@ -47,8 +47,10 @@ pub trait Projected: Send + Sync {
     fn offset(&self) -> i64;
     /// Until offset `end` is applied, applies each batch to one copy only and publishes none (the
     /// batch that reaches `end` publishes them all): a projection loading its topic from nothing,
-    /// not ready until loaded, whose readers meanwhile see it empty. Ignored once anything is
-    /// published (after a snapshot the second copy is one clone; catching up alone would add one).
+    /// not ready until loaded, whose readers meanwhile see it empty. Called again with a lower
+    /// end (a first start holds with `i64::MAX` until its bridges know theirs), it publishes at
+    /// once what was applied if that reaches the new end. Ignored once anything is published
+    /// (after a snapshot the second copy is one clone; catching up alone would add one).
     fn catch_up_to(&self, end: i64);
     fn sizes(&self) -> Vec<(&'static str, usize)>;
     fn snapshot_in_memory(&self) -> bool;
@@ -78,6 +80,8 @@ where
     offset: AtomicI64,
     /// Batches ending before it are applied to one copy, unpublished (`catch_up_to`).
     catch_up_end: AtomicI64,
+    /// The last offset so applied (-1 before any).
+    alone_offset: AtomicI64,
 }
 
 impl<M: Model> Default for Projection<M>
@@ -89,6 +93,7 @@ where
             model: LeftRight::default(),
             offset: AtomicI64::new(-1),
             catch_up_end: AtomicI64::new(-1),
+            alone_offset: AtomicI64::new(-1),
         }
     }
 }
@@ -143,6 +148,7 @@ where
         if let Some(&(last, _)) = batch.last() {
             if last < self.catch_up_end.load(Ordering::Relaxed) {
                 self.model.write_alone(ops);
+                self.alone_offset.store(last, Ordering::Relaxed);
             } else {
                 self.model.write(ops);
                 self.offset.store(last, Ordering::Release);
@@ -156,8 +162,14 @@ where
     }
 
     fn catch_up_to(&self, end: i64) {
-        if self.offset() < 0 {
-            self.catch_up_end.store(end, Ordering::Relaxed);
+        if self.offset() >= 0 {
+            return;
+        }
+        self.catch_up_end.store(end, Ordering::Relaxed);
+        let alone = self.alone_offset.load(Ordering::Relaxed);
+        if alone >= 0 && alone >= end {
+            self.model.write(Vec::new());
+            self.offset.store(alone, Ordering::Release);
         }
     }
 

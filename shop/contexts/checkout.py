@@ -50,7 +50,6 @@ class CheckoutContext:
         self.vault = Vault(config)
         restore_after = () if catalog_restored is None else (catalog_restored,)
         self.projection = ProjectionLoop(config, INTERNAL, self.model, relay_producer, restore_after)
-        loaded = self.projection.loaded
         self.pim_bridge = bridge(
             config,
             "checkout-pim-bridge",
@@ -59,7 +58,7 @@ class CheckoutContext:
             _core.checkout_pim_bridge,
             lambda: self.model.pim_offset,
             relay_producer,
-            loaded,
+            self.projection,
             upstream=(pim_publisher,),
         )
         self.stock_bridge = bridge(
@@ -70,7 +69,7 @@ class CheckoutContext:
             _core.checkout_fulfilment_bridge,
             lambda: self.model.fulfilment_offset,
             relay_producer,
-            loaded,
+            self.projection,
             upstream=(fulfilment_publisher,),
         )
         self.publisher = publisher(
@@ -78,7 +77,8 @@ class CheckoutContext:
             "checkout",
             self._order_created,
             relay_producer,
-            after=(loaded,),
+            # It waits for the projection to apply what it reads: not before that is published.
+            after=(self.projection.published,),
             before_batch=self._wait_applied,
             batched_fetch=True,
         )

@@ -30,7 +30,7 @@ class FulfilmentContext:
             _core.fulfilment_checkout_bridge,
             lambda: self.model.checkout_offset,
             producer,
-            self.projection.loaded,
+            self.projection,
         )
 
     @property

@@ -56,7 +56,7 @@ class ProductsContext:
             _core.catalog_bridge,
             lambda: self.model.pim_offset,
             producer,
-            self.projection.loaded,
+            self.projection,
             upstream=(publisher,),
         )
 

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shop import _core, metrics, tracing
 from shop.config import Config
@@ -16,10 +16,18 @@ from shop.kafka.dead_letters import DeadLetters
 from shop.kafka.load_slots import SNAPSHOT_LOADS
 from shop.kafka.offsets import OffsetWatch
 from shop.kafka.producer import Producer, librdkafka_strings
+from shop.kafka.relay import caught_up_end
 from shop.kafka.snapshots import Snapshots, Snapshotting
 from shop.kafka.worker import Worker
 
+if TYPE_CHECKING:
+    from shop.kafka.relay import Relay
+
 log = logging.getLogger(__name__)
+
+
+# What a first start's projection catches up to until its bridges know their end (see `_hold`).
+UNTIL_TOLD = 2**63 - 1
 
 
 class Projection(Snapshotting, Protocol):
@@ -37,7 +45,12 @@ class ProjectionLoop(Worker):
     can serialize into memory: see snapshots.py), and a last one when stopped, after waiting for
     any background write. Its snapshot is loaded in its turn (`SNAPSHOT_LOADS`: one load a core), once
     every event of `restore_after` is set: `restored` is another loop's, set once that loop is past
-    its snapshot: loaded, none to load, or failed or stopped before."""
+    its snapshot: loaded, none to load, or failed or stopped before.
+
+    In a first start (its topic empty, no snapshot) the `bridges` into its topic relay everything
+    their sources hold: it applies that to one copy only and publishes it once they caught up
+    and it applied what they relayed by then (`published`; `loaded` is set at once, so that they
+    start)."""
 
     def __init__(
         self,
@@ -54,6 +67,10 @@ class ProjectionLoop(Worker):
         self.dead_letters = DeadLetters(config, self.topic, self.name, producer)
         self.watch = OffsetWatch()
         self.loaded = threading.Event()
+        # Set once what was loaded is published: with `loaded`, or in a first start once held.
+        self.published = threading.Event()
+        self.bridges: list[Relay] = []  # the relays into its topic (`relay.bridge` adds them)
+        self._holding = False
         self.restored = threading.Event()
         self.restore_after = restore_after
         self.end_at_start = -1
@@ -76,6 +93,7 @@ class ProjectionLoop(Worker):
             self.restored.set()  # whatever became of this load, a loop waiting for it goes on
         # Without a snapshot, the events up to the end found now go to one copy of the model.
         self.projection.catch_up_to(self.end_at_start)
+        self._holding = self._hold()
         start = self.projection.offset + 1
         self.watch.advance(self.projection.offset)
         self._check_loaded()
@@ -92,6 +110,8 @@ class ProjectionLoop(Worker):
             self.end_offset = max(self.end_offset, feed.cached_high() - 1)
             if traced:
                 tracing.record_applied(self._span_name, traced)
+            if self._holding:
+                self._holding = self._held(started)
             if events:
                 self._applied(events, seconds, poison)
                 if not self.loaded.is_set() and self._check_loaded():
@@ -101,7 +121,7 @@ class ProjectionLoop(Worker):
                         self.end_at_start,
                         time.monotonic() - started,
                     )
-            if self.loaded.is_set() and self.snapshots.due():
+            if self.published.is_set() and self.snapshots.due():
                 self.snapshots.write("due")
         self.snapshots.write("shutdown")
 
@@ -143,7 +163,31 @@ class ProjectionLoop(Worker):
     def _check_loaded(self) -> bool:
         if self.projection.offset >= self.end_at_start:
             self.loaded.set()
+            if not self._holding:
+                self.published.set()
         return self.loaded.is_set()
+
+    def _hold(self) -> bool:
+        """In a first start, holds everything applied (one copy, unpublished) until told the end
+        (`_held`): each event applied once, not to both copies. True if so."""
+        first_start = self.end_at_start < 0 and self.projection.offset < 0 and self.bridges
+        if first_start:
+            self.projection.catch_up_to(UNTIL_TOLD)
+        return bool(first_start)
+
+    def _held(self, started: float) -> bool:
+        """Still holding: the bridges have not all caught up, or what they relayed by then is not
+        all applied. Tells the projection their end once known; it publishes on reaching it."""
+        end = caught_up_end(self.bridges)
+        if end is None:
+            return True
+        self.projection.catch_up_to(end)  # publishes at once if applied so far
+        if self.projection.offset < end:
+            return True
+        self.watch.advance(self.projection.offset)
+        self.published.set()
+        log.info("published %s at offset %d after %.2fs", self.topic, end, time.monotonic() - started)
+        return False
 
     def _dead_letter(self, offset: int, value: bytes, error: str) -> None:
         """Undecodable events are kept, not dropped: copied to `<topic>_dead` for inspection. The

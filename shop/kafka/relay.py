@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
@@ -23,6 +23,9 @@ from shop.kafka.offsets import ProduceError
 from shop.kafka.producer import Producer, Translate
 from shop.kafka.worker import Worker
 from shop.retry import backoff
+
+if TYPE_CHECKING:
+    from shop.kafka.projection import ProjectionLoop
 
 log = logging.getLogger(__name__)
 
@@ -288,13 +291,14 @@ def bridge(
     translate: Translate,
     last_source_offset: Callable[[], int],
     producer: Producer,
-    loaded: threading.Event,
+    projection: ProjectionLoop,
     upstream: Sequence[Relay] = (),
 ) -> Relay:
-    """The relay from another context's public topic `source` into the internal topic `target`.
-    It starts once its projection `loaded` its own topic, beside the `upstream` publishers that
-    write `source`, and resumes after the last source offset that projection applied."""
-    return Relay(
+    """The relay from another context's public topic `source` into the internal topic `target`,
+    one of the bridges of the `projection` of `target`. It starts once that projection loaded
+    its own topic, beside the `upstream` publishers that write `source`, and resumes after the
+    last source offset that projection applied."""
+    relay = Relay(
         config,
         name,
         source,
@@ -302,9 +306,19 @@ def bridge(
         translate,
         lambda: last_source_offset() + 1,
         producer,
-        after=(loaded,),
+        after=(projection.loaded,),
         upstream=upstream,
     )
+    projection.bridges.append(relay)
+    return relay
+
+
+def caught_up_end(relays: Sequence[Relay]) -> int | None:
+    """The last target offset `relays` had written when each caught up (-1: none); None until
+    every one has."""
+    if not all(relay.caught_up.is_set() for relay in relays):
+        return None
+    return max((relay.reached for relay in relays), default=-1)
 
 
 def committed_position(consumer: Consumer, topic: str) -> tuple[int, int]:

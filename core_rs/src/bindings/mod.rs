@@ -70,7 +70,8 @@ impl PyProjection {
     }
 
     /// Until offset `end` is applied, applies batches to one copy only and publishes them with
-    /// the batch that reaches it (a load from nothing); ignored once anything is published.
+    /// the batch that reaches it (a load from nothing), or at once if what was applied so reaches
+    /// a lowered `end`; ignored once anything is published.
     fn catch_up_to(&self, end: i64) {
         self.projected.catch_up_to(end);
     }
