@@ -265,6 +265,7 @@ def _limits(figures: dict[str, float | None], results: dict[str, Any]) -> list[s
     return [
         *_http_limits(figures, results.get("http", {})),
         *_startup_limits(figures, results),
+        *_first_start_limits(figures, results),
         *_snapshot_limits(figures, results),
         *_memory_limits(figures),
     ]
@@ -461,6 +462,22 @@ def _limit(load: str, share: Callable[[str, str], float]) -> str:
     if server >= 0.9:
         return "The server's core was the limit."
     return "Neither core was busy all the time: the limit is the round trips (latency), not CPU."
+
+
+def _first_start_limits(figures: dict[str, float | None], results: dict[str, Any]) -> list[str]:
+    """The first start against what writing its relays' output alone takes."""
+    first, floor = figures["first_start_1m_s"], figures["first_start_floor_s"]
+    raw, written = results.get("imported", {}).get("raw_consume_s"), results.get("first_start_floor")
+    if not (first and floor and raw and written):
+        return []
+    return [
+        f"- The first start ({first:.1f} s) relays {written['messages']:,} messages "
+        f"({written['bytes'] / 1e9:.2f} GB) into the public and internal topics; Kafka's own producer "
+        f"alone takes {floor:.1f} s to write them here, {floor / raw:.1f} x the raw consume of the "
+        f"imports ({raw:.1f} s). The first start is {first / floor:.2f} x that floor; 2.0 x the raw "
+        f"consume ({2 * raw:.1f} s) is below the floor itself. Its CPU by thread: "
+        "`python -m bench.first_start_cpu` (bench/results/first-start-hold-2026-12-06.md)."
+    ]
 
 
 def _startup_limits(figures: dict[str, float | None], results: dict[str, Any]) -> list[str]:
