@@ -184,9 +184,10 @@ class ProjectionLoop(Worker):
         self.projection.catch_up_to(end)  # publishes at once if applied so far
         if self.projection.offset < end:
             return True
-        self.watch.advance(self.projection.offset)
+        offset = self.projection.offset
+        self.watch.advance(offset)
         self.published.set()
-        log.info("published %s at offset %d after %.2fs", self.topic, end, time.monotonic() - started)
+        log.info("published %s at offset %d after %.2fs", self.topic, offset, time.monotonic() - started)
         return False
 
     def _dead_letter(self, offset: int, value: bytes, error: str) -> None:
