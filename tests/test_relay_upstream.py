@@ -30,6 +30,19 @@ def pim_event(number: int) -> bytes:
     return pim_pb2.InternalMessage(product=product).SerializeToString()
 
 
+def pim_producer(config: Config) -> Producer:
+    """A relay producer, once pim's topics and the catalog's exist."""
+    topics = (pim.INTERNAL, pim.PUBLIC, catalog.INTERNAL)
+    admin.ensure_topics(config, (*topics, *map(dead_topic, topics)))
+    return relay_producer(config)
+
+
+def import_products(config: Config, producer: Producer, numbers: range) -> None:
+    for number in numbers:
+        producer.produce(config.topic(pim.INTERNAL), pim_event(number))
+    assert producer.flush(30) == 0
+
+
 def catalog_bridge(config: Config, producer: Producer, publisher: Relay) -> tuple[Relay, ProjectionLoop]:
     """The catalog's bridge from pim_pub beside `publisher`, and the catalog's projection, started."""
     model = _core.Catalog()
@@ -52,12 +65,8 @@ def catalog_bridge(config: Config, producer: Producer, publisher: Relay) -> tupl
 
 
 def test_a_bridge_is_caught_up_only_with_everything_its_publisher_relayed(config: Config) -> None:
-    topics = (pim.INTERNAL, pim.PUBLIC, catalog.INTERNAL)
-    admin.ensure_topics(config, (*topics, *map(dead_topic, topics)))
-    producer = relay_producer(config)
-    for number in range(PRODUCTS):
-        producer.produce(config.topic(pim.INTERNAL), pim_event(number))
-    assert producer.flush(30) == 0
+    producer = pim_producer(config)
+    import_products(config, producer, range(PRODUCTS))
     publisher = pim.pim_publisher(config, producer)
     relay, projection = catalog_bridge(config, producer, publisher)
     try:
@@ -80,19 +89,13 @@ def test_a_bridge_is_caught_up_only_with_everything_its_publisher_relayed(config
 def test_a_first_start_publishes_its_projection_once_its_bridges_caught_up(config: Config) -> None:
     """The catalog's topic is empty at start: what its bridge relays is applied to one copy and
     published only once the bridge caught up and all it relayed by then is applied."""
-    topics = (pim.INTERNAL, pim.PUBLIC, catalog.INTERNAL)
-    admin.ensure_topics(config, (*topics, *map(dead_topic, topics)))
-    producer = relay_producer(config)
-    for number in range(PRODUCTS):  # pim_pub already holds these: an earlier publisher relayed them
-        producer.produce(config.topic(pim.INTERNAL), pim_event(number))
-    assert producer.flush(30) == 0
+    producer = pim_producer(config)
+    import_products(config, producer, range(PRODUCTS))  # pim_pub holds these: relayed earlier
     earlier = pim.pim_publisher(config, producer)
     earlier.start()
     assert earlier.caught_up.wait(30)
     earlier.stop()
-    for number in range(PRODUCTS, 2 * PRODUCTS):  # and these only pim_internal
-        producer.produce(config.topic(pim.INTERNAL), pim_event(number))
-    assert producer.flush(30) == 0
+    import_products(config, producer, range(PRODUCTS, 2 * PRODUCTS))  # these only pim_internal
     publisher = pim.pim_publisher(config, producer)
     relay, projection = catalog_bridge(config, producer, publisher)
     try:
