@@ -599,6 +599,9 @@ def test_the_last_unit_goes_to_exactly_one_of_two_carts() -> None:
     assert shop.cart("b")["items"][0]["in_stock"] is False
     assert shop.checkout.order_created(4) is not None  # offsets: product 0, stock 1, carts 2-3, orders 4-5
     assert shop.checkout.order_created(5) is None
+    # Checkout's publisher announces what order_created says, for every offset, from the offset alone.
+    announce, offsets = shop.checkout.orders_published(), range(7)
+    assert [announce(b"", o) for o in offsets] == [shop.checkout.order_created(o) for o in offsets]
 
 
 def test_an_empty_cart_is_not_ordered() -> None:

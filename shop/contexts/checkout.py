@@ -75,7 +75,8 @@ class CheckoutContext:
         self.publisher = publisher(
             config,
             "checkout",
-            self._order_created,
+            # Only accepted orders are announced, as the projection decided when it applied them.
+            self.model.orders_published(),
             relay_producer,
             # It waits for the projection to apply what it reads: not before that is published.
             after=(self.projection.published,),
@@ -118,11 +119,6 @@ class CheckoutContext:
         (a wait per message would cost a thread switch per cart write)."""
         if not self.projection.watch.wait_blocking(offset, PUBLISH_WAIT_S):
             raise TimeoutError(f"checkout did not apply offset {offset} in {PUBLISH_WAIT_S}s")
-
-    def _order_created(self, message: bytes, offset: int) -> bytes | None:
-        """Only accepted orders are announced; the projection decided when it applied `offset`."""
-        self._wait_applied(offset)  # at once: the batch was waited for
-        return self.model.order_created(offset)
 
     async def set_item(self, cart_id: str, product_id: str, quantity: int) -> int:
         """Produces the command; returns its offset once Kafka acknowledged it and it is applied."""

@@ -271,9 +271,49 @@ impl PyCheckout {
 
     /// The checkout_pub message for the order accepted at `offset`, if one was.
     fn order_created<'py>(&self, py: Python<'py>, offset: i64) -> Option<Bound<'py, PyBytes>> {
-        let model = self.projection.read();
-        let (id, order) = model.order_accepted_at(offset)?;
-        Some(PyBytes::new(py, &relay::order_created(id, order, offset)))
+        Some(PyBytes::new(py, &order_created(&self.projection, offset)?))
+    }
+
+    /// Checkout's publisher's translation (see `OrdersPublished`).
+    fn orders_published(&self) -> OrdersPublished {
+        OrdersPublished {
+            projection: Arc::clone(&self.projection),
+        }
+    }
+}
+
+/// The checkout_pub message for the order the published copy accepted at `offset`, if one was.
+fn order_created(projection: &Projection<Checkout>, offset: i64) -> Option<Vec<u8>> {
+    let model = projection.read();
+    let (id, order) = model.order_accepted_at(offset)?;
+    Some(relay::order_created(id, order, offset))
+}
+
+/// Checkout's publisher's translation, `(message, offset) -> bytes | None`: the checkout_pub
+/// message of the order accepted at the offset of a checkout_internal message, else nothing. The
+/// projection decided when it applied the message, so the message itself is not read; the
+/// publisher waits for that before each batch. `RelayWriter.send` calls it without Python: the
+/// publisher reads every cart write and product checkout holds to find the orders among them.
+#[pyclass(module = "shop._core", frozen)]
+pub struct OrdersPublished {
+    projection: Arc<Projection<Checkout>>,
+}
+
+impl OrdersPublished {
+    pub fn apply(&self, offset: i64) -> Option<Vec<u8>> {
+        order_created(&self.projection, offset)
+    }
+}
+
+#[pymethods]
+impl OrdersPublished {
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        _message: &[u8],
+        offset: i64,
+    ) -> Option<Bound<'py, PyBytes>> {
+        Some(PyBytes::new(py, &self.apply(offset)?))
     }
 }
 
@@ -319,5 +359,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_QUANTITY", MAX_QUANTITY)?;
     m.add_class::<PyCheckout>()?;
     m.add_class::<CartView>()?;
+    m.add_class::<OrdersPublished>()?;
     m.add_class::<OrderDecision>()
 }

@@ -5,6 +5,7 @@
 
 use super::commands::{owned_headers, send_waiting, Headers, Served};
 use super::error::client_error;
+use crate::bindings::checkout::OrdersPublished;
 use crate::bindings::relays::Translation;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -134,6 +135,12 @@ fn translate_with(translate: &Bound<'_, PyAny>, value: &[u8], offset: i64) -> Py
             Ok(output) => Translated::Output(output),
             Err(err) => Translated::Refused(err.0),
         });
+    }
+    if let Ok(orders) = translate.cast::<OrdersPublished>() {
+        return Ok(orders
+            .get()
+            .apply(offset)
+            .map_or(Translated::Nothing, Translated::Output));
     }
     let py = translate.py();
     match translate.call1((PyBytes::new(py, value), offset)) {
