@@ -48,9 +48,19 @@ def thread_group(pid: int, tid: int, name: str) -> str:
     return next((group for group, matches in THREAD_GROUPS if matches(name)), OTHER_THREADS)
 
 
-def thread_seconds(pids: list[int]) -> dict[str, float]:
-    """CPU seconds used so far by the threads of `pids`, summed per group (see THREAD_GROUPS)."""
-    return _per_group(pids, "stat", stat_seconds)
+# What a thread is counted under: (process id, thread id, thread name) -> its group.
+Grouping = Callable[[int, int, str], str]
+
+
+def thread_name(pid: int, tid: int, name: str) -> str:
+    """Each thread under its own name (threads of one name summed)."""
+    return name
+
+
+def thread_seconds(pids: list[int], by: Grouping = thread_group) -> dict[str, float]:
+    """CPU seconds used so far by the threads of `pids`, summed per group: `by` names it (by default
+    the THREAD_GROUPS)."""
+    return _per_group(pids, "stat", stat_seconds, by)
 
 
 def thread_switches(pids: list[int]) -> dict[str, float]:
@@ -65,8 +75,10 @@ def switches(status: Path) -> float:
     return float(sum(map(int, counts)))
 
 
-def _per_group(pids: list[int], file: str, measure: Callable[[Path], float]) -> dict[str, float]:
-    """`measure` of each thread's /proc/<pid>/task/<tid>/`file`, summed per group."""
+def _per_group(
+    pids: list[int], file: str, measure: Callable[[Path], float], by: Grouping = thread_group
+) -> dict[str, float]:
+    """`measure` of each thread's /proc/<pid>/task/<tid>/`file`, summed per group (`by`)."""
     totals: dict[str, float] = {}
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -75,7 +87,7 @@ def _per_group(pids: list[int], file: str, measure: Callable[[Path], float]) -> 
                 value = measure(task / file)
             except OSError:
                 continue  # the thread ended meanwhile
-            group = thread_group(pid, int(task.name), name)
+            group = by(pid, int(task.name), name)
             totals[group] = totals.get(group, 0.0) + value
     return totals
 

@@ -14,21 +14,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
 from bench import stack
-from bench.cpu import process_seconds, stat_seconds
+from bench.cpu import process_seconds, thread_name, thread_seconds
 
 
 def worker_threads(pid: int) -> dict[str, float]:
     """CPU seconds so far of the threads of `pid`, by thread name, most first."""
-    seconds: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            name, used = (task / "comm").read_text().strip(), stat_seconds(task / "stat")
-        except OSError:
-            continue  # the thread ended meanwhile
-        seconds[name] = seconds.get(name, 0.0) + used
+    seconds = thread_seconds([pid], by=thread_name)
     return dict(sorted(seconds.items(), key=lambda item: -item[1]))
 
 
