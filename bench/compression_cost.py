@@ -1,13 +1,15 @@
 """What compression costs the browse path: the browse workload (bench/browse.py) from one shop on
-core 0, replayed by wrk on core 1 with no Accept-Encoding and with `br, gzip` (what browsers send),
-run by run alternately (ABBA, so neither always goes first), each run from its own stretch of the
-paths. Both see the same shop, its page cache and the same machine.
+core 0, replayed by wrk on core 1 with no Accept-Encoding and with what browsers send (Safari
+`gzip, deflate, br`; Chrome, Edge and Firefox `gzip, deflate, br, zstd`), run by run in turn (the
+order reversed every round, so none always goes first), each run from its own stretch of the
+paths. All see the same shop, its page cache and the same machine.
 
     python -m bench.compression_cost [ROUNDS] [SECONDS] [ROWS]
 
 Prints each run and a summary (JSON): requests/s and the shop's CPU per request per setting, the
-ratios of compressed to plain per round, and the mean bytes of an answer's body either way over a
-sample of the workload (as sent: compressed when it was). Note the machine's load beside it."""
+ratios of each browser's setting to plain per round, and the mean bytes of an answer's body in
+each setting over a sample of the workload (as sent: compressed when it was). Note the machine's
+load beside it."""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ from bench.stats import spread
 
 log = logging.getLogger("bench")
 
-SETTINGS = {"plain": "", "br, gzip": "br, gzip"}
+PLAIN = "plain"
+SETTINGS = {PLAIN: "", "safari": "gzip, deflate, br", "chrome": "gzip, deflate, br, zstd"}
 
 
 def sent_bytes(base_url: str, workload: browse.Workload, accept_encoding: str) -> float:
@@ -73,21 +76,25 @@ def measure(stack: Stack, rows: int, rounds: int, seconds: float) -> dict[str, o
         sizes = {name: round(sent_bytes(shop.url, workload, encoding)) for name, encoding in SETTINGS.items()}
     finally:
         shop.stop()
-    plain, packed = SETTINGS
     return {
         "workload": "browse",
         "products": rows,
         "seconds_per_run": seconds,
         "requests_per_s": {name: spread(values).as_dict() for name, values in runs.items()},
         "cpu_us_per_request": {name: spread(values).as_dict() for name, values in cpu_us.items()},
-        "throughput_compressed_to_plain": spread(
-            [a / b for a, b in zip(runs[packed], runs[plain], strict=True)]
-        ).as_dict(),
-        "cpu_compressed_to_plain": spread(
-            [a / b for a, b in zip(cpu_us[packed], cpu_us[plain], strict=True)]
-        ).as_dict(),
+        "throughput_to_plain": to_plain(runs),
+        "cpu_to_plain": to_plain(cpu_us),
         "mean_body_bytes": sizes,
         "load_average": os.getloadavg(),
+    }
+
+
+def to_plain(values: dict[str, list[float]]) -> dict[str, dict[str, object]]:
+    """Each browser's setting against plain, round by round: the median and spread of the ratios."""
+    return {
+        name: spread([a / b for a, b in zip(runs, values[PLAIN], strict=True)]).as_dict()
+        for name, runs in values.items()
+        if name != PLAIN
     }
 
 
