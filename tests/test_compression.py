@@ -1,5 +1,7 @@
-"""Compression negotiated by Accept-Encoding: brotli before gzip, q=0 refuses, small bodies stay as
-they are, and a cached page is compressed once for all the requests that accept the encoding."""
+"""Compression negotiated by Accept-Encoding: zstd before brotli before gzip (the storefront's built
+files: brotli before gzip), q=0 refuses, small bodies stay as they are, and a cached page is
+compressed fast for the requests that accept an encoding, then once more at the kept level when it
+proved hot."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 
 import brotli
 import pytest
+import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +19,7 @@ from shop import _core
 from shop.api import compression, http
 from shop.api.app import CachedPage
 from shop.api.app import _page_answer as page_answer
+from shop.api.static import BUILT
 
 
 def scope(accept_encoding: str | None) -> http.Scope:
@@ -26,7 +30,9 @@ def scope(accept_encoding: str | None) -> http.Scope:
 @pytest.mark.parametrize(
     ("header", "chosen"),
     [
-        ("gzip, deflate, br, zstd", b"br"),
+        ("gzip, deflate, br, zstd", b"zstd"),
+        ("gzip, deflate, br", b"br"),
+        ("zstd;q=0, br, gzip", b"br"),
         ("gzip", b"gzip"),
         ("br;q=0, gzip;q=0.5", b"gzip"),
         ("GZIP", b"gzip"),
@@ -39,6 +45,20 @@ def scope(accept_encoding: str | None) -> http.Scope:
 )
 def test_the_preferred_accepted_encoding(header: str | None, chosen: bytes | None) -> None:
     assert compression.accepted(scope(header)) == chosen
+
+
+@pytest.mark.parametrize(
+    ("header", "chosen"),
+    [("gzip, deflate, br, zstd", b"br"), ("zstd, gzip", b"gzip"), ("zstd", None)],
+)
+def test_the_storefront_files_come_in_the_encodings_built(header: str, chosen: bytes | None) -> None:
+    assert compression.accepted(scope(header), BUILT) == chosen
+
+
+def decompress(encoding: bytes, body: bytes) -> bytes:
+    if encoding == b"zstd":
+        return zstandard.ZstdDecompressor().decompress(body)
+    return bytes(brotli.decompress(body)) if encoding == b"br" else gzip.decompress(body)
 
 
 HEADER_NAMES = st.sampled_from([b"accept", b"accept-encoding", b"host", b"origin"])
@@ -55,7 +75,8 @@ def test_one_pass_over_the_headers_reads_what_each_read_alone_does(headers: http
     assert compression.preferred(encoding) == compression.accepted(scope)
 
 
-def test_a_cached_page_is_compressed_once_per_encoding() -> None:
+@pytest.mark.parametrize("encoding", [b"zstd", b"br", b"gzip"])
+def test_a_cached_page_is_compressed_fast_then_at_the_kept_level_once_hot(encoding: bytes) -> None:
     catalog = _core.Catalog()
     words = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor".split()
     catalog.apply(
@@ -70,13 +91,17 @@ def test_a_cached_page_is_compressed_once_per_encoding() -> None:
     mark, body = catalog.page_unless_shown(*request, False)
     page = CachedPage(request, False, mark, page_answer(body, False, []), len(body))
     assert page.answer_for(None) is page.answer
-    start, sent = page.answer_for(b"br")
-    assert page.answer_for(b"br")[1] is sent  # made once, then the same bytes
+    start, fast = page.answer_for(encoding)
+    for _ in range(compression.HOT_SENDS - 1):
+        assert page.answer_for(encoding)[1] is fast  # made once, then the same bytes
+    start, kept = page.answer_for(encoding)  # the last fast send is over: proved hot
+    assert page.answer_for(encoding)[1] is kept
+    assert kept is not fast and len(kept["body"]) <= len(fast["body"])
+    assert decompress(encoding, fast["body"]) == decompress(encoding, kept["body"]) == body
     headers = dict(start["headers"])
-    assert (headers[b"content-encoding"], headers[b"vary"]) == (b"br", b"accept-encoding")
-    assert int(headers[b"content-length"]) == len(sent["body"]) < len(body) // 3
-    assert json.loads(brotli.decompress(sent["body"])) == json.loads(body)
-    assert gzip.decompress(page.answer_for(b"gzip")[1]["body"]) == body
+    assert (headers[b"content-encoding"], headers[b"vary"]) == (encoding, b"accept-encoding")
+    assert int(headers[b"content-length"]) == len(kept["body"]) < len(body) // 3
+    assert json.loads(decompress(encoding, kept["body"])) == json.loads(body)
 
 
 def test_small_answers_are_sent_as_they_are() -> None:
@@ -87,7 +112,7 @@ def test_small_answers_are_sent_as_they_are() -> None:
     assert page.answer_for(b"br") is page.answer
 
 
-@pytest.mark.parametrize("encoding", [b"br", b"gzip"])
+@pytest.mark.parametrize("encoding", [b"zstd", b"br", b"gzip"])
 def test_an_answer_sent_once_is_compressed_fast_when_accepted(encoding: bytes) -> None:
     body = json.dumps({"items": [{"name": f"lorem ipsum {n}"} for n in range(200)]}).encode()
     answer = page_answer(body, False, [])
@@ -96,20 +121,22 @@ def test_an_answer_sent_once_is_compressed_fast_when_accepted(encoding: bytes) -
     start, sent = compression.sent_once(answer, encoding)
     headers = dict(start["headers"])
     assert (headers[b"content-encoding"], int(headers[b"content-length"])) == (encoding, len(sent["body"]))
-    decompress = brotli.decompress if encoding == b"br" else gzip.decompress
-    assert decompress(sent["body"]) == body and len(sent["body"]) < len(body) // 3
+    assert decompress(encoding, sent["body"]) == body and len(sent["body"]) < len(body) // 3
 
 
-def test_a_kept_answer_is_compressed_once_and_its_etag_becomes_weak() -> None:
+def test_a_kept_answer_keeps_its_compressed_forms_and_their_etags_are_weak() -> None:
     body = json.dumps({"html": "<p>lorem ipsum dolor</p>" * 100}).encode()
     answer = http.response(200, body, http.JSON, [(b"etag", b'"v1"'), compression.VARY])
-    forms: dict[bytes, compression.Answer] = {}
+    forms: compression.KeptForms = {}
     assert compression.kept(answer, forms, None) is answer
     start, sent = compression.kept(answer, forms, b"gzip")
     assert compression.kept(answer, forms, b"gzip")[1] is sent
     headers = dict(start["headers"])
     assert (headers[b"etag"], headers[b"content-encoding"]) == (b'W/"v1"', b"gzip")
     assert gzip.decompress(sent["body"]) == body
+    for _ in range(compression.HOT_SENDS):
+        start, sent = compression.kept(answer, forms, b"gzip")
+    assert dict(start["headers"])[b"etag"] == b'W/"v1"' and gzip.decompress(sent["body"]) == body
     assert dict(answer[0]["headers"])[b"etag"] == b'"v1"'  # the plain answer keeps its strong tag
     small = http.response(200, b'{"items":[]}', http.JSON, [(b"etag", b'"v2"')])
     assert compression.kept(small, {}, b"br") is small

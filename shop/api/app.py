@@ -569,8 +569,8 @@ class CachedEntry:
 
     marks: tuple[int, int]
     answer: tuple[http.Message, http.Message]
-    # The answer compressed, by encoding: each made once, at the first request accepting it.
-    encoded: dict[bytes, tuple[http.Message, http.Message]] = field(default_factory=dict)
+    # The answer compressed, by encoding: made at the first request accepting it (compression.kept).
+    encoded: compression.KeptForms = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -582,8 +582,8 @@ class CachedPage:
     mark: PageMark
     answer: tuple[http.Message, http.Message]
     size: int  # bytes of the body
-    # The answer compressed, by encoding: each made once, at the first request accepting it.
-    encoded: dict[bytes, tuple[http.Message, http.Message]] = field(default_factory=dict)
+    # The answer compressed, by encoding: made at the first request accepting it (compression.kept).
+    encoded: compression.KeptForms = field(default_factory=dict)
 
     def answer_for(self, encoding: bytes | None) -> tuple[http.Message, http.Message]:
         return compression.kept(self.answer, self.encoded, encoding)

@@ -53,6 +53,7 @@ NOT_BUILT = (
 
 # Compressed forms beside a built file (web/scripts/compress.mjs), by the encoding they hold.
 SUFFIXES = {".br": compression.BR, ".gz": compression.GZIP}
+BUILT = tuple(SUFFIXES.values())
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class Storefront:
         await self._send(scope, send, 200, self._file(scope["path"]))
 
     async def _send(self, scope: Scope, send: Send, status: int, file: File, check_etag: bool = True) -> None:
-        encoding = compression.accepted(scope)
+        encoding = compression.accepted(scope, BUILT)
         encoded = [] if encoding not in file.encoded else [(b"content-encoding", encoding)]
         body, etag = file.body, file.etag
         if encoded:
