@@ -124,15 +124,15 @@ def sent_once_to(scope: Scope, answer: Answer) -> Answer:
 
 
 @dataclass(slots=True)
-class Kept:
-    """A kept answer compressed in one encoding, and the sends left at the fast level before it is
-    compressed at the kept one (0: it is)."""
+class KeptForm:
+    """A kept answer compressed in one encoding, and how many more requests for it prove it hot:
+    the one that brings the count to 0 gets it at the kept level, as every one after does."""
 
     answer: Answer
-    fast_sends_left: int = HOT_SENDS
+    sends_to_hot: int = HOT_SENDS
 
 
-KeptForms = dict[bytes, Kept]
+KeptForms = dict[bytes, KeptForm]
 
 
 def kept(answer: Answer, forms: KeptForms, encoding: bytes | None) -> Answer:
@@ -143,9 +143,9 @@ def kept(answer: Answer, forms: KeptForms, encoding: bytes | None) -> Answer:
         return answer
     form = forms.get(encoding)
     if form is None:
-        form = forms[encoding] = Kept(encoded(answer, encoding, fast=True))
-    elif form.fast_sends_left:
-        form.fast_sends_left -= 1
-        if not form.fast_sends_left:
+        form = forms[encoding] = KeptForm(encoded(answer, encoding, fast=True))
+    elif form.sends_to_hot:
+        form.sends_to_hot -= 1
+        if not form.sends_to_hot:
             form.answer = encoded(answer, encoding)
     return form.answer
