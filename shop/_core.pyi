@@ -34,6 +34,7 @@ __all__ = [
     "Fulfilment",
     "KafkaClientError",
     "OffsetSignal",
+    "OnlyEvents",
     "OrderDecision",
     "OrdersPublished",
     "PageMark",
@@ -282,6 +283,17 @@ class Translation:
 
     def __call__(self, message: bytes, offset: int) -> bytes:
         """The translated message. Raises ValueError on garbage."""
+
+@final
+class OnlyEvents:
+    """A relay's translation for a topic of which it wants only some events: `translate` is
+    called for a message holding one of the top-level fields `events` (a oneof's numbers), or one
+    that is not well-formed protobuf (to refuse it); any other message is relayed as nothing,
+    without a Python call when RelayWriter.send applies it to a batch."""
+
+    def __new__(cls, events: list[int], translate: Callable[[bytes, int], bytes | None]) -> OnlyEvents: ...
+    def __call__(self, message: bytes, offset: int) -> bytes | None:
+        """`translate(message, offset)` if the message holds a wanted event or is malformed, else None."""
 
 pim_publish: Translation
 """pim_internal message → pim_pub message carrying `offset`. Raises ValueError on garbage."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.protobuf.message import DecodeError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -145,6 +146,36 @@ def test_translations_answer_bytes_or_value_error(message: bytes, offset: int) -
         assert isinstance(_core.published_offset(message), int)
     except ValueError as exc:
         assert str(exc)
+
+
+@FUZZ
+@given(message=mutated(), offset=st.integers(min_value=0, max_value=2**62))
+def test_every_shipment_reaches_a_notifiers_translation(message: bytes, offset: int) -> None:
+    """The shipments' notifier wants order_shipped (2) of fulfilment_pub: each message that Python
+    reads as one reaches its translation (once, with its offset); what it steps over holds no
+    shipment (garbage in another event's bytes is for that event's readers to refuse)."""
+    reached: list[tuple[bytes, int]] = []
+
+    def mail(value: bytes, at: int) -> bytes:
+        reached.append((value, at))
+        return b"mailed"
+
+    answer = _core.OnlyEvents([2], mail)(message, offset)
+    assert (answer, reached) in ((b"mailed", [(message, offset)]), (None, []))
+    try:
+        event = fulfilment_pb2.PublicMessage.FromString(message).WhichOneof("event")
+    except DecodeError:
+        event = "not protobuf"
+    if event == "order_shipped":
+        assert reached
+
+
+def test_a_notifiers_translation_steps_over_what_it_does_not_want_without_a_call() -> None:
+    stock, shipped = (_core.fulfilment_publish(m, 4) for m in FULFILMENT_INTERNAL)
+    only = _core.OnlyEvents([2], lambda value, at: value)
+    assert only(stock, 1) is None
+    assert only(shipped, 1) == shipped
+    assert only(b"\xff\xfe\x00 not an event", 1) == b"\xff\xfe\x00 not an event"
 
 
 @pytest.fixture(scope="module")

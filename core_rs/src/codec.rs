@@ -73,6 +73,12 @@ impl<'a> FieldReader<'a> {
         FieldReader { rest: bytes }
     }
 
+    /// The bytes not read yet.
+    #[cfg(test)]
+    pub fn unread(&self) -> &'a [u8] {
+        self.rest
+    }
+
     /// True once every byte was read; false after a malformed field stopped the iteration.
     pub fn at_end(&self) -> bool {
         self.rest.is_empty()
@@ -116,9 +122,22 @@ impl<'a> Iterator for FieldReader<'a> {
     type Item = (u32, Field<'a>);
 
     /// Inlined: called, a field came back through memory, and a listing's summaries waited on
-    /// reading it back (a quarter of encoding a page from the cache).
+    /// reading it back (a quarter of encoding a page from the cache). A malformed field is left
+    /// unread, so that `at_end` tells it from the end even when it is the last byte.
     #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
+        let start = self.rest;
+        let field = self.field();
+        if field.is_none() {
+            self.rest = start;
+        }
+        field
+    }
+}
+
+impl<'a> FieldReader<'a> {
+    #[inline(always)]
+    fn field(&mut self) -> Option<(u32, Field<'a>)> {
         let key = self.varint()?;
         let number = u32::try_from(key >> 3).ok()?;
         let field = match key & 7 {
@@ -164,6 +183,14 @@ pub fn put_int64_field(out: &mut Vec<u8>, number: u32, value: i64) {
     }
 }
 
+/// Texts a product's fields hold in property tests: empty (absent), or a few letters among which
+/// a quote, an accent and a newline may be.
+#[cfg(test)]
+pub fn any_text() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![Just(String::new()), "[a-z\"é\n]{1,12}"]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +216,30 @@ mod tests {
                 (9, Field::Varint(1)),
             ]
         );
+    }
+
+    /// A field cut short, even at the message's last bytes, is not the message's end.
+    #[test]
+    fn a_field_cut_short_is_not_the_end() {
+        let whole = pim::Product {
+            id: "p1".into(),
+            price: 300,
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let mut reader = FieldReader::new(&whole);
+        assert_eq!(reader.by_ref().count(), 2);
+        assert!(reader.at_end());
+        // A key without its value, a varint without its last byte, a string without its end.
+        for cut in [
+            &whole[..whole.len() - 2],
+            &whole[..whole.len() - 1],
+            &whole[..3],
+        ] {
+            let mut reader = FieldReader::new(cut);
+            reader.by_ref().count();
+            assert!(!reader.at_end(), "{cut:?}");
+        }
     }
 
     #[test]

@@ -38,6 +38,9 @@ from shop.retry import backoff
 from shop.shoppers import Vault
 
 M = TypeVar("M", bound=Message)
+# The events of each source that may ask for an email: the public message and its oneof's event.
+CONFIRMED = (checkout_pb2.PublicMessage, "order_created")
+SHIPPED = (fulfilment_pb2.PublicMessage, "order_shipped")
 
 log = logging.getLogger(__name__)
 
@@ -199,12 +202,15 @@ class Mailer:
 
 class Notifier:
     """The emails of one public topic: `notices(value, offset)` says which email (if any) an event
-    asks for; each is sent, then recorded, before the next."""
+    asks for; each is sent, then recorded, before the next. Only the events `mailed` (the source's
+    `PublicMessage` and its oneof events that may ask for one) reach `notices`: the others are
+    stepped over in the extension, a million stock changes in a first start among them."""
 
     def __init__(
         self,
         config: Config,
         source: str,
+        mailed: tuple[type[Message], str],
         notices: Callable[[bytes, int], Iterator[Notice]],
         producer: Producer,
         records: Producer,
@@ -221,7 +227,7 @@ class Notifier:
             f"notification-{source.removesuffix('_pub')}",
             source,
             INTERNAL,
-            self._notify,
+            _core.OnlyEvents([event_number(*mailed)], self._notify),
             self._resume_from,
             producer,
             after=after,
@@ -271,6 +277,11 @@ class Notifier:
         return last_recorded(self.config, self.source) + 1
 
 
+def event_number(kind: type[Message], event: str) -> int:
+    """The field number of `kind`'s field `event` (one of its oneof's events)."""
+    return int(kind.DESCRIPTOR.fields_by_name[event].number)
+
+
 def _decoded(kind: type[M], value: bytes) -> M:
     """`value` as a `kind`; garbage is a ValueError, which the relay dead-letters and steps over."""
     try:
@@ -313,9 +324,11 @@ class NotificationContext:
         # relays' producer), and never given up on (the record is what prevents a second email).
         self.records = Producer(config, extra={"message.timeout.ms": 0, "linger.ms": 0})
         self.confirmations = Notifier(
-            config, checkout.PUBLIC, self._confirmed, producer, self.records, loaded
+            config, checkout.PUBLIC, CONFIRMED, self._confirmed, producer, self.records, loaded
         )
-        self.shipments = Notifier(config, fulfilment.PUBLIC, self._shipped, producer, self.records, loaded)
+        self.shipments = Notifier(
+            config, fulfilment.PUBLIC, SHIPPED, self._shipped, producer, self.records, loaded
+        )
 
     @property
     def relays(self) -> dict[str, Relay]:
@@ -329,12 +342,12 @@ class NotificationContext:
 
     def _confirmed(self, value: bytes, offset: int) -> Iterator[Notice]:
         message = _decoded(checkout_pb2.PublicMessage, value)
-        if message.WhichOneof("event") == "order_created":
+        if message.WhichOneof("event") == CONFIRMED[1]:
             yield from self._notice("confirmed", message.order_created.order_id)
 
     def _shipped(self, value: bytes, offset: int) -> Iterator[Notice]:
         message = _decoded(fulfilment_pb2.PublicMessage, value)
-        if message.WhichOneof("event") != "order_shipped":
+        if message.WhichOneof("event") != SHIPPED[1]:
             return
         # Checkout learns of the shipment through its bridge: its status tells shipped from backordered.
         self._await_checkout(offset)

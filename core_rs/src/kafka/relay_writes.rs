@@ -6,7 +6,7 @@
 use super::commands::{owned_headers, send_waiting, Headers, Served};
 use super::error::client_error;
 use crate::bindings::checkout::OrdersPublished;
-use crate::bindings::relays::Translation;
+use crate::bindings::relays::{OnlyEvents, Translation};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -143,6 +143,13 @@ fn translate_with(translate: &Bound<'_, PyAny>, value: &[u8], offset: i64) -> Py
             .map_or(Translated::Nothing, Translated::Output));
     }
     let py = translate.py();
+    if let Ok(only) = translate.cast::<OnlyEvents>() {
+        let only = only.get();
+        if !only.wants(value) {
+            return Ok(Translated::Nothing);
+        }
+        return translate_with(only.translate.bind(py), value, offset);
+    }
     match translate.call1((PyBytes::new(py, value), offset)) {
         Ok(output) if output.is_none() => Ok(Translated::Nothing),
         Ok(output) => Ok(Translated::Output(

@@ -256,7 +256,7 @@ mod tests {
     #[test]
     fn a_summary_from_the_card_is_the_views_summary() {
         use proptest::prelude::*;
-        let text = || prop_oneof![Just(String::new()), "[a-z\"é\n]{1,12}"];
+        let text = crate::codec::any_text;
         let fields = (
             text(),
             text(),

@@ -180,12 +180,7 @@ impl Product {
     /// The small image's URL (field 7), from the card's bytes; empty if it has none. UTF-8 if the
     /// product was decoded from an event; a snapshot's views are vouched for by its checksum.
     pub fn small_image_url(&self) -> &[u8] {
-        FieldReader::new(self.card_bytes())
-            .find_map(|(number, field)| match (number, field) {
-                (7, Field::Bytes(bytes)) => Some(bytes),
-                _ => None,
-            })
-            .unwrap_or_default()
+        small_image_in(self.card_bytes())
     }
 
     /// The same allocation: the same product, as long as `self` is held.
@@ -231,6 +226,62 @@ fn pim_view(product: &pim::Product) -> Vec<u8> {
         popularity: None,
     }
     .encode_to_vec()
+}
+
+/// Field 7 (the small image's URL) of a card's bytes (`Keys::card_at`); empty if absent.
+fn small_image_in(card: &[u8]) -> &[u8] {
+    FieldReader::new(card)
+        .find_map(|(number, field)| match (number, field) {
+            (7, Field::Bytes(bytes)) => Some(bytes),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// A pim `Product` encoded as prost encodes it, its texts UTF-8 (so prost would decode it), read
+/// in place: the relays check and read the products they carry so, without the allocation of each
+/// of its texts that decoding them took.
+pub struct CanonicalProduct<'a> {
+    bytes: &'a [u8],
+    found: Found,
+}
+
+impl<'a> CanonicalProduct<'a> {
+    /// None for any other encoding (prost decides then).
+    pub fn read(bytes: &'a [u8]) -> Option<CanonicalProduct<'a>> {
+        let found = canonical_keys(bytes, Text::All)?;
+        Some(CanonicalProduct { bytes, found })
+    }
+
+    pub fn id(&self) -> &'a str {
+        let keys = &self.found.keys;
+        self.text(keys.id_at, keys.id_len)
+    }
+
+    pub fn name(&self) -> &'a str {
+        let keys = &self.found.keys;
+        self.text(keys.name_at, keys.name_len)
+    }
+
+    pub fn price(&self) -> i64 {
+        self.found.keys.price
+    }
+
+    pub fn small_image_url(&self) -> &'a str {
+        let keys = &self.found.keys;
+        let card = &self.bytes[keys.card_at as usize..(keys.card_at + keys.card_len) as usize];
+        // SAFETY: `canonical_keys` checked every text to be UTF-8 (`Text::All`).
+        unsafe { std::str::from_utf8_unchecked(small_image_in(card)) }
+    }
+
+    pub fn disabled(&self) -> bool {
+        self.found.disabled
+    }
+
+    fn text(&self, at: u32, len: u32) -> &'a str {
+        // SAFETY: `canonical_keys` checked every text to be UTF-8 (`Text::All`).
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[at as usize..(at + len) as usize]) }
+    }
 }
 
 /// Which string fields `canonical_keys` checks to be UTF-8.
