@@ -395,6 +395,34 @@ impl<'a> Folded<'a> {
     fn starts_with(self, prefix: Folded<'_>) -> bool {
         self.0.len() >= prefix.0.len() && Folded(&self.0[..prefix.0.len()]) == prefix
     }
+
+    /// As a name's key cut to its length (`KeyPrefix`), if it fits in a key and holds no NUL
+    /// byte (the keys' padding).
+    fn key_prefix(self) -> Option<KeyPrefix> {
+        (self.0.len() <= 24 && !self.0.contains(&0)).then(|| {
+            let mask = Folded(&[b'\xff'; 24][..self.0.len()]).key();
+            KeyPrefix {
+                key: self.key(),
+                mask,
+            }
+        })
+    }
+}
+
+/// A folded prefix of 24 bytes or fewer, without NUL bytes, as a name's key (`Folded::key`) has
+/// it: a name's key cut to the prefix's length (`mask`) orders against it as the name does (a
+/// name shorter than the prefix has zeros where the prefix has none), so a name entry is
+/// compared with it without reading its product.
+struct KeyPrefix {
+    key: [u64; 3],
+    mask: [u64; 3],
+}
+
+impl KeyPrefix {
+    fn cmp(&self, entry: &NameEntry) -> Ordering {
+        let cut = |at: usize| entry.key[at] & self.mask[at];
+        (cut(0), cut(1), cut(2)).cmp(&(self.key[0], self.key[1], self.key[2]))
+    }
 }
 
 impl PartialEq for Folded<'_> {
@@ -1338,6 +1366,22 @@ impl Catalog {
         }
         let folded = fold(prefix);
         let prefix = Folded(folded.as_bytes());
+        match prefix.key_prefix() {
+            Some(prefix) => self.name_range_by_keys(&prefix),
+            None => self.name_range_by_names(prefix),
+        }
+    }
+
+    /// `name_range` by the entries' keys, without a miss on each product compared (a name prefix
+    /// of browse has one to three letters: a descent compared a score of products).
+    fn name_range_by_keys(&self, prefix: &KeyPrefix) -> (usize, usize) {
+        let lo = self.by_name.count_while(|e| prefix.cmp(e).is_lt());
+        let hi = self.by_name.count_while(|e| prefix.cmp(e).is_le());
+        (lo, hi)
+    }
+
+    /// `name_range` by the products' folded names.
+    fn name_range_by_names(&self, prefix: Folded<'_>) -> (usize, usize) {
         let lo = self
             .by_name
             .count_while(|e| e.product.folded_name() < prefix);
@@ -1799,6 +1843,38 @@ mod tests {
                 false => assert!(in_window < pages, "{prefix}: {in_window} of {pages}"),
             }
         }
+    }
+
+    /// A prefix that fits in a key finds by the entries' keys the range it finds by the names,
+    /// whatever the names and prefixes hold (NUL bytes, cases, accents) and however long.
+    #[test]
+    fn a_short_prefix_finds_by_keys_the_range_of_the_names() {
+        use proptest::prelude::*;
+        let names = prop::collection::vec("[abAB\0é]{0,30}", 1..60);
+        let prefixes = prop::collection::vec("[abAB\0é]{1,28}", 1..8);
+        proptest!(|(names in names, prefixes in prefixes)| {
+            let mut catalog = Catalog::new();
+            let ops: Vec<Op> = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| upsert(i as i64, &format!("p{i}"), name, 1))
+                .collect();
+            catalog.apply_batch(&ops);
+            let short = names.iter().map(|name| name.chars().take(3).collect::<String>());
+            for prefix in prefixes.iter().cloned().chain(short) {
+                let prefix = prefix.as_str();
+                let folded = fold(prefix);
+                let folded = Folded(folded.as_bytes());
+                if let Some(by_key) = folded.key_prefix() {
+                    prop_assert_eq!(
+                        catalog.name_range_by_keys(&by_key),
+                        catalog.name_range_by_names(folded),
+                        "{:?}",
+                        prefix
+                    );
+                }
+            }
+        });
     }
 
     #[test]
