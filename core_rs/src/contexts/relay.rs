@@ -54,10 +54,13 @@ fn with_internal_offset(internal: &[u8], offset: i64) -> Vec<u8> {
 /// pim_pub message at `offset` → catalog_internal `ProductChanged` carrying the product bytes
 /// unchanged and `pim_offset = offset`.
 pub fn catalog_bridge(public: &[u8], offset: i64) -> Result<Vec<u8>, DecodeError> {
-    if canonical_product(public).is_none() && pim::PublicMessage::decode(public)?.event.is_none() {
-        return Err(DecodeError("pim_pub message has no event".into()));
-    }
-    let product = product_bytes(public);
+    let product = match canonical_product(public) {
+        Some(product) => product.bytes(),
+        None if pim::PublicMessage::decode(public)?.event.is_none() => {
+            return Err(DecodeError("pim_pub message has no event".into()));
+        }
+        None => product_bytes(public),
+    };
     let mut changed = Vec::with_capacity(product.len() + 16);
     put_bytes_field(&mut changed, 1, product);
     put_int64_field(&mut changed, 2, offset);

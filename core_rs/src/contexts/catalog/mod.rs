@@ -253,6 +253,11 @@ impl<'a> CanonicalProduct<'a> {
         Some(CanonicalProduct { bytes, found })
     }
 
+    /// The encoded product, as it was read.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     pub fn id(&self) -> &'a str {
         let keys = &self.found.keys;
         self.text(keys.id_at, keys.id_len)
