@@ -777,19 +777,23 @@ async function pictureWidths(page, viewport, width) {
   await page.goto(`${BASE}/?sort=name`);
   const eager = ".results .card img[loading=eager]";
   await page.waitForSelector(eager);
-  await eventually(
-    // laid out too: a picture measured while its card is (re)placed is 0 px wide (seen once under the whole suite)
-    async () =>
-      page.$$eval(eager, (all) =>
-        all.every((img) => img.complete && img.currentSrc !== "" && img.clientWidth > 0),
-      ),
-    "the first pictures loaded and laid out",
-  );
-  const chosen = await page.$$eval(eager, (all) =>
-    all.map((img) => /-(\d+)w\.webp$/.exec(img.currentSrc)?.[1]),
-  );
+  // Measured in the one look that finds them laid out: a card (re)placed since (its stock line
+  // came) shows a picture 0 px wide (seen twice under the whole suite).
+  let measured = [];
+  await eventually(async () => {
+    measured = await page.$$eval(eager, (all) =>
+      all.map((img) => ({
+        ready: img.complete && img.currentSrc !== "" && img.clientWidth > 0,
+        src: img.currentSrc,
+        shown: img.clientWidth,
+        ratio: window.devicePixelRatio,
+      })),
+    );
+    return measured.every((img) => img.ready);
+  }, "the first pictures loaded and laid out");
+  const chosen = measured.map((img) => /-(\d+)w\.webp$/.exec(img.src)?.[1]);
   same([...new Set(chosen)], [String(width)], "the widths chosen");
-  const [shown, ratio] = await page.$eval(eager, (img) => [img.clientWidth, window.devicePixelRatio]);
+  const [{ shown, ratio }] = measured;
   const fit = width / (shown * ratio); // the picture's pixels per device pixel of its box
   check(fit >= 0.9 && fit <= 1.8, `${width} px for ${shown} CSS px × ${ratio}`);
   log(`cards' pictures: ${width} px wide for ${shown} CSS px at ${ratio} device px each`);
