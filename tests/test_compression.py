@@ -18,7 +18,7 @@ from fixtures.reference import product_changed
 from shop import _core
 from shop.api import compression, http
 from shop.api.app import CachedPage
-from shop.api.app import _page_answer as page_answer
+from shop.api.app import _catalog_answer as page_answer
 from shop.api.static import BUILT
 
 

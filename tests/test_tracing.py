@@ -10,7 +10,7 @@ import io
 import itertools
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +59,10 @@ def zipkin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zipkin]:
 
 
 @pytest.fixture(scope="module")
-def order_trace(
+def traced_shop(
     broker: Broker, zipkin: Zipkin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, list[Span]]]:
-    """A shop tracing every request orders one product; the order's trace id and its spans, once
-    Zipkin holds every hop."""
+) -> Iterator[tuple[ShopProcess, str]]:
+    """A shop tracing every request, and its one product (in stock), once Zipkin is up too."""
     config = dataclasses.replace(fresh_config(broker), trace_ratio=1.0, trace_endpoint=zipkin.spans_endpoint)
     products = io.StringIO()
     pim_csv.fake_products(1, 5, products)
@@ -72,27 +71,36 @@ def order_trace(
     stock_csv.import_stock(config, io.StringIO(f"product_id,quantity\n{product},5\n"), progress=False)
     shop = ShopProcess(config, Path(tmp_path_factory.mktemp("shop")) / "shop.log").start()
     try:
-        # The caller's trace context: the shop's spans join the trace the caller started.
         zipkin.wait_ready()
-        trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
-        with httpx.Client(base_url=shop.url, timeout=30) as client:
-            cart = client.put(f"/api/v1/cart/items/{product}", json={"quantity": 2})
-            assert cart.status_code == 200, cart.text
-            headers = {"if-match": cart.headers["etag"], "traceparent": f"00-{trace_id}-{caller_span}-01"}
-            placed = client.post("/api/v1/cart/order", headers=headers, json=DETAILS)
-            assert placed.status_code == 201, placed.text
-        spans = wait_for_hops(zipkin, trace_id)
-        assert by_name(spans, ORDER_HOPS[0])[0]["parentId"] == caller_span
-        yield trace_id, spans
+        yield shop, product
     finally:
         shop.stop()
 
 
-def wait_for_hops(zipkin: Zipkin, trace_id: str) -> list[Span]:
+@pytest.fixture(scope="module")
+def order_trace(traced_shop: tuple[ShopProcess, str], zipkin: Zipkin) -> tuple[str, list[Span]]:
+    """The traced shop orders its product; the order's trace id and its spans, once Zipkin holds
+    every hop."""
+    shop, product = traced_shop
+    # The caller's trace context: the shop's spans join the trace the caller started.
+    trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
+    with httpx.Client(base_url=shop.url, timeout=30) as client:
+        cart = client.put(f"/api/v1/cart/items/{product}", json={"quantity": 2})
+        assert cart.status_code == 200, cart.text
+        headers = {"if-match": cart.headers["etag"], "traceparent": f"00-{trace_id}-{caller_span}-01"}
+        placed = client.post("/api/v1/cart/order", headers=headers, json=DETAILS)
+        assert placed.status_code == 201, placed.text
+    spans = wait_for_spans(zipkin, trace_id, lambda spans: order_way(spans) is not None)
+    assert by_name(spans, ORDER_HOPS[0])[0]["parentId"] == caller_span
+    return trace_id, spans
+
+
+def wait_for_spans(zipkin: Zipkin, trace_id: str, complete: Callable[[list[Span]], bool]) -> list[Span]:
+    """The spans of `trace_id` once `complete` finds them so, or those Zipkin holds at the wait's end."""
     deadline = time.monotonic() + TRACE_WAIT_S
     while True:
         spans = zipkin.trace(trace_id)
-        if order_way(spans) is not None or time.monotonic() > deadline:
+        if complete(spans) or time.monotonic() > deadline:
             return spans
         time.sleep(0.5)
 
@@ -191,3 +199,35 @@ def test_the_trace_opens_in_zipkins_ui(zipkin: Zipkin, order_trace: tuple[str, l
     finished = run_script(SCRIPT, env, SCRIPT_TIMEOUT_S)
     assert finished.returncode == 0, f"{finished.out}\n{finished.err}"
     assert (REPO / "test-artifacts" / "tracing" / "trace.png").stat().st_size > 0
+
+
+@pytest.mark.kafka
+def test_traced_reads_are_answered_as_routed_and_each_is_a_span(
+    traced_shop: tuple[ShopProcess, str], zipkin: Zipkin
+) -> None:
+    """A traced read takes the routed path, not the hot reads' shortcut: a catalog page (the second
+    time from the page cache), a product and a bad query answer as ever, each a span with its status."""
+    shop, product = traced_shop
+    trace_id = secrets.token_hex(16)
+    page, bad = "/api/v1/products?sort=name&per_page=5", "/api/v1/products?page=x"
+    with httpx.Client(base_url=shop.url, timeout=30) as client:
+
+        def get(path: str) -> httpx.Response:
+            return client.get(path, headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+
+        pages = [get(page) for _ in range(3)]  # the third is the cached answer
+        shown, refused = get(f"/api/v1/products/{product}"), get(bad)
+    assert [answer.status_code for answer in pages] == [200] * 3
+    assert len({answer.content for answer in pages}) == 1
+    assert [item["id"] for item in pages[0].json()["items"]] == [product]
+    assert shown.status_code == 200 and shown.json()["id"] == product
+    assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
+    expected = [("get product", "200"), ("get products", "200"), ("get products", "200")]
+    expected += [("get products", "200"), ("get products", "400")]
+
+    def statuses(spans: list[Span]) -> list[tuple[str, str]]:
+        tags = [(span["name"], span.get("tags", {})) for span in spans]
+        return sorted((name, tag.get("http.response.status_code", "")) for name, tag in tags)
+
+    spans = wait_for_spans(zipkin, trace_id, lambda spans: statuses(spans) == expected)
+    assert statuses(spans) == expected

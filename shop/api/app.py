@@ -53,6 +53,8 @@ PAGE_CACHE_SIZE = 4096
 PAGE_CACHE_BYTES = 8 * 1024 * 1024
 GC_THRESHOLD = 50_000  # container allocations between young-generation collections (default 700)
 UPGRADE = (b"upgrade", b"websocket")
+# A catalog answer's own headers without CORS (`_catalog_answer`; http.response copies them).
+VARIES = [compression.VARY]
 
 
 class App:
@@ -80,12 +82,21 @@ class App:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            started = perf_counter()
             span = tracing.request_span(scope, route_name)
-            if span is None:
-                await self._serve(scope, receive, send)
+            if span is not None:  # routed: the same answers (the fast path below needs no coroutine)
+                with tracing.serving(span):
+                    await self._routed(scope, receive, tracing.recording_status(span, send), started)
                 return
-            with tracing.serving(span):
-                await self._serve(scope, receive, tracing.recording_status(span, send))
+            plain = self._plain_answer(scope, scope["path"])
+            if plain is None:
+                await self._routed(scope, receive, send, started)
+                return
+            # The hottest reads, answered here: no routing, no coroutine more.
+            route, answer = plain
+            await send(answer[0])
+            await send(answer[1])
+            route.times.record(200, perf_counter() - started)
         elif scope["type"] == "websocket":
             await self.cart_events(scope, receive, send)
         elif scope["type"] == "lifespan":
@@ -114,17 +125,8 @@ class App:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = perf_counter()
-        path: str = scope["path"]
-        plain = self._plain_answer(scope, path)
-        if plain is not None:
-            route, answer = plain
-            await send(answer[0])
-            await send(answer[1])
-            route.times.record(200, perf_counter() - started)
-            return
-        route, rest = find_route(path)
+    async def _routed(self, scope: Scope, receive: Receive, send: Send, started: float) -> None:
+        route, rest = find_route(scope["path"])
         status = 500
 
         async def send_recording(message: http.Message) -> None:
@@ -160,6 +162,9 @@ class App:
     # Handlers, named in ROUTES below: (scope, receive, send, CORS headers, the path after a prefix).
 
     async def _products(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
+        if not cors:  # as `_plain_answer` answers it (a traced request comes here)
+            await http.send_response(send, self._plain_page(scope))
+            return
         protobuf, accept_encoding = http.negotiation(scope)
         encoding = compression.preferred(accept_encoding)
         await http.send_response(send, self._new_page(scope, _page_key(scope, protobuf), cors, encoding))
@@ -175,7 +180,7 @@ class App:
         body = self._catalog().product(product_id, protobuf, popularity)
         if body is None:
             raise Problem(404, f"no product with id {rest!r}")
-        answer = http.response(200, body, http.PROTOBUF if protobuf else http.JSON, [compression.VARY, *cors])
+        answer = _catalog_answer(body, protobuf, cors)
         return compression.sent_once(answer, compression.preferred(accept_encoding))
 
     async def _web_events(self, scope: Scope, receive: Receive, send: Send, cors: Headers, rest: str) -> None:
@@ -364,7 +369,7 @@ class App:
             cached.mark, body = model.page_unless_shown(*cached.request, cached.protobuf, cached.mark)
             if body is not None:
                 self._pages.resize(cached, len(body))
-                cached.answer = _page_answer(body, cached.protobuf, [])
+                cached.answer = _catalog_answer(body, cached.protobuf, [])
                 cached.encoded.clear()
         return cached.answer_for(encoding)
 
@@ -395,10 +400,10 @@ class App:
         protobuf = key[1]
         # Answers with CORS headers name the origin: not shared between origins.
         if cors or not self._pages.admits(key):
-            answer = _page_answer(model.page(*request, protobuf), protobuf, cors)
+            answer = _catalog_answer(model.page(*request, protobuf), protobuf, cors)
             return compression.sent_once(answer, encoding)
         mark, body = model.page_unless_shown(*request, protobuf)
-        page = CachedPage(request, protobuf, mark, _page_answer(body, protobuf, cors), len(body))
+        page = CachedPage(request, protobuf, mark, _catalog_answer(body, protobuf, cors), len(body))
         self._pages.put(key, page)
         return page.answer_for(encoding)
 
@@ -473,9 +478,9 @@ class Route:
 ANY = None
 GET = ("GET",)
 PROBE = ("GET", "HEAD")
-CATALOG = Route("products", GET, App._products)  # also answered in App._serve
-CONTENT_ENTRY = Route("content", GET, App._content_entry)  # also from the entry cache in App._serve
-PRODUCT = Route("product", GET, App._product)  # also answered in App._serve
+CATALOG = Route("products", GET, App._products)  # also answered in App.__call__
+CONTENT_ENTRY = Route("content", GET, App._content_entry)  # also from the entry cache in App.__call__
+PRODUCT = Route("product", GET, App._product)  # also answered in App.__call__
 # Exact paths first, then prefixes in order (the rest of the path is an id); then the storefront.
 ROUTES: dict[str, Route] = {
     PRODUCTS: CATALOG,
@@ -635,8 +640,10 @@ class PageCache:
         page.size = size
 
 
-def _page_answer(body: bytes, protobuf: bool, cors: http.Headers) -> tuple[http.Message, http.Message]:
-    return http.response(200, body, http.PROTOBUF if protobuf else http.JSON, [compression.VARY, *cors])
+def _catalog_answer(body: bytes, protobuf: bool, cors: http.Headers) -> tuple[http.Message, http.Message]:
+    """A catalog page's or a product's 200 answer."""
+    headers = [compression.VARY, *cors] if cors else VARIES
+    return http.response(200, body, http.PROTOBUF if protobuf else http.JSON, headers)
 
 
 def _page_key(scope: Scope, protobuf: bool) -> tuple[bytes, bool]:
