@@ -1,6 +1,6 @@
 """The ASGI app's own Python per request, in process: `App.__call__` driven with a send that does
 nothing, the catalog replaced by a stand-in that answers constant bytes at once (what the Rust
-costs is `bench.page_costs`' figure), against the floor app driven the same way.
+costs is `bench.page_costs`' figure), against the floor app (`bench.floor_app`) driven the same way.
 
     python -m bench.app_python [ROUNDS]
 
@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import browse
+from bench import browse, floor_app
 from bench.http_load import PAGE
 from shop.api.app import App
 from shop.api.http import Message, Scope
@@ -99,16 +99,6 @@ async def no_receive() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-FLOOR_START = {"type": "http.response.start", "status": 200, "headers": []}
-FLOOR_BODY = {"type": "http.response.body", "body": LISTING_BODY}
-
-
-async def floor_app(scope: Scope, receive: Any, send: Callable[[Message], Awaitable[None]]) -> None:
-    """bench.floor_app's request path."""
-    await send(FLOOR_START)
-    await send(FLOOR_BODY)
-
-
 def us_per_request(app: Callable[..., Awaitable[None]], scopes: list[Scope]) -> float:
     async def drive() -> float:
         started = time.perf_counter_ns()
@@ -127,7 +117,7 @@ def main(rounds: int) -> None:
     gc.freeze()  # as the shop settles its garbage collector once loaded
     found: dict[str, list[float]] = {}
     for _ in range(rounds):
-        found.setdefault("floor", []).append(us_per_request(floor_app, kinds["listing page"]))
+        found.setdefault("floor", []).append(us_per_request(floor_app.app, kinds["listing page"]))
         for kind, scopes in kinds.items():
             found.setdefault(kind, []).append(us_per_request(app, scopes))
     print(json.dumps({key: round(min(values), 3) for key, values in found.items()}))
