@@ -379,6 +379,9 @@ pub(crate) fn sort_key(s: &str) -> u64 {
 #[derive(Clone, Copy)]
 struct Folded<'a>(&'a [u8]);
 
+/// Bytes of a folded name that its key (`Folded::key`) holds.
+const KEY_BYTES: usize = 24;
+
 impl<'a> Folded<'a> {
     fn bytes(self) -> impl Iterator<Item = u8> + 'a {
         self.0.iter().map(u8::to_ascii_lowercase)
@@ -389,7 +392,7 @@ impl<'a> Folded<'a> {
     /// words or more), and a tie sends the comparison to the strings: a cache miss per
     /// comparison. 24 bytes mostly decide.
     fn key(self) -> [u64; 3] {
-        let mut buffer = [0u8; 24];
+        let mut buffer = [0u8; KEY_BYTES];
         for (to, from) in buffer.iter_mut().zip(self.bytes()) {
             *to = from;
         }
@@ -401,11 +404,16 @@ impl<'a> Folded<'a> {
         self.0.len() >= prefix.0.len() && Folded(&self.0[..prefix.0.len()]) == prefix
     }
 
-    /// As a name's key cut to its length (`KeyPrefix`), if it fits in a key and holds no NUL
-    /// byte (the keys' padding).
+    /// Whether `key` holds all of it: it fits, and holds no NUL byte (the key's padding would
+    /// make it ambiguous).
+    fn fits_key(self) -> bool {
+        self.0.len() <= KEY_BYTES && !self.0.contains(&0)
+    }
+
+    /// As a name's key cut to its length (`KeyPrefix`), if it fits in a key (`fits_key`).
     fn key_prefix(self) -> Option<KeyPrefix> {
-        (self.0.len() <= 24 && !self.0.contains(&0)).then(|| {
-            let mask = Folded(&[b'\xff'; 24][..self.0.len()]).key();
+        self.fits_key().then(|| {
+            let mask = Folded(&[b'\xff'; KEY_BYTES][..self.0.len()]).key();
             KeyPrefix {
                 key: self.key(),
                 mask,
@@ -645,8 +653,7 @@ impl PriceEntry {
 impl NameEntry {
     fn of(product: &Product) -> NameEntry {
         let name = product.folded_name();
-        // Zero padding is ambiguous for a name with NUL bytes: it then never counts as whole.
-        let whole = name.0.len() <= 24 && !name.0.contains(&0);
+        let whole = name.fits_key();
         NameEntry {
             key: name.key(),
             id_and_whole: SortKeys::cell(Sort::Id, sort_key(product.id())) | u32::from(whole),
