@@ -61,7 +61,7 @@ impl Product {
     fn new(mut keys: Keys, view: &[u8]) -> Product {
         (keys.folded_at, keys.folded_len) = (keys.name_at, keys.name_len);
         let name = &view[keys.name_at as usize..(keys.name_at + keys.name_len) as usize];
-        if name.is_ascii() {
+        if is_ascii(name) {
             return Product(ThinArc::from_header_and_slice(keys, view));
         }
         // SAFETY: `canonical_keys` checked that the name is UTF-8.
@@ -365,7 +365,21 @@ fn canonical_keys(bytes: &[u8], text_checked: Text) -> Option<Found> {
 
 /// Whether `bytes` are UTF-8. Texts are mostly ASCII, which is checked several times faster.
 fn is_utf8(bytes: &[u8]) -> bool {
-    bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()
+    is_ascii(bytes) || std::str::from_utf8(bytes).is_ok()
+}
+
+/// Whether `bytes` are ASCII: all of them OR-ed eight at a time (a loop the compiler vectorises),
+/// the last eight read once more for a length that is not a multiple of eight. The standard
+/// library's check goes byte by byte after its 64-byte blocks: with a product's texts, that tail
+/// took a quarter of `canonical_keys` (perf of the apply).
+fn is_ascii(bytes: &[u8]) -> bool {
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let Some(last) = bytes.len().checked_sub(8) else {
+        return bytes.iter().fold(0, |any, byte| any | byte) < 0x80;
+    };
+    let word = |eight: &[u8]| u64::from_ne_bytes(eight.try_into().expect("eight bytes"));
+    let words = bytes.chunks_exact(8).map(word).fold(0, |any, w| any | w);
+    (words | word(&bytes[last..])) & HIGH_BITS == 0
 }
 
 /// The first 8 bytes of `s`, zero-padded, as a number that orders like the bytes do. Equal keys
@@ -1039,10 +1053,12 @@ fn last_change_of_each<'a>(changes: &[(&str, &'a Change)]) -> Vec<&'a Change> {
             tied.sort_by_key(|&position| id_at(position));
         }
     }
+    // Different keys are different ids: the ids (in the products' memory) are read only on a tie.
+    let same_product = |a: u128, b: u128| a >> 64 == b >> 64 && id_at(a) == id_at(b);
     let last_of_each = |i: usize| {
         !order
             .get(i + 1)
-            .is_some_and(|&next| id_at(next) == id_at(order[i]))
+            .is_some_and(|&next| same_product(next, order[i]))
     };
     (0..order.len())
         .filter(|&i| last_of_each(i))
@@ -1768,6 +1784,22 @@ mod tests {
         assert_eq!(ids(&catalog.page(Sort::PriceDesc, "ap", 1, 10)), ["a", "b"]);
         assert_eq!(ids(&catalog.page(Sort::PriceDesc, "ap", 2, 1)), ["b"]);
         assert_eq!(catalog.page(Sort::Id, "zz", 1, 10).total, 0);
+    }
+
+    proptest! {
+        /// The word-at-a-time ASCII check says what the standard library's does, at every
+        /// length and wherever a byte above 0x7f lies (the overlapping last word included).
+        #[test]
+        fn is_ascii_is_the_standard_check(
+            mut bytes in prop::collection::vec(0..0x80u8, 0..150),
+            high in prop::option::of((any::<prop::sample::Index>(), 0x80..=0xffu8)),
+        ) {
+            if let (Some((at, byte)), false) = (high, bytes.is_empty()) {
+                let at = at.index(bytes.len());
+                bytes[at] = byte;
+            }
+            prop_assert_eq!(is_ascii(&bytes), bytes.is_ascii());
+        }
     }
 
     proptest! {
