@@ -32,19 +32,37 @@ pub(crate) fn in_shards<G: std::ops::DerefMut, T>(
     found
 }
 
-/// Calls `run` with the items `0..count` grouped by their shard (`shard_of`), one group a shard:
-/// a batch of look-ups in a sharded table locks each shard once, for its group, and the look-ups
-/// of a group overlap (behind a lock taken per item, each waited for the last one's memory).
+/// Calls `run` with the items `0..count` grouped by their shard (`shard_of`, numbered from 0, a
+/// few dozen), one group a shard, each in the items' order: a batch of look-ups in a sharded
+/// table locks each shard once, for its group, and the look-ups of a group overlap (behind a lock
+/// taken per item, each waited for the last one's memory). Grouped by counting: a comparison
+/// sort asked two shards a comparison, a fifth of a snapshot load's instructions.
 pub(crate) fn by_shard(
     count: usize,
     shard_of: impl Fn(usize) -> usize,
     mut run: impl FnMut(&[usize]),
 ) {
-    let mut order: Vec<usize> = (0..count).collect();
-    order.sort_unstable_by_key(|&at| shard_of(at));
-    order
-        .chunk_by(|&a, &b| shard_of(a) == shard_of(b))
-        .for_each(&mut run);
+    let shards: Vec<usize> = (0..count).map(shard_of).collect();
+    let groups = shards.iter().max().map_or(0, |&last| last + 1);
+    // Where each shard's group starts in `order`, and (the last) where the groups end.
+    let mut starts = vec![0; groups + 1];
+    for &shard in &shards {
+        starts[shard + 1] += 1;
+    }
+    for shard in 1..starts.len() {
+        starts[shard] += starts[shard - 1];
+    }
+    let mut next = starts.clone();
+    let mut order = vec![0; count];
+    for (at, &shard) in shards.iter().enumerate() {
+        order[next[shard]] = at;
+        next[shard] += 1;
+    }
+    for bounds in starts.windows(2) {
+        if bounds[0] < bounds[1] {
+            run(&order[bounds[0]..bounds[1]]);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -61,5 +79,9 @@ mod tests {
         assert!(runs
             .iter()
             .all(|run| run.iter().all(|&at| shard_of(at) == shard_of(run[0]))));
+        assert!(
+            runs.iter().all(|run| run.is_sorted()),
+            "each group in the items' order"
+        );
     }
 }
