@@ -80,8 +80,14 @@ mod tests {
             .iter()
             .all(|run| run.iter().all(|&at| shard_of(at) == shard_of(run[0]))));
         assert!(
-            runs.iter().all(|run| run.is_sorted()),
+            runs.iter().all(|run| run.windows(2).all(|w| w[0] < w[1])),
             "each group in the items' order"
         );
+        // A shard without items makes no group; no items, no call.
+        let mut runs = Vec::new();
+        let even_in_3 = |at: usize| if at % 2 == 0 { 3 } else { 0 };
+        super::by_shard(6, even_in_3, |run| runs.push(run.to_vec()));
+        assert_eq!(runs, [vec![1, 3, 5], vec![0, 2, 4]]);
+        super::by_shard(0, |_| 0, |_| panic!("no items, no group"));
     }
 }
