@@ -642,7 +642,7 @@ class PageCache:
 
 def _catalog_answer(body: bytes, protobuf: bool, cors: http.Headers) -> tuple[http.Message, http.Message]:
     """A catalog page's or a product's 200 answer."""
-    headers = [compression.VARY, *cors] if cors else VARIES
+    headers = [*VARIES, *cors] if cors else VARIES
     return http.response(200, body, http.PROTOBUF if protobuf else http.JSON, headers)
 
 
