@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from bench.cpu import switches
@@ -22,7 +22,7 @@ from shop import _core
 from shop.config import Config
 from shop.contexts import catalog
 from shop.kafka import admin
-from shop.kafka.consumer import replay
+from shop.kafka.consumer import consumer_settings, replay
 from shop.kafka.offsets import NotApplied, OffsetWatch
 from shop.kafka.producer import CommandProducer, Producer
 from shop.kafka.projection import ProjectionLoop
@@ -67,6 +67,17 @@ def test_an_empty_topic_is_loaded_at_once(config: Config) -> None:
     assert (loop.end_at_start, model.offset) == (-1, -1)
     loop.stop()
     producer.close()
+
+
+def test_a_consumer_with_a_full_queue_fetches_again_soon(config: Config) -> None:
+    """librdkafka holds the next fetch back `fetch.queue.backoff.ms` once its queue passed
+    `queued.min.messages` (100,000): at its default of a second, a start loading checkout's
+    2,000,000 small events (and the benchmark's raw consume of them) waited about 10 s of its
+    12 (bench/results/queue-backoff-2026-12-06.md). The settings are librdkafka's own: a
+    misspelt name fails here, not in a start."""
+    settings = consumer_settings(config, "settings-check")
+    assert int(settings["fetch.queue.backoff.ms"]) <= 50  # type: ignore[call-overload]
+    Consumer(settings).close()
 
 
 def switched(thread: threading.Thread) -> float:
