@@ -1,10 +1,13 @@
 //! Postings inserts held back while a batch is applied and made at its end, grouped by word.
 //! At a million products the words' bitmaps no longer fit in the caches: inserting each product's
 //! words as it came took a cache miss a word, a third of indexing. Grouped, a word's bitmap is
-//! visited once a batch, and its new slots, in order, join it as bitmaps of their own.
+//! visited once a batch, and its new slots, in order, join it as bitmaps of their own (`Made`).
+//! Those are the same in both copies of the index: the copy that records makes them, the other
+//! joins what it made (sorting the entries and making their bitmaps were a sixth of indexing).
 
 use super::pairs::Pairs;
-use super::Postings;
+use super::{Postings, FIELDS};
+use roaring::RoaringBitmap;
 
 /// Word numbers must fit in the 30 bits above a slot and a field (a billion words).
 const WORD_BITS: u32 = 30;
@@ -44,26 +47,72 @@ impl Held {
         self.pairs.push((pair, slot));
     }
 
-    /// Makes the held inserts, word by word and pair by pair, and holds none after.
-    pub fn make(&mut self, words: &mut [(Box<str>, Postings)], pairs: &mut Pairs) {
+    /// The held inserts, sorted and made into bitmaps word by word; holds none after.
+    pub fn take(&mut self) -> Made {
         sort_by_word_and_slot(&mut self.words, &mut self.sorted);
-        let word = |entry: u64| entry >> WORD_SHIFT;
-        for run in self.words.chunk_by(|&a, &b| word(a) == word(b)) {
-            let slots = run
-                .iter()
-                .map(|&entry| ((entry >> SLOT_SHIFT) as u32, (entry & 3) as usize));
-            words[word(run[0]) as usize].1.add_sorted(slots);
-        }
+        let word = |entry: u64| (entry >> WORD_SHIFT) as u32;
+        let words = self
+            .words
+            .chunk_by(|&a, &b| word(a) == word(b))
+            .map(|run| (word(run[0]), NewSlots::of(run)))
+            .collect();
         self.pairs.sort_unstable();
-        for run in self.pairs.chunk_by(|a, b| a.0 == b.0) {
-            pairs.insert_all(run[0].0, run.iter().map(|&(_, slot)| slot));
-        }
+        let made = Made {
+            words,
+            pairs: std::mem::take(&mut self.pairs),
+        };
+        self.discard();
+        made
+    }
+
+    /// Forgets the held inserts: the other copy made them (`Made`), in the same order.
+    pub fn discard(&mut self) {
         for buffer in [&mut self.words, &mut self.sorted] {
             buffer.clear();
             buffer.shrink_to(KEPT);
         }
         self.pairs.clear();
         self.pairs.shrink_to(KEPT);
+    }
+}
+
+/// The slots a batch adds to one word, by the best field holding the word there, and all of them.
+pub struct NewSlots {
+    pub fields: [RoaringBitmap; FIELDS.len()],
+    pub any: RoaringBitmap,
+}
+
+impl NewSlots {
+    /// The slots of a run of held entries of one word, in slot order.
+    fn of(run: &[u64]) -> NewSlots {
+        let slot = |entry: &u64| (entry >> SLOT_SHIFT) as u32;
+        let bitmap = |slots: &mut dyn Iterator<Item = u32>| {
+            RoaringBitmap::from_sorted_iter(slots).expect("slots in order, once each")
+        };
+        let in_field = |field: u64| bitmap(&mut run.iter().filter(|&e| e & 3 == field).map(slot));
+        NewSlots {
+            fields: [0, 1, 2, 3].map(in_field),
+            any: bitmap(&mut run.iter().map(slot)),
+        }
+    }
+}
+
+/// Held inserts made: each word's new slots (`NewSlots`), and the word pairs' new slots, sorted
+/// by pair and slot.
+pub struct Made {
+    words: Vec<(u32, NewSlots)>,
+    pairs: Vec<((u32, u32), u32)>,
+}
+
+impl Made {
+    /// Adds the new slots to the postings of their words and pairs.
+    pub fn join(&self, words: &mut [(Box<str>, Postings)], pairs: &mut Pairs) {
+        for (word, new) in &self.words {
+            words[*word as usize].1.join(new);
+        }
+        for run in self.pairs.chunk_by(|a, b| a.0 == b.0) {
+            pairs.insert_all(run[0].0, run.iter().map(|&(_, slot)| slot));
+        }
     }
 }
 

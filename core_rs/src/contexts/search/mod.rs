@@ -86,18 +86,13 @@ impl Postings {
         &self.any
     }
 
-    /// Adds slots, in ascending order, each with its best field: made into bitmaps of their own,
-    /// joined to the postings a container at a time (inserted one by one, each searched its
-    /// container: a quarter of indexing).
-    fn add_sorted(&mut self, slots: impl Iterator<Item = (u32, usize)> + Clone) {
-        let joined = |bitmap: &mut RoaringBitmap, slots: &mut dyn Iterator<Item = u32>| {
-            *bitmap |= RoaringBitmap::from_sorted_iter(slots).expect("slots in order, once each");
-        };
-        for (field, bitmap) in self.fields.iter_mut().enumerate() {
-            let of_field = slots.clone().filter(|&(_, f)| f == field);
-            joined(bitmap, &mut of_field.map(|(slot, _)| slot));
+    /// Adds a batch's new slots of the word (`held::NewSlots`), a container at a time (inserted
+    /// one by one, each searched its container: a quarter of indexing).
+    fn join(&mut self, new: &held::NewSlots) {
+        for (bitmap, slots) in self.fields.iter_mut().zip(&new.fields) {
+            *bitmap |= slots;
         }
-        joined(&mut self.any, &mut slots.map(|(slot, _)| slot));
+        self.any |= &new.any;
     }
 
     fn remove(&mut self, slot: u32) {
@@ -257,19 +252,20 @@ impl Apply for Search {
     /// Applies each op with its postings' inserts held back, then makes them word by word.
     fn apply_batch(&mut self, ops: &[Op]) {
         ops.iter().for_each(|op| self.apply_held(op));
-        self.held.make(&mut self.words, &mut self.pairs);
+        self.make_held();
     }
 
     fn apply_recorded(&mut self, ops: Vec<Op>) -> Found {
         let known = self.words.len();
-        self.log = Log::Recording(Vec::new());
+        self.log = Log::Recording(Vec::new(), Vec::new());
         self.apply_batch(&ops);
-        let terms = self.log.end();
+        let (terms, made) = self.log.end();
         let new_words = self.words[known..].iter().map(|(word, _)| word.clone());
         Found {
             ops,
             new_words: new_words.collect(),
             terms,
+            made,
         }
     }
 
@@ -280,7 +276,7 @@ impl Apply for Search {
             .new_words
             .into_iter()
             .for_each(|word| _ = self.add_word(word));
-        self.log = Log::Replaying(found.terms.into_iter());
+        self.log = Log::Replaying(found.terms.into_iter(), found.made.into_iter());
         self.apply_batch(&found.ops);
         self.log.end();
     }
@@ -465,7 +461,7 @@ impl Search {
         };
         if !self.held.is_empty() {
             // The slot's own inserts may be held: made first, removed below.
-            self.held.make(&mut self.words, &mut self.pairs);
+            self.make_held();
         }
         self.live.remove(slot);
         self.id_bands.remove(slot, self.id_keys[slot as usize]);
@@ -480,6 +476,20 @@ impl Search {
             self.pairs.remove(pair, slot);
         }
         self.log.keep(terms);
+    }
+
+    /// Makes the held inserts into the postings: sorted and made into bitmaps here, or, on the
+    /// copy that replays, as the other copy made them at the same point of the batch.
+    fn make_held(&mut self) {
+        let made = match self.log.replayed_made() {
+            Some(made) => {
+                self.held.discard();
+                made
+            }
+            None => self.held.take(),
+        };
+        made.join(&mut self.words, &mut self.pairs);
+        self.log.keep_made(made);
     }
 
     fn word_number(&mut self, word: &str) -> u32 {
