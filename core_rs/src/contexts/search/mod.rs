@@ -10,6 +10,7 @@
 //! Dictionary lookups go through a hash map; a sorted copy of the words serves prefixes.
 
 mod chunks;
+mod dictionary;
 pub mod encode;
 mod found;
 mod groups;
@@ -128,7 +129,7 @@ pub struct Search {
     slots: slots::Slots,
     /// Words by number, with their postings; a word whose postings emptied stays, empty.
     words: Vec<(Box<str>, Postings)>,
-    word_numbers: HashMap<Box<str>, u32, ahash::RandomState>,
+    word_numbers: dictionary::Dictionary,
     /// The words in order, for prefixes.
     sorted: BTreeMap<Box<str>, u32>,
     /// The slots of each two words next to each other in a name or category.
@@ -162,7 +163,7 @@ impl Default for Search {
             chunks: chunks::Chunks::default(),
             slots: slots::Slots::default(),
             words: Vec::new(),
-            word_numbers: HashMap::default(),
+            word_numbers: dictionary::Dictionary::default(),
             sorted: BTreeMap::new(),
             pairs: pairs::Pairs::default(),
             held: held::Held::default(),
@@ -468,7 +469,12 @@ impl Search {
         let category = self.category_of(slot);
         self.in_category[category as usize].remove(slot);
         self.in_price[query::price_bucket(doc.price)].remove(slot);
-        let terms = self.terms(&doc.product, |search, term| search.word_numbers[term]);
+        let terms = self.terms(&doc.product, |search, term| {
+            search
+                .word_numbers
+                .get(term)
+                .expect("an indexed word is numbered")
+        });
         for &(number, _) in &terms.words {
             self.words[number as usize].1.remove(slot);
         }
@@ -494,7 +500,7 @@ impl Search {
 
     fn word_number(&mut self, word: &str) -> u32 {
         match self.word_numbers.get(word) {
-            Some(&number) => number,
+            Some(number) => number,
             None => self.add_word(word.into()),
         }
     }
@@ -502,7 +508,7 @@ impl Search {
     /// Adds a word to the dictionary, with no slots; its number.
     fn add_word(&mut self, word: Box<str>) -> u32 {
         let number = self.words.len() as u32;
-        self.word_numbers.insert(word.clone(), number);
+        self.word_numbers.insert(&word, number);
         self.sorted.insert(word.clone(), number);
         self.words.push((word, Postings::default()));
         number
@@ -652,7 +658,7 @@ impl Snapshot for Search {
                     .map_err(|_| refuse("a posting list is damaged"))?;
             }
             let postings = Postings::of_fields(fields);
-            if search.word_numbers.insert(word.clone(), number).is_some() {
+            if !search.word_numbers.insert(&word, number) {
                 return Err(refuse("a word is saved twice"));
             }
             search.sorted.insert(word.clone(), number);

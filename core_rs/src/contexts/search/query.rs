@@ -245,7 +245,7 @@ impl Search {
             prefix: false,
         };
         let number = self.word_numbers.get(word.text.as_str());
-        number.map(|&number| (number, exact)).into_iter().collect()
+        number.map(|number| (number, exact)).into_iter().collect()
     }
 
     /// Page `request.page` of what `request` finds, with its facets.

@@ -30,9 +30,18 @@ pub fn terms(text: &str) -> impl Iterator<Item = String> {
     words(text).into_iter().map(|word| word.text)
 }
 
-/// Calls `visit(word, start, end)` with each of the `words` of `text` in order, made in one reused
-/// buffer (indexing reads about a hundred words a product, most of them words it has seen).
-pub fn for_each_word(text: &str, mut visit: impl FnMut(&str, u32, u32)) {
+/// Calls `visit(word, start, end)` with each of the `words` of `text` in order (indexing reads
+/// about a hundred words a product, most of them words it has seen).
+pub fn for_each_word(text: &str, visit: impl FnMut(&str, u32, u32)) {
+    if text.is_ascii() {
+        for_each_ascii_word(text, visit);
+    } else {
+        for_each_any_word(text, visit);
+    }
+}
+
+/// `for_each_word` of any text: each word made in one reused buffer, a character at a time.
+fn for_each_any_word(text: &str, mut visit: impl FnMut(&str, u32, u32)) {
     let mut current = String::new();
     let (mut start, mut at) = (0u32, 0u32);
     for c in text.chars() {
@@ -53,6 +62,60 @@ pub fn for_each_word(text: &str, mut visit: impl FnMut(&str, u32, u32)) {
     }
     if !current.is_empty() {
         visit(&current, start, at);
+    }
+}
+
+/// What each ASCII byte is to a word: a separator, part of a word, or a capital (part of a word,
+/// to lower).
+const SEPARATOR: u8 = 0;
+const PART: u8 = 1;
+const CAPITAL: u8 = 2;
+const ASCII_CLASS: [u8; 128] = {
+    let mut class = [SEPARATOR; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        let b = byte as u8;
+        if b.is_ascii_uppercase() {
+            class[byte] = CAPITAL;
+        } else if b.is_ascii_alphanumeric() {
+            class[byte] = PART;
+        }
+        byte += 1;
+    }
+    class
+};
+
+/// `for_each_word` of an ASCII text (most product texts), a byte at a time, each looked up once
+/// in `ASCII_CLASS`: a word in lower case already is visited where it stands, one with capitals
+/// lowered in a buffer. A byte is a UTF-16 unit here.
+fn for_each_ascii_word(text: &str, mut visit: impl FnMut(&str, u32, u32)) {
+    let mut lowered = String::new();
+    let mut visit_word = |start: usize, end: usize, capitals: bool| {
+        let word = &text[start..end];
+        let word = if capitals {
+            lowered.clear();
+            lowered.push_str(word);
+            lowered.make_ascii_lowercase();
+            &lowered
+        } else {
+            word
+        };
+        visit(word, start as u32, end as u32);
+    };
+    let (mut start, mut capitals) = (None, false);
+    for (at, &byte) in text.as_bytes().iter().enumerate() {
+        match (ASCII_CLASS[usize::from(byte & 0x7f)], start) {
+            (SEPARATOR, Some(from)) => {
+                visit_word(from, at, capitals);
+                start = None;
+            }
+            (SEPARATOR, None) => {}
+            (class, None) => (start, capitals) = (Some(at), class == CAPITAL),
+            (class, Some(_)) => capitals |= class == CAPITAL,
+        }
+    }
+    if let Some(from) = start {
+        visit_word(from, text.len(), capitals);
     }
 }
 
@@ -348,6 +411,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn an_ascii_text_has_the_words_a_character_at_a_time_finds(text in "[a-zA-Z0-9 ,.'_~\\x00-]{0,60}") {
+            let (mut ascii, mut any) = (Vec::new(), Vec::new());
+            for_each_ascii_word(&text, |word, start, end| ascii.push((word.to_owned(), start, end)));
+            for_each_any_word(&text, |word, start, end| any.push((word.to_owned(), start, end)));
+            proptest::prop_assert_eq!(ascii, any);
+        }
+
         #[test]
         fn terms_are_the_alphanumeric_runs_lowercased(text in "[a-zA-Z0-9 ,.'ÄöÉßİΣ\u{2028}-]{0,40}") {
             // Lowercased a character at a time (a word's last Σ is σ, not ς).
