@@ -116,17 +116,21 @@ impl Made {
     }
 }
 
-/// Sorts `entries` by word, then slot: a radix sort from the lowest bit of the slot, `DIGIT` bits
-/// a pass over the bits the largest slot and the largest word have; `scratch` takes each pass.
-/// A few passes over the entries, where sorting them as numbers compared each a score of times.
+/// Sorts `entries` by word, then slot. They come in runs of one slot (a product's words, held
+/// together): the runs are put in slot order (a sort of the batch's products, not of their
+/// entries), then the entries radix sorted by word, `DIGIT` bits a pass over the bits the largest
+/// word has, each pass keeping the order it found; `scratch` takes each pass. Two passes over the
+/// entries where sorting by slot too took four.
 fn sort_by_word_and_slot(entries: &mut Vec<u64>, scratch: &mut Vec<u64>) {
-    let bits = |largest: u64| u64::BITS - largest.leading_zeros();
-    let largest = |shift: u32, mask: u64| entries.iter().map(|e| e >> shift & mask).max();
-    let slot_bits = bits(largest(SLOT_SHIFT, u32::MAX.into()).unwrap_or(0));
-    let word_bits = bits(largest(WORD_SHIFT, u64::MAX).unwrap_or(0));
-    let passes = (SLOT_SHIFT..SLOT_SHIFT + slot_bits).step_by(DIGIT as usize);
-    let word_passes = (WORD_SHIFT..WORD_SHIFT + word_bits).step_by(DIGIT as usize);
-    for shift in passes.chain(word_passes) {
+    let slot = |entry: u64| entry >> SLOT_SHIFT & u64::from(u32::MAX);
+    let mut runs: Vec<&[u64]> = entries.chunk_by(|&a, &b| slot(a) == slot(b)).collect();
+    runs.sort_by_key(|run| slot(run[0]));
+    scratch.clear();
+    runs.iter().for_each(|run| scratch.extend_from_slice(run));
+    std::mem::swap(entries, scratch);
+    let largest_word = entries.iter().map(|e| e >> WORD_SHIFT).max().unwrap_or(0);
+    let word_bits = u64::BITS - largest_word.leading_zeros();
+    for shift in (WORD_SHIFT..WORD_SHIFT + word_bits).step_by(DIGIT as usize) {
         let digit = |entry: u64| (entry >> shift) as usize & ((1 << DIGIT) - 1);
         let mut starts = [0usize; 1 << DIGIT];
         entries.iter().for_each(|&entry| starts[digit(entry)] += 1);
@@ -158,6 +162,18 @@ mod tests {
         expected.sort_by_key(|entry| entry >> SLOT_SHIFT);
         sort_by_word_and_slot(&mut entries, &mut Vec::new());
         assert_eq!(entries, expected);
+        // As indexing holds them: each product's words together, the products' slots in any order.
+        let mut held: Vec<u64> = (0..300u64)
+            .flat_map(|product| {
+                let slot = product * 7_919 % 1_000;
+                (0..40u64)
+                    .map(move |i| ((i * 31 + product) % 2_500) << WORD_SHIFT | slot << 2 | (i % 4))
+            })
+            .collect();
+        let mut expected = held.clone();
+        expected.sort_by_key(|entry| entry >> SLOT_SHIFT);
+        sort_by_word_and_slot(&mut held, &mut Vec::new());
+        assert_eq!(held, expected);
         let mut none: Vec<u64> = Vec::new();
         sort_by_word_and_slot(&mut none, &mut Vec::new());
         assert!(none.is_empty());
