@@ -201,19 +201,18 @@ fn same_texts(held: &Product, product: &Product) -> bool {
 }
 
 /// A product's terms: its distinct words, each by the number `number` gives it, with the fields
-/// it is in (bit i: `FIELDS[i]`), and its distinct pairs of words next to each other, in order, in
-/// the `pairs::PAIRED_FIELDS`, by the same numbers. Words are read once, in one reused buffer;
-/// each (number, field) and each pair is packed into one u64, so that they sort as plain numbers
-/// (sorted as tuples: a tenth of indexing; pairs of the words' strings: a String each).
+/// it is in (bit i: `FIELDS[i]`), in the order first met; and its distinct pairs of words next to
+/// each other, in order, in the `pairs::PAIRED_FIELDS`, by the same numbers. Words are read once;
+/// each pair is packed into one u64, so that pairs sort as plain numbers.
 fn product_terms(product: &Product, mut number: impl FnMut(&str) -> u32) -> Terms {
-    let mut found: Vec<u64> = Vec::with_capacity(128);
+    let mut words = DistinctWords::new();
     let mut pairs: Vec<u64> = Vec::with_capacity(16);
     for (field, text) in field_texts(product.view()).iter().enumerate() {
         let paired = pairs::PAIRED_FIELDS.contains(&field);
         let mut before: Option<u32> = None;
         text::for_each_word(text, |term, _, _| {
             let word = number(term);
-            found.push(u64::from(word) << 8 | 1 << field);
+            words.add(word, 1 << field);
             if paired {
                 if let Some(first) = before {
                     pairs.push(u64::from(first) << 32 | u64::from(word));
@@ -222,23 +221,72 @@ fn product_terms(product: &Product, mut number: impl FnMut(&str) -> u32) -> Term
             }
         });
     }
-    found.sort_unstable();
-    let mut words: Vec<(u32, u8)> = Vec::with_capacity(found.len());
-    for entry in found {
-        let (number, field) = ((entry >> 8) as u32, entry as u8);
-        match words.last_mut() {
-            Some(last) if last.0 == number => last.1 |= field,
-            _ => words.push((number, field)),
-        }
-    }
     pairs.sort_unstable();
     pairs.dedup();
     Terms {
-        words,
+        words: words.words,
         pairs: pairs
             .into_iter()
             .map(|pair| ((pair >> 32) as u32, pair as u32))
             .collect(),
+    }
+}
+
+/// A product's distinct words with the fields holding each, in the order first met, and where each
+/// is in them by its number (an open-addressed table, at most half full): sorting every word met,
+/// to merge the repeated ones, took a sixth of indexing.
+struct DistinctWords {
+    words: Vec<(u32, u8)>,
+    /// 1 + the word's index in `words`; 0 for an empty place.
+    places: Vec<u32>,
+    bits: u32,
+}
+
+impl DistinctWords {
+    fn new() -> DistinctWords {
+        const BITS: u32 = 8;
+        DistinctWords {
+            words: Vec::with_capacity(1 << (BITS - 1)),
+            places: vec![0; 1 << BITS],
+            bits: BITS,
+        }
+    }
+
+    /// Where `word` is in `places`, or the empty place it would take.
+    fn place(&self, word: u32) -> usize {
+        let mask = self.places.len() - 1;
+        let mut at = (word.wrapping_mul(0x9E37_79B9) >> (32 - self.bits)) as usize;
+        loop {
+            match self.places[at] {
+                0 => return at,
+                index if self.words[index as usize - 1].0 == word => return at,
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// `word`, in the fields `fields` too.
+    fn add(&mut self, word: u32, fields: u8) {
+        let at = self.place(word);
+        match self.places[at] {
+            0 => {
+                self.words.push((word, fields));
+                self.places[at] = self.words.len() as u32;
+                if self.words.len() * 2 > self.places.len() {
+                    self.grow();
+                }
+            }
+            index => self.words[index as usize - 1].1 |= fields,
+        }
+    }
+
+    fn grow(&mut self) {
+        self.bits += 1;
+        self.places = vec![0; 1 << self.bits];
+        for index in 0..self.words.len() {
+            let at = self.place(self.words[index].0);
+            self.places[at] = index as u32 + 1;
+        }
     }
 }
 

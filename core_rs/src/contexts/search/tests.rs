@@ -444,3 +444,17 @@ fn assert_same_answers(one: &Search, other: &Search) {
     }
     assert_eq!(one.postings_bytes(), other.postings_bytes());
 }
+
+#[test]
+fn a_product_s_distinct_words_keep_the_order_first_met_and_every_field() {
+    // 1,000 words, each met in two fields: the table grows twice past its first 256 places.
+    let numbers: Vec<u32> = (0..1_000u32)
+        .map(|i| i.wrapping_mul(7_919) % 100_003)
+        .collect();
+    let mut words = DistinctWords::new();
+    for field in [1u8, 4] {
+        numbers.iter().for_each(|&word| words.add(word, field));
+    }
+    let expected: Vec<(u32, u8)> = numbers.iter().map(|&word| (word, 5)).collect();
+    assert_eq!(words.words, expected);
+}
