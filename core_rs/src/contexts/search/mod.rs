@@ -9,6 +9,7 @@
 //! (`pairs.rs`): proximity ranks by them.
 //! Dictionary lookups go through a hash map; a sorted copy of the words serves prefixes.
 
+mod ahead;
 mod chunks;
 mod dictionary;
 pub mod encode;
@@ -26,6 +27,7 @@ use crate::codec::{DecodeError, Field, FieldReader};
 use crate::projection::Model;
 use crate::snapshot::{self, Reader, Snapshot, SnapshotError, Writer};
 use crate::swap::Apply;
+use ahead::{Ahead, FoundAhead};
 use found::{Found, Log, Terms};
 use roaring::{MultiOps, RoaringBitmap};
 use std::collections::{BTreeMap, HashMap};
@@ -202,33 +204,60 @@ fn same_texts(held: &Product, product: &Product) -> bool {
 
 /// A product's terms: its distinct words, each by the number `number` gives it, with the fields
 /// it is in (bit i: `FIELDS[i]`), in the order first met; and its distinct pairs of words next to
-/// each other, in order, in the `pairs::PAIRED_FIELDS`, by the same numbers. Words are read once;
-/// each pair is packed into one u64, so that pairs sort as plain numbers.
-fn product_terms(product: &Product, mut number: impl FnMut(&str) -> u32) -> Terms {
-    let mut words = DistinctWords::new();
-    let mut pairs: Vec<u64> = Vec::with_capacity(16);
-    for (field, text) in field_texts(product.view()).iter().enumerate() {
-        let paired = pairs::PAIRED_FIELDS.contains(&field);
-        let mut before: Option<u32> = None;
-        text::for_each_word(text, |term, _, _| {
-            let word = number(term);
-            words.add(word, 1 << field);
-            if paired {
-                if let Some(first) = before {
-                    pairs.push(u64::from(first) << 32 | u64::from(word));
-                }
-                before = Some(word);
-            }
-        });
-    }
-    pairs.sort_unstable();
-    pairs.dedup();
+/// each other, in order, in the `pairs::PAIRED_FIELDS`, by the same numbers.
+fn product_terms(product: &Product, number: impl FnMut(&str) -> u32) -> Terms {
+    let mut finder = TermsFinder::new();
+    finder.find(product, number);
     Terms {
-        words: words.words,
-        pairs: pairs
-            .into_iter()
-            .map(|pair| ((pair >> 32) as u32, pair as u32))
-            .collect(),
+        words: finder.words.words,
+        pairs: finder.pairs.into_iter().map(unpacked).collect(),
+    }
+}
+
+/// A word pair as one number, the first word's number high: pairs sort as these numbers.
+fn packed((first, second): (u32, u32)) -> u64 {
+    u64::from(first) << 32 | u64::from(second)
+}
+
+fn unpacked(pair: u64) -> (u32, u32) {
+    ((pair >> 32) as u32, pair as u32)
+}
+
+/// Finds a product's terms (`product_terms`) into tables kept from one product to the next.
+struct TermsFinder {
+    words: DistinctWords,
+    /// Each pair packed into one u64 (`packed`), so that pairs sort as plain numbers.
+    pairs: Vec<u64>,
+}
+
+impl TermsFinder {
+    fn new() -> TermsFinder {
+        TermsFinder {
+            words: DistinctWords::new(),
+            pairs: Vec::with_capacity(16),
+        }
+    }
+
+    /// Finds `product`'s terms in place of the last product's; words are read once.
+    fn find(&mut self, product: &Product, mut number: impl FnMut(&str) -> u32) {
+        self.words.clear();
+        self.pairs.clear();
+        for (field, text) in field_texts(product.view()).iter().enumerate() {
+            let paired = pairs::PAIRED_FIELDS.contains(&field);
+            let mut before: Option<u32> = None;
+            text::for_each_word(text, |term, _, _| {
+                let word = number(term);
+                self.words.add(word, 1 << field);
+                if paired {
+                    if let Some(first) = before {
+                        self.pairs.push(packed((first, word)));
+                    }
+                    before = Some(word);
+                }
+            });
+        }
+        self.pairs.sort_unstable();
+        self.pairs.dedup();
     }
 }
 
@@ -243,12 +272,24 @@ struct DistinctWords {
 }
 
 impl DistinctWords {
+    /// Places at first; a table grown past `KEPT_BITS` is made anew for the next product.
+    const BITS: u32 = 8;
+    const KEPT_BITS: u32 = 10;
+
     fn new() -> DistinctWords {
-        const BITS: u32 = 8;
         DistinctWords {
-            words: Vec::with_capacity(1 << (BITS - 1)),
-            places: vec![0; 1 << BITS],
-            bits: BITS,
+            words: Vec::with_capacity(1 << (Self::BITS - 1)),
+            places: vec![0; 1 << Self::BITS],
+            bits: Self::BITS,
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.bits > Self::KEPT_BITS {
+            *self = DistinctWords::new();
+        } else if !self.words.is_empty() {
+            self.words.clear();
+            self.places.fill(0);
         }
     }
 
@@ -298,9 +339,21 @@ impl Apply for Search {
         self.apply_batch(std::slice::from_ref(op));
     }
 
-    /// Applies each op with its postings' inserts held back, then makes them word by word.
+    /// Applies each op with its postings' inserts held back, then makes them word by word; a
+    /// large batch's terms are found ahead, on two threads (`ahead`).
     fn apply_batch(&mut self, ops: &[Op]) {
-        ops.iter().for_each(|op| self.apply_held(op));
+        if matches!(self.log, Log::Replaying(..)) || !Ahead::worth_it(ops) {
+            ops.iter().for_each(|op| self.apply_held(op, None));
+        } else {
+            let mut ahead = Ahead::default();
+            for run in ops.chunks(ahead::RUN) {
+                ahead.find(run, self);
+                for op in run {
+                    let found = ahead.next();
+                    self.apply_held(op, found);
+                }
+            }
+        }
         self.make_held();
     }
 
@@ -332,15 +385,16 @@ impl Apply for Search {
 }
 
 impl Search {
-    /// Applies `op`, holding back the inserts into postings it makes (`held`).
-    fn apply_held(&mut self, op: &Op) {
+    /// Applies `op`, holding back the inserts into postings it makes (`held`); `found` the terms
+    /// of its product if found ahead.
+    fn apply_held(&mut self, op: &Op, found: Option<FoundAhead<'_>>) {
         self.offset = op.offset;
         if op.pim_offset <= self.pim_offset {
             return; // bridged twice (or poison, whose pim_offset is the least)
         }
         self.pim_offset = op.pim_offset;
         match &op.change {
-            Change::Upsert(product) => self.upsert(product),
+            Change::Upsert(product) => self.upsert(product, found),
             Change::Disable(id) => self.remove(id),
             Change::Poison => {}
         }
@@ -413,7 +467,7 @@ impl Search {
             .map(|(word, &number)| (number, &**word, &self.words[number as usize].1))
     }
 
-    fn upsert(&mut self, product: &Product) {
+    fn upsert(&mut self, product: &Product, found: Option<FoundAhead<'_>>) {
         let category = self.category(field_texts(product.view())[1]);
         if let Some(slot) = self.slots.get(&self.docs, product.id()) {
             let held = self.product_doc(slot);
@@ -428,7 +482,7 @@ impl Search {
             }
             if same_category {
                 self.unindex(slot);
-                self.index(slot, product, category);
+                self.index(slot, product, category, found);
                 return;
             }
             // Another category: a slot in a chunk of that one.
@@ -438,8 +492,15 @@ impl Search {
         if self.docs.len() < self.chunks.slots() {
             self.docs.resize(self.chunks.slots(), None);
         }
-        self.index(slot, product, category);
+        self.index(slot, product, category, found);
         self.slots.insert(&self.docs, slot);
+    }
+
+    /// Whether `product` is held with the same searched texts (a change that `reprice`s it).
+    fn holds_same_texts(&self, product: &Product) -> bool {
+        self.slots
+            .get(&self.docs, product.id())
+            .is_some_and(|slot| same_texts(&self.product_doc(slot).product, product))
     }
 
     /// A product whose words are the same (a new price or picture): its words, pairs, category
@@ -461,8 +522,17 @@ impl Search {
         }
     }
 
-    fn index(&mut self, slot: u32, product: &Product, category: u32) {
-        let terms = self.terms(product, Search::word_number);
+    fn index(
+        &mut self,
+        slot: u32,
+        product: &Product,
+        category: u32,
+        found: Option<FoundAhead<'_>>,
+    ) {
+        let terms = match found {
+            Some(found) => found.numbered(|word| self.word_number(word)),
+            None => self.terms(product, Search::word_number),
+        };
         for &(number, fields) in &terms.words {
             let best = fields.trailing_zeros() as usize;
             self.held.word(number, best, slot);

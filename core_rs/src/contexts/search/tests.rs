@@ -458,3 +458,91 @@ fn a_product_s_distinct_words_keep_the_order_first_met_and_every_field() {
     let expected: Vec<(u32, u8)> = numbers.iter().map(|&word| (word, 5)).collect();
     assert_eq!(words.words, expected);
 }
+
+#[test]
+fn a_batch_whose_terms_are_found_ahead_makes_the_index_small_batches_make() {
+    // Small batches find their terms in place; the large one on two threads (`ahead`), in two
+    // runs, and its replay takes what it found. New words are met in both halves of a run,
+    // products are repriced, renamed, moved and disabled, and one is renamed and then named back
+    // within a run (found ahead as held, unchanged: the second change finds its terms in place).
+    let lamp = |i: usize, category: &str, price: i64| {
+        let description = format!("warm w{}", i % 40);
+        product(
+            &format!("p{i}"),
+            &format!("Lamp {i}"),
+            category,
+            &description,
+            price,
+        )
+    };
+    let base: Vec<pim::Product> = (0..600).map(|i| lamp(i, "lamps", 100)).collect();
+    let mut changes: Vec<pim::Product> = (600..2_600)
+        .map(|i| {
+            let (name, description) = (
+                format!("Novel{} lamp", i % 50),
+                format!("n{} w{}", i % 70, i % 40),
+            );
+            product(&format!("p{i}"), &name, "lamps", &description, 7)
+        })
+        .collect();
+    changes.insert(
+        10,
+        product("p300", "Lamp renamed", "lamps", "warm w20", 100),
+    );
+    changes.insert(1_500, base[300].clone());
+    changes.extend((0..100).map(|i| lamp(i, "lamps", 9_000)));
+    changes.extend((100..200).map(|i| {
+        product(
+            &format!("p{i}"),
+            &format!("Shade renamed{}", i % 30),
+            "lamps",
+            "",
+            1,
+        )
+    }));
+    changes.extend((200..250).map(|i| lamp(i, "desks", 100)));
+    changes.extend((250..300).map(|i| pim::Product {
+        disabled: true,
+        ..lamp(i, "", 0)
+    }));
+    let ops: Vec<Op> = (0..)
+        .zip(base.iter().chain(&changes))
+        .map(|(i, p)| op(i, p))
+        .collect();
+    let (base_ops, batch) = ops.split_at(base.len());
+    assert!(batch.len() > ahead::RUN && batch.len() < 2 * ahead::RUN);
+
+    let mut in_place = Search::default();
+    ops.chunks(100)
+        .for_each(|small| in_place.apply_batch(small));
+    let (mut first, mut second) = (Search::default(), Search::default());
+    for small in base_ops.chunks(100) {
+        second.replay(first.apply_recorded(small.to_vec()));
+    }
+    if Ahead::worth_it(batch) {
+        // 2,001 new products (p300's rename among them), 100 renamed, 50 moved; not the 100
+        // repriced, the 50 disabled nor p300 named back.
+        let mut ahead = Ahead::default();
+        ahead.find(batch, &first);
+        let found = (0..batch.len()).filter(|_| ahead.next().is_some()).count();
+        assert_eq!(found, 2_151);
+    }
+    second.replay(first.apply_recorded(batch.to_vec()));
+
+    let identity = Identity {
+        topic: "search_internal".into(),
+        topic_id: "t".into(),
+        cluster_id: "c".into(),
+    };
+    let saved = |search: &Search| snapshot::serialize(&identity, search);
+    assert!(
+        saved(&first) == saved(&in_place),
+        "found ahead, the index differs"
+    );
+    assert!(saved(&second) == saved(&in_place), "its replay differs");
+    assert_eq!(
+        ids(&first, &request("novel7")),
+        ids(&in_place, &request("novel7"))
+    );
+    assert!(ids(&first, &request("lamp renamed")).is_empty());
+}
