@@ -457,6 +457,15 @@ fn a_product_s_distinct_words_keep_the_order_first_met_and_every_field() {
     }
     let expected: Vec<(u32, u8)> = numbers.iter().map(|&word| (word, 5)).collect();
     assert_eq!(words.words, expected);
+    // Cleared for the next product (finding terms ahead keeps one table): a table grown this far
+    // is made anew; the next product's words alone are found, in their order.
+    for _ in 0..2 {
+        words.clear();
+        [numbers[7], 3, numbers[7], 999_999]
+            .iter()
+            .for_each(|&word| words.add(word, 2));
+        assert_eq!(words.words, [(numbers[7], 2), (3, 2), (999_999, 2)]);
+    }
 }
 
 #[test]
