@@ -16,8 +16,9 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-/// Batches of fewer ops find their terms in place: a thread's start (tens of µs) would cost more
-/// than half their finding saves.
+/// Batches of fewer ops find their terms in place, on the applying thread alone: a live shop's
+/// (about 200 ops at 2,000 updates/s, applied in a fraction of a millisecond) gain nothing worth
+/// a thread; a load's (10,000, tens of milliseconds) do.
 pub const MIN_OPS: usize = 1024;
 /// Ops found ahead at once: their terms (about a kilobyte a product) stay in the caches until
 /// indexed (a whole batch's did not, and indexing them took as long as finding them in place).
