@@ -372,7 +372,7 @@ fn is_utf8(bytes: &[u8]) -> bool {
 /// the last eight read once more for a length that is not a multiple of eight. The standard
 /// library's check goes byte by byte after its 64-byte blocks: with a product's texts, that tail
 /// took a quarter of `canonical_keys` (perf of the apply).
-fn is_ascii(bytes: &[u8]) -> bool {
+pub(crate) fn is_ascii(bytes: &[u8]) -> bool {
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     let Some(last) = bytes.len().checked_sub(8) else {
         return bytes.iter().fold(0, |any, byte| any | byte) < 0x80;

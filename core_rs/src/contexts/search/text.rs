@@ -2,6 +2,8 @@
 //! may have, and when a query word matches a word of a product. tests/support/reference_search.py
 //! follows them in plain Python.
 
+use crate::catalog;
+
 /// A word of a text: lowercased letters and digits, and where it stood in UTF-16 code units
 /// (what the storefront's JavaScript strings index by).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +35,7 @@ pub fn terms(text: &str) -> impl Iterator<Item = String> {
 /// Calls `visit(word, start, end)` with each of the `words` of `text` in order (indexing reads
 /// about a hundred words a product, most of them words it has seen).
 pub fn for_each_word(text: &str, visit: impl FnMut(&str, u32, u32)) {
-    if text.is_ascii() {
+    if catalog::is_ascii(text.as_bytes()) {
         for_each_ascii_word(text, visit);
     } else {
         for_each_any_word(text, visit);
